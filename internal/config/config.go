@@ -153,3 +153,38 @@ func or(v, def string) string {
 	}
 	return v
 }
+
+// ForType returns the topic an event of the given CloudEvents type belongs
+// on, by its family prefix (security., deployment., crm., support.,
+// catalog.). Types of no known family go to the security topic, where ingest
+// rejects them to the DLQ with a precise reason instead of losing them.
+func (t Topics) ForType(eventType string) string {
+	family, _, _ := strings.Cut(eventType, ".")
+	d := DefaultTopics()
+	switch family {
+	case "deployment":
+		return or(t.Deployment, d.Deployment)
+	case "crm":
+		return or(t.CRM, d.CRM)
+	case "support":
+		return or(t.Support, d.Support)
+	case "catalog":
+		return or(t.Catalog, d.Catalog)
+	default:
+		return or(t.Security, d.Security)
+	}
+}
+
+// WithSuffix returns topics with suffix appended to every name, so tests
+// sharing one broker never see each other's messages.
+func (t Topics) WithSuffix(suffix string) Topics {
+	d := DefaultTopics()
+	return Topics{
+		Security:   or(t.Security, d.Security) + suffix,
+		Deployment: or(t.Deployment, d.Deployment) + suffix,
+		CRM:        or(t.CRM, d.CRM) + suffix,
+		Support:    or(t.Support, d.Support) + suffix,
+		Catalog:    or(t.Catalog, d.Catalog) + suffix,
+		DLQ:        or(t.DLQ, d.DLQ) + suffix,
+	}
+}
