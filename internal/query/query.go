@@ -1,0 +1,294 @@
+// Package query runs an analyst's ad hoc SQL against ClickHouse with the
+// server's readonly setting, so a typo can never change data, and prints the
+// result as an aligned table, CSV or JSON.
+package query
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"reflect"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+)
+
+// Format is an output format.
+type Format string
+
+// Output formats.
+const (
+	Table Format = "table"
+	CSV   Format = "csv"
+	JSON  Format = "json"
+)
+
+// Options control one query. The zero value prints a table of at most
+// 10,000 rows and gives the query 60 seconds.
+type Options struct {
+	Format  Format        // default Table
+	Limit   int           // maximum rows printed; default 10,000; negative means no limit
+	Timeout time.Duration // server and client side; default 60s
+}
+
+// Result tells what was printed.
+type Result struct {
+	Columns   []string
+	Rows      int
+	Truncated bool // more rows existed than Limit
+}
+
+// ErrReadOnly is returned (wrapped) when the server refused a statement
+// because it would write or change the schema.
+var ErrReadOnly = errors.New("impact query is read-only: INSERT, ALTER, CREATE, DROP and other writes are refused")
+
+// Run executes one SQL statement read-only and writes its result to w.
+func Run(ctx context.Context, conn driver.Conn, sql string, w io.Writer, opts Options) (Result, error) {
+	sql = strings.TrimSpace(sql)
+	sql = strings.TrimSpace(strings.TrimSuffix(sql, ";"))
+	if sql == "" {
+		return Result{}, errors.New("no SQL given")
+	}
+	if opts.Format == "" {
+		opts.Format = Table
+	}
+	if opts.Limit == 0 {
+		opts.Limit = 10000
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout+5*time.Second)
+	defer cancel()
+	// readonly=2 forbids writes and DDL but still lets this query carry its
+	// own limits (readonly=1 would refuse max_execution_time itself).
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"readonly":           2,
+		"max_execution_time": int(math.Ceil(opts.Timeout.Seconds())),
+	}))
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		return Result{}, explain(err)
+	}
+	defer rows.Close()
+
+	types := rows.ColumnTypes()
+	res := Result{Columns: rows.Columns()}
+	dest := make([]any, len(types))
+	for i, ct := range types {
+		dest[i] = reflect.New(ct.ScanType()).Interface()
+	}
+	out, err := newWriter(opts.Format, w, res.Columns)
+	if err != nil {
+		return Result{}, err
+	}
+	for rows.Next() {
+		if opts.Limit > 0 && res.Rows >= opts.Limit {
+			res.Truncated = true
+			break
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return res, fmt.Errorf("read row %d: %w", res.Rows+1, err)
+		}
+		vals := make([]any, len(dest))
+		for i, d := range dest {
+			vals[i] = plain(reflect.ValueOf(d).Elem())
+		}
+		if err := out.row(vals); err != nil {
+			return res, fmt.Errorf("write row %d: %w", res.Rows+1, err)
+		}
+		res.Rows++
+	}
+	if err := rows.Err(); err != nil {
+		return res, explain(err)
+	}
+	return res, out.close()
+}
+
+// explain turns the server's readonly refusal into one clear sentence.
+func explain(err error) error {
+	var ex *proto.Exception
+	if errors.As(err, &ex) && ex.Code == 164 { // READONLY
+		return fmt.Errorf("%w (server said: %s)", ErrReadOnly, strings.TrimSpace(ex.Message))
+	}
+	return fmt.Errorf("run query: %w", err)
+}
+
+// plain turns a scanned value into something the writers print simply:
+// nil for NULL, RFC 3339 UTC for times, slices element-wise.
+func plain(v reflect.Value) any {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	switch x := v.Interface().(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case big.Int:
+		return x.String()
+	case fmt.Stringer:
+		return x.String()
+	}
+	switch v.Kind() {
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 && v.Kind() == reflect.Slice {
+			return string(v.Bytes())
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = plain(v.Index(i))
+		}
+		return out
+	case reflect.Map:
+		out := make(map[string]any, v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			out[fmt.Sprint(plain(it.Key()))] = plain(it.Value())
+		}
+		return out
+	}
+	return v.Interface()
+}
+
+type writer interface {
+	row([]any) error
+	close() error
+}
+
+func newWriter(f Format, w io.Writer, cols []string) (writer, error) {
+	switch f {
+	case Table:
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		under := make([]string, len(cols))
+		for i, c := range cols {
+			under[i] = strings.Repeat("-", max(len(c), 1))
+		}
+		fmt.Fprintln(tw, strings.Join(under, "\t"))
+		return &tableWriter{tw: tw}, nil
+	case CSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(cols); err != nil {
+			return nil, err
+		}
+		return &csvWriter{cw: cw}, nil
+	case JSON:
+		return &jsonWriter{w: w, cols: cols}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (want table, csv or json)", f)
+}
+
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case []any, map[string]any:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+type tableWriter struct{ tw *tabwriter.Writer }
+
+func (t *tableWriter) row(vals []any) error {
+	cells := make([]string, len(vals))
+	for i, v := range vals {
+		cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(text(v))
+	}
+	_, err := fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+	return err
+}
+func (t *tableWriter) close() error { return t.tw.Flush() }
+
+type csvWriter struct{ cw *csv.Writer }
+
+func (c *csvWriter) row(vals []any) error {
+	cells := make([]string, len(vals))
+	for i, v := range vals {
+		if v != nil {
+			cells[i] = text(v)
+		}
+	}
+	return c.cw.Write(cells)
+}
+func (c *csvWriter) close() error { c.cw.Flush(); return c.cw.Error() }
+
+// jsonWriter prints one JSON array of objects, streaming row by row.
+type jsonWriter struct {
+	w    io.Writer
+	cols []string
+	n    int
+}
+
+func (j *jsonWriter) row(vals []any) error {
+	var b strings.Builder
+	if j.n == 0 {
+		b.WriteString("[\n  {")
+	} else {
+		b.WriteString(",\n  {")
+	}
+	for i, c := range j.cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		k, _ := json.Marshal(c)
+		v, err := json.Marshal(jsonSafe(vals[i]))
+		if err != nil {
+			return err
+		}
+		b.Write(k)
+		b.WriteString(": ")
+		b.Write(v)
+	}
+	b.WriteString("}")
+	j.n++
+	_, err := io.WriteString(j.w, b.String())
+	return err
+}
+
+func (j *jsonWriter) close() error {
+	if j.n == 0 {
+		_, err := io.WriteString(j.w, "[]\n")
+		return err
+	}
+	_, err := io.WriteString(j.w, "\n]\n")
+	return err
+}
+
+// jsonSafe replaces NaN and infinities, which JSON cannot hold, by null.
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nil
+		}
+	case []any:
+		for i := range x {
+			x[i] = jsonSafe(x[i])
+		}
+	}
+	return v
+}
