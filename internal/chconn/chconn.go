@@ -1,0 +1,188 @@
+// Package chconn opens clickhouse-go v2 connections from config.ClickHouse.
+//
+// Every impact command and test connects through here, so the choices that
+// matter for ClickHouse 18.16 (the Debian server used in tests) live in one
+// place:
+//
+//   - native protocol with LZ4 compression;
+//   - no connection-level settings: 18.16 predates settings serialised as
+//     strings, and clickhouse-go can then only send integer and boolean
+//     settings (others fail with "query setting ... has unsupported data
+//     type"); per-query settings via clickhouse.Context must be ints/bools;
+//   - a context deadline makes clickhouse-go send max_execution_time, which
+//     a user with readonly=1 may not change; read-only users therefore use
+//     readonly=2;
+//   - INSERT statements must name their columns (see the design brief).
+package chconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/secimpact/impact/internal/config"
+)
+
+// ErrNoAddr is returned when config.ClickHouse has no address.
+var ErrNoAddr = errors.New("no ClickHouse address: set IMPACT_CLICKHOUSE_ADDR or --clickhouse-addr")
+
+// Defaults applied when config.ClickHouse leaves them zero.
+const (
+	DefaultDialTimeout  = 5 * time.Second
+	DefaultReadTimeout  = 5 * time.Minute // long transforms are legitimate
+	DefaultMaxOpenConns = 10
+)
+
+// Options returns the clickhouse-go options for cfg, for callers that need
+// to adjust them before clickhouse.Open. Most callers use Open.
+func Options(cfg config.ClickHouse) (*clickhouse.Options, error) {
+	if cfg.Addr == "" {
+		return nil, ErrNoAddr
+	}
+	dial := cfg.DialTimeout
+	if dial <= 0 {
+		dial = DefaultDialTimeout
+	}
+	opts := &clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     config.SplitList(cfg.Addr),
+		Auth: clickhouse.Auth{
+			Database: cfg.DB(),
+			Username: cfg.Username(),
+			Password: cfg.Password,
+		},
+		Compression:      &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		DialTimeout:      dial,
+		ReadTimeout:      DefaultReadTimeout,
+		MaxOpenConns:     DefaultMaxOpenConns,
+		MaxIdleConns:     DefaultMaxOpenConns / 2,
+		ConnMaxLifetime:  time.Hour,
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+		ClientInfo: clickhouse.ClientInfo{
+			Products: []struct{ Name, Version string }{{Name: "impact", Version: "1"}},
+		},
+	}
+	if cfg.TLS || cfg.TLSCAFile != "" {
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = tc
+	}
+	return opts, nil
+}
+
+func tlsConfig(cfg config.ClickHouse) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.TLSSkipVerify}
+	if cfg.TLSCAFile != "" {
+		pem, err := os.ReadFile(cfg.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read ClickHouse TLS CA %s: %w", cfg.TLSCAFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("read ClickHouse TLS CA %s: no PEM certificates found", cfg.TLSCAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// Open connects to ClickHouse with the native protocol and pings it, so
+// a wrong address or password fails here rather than at the first query.
+// The database must exist (see EnsureDatabase).
+func Open(ctx context.Context, cfg config.ClickHouse) (driver.Conn, error) {
+	opts, err := Options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %s: %w", cfg.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect to clickhouse %s as %s (database %s): %w", cfg.Addr, cfg.Username(), cfg.DB(), err)
+	}
+	return conn, nil
+}
+
+// OpenDB is Open for database/sql users (the same options, through
+// clickhouse.OpenDB). It does not ping: call PingContext if needed.
+func OpenDB(cfg config.ClickHouse) (*sql.DB, error) {
+	opts, err := Options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := clickhouse.OpenDB(opts)
+	db.SetMaxOpenConns(opts.MaxOpenConns)
+	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetConnMaxLifetime(opts.ConnMaxLifetime)
+	return db, nil
+}
+
+// EnsureDatabase creates cfg's database if it does not exist. It connects
+// to the "default" database, because a connection naming a missing
+// database is refused at the handshake.
+func EnsureDatabase(ctx context.Context, cfg config.ClickHouse) error {
+	db := cfg.DB()
+	if !validIdent(db) {
+		return fmt.Errorf("create database %q: name must be letters, digits and underscores", db)
+	}
+	admin := cfg
+	admin.Database = "default"
+	conn, err := Open(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// The name is checked by validIdent above; identifiers cannot be bound.
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		return fmt.Errorf("create database %s: %w", db, err)
+	}
+	return nil
+}
+
+// DropDatabase drops cfg's database if it exists (tests clean up with it).
+func DropDatabase(ctx context.Context, cfg config.ClickHouse) error {
+	db := cfg.DB()
+	if !validIdent(db) {
+		return fmt.Errorf("drop database %q: name must be letters, digits and underscores", db)
+	}
+	admin := cfg
+	admin.Database = "default"
+	conn, err := Open(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		return fmt.Errorf("drop database %s: %w", db, err)
+	}
+	return nil
+}
+
+// validIdent reports whether s is a plain ClickHouse identifier, safe to
+// place in a statement unquoted.
+func validIdent(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
