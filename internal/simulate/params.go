@@ -1,0 +1,127 @@
+package simulate
+
+import "time"
+
+// DefaultEnd is the end of the simulated window when Options.End is zero: a
+// fixed instant, so that a seed alone reproduces a run byte for byte.
+var DefaultEnd = time.Date(2026, time.July, 1, 0, 0, 0, 0, time.UTC)
+
+// Options select what to simulate. The zero value simulates 365 days ending
+// at DefaultEnd with seed 0 at scale 1 (about 180k events).
+type Options struct {
+	Seed uint64
+	Days int       // default 365
+	End  time.Time // default DefaultEnd; truncated to the second, UTC
+	// Scale multiplies every volume (entities per day, accounts); default 1.
+	// About 55 gives 10 million events over 365 days.
+	Scale float64
+	// Params are the planted effects and delivery mess.
+	Params Params
+}
+
+// Params are the planted effects, confounders and delivery mess. The zero
+// value means the documented defaults. For the rates and effects below a
+// negative value means "zero" (no effect, no mess), since 0 means default.
+type Params struct {
+	// WinRate{SMB,MidMarket,Enterprise} are the win probabilities of a
+	// closed deal with no review or a fast review, per segment (defaults
+	// 0.45, 0.40, 0.32: enterprise has the lower base rate, the confounder).
+	WinRateSMB        float64 `json:"win_rate_smb"`
+	WinRateMidMarket  float64 `json:"win_rate_mid_market"`
+	WinRateEnterprise float64 `json:"win_rate_enterprise"`
+	// MediumReviewPenalty, SlowReviewPenalty and IncompleteReviewPenalty are
+	// subtracted from the segment's win probability when the deal's review
+	// bucket is medium, slow or incomplete (defaults 0.07, 0.15, 0.20). The
+	// planted fast-minus-slow difference within every segment is
+	// SlowReviewPenalty.
+	MediumReviewPenalty     float64 `json:"medium_review_penalty"`
+	SlowReviewPenalty       float64 `json:"slow_review_penalty"`
+	IncompleteReviewPenalty float64 `json:"incomplete_review_penalty"`
+	// ReviewShare{SMB,MidMarket,Enterprise}: share of deals that require a
+	// customer security review (defaults 0.20, 0.50, 0.85). Enterprise
+	// reviews also take longer (median turnaround 3, 7 and 14 days), which
+	// with the lower enterprise win rate makes the pooled fast-vs-slow
+	// difference larger than the stratified one.
+	ReviewShareSMB        float64 `json:"review_share_smb"`
+	ReviewShareMidMarket  float64 `json:"review_share_mid_market"`
+	ReviewShareEnterprise float64 `json:"review_share_enterprise"`
+
+	// GateDelayHours is the mean extra wait of a deployment whose blocking
+	// security gate failed, before the re-run or waiver lets it through
+	// (default 18; the wait is uniform in [0.67, 1.33] x GateDelayHours).
+	GateDelayHours float64 `json:"gate_delay_hours"`
+	// GateFailRate is the share of gate runs that fail (default 0.09).
+	GateFailRate float64 `json:"gate_fail_rate"`
+
+	// CSATDrop is the expected drop of the CSAT score (1-5) of tickets
+	// created within 30 days after an incident affecting the account
+	// (default 0.6): each such rating is lowered by one point with
+	// probability CSATDrop / P(score > 1).
+	CSATDrop float64 `json:"csat_drop"`
+	// SecurityTicketShare / SecurityTicketShareAfterIncident: share of
+	// tickets that are security related, normally and within 30 days after
+	// an incident affecting the account (defaults 0.03, 0.25).
+	SecurityTicketShare              float64 `json:"security_ticket_share"`
+	SecurityTicketShareAfterIncident float64 `json:"security_ticket_share_after_incident"`
+
+	// LateShare is the share of events delivered late, by an exponential
+	// delay with mean LateMeanHours capped at 7 days (defaults 0.02, 12).
+	// Every other event arrives 0-120 s after its time, so events close in
+	// time also arrive out of order.
+	LateShare     float64 `json:"late_share"`
+	LateMeanHours float64 `json:"late_mean_hours"`
+	// DuplicateShare is the share of valid events delivered a second time,
+	// byte-identical, minutes to hours later (default 0.01).
+	DuplicateShare float64 `json:"duplicate_share"`
+	// InvalidShare is the number of planted invalid lines per valid event
+	// (default 0.002), spread evenly over the reasons missing_field,
+	// wrong_type, bad_timestamp, unknown_type and not_json.
+	InvalidShare float64 `json:"invalid_share"`
+}
+
+// withDefaults returns p with zero fields set to their defaults and negative
+// ones to zero.
+func (p Params) withDefaults() Params {
+	f := func(v *float64, def float64) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			*v = 0
+		}
+	}
+	f(&p.WinRateSMB, 0.45)
+	f(&p.WinRateMidMarket, 0.40)
+	f(&p.WinRateEnterprise, 0.32)
+	f(&p.MediumReviewPenalty, 0.07)
+	f(&p.SlowReviewPenalty, 0.15)
+	f(&p.IncompleteReviewPenalty, 0.20)
+	f(&p.ReviewShareSMB, 0.20)
+	f(&p.ReviewShareMidMarket, 0.50)
+	f(&p.ReviewShareEnterprise, 0.85)
+	f(&p.GateDelayHours, 18)
+	f(&p.GateFailRate, 0.09)
+	f(&p.CSATDrop, 0.6)
+	f(&p.SecurityTicketShare, 0.03)
+	f(&p.SecurityTicketShareAfterIncident, 0.25)
+	f(&p.LateShare, 0.02)
+	f(&p.LateMeanHours, 12)
+	f(&p.DuplicateShare, 0.01)
+	f(&p.InvalidShare, 0.002)
+	return p
+}
+
+func (o Options) withDefaults() Options {
+	if o.Days <= 0 {
+		o.Days = 365
+	}
+	if o.End.IsZero() {
+		o.End = DefaultEnd
+	}
+	o.End = o.End.UTC().Truncate(time.Second)
+	if o.Scale <= 0 {
+		o.Scale = 1
+	}
+	o.Params = o.Params.withDefaults()
+	return o
+}
