@@ -1,0 +1,181 @@
+package dashboards
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Datasource describes the ClickHouse data source Grafana queries. The zero
+// value is the docker-compose setup: host clickhouse, native port 9000,
+// read-only user impact_reader, database impact.
+type Datasource struct {
+	UID      string // default "impact-clickhouse"
+	Name     string // default "ClickHouse (impact)"
+	Host     string // default "clickhouse"
+	Port     int    // default 9000 (9440 when Secure)
+	User     string // default "impact_reader"
+	Database string // default "impact"
+	Secure   bool   // TLS to ClickHouse
+	// Password of User. Export never writes it: the provisioning file refers
+	// to $IMPACT_CLICKHOUSE_READER_PASSWORD, which Grafana expands at start.
+	Password string
+}
+
+// ReaderPasswordEnv is the environment variable holding the read-only
+// ClickHouse user's password, for Grafana (file provisioning) and for
+// impact provision.
+const ReaderPasswordEnv = "IMPACT_CLICKHOUSE_READER_PASSWORD"
+
+func (d Datasource) withDefaults() Datasource {
+	if d.UID == "" {
+		d.UID = "impact-clickhouse"
+	}
+	if d.Name == "" {
+		d.Name = "ClickHouse (impact)"
+	}
+	if d.Host == "" {
+		d.Host = "clickhouse"
+	}
+	if d.Port == 0 {
+		d.Port = 9000
+		if d.Secure {
+			d.Port = 9440
+		}
+	}
+	if d.User == "" {
+		d.User = "impact_reader"
+	}
+	if d.Database == "" {
+		d.Database = "impact"
+	}
+	return d
+}
+
+// jsonData returns the plugin v4 jsonData (src/types/config.ts CHConfig).
+func (d Datasource) jsonData() map[string]any {
+	d = d.withDefaults()
+	return map[string]any{
+		"host":            d.Host,
+		"port":            d.Port,
+		"protocol":        "native",
+		"secure":          d.Secure,
+		"username":        d.User,
+		"defaultDatabase": d.Database,
+	}
+}
+
+// ExportOptions configures Export. The zero value fits docker-compose.
+type ExportOptions struct {
+	// DashboardsPath is where Grafana sees DIR/dashboards; default
+	// /var/lib/grafana/dashboards/impact.
+	DashboardsPath string
+	Datasource     Datasource
+}
+
+// DefaultDashboardsPath is the container path the dashboard JSON is mounted at.
+const DefaultDashboardsPath = "/var/lib/grafana/dashboards/impact"
+
+// Export writes every dashboard to dir/dashboards/<uid>.json and Grafana's
+// file provisioning to dir/provisioning/dashboards/impact.yaml and
+// dir/provisioning/datasources/clickhouse.yaml. It returns the files written,
+// relative to dir.
+func Export(dir string, opts ExportOptions) ([]string, error) {
+	files, err := Files(opts)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range files {
+		p := filepath.Join(dir, f.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, fmt.Errorf("export %s: %w", f.Name, err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			return nil, fmt.Errorf("export %s: %w", f.Name, err)
+		}
+		names = append(names, f.Name)
+	}
+	return names, nil
+}
+
+// File is one exported file: its path relative to the export directory and
+// its content.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Files returns what Export writes, without touching the disk (for golden
+// tests and for checking committed output).
+func Files(opts ExportOptions) ([]File, error) {
+	var files []File
+	for _, d := range All() {
+		b, err := d.JSON()
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: filepath.Join("dashboards", d.UID+".json"), Data: b})
+	}
+	path := opts.DashboardsPath
+	if path == "" {
+		path = DefaultDashboardsPath
+	}
+	dashYAML, err := marshalYAML(map[string]any{
+		"apiVersion": 1,
+		"providers": []map[string]any{{
+			"name":                  "impact",
+			"orgId":                 1,
+			"folder":                FolderTitle,
+			"folderUid":             FolderUID,
+			"type":                  "file",
+			"disableDeletion":       false,
+			"allowUiUpdates":        false,
+			"updateIntervalSeconds": 60,
+			"options":               map[string]any{"path": path, "foldersFromFilesStructure": false},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ds := opts.Datasource.withDefaults()
+	dsYAML, err := marshalYAML(map[string]any{
+		"apiVersion": 1,
+		"datasources": []map[string]any{{
+			"name":           ds.Name,
+			"uid":            ds.UID,
+			"type":           PluginID,
+			"access":         "proxy",
+			"orgId":          1,
+			"isDefault":      true,
+			"editable":       false,
+			"jsonData":       ds.jsonData(),
+			"secureJsonData": map[string]any{"password": "$" + ReaderPasswordEnv},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	files = append(files,
+		File{Name: filepath.Join("provisioning", "dashboards", "impact.yaml"), Data: dashYAML},
+		File{Name: filepath.Join("provisioning", "datasources", "clickhouse.yaml"), Data: dsYAML},
+	)
+	return files, nil
+}
+
+func marshalYAML(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# Generated by `impact dashboards export`; do not edit.\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode provisioning yaml: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode provisioning yaml: %w", err)
+	}
+	return buf.Bytes(), nil
+}

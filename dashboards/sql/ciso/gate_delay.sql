@@ -1,0 +1,18 @@
+-- Median lead time (first commit -> finished) of deployments a blocking
+-- security gate failed for, minus that of deployments without a block.
+SELECT
+    median_blocked - median_unblocked AS difference_hours,
+    median_blocked AS median_blocked_hours,
+    median_unblocked AS median_unblocked_hours,
+    n_blocked,
+    n_unblocked
+FROM
+(
+    SELECT
+        quantileIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 1) AS median_blocked,
+        quantileIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 0) AS median_unblocked,
+        countIf(gate_blocked = 1) AS n_blocked,
+        countIf(gate_blocked = 0) AS n_unblocked
+    FROM deployment_facts
+    WHERE $__timeFilter(started_at) AND isNotNull(lead_time_hours)
+)

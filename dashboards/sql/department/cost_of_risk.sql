@@ -1,0 +1,6 @@
+SELECT
+    sum(cost_of_risk_usd) AS cost_of_risk_usd,
+    count() AS months
+FROM department_scorecard
+WHERE department = '${department}'
+    AND toDate(month) >= toStartOfMonth($__fromTime) AND toDate(month) <= toDate($__toTime)

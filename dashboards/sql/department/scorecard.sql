@@ -1,0 +1,15 @@
+SELECT
+    month,
+    open_critical,
+    open_high,
+    open_medium,
+    open_low,
+    sla_compliance,
+    security_debt,
+    gate_block_rate,
+    open_policy_exceptions,
+    cost_of_risk_usd
+FROM department_scorecard
+WHERE department = '${department}'
+    AND toDate(month) >= toStartOfMonth($__fromTime) AND toDate(month) <= toDate($__toTime)
+ORDER BY month DESC

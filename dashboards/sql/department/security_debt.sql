@@ -1,0 +1,8 @@
+-- Open critical/high findings older than 365 days at the end of the range.
+SELECT
+    countIf(status = 'open' AND severity IN ('critical', 'high') AND detected_at < $__toTime - 365 * 86400) AS security_debt,
+    countIf(status = 'open') AS open_findings
+FROM findings
+WHERE department = '${department}'
+    AND ('${team}' = '__all' OR team = '${team}')
+    AND detected_at <= $__toTime

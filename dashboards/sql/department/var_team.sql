@@ -1,0 +1,1 @@
+SELECT DISTINCT team FROM findings WHERE department = '${department}' ORDER BY team
