@@ -31,10 +31,12 @@ func NextGeneration(ctx context.Context, cg *kafka.ConsumerGroup) (*kafka.Genera
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("join consumer group: %w (last: %v)", ctx.Err(), err)
-		case <-time.After(50 * time.Millisecond):
+		case <-timeAfter(50):
 		}
 	}
 }
+
+func timeAfter(ms int) <-chan time.Time { return time.After(time.Duration(ms) * time.Millisecond) }
 
 // Retriable reports whether err is a transient Kafka condition worth
 // retrying: a kafka error the protocol marks temporary, a group rebalance, or

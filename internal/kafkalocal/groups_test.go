@@ -40,11 +40,12 @@ func TestConsumerGroupRoundTrip(t *testing.T) {
 
 			produce(ctx, t, cfg, topics, tt.messages)
 
-			client, err := kafkaio.Client(cfg)
+			admin, err := kafkaio.NewAdmin(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			end, err := kafkaio.EndOffsets(ctx, client, topics)
+			defer admin.Close()
+			end, err := admin.EndOffsets(ctx, topics)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +72,7 @@ func TestConsumerGroupRoundTrip(t *testing.T) {
 				}
 			}
 
-			committed, err := kafkaio.CommittedOffsets(ctx, client, group, topics)
+			committed, err := admin.CommittedOffsets(ctx, group, topics)
 			if err != nil {
 				t.Fatal(err)
 			}
