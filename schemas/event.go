@@ -1,0 +1,146 @@
+// Package schemas is event contract v1 of impact: the CloudEvents envelope,
+// one JSON Schema per event family (embedded, the published contract), a Go
+// type per entity and the decoder that turns a Kafka message into a typed,
+// validated event or a precise rejection.
+//
+// The decoder validates in Go code (the hot path); TestSchemaEquivalence
+// proves it gives the same verdict as the JSON Schemas evaluated by
+// github.com/santhosh-tekuri/jsonschema/v6 on every example and fuzz input.
+package schemas
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// MaxEventSize is the largest Kafka message (value plus headers) the decoder
+// accepts: 1 MiB. Larger messages are rejected before any parsing.
+const MaxEventSize = 1 << 20
+
+// SpecVersion is the only CloudEvents version accepted.
+const SpecVersion = "1.0"
+
+// Header is one Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Event is a decoded, validated CloudEvent of contract v1.
+type Event struct {
+	SpecVersion     string
+	ID              string // with Source, the event's identity
+	Source          string
+	Type            string // e.g. security.finding.opened
+	Subject         string // the entity id by convention; may be empty
+	DataSchema      string
+	DataContentType string
+	Time            time.Time // UTC
+	// Data is the event's data object as received. It aliases the decoded
+	// message value; do not modify the value while the Event is in use.
+	Data json.RawMessage
+	// Raw is the whole event as a structured-mode JSON object: the value
+	// itself in structured mode, rebuilt from headers and data in binary
+	// mode. It is what the raw table stores.
+	Raw json.RawMessage
+	// Payload is the typed data: *Finding, *GateEvaluation, ... .
+	Payload Payload
+}
+
+// Payload is the typed data of an event: one row of its typed ClickHouse
+// table, without the envelope and lineage columns.
+type Payload interface {
+	// Table is the typed ClickHouse table, e.g. finding_events.
+	Table() string
+	// EntityID is the id of the entity the event carries the state of.
+	EntityID() string
+	// Columns are the entity columns in table order.
+	Columns() []string
+	// AppendValues appends one value per column, of the Go type
+	// clickhouse-go v2 expects for the column's ClickHouse type.
+	AppendValues(dst []any) []any
+}
+
+// Rejection says why a message is not a valid event: the field path
+// ("data.severity", "time", "data.affected_account_ids[2]"; empty for the
+// message as a whole) and the rule it broke (required, type, enum, format,
+// minimum, maximum, minLength, maxLength, maxItems, size, utf8, json,
+// unknown_type, specversion, dataschema, datacontenttype, content_type).
+type Rejection struct {
+	Field  string
+	Rule   string
+	Detail string
+}
+
+func (r *Rejection) Error() string {
+	if r.Field == "" {
+		return fmt.Sprintf("rejected: %s: %s", r.Rule, r.Detail)
+	}
+	return fmt.Sprintf("rejected: %s: %s: %s", r.Field, r.Rule, r.Detail)
+}
+
+// Envelope columns lead every typed table; lineage columns end it.
+var (
+	EnvelopeColumns = []string{"event_source", "event_id", "event_type", "event_time"}
+	LineageColumns  = []string{"kafka_topic", "kafka_partition", "kafka_offset", "ingested_at"}
+)
+
+// RawTable is the table of every accepted event as received.
+const RawTable = "events_raw"
+
+// RawColumns are the columns of RawTable, in table order.
+var RawColumns = []string{
+	"event_source", "event_id", "event_type", "event_time", "subject", "entity_id",
+	"data_schema", "payload", "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at",
+}
+
+// RejectsTable is the table of rejected messages.
+const RejectsTable = "ingest_rejects"
+
+// RejectColumns are the columns of RejectsTable, in table order.
+var RejectColumns = []string{
+	"kafka_topic", "kafka_partition", "kafka_offset", "rejected_at", "field", "rule",
+	"detail", "event_source", "event_id", "event_type", "payload_prefix",
+}
+
+// AppendEnvelope appends the values of EnvelopeColumns for e.
+func (e *Event) AppendEnvelope(dst []any) []any {
+	return append(dst, e.Source, e.ID, e.Type, e.Time)
+}
+
+// TypedColumns returns the full column list of a typed table for p:
+// envelope, entity and lineage columns.
+func TypedColumns(p Payload) []string {
+	cols := make([]string, 0, len(EnvelopeColumns)+len(p.Columns())+len(LineageColumns))
+	cols = append(cols, EnvelopeColumns...)
+	cols = append(cols, p.Columns()...)
+	return append(cols, LineageColumns...)
+}
+
+// Tables lists the typed tables, one per entity.
+func Tables() []string {
+	out := make([]string, len(families))
+	for i, f := range families {
+		out[i] = f.table
+	}
+	return out
+}
+
+// Types lists every event type of contract v1.
+func Types() []string {
+	var out []string
+	for _, f := range families {
+		out = append(out, f.types...)
+	}
+	return out
+}
+
+// TableFor returns the typed table events of type t are stored in.
+func TableFor(t string) (string, bool) {
+	f := familyOf(t)
+	if f == nil {
+		return "", false
+	}
+	return f.table, true
+}

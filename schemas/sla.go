@@ -1,0 +1,55 @@
+package schemas
+
+import "time"
+
+// SLAPolicy is a remediation SLA policy: how long after detection a finding
+// of each severity must be fixed. A zero duration means no SLA. Version is
+// recorded with every sla_due_at derived from the policy, so a changed
+// policy never silently rewrites history.
+type SLAPolicy struct {
+	Version                           string
+	Critical, High, Medium, Low, Info time.Duration
+}
+
+const day = 24 * time.Hour
+
+// DefaultSLAPolicy is the default policy of the design brief.
+var DefaultSLAPolicy = SLAPolicy{
+	Version:  "default-v1",
+	Critical: 15 * day,
+	High:     30 * day,
+	Medium:   90 * day,
+	Low:      180 * day,
+}
+
+// For returns the SLA for a severity and whether there is one.
+func (p SLAPolicy) For(severity string) (time.Duration, bool) {
+	var d time.Duration
+	switch severity {
+	case "critical":
+		d = p.Critical
+	case "high":
+		d = p.High
+	case "medium":
+		d = p.Medium
+	case "low":
+		d = p.Low
+	case "info":
+		d = p.Info
+	}
+	return d, d > 0
+}
+
+// apply derives f.SLADueAt when the source did not send it.
+func (p SLAPolicy) apply(f *Finding) {
+	if f.SLADueAt != nil {
+		return
+	}
+	d, ok := p.For(f.Severity)
+	if !ok {
+		return
+	}
+	due := f.DetectedAt.Add(d)
+	f.SLADueAt = &due
+	f.SLAPolicyVersion = p.Version
+}
