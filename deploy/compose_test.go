@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
 
 	"github.com/secimpact/impact/internal/config"
 )
@@ -51,7 +53,18 @@ func envList(m map[string]string) []string {
 
 func projectOptions(t *testing.T, env map[string]string, extra ...cli.ProjectOptionsFn) *cli.ProjectOptions {
 	t.Helper()
+	return projectFilesOptions(t, []string{"docker-compose.yml"}, env, extra...)
+}
+
+// projectFilesOptions loads files (relative to the repository root) layered
+// in order, like `docker compose -f a -f b`.
+func projectFilesOptions(t *testing.T, files []string, env map[string]string, extra ...cli.ProjectOptionsFn) *cli.ProjectOptions {
+	t.Helper()
 	root := repoRoot(t)
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, filepath.Join(root, f))
+	}
 	opts := []cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(root),
 		cli.WithEnv(envList(env)),
@@ -60,7 +73,7 @@ func projectOptions(t *testing.T, env map[string]string, extra ...cli.ProjectOpt
 		cli.WithProfiles([]string{"*"}),
 	}
 	opts = append(opts, extra...)
-	o, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")}, opts...)
+	o, err := cli.NewProjectOptions(paths, opts...)
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
 	}
@@ -195,9 +208,27 @@ func TestHealthChecks(t *testing.T) {
 			}
 		})
 	}
-	// Ingest's probe is its own readiness endpoint, not merely "process up".
-	if hc := service(t, p, "ingest").HealthCheck; hc == nil || !strings.Contains(strings.Join(hc.Test, " "), "/readyz") {
-		t.Errorf("ingest health check must probe /readyz, got %v", hc)
+	// Ingest's probe is its own readiness endpoint, not merely "process up",
+	// on the port ingest actually listens on.
+	in := service(t, p, "ingest")
+	probe := strings.Join(in.HealthCheck.Test, " ")
+	if !strings.Contains(probe, "/readyz") {
+		t.Errorf("ingest health check must probe /readyz, got %q", probe)
+	}
+	listen := ""
+	for i, a := range in.Command {
+		if a == "--listen" && i+1 < len(in.Command) {
+			listen = in.Command[i+1]
+		} else if v, ok := strings.CutPrefix(a, "--listen="); ok {
+			listen = v
+		}
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		t.Fatalf("ingest --listen %q: %v (the health endpoint must listen beyond loopback for Prometheus)", listen, err)
+	}
+	if !strings.Contains(probe, "127.0.0.1:"+port+"/readyz") {
+		t.Errorf("ingest health check %q does not probe the --listen port %s", probe, port)
 	}
 }
 
@@ -355,6 +386,69 @@ func TestGrafanaProvisioning(t *testing.T) {
 			t.Errorf("provisioning/%s has no .yaml provider file", sub)
 		}
 	}
+	// Grafana expands $VAR / ${VAR} in provisioning files from its own
+	// environment; an unset one silently becomes "" (no host, no password).
+	ref := regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+	err := filepath.WalkDir(prov, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		for _, m := range ref.FindAllSubmatch(raw, -1) {
+			if _, ok := g.Environment[string(m[1])]; !ok {
+				t.Errorf("./%s uses $%s, which the grafana service does not set", rel, m[1])
+			}
+		}
+		// File providers must point inside the mounted directory, at a
+		// directory that exists in the repository.
+		var doc struct {
+			Providers []struct {
+				Name    string `yaml:"name"`
+				Type    string `yaml:"type"`
+				Options struct {
+					Path string `yaml:"path"`
+				} `yaml:"options"`
+			} `yaml:"providers"`
+		}
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			t.Errorf("./%s: %v", rel, err)
+			return nil
+		}
+		for _, pr := range doc.Providers {
+			if pr.Type != "" && pr.Type != "file" {
+				continue
+			}
+			in, ok := strings.CutPrefix(pr.Options.Path, "/etc/grafana/provisioning/")
+			if !ok {
+				t.Errorf("./%s: provider %q reads %q, outside the mounted /etc/grafana/provisioning", rel, pr.Name, pr.Options.Path)
+				continue
+			}
+			dir := filepath.Join(prov, filepath.FromSlash(in))
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Errorf("./%s: provider %q path: %v", rel, pr.Name, err)
+				continue
+			}
+			var jsons int
+			for _, e := range entries {
+				if strings.HasSuffix(e.Name(), ".json") {
+					jsons++
+				}
+			}
+			if jsons == 0 {
+				t.Errorf("./%s: provider %q path %s holds no dashboard JSON", rel, pr.Name, pr.Options.Path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("walk provisioning: %v", err)
+	}
+
 	pre := env(g, "GF_PLUGINS_PREINSTALL_SYNC") + env(g, "GF_PLUGINS_PREINSTALL") + env(g, "GF_INSTALL_PLUGINS")
 	if !regexp.MustCompile(`grafana-clickhouse-datasource@\d+\.\d+\.\d+`).MatchString(pre) {
 		t.Errorf("grafana-clickhouse-datasource is not preinstalled at a pinned version (plugins env = %q)", pre)
@@ -678,5 +772,39 @@ func TestClickHouseUsers(t *testing.T) {
 	}
 	if doc.Reader.Readonly < 1 {
 		t.Errorf("impact_reader profile readonly = %d, want 1 or 2", doc.Reader.Readonly)
+	}
+}
+
+// TestPortsOverride checks deploy/compose.ports.yml publishes exactly Kafka's
+// external listener and ClickHouse, on loopback unless told otherwise.
+func TestPortsOverride(t *testing.T) {
+	p, err := projectFilesOptions(t, []string{"docker-compose.yml", "deploy/compose.ports.yml"}, testEnv()).LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("load docker-compose.yml + deploy/compose.ports.yml: %v", err)
+	}
+	want := map[string][]uint32{"kafka": {9094}, "clickhouse": {9000, 8123}, "grafana": {3000}}
+	for _, s := range p.AllServices() {
+		var got []uint32
+		for _, port := range s.Ports {
+			got = append(got, port.Target)
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %d on %q by default, want 127.0.0.1", s.Name, port.Target, port.HostIP)
+			}
+			if port.Published != fmt.Sprint(port.Target) {
+				t.Errorf("%s publishes container port %d as host port %s; keep them equal so the docs hold", s.Name, port.Target, port.Published)
+			}
+		}
+		if !slices.Equal(got, want[s.Name]) {
+			t.Errorf("%s publishes %v, want %v", s.Name, got, want[s.Name])
+		}
+	}
+	// The published port must be the listener Kafka advertises to outside
+	// clients, or producers bootstrap and then dial an unreachable address.
+	k := service(t, p, "kafka")
+	if !strings.Contains(env(k, "KAFKA_LISTENERS"), "EXTERNAL://:9094") {
+		t.Errorf("KAFKA_LISTENERS = %q has no EXTERNAL listener on 9094", env(k, "KAFKA_LISTENERS"))
+	}
+	if !strings.Contains(env(k, "KAFKA_ADVERTISED_LISTENERS"), "EXTERNAL://localhost:9094") {
+		t.Errorf("KAFKA_ADVERTISED_LISTENERS = %q does not advertise EXTERNAL at localhost:9094 by default", env(k, "KAFKA_ADVERTISED_LISTENERS"))
 	}
 }
