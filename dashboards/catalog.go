@@ -14,15 +14,15 @@ const (
 )
 
 const (
-	nWinRate     = "closed deals per bucket, shown as n_fast and n_slow"
-	wilson       = "Wilson 95% score interval per proportion"
-	unitPercent  = "percentunit"
-	unitUSD      = "currencyUSD"
-	unitCount    = "none"
-	unitDays     = "d"
-	unitHours    = "h"
-	unitSeconds  = "s"
-	unitCSAT     = "none"
+	nWinRate    = "closed deals per bucket, shown as n_fast and n_slow"
+	wilson      = "Wilson 95% score interval per proportion"
+	unitPercent = "percentunit"
+	unitUSD     = "currencyUSD"
+	unitCount   = "none"
+	unitDays    = "d"
+	unitHours   = "h"
+	unitSeconds = "s"
+	unitCSAT    = "none"
 )
 
 // All returns the six impact dashboards in a fixed order.
@@ -83,7 +83,7 @@ func ciso() Dashboard {
 				Evidence: Descriptive,
 				SQL:      "ciso/revenue_lost_by_quarter.sql", Columns: []string{"time", "revenue_lost_security_usd"}},
 			{Title: "Headline statistics", Kind: Table, Unit: unitCount, Width: 24, Height: 10,
-				Summary:  "Every statistic the transform step computed over all data, latest computation, with its interval, sample size, method and evidence level; associations, not causes.",
+				Summary:  "Every statistic the transform step computed over all data, latest computation, with its interval, sample size, method and evidence level; associations only.",
 				Method:   "latest row per metric/dimension/value of impact_stats by computed_at; not filtered by the time range",
 				N:        "sample_size column",
 				Evidence: "per row (evidence_level column)",

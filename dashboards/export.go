@@ -20,13 +20,12 @@ type Datasource struct {
 	User     string // default "impact_reader"
 	Database string // default "impact"
 	Secure   bool   // TLS to ClickHouse
-	// Password of User. Export never writes it: the provisioning file refers
-	// to $IMPACT_CLICKHOUSE_READER_PASSWORD, which Grafana expands at start.
+	// Password of User, sent by impact provision in secureJsonData; never
+	// logged. Default from $IMPACT_CLICKHOUSE_READER_PASSWORD.
 	Password string
 }
 
-// ReaderPasswordEnv is the environment variable holding the read-only
-// ClickHouse user's password, for Grafana (file provisioning) and for
+// ReaderPasswordEnv holds the read-only ClickHouse user's password for
 // impact provision.
 const ReaderPasswordEnv = "IMPACT_CLICKHOUSE_READER_PASSWORD"
 
@@ -70,19 +69,29 @@ func (d Datasource) jsonData() map[string]any {
 
 // ExportOptions configures Export. The zero value fits docker-compose.
 type ExportOptions struct {
-	// DashboardsPath is where Grafana sees DIR/dashboards; default
-	// /var/lib/grafana/dashboards/impact.
+	// DashboardsPath is where Grafana sees DIR/dashboards/json; default
+	// /etc/grafana/provisioning/dashboards/json (DIR mounted as Grafana's
+	// provisioning directory).
 	DashboardsPath string
-	Datasource     Datasource
+	// Port and Secure of the provisioned data source; host, user, password
+	// and database come from Grafana's environment (GrafanaEnv).
+	Port   int // default 9000
+	Secure bool
 }
 
-// DefaultDashboardsPath is the container path the dashboard JSON is mounted at.
-const DefaultDashboardsPath = "/var/lib/grafana/dashboards/impact"
+// DefaultDashboardsPath is the container path of DIR/dashboards/json when
+// DIR is mounted at /etc/grafana/provisioning.
+const DefaultDashboardsPath = "/etc/grafana/provisioning/dashboards/json"
 
-// Export writes every dashboard to dir/dashboards/<uid>.json and Grafana's
-// file provisioning to dir/provisioning/dashboards/impact.yaml and
-// dir/provisioning/datasources/clickhouse.yaml. It returns the files written,
-// relative to dir.
+// GrafanaEnv lists the environment variables the exported data source file
+// refers to; Grafana expands them when it reads the provisioning files, so
+// no secret is ever written into the repository.
+var GrafanaEnv = []string{"IMPACT_CLICKHOUSE_HOST", "IMPACT_CLICKHOUSE_USER", "IMPACT_CLICKHOUSE_PASSWORD", "IMPACT_CLICKHOUSE_DATABASE"}
+
+// Export writes Grafana's provisioning directory: dir/datasources/clickhouse.yaml,
+// dir/dashboards/impact.yaml (a file provider) and
+// dir/dashboards/json/<uid>.json for every dashboard. It returns the files
+// written, relative to dir.
 func Export(dir string, opts ExportOptions) ([]string, error) {
 	files, err := Files(opts)
 	if err != nil {
@@ -118,7 +127,7 @@ func Files(opts ExportOptions) ([]File, error) {
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, File{Name: filepath.Join("dashboards", d.UID+".json"), Data: b})
+		files = append(files, File{Name: filepath.Join("dashboards", "json", d.UID+".json"), Data: b})
 	}
 	path := opts.DashboardsPath
 	if path == "" {
@@ -141,7 +150,13 @@ func Files(opts ExportOptions) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	ds := opts.Datasource.withDefaults()
+	ds := Datasource{
+		Host:     "${IMPACT_CLICKHOUSE_HOST}",
+		User:     "${IMPACT_CLICKHOUSE_USER}",
+		Database: "${IMPACT_CLICKHOUSE_DATABASE}",
+		Port:     opts.Port,
+		Secure:   opts.Secure,
+	}.withDefaults()
 	dsYAML, err := marshalYAML(map[string]any{
 		"apiVersion": 1,
 		"datasources": []map[string]any{{
@@ -153,15 +168,15 @@ func Files(opts ExportOptions) ([]File, error) {
 			"isDefault":      true,
 			"editable":       false,
 			"jsonData":       ds.jsonData(),
-			"secureJsonData": map[string]any{"password": "$" + ReaderPasswordEnv},
+			"secureJsonData": map[string]any{"password": "${IMPACT_CLICKHOUSE_PASSWORD}"},
 		}},
 	})
 	if err != nil {
 		return nil, err
 	}
 	files = append(files,
-		File{Name: filepath.Join("provisioning", "dashboards", "impact.yaml"), Data: dashYAML},
-		File{Name: filepath.Join("provisioning", "datasources", "clickhouse.yaml"), Data: dsYAML},
+		File{Name: filepath.Join("dashboards", "impact.yaml"), Data: dashYAML},
+		File{Name: filepath.Join("datasources", "clickhouse.yaml"), Data: dsYAML},
 	)
 	return files, nil
 }

@@ -1,6 +1,6 @@
 -- Rows written to events_raw per minute of ingested_at. Minutes are formed
--- arithmetically: the plugin's interval macro expands to toStartOfInterval,
--- which ClickHouse 18.16 lacks.
+-- arithmetically: the plugin's interval macro expands to a function
+-- ClickHouse 18.16 lacks.
 SELECT
     toDateTime(intDiv(toUInt32(ingested_at), 60) * 60) AS time,
     count() AS events

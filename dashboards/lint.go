@@ -1,0 +1,185 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// SafeMacros are the plugin macros whose expansions (toDateTime(N) and
+// comparisons) run on ClickHouse 18.16 and current releases. The others
+// expand to toStartOfInterval, DateTime64 or fromUnixTimestamp64Milli,
+// which 18.16 lacks.
+var SafeMacros = []string{"timeFilter", "fromTime", "toTime"}
+
+// forbiddenSQL are constructs the design brief bans because ClickHouse 18.16
+// lacks them or gets them wrong.
+var forbiddenSQL = []struct {
+	re     *regexp.Regexp
+	reason string
+}{
+	{regexp.MustCompile(`(?i)\btoStartOfInterval\b`), "toStartOfInterval is missing on ClickHouse 18.16"},
+	{regexp.MustCompile(`(?i)\btoStartOfWeek\b`), "toStartOfWeek: use toMonday"},
+	{regexp.MustCompile(`(?i)\bDateTime64\b`), "DateTime64 is missing on ClickHouse 18.16"},
+	{regexp.MustCompile(`(?i)\bfromUnixTimestamp64`), "fromUnixTimestamp64* is missing on ClickHouse 18.16"},
+	{regexp.MustCompile(`(?i)\bJSONExtract`), "JSONExtract* is missing on ClickHouse 18.16"},
+	{regexp.MustCompile(`(?i)\bLowCardinality\b`), "LowCardinality is missing on ClickHouse 18.16"},
+	{regexp.MustCompile(`(?i)\brankCorr\b`), "rankCorr is missing on ClickHouse 18.16"},
+	{regexp.MustCompile(`(?i)\bparseDateTimeBestEffortOrNull\b`), "parseDateTimeBestEffortOrNull gives wrong results on 18.16"},
+	{regexp.MustCompile(`(?i)\bOVER\s*\(`), "window functions are missing on ClickHouse 18.16"},
+	{regexp.MustCompile(`(?i)\bWITH\s+\w+\s+AS\s*\(`), "WITH name AS (SELECT ...) is missing on ClickHouse 18.16"},
+}
+
+var (
+	macroRef = regexp.MustCompile(`\$__(\w+)`)
+	// Causal wording the statistics rules forbid: figures are associations.
+	causalWords = regexp.MustCompile(`(?i)\b(drove|drives|driven by|caused|causes|because of|leads to|led to|results in)\b`)
+)
+
+// LintSQL returns the problems of one panel or variable query: macros other
+// than SafeMacros and constructs ClickHouse 18.16 lacks.
+func LintSQL(sql string) []string {
+	var problems []string
+	for _, m := range macroRef.FindAllStringSubmatch(sql, -1) {
+		safe := false
+		for _, s := range SafeMacros {
+			safe = safe || m[1] == s
+		}
+		if !safe {
+			problems = append(problems, fmt.Sprintf("macro $__%s is not safe on ClickHouse 18.16 (use %s)", m[1], strings.Join(SafeMacros, ", ")))
+		}
+	}
+	for _, f := range forbiddenSQL {
+		if f.re.MatchString(sql) {
+			problems = append(problems, f.reason)
+		}
+	}
+	return problems
+}
+
+// Lint checks one exported dashboard JSON against the house rules: every
+// panel has a title, a description stating method, n and evidence level
+// without causal wording, a unit, and takes its data from the ${datasource}
+// variable; every query uses only safe macros and SQL ClickHouse 18.16
+// runs. It returns the problems found, each prefixed with where.
+func Lint(dashboardJSON []byte) []string {
+	var d struct {
+		UID        string `json:"uid"`
+		Title      string `json:"title"`
+		Templating struct {
+			List []struct {
+				Type       string          `json:"type"`
+				Name       string          `json:"name"`
+				Query      json.RawMessage `json:"query"`
+				Datasource *dsRef          `json:"datasource"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []lintPanel `json:"panels"`
+	}
+	if err := json.Unmarshal(dashboardJSON, &d); err != nil {
+		return []string{fmt.Sprintf("decode dashboard: %v", err)}
+	}
+	var problems []string
+	add := func(where, format string, args ...any) {
+		problems = append(problems, where+": "+fmt.Sprintf(format, args...))
+	}
+	if d.UID == "" || !regexp.MustCompile(`^impact-[a-z]+$`).MatchString(d.UID) {
+		add("dashboard "+d.Title, "uid %q is not a stable impact-* uid", d.UID)
+	}
+	hasDSVar := false
+	for _, v := range d.Templating.List {
+		where := fmt.Sprintf("%s variable %s", d.UID, v.Name)
+		switch v.Type {
+		case "datasource":
+			var q string
+			_ = json.Unmarshal(v.Query, &q)
+			if v.Name == "datasource" && q == PluginID {
+				hasDSVar = true
+			}
+		case "query":
+			if v.Datasource == nil || v.Datasource.UID != DatasourceVar {
+				add(where, "datasource is not %s", DatasourceVar)
+			}
+			var q string
+			if err := json.Unmarshal(v.Query, &q); err != nil {
+				add(where, "query is not a SQL string")
+			}
+			for _, p := range LintSQL(q) {
+				add(where, "%s", p)
+			}
+		}
+	}
+	if !hasDSVar {
+		add(d.UID, "no datasource variable named datasource of type %s", PluginID)
+	}
+	if len(d.Panels) == 0 {
+		add(d.UID, "no panels")
+	}
+	for i, p := range d.Panels {
+		where := fmt.Sprintf("%s panel %d %q", d.UID, i, p.Title)
+		if strings.TrimSpace(p.Title) == "" {
+			add(where, "no title")
+		}
+		for _, part := range []string{"Method: ", "n: ", "Evidence: "} {
+			if !strings.Contains(p.Description, part) {
+				add(where, "description does not state %q", strings.TrimSpace(part))
+			}
+		}
+		if w := causalWords.FindString(p.Description); w != "" {
+			add(where, "description uses causal wording %q; say \"associated with\"", w)
+		}
+		if p.FieldConfig.Defaults.Unit == "" {
+			add(where, "no unit")
+		}
+		if p.Datasource == nil || p.Datasource.UID != DatasourceVar || p.Datasource.Type != PluginID {
+			add(where, "datasource is not the %s variable of type %s", DatasourceVar, PluginID)
+		}
+		if len(p.Targets) == 0 {
+			add(where, "no query")
+		}
+		for _, t := range p.Targets {
+			if t.Datasource == nil || t.Datasource.UID != DatasourceVar {
+				add(where, "query %s datasource is not %s", t.RefID, DatasourceVar)
+			}
+			if t.EditorType != "sql" || strings.TrimSpace(t.RawSQL) == "" {
+				add(where, "query %s is not raw SQL", t.RefID)
+			}
+			wantFormat := FormatTable
+			if p.Type == string(TimeSeries) {
+				wantFormat = FormatTimeSeries
+			}
+			if t.Format != wantFormat {
+				add(where, "query %s format %d, want %d for a %s panel", t.RefID, t.Format, wantFormat, p.Type)
+			}
+			for _, prob := range LintSQL(t.RawSQL) {
+				add(where, "%s", prob)
+			}
+		}
+	}
+	return problems
+}
+
+type dsRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type lintPanel struct {
+	Type        string `json:"type"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Datasource  *dsRef `json:"datasource"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+	Targets []struct {
+		RefID      string `json:"refId"`
+		Datasource *dsRef `json:"datasource"`
+		EditorType string `json:"editorType"`
+		Format     int    `json:"format"`
+		RawSQL     string `json:"rawSql"`
+	} `json:"targets"`
+}

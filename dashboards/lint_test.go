@@ -1,0 +1,133 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLintCommittedJSON lints the JSON Grafana actually loads.
+func TestLintCommittedJSON(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(committedDir, "dashboards", "json", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != len(All()) {
+		t.Fatalf("found %d committed dashboards, want %d", len(paths), len(All()))
+	}
+	uids := map[string]string{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, prob := range Lint(b) {
+			t.Errorf("%s: %s", filepath.Base(p), prob)
+		}
+		var d struct{ UID string }
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		if other, dup := uids[d.UID]; dup {
+			t.Errorf("uid %s in both %s and %s", d.UID, other, p)
+		}
+		uids[d.UID] = p
+		if filepath.Base(p) != d.UID+".json" {
+			t.Errorf("%s holds uid %s", p, d.UID)
+		}
+	}
+	// The uids are an interface: links, bookmarks and provisioning
+	// overwrite-by-uid depend on them never changing.
+	for _, uid := range []string{UIDCISO, UIDSales, UIDDepartment, UIDDelivery, UIDTrust, UIDPipeline} {
+		if _, ok := uids[uid]; !ok {
+			t.Errorf("stable uid %s missing", uid)
+		}
+	}
+}
+
+// TestLintCatches proves each rule fires, so a clean lint means something.
+func TestLintCatches(t *testing.T) {
+	good, err := pipeline().JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := Lint(good); len(probs) != 0 {
+		t.Fatalf("clean dashboard has problems: %v", probs)
+	}
+	tests := []struct {
+		name   string
+		mutate func(m map[string]any)
+		want   string
+	}{
+		{"missing title", func(m map[string]any) { panel(m)["title"] = "" }, "no title"},
+		{"missing description", func(m map[string]any) { panel(m)["description"] = "x" }, `does not state "Method:"`},
+		{"causal wording", func(m map[string]any) {
+			panel(m)["description"] = "Reviews drove wins. Method: a n: b Evidence: c"
+		}, "causal wording"},
+		{"missing unit", func(m map[string]any) {
+			panel(m)["fieldConfig"].(map[string]any)["defaults"].(map[string]any)["unit"] = ""
+		}, "no unit"},
+		{"fixed datasource", func(m map[string]any) {
+			panel(m)["datasource"] = map[string]any{"type": PluginID, "uid": "P1234"}
+		}, "datasource is not"},
+		{"timeInterval macro", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT $__timeInterval(t) AS time, count() FROM x GROUP BY time"
+		}, "macro $__timeInterval"},
+		{"interval_s macro", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT toStartOfInterval(t, INTERVAL $__interval_s second) AS time FROM x"
+		}, "macro $__interval_s"},
+		{"toStartOfWeek", func(m map[string]any) { target(m)["rawSql"] = "SELECT toStartOfWeek(t) FROM x" }, "toStartOfWeek"},
+		{"window function", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT sum(x) OVER (PARTITION BY y) FROM t"
+		}, "window functions"},
+		{"CTE", func(m map[string]any) { target(m)["rawSql"] = "WITH a AS (SELECT 1) SELECT * FROM a" }, "WITH name AS"},
+		{"wrong format", func(m map[string]any) { target(m)["format"] = 1 }, "format 1"},
+		{"unstable uid", func(m map[string]any) { m["uid"] = "abc123" }, "not a stable"},
+		{"no datasource variable", func(m map[string]any) {
+			m["templating"] = map[string]any{"list": []any{}}
+		}, "no datasource variable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(good, &m); err != nil {
+				t.Fatal(err)
+			}
+			tt.mutate(m)
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			probs := Lint(b)
+			if !strings.Contains(strings.Join(probs, "\n"), tt.want) {
+				t.Errorf("problems %q do not mention %q", probs, tt.want)
+			}
+		})
+	}
+}
+
+// panel returns the first panel (a time series in the pipeline dashboard).
+func panel(m map[string]any) map[string]any { return m["panels"].([]any)[0].(map[string]any) }
+func target(m map[string]any) map[string]any {
+	return panel(m)["targets"].([]any)[0].(map[string]any)
+}
+
+// TestPanelSQLLint checks the source SQL files too (the JSON embeds them).
+func TestPanelSQLLint(t *testing.T) {
+	for _, d := range All() {
+		for _, p := range d.Panels {
+			sql, err := p.Query()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, prob := range LintSQL(sql) {
+				t.Errorf("%s %s: %s", d.UID, p.SQL, prob)
+			}
+			if p.Kind == TimeSeries && (len(p.Columns) == 0 || p.Columns[0] != "time") {
+				t.Errorf("%s %s: a time series must return time first", d.UID, p.SQL)
+			}
+		}
+	}
+}
