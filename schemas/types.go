@@ -15,7 +15,7 @@ var families = []*family{
 		types: typesOf("security.finding", "opened", "updated", "fixed", "dismissed", "reopened"),
 		table: "finding_events",
 		fields: []field{
-			id("finding_id", "Finding id, stable across the finding's life."),
+			id("finding_id", "Finding id, stable for the life of the finding."),
 			str("scanner", "Tool or team that found it."),
 			enum("category", "sca|sast|dast|container|cloud|secret|pentest|other", "Kind of finding."),
 			optStr("title", textLen, "Short title."),
@@ -24,7 +24,7 @@ var families = []*family{
 			enum("severity", "critical|high|medium|low|info", "Severity after triage."),
 			optNum("cvss", 0, 10, "CVSS base score, 0-10."),
 			optNum("epss", 0, 1, "EPSS probability, 0-1."),
-			optBool("kev", "Listed in CISA's Known Exploited Vulnerabilities."),
+			optBool("kev", "Listed in the CISA Known Exploited Vulnerabilities catalog."),
 			id("service_id", "Service the finding is in (catalog id)."),
 			optStr("repo", idLen, "Source repository."),
 			enum("status", "open|fixed|dismissed", "Current status."),
