@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,9 +15,10 @@ func init() {
 	export := &cobra.Command{
 		Use:   "export --out DIR",
 		Short: "Write dashboard JSON and Grafana provisioning YAML for file provisioning",
-		Long: `Writes DIR/dashboards/<uid>.json and DIR/provisioning/{dashboards,datasources}/*.yaml.
-Mount DIR/provisioning at /etc/grafana/provisioning and DIR/dashboards at --dashboards-path.
-The data source password is read by Grafana from $` + dashboards.ReaderPasswordEnv + `.`,
+		Long: `Writes a Grafana provisioning directory: DIR/datasources/clickhouse.yaml,
+DIR/dashboards/impact.yaml and DIR/dashboards/json/<uid>.json. Mount DIR at
+/etc/grafana/provisioning (docker-compose mounts dashboards/provisioning).
+Grafana fills the data source from its environment: ` + strings.Join(dashboards.GrafanaEnv, ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -35,21 +37,10 @@ The data source password is read by Grafana from $` + dashboards.ReaderPasswordE
 	f := export.Flags()
 	f.StringVar(&out, "out", "", "output directory")
 	f.StringVar(&opts.DashboardsPath, "dashboards-path", dashboards.DefaultDashboardsPath, "path Grafana reads DIR/dashboards from")
-	addDatasourceFlags(export, &opts.Datasource)
+	f.IntVar(&opts.Port, "datasource-port", 9000, "ClickHouse native port as Grafana reaches it")
+	f.BoolVar(&opts.Secure, "datasource-tls", false, "Grafana connects to ClickHouse over TLS")
 
 	cmd := &cobra.Command{Use: "dashboards", Short: "Grafana dashboards as code"}
 	cmd.AddCommand(export)
 	rootCmd.AddCommand(cmd)
-}
-
-// addDatasourceFlags binds the Grafana-side ClickHouse data source settings;
-// they describe how Grafana reaches ClickHouse, which may differ from how
-// this binary does.
-func addDatasourceFlags(cmd *cobra.Command, ds *dashboards.Datasource) {
-	f := cmd.Flags()
-	f.StringVar(&ds.Host, "datasource-host", "clickhouse", "ClickHouse host as Grafana reaches it")
-	f.IntVar(&ds.Port, "datasource-port", 9000, "ClickHouse native port as Grafana reaches it")
-	f.StringVar(&ds.User, "datasource-user", "impact_reader", "read-only ClickHouse user for Grafana (password from $"+dashboards.ReaderPasswordEnv+")")
-	f.StringVar(&ds.Database, "datasource-database", "impact", "ClickHouse database")
-	f.BoolVar(&ds.Secure, "datasource-tls", false, "Grafana connects to ClickHouse over TLS")
 }
