@@ -1,0 +1,133 @@
+// Package ingest consumes the source topics of event contract v1 with one
+// Kafka consumer group and writes them to ClickHouse: every valid event to
+// events_raw and to its typed entity table, every invalid one to the
+// dead-letter topic and to ingest_rejects.
+//
+// Delivery is at least once and replays are harmless: offsets are committed
+// only after every row up to them is in ClickHouse (and every reject is
+// acknowledged by the DLQ), and every table is a ReplacingMergeTree keyed on
+// the event identity, so the analyst views (FINAL / argMax) count each event
+// once however often it was written.
+package ingest
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/secimpact/impact/internal/config"
+)
+
+// Config configures an Ingester. The zero value (plus connection settings)
+// is a sane production default.
+type Config struct {
+	Kafka      config.Kafka
+	ClickHouse config.ClickHouse
+
+	// GroupID is the consumer group; default "impact-ingest".
+	GroupID string
+
+	// FlushAge is the longest a row waits in a batch; default 1s.
+	FlushAge time.Duration
+	// BatchRows flushes a table's batch at this many rows; default 50,000.
+	BatchRows int
+	// BatchBytes flushes a table's batch at this many message bytes; default 32 MiB.
+	BatchBytes int64
+	// MemoryBudget bounds the bytes of fetched messages not yet in
+	// ClickHouse; fetching waits when it is used up. Default 256 MiB.
+	MemoryBudget int64
+
+	// ShutdownTimeout bounds the final flush and commit after the context
+	// is cancelled (SIGINT/SIGTERM); default 30s.
+	ShutdownTimeout time.Duration
+	// BackoffMin and BackoffMax bound the capped exponential backoff (with
+	// jitter) of ClickHouse and DLQ retries; defaults 100ms and 30s.
+	BackoffMin, BackoffMax time.Duration
+	// CommitInterval is how often done offsets are committed; default 1s.
+	CommitInterval time.Duration
+
+	// FetchMaxBytes is the largest fetch response per partition reader and
+	// so bounds the largest message; default 16 MiB (messages over 1 MiB are
+	// rejected anyway, but must be fetched to be rejected).
+	FetchMaxBytes int
+	// QueueCapacity is the number of messages each partition reader
+	// prefetches; default 256.
+	QueueCapacity int
+
+	// Drain makes Run return nil once every partition of every source
+	// topic is caught up: the group's committed offset has reached the end
+	// offset the partition had when Run started.
+	Drain bool
+	// NoMigrate skips applying ClickHouse migrations at start.
+	NoMigrate bool
+
+	// Listen is the address of the /healthz, /readyz and /metrics server;
+	// empty means no server. Use "127.0.0.1:0" for a free port.
+	Listen string
+
+	// Logger receives structured logs; default discards them.
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultGroupID        = "impact-ingest"
+	DefaultFlushAge       = time.Second
+	DefaultBatchRows      = 50_000
+	DefaultBatchBytes     = 32 << 20
+	DefaultMemoryBudget   = 256 << 20
+	DefaultShutdown       = 30 * time.Second
+	DefaultBackoffMin     = 100 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+	DefaultCommitInterval = time.Second
+	DefaultFetchMaxBytes  = 16 << 20
+	DefaultQueueCapacity  = 256
+	// DefaultListen is the address `impact ingest` serves health and
+	// metrics on when no --listen is given (9464: the Prometheus exporter
+	// port convention for OpenTelemetry-style exporters).
+	DefaultListen = "127.0.0.1:9464"
+)
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.GroupID == "" {
+		c.GroupID = DefaultGroupID
+	}
+	if c.FlushAge <= 0 {
+		c.FlushAge = DefaultFlushAge
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = DefaultBatchRows
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = DefaultBatchBytes
+	}
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = DefaultMemoryBudget
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdown
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = DefaultBackoffMin
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = DefaultBackoffMax
+	}
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = c.BackoffMin
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = DefaultCommitInterval
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = DefaultFetchMaxBytes
+	}
+	if c.QueueCapacity <= 0 {
+		c.QueueCapacity = DefaultQueueCapacity
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}

@@ -1,0 +1,444 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/kafkaio"
+	"github.com/secimpact/impact/schemas/migrations"
+)
+
+// Ingester is one member of the ingest consumer group.
+type Ingester struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	budget *budget
+	sink   *sink
+	dialer *kafka.Dialer
+	topics []string
+
+	ln  net.Listener
+	srv *http.Server
+
+	mu     sync.Mutex
+	conn   driver.Conn // nil until connected
+	joined atomic.Bool
+}
+
+// Run runs an Ingester with cfg until ctx is done (then shuts down
+// gracefully within cfg.ShutdownTimeout) or, with cfg.Drain, until every
+// partition is caught up.
+func Run(ctx context.Context, cfg Config) error {
+	in, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return in.Run(ctx)
+}
+
+// New checks cfg and, when cfg.Listen is set, starts serving /healthz,
+// /readyz and /metrics. Connections are made by Run.
+func New(cfg Config) (*Ingester, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Kafka.Brokers) == 0 {
+		return nil, errors.New("ingest: no Kafka brokers: set IMPACT_KAFKA_BROKERS or --brokers")
+	}
+	if cfg.ClickHouse.Addr == "" {
+		return nil, errors.New("ingest: no ClickHouse address: set IMPACT_CLICKHOUSE_ADDR or --clickhouse-addr")
+	}
+	dialer, err := kafkaio.Dialer(cfg.Kafka)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: kafka dialer: %w", err)
+	}
+	in := &Ingester{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		budget: newBudget(cfg.MemoryBudget),
+		dialer: dialer,
+		topics: cfg.Kafka.Topics.Sources(),
+	}
+	in.m = newMetrics(func() float64 { return float64(in.budget.inUse()) })
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: listen %s: %w", cfg.Listen, err)
+		}
+		in.ln = ln
+		in.srv = &http.Server{Handler: in.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = in.srv.Serve(ln) }()
+	}
+	return in, nil
+}
+
+// Addr returns the address of the health and metrics server, "" if none.
+func (in *Ingester) Addr() string {
+	if in.ln == nil {
+		return ""
+	}
+	return in.ln.Addr().String()
+}
+
+// Close stops the health server and closes the ClickHouse connection.
+func (in *Ingester) Close() error {
+	var errs []error
+	if in.srv != nil {
+		errs = append(errs, in.srv.Close())
+	}
+	in.mu.Lock()
+	if in.conn != nil {
+		errs = append(errs, in.conn.Close())
+		in.conn = nil
+	}
+	in.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Run consumes until ctx is done or, in drain mode, until caught up. It
+// returns nil after a clean shutdown; ClickHouse outages are waited out,
+// never returned.
+func (in *Ingester) Run(ctx context.Context) error {
+	cfg := in.cfg
+	in.log.Info("ingest starting",
+		"brokers", cfg.Kafka.Brokers, "topics", in.topics, "dlq", cfg.Kafka.Topics.DLQTopic(),
+		"group", cfg.GroupID, "kafka_tls", cfg.Kafka.TLS, "kafka_sasl", cfg.Kafka.SASLMechanism,
+		"clickhouse", cfg.ClickHouse.Addr, "database", cfg.ClickHouse.DB(), "clickhouse_user", cfg.ClickHouse.Username(),
+		"clickhouse_tls", cfg.ClickHouse.TLS, "drain", cfg.Drain, "batch_rows", cfg.BatchRows,
+		"batch_bytes", cfg.BatchBytes, "flush_age", cfg.FlushAge, "memory_budget", cfg.MemoryBudget)
+
+	// hard outlives ctx by the shutdown deadline: the final flush and
+	// commit run on it.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	stopDeadline := context.AfterFunc(ctx, func() {
+		time.AfterFunc(cfg.ShutdownTimeout, cancelHard)
+	})
+	defer stopDeadline()
+
+	conn, err := in.connect(ctx)
+	if err != nil {
+		return err
+	}
+
+	transport, err := kafkaio.Transport(cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("ingest: kafka transport: %w", err)
+	}
+	defer transport.CloseIdleConnections()
+	dlq := &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Kafka.Brokers...),
+		Topic:        cfg.Kafka.Topics.DLQTopic(),
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10_000,
+		BatchBytes:   64 << 20,
+		BatchTimeout: time.Millisecond,
+		Compression:  kafka.Lz4,
+		MaxAttempts:  3,
+		Transport:    transport,
+	}
+	defer dlq.Close()
+
+	w := &writer{conn: conn, dlq: dlq, log: in.log, m: in.m, min: cfg.BackoffMin, max: cfg.BackoffMax}
+	in.sink = newSink(in.budget, cfg.BatchRows, cfg.BatchBytes, w.flush)
+	in.sink.start(hard)
+	go in.ageFlusher(hard)
+
+	soft, cancelSoft := context.WithCancel(ctx)
+	defer cancelSoft()
+	var drained atomic.Bool
+	if cfg.Drain {
+		admin, err := kafkaio.NewAdmin(cfg.Kafka)
+		if err != nil {
+			return fmt.Errorf("ingest: kafka admin: %w", err)
+		}
+		defer admin.Close()
+		target, err := in.drainTarget(ctx, admin)
+		if err != nil {
+			return err
+		}
+		go func() {
+			if in.waitDrained(soft, admin, target) == nil {
+				drained.Store(true)
+				in.log.Info("drain complete: every partition committed up to its end offset at start")
+				cancelSoft()
+			}
+		}()
+	}
+
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:          cfg.GroupID,
+		Brokers:     cfg.Kafka.Brokers,
+		Dialer:      in.dialer,
+		Topics:      in.topics,
+		StartOffset: kafka.FirstOffset,
+		// Re-join quickly after errors (default 5s): outages and crashed
+		// peers should not stall the group for long.
+		JoinGroupBackoff:  time.Second,
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  cfg.ShutdownTimeout,
+		RetentionTime:     -1,
+		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka group: " + fmt.Sprintf(f, a...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: consumer group %s: %w", cfg.GroupID, err)
+	}
+	// Close ends the current generation (its final flush and commit run
+	// first) and leaves the group.
+	closed := make(chan struct{})
+	go func() {
+		<-soft.Done()
+		_ = group.Close()
+		close(closed)
+	}()
+
+	var final error
+	for {
+		gen, err := group.Next(context.Background())
+		if errors.Is(err, kafka.ErrGroupClosed) {
+			break
+		}
+		if err != nil {
+			in.log.Warn("consumer group error; rejoining", "group", cfg.GroupID, "err", err)
+			in.m.retries.WithLabelValues("join").Inc()
+			continue
+		}
+		if err := in.generation(hard, gen); err != nil {
+			final = err
+		}
+	}
+	<-closed
+	cancelHard()
+	in.sink.wg.Wait()
+	if final != nil && !drained.Load() {
+		return final
+	}
+	in.log.Info("ingest stopped", "drained", drained.Load())
+	return final
+}
+
+// connect opens ClickHouse and applies migrations, retrying until ctx ends:
+// a ClickHouse that is down at start is waited for like one that fails later.
+func (in *Ingester) connect(ctx context.Context) (driver.Conn, error) {
+	bo := backoff{min: in.cfg.BackoffMin, max: min(in.cfg.BackoffMax, 5*time.Second)}
+	for {
+		conn, err := in.tryConnect(ctx)
+		if err == nil {
+			in.mu.Lock()
+			in.conn = conn
+			in.mu.Unlock()
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("ingest: connect to clickhouse: %w", ctx.Err())
+		}
+		d := bo.next()
+		in.m.retries.WithLabelValues("connect").Inc()
+		in.log.Warn("clickhouse not ready; retrying", "addr", in.cfg.ClickHouse.Addr, "err", err, "retry_in", d)
+		if err := sleep(ctx, d); err != nil {
+			return nil, fmt.Errorf("ingest: connect to clickhouse: %w", err)
+		}
+	}
+}
+
+func (in *Ingester) tryConnect(ctx context.Context) (driver.Conn, error) {
+	if err := chconn.EnsureDatabase(ctx, in.cfg.ClickHouse); err != nil {
+		return nil, err
+	}
+	conn, err := chconn.Open(ctx, in.cfg.ClickHouse)
+	if err != nil {
+		return nil, err
+	}
+	if !in.cfg.NoMigrate {
+		if _, err := migrations.Apply(ctx, conn, migrations.Options{Database: in.cfg.ClickHouse.DB()}); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("apply migrations: %w", err)
+		}
+	}
+	return conn, nil
+}
+
+func (in *Ingester) ageFlusher(ctx context.Context) {
+	tick := time.NewTicker(max(in.cfg.FlushAge/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			in.sink.flushOld(in.cfg.FlushAge)
+		}
+	}
+}
+
+// assignment is one partition of a generation.
+type assignment struct {
+	topic     string
+	partition int
+	offset    int64 // start offset: committed, or kafka.FirstOffset
+}
+
+// generation consumes gen's assignments until the generation ends, then
+// flushes everything and commits, so the next owner of each partition starts
+// exactly after what is stored.
+func (in *Ingester) generation(hard context.Context, gen *kafka.Generation) error {
+	var parts []assignment
+	for topic, as := range gen.Assignments {
+		for _, a := range as {
+			parts = append(parts, assignment{topic: topic, partition: a.ID, offset: a.Offset})
+		}
+	}
+	slices.SortFunc(parts, func(a, b assignment) int {
+		return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	committed := make([]int64, len(parts))
+	for i, p := range parts {
+		committed[i] = max(p.offset, -1)
+	}
+	in.sink.reset(len(parts))
+	in.m.assigned.Set(float64(len(parts)))
+	in.log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", len(parts))
+	in.joined.Store(true)
+	defer in.joined.Store(false)
+
+	var readers sync.WaitGroup
+	for i, p := range parts {
+		readers.Add(1)
+		gen.Start(func(ctx context.Context) {
+			defer readers.Done()
+			in.read(ctx, i, p)
+		})
+	}
+	var final error
+	done := make(chan struct{})
+	gen.Start(func(ctx context.Context) {
+		defer close(done)
+		final = in.coordinate(ctx, hard, gen, parts, committed, &readers)
+	})
+	<-done
+	return final
+}
+
+// coordinate commits done offsets every CommitInterval while the generation
+// lasts, and at its end waits for the readers, flushes and commits.
+func (in *Ingester) coordinate(ctx, hard context.Context, gen *kafka.Generation, parts []assignment, committed []int64, readers *sync.WaitGroup) error {
+	tick := time.NewTicker(in.cfg.CommitInterval)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			in.commit(gen, parts, committed)
+		}
+	}
+	readers.Wait()
+	start := time.Now()
+	if err := in.sink.barrier(hard); err != nil {
+		in.log.Error("final flush incomplete before the shutdown deadline; uncommitted messages will be delivered again",
+			"generation", gen.ID, "err", err)
+		return fmt.Errorf("ingest: final flush of generation %d: %w", gen.ID, err)
+	}
+	in.commit(gen, parts, committed)
+	in.log.Info("generation ended", "generation", gen.ID, "flush", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// commit commits, for every partition that advanced, the offset below
+// which every message is stored.
+func (in *Ingester) commit(gen *kafka.Generation, parts []assignment, committed []int64) {
+	done := in.sink.done()
+	offsets := map[string]map[int]int64{}
+	for i, p := range parts {
+		if done[i] > committed[i] {
+			if offsets[p.topic] == nil {
+				offsets[p.topic] = map[int]int64{}
+			}
+			offsets[p.topic][p.partition] = done[i]
+		}
+	}
+	if len(offsets) == 0 {
+		return
+	}
+	if err := gen.CommitOffsets(offsets); err != nil {
+		// The next commit carries the same or higher offsets; if the
+		// generation is gone, the next owner re-reads and replays harmlessly.
+		in.m.retries.WithLabelValues("commit").Inc()
+		in.log.Warn("commit offsets failed", "generation", gen.ID, "err", err)
+		return
+	}
+	in.m.commits.Inc()
+	for i, p := range parts {
+		if o, ok := offsets[p.topic][p.partition]; ok {
+			committed[i] = o
+		}
+	}
+}
+
+// read fetches one assigned partition until the generation ends.
+func (in *Ingester) read(ctx context.Context, i int, p assignment) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        in.cfg.Kafka.Brokers,
+		Topic:          p.topic,
+		Partition:      p.partition,
+		Dialer:         in.dialer,
+		MinBytes:       1,
+		MaxBytes:       in.cfg.FetchMaxBytes,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  in.cfg.QueueCapacity,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
+	})
+	defer r.Close()
+	if err := r.SetOffset(p.offset); err != nil {
+		in.log.Error("set reader offset", "topic", p.topic, "partition", p.partition, "offset", p.offset, "err", err)
+		return
+	}
+	consumed := in.m.consumed.WithLabelValues(p.topic)
+	lag := in.m.lag.WithLabelValues(p.topic, strconv.Itoa(p.partition))
+	var bl builder
+	bo := backoff{min: in.cfg.BackoffMin, max: min(in.cfg.BackoffMax, 5*time.Second)}
+	for {
+		msg, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d := bo.next()
+			in.m.retries.WithLabelValues("fetch").Inc()
+			in.log.Warn("fetch failed; retrying", "topic", p.topic, "partition", p.partition, "err", err, "retry_in", d)
+			if sleep(ctx, d) != nil {
+				return
+			}
+			continue
+		}
+		bo.reset()
+		n := in.budget.clamp(charge(&msg))
+		if in.budget.acquire(ctx, n) != nil {
+			return // not added, so not committed: the next owner reads it again
+		}
+		rows, reason := bl.build(&msg, n, time.Now().UTC().Truncate(time.Second))
+		in.sink.add(i, msg.Offset, rows...)
+		consumed.Inc()
+		if reason != "" {
+			in.m.rejected.WithLabelValues(reason).Inc()
+		}
+		lag.Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
+	}
+}

@@ -1,0 +1,302 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secimpact/impact/internal/kafkaio"
+)
+
+// gatedFlush is a flushFunc whose inserts complete only when the test
+// releases them, so the test controls which batches are stored.
+type gatedFlush struct {
+	mu      sync.Mutex
+	release map[string]chan struct{}
+	stored  map[string][]int64 // table -> kafka offsets stored (from vals)
+}
+
+func newGatedFlush() *gatedFlush {
+	return &gatedFlush{release: map[string]chan struct{}{}, stored: map[string][]int64{}}
+}
+
+func (g *gatedFlush) gate(table string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ch := g.release[table]
+	if ch == nil {
+		ch = make(chan struct{})
+		g.release[table] = ch
+	}
+	return ch
+}
+
+func (g *gatedFlush) flush(ctx context.Context, t *table, b *batch) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.gate(t.name):
+	}
+	g.mu.Lock()
+	for i := 0; i < len(b.vals); i += len(t.cols) {
+		g.stored[t.name] = append(g.stored[t.name], b.vals[i].(int64))
+	}
+	g.mu.Unlock()
+	return nil
+}
+
+func testRow(table string, offset int64) row {
+	return row{table: table, cols: []string{"offset"}, vals: []any{offset}, bytes: 10}
+}
+
+// waitFor polls cond for up to 5s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSinkCommitOffsets checks the heart of at-least-once delivery: the
+// commit offset of a partition never passes a message that has a row in a
+// batch not yet stored, whichever table is slow.
+func TestSinkCommitOffsets(t *testing.T) {
+	type add struct {
+		part   int
+		offset int64
+		tables []string
+	}
+	tests := []struct {
+		name    string
+		adds    []add
+		release []string // tables whose inserts succeed
+		want    []int64  // commit offsets per partition after the releases
+	}{
+		{
+			name: "nothing stored",
+			adds: []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"raw", "b"}}},
+			want: []int64{0, -1},
+		},
+		{
+			name:    "all stored",
+			adds:    []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"raw", "b"}}, {1, 7, []string{"rej"}}},
+			release: []string{"raw", "a", "b", "rej"},
+			want:    []int64{2, 8},
+		},
+		{
+			name:    "slow typed table holds its partition back",
+			adds:    []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"raw", "b"}}, {0, 2, []string{"raw", "a"}}, {1, 5, []string{"raw", "a"}}},
+			release: []string{"raw", "a"},
+			want:    []int64{1, 6},
+		},
+		{
+			name:    "slow raw table holds every partition back",
+			adds:    []add{{0, 3, []string{"raw", "a"}}, {1, 9, []string{"raw", "b"}}},
+			release: []string{"a", "b"},
+			want:    []int64{3, 9},
+		},
+		{
+			name:    "reject in flight holds only its partition",
+			adds:    []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"rej"}}, {0, 2, []string{"raw", "a"}}, {1, 0, []string{"raw", "a"}}},
+			release: []string{"raw", "a"},
+			want:    []int64{1, 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			g := newGatedFlush()
+			s := newSink(newBudget(1<<30), 1000, 1<<30, g.flush)
+			s.start(ctx)
+			s.reset(2)
+			for _, a := range tt.adds {
+				var rows []row
+				for _, tb := range a.tables {
+					rows = append(rows, testRow(tb, a.offset))
+				}
+				s.add(a.part, a.offset, rows...)
+			}
+			s.mu.Lock()
+			for _, tb := range s.order {
+				s.detach(tb)
+			}
+			s.mu.Unlock()
+			for _, tb := range tt.release {
+				close(g.gate(tb))
+			}
+			waitFor(t, "released tables stored", func() bool {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				for _, tb := range tt.release {
+					if tbl := s.tables[tb]; tbl != nil && len(tbl.queue) > 0 {
+						return false
+					}
+				}
+				return true
+			})
+			if got := s.done(); !slices.Equal(got, tt.want) {
+				t.Errorf("done() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSinkFlushTriggers checks that batches leave by rows, by bytes, by
+// age and by barrier, and that a barrier waits for every insert.
+func TestSinkFlushTriggers(t *testing.T) {
+	tests := []struct {
+		name     string
+		rows     int
+		bytes    int64
+		add      int
+		age      time.Duration // 0: no age flush
+		barrier  bool
+		wantRows int // rows stored
+	}{
+		{name: "below thresholds stays", rows: 10, bytes: 1 << 20, add: 9, wantRows: 0},
+		{name: "row threshold", rows: 10, bytes: 1 << 20, add: 25, wantRows: 20},
+		{name: "byte threshold", rows: 1000, bytes: 50, add: 12, wantRows: 10},
+		{name: "age", rows: 1000, bytes: 1 << 20, add: 3, age: time.Millisecond, wantRows: 3},
+		{name: "barrier", rows: 1000, bytes: 1 << 20, add: 7, barrier: true, wantRows: 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			g := newGatedFlush()
+			close(g.gate("t"))
+			s := newSink(newBudget(1<<30), tt.rows, tt.bytes, g.flush)
+			s.start(ctx)
+			s.reset(1)
+			for i := range tt.add {
+				s.add(0, int64(i), testRow("t", int64(i)))
+			}
+			if tt.age > 0 {
+				time.Sleep(2 * tt.age)
+				s.flushOld(tt.age)
+			}
+			if tt.barrier {
+				if err := s.barrier(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "queue empty", func() bool {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				return len(s.tables["t"].queue) == 0
+			})
+			g.mu.Lock()
+			got := len(g.stored["t"])
+			g.mu.Unlock()
+			if got != tt.wantRows {
+				t.Errorf("stored %d rows, want %d", got, tt.wantRows)
+			}
+		})
+	}
+}
+
+// TestBudget checks that acquiring blocks when the budget is used up and
+// resumes on release, and that one oversized message still passes alone.
+func TestBudget(t *testing.T) {
+	b := newBudget(100)
+	ctx := context.Background()
+	if err := b.acquire(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := b.acquire(short, 50); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire over budget: err = %v, want deadline exceeded", err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- b.acquire(ctx, 50) }()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case err := <-got:
+		t.Fatalf("acquire returned %v before release", err)
+	default:
+	}
+	b.release(60)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	b.release(50)
+	if n := b.clamp(1000); n != 100 {
+		t.Fatalf("clamp(1000) = %d, want 100", n)
+	}
+	if err := b.acquire(ctx, b.clamp(1000)); err != nil {
+		t.Fatal(err)
+	}
+	if b.inUse() != 100 {
+		t.Fatalf("inUse = %d", b.inUse())
+	}
+}
+
+// TestSinkMemoryPressure checks that a sink whose unflushed rows reach half
+// the budget flushes early instead of waiting for the age flush.
+func TestSinkMemoryPressure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := newGatedFlush()
+	close(g.gate("t"))
+	s := newSink(newBudget(100), 1000, 1<<20, g.flush)
+	s.start(ctx)
+	s.reset(1)
+	for i := range 5 { // 5 rows x 10 bytes = half of 100
+		s.add(0, int64(i), testRow("t", int64(i)))
+	}
+	waitFor(t, "early flush", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.stored["t"]) == 5
+	})
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{min: 100 * time.Millisecond, max: time.Second}
+	var last time.Duration
+	for i := range 40 {
+		d := b.next()
+		if d < 50*time.Millisecond || d > time.Second {
+			t.Fatalf("attempt %d: delay %v outside [min/2, max]", i, d)
+		}
+		last = d
+	}
+	if last < 500*time.Millisecond {
+		t.Fatalf("delay after 40 attempts %v, want capped near max", last)
+	}
+}
+
+func TestDrainCaughtUp(t *testing.T) {
+	target := drainTarget{
+		"a": {0: {first: 0, end: 10}, 1: {first: 0, end: 0}, 2: {first: 5, end: 5}},
+		"b": {0: {first: 3, end: 4}},
+	}
+	tests := []struct {
+		name       string
+		committed  kafkaio.Offsets
+		wantOK     bool
+		wantBehind int
+	}{
+		{"nothing committed", kafkaio.Offsets{"a": {0: -1, 1: -1, 2: -1}, "b": {0: -1}}, false, 2},
+		{"one behind", kafkaio.Offsets{"a": {0: 10, 1: -1, 2: -1}, "b": {0: 3}}, false, 1},
+		{"caught up; empty partitions need no commit", kafkaio.Offsets{"a": {0: 10}, "b": {0: 4}}, true, 0},
+		{"past the end (new messages since start)", kafkaio.Offsets{"a": {0: 12}, "b": {0: 9}}, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, behind := target.caughtUp(tt.committed)
+			if ok != tt.wantOK || behind != tt.wantBehind {
+				t.Errorf("caughtUp = %v, %d; want %v, %d", ok, behind, tt.wantOK, tt.wantBehind)
+			}
+		})
+	}
+}
