@@ -808,3 +808,46 @@ func TestPortsOverride(t *testing.T) {
 		t.Errorf("KAFKA_ADVERTISED_LISTENERS = %q does not advertise EXTERNAL at localhost:9094 by default", env(k, "KAFKA_ADVERTISED_LISTENERS"))
 	}
 }
+
+// TestKafkaVersionMatchesTestBroker keeps the compose broker on the Apache
+// Kafka release the real-broker tests run (scripts/kafka/pom.xml), so what
+// CI proves about kafka-go and the broker holds in production.
+func TestKafkaVersionMatchesTestBroker(t *testing.T) {
+	pom, err := os.ReadFile(filepath.Join(repoRoot(t), "scripts", "kafka", "pom.xml"))
+	if err != nil {
+		t.Skipf("no real-broker pom to compare with: %v", err)
+	}
+	m := regexp.MustCompile(`<kafka\.version>([^<]+)</kafka\.version>`).FindSubmatch(pom)
+	if m == nil {
+		t.Fatal("scripts/kafka/pom.xml has no <kafka.version>")
+	}
+	want := "apache/kafka:" + string(m[1])
+	p := loadProject(t)
+	for _, name := range []string{"kafka", "kafka-init"} {
+		if got := service(t, p, name).Image; got != want {
+			t.Errorf("%s image %s, want %s (the broker the tests run)", name, got, want)
+		}
+	}
+}
+
+// TestIngestScales checks `docker compose up --scale ingest=N` can work:
+// replicas share the consumer group, so nothing may pin one container
+// (container_name, host ports, a group id per container).
+func TestIngestScales(t *testing.T) {
+	p := loadProject(t)
+	s := service(t, p, "ingest")
+	if s.ContainerName != "" {
+		t.Errorf("ingest sets container_name %q; --scale needs compose-generated names", s.ContainerName)
+	}
+	if len(s.Ports) > 0 {
+		t.Errorf("ingest publishes ports %v; replicas would collide", s.Ports)
+	}
+	for _, a := range s.Command {
+		if a == "--group" || strings.HasPrefix(a, "--group=") {
+			t.Errorf("ingest command sets %q; all replicas must share the default group", a)
+		}
+	}
+	if s.Deploy != nil && s.Deploy.Replicas != nil && *s.Deploy.Replicas < 1 {
+		t.Errorf("ingest deploy.replicas = %d", *s.Deploy.Replicas)
+	}
+}
