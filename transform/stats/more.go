@@ -1,0 +1,127 @@
+package stats
+
+import (
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// MedianCI returns the sample median with the distribution-free
+// order-statistic interval (Conover 1999, Practical Nonparametric
+// Statistics, 3.2): the j-th and k-th order statistics with
+// j = floor(n/2 - z sqrt(n)/2) and k = ceil(1 + n/2 + z sqrt(n)/2), from the
+// normal approximation to Binomial(n, 1/2). It needs no distributional
+// assumption, which suits skewed durations.
+func MedianCI(x []float64, conf float64) Estimate {
+	e := Estimate{N: len(x), Method: "median_order_statistic"}
+	if len(x) == 0 {
+		e.Value, e.Low, e.High = math.NaN(), math.NaN(), math.NaN()
+		return e
+	}
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	n := float64(len(s))
+	e.Value = quantileSorted(s, 0.5)
+	half := z(conf) * math.Sqrt(n) / 2
+	j := int(math.Floor(n/2 - half))  // 1-based rank
+	k := int(math.Ceil(1 + n/2 + half)) // 1-based rank
+	if j < 1 || k > len(s) {
+		e.Low, e.High = math.NaN(), math.NaN()
+		return e
+	}
+	e.Low, e.High = s[j-1], s[k-1]
+	return e
+}
+
+// MeanT returns the mean with the Student t interval.
+func MeanT(x []float64, conf float64) Estimate {
+	e := Estimate{N: len(x), Method: "mean_t"}
+	if len(x) < 2 {
+		e.Value, e.Low, e.High = math.NaN(), math.NaN(), math.NaN()
+		if len(x) == 1 {
+			e.Value = x[0]
+		}
+		return e
+	}
+	m, sd := stat.MeanStdDev(x, nil)
+	se := sd / math.Sqrt(float64(len(x)))
+	t := tq(conf, float64(len(x)-1))
+	e.Value, e.Low, e.High = m, m-t*se, m+t*se
+	return e
+}
+
+// WelchDiff returns mean(x) - mean(y) with the Welch (unequal variances) t
+// interval and its two-sided p-value, as scipy.stats.ttest_ind(x, y,
+// equal_var=False) computes them.
+func WelchDiff(x, y []float64, conf float64) (Estimate, float64) {
+	e := Estimate{N: len(x) + len(y), Method: "mean_diff_welch_t"}
+	if len(x) < 2 || len(y) < 2 {
+		e.Value, e.Low, e.High = math.NaN(), math.NaN(), math.NaN()
+		return e, math.NaN()
+	}
+	mx, vx := stat.MeanVariance(x, nil)
+	my, vy := stat.MeanVariance(y, nil)
+	ax, ay := vx/float64(len(x)), vy/float64(len(y))
+	se := math.Sqrt(ax + ay)
+	df := (ax + ay) * (ax + ay) / (ax*ax/float64(len(x)-1) + ay*ay/float64(len(y)-1))
+	e.Value = mx - my
+	t := tq(conf, df)
+	e.Low, e.High = e.Value-t*se, e.Value+t*se
+	if se == 0 {
+		return e, math.NaN()
+	}
+	p := 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(math.Abs(e.Value)/se)
+	return e, p
+}
+
+func tq(conf, df float64) float64 {
+	if conf <= 0 || conf >= 1 {
+		conf = DefaultConfidence
+	}
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(1 - (1-conf)/2)
+}
+
+// KaplanMeierQuantile returns the q-quantile (0.5: median) of a time to
+// event with right censoring: the smallest time t with estimated survival
+// S(t) <= 1-q (Kaplan and Meier 1958). observed[i] is false for censored
+// times (a finding still open is censored at its current age), so open
+// findings count instead of being dropped. NaN when survival never falls
+// to 1-q.
+func KaplanMeierQuantile(times []float64, observed []bool, q float64) float64 {
+	idx := make([]int, len(times))
+	for i := range idx {
+		idx[i] = i
+	}
+	// Events before censorings at equal times, the usual convention.
+	sort.Slice(idx, func(a, b int) bool {
+		ta, tb := times[idx[a]], times[idx[b]]
+		if ta != tb {
+			return ta < tb
+		}
+		return observed[idx[a]] && !observed[idx[b]]
+	})
+	atRisk := float64(len(times))
+	s := 1.0
+	for i := 0; i < len(idx); {
+		t := times[idx[i]]
+		var d, c float64
+		for i < len(idx) && times[idx[i]] == t {
+			if observed[idx[i]] {
+				d++
+			} else {
+				c++
+			}
+			i++
+		}
+		if d > 0 {
+			s *= 1 - d/atRisk
+			if s <= 1-q+1e-12 {
+				return t
+			}
+		}
+		atRisk -= d + c
+	}
+	return math.NaN()
+}
