@@ -36,7 +36,9 @@ type Result struct {
 	Action Action
 }
 
-func (r Result) String() string { return fmt.Sprintf("%-10s %-18s %-9s %s", r.Kind, r.UID, r.Action, r.Title) }
+func (r Result) String() string {
+	return fmt.Sprintf("%-10s %-18s %-9s %s", r.Kind, r.UID, r.Action, r.Title)
+}
 
 // ProvisionOptions configures Provision. The zero value provisions the
 // default data source (impact_reader on clickhouse:9000, database impact).
