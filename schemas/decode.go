@@ -219,22 +219,29 @@ func (dc *Decoder) decodeBinary(value []byte, headers []Header) (*Event, error) 
 	s := getState(nil)
 	defer putState(s)
 	for _, h := range headers {
-		var i int
+		i := -1
 		switch {
 		case strings.EqualFold(h.Key, "content-type"):
 			i = attrDataContentType
 		case strings.HasPrefix(h.Key, "ce_"):
-			i = attrIndex([]byte(h.Key[3:]))
-			if i < 0 || i == attrDataContentType {
-				continue
+			if i = attrIndex([]byte(h.Key[3:])); i == attrDataContentType {
+				i = -1
 			}
 		default:
 			continue
 		}
+		// Every ce_ header is an attribute of the event (extensions are
+		// kept in Raw), so each must be text.
 		if !utf8.Valid(h.Value) {
-			return nil, reject(attrNames[i], "utf8", "header "+h.Key+" is not valid UTF-8")
+			field := h.Key
+			if i >= 0 {
+				field = attrNames[i]
+			}
+			return nil, reject(field, "utf8", "header "+h.Key+" is not valid UTF-8")
 		}
-		s.env.attrs[i] = attr{set: true, isStr: true, s: string(h.Value)}
+		if i >= 0 {
+			s.env.attrs[i] = attr{set: true, isStr: true, s: string(h.Value)}
+		}
 	}
 	if !utf8.Valid(value) {
 		return nil, reject("data", "utf8", "message value is not valid UTF-8")
