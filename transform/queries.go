@@ -1,0 +1,71 @@
+package transform
+
+// The SQL impact_stats reads, in one place. Each reads a fact table (or
+// the latest states of a small typed table) at the grain the statistics
+// need: one row per deal, deployment, ticket, finding.
+const (
+	qDeals = `SELECT segment, review_bucket, outcome, ifNull(loss_reason, ''), won, review_turnaround_days, cycle_days, amount_usd FROM deal_facts`
+
+	qDeployments = `SELECT department, gate_blocked, gate_waived, lead_time_hours FROM deployment_facts`
+
+	qSecurityFix = `SELECT (toInt64(finished_at) - toInt64(detected_at)) / 3600
+FROM
+(
+    SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS finished_at
+    FROM deployment_facts
+    WHERE trigger = 'security_fix' AND isNotNull(finished_at)
+)
+ALL INNER JOIN
+(
+    SELECT finding_id, detected_at FROM findings
+) USING finding_id`
+
+	// One row per ticket, flagged when its account appears in any
+	// incident's affected_account_ids (the accounts whose own baseline
+	// metric 12 compares against).
+	qTickets = `SELECT account_id, after_incident_30d, security_related, csat_score, affected
+FROM
+(
+    SELECT account_id, after_incident_30d, security_related, csat_score FROM ticket_facts
+)
+ALL LEFT JOIN
+(
+    SELECT DISTINCT arrayJoin(accounts) AS account_id, toUInt8(1) AS affected
+    FROM
+    (
+        SELECT incident_id, tupleElement(argMax(tuple(affected_account_ids), tuple(event_time, event_id)), 1) AS accounts
+        FROM incident_events GROUP BY incident_id
+    )
+) USING account_id`
+
+	// Time to fix in days: fixed findings observed, open ones censored at
+	// their age as of ?, dismissed ones at dismissal.
+	qFindings = `SELECT team, department, severity, status, within_sla,
+    (toInt64(multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
+                     status = 'dismissed', ifNull(dismissed_at, last_event_time),
+                     toDateTime(?))) - toInt64(detected_at)) / 86400 AS days,
+    toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(?) - 365 * 86400) AS debt
+FROM findings`
+
+	qCostOfRisk = `SELECT department, sum(cost_of_risk_usd), sum(incidents) FROM department_scorecard GROUP BY department ORDER BY department`
+
+	qVendors = `SELECT tupleElement(s, 1),
+    toFloat64(ifNull(tupleElement(s, 2), 0)),
+    if(isNotNull(tupleElement(s, 4)), (toInt64(assumeNotNull(tupleElement(s, 4))) - toInt64(tupleElement(s, 3))) / 86400, NULL)
+FROM
+(
+    SELECT assessment_id,
+           argMax(tuple(department, assessment_cost_usd, requested_at, completed_at), tuple(event_time, event_id)) AS s
+    FROM vendor_assessment_events GROUP BY assessment_id
+)`
+
+	qExceptions = `SELECT tupleElement(s, 1),
+    (toInt64(ifNull(tupleElement(s, 3), toDateTime(?))) - toInt64(tupleElement(s, 2))) / 86400,
+    toUInt8(isNotNull(tupleElement(s, 3)))
+FROM
+(
+    SELECT exception_id,
+           argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS s
+    FROM policy_exception_events GROUP BY exception_id
+)`
+)

@@ -1,0 +1,427 @@
+// Package transform builds the analyst contract tables (findings,
+// deal_facts, deployment_facts, ticket_facts, department_scorecard,
+// impact_stats) from the typed event tables written by ingest, and keeps
+// them fresh.
+//
+// Every table is rebuilt into <table>_next and swapped in with
+// ALTER TABLE ... REPLACE PARTITION tuple() FROM <table>_next, which swaps
+// the table's parts atomically on ClickHouse 18.16 and current releases:
+// readers see the old rows or the new rows, never a half-built table. A
+// refresh after the first is incremental: only entities whose events (or
+// whose joined catalog, review, gate or incident events) arrived since the
+// watermark are recomputed; the rest are copied. A change of a model's SQL
+// or of the SLA policy rebuilds that model in full.
+package transform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/secimpact/impact/schemas"
+)
+
+// Modes of a table refresh.
+const (
+	Full        = "full"
+	Incremental = "incremental"
+)
+
+// DefaultOverlap is how far before the watermark an incremental refresh
+// looks for changed events when Options.Overlap is zero.
+const DefaultOverlap = 10 * time.Minute
+
+// Options configure Refresh. The zero value refreshes incrementally when
+// possible, as of now, with the default SLA policy.
+type Options struct {
+	// AsOf is the instant state-dependent figures are computed for (an
+	// open finding is overdue when sla_due_at < AsOf). Zero means now.
+	AsOf time.Time
+	// SLA derives sla_due_at when an event does not carry it. Zero value:
+	// schemas.DefaultSLAPolicy.
+	SLA schemas.SLAPolicy
+	// Full forces a full rebuild of every table.
+	Full bool
+	// Overlap widens the incremental window below the watermark, because
+	// ingest stamps ingested_at before its insert completes: a batch
+	// stamped earlier may land after a refresh read the watermark.
+	// Default DefaultOverlap.
+	Overlap time.Duration
+	// Stats configures impact_stats.
+	Stats StatsOptions
+	// Logger receives one line per table and run; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// TableReport is the outcome of one table's refresh.
+type TableReport struct {
+	Table    string
+	Mode     string // Full or Incremental
+	Rows     uint64 // rows after the refresh
+	Touched  uint64 // entities recomputed (incremental only)
+	Duration time.Duration
+}
+
+// Report is the outcome of a Refresh.
+type Report struct {
+	RunID     string
+	Started   time.Time
+	Duration  time.Duration
+	Mode      string    // Full when any table was rebuilt in full
+	Watermark time.Time // max(ingested_at) over the typed tables at the start
+	AsOf      time.Time
+	Tables    []TableReport
+}
+
+// Rows returns the row count of table after the refresh (0 if absent).
+func (r Report) Rows(table string) uint64 {
+	for _, t := range r.Tables {
+		if t.Table == table {
+			return t.Rows
+		}
+	}
+	return 0
+}
+
+// sourceTables are the typed tables the models read.
+var sourceTables = []string{
+	"finding_events", "gate_events", "incident_events", "policy_exception_events", "review_events",
+	"vendor_assessment_events", "deployment_events", "opportunity_events", "ticket_events", "service_events",
+}
+
+// Refresh brings every analyst contract table up to date with the typed
+// tables in conn's database and records the run in transform_runs. Run one
+// Refresh at a time per database: concurrent runs would share the _next
+// tables.
+func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.SLA == (schemas.SLAPolicy{}) {
+		opts.SLA = schemas.DefaultSLAPolicy
+	}
+	if opts.Overlap <= 0 {
+		opts.Overlap = DefaultOverlap
+	}
+	start := time.Now()
+	rep := Report{RunID: fmt.Sprintf("%d", start.UnixNano()), Started: start.UTC().Truncate(time.Second), AsOf: opts.AsOf, Mode: Incremental}
+	if rep.AsOf.IsZero() {
+		rep.AsOf = start
+	}
+	rep.AsOf = rep.AsOf.UTC().Truncate(time.Second)
+
+	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
+		return rep, err
+	}
+	state, err := readState(ctx, conn)
+	if err != nil {
+		return rep, err
+	}
+	wm, err := maxIngested(ctx, conn)
+	if err != nil {
+		return rep, err
+	}
+	rep.Watermark = wm
+	prev, havePrev := state["*"]
+	since := prev.watermark.Add(-opts.Overlap)
+	if since.Unix() < 0 {
+		since = time.Unix(0, 0)
+	}
+
+	params := []any{
+		clickhouse.Named("asof", rep.AsOf.Unix()),
+		clickhouse.Named("since", since.Unix()),
+		clickhouse.Named("sla_critical", slaSeconds(opts.SLA, "critical")),
+		clickhouse.Named("sla_high", slaSeconds(opts.SLA, "high")),
+		clickhouse.Named("sla_medium", slaSeconds(opts.SLA, "medium")),
+		clickhouse.Named("sla_low", slaSeconds(opts.SLA, "low")),
+		clickhouse.Named("sla_info", slaSeconds(opts.SLA, "info")),
+	}
+	policy := fmt.Sprintf("%s/%d/%d/%d/%d/%d", opts.SLA.Version, slaSeconds(opts.SLA, "critical"), slaSeconds(opts.SLA, "high"),
+		slaSeconds(opts.SLA, "medium"), slaSeconds(opts.SLA, "low"), slaSeconds(opts.SLA, "info"))
+
+	var versions []stateRow
+	for _, m := range sqlModels {
+		t0 := time.Now()
+		v := m.version(policy)
+		exists, err := tableExists(ctx, conn, m.name)
+		if err != nil {
+			return rep, err
+		}
+		mode := Incremental
+		if opts.Full || !havePrev || !exists || m.key == "" || state[m.name].version != v {
+			mode = Full
+		}
+		tr := TableReport{Table: m.name, Mode: mode}
+		if err := buildModel(ctx, conn, m, mode, exists && state[m.name].version == v, params, &tr); err != nil {
+			return rep, err
+		}
+		if tr.Rows, err = countRows(ctx, conn, m.name); err != nil {
+			return rep, err
+		}
+		tr.Duration = time.Since(t0)
+		if mode == Full && m.key != "" {
+			rep.Mode = Full
+		}
+		rep.Tables = append(rep.Tables, tr)
+		versions = append(versions, stateRow{model: m.name, version: v})
+		log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "duration", tr.Duration.Round(time.Millisecond))
+	}
+
+	t0 := time.Now()
+	st, err := refreshStats(ctx, conn, opts.Stats, rep.AsOf)
+	if err != nil {
+		return rep, err
+	}
+	st.Duration = time.Since(t0)
+	rep.Tables = append(rep.Tables, st)
+	log.Info("transform table", "table", StatsTable, "mode", Full, "rows", st.Rows, "duration", st.Duration.Round(time.Millisecond))
+
+	rep.Duration = time.Since(start)
+	versions = append(versions, stateRow{model: "*", version: "", watermark: wm})
+	if err := writeState(ctx, conn, versions); err != nil {
+		return rep, err
+	}
+	if err := writeRuns(ctx, conn, rep); err != nil {
+		return rep, err
+	}
+	log.Info("transform refresh", "mode", rep.Mode, "duration", rep.Duration.Round(time.Millisecond), "watermark", wm)
+	return rep, nil
+}
+
+func slaSeconds(p schemas.SLAPolicy, severity string) int64 {
+	d, ok := p.For(severity)
+	if !ok {
+		return 0
+	}
+	return int64(d / time.Second)
+}
+
+// buildModel fills <name>_next and swaps it in. sameShape says the live
+// table has the current DDL, so its parts can be replaced; otherwise the
+// new table replaces the old one by RENAME.
+func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, sameShape bool, params []any, tr *TableReport) error {
+	next := m.name + "_next"
+	if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+next); err != nil {
+		return fmt.Errorf("drop %s: %w", next, err)
+	}
+	ddl, _ := m.file(".ddl.sql")
+	if err := execText(ctx, conn, m.name+".ddl.sql", ddl, tmplData{Table: next}); err != nil {
+		return err
+	}
+	build, _ := m.file(".sql")
+	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental}
+	if mode == Incremental {
+		if err := conn.Exec(ctx, "TRUNCATE TABLE transform_keys"); err != nil {
+			return fmt.Errorf("truncate transform_keys: %w", err)
+		}
+		touch, _ := m.file(".touch.sql")
+		if err := execText(ctx, conn, m.name+".touch.sql", touch, tmplData{}, params...); err != nil {
+			return err
+		}
+		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
+			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
+			return fmt.Errorf("count touched %s: %w", m.name, err)
+		}
+		cols, err := columns(ctx, conn, next)
+		if err != nil {
+			return err
+		}
+		d.Columns = strings.Join(cols, ", ")
+		if err := execFile(ctx, conn, "copy.sql", d); err != nil {
+			return err
+		}
+	}
+	if err := execText(ctx, conn, m.name+".sql", build, d, params...); err != nil {
+		return err
+	}
+	return swap(ctx, conn, m.name, sameShape)
+}
+
+// swap makes <name>_next the live table. With the same DDL, REPLACE
+// PARTITION swaps all parts in one step (the table is unpartitioned, so its
+// only partition is tuple()); a reader's query keeps the parts it started
+// with. Otherwise (first build, changed DDL) the tables are renamed.
+func swap(ctx context.Context, conn driver.Conn, name string, sameShape bool) error {
+	next, old := name+"_next", name+"_old"
+	if sameShape {
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION tuple() FROM %s", name, next)); err != nil {
+			return fmt.Errorf("swap %s: %w", name, err)
+		}
+		if err := conn.Exec(ctx, "DROP TABLE "+next); err != nil {
+			return fmt.Errorf("drop %s: %w", next, err)
+		}
+		return nil
+	}
+	exists, err := tableExists(ctx, conn, name)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s", next, name)); err != nil {
+			return fmt.Errorf("rename %s: %w", next, err)
+		}
+		return nil
+	}
+	if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+old); err != nil {
+		return fmt.Errorf("drop %s: %w", old, err)
+	}
+	if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", name, old, next, name)); err != nil {
+		return fmt.Errorf("rename %s: %w", next, err)
+	}
+	if err := conn.Exec(ctx, "DROP TABLE "+old); err != nil {
+		return fmt.Errorf("drop %s: %w", old, err)
+	}
+	return nil
+}
+
+func execFile(ctx context.Context, conn driver.Conn, file string, d tmplData, params ...any) error {
+	b, err := sqlFS.ReadFile("sql/" + file)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	return execText(ctx, conn, file, string(b), d, params...)
+}
+
+func execText(ctx context.Context, conn driver.Conn, name, text string, d tmplData, params ...any) error {
+	stmts, err := statements(name, text, d)
+	if err != nil {
+		return err
+	}
+	for i, q := range stmts {
+		// Only pass the parameters a statement uses: clickhouse-go rejects
+		// unused named parameters.
+		if err := conn.Exec(ctx, q, usedParams(q, params)...); err != nil {
+			return fmt.Errorf("run %s statement %d: %w", name, i+1, err)
+		}
+	}
+	return nil
+}
+
+func usedParams(q string, params []any) []any {
+	var out []any
+	for _, p := range params {
+		if nv, ok := p.(driver.NamedValue); ok && !strings.Contains(q, "@"+nv.Name) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func tableExists(ctx context.Context, conn driver.Conn, name string) (bool, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = @name",
+		clickhouse.Named("name", name)).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up table %s: %w", name, err)
+	}
+	return n > 0, nil
+}
+
+func countRows(ctx context.Context, conn driver.Conn, name string) (uint64, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+name).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", name, err)
+	}
+	return n, nil
+}
+
+func columns(ctx context.Context, conn driver.Conn, table string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = @table",
+		clickhouse.Named("table", table))
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("columns of %s: %w", table, err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// maxIngested is the watermark: the latest ingested_at over the typed
+// tables.
+func maxIngested(ctx context.Context, conn driver.Conn) (time.Time, error) {
+	parts := make([]string, len(sourceTables))
+	for i, t := range sourceTables {
+		parts[i] = "SELECT max(ingested_at) AS m FROM " + t
+	}
+	var wm time.Time
+	if err := conn.QueryRow(ctx, "SELECT max(m) FROM ("+strings.Join(parts, " UNION ALL ")+")").Scan(&wm); err != nil {
+		return wm, fmt.Errorf("read ingest watermark: %w", err)
+	}
+	return wm.UTC(), nil
+}
+
+type stateRow struct {
+	model, version string
+	watermark      time.Time
+}
+
+func readState(ctx context.Context, conn driver.Conn) (map[string]stateRow, error) {
+	rows, err := conn.Query(ctx, "SELECT model, argMax(version, updated_at), argMax(watermark, updated_at) FROM transform_state GROUP BY model")
+	if err != nil {
+		return nil, fmt.Errorf("read transform_state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]stateRow{}
+	for rows.Next() {
+		var r stateRow
+		if err := rows.Scan(&r.model, &r.version, &r.watermark); err != nil {
+			return nil, fmt.Errorf("read transform_state: %w", err)
+		}
+		out[r.model] = r
+	}
+	return out, rows.Err()
+}
+
+func writeState(ctx context.Context, conn driver.Conn, rows []stateRow) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO transform_state (model, version, watermark, updated_at)")
+	if err != nil {
+		return fmt.Errorf("write transform_state: %w", err)
+	}
+	defer b.Close()
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, r := range rows {
+		if err := b.Append(r.model, r.version, r.watermark, now); err != nil {
+			return fmt.Errorf("write transform_state: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("write transform_state: %w", err)
+	}
+	return nil
+}
+
+func writeRuns(ctx context.Context, conn driver.Conn, rep Report) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO transform_runs (run_id, started_at, table_name, mode, duration_ms, rows, touched)")
+	if err != nil {
+		return fmt.Errorf("write transform_runs: %w", err)
+	}
+	defer b.Close()
+	var total uint64
+	for _, t := range rep.Tables {
+		total += t.Rows
+		if err := b.Append(rep.RunID, rep.Started, t.Table, t.Mode, uint64(t.Duration.Milliseconds()), t.Rows, t.Touched); err != nil {
+			return fmt.Errorf("write transform_runs: %w", err)
+		}
+	}
+	if err := b.Append(rep.RunID, rep.Started, "*", rep.Mode, uint64(rep.Duration.Milliseconds()), total, uint64(0)); err != nil {
+		return fmt.Errorf("write transform_runs: %w", err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("write transform_runs: %w", err)
+	}
+	return nil
+}

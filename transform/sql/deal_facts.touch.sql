@@ -1,0 +1,10 @@
+-- Deals to recompute: new or changed opportunity events, and deals whose
+-- review (named by security_review_id, or by the review's opportunity_id)
+-- changed.
+INSERT INTO transform_keys (model, key)
+SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events WHERE ingested_at >= toDateTime(@since);
+INSERT INTO transform_keys (model, key)
+SELECT DISTINCT 'deal_facts', opportunity_id FROM review_events WHERE ingested_at >= toDateTime(@since);
+INSERT INTO transform_keys (model, key)
+SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events
+WHERE security_review_id IN (SELECT review_id FROM review_events WHERE ingested_at >= toDateTime(@since))

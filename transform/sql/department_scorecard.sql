@@ -1,0 +1,143 @@
+-- department_scorecard: per department and month, from the fact tables and
+-- the latest states of incidents, policy exceptions and vendor assessments.
+-- Every part emits (department, month, metric, value); the outer query
+-- pivots, so adding a metric is one more UNION ALL branch.
+INSERT INTO {{.Table}} (department, month, findings_opened, findings_fixed, open_critical, open_high, open_medium,
+    open_low, open_info, security_debt, sla_within, sla_breached, sla_compliance, deployments,
+    gate_blocked_deployments, gate_block_rate, policy_exceptions_opened, policy_exceptions_open, incidents,
+    incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_monitoring_cost_usd, cost_of_risk_usd)
+SELECT
+    department, month,
+    toUInt64(sumIf(v, metric = 'findings_opened')),
+    toUInt64(sumIf(v, metric = 'findings_fixed')),
+    toUInt64(sumIf(v, metric = 'open_critical')),
+    toUInt64(sumIf(v, metric = 'open_high')),
+    toUInt64(sumIf(v, metric = 'open_medium')),
+    toUInt64(sumIf(v, metric = 'open_low')),
+    toUInt64(sumIf(v, metric = 'open_info')),
+    toUInt64(sumIf(v, metric = 'security_debt')),
+    toUInt64(sumIf(v, metric = 'sla_within')) AS within,
+    toUInt64(sumIf(v, metric = 'sla_breached')) AS breached,
+    if(within + breached > 0, within / (within + breached), NULL),
+    toUInt64(sumIf(v, metric = 'deployments')) AS deps,
+    toUInt64(sumIf(v, metric = 'gate_blocked')) AS blocked,
+    if(deps > 0, blocked / deps, NULL),
+    toUInt64(sumIf(v, metric = 'policy_exceptions_opened')),
+    toUInt64(sumIf(v, metric = 'policy_exceptions_open')),
+    toUInt64(sumIf(v, metric = 'incidents')),
+    sumIf(v, metric = 'incident_cost_usd') AS inc_cost,
+    toUInt64(sumIf(v, metric = 'vendor_assessments')),
+    sumIf(v, metric = 'vendor_assessment_cost_usd') AS va_cost,
+    sumIf(v, metric = 'vendor_monitoring_cost_usd') AS vm_cost,
+    inc_cost + va_cost + vm_cost
+FROM
+(
+    SELECT department, toStartOfMonth(detected_at) AS month, 'findings_opened' AS metric, toFloat64(1) AS v FROM findings
+    UNION ALL
+    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, 'findings_fixed' AS metric, toFloat64(1) AS v
+    FROM findings WHERE status = 'fixed' AND isNotNull(fixed_at)
+    UNION ALL
+    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
+    FROM findings WHERE status = 'fixed' AND isNotNull(within_sla) AND isNotNull(fixed_at)
+    UNION ALL
+    SELECT department, toStartOfMonth(assumeNotNull(sla_due_at)) AS month, 'sla_breached' AS metric, toFloat64(1) AS v
+    FROM findings WHERE status = 'open' AND within_sla = 0
+    UNION ALL
+    -- Month-end snapshots of open findings: one row per finding and month it
+    -- was open at the month's end (or at @asof in the as-of month).
+    SELECT department, month, metric, toFloat64(1) AS v
+    FROM
+    (
+        SELECT department, month, severity, detected_at, close_at,
+               least(toDateTime(addMonths(month, 1)), toDateTime(@asof)) AS month_end
+        FROM
+        (
+            SELECT department, severity, detected_at, close_at,
+                   arrayJoin(arrayMap(i -> addMonths(toStartOfMonth(detected_at), i),
+                       range(toUInt32(greatest(0, dateDiff('month', toStartOfMonth(detected_at),
+                           toStartOfMonth(least(ifNull(close_at, toDateTime(@asof)), toDateTime(@asof))))) + 1)))) AS month
+            FROM
+            (
+                SELECT department, severity, detected_at,
+                       multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
+                               status = 'dismissed', ifNull(dismissed_at, last_event_time), NULL) AS close_at
+                FROM findings
+                WHERE detected_at < toDateTime(@asof)
+            )
+        )
+    )
+    ARRAY JOIN
+        arrayFilter(x -> x != '', [
+            if(detected_at < month_end AND (isNull(close_at) OR assumeNotNull(close_at) >= month_end), concat('open_', severity), ''),
+            if(detected_at < month_end AND (isNull(close_at) OR assumeNotNull(close_at) >= month_end)
+               AND severity IN ('critical', 'high') AND detected_at < month_end - 365 * 86400, 'security_debt', '')]) AS metric
+    UNION ALL
+    SELECT department, toStartOfMonth(started_at) AS month, 'deployments' AS metric, toFloat64(1) AS v FROM deployment_facts
+    UNION ALL
+    SELECT department, toStartOfMonth(started_at) AS month, 'gate_blocked' AS metric, toFloat64(gate_blocked) AS v FROM deployment_facts
+    UNION ALL
+    SELECT tupleElement(p, 1) AS department, toStartOfMonth(tupleElement(p, 2)) AS month, 'policy_exceptions_opened' AS metric, toFloat64(1) AS v
+    FROM
+    (
+        SELECT exception_id, argMax(tuple(department, opened_at), tuple(event_time, event_id)) AS p
+        FROM policy_exception_events GROUP BY exception_id
+    )
+    UNION ALL
+    SELECT department, month, 'policy_exceptions_open' AS metric, toFloat64(1) AS v
+    FROM
+    (
+        SELECT department, opened_at, resolved_at, month,
+               least(toDateTime(addMonths(month, 1)), toDateTime(@asof)) AS month_end
+        FROM
+        (
+            SELECT department, opened_at, resolved_at,
+                   arrayJoin(arrayMap(i -> addMonths(toStartOfMonth(opened_at), i),
+                       range(toUInt32(greatest(0, dateDiff('month', toStartOfMonth(opened_at),
+                           toStartOfMonth(least(ifNull(resolved_at, toDateTime(@asof)), toDateTime(@asof))))) + 1)))) AS month
+            FROM
+            (
+                SELECT tupleElement(p, 1) AS department, tupleElement(p, 2) AS opened_at, tupleElement(p, 3) AS resolved_at
+                FROM
+                (
+                    SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
+                    FROM policy_exception_events GROUP BY exception_id
+                )
+            )
+            WHERE opened_at < toDateTime(@asof)
+        )
+    )
+    WHERE opened_at < month_end AND (isNull(resolved_at) OR assumeNotNull(resolved_at) >= month_end)
+    UNION ALL
+    SELECT department, month, metric, v
+    FROM
+    (
+        SELECT department, toStartOfMonth(inc_detected_at) AS month, cost / length(depts) AS share
+        FROM
+        (
+            SELECT tupleElement(i, 1) AS depts, tupleElement(i, 2) AS inc_detected_at, toFloat64(ifNull(tupleElement(i, 3), 0)) AS cost
+            FROM
+            (
+                SELECT incident_id, argMax(tuple(contributing_departments, detected_at, cost_usd), tuple(event_time, event_id)) AS i
+                FROM incident_events GROUP BY incident_id
+            )
+        )
+        ARRAY JOIN depts AS department
+    )
+    ARRAY JOIN ['incidents', 'incident_cost_usd'] AS metric, [toFloat64(1), share] AS v
+    UNION ALL
+    SELECT tupleElement(a, 1) AS department, toStartOfMonth(tupleElement(a, 2)) AS month, metric, v
+    FROM
+    (
+        SELECT tupleElement(a, 1) AS dep, a,
+               toFloat64(ifNull(tupleElement(a, 3), 0)) AS a_cost,
+               toFloat64(ifNull(tupleElement(a, 4), 0)) AS m_cost
+        FROM
+        (
+            SELECT assessment_id,
+                   argMax(tuple(department, requested_at, assessment_cost_usd, annual_monitoring_cost_usd), tuple(event_time, event_id)) AS a
+            FROM vendor_assessment_events GROUP BY assessment_id
+        )
+    )
+    ARRAY JOIN ['vendor_assessments', 'vendor_assessment_cost_usd', 'vendor_monitoring_cost_usd'] AS metric, [toFloat64(1), a_cost, m_cost] AS v
+)
+GROUP BY department, month

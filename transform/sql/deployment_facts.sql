@@ -1,0 +1,91 @@
+-- deployment_facts: latest state per deployment, gate outcome for the same
+-- service and commit, owner from the catalog as of the deployment's start.
+INSERT INTO {{.Table}} (deployment_id, service_id, team, department, environment, commit_sha, trigger,
+    started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs,
+    gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,
+    kafka_partition, kafka_offset)
+SELECT
+    deployment_id,
+    any(service_id), tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 1),
+    tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 2),
+    any(environment), any(commit_sha), any(trigger), any(started_at), any(finished_at), any(status), any(first_commit_at),
+    any(lead_time_hours), any(gate_blocked), any(gate_waived), any(gate_runs), any(gate_wait_hours), any(fixes_finding_ids),
+    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+FROM
+(
+    SELECT
+        deployment_id, service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+        first_commit_at,
+        if(isNotNull(finished_at) AND isNotNull(first_commit_at),
+           (toInt64(assumeNotNull(finished_at)) - toInt64(assumeNotNull(first_commit_at))) / 3600, NULL) AS lead_time_hours,
+        gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids,
+        last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+        FROM
+        (
+            SELECT
+                deployment_id,
+                tupleElement(s, 1) AS service_id,
+                tupleElement(s, 2) AS environment,
+                tupleElement(s, 3) AS commit_sha,
+                tupleElement(s, 4) AS trigger,
+                tupleElement(s, 5) AS started_at,
+                tupleElement(s, 6) AS finished_at,
+                tupleElement(s, 7) AS status,
+                tupleElement(s, 8) AS first_commit_at,
+                toFloat64(tupleElement(s, 9)) / 3600 AS gate_wait_hours,
+                tupleElement(s, 10) AS fixes_finding_ids,
+                tupleElement(s, 11) AS last_event_time,
+                tupleElement(s, 12) AS last_event_source,
+                tupleElement(s, 13) AS last_event_id,
+                tupleElement(s, 14) AS kafka_topic,
+                tupleElement(s, 15) AS kafka_partition,
+                tupleElement(s, 16) AS kafka_offset,
+                -- Gates match on service and commit; without a commit there is no honest match.
+                if(isNull(tupleElement(s, 3)), '', concat(tupleElement(s, 1), '@', assumeNotNull(tupleElement(s, 3)))) AS gate_key
+            FROM
+            (
+                SELECT
+                    deployment_id,
+                    argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+                                 first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
+                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
+                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id)) AS s
+                FROM deployment_events
+                {{- if .Incremental}}
+                WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+                {{- end}}
+                GROUP BY deployment_id
+            )
+        )
+        ALL LEFT JOIN
+        (
+            SELECT
+                gate_key,
+                max(result = 'fail' AND blocking = 1) AS gate_blocked,
+                max(result = 'waived' AND blocking = 1) AS gate_waived,
+                toUInt32(count()) AS gate_runs
+            FROM
+            (
+                SELECT
+                    run_id,
+                    concat(tupleElement(g, 1), '@', tupleElement(g, 2)) AS gate_key,
+                    tupleElement(g, 3) AS result,
+                    tupleElement(g, 4) AS blocking
+                FROM
+                (
+                    SELECT run_id,
+                           argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
+                    FROM gate_events
+                    WHERE isNotNull(commit_sha)
+                    GROUP BY run_id
+                )
+            )
+            GROUP BY gate_key
+        ) USING gate_key
+    )
+    ALL LEFT JOIN
+    (
+        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
+        FROM service_events
+) USING service_id
+GROUP BY deployment_id

@@ -1,0 +1,13 @@
+-- Deployments to recompute: new or changed deployment events, deployments
+-- of a service and commit with new gate runs, and deployments of services
+-- whose catalog entry changed.
+INSERT INTO transform_keys (model, key)
+SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE ingested_at >= toDateTime(@since);
+INSERT INTO transform_keys (model, key)
+SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
+WHERE concat(service_id, '@', ifNull(commit_sha, '')) IN (
+    SELECT concat(service_id, '@', ifNull(commit_sha, '')) FROM gate_events
+    WHERE ingested_at >= toDateTime(@since) AND isNotNull(commit_sha));
+INSERT INTO transform_keys (model, key)
+SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
+WHERE service_id IN (SELECT service_id FROM service_events WHERE ingested_at >= toDateTime(@since))

@@ -1,0 +1,106 @@
+-- findings: latest state per finding by event time (ties: lifecycle order,
+-- then event id), team and department from the catalog as of detection,
+-- SLA due date and compliance as of @asof. Duplicate deliveries of an event
+-- are identical rows, so argMax needs no FINAL.
+INSERT INTO {{.Table}} (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
+    service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
+    team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time,
+    last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT
+    finding_id,
+    tupleElement(s, 1) AS scanner,
+    tupleElement(s, 2) AS category,
+    tupleElement(s, 3) AS title,
+    tupleElement(s, 4) AS cve_id,
+    tupleElement(s, 5) AS cwe_id,
+    sev AS severity,
+    tupleElement(s, 6) AS cvss,
+    tupleElement(s, 7) AS epss,
+    tupleElement(s, 8) AS kev,
+    svc AS service_id,
+    tupleElement(s, 9) AS repo,
+    st AS status,
+    det AS detected_at,
+    fix AS fixed_at,
+    tupleElement(s, 10) AS dismissed_at,
+    tupleElement(s, 11) AS dismissed_reason,
+    tupleElement(s, 12) AS internet_facing,
+    tupleElement(org, 1) AS team,
+    tupleElement(org, 2) AS department,
+    if(st = 'fixed' AND isNotNull(fix), (toInt64(assumeNotNull(fix)) - toInt64(det)) / 86400, NULL) AS days_to_fix,
+    due_at AS sla_due_at,
+    multiIf(isNull(due_at), NULL,
+        st = 'fixed' AND isNotNull(fix), toUInt8(assumeNotNull(fix) <= assumeNotNull(due_at)),
+        st = 'open' AND assumeNotNull(due_at) < toDateTime(@asof), toUInt8(0),
+        NULL) AS within_sla,
+    reop AS reopened,
+    evn AS event_count,
+    first_t AS first_event_time,
+    tupleElement(s, 14) AS last_event_time,
+    tupleElement(s, 15) AS last_event_type,
+    tupleElement(s, 16) AS last_event_source,
+    tupleElement(s, 17) AS last_event_id,
+    tupleElement(s, 18) AS kafka_topic,
+    tupleElement(s, 19) AS kafka_partition,
+    tupleElement(s, 20) AS kafka_offset
+FROM
+(
+    SELECT
+        finding_id,
+        any(s) AS s,
+        any(severity) AS sev,
+        any(service_id) AS svc,
+        any(status) AS st,
+        any(detected_at) AS det,
+        any(fixed_at) AS fix,
+        any(due) AS due_at,
+        any(reopened) AS reop,
+        any(event_count) AS evn,
+        any(first_event_time) AS first_t,
+        argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= detected_at) AS org
+    FROM
+    (
+        SELECT
+            finding_id, s,
+            tupleElement(k, 1) AS severity,
+            tupleElement(k, 2) AS service_id,
+            tupleElement(k, 3) AS status,
+            tupleElement(k, 4) AS detected_at,
+            tupleElement(k, 5) AS fixed_at,
+            if(isNotNull(tupleElement(s, 13)), tupleElement(s, 13),
+                multiIf(severity = 'critical', detected_at + @sla_critical,
+                        severity = 'high', detected_at + @sla_high,
+                        severity = 'medium', detected_at + @sla_medium,
+                        severity = 'low', detected_at + @sla_low,
+                        severity = 'info' AND @sla_info > 0, detected_at + @sla_info,
+                        NULL)) AS due,
+            reopened, event_count, first_event_time
+        FROM
+        (
+            SELECT
+                finding_id,
+                argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
+                             dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
+                             event_id, kafka_topic, kafka_partition, kafka_offset),
+                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id)) AS s,
+                argMax(tuple(severity, service_id, status, detected_at, fixed_at),
+                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id)) AS k,
+                max(event_type = 'security.finding.reopened') AS reopened,
+                toUInt32(uniqExact(event_source, event_id)) AS event_count,
+                min(event_time) AS first_event_time
+            FROM finding_events
+            {{- if .Incremental}}
+            WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings')
+            {{- end}}
+            GROUP BY finding_id
+        )
+    )
+    ALL LEFT JOIN
+    (
+        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
+        FROM service_events
+    ) USING service_id
+    GROUP BY finding_id
+)

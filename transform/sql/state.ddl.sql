@@ -1,0 +1,20 @@
+-- Bookkeeping tables of impact transform (created if missing, never dropped).
+CREATE TABLE IF NOT EXISTS transform_state (
+    model String COMMENT 'Model (table) name, or * for the global ingest watermark.',
+    version String COMMENT 'Hash of the model''s SQL and SLA policy the table was built with; a change forces a full rebuild.',
+    watermark DateTime COMMENT 'For *: max(ingested_at) over the typed tables when the last successful refresh started.',
+    updated_at DateTime COMMENT 'When this row was written.'
+) ENGINE = ReplacingMergeTree(updated_at) ORDER BY model;
+CREATE TABLE IF NOT EXISTS transform_runs (
+    run_id String COMMENT 'Identity of one refresh run.',
+    started_at DateTime COMMENT 'When the run started (UTC).',
+    table_name String COMMENT 'Table refreshed, or * for the whole run.',
+    mode String COMMENT 'full or incremental.',
+    duration_ms UInt64 COMMENT 'Wall time of this table''s refresh (or of the whole run for *), milliseconds.',
+    rows UInt64 COMMENT 'Rows in the table after the refresh (for *: total over all tables).',
+    touched UInt64 COMMENT 'Entities recomputed by an incremental refresh (0 for full).'
+) ENGINE = MergeTree ORDER BY (started_at, run_id, table_name);
+CREATE TABLE IF NOT EXISTS transform_keys (
+    model String COMMENT 'Model whose entities changed.',
+    key String COMMENT 'Entity key to recompute in the running incremental refresh.'
+) ENGINE = MergeTree ORDER BY (model, key)

@@ -1,0 +1,66 @@
+-- ticket_facts: latest state per ticket and whether its account was hit by
+-- a security incident in the 30 days before the ticket was created.
+INSERT INTO {{.Table}} (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
+    created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT
+    ticket_id,
+    any(account_id), any(status), any(priority), any(channel), any(tags), any(security_related), any(incident_id),
+    any(created_at), any(first_reply_at), any(solved_at), any(csat_score), any(csat_at),
+    toUInt8(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1) > 0),
+    toUInt32(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1)),
+    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+FROM
+(
+    SELECT
+        ticket_id,
+        tupleElement(s, 1) AS account_id,
+        tupleElement(s, 2) AS status,
+        tupleElement(s, 3) AS priority,
+        tupleElement(s, 4) AS channel,
+        tupleElement(s, 5) AS tags,
+        toUInt8(tupleElement(s, 6)) AS security_related,
+        tupleElement(s, 7) AS incident_id,
+        tupleElement(s, 8) AS created_at,
+        tupleElement(s, 9) AS first_reply_at,
+        tupleElement(s, 10) AS solved_at,
+        toUInt8(tupleElement(s, 11)) AS csat_score,
+        tupleElement(s, 12) AS csat_at,
+        tupleElement(s, 13) AS last_event_time,
+        tupleElement(s, 14) AS last_event_source,
+        tupleElement(s, 15) AS last_event_id,
+        tupleElement(s, 16) AS kafka_topic,
+        tupleElement(s, 17) AS kafka_partition,
+        tupleElement(s, 18) AS kafka_offset
+    FROM
+    (
+        SELECT
+            ticket_id,
+            argMax(tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
+                         first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
+                         kafka_topic, kafka_partition, kafka_offset),
+                   tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                                             event_type = 'support.ticket.solved', 3, 4), event_id)) AS s
+        FROM ticket_events
+        {{- if .Incremental}}
+        WHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')
+        {{- end}}
+        GROUP BY ticket_id
+    )
+)
+ALL LEFT JOIN
+(
+    -- One row per (incident, affected account) of each incident's latest state.
+    SELECT account_id, toUInt8(1) AS has_incident, inc_detected_at
+    FROM
+    (
+        SELECT
+            incident_id,
+            tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 1) AS accounts,
+            tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 2) AS inc_detected_at
+        FROM incident_events
+        GROUP BY incident_id
+    )
+    ARRAY JOIN accounts AS account_id
+) USING account_id
+GROUP BY ticket_id
