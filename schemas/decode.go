@@ -156,9 +156,6 @@ func (dc *Decoder) decodeStructured(value []byte) (*Event, error) {
 		return nil, syntaxReject(err)
 	}
 	if tok.Kind() != '{' {
-		if _, err := d.ReadValue(); err != nil && tok.Kind() != '[' {
-			return nil, syntaxReject(err)
-		}
 		return nil, reject("", "type", "event must be a JSON object")
 	}
 	for d.PeekKind() != '}' {

@@ -1,0 +1,136 @@
+package schemas
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+)
+
+// TestSchemasGolden keeps v1/*.json (the published contract) identical to
+// what the contract table generates; -update rewrites them.
+func TestSchemasGolden(t *testing.T) {
+	gen, err := generateSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		for name, b := range gen {
+			if err := os.WriteFile(name, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	files, _ := filepath.Glob("v1/*.json")
+	if len(files) != len(gen) {
+		t.Errorf("v1 holds %d files, generator makes %d", len(files), len(gen))
+	}
+	for name, want := range gen {
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatalf("%v (run go test ./schemas/ -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the contract table: run go test ./schemas/ -update", name)
+		}
+		emb, err := SchemaFS.ReadFile(name)
+		if err != nil || !bytes.Equal(emb, want) {
+			t.Errorf("embedded %s is stale", name)
+		}
+	}
+	for _, typ := range Types() {
+		if f, ok := SchemaFile(typ); !ok {
+			t.Errorf("no schema file for %s", typ)
+		} else if _, err := SchemaFS.ReadFile(f); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+}
+
+// equivalenceInputs is every input the equivalence test judges: examples
+// in both modes, the rejection table and the fuzz corpus (seeds and
+// testdata/fuzz/FuzzDecode).
+func equivalenceInputs(t *testing.T) map[string][2][]byte {
+	in := map[string][2][]byte{}
+	for _, ex := range loadExamples(t) {
+		in["example/"+ex.name] = [2][]byte{ex.structured, nil}
+		in["example-binary/"+ex.name] = [2][]byte{ex.value, headerBlob(ex.headers)}
+	}
+	for _, c := range decodeCases(t) {
+		in["case/"+c.name] = [2][]byte{c.value, headerBlob(c.headers)}
+	}
+	files, _ := filepath.Glob("testdata/fuzz/FuzzDecode/*")
+	for _, f := range files {
+		v, h, err := readCorpusFile(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		in["corpus/"+filepath.Base(f)] = [2][]byte{v, h}
+	}
+	return in
+}
+
+// TestSchemaEquivalence proves the hot-path Go validator and the JSON
+// Schemas (santhosh-tekuri/jsonschema/v6) give the same verdict.
+func TestSchemaEquivalence(t *testing.T) {
+	in := equivalenceInputs(t)
+	names := make([]string, 0, len(in))
+	for k := range in {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	accepted, rejected := 0, 0
+	for _, name := range names {
+		v, hb := in[name][0], in[name][1]
+		hs := parseHeaderBlob(hb)
+		_, err := Decode(v, hs)
+		goOK := err == nil
+		schemaOK := schemaAccepts(t, v, hs)
+		if goOK != schemaOK {
+			t.Errorf("%s: Go accepts=%v (%v), schema accepts=%v", name, goOK, err, schemaOK)
+		}
+		if goOK {
+			accepted++
+		} else {
+			rejected++
+		}
+	}
+	t.Logf("%d inputs: %d accepted, %d rejected, same verdict", len(in), accepted, rejected)
+	if accepted == 0 || rejected == 0 {
+		t.Error("the inputs must include both valid and invalid events")
+	}
+}
+
+// FuzzDecode checks that Decode never panics, that what it accepts is
+// usable (one value per column, UTC times) and that its verdict always
+// matches the JSON Schemas'.
+func FuzzDecode(f *testing.F) {
+	for _, ex := range loadExamples(f) {
+		f.Add(ex.structured, []byte(nil))
+		f.Add(ex.value, headerBlob(ex.headers))
+	}
+	for _, c := range decodeCases(f) {
+		if len(c.value) < 64<<10 {
+			f.Add(c.value, headerBlob(c.headers))
+		}
+	}
+	f.Fuzz(func(t *testing.T, value, hb []byte) {
+		hs := parseHeaderBlob(hb)
+		ev, err := Decode(value, hs)
+		if err != nil {
+			rej, ok := err.(*Rejection)
+			if !ok || rej.Rule == "" || rej.Detail == "" {
+				t.Fatalf("error %v (%T) is not a complete *Rejection", err, err)
+			}
+		} else {
+			p := ev.Payload
+			if p == nil || len(p.AppendValues(nil)) != len(p.Columns()) || ev.Time.Location().String() != "UTC" || p.EntityID() == "" {
+				t.Fatalf("accepted event is not usable: %+v", ev)
+			}
+		}
+		if schemaOK := schemaAccepts(t, value, hs); schemaOK != (err == nil) {
+			t.Fatalf("verdicts differ: Go %v, schema accepts=%v\nvalue %q\nheaders %q", err, schemaOK, value, hs)
+		}
+	})
+}
