@@ -2,6 +2,8 @@ package schemas
 
 import (
 	"bytes"
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -133,4 +135,71 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("verdicts differ: Go %v, schema accepts=%v\nvalue %q\nheaders %q", err, schemaOK, value, hs)
 		}
 	})
+}
+
+// trickyValues are JSON values at the edges of the contract's rules.
+var trickyValues = []string{
+	`null`, `""`, `"x"`, `" "`, `"\u00e9"`, `"\ud800"`, `0`, `-0`, `1`, `-1`, `5`, `6`, `10`, `1.5`, `1e3`, `1E-400`,
+	`4.0`, `1e999`, `-1e999`, `1000000000000000`, `1000000000000000.5`, `1000000000000001`, `10.0000000000000000001`,
+	`0.9999999999999999999`, `true`, `false`, `[]`, `{}`, `["a"]`, `[1]`, `[null]`, `["a",{}]`,
+	`"2025-01-01T00:00:00Z"`, `"2025-01-01T00:00:00"`, `"1970-06-01T00:00:00Z"`, `"2105-12-31T23:59:59Z"`,
+	`"2106-01-01T00:00:00Z"`, `"2024-02-29T12:00:00+01:00"`, `"2023-02-29T12:00:00Z"`, `"2025-01-01T24:00:00Z"`,
+	`"2025-01-01T00:00:60Z"`, `"2025-01-01t00:00:00.000z"`, `"2025-01-01T00:00:00.Z"`, `"2025-01-01T00:00:00+2:00"`,
+	`"1.0"`, `"/v1"`, `"https://x/v2"`, `"application/json"`, `"text/plain"`,
+	`"critical"`, `"info"`, `"open"`, `"HIGH"`, `"security.finding.opened"`, `"deployment.started"`, `"no.such.type"`,
+}
+
+// TestSchemaEquivalenceMutations sets every attribute and data field of
+// every example (and a few unknown names) to every tricky value, in both
+// modes where it applies, and demands the same verdict from Go and the
+// JSON Schemas.
+func TestSchemaEquivalenceMutations(t *testing.T) {
+	checked, accepted := 0, 0
+	judge := func(name string, value []byte, hs []Header) {
+		_, err := Decode(value, hs)
+		if s := schemaAccepts(t, value, hs); s != (err == nil) {
+			t.Errorf("%s: Go %v, schema accepts=%v\n%s", name, err, s, value)
+		}
+		checked++
+		if err == nil {
+			accepted++
+		}
+	}
+	for _, ex := range loadExamples(t) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(ex.structured, &m); err != nil {
+			t.Fatal(err)
+		}
+		var data map[string]json.RawMessage
+		if err := json.Unmarshal(m["data"], &data); err != nil {
+			t.Fatal(err)
+		}
+		attrs := []string{"specversion", "id", "source", "type", "time", "subject", "dataschema", "datacontenttype", "data", "extension"}
+		fields := []string{"unknown_field"}
+		for _, f := range familyOf(ex.name).fields {
+			fields = append(fields, f.name)
+		}
+		for _, v := range trickyValues {
+			for _, a := range attrs {
+				mm := maps.Clone(m)
+				mm[a] = json.RawMessage(v)
+				b, _ := json.Marshal(mm)
+				judge(ex.name+" "+a+"="+v, b, nil)
+				delete(mm, a)
+				b, _ = json.Marshal(mm)
+				judge(ex.name+" no "+a, b, nil)
+			}
+			for _, f := range fields {
+				dd := maps.Clone(data)
+				dd[f] = json.RawMessage(v)
+				db, _ := json.Marshal(dd)
+				mm := maps.Clone(m)
+				mm["data"] = db
+				b, _ := json.Marshal(mm)
+				judge(ex.name+" data."+f+"="+v, b, nil)
+				judge(ex.name+" binary data."+f+"="+v, db, ex.headers)
+			}
+		}
+	}
+	t.Logf("%d mutated events: %d accepted, same verdict", checked, accepted)
 }
