@@ -75,13 +75,13 @@ func (rv *Review) data(dst []byte) []byte {
 // review turnaround median days.
 var segSpec = map[string]struct{ mix, amount, cycle, review float64 }{
 	"smb":        {0.50, 15000, 25, 3},
-	"mid_market": {0.32, 60000, 50, 7},
-	"enterprise": {0.18, 250000, 90, 14},
+	"mid_market": {0.32, 60000, 50, 8},
+	"enterprise": {0.18, 250000, 90, 16},
 }
 
 func (g *gen) dealsDay(day int64) {
 	r := g.rCRM
-	n := poisson(r, 12*g.scale)
+	n := poisson(r, 25*g.scale)
 	for i := 0; i < n; i++ {
 		g.deal(day + r.Int64N(daySec))
 	}
@@ -158,7 +158,7 @@ func (g *gen) deal(t0 int64) {
 			rv.AutoAnswered = int64(float64(rv.Questions) * r.Float64() * 0.8)
 		}
 		if r.Float64() >= 0.08 { // 8% stall and never complete
-			reviewDone = req + max(days(lognormal(r, spec.review, 0.8)), 3*3600)
+			reviewDone = req + max(days(lognormal(r, spec.review, 1.0)), 3*3600)
 			if c := reviewDone + days(1+9*r.Float64()); c > closeAt {
 				closeAt = c
 			}
@@ -169,7 +169,7 @@ func (g *gen) deal(t0 int64) {
 		bucket = bucketOf(true, rv.Requested, reviewDone, closeAt)
 	}
 	outcome := "lost"
-	switch u := r.Float64(); {
+	switch u := g.lowDisc("win/" + seg + "/" + bucket).next(); {
 	case u < g.winProb(seg, bucket):
 		outcome = "won"
 	case r.Float64() < 0.2:

@@ -80,7 +80,6 @@ func (g *gen) deployment(s *service, start, finish int64, trigger, fixes, env st
 	r := g.rDep
 	p := g.p
 	// Draw every duration first, so the chain can be anchored at either end.
-	coding := hours(lognormal(r, 20, 0.9))
 	gate1 := 180 + r.Int64N(720)
 	u := r.Float64()
 	result1 := "pass"
@@ -91,6 +90,11 @@ func (g *gen) deployment(s *service, start, finish int64, trigger, fixes, env st
 		result1 = "waived"
 	}
 	blocked := result1 == "fail" && s.gateBlocking
+	group := "coding/unblocked"
+	if blocked {
+		group = "coding/blocked"
+	}
+	coding := hours(quantileLognormal(g.lowDisc(group).next(), 20, 0.9))
 	var wait, gate2 int64
 	result2 := ""
 	if blocked {

@@ -14,14 +14,17 @@ import (
 // planted not_json line, broken bytes).
 type Record struct {
 	// Type is the CloudEvents type, used for topic routing
-	// (config.Topics.ForType). Invalid lines carry the type of the event
-	// they were derived from, so they land on the same topic.
+	// (config.Topics.ForType). A planted invalid line carries the type of
+	// the valid event it was derived from.
 	Type string
 	// Subject is the entity id: the Kafka key.
 	Subject string
 	// Value is the JSON object without a trailing newline. The generator
 	// never reuses it, so a sink may keep it.
 	Value []byte
+	// Invalid is the planted reason (one of InvalidReasons) for an invalid
+	// line, "" for a valid event or its duplicate.
+	Invalid string
 }
 
 // WriteJSONL simulates opts and writes one event per line to w, in delivery
@@ -60,6 +63,7 @@ type item struct {
 	seq     uint64 // tie-break, keeps the order deterministic
 	t       int64  // event time; 0 for invalid lines
 	kind    uint8  // itemFirst, itemDup, itemInvalid
+	reason  string // invalid lines: the planted reason
 	typ     string
 	subject string
 	line    []byte
@@ -92,6 +96,7 @@ type gen struct {
 
 	scratch []byte           // data object being built
 	seen    map[string]int64 // entity -> latest event time delivered (out-of-order count)
+	weyls   map[string]*weyl
 
 	incByAcc map[string][]incRef // account -> incidents affecting it (final states)
 	invalidN int
@@ -107,7 +112,7 @@ func newGen(opts Options, emit func(Record) error) *gen {
 		end:   opts.End.Unix(),
 		scale: opts.Scale,
 		rOrg:  stream(1), rSec: stream(2), rDep: stream(3), rCRM: stream(4), rSup: stream(5), rMess: stream(6),
-		seen: map[string]int64{},
+		seen: map[string]int64{}, weyls: map[string]*weyl{},
 	}
 	g.start = g.end - int64(opts.Days)*daySec
 	g.org = newOrg(g.rOrg, opts.Scale)
@@ -206,8 +211,10 @@ func (g *gen) invalid(typ, subject string, t int64, valid []byte) {
 	reason := InvalidReasons[g.invalidN%len(InvalidReasons)]
 	g.invalidN++
 	s := string(valid)
-	// distinct id: "<subject>.<n>" -> "<subject>.<n>.invalid"
-	s = replaceValue(s, "id", func(v string) string { return v[:len(v)-1] + `.invalid"` })
+	// A distinct id naming the reason, "<subject>.<n>.invalid-<reason>", so
+	// the line is never deduplicated with the valid event and a DLQ row
+	// tells which mess it is.
+	s = replaceValue(s, "id", func(v string) string { return v[:len(v)-1] + `.invalid-` + reason + `"` })
 	switch reason {
 	case "missing_field":
 		// the first data field is always the entity id (required).
@@ -223,7 +230,7 @@ func (g *gen) invalid(typ, subject string, t int64, valid []byte) {
 		s = s[:len(s)/2]
 	}
 	g.tb.invalid(reason)
-	g.push(item{deliver: t + int64(g.rMess.IntN(3600)), kind: itemInvalid, typ: typ, subject: subject, line: []byte(s)})
+	g.push(item{deliver: t + int64(g.rMess.IntN(3600)), kind: itemInvalid, reason: reason, typ: typ, subject: subject, line: []byte(s)})
 }
 
 func (g *gen) push(it item) {
@@ -291,7 +298,7 @@ func (g *gen) flush(until int64) error {
 			g.tb.t.Delivery.Duplicates++
 		}
 		g.tb.t.Delivery.Lines++
-		if err := g.emit(Record{Type: it.typ, Subject: it.subject, Value: it.line}); err != nil {
+		if err := g.emit(Record{Type: it.typ, Subject: it.subject, Value: it.line, Invalid: it.reason}); err != nil {
 			return fmt.Errorf("emit event %d: %w", g.tb.t.Delivery.Lines, err)
 		}
 	}
@@ -442,4 +449,36 @@ func sha(r *rand.Rand) string {
 		}
 	}
 	return string(b[:])
+}
+
+// weyl is a low-discrepancy sequence in [0,1) (additive recurrence by the
+// golden ratio). The planted outcomes (win/loss per segment and review
+// bucket, CSAT scores per group, coding time per gated/ungated deployment)
+// draw from one sequence per group instead of independent uniforms, so the
+// realised effects sit within about 1/n of the planted values even at demo
+// volume while single entities still look random.
+type weyl struct{ x float64 }
+
+func (w *weyl) next() float64 {
+	w.x += 0.6180339887498949
+	if w.x >= 1 {
+		w.x--
+	}
+	return w.x
+}
+
+// lowDisc returns the sequence of a group, starting at a seeded point.
+func (g *gen) lowDisc(group string) *weyl {
+	w := g.weyls[group]
+	if w == nil {
+		w = &weyl{x: g.rMess.Float64()}
+		g.weyls[group] = w
+	}
+	return w
+}
+
+// quantileLognormal is the u-quantile of a log-normal with that median and sigma.
+func quantileLognormal(u, median, sigma float64) float64 {
+	u = math.Min(math.Max(u, 1e-6), 1-1e-6)
+	return median * math.Exp(sigma*math.Sqrt2*math.Erfinv(2*u-1))
 }

@@ -25,7 +25,7 @@ type Options struct {
 type Params struct {
 	// WinRate{SMB,MidMarket,Enterprise} are the win probabilities of a
 	// closed deal with no review or a fast review, per segment (defaults
-	// 0.45, 0.40, 0.32: enterprise has the lower base rate, the confounder).
+	// 0.50, 0.40, 0.25: enterprise has the lower base rate, the confounder).
 	WinRateSMB        float64 `json:"win_rate_smb"`
 	WinRateMidMarket  float64 `json:"win_rate_mid_market"`
 	WinRateEnterprise float64 `json:"win_rate_enterprise"`
@@ -39,7 +39,7 @@ type Params struct {
 	IncompleteReviewPenalty float64 `json:"incomplete_review_penalty"`
 	// ReviewShare{SMB,MidMarket,Enterprise}: share of deals that require a
 	// customer security review (defaults 0.20, 0.50, 0.85). Enterprise
-	// reviews also take longer (median turnaround 3, 7 and 14 days), which
+	// reviews also take longer (median turnaround 3, 8 and 16 days), which
 	// with the lower enterprise win rate makes the pooled fast-vs-slow
 	// difference larger than the stratified one.
 	ReviewShareSMB        float64 `json:"review_share_smb"`
@@ -90,9 +90,9 @@ func (p Params) withDefaults() Params {
 			*v = 0
 		}
 	}
-	f(&p.WinRateSMB, 0.45)
+	f(&p.WinRateSMB, 0.50)
 	f(&p.WinRateMidMarket, 0.40)
-	f(&p.WinRateEnterprise, 0.32)
+	f(&p.WinRateEnterprise, 0.25)
 	f(&p.MediumReviewPenalty, 0.07)
 	f(&p.SlowReviewPenalty, 0.15)
 	f(&p.IncompleteReviewPenalty, 0.20)

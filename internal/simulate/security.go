@@ -253,18 +253,23 @@ func (g *gen) finding(t0 int64, s *service, slow float64) {
 		sla = 120
 	}
 	fix := t0 + days(lognormal(r, team.fix*sla*slow, 0.8))
+	if slow > 1 && r.Float64() < 0.5 {
+		fix = math.MaxInt64 / 2 // the backlog's forgotten half: never fixed
+	}
 	dismiss := r.Float64() < 0.08
 	if dismiss {
 		fix = t0 + days(1+29*r.Float64())
 	}
 	if r.Float64() < 0.3 { // re-scored while open
 		tu := t0 + (fix-t0)/3
+		prev := *f
 		f.EPSS = math.Round(r.Float64()*10000) / 10000
 		if f.Category != "sca" && f.Category != "container" {
 			f.EPSS = -1
 			f.Title += " (confirmed)"
 		}
 		if !emit("security.finding.updated", tu) {
+			*f = prev
 			return
 		}
 	}

@@ -1,6 +1,9 @@
 package simulate
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Ticket is a support ticket's state.
 type Ticket struct {
@@ -112,9 +115,9 @@ func (g *gen) ticket(acc string, t0 int64) {
 			tk.Tags = append(tk.Tags, "incident")
 		}
 	}
-	score := int64(pickIdx(r, 5, func(i int) float64 { return csatBase[i] }) + 1)
-	if after && score > 1 && r.Float64() < p.CSATDrop/(1-csatBase[0]) {
-		score-- // the planted drop: expected p.CSATDrop points
+	dist, group := csatBase, "csat/baseline"
+	if after {
+		dist, group = csatAfter(p.CSATDrop), "csat/after_incident"
 	}
 	l := life{end: g.end}
 	emit := func(typ string, t int64) bool {
@@ -149,9 +152,37 @@ func (g *gen) ticket(acc string, t0 int64) {
 		return
 	}
 	tk.Status = "closed"
-	tk.CSAT = score
+	tk.CSAT = int64(categorical(g.lowDisc(group).next(), dist) + 1)
 	tk.CSATAt, _ = l.peek(tk.Solved + hours(2+70*r.Float64()))
 	if !emit("support.ticket.rated", tk.CSATAt) {
 		tk.Status, tk.CSAT, tk.CSATAt = "solved", 0, 0
 	}
+}
+
+// csatAfter is the score distribution after an incident: the baseline with
+// each score above 1 lowered by one point with probability q, q chosen so
+// the mean drops by exactly drop.
+func csatAfter(drop float64) []float64 {
+	q := math.Min(1, drop/(1-csatBase[0]))
+	out := make([]float64, len(csatBase))
+	for k, p := range csatBase {
+		if k == 0 {
+			out[0] += p
+			continue
+		}
+		out[k] += p * (1 - q)
+		out[k-1] += p * q
+	}
+	return out
+}
+
+// categorical returns the index whose cumulative weight interval holds u.
+func categorical(u float64, w []float64) int {
+	for i, p := range w {
+		if u < p {
+			return i
+		}
+		u -= p
+	}
+	return len(w) - 1
 }
