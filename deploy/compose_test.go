@@ -13,11 +13,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
 
+	"github.com/secimpact/impact/ingest"
 	"github.com/secimpact/impact/internal/config"
 )
 
@@ -849,5 +851,21 @@ func TestIngestScales(t *testing.T) {
 	}
 	if s.Deploy != nil && s.Deploy.Replicas != nil && *s.Deploy.Replicas < 1 {
 		t.Errorf("ingest deploy.replicas = %d", *s.Deploy.Replicas)
+	}
+}
+
+// TestStopGracePeriod: `docker compose stop` sends SIGTERM and kills after
+// stop_grace_period (default 10s); ingest needs its shutdown timeout to
+// flush and commit what it has read, or the next start re-reads it.
+func TestStopGracePeriod(t *testing.T) {
+	p := loadProject(t)
+	s := service(t, p, "ingest")
+	if s.StopGracePeriod == nil || time.Duration(*s.StopGracePeriod) <= ingest.DefaultShutdown {
+		t.Errorf("ingest stop_grace_period = %v, want more than ingest's shutdown timeout %v", s.StopGracePeriod, ingest.DefaultShutdown)
+	}
+	for _, a := range s.Command {
+		if a == "--shutdown-timeout" || strings.HasPrefix(a, "--shutdown-timeout=") {
+			t.Errorf("ingest command sets %s; compare it with stop_grace_period here", a)
+		}
 	}
 }
