@@ -117,6 +117,9 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
 log.segment.bytes=67108864
+# Events over the contract's 1 MiB limit must reach ingest to be rejected there.
+message.max.bytes=4194304
+replica.fetch.max.bytes=4194304
 EOF
 	cat >"$STATE_DIR/log4j2.properties" <<EOF
 status = warn

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -97,8 +98,36 @@ func (a *Admin) Partitions(ctx context.Context, topics []string) (map[string][]i
 }
 
 // EndOffsets returns the end offset (the offset the next message will get,
-// the high watermark) of every partition of topics.
+// the high watermark) of every partition of topics. Transient errors (a new
+// topic's leader not yet known to the broker answering) are retried for up
+// to 10 s.
 func (a *Admin) EndOffsets(ctx context.Context, topics []string) (Offsets, error) {
+	return retry(ctx, func() (Offsets, error) { return a.endOffsets(ctx, topics) })
+}
+
+// CommittedOffsets returns the offsets group has committed on every
+// partition of topics; -1 where it has committed none. Transient errors
+// (coordinator loading) are retried for up to 10 s.
+func (a *Admin) CommittedOffsets(ctx context.Context, group string, topics []string) (Offsets, error) {
+	return retry(ctx, func() (Offsets, error) { return a.committedOffsets(ctx, group, topics) })
+}
+
+func retry(ctx context.Context, f func() (Offsets, error)) (Offsets, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o, err := f()
+		if err == nil || !Retriable(err) || time.Now().After(deadline) {
+			return o, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-timeAfter(100):
+		}
+	}
+}
+
+func (a *Admin) endOffsets(ctx context.Context, topics []string) (Offsets, error) {
 	parts, err := a.Partitions(ctx, topics)
 	if err != nil {
 		return nil, err
@@ -126,9 +155,7 @@ func (a *Admin) EndOffsets(ctx context.Context, topics []string) (Offsets, error
 	return out, nil
 }
 
-// CommittedOffsets returns the offsets group has committed on every
-// partition of topics; -1 where it has committed none.
-func (a *Admin) CommittedOffsets(ctx context.Context, group string, topics []string) (Offsets, error) {
+func (a *Admin) committedOffsets(ctx context.Context, group string, topics []string) (Offsets, error) {
 	parts, err := a.Partitions(ctx, topics)
 	if err != nil {
 		return nil, err

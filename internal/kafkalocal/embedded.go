@@ -12,6 +12,8 @@
 //     v1/v2, SyncGroup, Heartbeat, OffsetCommit v2, OffsetFetch v1); kfake
 //     accepts these versions. It does not enforce group.initial.rebalance.delay,
 //     so a group forms at once.
+//   - Messages up to kafkaio.MaxMessageBytes (4 MiB) are accepted, as on the
+//     real test broker (both default to 1 MiB otherwise).
 //   - Topics are auto-created on metadata requests only because StartEmbedded
 //     turns AllowAutoTopicCreation on (kfake's default is off, unlike a
 //     default Apache Kafka broker); kafka-go's Writer relies on that when
@@ -22,8 +24,11 @@ package kafkalocal
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/secimpact/impact/internal/kafkaio"
 )
 
 // DefaultPartitions is the partition count of topics created without an
@@ -62,6 +67,9 @@ func StartEmbedded(ctx context.Context, opts Options) (*Embedded, error) {
 		kfake.NumBrokers(1),
 		kfake.DefaultNumPartitions(parts),
 		kfake.AllowAutoTopicCreation(),
+		// As the real test broker: events over the contract's 1 MiB limit
+		// must reach ingest to be rejected there with a reason.
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(kafkaio.MaxMessageBytes)}),
 	}
 	if len(opts.Topics) > 0 {
 		kopts = append(kopts, kfake.SeedTopics(int32(parts), opts.Topics...))
