@@ -57,10 +57,9 @@ func Run(ctx context.Context, opts Options, emit func(Record) error) (*Truth, er
 
 const daySec = 86400
 
-// item is a line waiting in the delivery heap.
+// item is a line waiting for delivery.
 type item struct {
-	deliver int64  // delivery instant (unix s): the heap key
-	seq     uint64 // tie-break, keeps the order deterministic
+	deliver int64  // delivery instant (unix s)
 	t       int64  // event time; 0 for invalid lines
 	kind    uint8  // itemFirst, itemDup, itemInvalid
 	reason  string // invalid lines: the planted reason
@@ -90,9 +89,11 @@ type gen struct {
 	// the others' unchanged.
 	rOrg, rSec, rDep, rCRM, rSup, rMess *rand.Rand
 
-	heap []item
-	seq  uint64
-	err  error
+	heap  []hkey
+	slots []item
+	free  []int32
+	seq   uint64
+	err   error
 
 	scratch []byte           // data object being built
 	seen    map[string]int64 // entity -> latest event time delivered (out-of-order count)
@@ -233,10 +234,20 @@ func (g *gen) invalid(typ, subject string, t int64, valid []byte) {
 	g.push(item{deliver: t + int64(g.rMess.IntN(3600)), kind: itemInvalid, reason: reason, typ: typ, subject: subject, line: []byte(s)})
 }
 
+// push queues a line. The heap itself holds only pointer-free keys (so
+// sifting does not trip GC write barriers); the lines wait in slots.
 func (g *gen) push(it item) {
 	g.seq++
-	it.seq = g.seq
-	h := append(g.heap, it)
+	var slot int32
+	if n := len(g.free); n > 0 {
+		slot = g.free[n-1]
+		g.free = g.free[:n-1]
+		g.slots[slot] = it
+	} else {
+		slot = int32(len(g.slots))
+		g.slots = append(g.slots, it)
+	}
+	h := append(g.heap, hkey{deliver: it.deliver, seq: g.seq, slot: slot})
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
@@ -249,7 +260,14 @@ func (g *gen) push(it item) {
 	g.heap = h
 }
 
-func less(a, b *item) bool {
+// hkey orders queued lines by delivery time, then by queueing order.
+type hkey struct {
+	deliver int64
+	seq     uint64
+	slot    int32
+}
+
+func less(a, b *hkey) bool {
 	if a.deliver != b.deliver {
 		return a.deliver < b.deliver
 	}
@@ -261,7 +279,6 @@ func (g *gen) pop() item {
 	top := h[0]
 	n := len(h) - 1
 	h[0] = h[n]
-	h[n] = item{}
 	h = h[:n]
 	i := 0
 	for {
@@ -280,7 +297,10 @@ func (g *gen) pop() item {
 		i = m
 	}
 	g.heap = h
-	return top
+	it := g.slots[top.slot]
+	g.slots[top.slot] = item{}
+	g.free = append(g.free, top.slot)
+	return it
 }
 
 // flush delivers every queued line due before until.
