@@ -1,0 +1,226 @@
+package schemas_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/chlocal"
+	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/sqlcheck"
+	"github.com/secimpact/impact/schemas"
+)
+
+// migratedDB returns a connection to a fresh database holding this
+// package's migration files, applied statement by statement as written (so
+// the test judges the DDL itself, whatever the runner does). The server is
+// IMPACT_CLICKHOUSE_ADDR when set, else a local one (Debian's 18.16 in CI)
+// started for this test.
+func migratedDB(ctx context.Context, t *testing.T) driver.Conn {
+	t.Helper()
+	cfg := config.FromEnv().ClickHouse
+	if cfg.Addr == "" {
+		srv, err := chlocal.Start(ctx, chlocal.Options{})
+		if err != nil {
+			t.Fatalf("start clickhouse: %v", err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		cfg = srv.Config("")
+	}
+	cfg.Database = fmt.Sprintf("schemas_test_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if err := chconn.EnsureDatabase(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chconn.DropDatabase(context.Background(), cfg) })
+	conn, err := chconn.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	for i, stmt := range migrationStatements(t) {
+		// Twice: every statement must be idempotent.
+		for range 2 {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatalf("migration statement %d: %v\n%s", i+1, err, stmt)
+			}
+		}
+	}
+	var version string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ClickHouse %s", version)
+	return conn
+}
+
+func migrationStatements(t *testing.T) []string {
+	files, _ := filepath.Glob("migrations/*.sql")
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, splitSQL(string(b))...)
+	}
+	if len(out) < 3 {
+		t.Fatalf("only %d migration statements", len(out))
+	}
+	return out
+}
+
+// TestMigrationsOnCurrentClickHouse runs every statement of the migration
+// files, twice, on a current ClickHouse (chdb); TestInsertExamples runs them
+// on the server the machine has (18.16 in CI).
+func TestMigrationsOnCurrentClickHouse(t *testing.T) {
+	stmts := migrationStatements(t)
+	res := sqlcheck.RunChDB(t, append(stmts, stmts...))
+	t.Logf("%d statements ran twice on chdb ClickHouse %s", len(stmts), res.Version)
+}
+
+// splitSQL splits at semicolons ending a line, the migration file format.
+func splitSQL(s string) []string {
+	var out []string
+	var cur []string
+	for _, line := range strings.Split(s, "\n") {
+		l := strings.TrimRight(line, " \t\r")
+		if strings.HasSuffix(l, ";") && !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			cur = append(cur, strings.TrimSuffix(l, ";"))
+			out = append(out, strings.Join(cur, "\n"))
+			cur = nil
+			continue
+		}
+		cur = append(cur, l)
+	}
+	return out
+}
+
+// TestInsertExamples writes every example event, in both modes and twice
+// (a replay), into a migrated ClickHouse database (18.16 in CI) with the
+// values exactly as AppendValues gives them, then reads them back: the
+// types are what the driver and server accept, replays collapse under
+// FINAL, and values survive the round trip.
+func TestInsertExamples(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn := migratedDB(ctx, t)
+
+	files, _ := filepath.Glob("testdata/valid/*.json")
+	perTable := map[string]map[string]bool{} // table -> entity ids
+	var events []*schemas.Event
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := schemas.Decode(b, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		events = append(events, ev)
+		tbl := ev.Payload.Table()
+		if perTable[tbl] == nil {
+			perTable[tbl] = map[string]bool{}
+		}
+		perTable[tbl][ev.Source+"|"+ev.ID] = true
+	}
+	ingested := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	for replay := 0; replay < 2; replay++ {
+		byTable := map[string][]*schemas.Event{}
+		for _, ev := range events {
+			byTable[ev.Payload.Table()] = append(byTable[ev.Payload.Table()], ev)
+		}
+		for tbl, evs := range byTable {
+			cols := schemas.TypedColumns(evs[0].Payload)
+			batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+tbl+" ("+strings.Join(cols, ", ")+")")
+			if err != nil {
+				t.Fatalf("prepare %s: %v", tbl, err)
+			}
+			for i, ev := range evs {
+				row := ev.AppendEnvelope(nil)
+				row = ev.Payload.AppendValues(row)
+				row = append(row, "security.events", int32(replay), int64(i), ingested.Add(time.Duration(replay)*time.Hour))
+				if err := batch.Append(row...); err != nil {
+					t.Fatalf("append %s row %d: %v", tbl, i, err)
+				}
+			}
+			if err := batch.Send(); err != nil {
+				t.Fatalf("send %s: %v", tbl, err)
+			}
+		}
+		raw, err := conn.PrepareBatch(ctx, "INSERT INTO "+schemas.RawTable+" ("+strings.Join(schemas.RawColumns, ", ")+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ev := range events {
+			if err := raw.Append(ev.Source, ev.ID, ev.Type, ev.Time, ev.Subject, ev.Payload.EntityID(), ev.DataSchema,
+				string(ev.Raw), "security.events", int32(replay), int64(i), ingested); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := raw.Send(); err != nil {
+			t.Fatalf("send raw: %v", err)
+		}
+	}
+	for tbl, ids := range perTable {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+tbl+" FINAL").Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", tbl, err)
+		}
+		if int(n) != len(ids) {
+			t.Errorf("%s FINAL: %d rows, want %d (replays must collapse)", tbl, n, len(ids))
+		}
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM events_raw FINAL").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != len(events) {
+		t.Errorf("events_raw FINAL: %d rows, want %d", n, len(events))
+	}
+
+	// Round trip of the typed values of one rich event per kind of column.
+	var (
+		sev, policy          string
+		cvss                 *float64
+		kev                  *uint8
+		detected             time.Time
+		due                  *time.Time
+		title                *string
+		accounts, depts      []string
+		records              *int64
+		csat                 *uint8
+		blocking, secRelated uint8
+	)
+	q := "SELECT severity, cvss, kev, detected_at, sla_due_at, sla_policy_version, title FROM finding_events FINAL WHERE event_id = 'security.finding.opened-1'"
+	if err := conn.QueryRow(ctx, q).Scan(&sev, &cvss, &kev, &detected, &due, &policy, &title); err != nil {
+		t.Fatal(err)
+	}
+	if sev != "high" || cvss == nil || *cvss != 7.4 || kev == nil || *kev != 0 || !detected.Equal(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)) ||
+		due == nil || !due.Equal(time.Date(2025, 4, 3, 9, 0, 0, 0, time.UTC)) || policy != "default-v1" || title == nil {
+		t.Errorf("finding round trip: %s %v %v %v %v %q %v", sev, cvss, kev, detected, due, policy, title)
+	}
+	q = "SELECT affected_account_ids, contributing_departments, records_exposed FROM incident_events FINAL WHERE event_id = 'security.incident.updated-1'"
+	if err := conn.QueryRow(ctx, q).Scan(&accounts, &depts, &records); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(accounts, ",") != "acct-1,acct-22" || strings.Join(depts, ",") != "marketing" || records == nil || *records != 1200 {
+		t.Errorf("incident round trip: %v %v %v", accounts, depts, records)
+	}
+	if err := conn.QueryRow(ctx, "SELECT csat_score, security_related FROM ticket_events FINAL WHERE event_id = 'support.ticket.rated-1'").Scan(&csat, &secRelated); err != nil {
+		t.Fatal(err)
+	}
+	if csat == nil || *csat != 2 || secRelated != 0 {
+		t.Errorf("ticket round trip: %v %v", csat, secRelated)
+	}
+	if err := conn.QueryRow(ctx, "SELECT blocking FROM gate_events FINAL").Scan(&blocking); err != nil || blocking != 1 {
+		t.Errorf("gate round trip: %v %v", blocking, err)
+	}
+}
