@@ -1,19 +1,40 @@
--- Per account: mean CSAT of tickets created within 30 days after a security
--- incident affecting it minus the mean of its other rated tickets (its own
--- baseline); accounts with both kinds of rated tickets; normal 95% interval
--- of the mean paired difference.
+-- Mean CSAT of rated tickets created within 30 days after an incident that
+-- affected the account, minus the mean of the other rated tickets of accounts
+-- some incident affected (their own baseline); Welch normal 95% interval.
 SELECT
-    avg(diff) AS difference,
-    difference - 1.96 * stddevSamp(diff) / sqrt(count()) AS ci_low,
-    difference + 1.96 * stddevSamp(diff) / sqrt(count()) AS ci_high,
-    count() AS accounts
+    mean_after_incident - mean_baseline AS difference,
+    difference - 1.96 * sqrt(var_after / n_after_incident + var_baseline / n_baseline) AS ci_low,
+    difference + 1.96 * sqrt(var_after / n_after_incident + var_baseline / n_baseline) AS ci_high,
+    mean_after_incident,
+    mean_baseline,
+    n_after_incident,
+    n_baseline
 FROM
 (
     SELECT
-        account_id,
-        avgIf(toFloat64(assumeNotNull(csat_score)), after_incident_30d = 1) - avgIf(toFloat64(assumeNotNull(csat_score)), after_incident_30d = 0) AS diff
-    FROM ticket_facts
-    WHERE $__timeFilter(created_at) AND isNotNull(csat_score)
-    GROUP BY account_id
-    HAVING countIf(after_incident_30d = 1) > 0 AND countIf(after_incident_30d = 0) > 0
+        avgIf(score, after_incident_30d = 1) AS mean_after_incident,
+        varSampIf(score, after_incident_30d = 1) AS var_after,
+        countIf(after_incident_30d = 1) AS n_after_incident,
+        avgIf(score, after_incident_30d = 0) AS mean_baseline,
+        varSampIf(score, after_incident_30d = 0) AS var_baseline,
+        countIf(after_incident_30d = 0) AS n_baseline
+    FROM
+    (
+        SELECT
+            toFloat64(assumeNotNull(csat_score)) AS score,
+            after_incident_30d
+        FROM ticket_facts
+        WHERE $__timeFilter(created_at)
+            AND isNotNull(csat_score)
+            AND account_id IN
+            (
+                SELECT arrayJoin(accounts)
+                FROM
+                (
+                    SELECT argMax(affected_account_ids, event_time) AS accounts
+                    FROM incident_events
+                    GROUP BY incident_id
+                )
+            )
+    )
 )

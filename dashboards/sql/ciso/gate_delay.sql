@@ -9,8 +9,8 @@ SELECT
 FROM
 (
     SELECT
-        quantileIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 1) AS median_blocked,
-        quantileIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 0) AS median_unblocked,
+        quantileExactIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 1) AS median_blocked,
+        quantileExactIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 0) AS median_unblocked,
         countIf(gate_blocked = 1) AS n_blocked,
         countIf(gate_blocked = 0) AS n_unblocked
     FROM deployment_facts

@@ -1,6 +1,5 @@
 -- Hours from a finding's detection to the finish of the successful
--- deployment that lists it in fixes_finding_ids (latest state per
--- deployment), per finding severity.
+-- deployment that lists it in fixes_finding_ids, per finding severity.
 SELECT
     severity,
     count() AS fixes,
@@ -14,19 +13,10 @@ FROM
     FROM
     (
         SELECT
-            arrayJoin(fixed_ids) AS finding_id,
-            deployed_at
-        FROM
-        (
-            SELECT
-                deployment_id,
-                argMax(fixes_finding_ids, event_time) AS fixed_ids,
-                argMax(status, event_time) AS last_status,
-                argMax(finished_at, event_time) AS deployed_at
-            FROM deployment_events
-            GROUP BY deployment_id
-        )
-        WHERE last_status = 'success' AND isNotNull(deployed_at) AND $__timeFilter(deployed_at)
+            arrayJoin(fixes_finding_ids) AS finding_id,
+            assumeNotNull(finished_at) AS deployed_at
+        FROM deployment_facts
+        WHERE status = 'success' AND isNotNull(finished_at) AND $__timeFilter(finished_at)
     )
     ANY INNER JOIN
     (

@@ -7,7 +7,7 @@ SELECT
     sla_compliance,
     security_debt,
     gate_block_rate,
-    open_policy_exceptions,
+    policy_exceptions_open,
     cost_of_risk_usd
 FROM department_scorecard
 WHERE department = '${department}'

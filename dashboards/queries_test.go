@@ -1,0 +1,365 @@
+package dashboards
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/secimpact/impact/ingest"
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/kafkaio"
+	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/internal/sqlcheck"
+	"github.com/secimpact/impact/internal/testenv"
+	"github.com/secimpact/impact/transform"
+)
+
+// pipelineDB runs the real pipeline on a small simulated organisation:
+// simulate -> Kafka -> ingest (drain) -> transform, and returns the
+// connection and the simulation's truth.
+func pipelineDB(t *testing.T) (driver.Conn, string, *simulate.Truth) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	chCfg := testenv.ClickHouse(t)
+	kCfg := testenv.Kafka(t)
+
+	var buf bytes.Buffer
+	truth, err := simulate.WriteJSONL(ctx, &buf, simulate.Options{Seed: 5, Days: 240, Scale: 0.15})
+	if err != nil {
+		t.Fatalf("simulate: %v", err)
+	}
+	w, err := kafkaio.NewWriter(kCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kafkaio.Publish(ctx, w, &buf, kafkaio.PublishOptions{Topics: kCfg.Topics}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ingest.Run(ctx, ingest.Config{Kafka: kCfg, ClickHouse: chCfg, Drain: true, NoMigrate: true,
+		GroupID: "dashboards" + testenv.TopicSuffix(t)}); err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	conn, err := chconn.Open(ctx, chCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
+		t.Fatalf("transform: %v", err)
+	}
+	return conn, chCfg.DB(), truth
+}
+
+// panelCase is one panel query as Grafana would send it.
+type panelCase struct {
+	dash  Dashboard
+	panel Panel
+	vars  map[string]string
+	sql   string // expanded
+}
+
+func (c panelCase) name() string {
+	v := ""
+	if len(c.vars) > 0 {
+		keys := sortedKeys(c.vars)
+		for _, k := range keys {
+			v += fmt.Sprintf(" %s=%s", k, c.vars[k])
+		}
+	}
+	return c.dash.UID + "/" + c.panel.SQL + v
+}
+
+// TestPanelQueries runs every panel query, with variables and macros
+// expanded exactly as Grafana and the plugin do, on ClickHouse 18.16 over
+// simulated data, checks each result has the shape its panel needs, checks
+// the CISO figures against the simulation's truth, and runs the same
+// queries on a current ClickHouse (chdb) over the same table definitions.
+func TestPanelQueries(t *testing.T) {
+	conn, db, truth := pipelineDB(t)
+	ctx := context.Background()
+
+	// Business dashboards look at the simulated window; pipeline health at
+	// the wall-clock time ingest ran.
+	simRange := Request{From: truth.Start, To: truth.End, Interval: time.Hour}
+	now := time.Now().UTC().Truncate(time.Second)
+	wallRange := Request{From: now.Add(-time.Hour), To: now.Add(time.Minute), Interval: time.Minute}
+
+	department, team := firstVariableValues(t, conn, simRange)
+	var cases []panelCase
+	for _, d := range All() {
+		r := simRange
+		if d.UID == UIDPipeline {
+			r = wallRange
+		}
+		varSets := []map[string]string{nil}
+		if len(d.Variables) > 0 {
+			varSets = []map[string]string{
+				{"department": department, "team": AllValue},
+				{"department": department, "team": team},
+			}
+		}
+		for _, vars := range varSets {
+			for _, p := range d.Panels {
+				raw, err := p.Query()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sql, err := Expand(ExpandVariables(raw, vars), r)
+				if err != nil {
+					t.Fatalf("%s: %v", p.SQL, err)
+				}
+				cases = append(cases, panelCase{dash: d, panel: p, vars: vars, sql: sql})
+			}
+		}
+	}
+
+	results := map[string][]map[string]any{}
+	for _, c := range cases {
+		t.Run(c.name(), func(t *testing.T) {
+			if strings.Contains(c.sql, "$") {
+				t.Fatalf("unexpanded variable or macro left:\n%s", c.sql)
+			}
+			cols, types, rows := query(t, ctx, conn, c.sql)
+			if strings.Join(cols, ",") != strings.Join(c.panel.Columns, ",") {
+				t.Errorf("columns %v, panel expects %v", cols, c.panel.Columns)
+			}
+			if c.panel.Kind == TimeSeries && (len(types) == 0 || types[0] != "DateTime") {
+				t.Errorf("time series must return a DateTime first, got %v", types)
+			}
+			if len(rows) == 0 {
+				t.Errorf("no rows on simulated data")
+			}
+			if c.panel.Kind == Stat && len(rows) != 1 {
+				t.Errorf("stat returned %d rows, want 1", len(rows))
+			}
+			if c.vars == nil {
+				results[c.panel.SQL] = rows
+			}
+		})
+	}
+
+	t.Run("CISO figures equal the simulation truth", func(t *testing.T) {
+		checkCISOTruth(t, results, truth)
+	})
+
+	t.Run("chdb current ClickHouse", func(t *testing.T) {
+		// The real table definitions, then every expanded query.
+		stmts := showCreateTables(t, ctx, conn, db)
+		for _, c := range cases {
+			stmts = append(stmts, c.sql)
+		}
+		r := sqlcheck.RunChDB(t, stmts)
+		t.Logf("chdb ClickHouse %s ran %d statements", r.Version, len(stmts))
+	})
+}
+
+func firstVariableValues(t *testing.T, conn driver.Conn, r Request) (dept, team string) {
+	t.Helper()
+	d := department()
+	ctx := context.Background()
+	sql, err := d.Variables[0].Query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rows := query(t, ctx, conn, mustExpand(t, sql, nil, r))
+	for _, row := range rows {
+		if v := row["department"].(string); v != "" {
+			dept = v
+			break
+		}
+	}
+	if dept == "" {
+		t.Fatalf("department variable returned no department: %v", rows)
+	}
+	sql, err = d.Variables[1].Query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rows = query(t, ctx, conn, mustExpand(t, sql, map[string]string{"department": dept}, r))
+	for _, row := range rows {
+		if v := row["team"].(string); v != "" {
+			team = v
+			break
+		}
+	}
+	if team == "" {
+		t.Fatalf("team variable returned no team for %s", dept)
+	}
+	return dept, team
+}
+
+func mustExpand(t *testing.T, sql string, vars map[string]string, r Request) string {
+	t.Helper()
+	out, err := Expand(ExpandVariables(sql, vars), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// query runs sql and returns column names, ClickHouse type names and rows.
+func query(t *testing.T, ctx context.Context, conn driver.Conn, sql string) ([]string, []string, []map[string]any) {
+	t.Helper()
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		t.Fatalf("query failed on ClickHouse: %v\n%s", err, sql)
+	}
+	defer rows.Close()
+	cols := rows.Columns()
+	var types []string
+	for _, ct := range rows.ColumnTypes() {
+		types = append(types, ct.DatabaseTypeName())
+	}
+	var out []map[string]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		for i, ct := range rows.ColumnTypes() {
+			vals[i] = newScanTarget(ct.ScanType())
+		}
+		if err := rows.Scan(vals...); err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		row := map[string]any{}
+		for i, c := range cols {
+			row[c] = deref(vals[i])
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("rows: %v", err)
+	}
+	return cols, types, out
+}
+
+func showCreateTables(t *testing.T, ctx context.Context, conn driver.Conn, db string) []string {
+	t.Helper()
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = '"+db+"' AND name NOT LIKE '%_next' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	sort.Strings(names)
+	var stmts []string
+	for _, n := range names {
+		var ddl string
+		if err := conn.QueryRow(ctx, "SHOW CREATE TABLE "+db+"."+n).Scan(&ddl); err != nil {
+			t.Fatalf("show create %s: %v", n, err)
+		}
+		// Unqualified, so chdb creates it in its current database.
+		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE "+db+".", "CREATE TABLE ", 1))
+	}
+	return stmts
+}
+
+func num(t *testing.T, row map[string]any, col string) float64 {
+	t.Helper()
+	switch v := row[col].(type) {
+	case float64:
+		return v
+	case uint64:
+		return float64(v)
+	case int64:
+		return float64(v)
+	case uint32:
+		return float64(v)
+	case int32:
+		return float64(v)
+	case uint8:
+		return float64(v)
+	case nil:
+		t.Fatalf("%s is NULL", col)
+	}
+	t.Fatalf("%s has type %T", col, row[col])
+	return 0
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-6*math.Max(1, math.Abs(b)) }
+
+func checkCISOTruth(t *testing.T, results map[string][]map[string]any, truth *simulate.Truth) {
+	one := func(sql string) map[string]any {
+		rows := results[sql]
+		if len(rows) != 1 {
+			t.Fatalf("%s: %d rows", sql, len(rows))
+		}
+		return rows[0]
+	}
+	fast, slow := truth.Deals.ByBucket[simulate.BucketFast], truth.Deals.ByBucket[simulate.BucketSlow]
+	tk := truth.Tickets
+	dep := truth.Deployments
+	checks := []struct {
+		sql, col string
+		want     float64
+	}{
+		{"ciso/win_rate_diff.sql", "difference", truth.Deals.FastMinusSlowPooled},
+		{"ciso/win_rate_diff.sql", "n_fast", float64(fast.N)},
+		{"ciso/win_rate_diff.sql", "n_slow", float64(slow.N)},
+		{"ciso/revenue_lost_security.sql", "revenue_lost_usd", truth.Deals.RevenueLostSecurityUSD},
+		{"ciso/revenue_lost_security.sql", "deals_lost_to_security", float64(truth.Deals.LostSecurity)},
+		{"ciso/csat_after_incident.sql", "mean_after_incident", tk.CSATAfterIncident.Mean},
+		{"ciso/csat_after_incident.sql", "n_after_incident", float64(tk.CSATAfterIncident.N)},
+		{"ciso/csat_after_incident.sql", "mean_baseline", tk.CSATAffectedBaseline.Mean},
+		{"ciso/csat_after_incident.sql", "n_baseline", float64(tk.CSATAffectedBaseline.N)},
+		{"ciso/csat_after_incident.sql", "difference", tk.CSATAfterIncident.Mean - tk.CSATAffectedBaseline.Mean},
+		{"ciso/gate_delay.sql", "median_blocked_hours", dep.LeadTimeBlocked.MedianHours},
+		{"ciso/gate_delay.sql", "median_unblocked_hours", dep.LeadTimeUnblocked.MedianHours},
+		{"ciso/gate_delay.sql", "n_blocked", float64(dep.LeadTimeBlocked.N)},
+		{"ciso/gate_delay.sql", "n_unblocked", float64(dep.LeadTimeUnblocked.N)},
+	}
+	for _, c := range checks {
+		if got := num(t, one(c.sql), c.col); !near(got, c.want) {
+			t.Errorf("%s %s = %v, truth %v", c.sql, c.col, got, c.want)
+		}
+	}
+	// The interval must bracket the estimate.
+	for _, sql := range []string{"ciso/win_rate_diff.sql", "ciso/csat_after_incident.sql"} {
+		r := one(sql)
+		if lo, est, hi := num(t, r, "ci_low"), num(t, r, "difference"), num(t, r, "ci_high"); !(lo <= est && est <= hi) {
+			t.Errorf("%s interval [%v, %v] does not bracket %v", sql, lo, hi, est)
+		}
+	}
+	// Cost of risk per department.
+	got := map[string]float64{}
+	for _, row := range results["ciso/cost_of_risk_by_department.sql"] {
+		got[row["department"].(string)] = num(t, row, "cost_of_risk_usd")
+	}
+	for d, want := range truth.Departments {
+		if !near(got[d], want.CostOfRiskUSD) {
+			t.Errorf("cost of risk %s = %v, truth %v", d, got[d], want.CostOfRiskUSD)
+		}
+	}
+	// The quarterly trend counts every fast and slow deal once.
+	var nFast, nSlow float64
+	for _, row := range results["ciso/win_rate_by_quarter.sql"] {
+		nFast += num(t, row, "fast_deals")
+		nSlow += num(t, row, "slow_deals")
+	}
+	if int(nFast) != fast.N || int(nSlow) != slow.N {
+		t.Errorf("quarterly trend counts %v fast, %v slow deals; truth %d, %d", nFast, nSlow, fast.N, slow.N)
+	}
+	var lost float64
+	for _, row := range results["ciso/revenue_lost_by_quarter.sql"] {
+		lost += num(t, row, "revenue_lost_security_usd")
+	}
+	if !near(lost, truth.Deals.RevenueLostSecurityUSD) {
+		t.Errorf("quarterly revenue lost sums to %v, truth %v", lost, truth.Deals.RevenueLostSecurityUSD)
+	}
+}
