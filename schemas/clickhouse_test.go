@@ -2,6 +2,7 @@ package schemas_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -125,6 +126,27 @@ func TestInsertExamples(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		events = append(events, ev)
+		// The binary form of the same event: a replay by identity.
+		bb, err := os.ReadFile(filepath.Join("testdata", "binary", filepath.Base(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bf struct {
+			Headers []struct{ Key, Value string }
+			Value   json.RawMessage
+		}
+		if err := json.Unmarshal(bb, &bf); err != nil {
+			t.Fatal(err)
+		}
+		var hs []schemas.Header
+		for _, h := range bf.Headers {
+			hs = append(hs, schemas.Header{Key: h.Key, Value: []byte(h.Value)})
+		}
+		bev, err := schemas.Decode(bf.Value, hs)
+		if err != nil {
+			t.Fatalf("%s binary: %v", f, err)
+		}
+		events = append(events, bev)
 		tbl := ev.Payload.Table()
 		if perTable[tbl] == nil {
 			perTable[tbl] = map[string]bool{}
@@ -182,8 +204,8 @@ func TestInsertExamples(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count() FROM events_raw FINAL").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if int(n) != len(events) {
-		t.Errorf("events_raw FINAL: %d rows, want %d", n, len(events))
+	if int(n) != len(files) {
+		t.Errorf("events_raw FINAL: %d rows, want %d", n, len(files))
 	}
 
 	// Round trip of the typed values of one rich event per kind of column.
