@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,7 @@ import (
 // `impact simulate --out` writes) go to Kafka exactly as a source would send
 // them, so ingest is exercised end to end.
 func init() {
-	var binary, asJSON bool
+	var binary, asJSON, createTopics bool
 	var chunk int
 	cmd := &cobra.Command{
 		Use:   "publish FILE.jsonl",
@@ -34,6 +35,20 @@ published unchanged to the security topic, so ingest rejects them to the DLQ.`,
 				}
 				defer f.Close()
 				in = f
+			}
+			if createTopics {
+				// kafka-go's Writer fails the first write to a topic that does
+				// not exist yet, even with auto-creation on, so create them
+				// first; a cluster that forbids it may still have them.
+				admin, err := kafkaio.NewAdmin(cfg.Kafka)
+				if err != nil {
+					return fmt.Errorf("publish: %w", err)
+				}
+				topics := append(cfg.Kafka.Topics.Sources(), cfg.Kafka.Topics.DLQTopic())
+				if err := admin.CreateTopics(cmd.Context(), topics, 0); err != nil {
+					slog.Warn("publish: could not create topics; publishing anyway", "topics", topics, "err", err)
+				}
+				admin.Close()
 			}
 			w, err := kafkaio.NewWriter(cfg.Kafka)
 			if err != nil {
@@ -63,6 +78,7 @@ published unchanged to the security topic, so ingest rejects them to the DLQ.`,
 	f := cmd.Flags()
 	f.BoolVar(&binary, "binary", false, "CloudEvents binary content mode (ce_* headers, data as the value) instead of structured mode")
 	f.BoolVar(&asJSON, "json", false, "print the counts as JSON")
+	f.BoolVar(&createTopics, "create-topics", true, "create the contract's topics first where missing (broker's default partition count)")
 	f.IntVar(&chunk, "chunk", 5000, "messages handed to the Kafka writer at once")
 	rootCmd.AddCommand(cmd)
 }

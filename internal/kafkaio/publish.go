@@ -255,6 +255,26 @@ func encode(line []byte, opts PublishOptions) (kafka.Message, bool) {
 		Value:   line,
 		Headers: []kafka.Header{{Key: "content-type", Value: []byte(StructuredContentType)}},
 	}
+	if !opts.Binary {
+		// Structured mode needs only routing and key: decoding three fields
+		// into a struct is about twice as fast as a full attribute map.
+		var a struct {
+			Type    json.RawMessage `json:"type"`
+			ID      json.RawMessage `json:"id"`
+			Subject json.RawMessage `json:"subject"`
+		}
+		if err := json.Unmarshal(line, &a); err != nil || len(line) == 0 || line[0] != '{' {
+			return raw, false
+		}
+		typ, ok1 := rawString(a.Type)
+		id, ok2 := rawString(a.ID)
+		subject, ok3 := rawString(a.Subject)
+		if !ok1 || !ok2 || !ok3 {
+			return raw, false
+		}
+		m := kafka.Message{Topic: opts.Topics.ForType(typ), Key: key(subject, id), Value: line, Headers: raw.Headers}
+		return m, true
+	}
 	var env envelope
 	if err := json.Unmarshal(line, &env); err != nil || env == nil {
 		return raw, false
@@ -265,24 +285,37 @@ func encode(line []byte, opts PublishOptions) (kafka.Message, bool) {
 	if !ok1 || !ok2 || !ok3 {
 		return raw, false
 	}
-	m := kafka.Message{Topic: opts.Topics.ForType(typ)}
-	switch {
-	case subject != "":
-		m.Key = []byte(subject)
-	case id != "":
-		m.Key = []byte(id)
-	}
-	if !opts.Binary {
-		m.Value = line
-		m.Headers = raw.Headers
-		return m, true
-	}
+	m := kafka.Message{Topic: opts.Topics.ForType(typ), Key: key(subject, id)}
 	value, headers, ok := binaryMode(env)
 	if !ok {
 		return raw, false
 	}
 	m.Value, m.Headers = value, headers
 	return m, true
+}
+
+// key is the Kafka key: the entity id, which the contract puts in subject;
+// the event id when there is no subject.
+func key(subject, id string) []byte {
+	switch {
+	case subject != "":
+		return []byte(subject)
+	case id != "":
+		return []byte(id)
+	}
+	return nil
+}
+
+// rawString decodes a JSON string; absent or null is "", true.
+func rawString(v json.RawMessage) (string, bool) {
+	if len(v) == 0 || string(v) == "null" {
+		return "", true
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // stringAttr returns attribute name as a string; ok is false when it is
