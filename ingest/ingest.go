@@ -38,6 +38,29 @@ type Ingester struct {
 	mu     sync.Mutex
 	conn   driver.Conn // nil until connected
 	joined atomic.Bool
+
+	consumed   atomic.Int64
+	firstFetch atomic.Int64 // unix nanoseconds of the first fetched message
+	drainedAt  atomic.Int64 // unix nanoseconds when drain completed
+}
+
+// Stats are counters of a Run, for benchmarks and logs.
+type Stats struct {
+	Consumed   int64     // messages fetched (replays included)
+	FirstFetch time.Time // zero if nothing was fetched
+	Drained    time.Time // zero unless drain mode completed
+}
+
+// Stats returns the counters so far.
+func (in *Ingester) Stats() Stats {
+	s := Stats{Consumed: in.consumed.Load()}
+	if n := in.firstFetch.Load(); n != 0 {
+		s.FirstFetch = time.Unix(0, n)
+	}
+	if n := in.drainedAt.Load(); n != 0 {
+		s.Drained = time.Unix(0, n)
+	}
+	return s
 }
 
 // Run runs an Ingester with cfg until ctx is done (then shuts down
@@ -82,6 +105,7 @@ func New(cfg Config) (*Ingester, error) {
 		in.ln = ln
 		in.srv = &http.Server{Handler: in.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = in.srv.Serve(ln) }()
+		in.log.Info("serving /healthz /readyz /metrics", "listen", ln.Addr().String())
 	}
 	return in, nil
 }
@@ -175,7 +199,14 @@ func (in *Ingester) Run(ctx context.Context) error {
 		go func() {
 			if in.waitDrained(soft, admin, target) == nil {
 				drained.Store(true)
-				in.log.Info("drain complete: every partition committed up to its end offset at start")
+				in.drainedAt.Store(time.Now().UnixNano())
+				st := in.Stats()
+				active := 0.0
+				if !st.FirstFetch.IsZero() {
+					active = st.Drained.Sub(st.FirstFetch).Seconds()
+				}
+				in.log.Info("drain complete: every partition committed up to its end offset at start",
+					"consumed", st.Consumed, "active_seconds", active)
 				cancelSoft()
 			}
 		}()
@@ -340,11 +371,23 @@ func (in *Ingester) generation(hard context.Context, gen *kafka.Generation) erro
 func (in *Ingester) coordinate(ctx, hard context.Context, gen *kafka.Generation, parts []assignment, committed []int64, readers *sync.WaitGroup) error {
 	tick := time.NewTicker(in.cfg.CommitInterval)
 	defer tick.Stop()
+	// Commit soon after flushes complete too (at most every 100ms), so a
+	// drain or a rebalance does not wait a whole CommitInterval.
+	var last time.Time
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
 			in.commit(gen, parts, committed)
+			last = time.Now()
+		case <-in.sink.changes():
+			if wait := 100*time.Millisecond - time.Since(last); wait > 0 {
+				if sleep(ctx, wait) != nil {
+					continue
+				}
+			}
+			in.commit(gen, parts, committed)
+			last = time.Now()
 		}
 	}
 	readers.Wait()
@@ -433,9 +476,13 @@ func (in *Ingester) read(ctx context.Context, i int, p assignment) {
 		if in.budget.acquire(ctx, n) != nil {
 			return // not added, so not committed: the next owner reads it again
 		}
+		if in.firstFetch.Load() == 0 {
+			in.firstFetch.CompareAndSwap(0, time.Now().UnixNano())
+		}
 		rows, reason := bl.build(&msg, n, time.Now().UTC().Truncate(time.Second))
 		in.sink.add(i, msg.Offset, rows...)
 		consumed.Inc()
+		in.consumed.Add(1)
 		if reason != "" {
 			in.m.rejected.WithLabelValues(reason).Inc()
 		}

@@ -139,8 +139,8 @@ type row struct {
 	cols    []string        // the table's columns, or nil for a typed table:
 	payload schemas.Payload // then its columns come from the payload
 	vals    []any
-	bytes int64
-	dlq   *kafka.Message
+	bytes   int64
+	dlq     *kafka.Message
 }
 
 // add appends the rows of the message at offset of partition index p. The

@@ -275,7 +275,7 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestDrainCaughtUp(t *testing.T) {
+func TestCaughtUpTarget(t *testing.T) {
 	target := drainTarget{
 		"a": {0: {first: 0, end: 10}, 1: {first: 0, end: 0}, 2: {first: 5, end: 5}},
 		"b": {0: {first: 3, end: 4}},

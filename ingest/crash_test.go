@@ -1,0 +1,112 @@
+package ingest_test
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/secimpact/impact/internal/testenv"
+)
+
+// TestCrashRestart kills `impact ingest` (SIGKILL, a separate process) at
+// several points of a stream and restarts it; a final --drain run must
+// leave every count exact: replays after the crashes are absorbed by the
+// ReplacingMergeTree tables read with FINAL.
+func TestCrashRestart(t *testing.T) {
+	bin := buildImpact(t)
+	kc := testenv.Kafka(t)
+	cc := testenv.ClickHouse(t)
+	conn := openCH(t, cc)
+	group := groupName(t)
+	env := childEnv(kc, cc)
+
+	d := makeDataset(t, kc.Topics, 40000, 2000, "crash")
+	// Produce in waves so the ingester is killed with work in flight:
+	// small batches and a small memory budget keep it mid-stream.
+	waves := [][]kafka.Message{d.msgs[:len(d.msgs)/3], d.msgs[len(d.msgs)/3 : 2*len(d.msgs)/3], d.msgs[2*len(d.msgs)/3:]}
+	args := []string{"--group", group, "--batch-rows", "500", "--memory-budget-mib", "2"}
+
+	rows := func() uint64 { return queryUint(t, conn, "SELECT count() FROM events_raw") }
+	kills := 0
+	for i, wave := range waves {
+		produce(t, kc, wave)
+		p := startIngest(t, bin, env, args...)
+		// Kill points: right after start (before or while joining), after
+		// the first rows of the wave landed, and mid-wave.
+		switch i {
+		case 0:
+			time.Sleep(300 * time.Millisecond)
+		case 1:
+			before := rows()
+			waitUntil(t, time.Minute, "first rows of wave 2", func() bool { return rows() > before })
+		case 2:
+			before := rows()
+			waitUntil(t, time.Minute, "half of wave 3", func() bool { return rows() > before+uint64(len(wave)/2) })
+		}
+		if !p.running() {
+			t.Fatalf("ingester exited before the kill: %v\n%s", p.err, p.logs())
+		}
+		p.kill()
+		kills++
+		t.Logf("killed after wave %d: %d rows written so far (with replays)", i+1, rows())
+	}
+
+	final := startIngest(t, bin, env, append(args, "--drain")...)
+	if err := final.wait(3 * time.Minute); err != nil {
+		t.Fatalf("ingest --drain: %v\n%s", err, final.logs())
+	}
+	checkStored(t, conn, d)
+	checkCommitted(t, kc, group)
+	written := rows()
+	t.Logf("%d kills; events_raw holds %d rows for %d events (replays collapse under FINAL)", kills, written, d.valid)
+}
+
+// TestGroupTakeover runs two ingesters in one group: both get partitions;
+// one is killed; the other takes its partitions over and, after more
+// events, the counts are exact. The survivor then stops on SIGTERM with a
+// clean exit (graceful shutdown: flush, commit, leave).
+func TestGroupTakeover(t *testing.T) {
+	bin := buildImpact(t)
+	kc := testenv.Kafka(t)
+	cc := testenv.ClickHouse(t)
+	conn := openCH(t, cc)
+	group := groupName(t)
+	env := childEnv(kc, cc)
+	args := []string{"--group", group, "--batch-rows", "1000"}
+
+	d := makeDataset(t, kc.Topics, 20000, 1000, "group")
+	half := len(d.msgs) / 2
+	produce(t, kc, d.msgs[:half])
+
+	a := startIngest(t, bin, env, args...)
+	b := startIngest(t, bin, env, args...)
+	total := float64(5 * testenv.KafkaPartitions)
+	waitUntil(t, 2*time.Minute, "both members assigned, all partitions covered", func() bool {
+		pa, pb := a.metric("impact_ingest_assigned_partitions"), b.metric("impact_ingest_assigned_partitions")
+		return pa > 0 && pb > 0 && pa+pb == total
+	})
+	t.Logf("partitions: a=%v b=%v", a.metric("impact_ingest_assigned_partitions"), b.metric("impact_ingest_assigned_partitions"))
+	waitUntil(t, time.Minute, "first rows", func() bool {
+		return queryUint(t, conn, "SELECT count() FROM events_raw") > 0
+	})
+	a.kill()
+
+	produce(t, kc, d.msgs[half:])
+	waitUntil(t, 2*time.Minute, "survivor owns every partition", func() bool {
+		return b.metric("impact_ingest_assigned_partitions") == total
+	})
+	waitUntil(t, 3*time.Minute, "group caught up", func() bool { return caughtUp(t, kc, group) })
+	if !b.running() {
+		t.Fatalf("survivor exited: %v", b.err)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.wait(time.Minute); err != nil {
+		t.Fatalf("survivor after SIGTERM: %v (want exit 0)", err)
+	}
+	checkStored(t, conn, d)
+	checkCommitted(t, kc, group)
+}
