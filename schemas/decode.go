@@ -274,34 +274,42 @@ func errString(err error) string {
 // message: every ce_ header becomes an attribute, content-type becomes
 // datacontenttype and the value becomes data.
 func structuredFromBinary(value []byte, headers []Header) []byte {
-	attrs := make([][2]string, 0, len(headers))
-	add := func(k, v string) {
-		for i := range attrs {
-			if attrs[i][0] == k {
-				attrs[i][1] = v // last header wins, as in decodeBinary
-				return
-			}
-		}
-		attrs = append(attrs, [2]string{k, v})
-	}
-	for _, h := range headers {
+	// attrName maps a header to its attribute name, "" for none.
+	attrName := func(h *Header) string {
 		switch {
 		case strings.EqualFold(h.Key, "content-type"):
-			add("datacontenttype", string(h.Value))
+			return "datacontenttype"
 		case strings.HasPrefix(h.Key, "ce_"):
-			k := h.Key[3:]
-			if k == "data" || k == "data_base64" || k == "datacontenttype" || k == "" {
-				continue
+			switch k := h.Key[3:]; k {
+			case "", "data", "data_base64", "datacontenttype":
+				return ""
+			default:
+				return k
 			}
-			add(k, string(h.Value))
 		}
+		return ""
 	}
-	b := make([]byte, 0, len(value)+64*len(attrs)+16)
+	n := len(value) + 16
+	for i := range headers {
+		n += len(headers[i].Key) + len(headers[i].Value) + 8
+	}
+	b := make([]byte, 0, n)
 	b = append(b, '{')
-	for _, a := range attrs {
-		b, _ = jsontext.AppendQuote(b, a[0])
+	for i := range headers {
+		k := attrName(&headers[i])
+		if k == "" {
+			continue
+		}
+		dup := false // a later header of the same attribute wins, as in decodeBinary
+		for j := i + 1; j < len(headers) && !dup; j++ {
+			dup = attrName(&headers[j]) == k
+		}
+		if dup {
+			continue
+		}
+		b, _ = jsontext.AppendQuote(b, k)
 		b = append(b, ':')
-		b, _ = jsontext.AppendQuote(b, a[1])
+		b, _ = jsontext.AppendQuote(b, headers[i].Value)
 		b = append(b, ',')
 	}
 	b = append(b, `"data":`...)
@@ -466,9 +474,9 @@ func decodeField(d *jsontext.Decoder, f *field, v *value) error {
 			if v.rej != nil {
 				continue
 			}
-			path := func() string { return "data." + f.name + "[" + strconv.Itoa(n) + "]" }
+			path := func() string { return f.path + "[" + strconv.Itoa(n) + "]" }
 			if n >= maxItems {
-				v.rej = reject("data."+f.name, "maxItems", "more than "+strconv.Itoa(maxItems)+" items")
+				v.rej = reject(f.path, "maxItems", "more than "+strconv.Itoa(maxItems)+" items")
 				continue
 			}
 			if raw.Kind() != '"' {
@@ -498,7 +506,7 @@ func decodeField(d *jsontext.Decoder, f *field, v *value) error {
 		v.null = true
 		return nil
 	}
-	path := "data." + f.name
+	path := f.path
 	switch f.kind {
 	case kindString, kindEnum, kindTime:
 		if raw.Kind() != '"' {

@@ -39,6 +39,7 @@ type field struct {
 	maxLen   int     // kindString, kindStrings items (0: idLen)
 	minLen   int     // kindString
 	doc      string
+	path     string // "data." + name, for rejections
 }
 
 // family is one event family: the types sharing a data shape and table.
@@ -59,6 +60,7 @@ func (f *family) init() {
 	f.index = make(map[string]int, len(f.fields))
 	for i, fd := range f.fields {
 		f.index[fd.name] = i
+		f.fields[i].path = "data." + fd.name
 		f.columns = append(f.columns, fd.name)
 	}
 	f.columns = append(f.columns, f.extraColumns...)
