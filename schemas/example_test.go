@@ -1,0 +1,72 @@
+package schemas_test
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/secimpact/impact/schemas"
+)
+
+func ExampleDecode() {
+	value := []byte(`{
+	  "specversion": "1.0", "id": "evt-1", "source": "https://scanner.example",
+	  "type": "security.finding.opened", "time": "2025-03-04T10:15:00+01:00",
+	  "data": {"finding_id": "F-1", "scanner": "trivy", "category": "sca", "severity": "critical",
+	           "service_id": "svc-checkout", "status": "open", "detected_at": "2025-03-04T09:00:00Z"}}`)
+	ev, err := schemas.Decode(value, nil) // structured mode: no headers needed
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f := ev.Payload.(*schemas.Finding)
+	fmt.Println(ev.Type, ev.Time, ev.Payload.Table(), ev.Payload.EntityID())
+	fmt.Println("sla_due_at", f.SLADueAt.Format("2006-01-02"), "by policy", f.SLAPolicyVersion)
+
+	// Binary mode: attributes in ce_ headers, data as the value.
+	_, err = schemas.Decode([]byte(`{"deployment_id": "d-1"}`), []schemas.Header{
+		{Key: "ce_specversion", Value: []byte("1.0")},
+		{Key: "ce_id", Value: []byte("evt-2")},
+		{Key: "ce_source", Value: []byte("https://cd.example")},
+		{Key: "ce_type", Value: []byte("deployment.started")},
+		{Key: "ce_time", Value: []byte("2025-03-04T09:15:00Z")},
+		{Key: "content-type", Value: []byte("application/json")},
+	})
+	var rej *schemas.Rejection
+	if errors.As(err, &rej) {
+		fmt.Printf("rejected: field %s, rule %s\n", rej.Field, rej.Rule)
+	}
+	// Output:
+	// security.finding.opened 2025-03-04 09:15:00 +0000 UTC finding_events F-1
+	// sla_due_at 2025-03-19 by policy default-v1
+	// rejected: field data.service_id, rule required
+}
+
+func ExampleDecoder() {
+	// A stricter, versioned SLA policy: critical findings due in 7 days.
+	dec := schemas.Decoder{SLA: schemas.SLAPolicy{Version: "strict-2026", Critical: 7 * 24 * time.Hour}}
+	ev, err := dec.Decode([]byte(`{"specversion":"1.0","id":"e","source":"s","type":"security.finding.opened",
+	  "time":"2025-03-04T09:00:00Z","data":{"finding_id":"F-2","scanner":"zap","category":"dast",
+	  "severity":"critical","service_id":"svc","status":"open","detected_at":"2025-03-04T09:00:00Z"}}`), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f := ev.Payload.(*schemas.Finding)
+	fmt.Println(f.SLADueAt.Format("2006-01-02"), f.SLAPolicyVersion)
+	// Output: 2025-03-11 strict-2026
+}
+
+func ExampleTypedColumns() {
+	ev, _ := schemas.Decode([]byte(`{"specversion":"1.0","id":"e","source":"s","type":"catalog.service.upserted",
+	  "time":"2025-03-04T09:00:00Z","data":{"service_id":"svc","team":"payments","department":"engineering",
+	  "tier":"high","internet_facing":true,"effective_at":"2025-01-01T00:00:00Z"}}`), nil)
+	// The INSERT column list of the typed table, and one row's values
+	// (ingest appends the four lineage values).
+	fmt.Println(ev.Payload.Table(), schemas.TypedColumns(ev.Payload))
+	row := ev.Payload.AppendValues(ev.AppendEnvelope(nil))
+	fmt.Println(len(row)+len(schemas.LineageColumns) == len(schemas.TypedColumns(ev.Payload)))
+	// Output:
+	// service_events [event_source event_id event_type event_time service_id service_name team department product tier internet_facing effective_at kafka_topic kafka_partition kafka_offset ingested_at]
+	// true
+}
