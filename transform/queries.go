@@ -4,9 +4,9 @@ package transform
 // the latest states of a small typed table) at the grain the statistics
 // need: one row per deal, deployment, ticket, finding.
 const (
-	qDeals = `SELECT segment, review_bucket, outcome, ifNull(loss_reason, ''), won, review_turnaround_days, cycle_days, amount_usd FROM deal_facts`
+	qDeals = `SELECT segment, review_bucket, outcome, ifNull(loss_reason, ''), won, review_turnaround_days, cycle_days, amount_usd FROM deal_facts ORDER BY opportunity_id`
 
-	qDeployments = `SELECT department, gate_blocked, gate_waived, lead_time_hours FROM deployment_facts`
+	qDeployments = `SELECT department, gate_blocked, gate_waived, lead_time_hours FROM deployment_facts ORDER BY deployment_id`
 
 	qSecurityFix = `SELECT (toInt64(finished_at) - toInt64(detected_at)) / 3600
 FROM
@@ -18,7 +18,8 @@ FROM
 ALL INNER JOIN
 (
     SELECT finding_id, detected_at FROM findings
-) USING finding_id`
+) USING finding_id
+ORDER BY finding_id, finished_at`
 
 	// One row per ticket, flagged when its account appears in any
 	// incident's affected_account_ids (the accounts whose own baseline
@@ -26,7 +27,7 @@ ALL INNER JOIN
 	qTickets = `SELECT account_id, after_incident_30d, security_related, csat_score, affected
 FROM
 (
-    SELECT account_id, after_incident_30d, security_related, csat_score FROM ticket_facts
+    SELECT ticket_id, account_id, after_incident_30d, security_related, csat_score FROM ticket_facts
 )
 ALL LEFT JOIN
 (
@@ -36,7 +37,8 @@ ALL LEFT JOIN
         SELECT incident_id, tupleElement(argMax(tuple(affected_account_ids), tuple(event_time, event_id)), 1) AS accounts
         FROM incident_events GROUP BY incident_id
     )
-) USING account_id`
+) USING account_id
+ORDER BY ticket_id`
 
 	// Time to fix in days: fixed findings observed, open ones censored at
 	// their age as of ?, dismissed ones at dismissal.
@@ -45,7 +47,8 @@ ALL LEFT JOIN
                      status = 'dismissed', ifNull(dismissed_at, last_event_time),
                      toDateTime(?))) - toInt64(detected_at)) / 86400 AS days,
     toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(?) - 365 * 86400) AS debt
-FROM findings`
+FROM findings
+ORDER BY finding_id`
 
 	qCostOfRisk = `SELECT department, sum(cost_of_risk_usd), sum(incidents) FROM department_scorecard GROUP BY department ORDER BY department`
 
@@ -57,7 +60,8 @@ FROM
     SELECT assessment_id,
            argMax(tuple(department, assessment_cost_usd, requested_at, completed_at), tuple(event_time, event_id)) AS s
     FROM vendor_assessment_events GROUP BY assessment_id
-)`
+)
+ORDER BY assessment_id`
 
 	qExceptions = `SELECT tupleElement(s, 1),
     (toInt64(ifNull(tupleElement(s, 3), toDateTime(?))) - toInt64(tupleElement(s, 2))) / 86400,
@@ -67,5 +71,6 @@ FROM
     SELECT exception_id,
            argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS s
     FROM policy_exception_events GROUP BY exception_id
-)`
+)
+ORDER BY exception_id`
 )

@@ -25,7 +25,7 @@ func MedianCI(x []float64, conf float64) Estimate {
 	n := float64(len(s))
 	e.Value = quantileSorted(s, 0.5)
 	half := z(conf) * math.Sqrt(n) / 2
-	j := int(math.Floor(n/2 - half))  // 1-based rank
+	j := int(math.Floor(n/2 - half))    // 1-based rank
 	k := int(math.Ceil(1 + n/2 + half)) // 1-based rank
 	if j < 1 || k > len(s) {
 		e.Low, e.High = math.NaN(), math.NaN()
