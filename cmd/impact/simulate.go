@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -71,7 +70,7 @@ realised ground truth the analyst tables must reproduce.`,
 	f.Uint64Var(&opts.Seed, "seed", 0, "random seed; the same options give byte-identical output")
 	f.IntVar(&opts.Days, "days", 365, "days simulated")
 	f.StringVar(&end, "end", "", "end of the simulated window, YYYY-MM-DD or RFC 3339 (default "+simulate.DefaultEnd.Format("2006-01-02")+")")
-	f.Float64Var(&opts.Scale, "scale", 1, "volume multiplier (1: about 180k events a year; 55: about 10 million)")
+	f.Float64Var(&opts.Scale, "scale", 1, "volume multiplier (1: about 216k lines over 365 days; 47: about 10 million)")
 	f.StringVar(&out, "out", "", "write JSON Lines to this file ('-' for stdout) instead of publishing to Kafka")
 	f.StringVar(&truthPath, "truth", "", "write the realised ground truth (JSON) to this file")
 	f.BoolVar(&binary, "binary", false, "publish in CloudEvents binary mode (Kafka only)")
@@ -105,37 +104,30 @@ func simulateToFile(cmd *cobra.Command, path string, opts simulate.Options) (*si
 	return truth, err
 }
 
-// simulateToKafka streams the generated lines through the publisher, so
-// routing, keys and content modes are exactly those of `impact publish`.
+// simulateToKafka publishes through the same path as `impact publish`
+// (simulate.Publish), creating the contract's topics first where missing.
 func simulateToKafka(cmd *cobra.Command, opts simulate.Options, binary bool) (*simulate.Truth, error) {
 	if len(cfg.Kafka.Brokers) == 0 {
 		return nil, fmt.Errorf("no Kafka brokers: set --brokers or IMPACT_KAFKA_BROKERS, or use --out FILE")
+	}
+	if admin, err := kafkaio.NewAdmin(cfg.Kafka); err == nil {
+		topics := append(cfg.Kafka.Topics.Sources(), cfg.Kafka.Topics.DLQTopic())
+		if err := admin.CreateTopics(cmd.Context(), topics, 0); err != nil {
+			slog.Warn("simulate: could not create topics; publishing anyway", "topics", topics, "err", err)
+		}
+		admin.Close()
 	}
 	w, err := kafkaio.NewWriter(cfg.Kafka)
 	if err != nil {
 		return nil, fmt.Errorf("kafka writer: %w", err)
 	}
-	defer w.Close()
-	pr, pw := io.Pipe()
-	type result struct {
-		truth *simulate.Truth
-		err   error
+	truth, stats, err := simulate.Publish(cmd.Context(), w, opts, kafkaio.PublishOptions{Topics: cfg.Kafka.Topics, Binary: binary})
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("flush kafka writer: %w", cerr)
 	}
-	done := make(chan result, 1)
-	go func() {
-		t, err := simulate.WriteJSONL(cmd.Context(), pw, opts)
-		pw.CloseWithError(err)
-		done <- result{t, err}
-	}()
-	stats, perr := kafkaio.Publish(cmd.Context(), w, pr, kafkaio.PublishOptions{Topics: cfg.Kafka.Topics, Binary: binary})
-	pr.CloseWithError(io.ErrClosedPipe) // unblocks the generator if Publish stopped early
-	res := <-done
-	if perr != nil {
-		return nil, fmt.Errorf("publish simulated events: %w", perr)
-	}
-	if res.err != nil {
-		return nil, fmt.Errorf("simulate: %w", res.err)
+	if err != nil {
+		return nil, err
 	}
 	slog.Info("published", "stats", stats.String())
-	return res.truth, nil
+	return truth, nil
 }

@@ -7,13 +7,13 @@ import "time"
 var DefaultEnd = time.Date(2026, time.July, 1, 0, 0, 0, 0, time.UTC)
 
 // Options select what to simulate. The zero value simulates 365 days ending
-// at DefaultEnd with seed 0 at scale 1 (about 180k events).
+// at DefaultEnd with seed 0 at scale 1 (about 216k lines).
 type Options struct {
 	Seed uint64
 	Days int       // default 365
 	End  time.Time // default DefaultEnd; truncated to the second, UTC
 	// Scale multiplies every volume (entities per day, accounts); default 1.
-	// About 55 gives 10 million events over 365 days.
+	// About 47 gives 10 million lines over 365 days.
 	Scale float64
 	// Params are the planted effects and delivery mess.
 	Params Params
