@@ -398,9 +398,14 @@ func TestSLA(t *testing.T) {
 		{"critical", "", Decoder{SLA: custom}, detected.Add(7 * day), "strict-2"},
 		{"high", "", Decoder{SLA: custom}, time.Time{}, ""},
 		{"info", "", Decoder{SLA: custom}, detected.Add(365 * day), "strict-2"},
+		{"low", "", Decoder{}, time.Time{}, ""}, // detected 2105-12-31: due beyond DateTime
 	}
-	for _, c := range cases {
-		ev, err := c.dec.Decode(mutate(t, nil, map[string]string{"severity": `"` + c.severity + `"`, "sla_due_at": c.slaDue}), nil)
+	for i, c := range cases {
+		over := map[string]string{"severity": `"` + c.severity + `"`, "sla_due_at": c.slaDue}
+		if i == len(cases)-1 {
+			over["detected_at"] = `"2105-12-31T00:00:00Z"`
+		}
+		ev, err := c.dec.Decode(mutate(t, nil, over), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,11 +1,29 @@
 // Package schemas is event contract v1 of impact: the CloudEvents envelope,
-// one JSON Schema per event family (embedded, the published contract), a Go
-// type per entity and the decoder that turns a Kafka message into a typed,
-// validated event or a precise rejection.
+// one JSON Schema per event family (embedded in SchemaFS, the published
+// contract), a Go type per entity and the decoder that turns a Kafka
+// message into a typed, validated event or a precise rejection.
 //
-// The decoder validates in Go code (the hot path); TestSchemaEquivalence
-// proves it gives the same verdict as the JSON Schemas evaluated by
-// github.com/santhosh-tekuri/jsonschema/v6 on every example and fuzz input.
+// The contract beyond the design brief's field table:
+//   - optional fields may be absent or null (the same thing); required
+//     fields must be present and not null;
+//   - ids and short labels are at most 256 characters, titles and
+//     descriptions 4096, arrays 1000 items; envelope id, source, subject
+//     and dataschema at most 1024 characters; required ids are non-empty;
+//   - timestamps are RFC 3339 with a zone (Z or ±hh:mm), years 1971-2105
+//     (so ClickHouse DateTime holds them), no leap seconds; they are
+//     converted to UTC;
+//   - counts are integers (1e3 and 4.0 are integers); money, hours and
+//     seconds are numbers; every number is bounded (0..1e15 unless the
+//     brief says otherwise), so none overflows;
+//   - booleans are JSON true/false (stored as UInt8);
+//   - duplicate member names: the last one wins, as in encoding/json;
+//   - member names are case-sensitive; unknown members are ignored here and
+//     kept in the raw payload.
+//
+// The decoder validates in Go code (the hot path); TestSchemaEquivalence,
+// TestSchemaEquivalenceMutations and FuzzDecode prove it gives the same
+// verdict as the JSON Schemas evaluated by
+// github.com/santhosh-tekuri/jsonschema/v6.
 package schemas
 
 import (

@@ -13,6 +13,9 @@ type SLAPolicy struct {
 
 const day = 24 * time.Hour
 
+// maxDateTime is the last instant ClickHouse DateTime (UInt32 seconds) holds.
+var maxDateTime = time.Unix(1<<32-1, 0).UTC()
+
 // DefaultSLAPolicy is the default policy of the design brief.
 var DefaultSLAPolicy = SLAPolicy{
 	Version:  "default-v1",
@@ -50,6 +53,9 @@ func (p SLAPolicy) apply(f *Finding) {
 		return
 	}
 	due := f.DetectedAt.Add(d)
+	if due.After(maxDateTime) {
+		return // ClickHouse DateTime cannot hold it; a year-2105 finding has no due date
+	}
 	f.SLADueAt = &due
 	f.SLAPolicyVersion = p.Version
 }
