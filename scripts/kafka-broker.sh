@@ -17,6 +17,8 @@
 #   KAFKA_LIB_DIR    jar cache (default ~/.cache/impact/kafka-$KAFKA_VERSION/lib)
 #   KAFKA_HEAP_OPTS  JVM heap (default -Xms256m -Xmx512m)
 #   KAFKA_START_TIMEOUT  seconds to wait for the broker (default 120)
+#   KAFKA_OWNER_PID  when set, the broker is stopped and its state removed once
+#                    that process is gone (the Go launcher sets it to itself)
 #
 # Only the env line goes to stdout; progress and errors go to stderr.
 set -euo pipefail
@@ -63,7 +65,7 @@ fetch() {
 	fi
 	log "fetching Apache Kafka $KAFKA_VERSION jars with Maven into $LIB_DIR"
 	rm -f "$LIB_DIR"/*.jar
-	mvn -B -q -f "$POM" dependency:copy-dependencies -DoutputDirectory="$LIB_DIR" >&2 ||
+	mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DoutputDirectory="$LIB_DIR" >&2 ||
 		die "maven could not fetch the Kafka jars (see above)"
 	echo "$want" >"$marker"
 	exec 9>&-
@@ -164,6 +166,18 @@ try_start() {
 		>"$STATE_DIR/stdout.log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$STATE_DIR/broker.pid"
+	if [ -n "${KAFKA_OWNER_PID:-}" ]; then
+		# The owner (a test binary) may die without calling stop; then this
+		# watchdog stops the broker and removes its state, so nothing leaks.
+		setsid bash -c '
+			owner=$1 broker=$2 state=$3
+			while kill -0 "$owner" 2>/dev/null && kill -0 "$broker" 2>/dev/null; do sleep 1; done
+			kill -0 "$broker" 2>/dev/null || exit 0
+			kill -TERM "$broker" 2>/dev/null
+			for i in $(seq 1 100); do kill -0 "$broker" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$broker" 2>/dev/null
+			rm -rf "$state"' _ "$KAFKA_OWNER_PID" "$pid" "$STATE_DIR" >/dev/null 2>&1 </dev/null &
+	fi
 	while :; do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			rm -f "$STATE_DIR/broker.pid"

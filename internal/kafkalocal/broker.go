@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/secimpact/impact/internal/config"
@@ -100,7 +101,9 @@ func (b *Broker) Close() error {
 
 func (b *Broker) run(ctx context.Context, verb string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "bash", b.script, verb)
-	cmd.Env = append(os.Environ(), "KAFKA_STATE_DIR="+b.stateDir)
+	// KAFKA_OWNER_PID: should this process die without Close, the script's
+	// watchdog stops the broker, so a killed test binary leaks nothing.
+	cmd.Env = append(os.Environ(), "KAFKA_STATE_DIR="+b.stateDir, "KAFKA_OWNER_PID="+strconv.Itoa(os.Getpid()))
 	cmd.Stderr = b.stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -4,6 +4,11 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,5 +86,59 @@ func TestStartBroker(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", b.Brokers()[0], time.Second); err == nil {
 		c.Close()
 		t.Fatalf("broker port %s still accepts connections after Close", b.Brokers()[0])
+	}
+}
+
+// TestBrokerStopsWhenOwnerDies checks the script's watchdog: a broker whose
+// owner process (KAFKA_OWNER_PID, a killed test binary in real life) is gone
+// stops and removes its state by itself.
+func TestBrokerStopsWhenOwnerDies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a JVM; skipped with -short")
+	}
+	script, err := filepath.Abs("../../scripts/kafka-broker.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := exec.Command("sleep", "600")
+	if err := owner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Process.Kill()
+	state := filepath.Join(t.TempDir(), "state")
+	start := exec.Command("bash", script, "start")
+	start.Env = append(os.Environ(), "KAFKA_STATE_DIR="+state, "KAFKA_OWNER_PID="+strconv.Itoa(owner.Process.Pid))
+	if out, err := start.Output(); err != nil || !strings.HasPrefix(string(out), "IMPACT_KAFKA_BROKERS=127.0.0.1:") {
+		t.Fatalf("start: %v, output %q", err, out)
+	}
+	pidText, err := os.ReadFile(filepath.Join(state, "broker.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGKILL) // only if the test fails
+
+	if err := owner.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = owner.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("broker %d still running 30s after its owner died", pid)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for {
+		if _, err := os.Stat(state); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state dir %s left behind", state)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
