@@ -1,0 +1,213 @@
+package migrations
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Cluster mode rewrites the single-server DDL of the migration files for a
+// sharded, replicated deployment (Options.Cluster = the cluster name of the
+// servers' remote_servers configuration, which also need ZooKeeper/Keeper
+// and the {shard} and {replica} macros):
+//
+//   - every CREATE/ALTER/DROP gets ON CLUSTER <cluster>;
+//   - a table with a *MergeTree engine becomes <table>_local with engine
+//     Replicated*MergeTree('/clickhouse/tables/{shard}/{database}/<table>_local',
+//     '{replica}', <original arguments>), and <table> itself becomes a
+//     Distributed table over it, sharded by cityHash64 of the sorting key.
+//     Analysts, dashboards and the ingester keep using the readable name
+//     <table>; the sorting key is the event identity, so a replayed event
+//     lands on the shard (and in the part) its first copy went to and
+//     ReplacingMergeTree still collapses it;
+//   - ALTER and DROP of such a table apply to both <table>_local and
+//     <table>;
+//   - INSERT statements are left alone (they go through the Distributed
+//     table).
+//
+// The bookkeeping tables (schema_migrations, schema_migrations_lock) are
+// replicated over the whole cluster (one ZooKeeper path without {shard}),
+// so every server sees the same migration history.
+
+// Statements returns every statement Apply would run on an empty database
+// for opts, bookkeeping tables first; with opts.Cluster set, the replicated
+// DDL. Used by `impact migrate --dry-run`, golden tests and SQL checks.
+func Statements(opts Options) ([]string, error) {
+	all, err := Load(opts.fsys())
+	if err != nil {
+		return nil, err
+	}
+	out := bootstrapStatements(opts)
+	for _, m := range all {
+		stmts, err := statementsOf(m, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stmts...)
+	}
+	return out, nil
+}
+
+const (
+	createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations%s
+(
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime
+)
+ENGINE = %s
+ORDER BY version`
+	createLockTable = `CREATE TABLE IF NOT EXISTS schema_migrations_lock%s
+(
+    owner String,
+    acquired_at DateTime,
+    heartbeat_at DateTime,
+    released UInt8
+)
+ENGINE = %s
+ORDER BY owner`
+)
+
+// bootstrapStatements create the bookkeeping tables.
+func bootstrapStatements(opts Options) []string {
+	if opts.Cluster == "" {
+		return []string{
+			fmt.Sprintf(createMigrationsTable, "", "ReplacingMergeTree()"),
+			fmt.Sprintf(createLockTable, "", "ReplacingMergeTree(heartbeat_at)"),
+		}
+	}
+	on := " ON CLUSTER " + opts.Cluster
+	return []string{
+		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", opts.database(), on),
+		fmt.Sprintf(createMigrationsTable, on,
+			"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{replica}')"),
+		fmt.Sprintf(createLockTable, on,
+			"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations_lock', '{replica}', heartbeat_at)"),
+	}
+}
+
+// statementsOf returns m's statements for opts.
+func statementsOf(m Migration, opts Options) ([]string, error) {
+	if opts.Cluster == "" {
+		return m.Statements, nil
+	}
+	var out []string
+	for i, s := range m.Statements {
+		r, err := clusterRewrite(s, opts)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s statement %d for cluster %s: %w", m.Name, i+1, opts.Cluster, err)
+		}
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+var (
+	ident = `([A-Za-z_][A-Za-z0-9_]*)`
+	// CREATE TABLE IF NOT EXISTS name
+	reCreateTable = regexp.MustCompile(`(?is)^CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+` + ident + `\b`)
+	// CREATE [MATERIALIZED] VIEW IF NOT EXISTS name
+	reCreateView = regexp.MustCompile(`(?is)^CREATE\s+(MATERIALIZED\s+)?VIEW\s+IF\s+NOT\s+EXISTS\s+` + ident + `\b`)
+	// ENGINE = [Replacing|Summing|...]MergeTree[(args)]
+	reEngine = regexp.MustCompile(`(?is)\bENGINE\s*=\s*([A-Za-z]*)MergeTree\b(\s*\(([^()]*)\))?`)
+	// ORDER BY (a, b) or ORDER BY a
+	reOrderBy = regexp.MustCompile(`(?is)\bORDER\s+BY\s+(\((?:[^()]|\([^()]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)`)
+	reAlter   = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+` + ident + `\b`)
+	reDropTbl = regexp.MustCompile(`(?is)^DROP\s+(TABLE|VIEW)\s+IF\s+EXISTS\s+` + ident + `\b`)
+	reInsert  = regexp.MustCompile(`(?is)^INSERT\s+INTO\s`)
+	reOnClust = regexp.MustCompile(`(?is)\bON\s+CLUSTER\b`)
+)
+
+// clusterRewrite turns one single-server statement into its cluster form.
+func clusterRewrite(stmt string, opts Options) ([]string, error) {
+	s := stripComments(stmt)
+	if reOnClust.MatchString(s) {
+		return nil, fmt.Errorf("migration files must not say ON CLUSTER; the runner adds it")
+	}
+	on := " ON CLUSTER " + opts.Cluster
+	switch {
+	case reCreateTable.MatchString(s):
+		loc := reCreateTable.FindStringSubmatchIndex(s)
+		table := s[loc[2]:loc[3]]
+		rest := s[loc[1]:]
+		eng := reEngine.FindStringSubmatchIndex(rest)
+		if eng == nil {
+			// Not MergeTree (Memory, Distributed, ...): just everywhere.
+			return []string{s[:loc[1]] + on + rest}, nil
+		}
+		local := table + "_local"
+		kind := rest[eng[2]:eng[3]]
+		args := ""
+		if eng[6] >= 0 {
+			args = strings.TrimSpace(rest[eng[6]:eng[7]])
+		}
+		replArgs := fmt.Sprintf("'/clickhouse/tables/{shard}/{database}/%s', '{replica}'", local)
+		if args != "" {
+			replArgs += ", " + args
+		}
+		body := rest[:eng[0]] + "ENGINE = Replicated" + kind + "MergeTree(" + replArgs + ")" + rest[eng[1]:]
+		ob := reOrderBy.FindStringSubmatch(body)
+		if ob == nil {
+			return nil, fmt.Errorf("table %s: no ORDER BY to shard by", table)
+		}
+		key := strings.TrimSpace(ob[1])
+		if strings.HasPrefix(key, "(") {
+			key = strings.TrimSpace(key[1 : len(key)-1])
+		}
+		createLocal := "CREATE TABLE IF NOT EXISTS " + local + on + body
+		createDist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
+			table, on, local, opts.Cluster, opts.database(), local, key)
+		return []string{createLocal, createDist}, nil
+
+	case reCreateView.MatchString(s):
+		loc := reCreateView.FindStringSubmatchIndex(s)
+		rest := s[loc[1]:]
+		if loc[2] >= 0 { // materialized: its storage must replicate too
+			name := s[loc[4]:loc[5]]
+			if eng := reEngine.FindStringSubmatchIndex(rest); eng != nil {
+				args := ""
+				if eng[6] >= 0 {
+					args = strings.TrimSpace(rest[eng[6]:eng[7]])
+				}
+				replArgs := fmt.Sprintf("'/clickhouse/tables/{shard}/{database}/%s', '{replica}'", name)
+				if args != "" {
+					replArgs += ", " + args
+				}
+				rest = rest[:eng[0]] + "ENGINE = Replicated" + rest[eng[2]:eng[3]] + "MergeTree(" + replArgs + ")" + rest[eng[1]:]
+			}
+		}
+		return []string{s[:loc[1]] + on + rest}, nil
+
+	case reAlter.MatchString(s):
+		loc := reAlter.FindStringSubmatchIndex(s)
+		table := s[loc[2]:loc[3]]
+		rest := s[loc[1]:]
+		// The Distributed table mirrors the local table's columns.
+		return []string{
+			"ALTER TABLE " + table + "_local" + on + rest,
+			"ALTER TABLE " + table + on + rest,
+		}, nil
+
+	case reDropTbl.MatchString(s):
+		loc := reDropTbl.FindStringSubmatchIndex(s)
+		kind, name := s[loc[2]:loc[3]], s[loc[4]:loc[5]]
+		rest := s[loc[1]:]
+		if strings.EqualFold(kind, "VIEW") {
+			return []string{s[:loc[1]] + on + rest}, nil
+		}
+		// Dropping a table that was never split is harmless (IF EXISTS).
+		return []string{
+			"DROP TABLE IF EXISTS " + name + on + rest,
+			"DROP TABLE IF EXISTS " + name + "_local" + on + rest,
+		}, nil
+
+	case reInsert.MatchString(s):
+		return []string{s}, nil
+	}
+	head := s
+	if len(head) > 40 {
+		head = head[:40] + "..."
+	}
+	return nil, fmt.Errorf("cannot rewrite %q for a cluster (supported: CREATE TABLE/VIEW IF NOT EXISTS, ALTER TABLE, DROP TABLE/VIEW IF EXISTS, INSERT)", head)
+}

@@ -1,0 +1,114 @@
+package migrations
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// The lock: ClickHouse 18.16 has no transactions and no atomic
+// compare-and-set, so runners contend by writing a row each into
+// schema_migrations_lock and, after a settle delay, reading all live rows:
+// the one with the smallest (acquired_at, owner) holds the lock.
+//
+// Why the delay makes it safe: acquired_at is the server's now() in
+// seconds. If B's row is not yet visible when A reads, B inserted more than
+// lockSettle after A, so B's acquired_at is a later second than A's and B,
+// which does see A's row, defers to A. Rows seen by both give both the same
+// answer. A holder heartbeats its row; a row whose heartbeat is older than
+// lockLease (a crashed runner) stops counting.
+const (
+	lockSettle    = 1100 * time.Millisecond // > 1s, the resolution of DateTime
+	lockLease     = 60 * time.Second
+	lockHeartbeat = 10 * time.Second
+	lockPoll      = 500 * time.Millisecond
+)
+
+type lock struct {
+	owner string
+	stop  chan struct{}
+	done  sync.WaitGroup
+}
+
+func newOwner() string {
+	b := make([]byte, 8)
+	rand.Read(b) // never fails (crypto/rand docs)
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// tryLock attempts to take the migration lock once. ok is false when
+// another runner holds it; the caller waits and retries.
+func tryLock(ctx context.Context, conn driver.Conn) (*lock, bool, error) {
+	owner := newOwner()
+	if err := conn.Exec(ctx,
+		"INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released) SELECT ?, now(), now(), 0",
+		owner); err != nil {
+		return nil, false, fmt.Errorf("take migration lock: %w", err)
+	}
+	if err := sleep(ctx, lockSettle); err != nil {
+		return nil, false, fmt.Errorf("take migration lock: %w", err)
+	}
+	var holder string
+	err := conn.QueryRow(ctx, `SELECT owner FROM schema_migrations_lock FINAL
+WHERE released = 0 AND heartbeat_at >= now() - ?
+ORDER BY acquired_at, owner LIMIT 1`, int(lockLease/time.Second)).Scan(&holder)
+	if err != nil {
+		return nil, false, fmt.Errorf("read migration lock: %w", err)
+	}
+	l := &lock{owner: owner, stop: make(chan struct{})}
+	if holder != owner {
+		// Withdraw, so our row does not block the holder's successors.
+		return nil, false, l.release(ctx, conn)
+	}
+	l.done.Add(1)
+	go l.heartbeat(conn)
+	return l, true, nil
+}
+
+func (l *lock) heartbeat(conn driver.Conn) {
+	defer l.done.Done()
+	t := time.NewTicker(lockHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), lockHeartbeat)
+			// A failed heartbeat is retried on the next tick; after
+			// lockLease without one, others may take over, which is the
+			// point of the lease.
+			_ = conn.Exec(ctx, `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
+SELECT owner, acquired_at, now(), 0 FROM schema_migrations_lock FINAL WHERE owner = ? AND released = 0`, l.owner)
+			cancel()
+		}
+	}
+}
+
+// unlock stops the heartbeat and releases the lock.
+func (l *lock) unlock(ctx context.Context, conn driver.Conn) error {
+	close(l.stop)
+	l.done.Wait()
+	return l.release(ctx, conn)
+}
+
+// release marks the owner's row released; heartbeat_at is pushed one
+// second past the last heartbeat so ReplacingMergeTree keeps this row.
+func (l *lock) release(ctx context.Context, conn driver.Conn) error {
+	// Not the caller's ctx alone: a cancelled migration must still free
+	// the lock it holds.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := conn.Exec(ctx, `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
+SELECT owner, acquired_at, max(heartbeat_at) + 1, 1 FROM schema_migrations_lock WHERE owner = ? GROUP BY owner, acquired_at`, l.owner); err != nil {
+		return fmt.Errorf("release migration lock: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+// Package migrations applies the numbered ClickHouse migrations of impact.
+//
+// Migrations are the files NNNN_name.sql in this directory, embedded in the
+// binary and applied in version order. Statements in a file are separated by
+// a semicolon at the end of a line. Each applied migration is recorded in
+// the table schema_migrations (version, name, checksum, applied_at); a
+// migration that was applied is never applied again, and a changed file
+// (checksum mismatch) is an error: add a new migration instead.
+//
+// ClickHouse has no transactions, so two runners starting at once (two
+// ingesters, say) are kept apart by a lease lock (see lock.go), and every
+// statement is expected to be idempotent anyway (CREATE ... IF NOT EXISTS),
+// so a runner that died half way can simply run again.
+//
+// In cluster mode (Options.Cluster) the same files are rewritten into
+// replicated DDL; see cluster.go.
+package migrations
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Options configures Apply and Statements. The zero value applies the
+// embedded migrations to the connection's database on a single server.
+type Options struct {
+	// Database is the database being migrated. Apply checks that the
+	// connection uses it; cluster DDL names it (Distributed engine, CREATE
+	// DATABASE ON CLUSTER). Default "impact".
+	Database string
+
+	// Cluster, when set, makes the DDL replicated: ON CLUSTER Cluster,
+	// Replicated*MergeTree engines and a Distributed table in front of each
+	// MergeTree table (see cluster.go).
+	Cluster string
+
+	// DryRun makes Apply report what it would do without changing
+	// anything (not even creating schema_migrations).
+	DryRun bool
+
+	// FS holds the migration files; nil means the embedded ones. Tests use
+	// it to run the runner on files of their own.
+	FS fs.FS
+}
+
+func (o Options) database() string {
+	if o.Database == "" {
+		return "impact"
+	}
+	return o.Database
+}
+
+func (o Options) fsys() fs.FS {
+	if o.FS == nil {
+		return embedded
+	}
+	return o.FS
+}
+
+// Migration is one migration file.
+type Migration struct {
+	Version    int      // NNNN of the file name
+	Name       string   // file name without ".sql", e.g. "0001_events_raw"
+	Checksum   string   // hex SHA-256 of the file
+	Statements []string // the file split into statements, without the trailing ';'
+}
+
+var fileName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
+
+// Load reads and checks the migration files of fsys (nil: the embedded
+// ones), in version order.
+func Load(fsys fs.FS) ([]Migration, error) {
+	if fsys == nil {
+		fsys = embedded
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(names)
+	var out []Migration
+	seen := map[int]string{}
+	for _, name := range names {
+		m := fileName.FindStringSubmatch(name)
+		if m == nil {
+			return nil, fmt.Errorf("migration file %s: name must be NNNN_lower_case_name.sql", name)
+		}
+		version, _ := strconv.Atoi(m[1])
+		if prev, ok := seen[version]; ok {
+			return nil, fmt.Errorf("migration files %s and %s share version %d", prev, name, version)
+		}
+		seen[version] = name
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		stmts := Split(string(data))
+		if len(stmts) == 0 {
+			return nil, fmt.Errorf("migration %s has no statements", name)
+		}
+		for i, s := range stmts {
+			if err := checkIdempotent(s); err != nil {
+				return nil, fmt.Errorf("migration %s statement %d: %w", name, i+1, err)
+			}
+		}
+		sum := sha256.Sum256(data)
+		out = append(out, Migration{
+			Version:    version,
+			Name:       strings.TrimSuffix(path.Base(name), ".sql"),
+			Checksum:   hex.EncodeToString(sum[:]),
+			Statements: stmts,
+		})
+	}
+	return out, nil
+}
+
+// Split splits SQL text into statements at semicolons that end a line.
+// Chunks holding only comments and blank lines are dropped.
+func Split(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if s := strings.TrimSpace(cur.String()); hasCode(s) {
+			out = append(out, s)
+		}
+		cur.Reset()
+	}
+	sc := bufio.NewScanner(strings.NewReader(sql))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), " \t\r")
+		if strings.HasSuffix(line, ";") && !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			cur.WriteString(strings.TrimSuffix(line, ";"))
+			flush()
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+	}
+	flush()
+	return out
+}
+
+// hasCode reports whether s has anything besides comments and blanks.
+func hasCode(s string) bool {
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "--") {
+			return true
+		}
+	}
+	return false
+}
+
+// stripComments removes whole-line "--" comments, so statement heads can be
+// matched.
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return strings.TrimSpace(b.String())
+}
+
+var (
+	reCreate   = regexp.MustCompile(`(?is)^CREATE\s+(?:MATERIALIZED\s+)?(?:TABLE|VIEW|DATABASE)\s+`)
+	reCreateOK = regexp.MustCompile(`(?is)^CREATE\s+(?:MATERIALIZED\s+)?(?:TABLE|VIEW|DATABASE)\s+IF\s+NOT\s+EXISTS\s`)
+	reDrop     = regexp.MustCompile(`(?is)^DROP\s+(?:TABLE|VIEW|DATABASE)\s+`)
+	reDropOK   = regexp.MustCompile(`(?is)^DROP\s+(?:TABLE|VIEW|DATABASE)\s+IF\s+EXISTS\s`)
+	reValues   = regexp.MustCompile(`(?is)^INSERT\s+INTO\s+[^(]*\([^)]*\)\s*VALUES\b|^INSERT\s+INTO\s+\S+\s+VALUES\b`)
+)
+
+// checkIdempotent rejects CREATE without IF NOT EXISTS and DROP without IF
+// EXISTS: a runner that died half way must be able to run the file again.
+// It also rejects INSERT ... VALUES, which cannot be run by Exec on 18.16.
+// (ALTER cannot be made idempotent on 18.16, which lacks ADD COLUMN IF NOT
+// EXISTS; the lock keeps concurrent runners from racing on those.)
+func checkIdempotent(stmt string) error {
+	s := stripComments(stmt)
+	if reCreate.MatchString(s) && !reCreateOK.MatchString(s) {
+		return fmt.Errorf("CREATE must say IF NOT EXISTS, so a re-run is harmless")
+	}
+	if reDrop.MatchString(s) && !reDropOK.MatchString(s) {
+		return fmt.Errorf("DROP must say IF EXISTS, so a re-run is harmless")
+	}
+	if reValues.MatchString(s) {
+		// Over the native protocol, 18.16 answers INSERT ... VALUES by
+		// waiting for data blocks the client never sends: Exec hangs.
+		return fmt.Errorf("INSERT ... VALUES hangs on ClickHouse 18.16 over the native protocol; write INSERT INTO t (cols) SELECT ...")
+	}
+	return nil
+}

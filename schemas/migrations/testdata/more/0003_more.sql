@@ -1,0 +1,2 @@
+CREATE TABLE IF NOT EXISTS scratch (x UInt8) ENGINE = Memory;
+DROP TABLE IF EXISTS scratch;

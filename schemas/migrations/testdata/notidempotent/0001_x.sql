@@ -1,0 +1,1 @@
+CREATE TABLE t (x UInt8) ENGINE = Memory;
