@@ -288,7 +288,7 @@ func trust() Dashboard {
 				Method:   "count of ticket_facts per Monday-started week of created_at by security_related",
 				N:        "the counts themselves",
 				Evidence: Descriptive,
-				SQL:      "trust/security_tickets_weekly.sql", Columns: []string{"time", "security_related", "other"}},
+				SQL:      "trust/security_tickets_weekly.sql", Columns: []string{"time", "security_tickets", "other_tickets"}},
 			{Title: "Weekly CSAT, after incident vs baseline", Kind: TimeSeries, Unit: unitCSAT, Width: 12,
 				Summary:  "Mean weekly CSAT of tickets within 30 days after an incident and of the rest; weeks with few rated tickets are noisy.",
 				Method:   "mean csat_score per week of created_at by after_incident_30d (ticket_facts)",

@@ -17,11 +17,11 @@ FROM
             assumeNotNull(finished_at) AS deployed_at
         FROM deployment_facts
         WHERE status = 'success' AND isNotNull(finished_at) AND $__timeFilter(finished_at)
-    )
+    ) AS fixes
     ANY INNER JOIN
     (
         SELECT finding_id, severity, detected_at FROM findings
-    ) USING finding_id
+    ) AS fixed USING finding_id
 )
 GROUP BY severity
 ORDER BY severity
