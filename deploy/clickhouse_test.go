@@ -94,7 +94,9 @@ func TestClickHouseSettingsKnown(t *testing.T) {
 			continue
 		}
 		// readonly last: it must not stop the clause from applying the rest.
-		sort.SliceStable(set, func(i, j int) bool { return !strings.HasPrefix(set[i], "readonly ") && strings.HasPrefix(set[j], "readonly ") })
+		sort.SliceStable(set, func(i, j int) bool {
+			return !strings.HasPrefix(set[i], "readonly ") && strings.HasPrefix(set[j], "readonly ")
+		})
 		stmts = append(stmts, fmt.Sprintf("SELECT 1 SETTINGS %s", strings.Join(set, ", ")))
 	}
 

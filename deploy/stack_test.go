@@ -310,7 +310,6 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-
 func kafkaInitTopics(t *testing.T, s types.ServiceConfig) []string {
 	t.Helper()
 	script := strings.Join(s.Command, "\n")
