@@ -48,6 +48,9 @@ func WriteJSONL(ctx context.Context, w io.Writer, opts Options) (*Truth, error) 
 // errors stop the run and are returned.
 func Run(ctx context.Context, opts Options, emit func(Record) error) (*Truth, error) {
 	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	g := newGen(opts, emit)
 	if err := g.run(ctx); err != nil {
 		return nil, err

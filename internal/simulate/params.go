@@ -1,6 +1,9 @@
 package simulate
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // DefaultEnd is the end of the simulated window when Options.End is zero: a
 // fixed instant, so that a seed alone reproduces a run byte for byte.
@@ -124,4 +127,19 @@ func (o Options) withDefaults() Options {
 	}
 	o.Params = o.Params.withDefaults()
 	return o
+}
+
+// check rejects windows the contract cannot carry: event times must be RFC
+// 3339 instants in 1971-2105, and the catalog starts 1100 days before the
+// window.
+func (o Options) check() error {
+	first := o.End.Add(-time.Duration(o.Days)*24*time.Hour - catalogLead*time.Second)
+	if first.Year() < 1971 || o.End.Year() > 2105 {
+		return fmt.Errorf("simulate: window %s .. %s (with the catalog from %s) outside 1971-2105",
+			o.End.Add(-time.Duration(o.Days)*24*time.Hour).Format(time.DateOnly), o.End.Format(time.DateOnly), first.Format(time.DateOnly))
+	}
+	if o.Scale > 10000 {
+		return fmt.Errorf("simulate: scale %g too large", o.Scale)
+	}
+	return nil
 }

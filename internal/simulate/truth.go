@@ -206,6 +206,10 @@ type DeploymentTruth struct {
 	// the finding it fixes in fixes_finding_ids; finding fixed_at = the
 	// deployment's finished_at).
 	SecurityFix int `json:"security_fix"`
+	// SecurityFixLead: over security_fix deployments with finished_at, for
+	// each finding named in fixes_finding_ids, finished_at - the finding's
+	// detected_at (metric 11: finding opened -> the deploy that fixes it).
+	SecurityFixLead LeadTime `json:"security_fix_lead"`
 }
 
 // LeadTime summarises lead times (finished_at - first_commit_at).
@@ -316,10 +320,17 @@ type DepartmentTruth struct {
 	VendorAssessmentCostUSD float64 `json:"vendor_assessment_cost_usd"`
 	VendorMonitoringCostUSD float64 `json:"vendor_monitoring_cost_usd"`
 	VendorAssessments       int     `json:"vendor_assessments"`
+	// VendorAssessmentsCompleted counts assessments with completed_at;
+	// VendorCycleSeconds sums their completed_at - requested_at (metric 14).
+	VendorAssessmentsCompleted int   `json:"vendor_assessments_completed"`
+	VendorCycleSeconds         int64 `json:"vendor_cycle_seconds"`
 	// CostOfRiskUSD = IncidentCostUSD + VendorAssessmentCostUSD + VendorMonitoringCostUSD.
 	CostOfRiskUSD float64 `json:"cost_of_risk_usd"`
 	// PolicyExceptions: opened (distinct exception entities) and still open
 	// (resolved_at absent in the final state) as of End.
 	PolicyExceptions     int `json:"policy_exceptions"`
 	PolicyExceptionsOpen int `json:"policy_exceptions_open"`
+	// PolicyExceptionResolvedSeconds sums resolved_at - opened_at over the
+	// resolved ones (metric 16: how long exceptions stay open).
+	PolicyExceptionResolvedSeconds int64 `json:"policy_exception_resolved_seconds"`
 }

@@ -148,6 +148,8 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 			dt.PolicyExceptions++
 			if v.ResolvedAt == nil {
 				dt.PolicyExceptionsOpen++
+			} else {
+				dt.PolicyExceptionResolvedSeconds += int64(v.ResolvedAt.Sub(v.OpenedAt) / time.Second)
 			}
 			out.Departments[v.Department] = dt
 		case *schemas.VendorAssessment:
@@ -155,6 +157,10 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 			dt.VendorAssessments++
 			if v.AssessmentCostUSD != nil {
 				dt.VendorAssessmentCostUSD += *v.AssessmentCostUSD
+			}
+			if v.CompletedAt != nil {
+				dt.VendorAssessmentsCompleted++
+				dt.VendorCycleSeconds += int64(v.CompletedAt.Sub(v.RequestedAt) / time.Second)
 			}
 			if v.AnnualMonitoringCostUSD != nil {
 				dt.VendorMonitoringCostUSD += *v.AnnualMonitoringCostUSD
@@ -265,6 +271,22 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 		return l
 	}
 	d.LeadTimeBlocked, d.LeadTimeUnblocked = lt(bl), lt(unbl)
+	detected := map[string]time.Time{}
+	for _, f := range findings {
+		detected[f.FindingID] = f.DetectedAt
+	}
+	var fixLeads []int64
+	for _, dp := range deps {
+		if dp.Trigger != "security_fix" || dp.FinishedAt == nil {
+			continue
+		}
+		for _, id := range dp.FixesFindingIDs {
+			if det, ok := detected[id]; ok {
+				fixLeads = append(fixLeads, int64(dp.FinishedAt.Sub(det)/time.Second))
+			}
+		}
+	}
+	d.SecurityFixLead = lt(fixLeads)
 
 	// ticket_facts
 	tt := &out.Tickets

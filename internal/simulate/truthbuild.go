@@ -20,6 +20,10 @@ type truthBuilder struct {
 	blocked  map[string]bool // service_id \x00 commit_sha with a failed blocking gate
 	tickets  []ticketFact
 	incByAcc map[string][]int64 // account -> detected_at of incidents affecting it
+	// security_fix deployments are recorded before the finding they fix
+	// (they are generated inside its lifecycle): finding -> finished_at.
+	fixedBy  map[string][]int64
+	fixLeads []int64
 }
 
 type catalogEntry struct {
@@ -43,6 +47,7 @@ func newTruthBuilder(o Options, start, end int64) *truthBuilder {
 	tb := &truthBuilder{
 		end: end, versions: map[string]int{}, cat: map[string][]catalogEntry{},
 		reviews: map[string]*Review{}, blocked: map[string]bool{}, incByAcc: map[string][]int64{},
+		fixedBy: map[string][]int64{},
 	}
 	t := &tb.t
 	t.Seed, t.Days, t.Scale, t.Params = o.Seed, o.Days, o.Scale, o.Params
@@ -174,6 +179,10 @@ func (tb *truthBuilder) finding(f *Finding) {
 	if f.Status == "open" && (f.Severity == "high" || f.Severity == "critical") && f.Detected < tb.end-365*daySec {
 		ft.SecurityDebt++
 	}
+	for _, fin := range tb.fixedBy[f.ID] {
+		tb.fixLeads = append(tb.fixLeads, fin-f.Detected)
+	}
+	delete(tb.fixedBy, f.ID)
 	team, dept := tb.ownerAt(f.ServiceID, f.Detected)
 	_, within := findingSLA(f, tb.end)
 	add := func(s SLA) SLA {
@@ -236,6 +245,8 @@ func (tb *truthBuilder) exception(e *Exception) {
 	dt.PolicyExceptions++
 	if e.Resolved == 0 {
 		dt.PolicyExceptionsOpen++
+	} else {
+		dt.PolicyExceptionResolvedSeconds += e.Resolved - e.Opened
 	}
 	tb.t.Departments[e.Dept] = dt
 }
@@ -246,6 +257,10 @@ func (tb *truthBuilder) assessment(a *Assessment) {
 	dt.VendorAssessments++
 	if a.Cost >= 0 {
 		dt.VendorAssessmentCostUSD += a.Cost
+	}
+	if a.Completed != 0 {
+		dt.VendorAssessmentsCompleted++
+		dt.VendorCycleSeconds += a.Completed - a.Requested
 	}
 	if a.Monitoring >= 0 {
 		dt.VendorMonitoringCostUSD += a.Monitoring
@@ -277,6 +292,11 @@ func (tb *truthBuilder) deployment(dp *Deployment) {
 	d.GateWaitSeconds += dp.GateWait
 	if dp.Trigger == "security_fix" {
 		d.SecurityFix++
+		if dp.Finished != 0 {
+			for _, id := range dp.Fixes {
+				tb.fixedBy[id] = append(tb.fixedBy[id], dp.Finished)
+			}
+		}
 	}
 	lead := int64(-1)
 	if dp.Finished != 0 {
@@ -428,6 +448,7 @@ func (tb *truthBuilder) finishDeployments() {
 	}
 	d.LeadTimeBlocked = leadTime(blocked)
 	d.LeadTimeUnblocked = leadTime(unblocked)
+	d.SecurityFixLead = leadTime(tb.fixLeads)
 }
 
 func leadTime(v []int64) LeadTime {

@@ -129,6 +129,9 @@ func TestTinyOrganisation(t *testing.T) {
 	// svc-a moves from t1/Sales to t2/HR on day 100.
 	tb.catalog("svc-a", "t1", "Sales", -1000*d)
 	tb.catalog("svc-a", "t2", "HR", 100*d)
+	// The security_fix deployment is recorded before the finding it fixes, as
+	// the generator does.
+	tb.deployment(&Deployment{ID: "d5", ServiceID: "svc-a", Commit: "c5", Status: "success", Trigger: "security_fix", FirstCommit: 69 * d, Finished: 70 * d, Fixes: []string{"f1"}})
 	tb.finding(&Finding{ID: "f1", Severity: "high", Status: "fixed", ServiceID: "svc-a", Detected: 50 * d, Fixed: 70 * d})           // t1, within
 	tb.finding(&Finding{ID: "f2", Severity: "critical", Status: "open", ServiceID: "svc-a", Detected: 100 * d})                      // t2 (effective = detected), overdue
 	tb.finding(&Finding{ID: "f3", Severity: "low", Status: "open", ServiceID: "svc-a", Detected: 190 * d})                           // t2, not due
@@ -161,7 +164,7 @@ func TestTinyOrganisation(t *testing.T) {
 	tb.ticket(&Ticket{ID: "t4", AccountID: "acc2", Created: 106 * d})
 	tb.exception(&Exception{ID: "e1", Dept: "Sales", Opened: d})
 	tb.exception(&Exception{ID: "e2", Dept: "Sales", Opened: d, Resolved: 5 * d})
-	tb.assessment(&Assessment{ID: "a1", Dept: "HR", Cost: 800, Monitoring: 1200})
+	tb.assessment(&Assessment{ID: "a1", Dept: "HR", Cost: 800, Monitoring: 1200, Requested: d, Completed: 11 * d})
 	tb.assessment(&Assessment{ID: "a2", Dept: "HR", Cost: 500, Monitoring: -1})
 	tr := tb.finish()
 
@@ -184,9 +187,10 @@ func TestTinyOrganisation(t *testing.T) {
 		{"amount", dl.AmountUSD, 6110.0}, {"pooled", dl.FastMinusSlowPooled, -1.0},
 		{"cycle fast", dl.CycleSecondsByBucket[BucketFast], int64(20 * d)},
 		{"reviews", tr.Reviews, ReviewTruth{Reviews: 3, Completed: 2, TurnaroundSeconds: 23 * d, TurnaroundMedianDays: 20}},
-		{"deployments", dp.Deployments, 4}, {"finished", dp.Finished, 3}, {"gate blocked", dp.GateBlocked, 1},
+		{"deployments", dp.Deployments, 5}, {"finished", dp.Finished, 4}, {"gate blocked", dp.GateBlocked, 1},
+		{"security fix lead", dp.SecurityFixLead, LeadTime{N: 1, Seconds: 20 * d, MeanHours: 480, MedianHours: 480}},
 		{"blocked lead", dp.LeadTimeBlocked, LeadTime{N: 1, Seconds: 30 * 3600, MeanHours: 30, MedianHours: 30}},
-		{"unblocked lead", dp.LeadTimeUnblocked, LeadTime{N: 2, Seconds: 14 * 3600, MeanHours: 7, MedianHours: 10}},
+		{"unblocked lead", dp.LeadTimeUnblocked, LeadTime{N: 3, Seconds: 38 * 3600, MeanHours: 38.0 / 3, MedianHours: 10}},
 		{"blocking fails", dp.GateBlockingFails, 2}, {"blocking waived", dp.GateBlockingWaived, 1},
 		{"gate wait", dp.GateWaitSeconds, int64(20 * 3600)},
 		{"tickets", tk.Tickets, 4}, {"after incident", tk.AfterIncident30d, 1}, {"solved", tk.Solved, 2},
@@ -198,8 +202,8 @@ func TestTinyOrganisation(t *testing.T) {
 		{"t2", fd.ByTeam["t2"], SLA{Findings: 2, Open: 2, Breached: 1, NullSLA: 1}},
 		{"HR findings", fd.ByDepartment["HR"].Findings, 2},
 		{"debt", fd.SecurityDebt, 1},
-		{"sales", tr.Departments["Sales"], DepartmentTruth{IncidentCostUSD: 300, Incidents: 1, CostOfRiskUSD: 300, PolicyExceptions: 2, PolicyExceptionsOpen: 1}},
-		{"hr", tr.Departments["HR"], DepartmentTruth{IncidentCostUSD: 300, Incidents: 1, VendorAssessmentCostUSD: 1300, VendorMonitoringCostUSD: 1200, VendorAssessments: 2, CostOfRiskUSD: 2800}},
+		{"sales", tr.Departments["Sales"], DepartmentTruth{IncidentCostUSD: 300, Incidents: 1, CostOfRiskUSD: 300, PolicyExceptions: 2, PolicyExceptionsOpen: 1, PolicyExceptionResolvedSeconds: 4 * d}},
+		{"hr", tr.Departments["HR"], DepartmentTruth{IncidentCostUSD: 300, Incidents: 1, VendorAssessmentCostUSD: 1300, VendorMonitoringCostUSD: 1200, VendorAssessments: 2, VendorAssessmentsCompleted: 1, VendorCycleSeconds: 10 * d, CostOfRiskUSD: 2800}},
 		{"incidents", tr.Incidents, IncidentTruth{Incidents: 2, Resolved: 1, CostUSD: 600, AffectedAccounts: 1}},
 	} {
 		if c.got != c.want {
@@ -223,6 +227,24 @@ func TestAppenders(t *testing.T) {
 		want, _ := json.Marshal(time.Unix(sec, 0).UTC().Format(time.RFC3339))
 		if !bytes.Equal(got, want) {
 			t.Errorf("appendTime(%d) = %s, want %s", sec, got, want)
+		}
+	}
+}
+
+func TestOptionsCheck(t *testing.T) {
+	cases := []struct {
+		o  Options
+		ok bool
+	}{
+		{Options{}, true},
+		{Options{End: time.Date(1975, 1, 1, 0, 0, 0, 0, time.UTC)}, false},
+		{Options{End: time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC)}, false},
+		{Options{Days: 20000}, false},
+	}
+	for _, c := range cases {
+		err := c.o.withDefaults().check()
+		if (err == nil) != c.ok {
+			t.Errorf("%+v: err %v, want ok %v", c.o, err, c.ok)
 		}
 	}
 }
