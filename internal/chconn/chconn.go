@@ -186,3 +186,19 @@ func validIdent(s string) bool {
 	}
 	return true
 }
+
+// DatabaseExists reports whether cfg's database exists.
+func DatabaseExists(ctx context.Context, cfg config.ClickHouse) (bool, error) {
+	admin := cfg
+	admin.Database = "default"
+	conn, err := Open(ctx, admin)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", cfg.DB()).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for database %s: %w", cfg.DB(), err)
+	}
+	return n > 0, nil
+}

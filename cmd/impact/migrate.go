@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/schemas/migrations"
+)
+
+func init() {
+	var cluster string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the ClickHouse migrations (idempotent; --cluster NAME for replicated DDL)",
+		Long: `Applies the ClickHouse migrations embedded in this binary that the database
+has not seen yet, creating the database first. A second run reports
+"nothing to do"; concurrent runs wait for each other.
+
+With --cluster NAME the DDL runs ON CLUSTER NAME with Replicated*MergeTree
+tables named <table>_local behind Distributed tables named <table> (the
+servers need ZooKeeper/Keeper and the {shard} and {replica} macros).
+--dry-run prints the statements that would run and changes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts := migrations.Options{Database: cfg.ClickHouse.DB(), Cluster: cluster, DryRun: dryRun}
+			return runMigrate(cmd.Context(), cmd.OutOrStdout(), cfg.ClickHouse, opts)
+		},
+	}
+	addClickHouseFlags(cmd)
+	cmd.Flags().StringVar(&cluster, "cluster", "", "emit ON CLUSTER NAME DDL with Replicated and Distributed tables")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the statements that would run; change nothing")
+	rootCmd.AddCommand(cmd)
+}
+
+func runMigrate(ctx context.Context, out io.Writer, ch config.ClickHouse, opts migrations.Options) error {
+	where := fmt.Sprintf("%s/%s", ch.Addr, ch.DB())
+	if opts.DryRun {
+		exists, err := chconn.DatabaseExists(ctx, ch)
+		if err != nil {
+			return err
+		}
+		var r migrations.Result
+		if exists {
+			conn, err := chconn.Open(ctx, ch)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if r, err = migrations.Apply(ctx, conn, opts); err != nil {
+				return fmt.Errorf("migrate %s: %w", where, err)
+			}
+		} else {
+			// Nothing exists yet: everything would run.
+			stmts, err := migrations.Statements(opts)
+			if err != nil {
+				return err
+			}
+			all, err := migrations.Load(nil)
+			if err != nil {
+				return err
+			}
+			r = migrations.Result{Applied: all, Statements: append([]string{"CREATE DATABASE IF NOT EXISTS " + ch.DB()}, stmts...), DryRun: true}
+		}
+		for _, s := range r.Statements {
+			fmt.Fprintf(out, "%s;\n\n", s)
+		}
+		fmt.Fprintf(out, "-- migrate %s (dry run): %s\n", where, r)
+		return nil
+	}
+	if err := chconn.EnsureDatabase(ctx, ch); err != nil {
+		return err
+	}
+	conn, err := chconn.Open(ctx, ch)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r, err := migrations.Apply(ctx, conn, opts)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", where, err)
+	}
+	fmt.Fprintf(out, "migrate %s: %s\n", where, r)
+	return nil
+}
