@@ -36,6 +36,7 @@ func TestTruthMatchesEvents(t *testing.T) {
 		check("findings", got.Findings, truth.Findings)
 		check("incidents", got.Incidents, truth.Incidents)
 		check("departments", got.Departments, truth.Departments)
+		check("durations", got.Durations, truth.Durations)
 		if truth.Deals.Closed == 0 || truth.Deployments.GateBlocked == 0 || truth.Tickets.AfterIncident30d == 0 {
 			t.Errorf("seed %d: run too small to mean anything: %+v", o.Seed, truth.Deals)
 		}
@@ -149,7 +150,10 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 			if v.ResolvedAt == nil {
 				dt.PolicyExceptionsOpen++
 			} else {
-				dt.PolicyExceptionResolvedSeconds += int64(v.ResolvedAt.Sub(v.OpenedAt) / time.Second)
+				c := out.Durations.PolicyExceptionOpen[v.Department]
+				c.N++
+				c.Seconds += int64(v.ResolvedAt.Sub(v.OpenedAt) / time.Second)
+				out.Durations.PolicyExceptionOpen[v.Department] = c
 			}
 			out.Departments[v.Department] = dt
 		case *schemas.VendorAssessment:
@@ -159,8 +163,10 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 				dt.VendorAssessmentCostUSD += *v.AssessmentCostUSD
 			}
 			if v.CompletedAt != nil {
-				dt.VendorAssessmentsCompleted++
-				dt.VendorCycleSeconds += int64(v.CompletedAt.Sub(v.RequestedAt) / time.Second)
+				c := out.Durations.VendorCycle[v.Department]
+				c.N++
+				c.Seconds += int64(v.CompletedAt.Sub(v.RequestedAt) / time.Second)
+				out.Durations.VendorCycle[v.Department] = c
 			}
 			if v.AnnualMonitoringCostUSD != nil {
 				dt.VendorMonitoringCostUSD += *v.AnnualMonitoringCostUSD
@@ -286,7 +292,7 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 			}
 		}
 	}
-	d.SecurityFixLead = lt(fixLeads)
+	out.Durations.SecurityFixLead = lt(fixLeads)
 
 	// ticket_facts
 	tt := &out.Tickets
