@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Makes sure a ClickHouse server binary exists for the tests and the demo,
+# which start their own servers (internal/chlocal) on free loopback ports.
+# Installs Debian's clickhouse-server and clickhouse-client when missing,
+# and keeps the package from starting the system service: nothing should
+# listen on the default ports behind the tests' back. Idempotent.
+set -euo pipefail
+
+have_server() {
+	command -v clickhouse-server >/dev/null 2>&1 ||
+		[ -x /usr/sbin/clickhouse-server ] ||
+		[ -x /usr/bin/clickhouse-server ] ||
+		command -v clickhouse >/dev/null 2>&1
+}
+
+if have_server; then
+	exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# policy-rc.d exit status 101 tells invoke-rc.d (the package's postinst)
+# not to start the service. Only remove it if we created it.
+created_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod 755 /usr/sbin/policy-rc.d
+	created_policy=1
+fi
+cleanup() { if [ -n "$created_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi; }
+trap cleanup EXIT
+
+echo "ensure-clickhouse: installing clickhouse-server and clickhouse-client (apt)" >&2
+# Update the package lists once, only when they are missing or the
+# install fails on stale lists.
+if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+	$SUDO apt-get update -qq
+fi
+if ! $SUDO apt-get install -y -qq --no-install-recommends clickhouse-server clickhouse-client >/dev/null; then
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends clickhouse-server clickhouse-client >/dev/null
+fi
+
+# A service started anyway (systemd ignores policy-rc.d) is stopped and
+# disabled; failures here just mean there was none.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+	$SUDO systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
+fi
+
+have_server || { echo "ensure-clickhouse: clickhouse-server still missing after apt-get install" >&2; exit 1; }
