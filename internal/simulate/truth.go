@@ -43,28 +43,6 @@ type Truth struct {
 	Findings    FindingTruth               `json:"findings"`
 	Incidents   IncidentTruth              `json:"incidents"`
 	Departments map[string]DepartmentTruth `json:"departments"` // every department, even with zero figures
-	// Durations are the cycle-time figures of metrics 11, 14 and 16.
-	Durations DurationTruth `json:"durations"`
-}
-
-// DurationTruth holds cycle times outside the fact tables' row counts.
-type DurationTruth struct {
-	// SecurityFixLead: over security_fix deployments with finished_at, for
-	// each finding named in fixes_finding_ids, finished_at - the finding's
-	// detected_at (metric 11: finding opened -> the deploy that fixes it).
-	SecurityFixLead LeadTime `json:"security_fix_lead"`
-	// VendorCycle: per department, assessments with completed_at and the
-	// sum of completed_at - requested_at (metric 14).
-	VendorCycle map[string]Cycle `json:"vendor_cycle"`
-	// PolicyExceptionOpen: per department, resolved exceptions and the sum
-	// of resolved_at - opened_at (metric 16).
-	PolicyExceptionOpen map[string]Cycle `json:"policy_exception_open"`
-}
-
-// Cycle is a count and a sum of durations in seconds.
-type Cycle struct {
-	N       int   `json:"n"`
-	Seconds int64 `json:"seconds"`
 }
 
 // TeamInfo describes one team of the simulated organisation.
@@ -228,6 +206,10 @@ type DeploymentTruth struct {
 	// the finding it fixes in fixes_finding_ids; finding fixed_at = the
 	// deployment's finished_at).
 	SecurityFix int `json:"security_fix"`
+	// SecurityFixLead: over security_fix deployments with finished_at, for
+	// each finding named in fixes_finding_ids, finished_at - the finding's
+	// detected_at (metric 11: finding opened -> the deploy that fixes it).
+	SecurityFixLead LeadTime `json:"security_fix_lead"`
 }
 
 // LeadTime summarises lead times (finished_at - first_commit_at).
@@ -338,10 +320,17 @@ type DepartmentTruth struct {
 	VendorAssessmentCostUSD float64 `json:"vendor_assessment_cost_usd"`
 	VendorMonitoringCostUSD float64 `json:"vendor_monitoring_cost_usd"`
 	VendorAssessments       int     `json:"vendor_assessments"`
+	// VendorAssessmentsCompleted counts assessments with completed_at;
+	// VendorCycleSeconds sums their completed_at - requested_at (metric 14).
+	VendorAssessmentsCompleted int   `json:"vendor_assessments_completed"`
+	VendorCycleSeconds         int64 `json:"vendor_cycle_seconds"`
 	// CostOfRiskUSD = IncidentCostUSD + VendorAssessmentCostUSD + VendorMonitoringCostUSD.
 	CostOfRiskUSD float64 `json:"cost_of_risk_usd"`
 	// PolicyExceptions: opened (distinct exception entities) and still open
 	// (resolved_at absent in the final state) as of End.
 	PolicyExceptions     int `json:"policy_exceptions"`
 	PolicyExceptionsOpen int `json:"policy_exceptions_open"`
+	// PolicyExceptionResolvedSeconds sums resolved_at - opened_at over the
+	// resolved ones (metric 16: how long exceptions stay open).
+	PolicyExceptionResolvedSeconds int64 `json:"policy_exception_resolved_seconds"`
 }

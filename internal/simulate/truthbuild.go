@@ -95,12 +95,8 @@ func newTruthBuilder(o Options, start, end int64) *truthBuilder {
 	}
 	t.Findings.ByDepartment = map[string]SLA{}
 	t.Departments = map[string]DepartmentTruth{}
-	t.Durations.VendorCycle = map[string]Cycle{}
-	t.Durations.PolicyExceptionOpen = map[string]Cycle{}
 	for _, d := range Departments {
 		t.Departments[d] = DepartmentTruth{}
-		t.Durations.VendorCycle[d] = Cycle{}
-		t.Durations.PolicyExceptionOpen[d] = Cycle{}
 	}
 	return tb
 }
@@ -250,10 +246,7 @@ func (tb *truthBuilder) exception(e *Exception) {
 	if e.Resolved == 0 {
 		dt.PolicyExceptionsOpen++
 	} else {
-		c := tb.t.Durations.PolicyExceptionOpen[e.Dept]
-		c.N++
-		c.Seconds += e.Resolved - e.Opened
-		tb.t.Durations.PolicyExceptionOpen[e.Dept] = c
+		dt.PolicyExceptionResolvedSeconds += e.Resolved - e.Opened
 	}
 	tb.t.Departments[e.Dept] = dt
 }
@@ -266,10 +259,8 @@ func (tb *truthBuilder) assessment(a *Assessment) {
 		dt.VendorAssessmentCostUSD += a.Cost
 	}
 	if a.Completed != 0 {
-		c := tb.t.Durations.VendorCycle[a.Dept]
-		c.N++
-		c.Seconds += a.Completed - a.Requested
-		tb.t.Durations.VendorCycle[a.Dept] = c
+		dt.VendorAssessmentsCompleted++
+		dt.VendorCycleSeconds += a.Completed - a.Requested
 	}
 	if a.Monitoring >= 0 {
 		dt.VendorMonitoringCostUSD += a.Monitoring
@@ -457,7 +448,7 @@ func (tb *truthBuilder) finishDeployments() {
 	}
 	d.LeadTimeBlocked = leadTime(blocked)
 	d.LeadTimeUnblocked = leadTime(unblocked)
-	tb.t.Durations.SecurityFixLead = leadTime(tb.fixLeads)
+	d.SecurityFixLead = leadTime(tb.fixLeads)
 }
 
 func leadTime(v []int64) LeadTime {
