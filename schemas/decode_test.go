@@ -3,8 +3,10 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -444,5 +446,49 @@ func TestParseTime(t *testing.T) {
 		if ok != c.ok || !got.Equal(c.want) || (ok && got.Location() != time.UTC) {
 			t.Errorf("parseTime(%q) = %v, %v; want %v, %v", c.in, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestDecodeConcurrent decodes from many goroutines at once (ingest runs
+// one per partition) and checks every result; run with -race.
+func TestDecodeConcurrent(t *testing.T) {
+	exs := loadExamples(t)
+	want := make([]Payload, len(exs))
+	for i, ex := range exs {
+		ev, err := Decode(ex.structured, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = ev.Payload
+	}
+	bad := mutate(t, nil, map[string]string{"severity": `"urgent"`})
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for n := range 200 {
+				i := (g + n) % len(exs)
+				var ev *Event
+				var err error
+				if n%2 == 0 {
+					ev, err = Decode(exs[i].structured, nil)
+				} else {
+					ev, err = Decode(exs[i].value, exs[i].headers)
+				}
+				if err != nil || !reflect.DeepEqual(ev.Payload, want[i]) {
+					errs <- fmt.Sprintf("%s: %v", exs[i].name, err)
+					return
+				}
+				if _, err := Decode(bad, nil); err == nil {
+					errs <- "bad event accepted"
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
