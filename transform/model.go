@@ -6,6 +6,8 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 )
@@ -107,6 +109,45 @@ func onlyComments(q string) bool {
 		}
 	}
 	return true
+}
+
+// params are the values the model SQL refers to as @name: Unix times and
+// durations in seconds, all computed by this package. Being integers they
+// are inlined as literals, so the statements sent are exactly the ones
+// Plan shows and chdb checks.
+type params map[string]int64
+
+var paramRE = regexp.MustCompile(`@([a-z_]+)`)
+
+func (p params) bind(q string) (string, error) {
+	var missing string
+	out := paramRE.ReplaceAllStringFunc(q, func(m string) string {
+		v, ok := p[m[1:]]
+		if !ok {
+			missing = m
+			return m
+		}
+		return strconv.FormatInt(v, 10)
+	})
+	if missing != "" {
+		return "", fmt.Errorf("no value for %s", missing)
+	}
+	return out, nil
+}
+
+var ddlColumnRE = regexp.MustCompile(`(?m)^\s{4}([a-z_0-9]+) [A-Z]`)
+
+// columns lists the model's columns in table order, from its DDL.
+func (m model) columns() ([]string, error) {
+	ddl, ok := m.file(".ddl.sql")
+	if !ok {
+		return nil, fmt.Errorf("model %s has no DDL", m.name)
+	}
+	var out []string
+	for _, mm := range ddlColumnRE.FindAllStringSubmatch(ddl, -1) {
+		out = append(out, mm[1])
+	}
+	return out, nil
 }
 
 // version is a hash of everything that shapes the model's table: its SQL

@@ -14,11 +14,11 @@ FROM
     SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS finished_at
     FROM deployment_facts
     WHERE trigger = 'security_fix' AND isNotNull(finished_at)
-)
+) AS l1
 ALL INNER JOIN
 (
     SELECT finding_id, detected_at FROM findings
-) USING finding_id
+) AS r1 USING finding_id
 ORDER BY finding_id, finished_at`
 
 	// One row per ticket, flagged when its account appears in any
@@ -28,7 +28,7 @@ ORDER BY finding_id, finished_at`
 FROM
 (
     SELECT ticket_id, account_id, after_incident_30d, security_related, csat_score FROM ticket_facts
-)
+) AS l2
 ALL LEFT JOIN
 (
     SELECT DISTINCT arrayJoin(accounts) AS account_id, toUInt8(1) AS affected
@@ -37,16 +37,16 @@ ALL LEFT JOIN
         SELECT incident_id, tupleElement(argMax(tuple(affected_account_ids), tuple(event_time, event_id)), 1) AS accounts
         FROM incident_events GROUP BY incident_id
     )
-) USING account_id
+) AS r2 USING account_id
 ORDER BY ticket_id`
 
 	// Time to fix in days: fixed findings observed, open ones censored at
-	// their age as of ?, dismissed ones at dismissal.
+	// their age as of @asof, dismissed ones at dismissal.
 	qFindings = `SELECT team, department, severity, status, within_sla,
     (toInt64(multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
                      status = 'dismissed', ifNull(dismissed_at, last_event_time),
-                     toDateTime(?))) - toInt64(detected_at)) / 86400 AS days,
-    toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(?) - 365 * 86400) AS debt
+                     toDateTime(@asof))) - toInt64(detected_at)) / 86400 AS days,
+    toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(@asof) - 365 * 86400) AS debt
 FROM findings
 ORDER BY finding_id`
 
@@ -64,7 +64,7 @@ FROM
 ORDER BY assessment_id`
 
 	qExceptions = `SELECT tupleElement(s, 1),
-    (toInt64(ifNull(tupleElement(s, 3), toDateTime(?))) - toInt64(tupleElement(s, 2))) / 86400,
+    (toInt64(ifNull(tupleElement(s, 3), toDateTime(@asof))) - toInt64(tupleElement(s, 2))) / 86400,
     toUInt8(isNotNull(tupleElement(s, 3)))
 FROM
 (

@@ -134,14 +134,14 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 		since = time.Unix(0, 0)
 	}
 
-	params := []any{
-		clickhouse.Named("asof", rep.AsOf.Unix()),
-		clickhouse.Named("since", since.Unix()),
-		clickhouse.Named("sla_critical", slaSeconds(opts.SLA, "critical")),
-		clickhouse.Named("sla_high", slaSeconds(opts.SLA, "high")),
-		clickhouse.Named("sla_medium", slaSeconds(opts.SLA, "medium")),
-		clickhouse.Named("sla_low", slaSeconds(opts.SLA, "low")),
-		clickhouse.Named("sla_info", slaSeconds(opts.SLA, "info")),
+	p := params{
+		"asof":         rep.AsOf.Unix(),
+		"since":        since.Unix(),
+		"sla_critical": slaSeconds(opts.SLA, "critical"),
+		"sla_high":     slaSeconds(opts.SLA, "high"),
+		"sla_medium":   slaSeconds(opts.SLA, "medium"),
+		"sla_low":      slaSeconds(opts.SLA, "low"),
+		"sla_info":     slaSeconds(opts.SLA, "info"),
 	}
 	policy := fmt.Sprintf("%s/%d/%d/%d/%d/%d", opts.SLA.Version, slaSeconds(opts.SLA, "critical"), slaSeconds(opts.SLA, "high"),
 		slaSeconds(opts.SLA, "medium"), slaSeconds(opts.SLA, "low"), slaSeconds(opts.SLA, "info"))
@@ -159,7 +159,7 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 			mode = Full
 		}
 		tr := TableReport{Table: m.name, Mode: mode}
-		if err := buildModel(ctx, conn, m, mode, exists && state[m.name].version == v, params, &tr); err != nil {
+		if err := buildModel(ctx, conn, m, mode, exists, exists && state[m.name].version == v, p, &tr); err != nil {
 			return rep, err
 		}
 		if tr.Rows, err = countRows(ctx, conn, m.name); err != nil {
@@ -203,116 +203,119 @@ func slaSeconds(p schemas.SLAPolicy, severity string) int64 {
 	return int64(d / time.Second)
 }
 
-// buildModel fills <name>_next and swaps it in. sameShape says the live
-// table has the current DDL, so its parts can be replaced; otherwise the
-// new table replaces the old one by RENAME.
-func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, sameShape bool, params []any, tr *TableReport) error {
-	next := m.name + "_next"
-	if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+next); err != nil {
-		return fmt.Errorf("drop %s: %w", next, err)
-	}
-	ddl, _ := m.file(".ddl.sql")
-	if err := execText(ctx, conn, m.name+".ddl.sql", ddl, tmplData{Table: next}); err != nil {
-		return err
-	}
-	build, _ := m.file(".sql")
-	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental}
-	if mode == Incremental {
-		if err := conn.Exec(ctx, "TRUNCATE TABLE transform_keys"); err != nil {
-			return fmt.Errorf("truncate transform_keys: %w", err)
-		}
-		touch, _ := m.file(".touch.sql")
-		if err := execText(ctx, conn, m.name+".touch.sql", touch, tmplData{}, params...); err != nil {
-			return err
-		}
-		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
-			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
-			return fmt.Errorf("count touched %s: %w", m.name, err)
-		}
-		cols, err := columns(ctx, conn, next)
-		if err != nil {
-			return err
-		}
-		d.Columns = strings.Join(cols, ", ")
-		if err := execFile(ctx, conn, "copy.sql", d); err != nil {
-			return err
-		}
-	}
-	if err := execText(ctx, conn, m.name+".sql", build, d, params...); err != nil {
-		return err
-	}
-	return swap(ctx, conn, m.name, sameShape)
-}
-
-// swap makes <name>_next the live table. With the same DDL, REPLACE
-// PARTITION swaps all parts in one step (the table is unpartitioned, so its
-// only partition is tuple()); a reader's query keeps the parts it started
-// with. Otherwise (first build, changed DDL) the tables are renamed.
-func swap(ctx context.Context, conn driver.Conn, name string, sameShape bool) error {
-	next, old := name+"_next", name+"_old"
-	if sameShape {
-		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION tuple() FROM %s", name, next)); err != nil {
-			return fmt.Errorf("swap %s: %w", name, err)
-		}
-		if err := conn.Exec(ctx, "DROP TABLE "+next); err != nil {
-			return fmt.Errorf("drop %s: %w", next, err)
-		}
-		return nil
-	}
-	exists, err := tableExists(ctx, conn, name)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s", next, name)); err != nil {
-			return fmt.Errorf("rename %s: %w", next, err)
-		}
-		return nil
-	}
-	if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+old); err != nil {
-		return fmt.Errorf("drop %s: %w", old, err)
-	}
-	if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", name, old, next, name)); err != nil {
-		return fmt.Errorf("rename %s: %w", next, err)
-	}
-	if err := conn.Exec(ctx, "DROP TABLE "+old); err != nil {
-		return fmt.Errorf("drop %s: %w", old, err)
-	}
-	return nil
-}
-
-func execFile(ctx context.Context, conn driver.Conn, file string, d tmplData, params ...any) error {
-	b, err := sqlFS.ReadFile("sql/" + file)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", file, err)
-	}
-	return execText(ctx, conn, file, string(b), d, params...)
-}
-
-func execText(ctx context.Context, conn driver.Conn, name, text string, d tmplData, params ...any) error {
-	stmts, err := statements(name, text, d)
+// buildModel runs the model's steps and counts the touched entities.
+func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exists, sameShape bool, p params, tr *TableReport) error {
+	stmts, err := modelSteps(m, mode, p)
 	if err != nil {
 		return err
 	}
 	for i, q := range stmts {
-		// Only pass the parameters a statement uses: clickhouse-go rejects
-		// unused named parameters.
-		if err := conn.Exec(ctx, q, usedParams(q, params)...); err != nil {
-			return fmt.Errorf("run %s statement %d: %w", name, i+1, err)
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("refresh %s step %d: %w", m.name, i+1, err)
+		}
+	}
+	n, err := countRows(ctx, conn, m.name+"_next")
+	if err != nil {
+		return err
+	}
+	for _, q := range swapSteps(m.name, exists, sameShape, n > 0) {
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("swap %s: %w", m.name, err)
+		}
+	}
+	if mode == Incremental {
+		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
+			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
+			return fmt.Errorf("count touched %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-func usedParams(q string, params []any) []any {
-	var out []any
-	for _, p := range params {
-		if nv, ok := p.(driver.NamedValue); ok && !strings.Contains(q, "@"+nv.Name) {
-			continue
+// modelSteps returns the statements that fill <name>_next: in full, or by
+// copying unchanged entities and recomputing the touched ones.
+func modelSteps(m model, mode string, p params) ([]string, error) {
+	next := m.name + "_next"
+	out := []string{"DROP TABLE IF EXISTS " + next}
+	add := func(suffix string, d tmplData) error {
+		text, ok := m.file(suffix)
+		if !ok {
+			return fmt.Errorf("model %s has no %s file", m.name, suffix)
 		}
-		out = append(out, p)
+		stmts, err := statements(m.name+suffix, text, d)
+		if err != nil {
+			return err
+		}
+		for _, q := range stmts {
+			if q, err = p.bind(q); err != nil {
+				return fmt.Errorf("%s%s: %w", m.name, suffix, err)
+			}
+			out = append(out, q)
+		}
+		return nil
 	}
-	return out
+	if err := add(".ddl.sql", tmplData{Table: next}); err != nil {
+		return nil, err
+	}
+	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental}
+	if mode == Incremental {
+		out = append(out, "TRUNCATE TABLE transform_keys")
+		if err := add(".touch.sql", tmplData{}); err != nil {
+			return nil, err
+		}
+		cols, err := m.columns()
+		if err != nil {
+			return nil, err
+		}
+		d.Columns = strings.Join(cols, ", ")
+		copyText, _ := sqlFS.ReadFile("sql/copy.sql")
+		stmts, err := statements("copy.sql", string(copyText), d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stmts...)
+	}
+	if err := add(".sql", d); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// swapSteps make <name>_next the live table. With the same DDL, REPLACE
+// PARTITION swaps all parts in one step (the table is unpartitioned, so
+// its only partition is tuple()) and a reader's query keeps the parts it
+// started with. Otherwise (first build, changed DDL) the tables are
+// renamed. Current ClickHouse refuses to REPLACE from an empty source, so
+// an empty result truncates the live table instead.
+func swapSteps(name string, exists, sameShape, nonEmpty bool) []string {
+	next, old := name+"_next", name+"_old"
+	switch {
+	case exists && sameShape && !nonEmpty:
+		return []string{"TRUNCATE TABLE " + name, "DROP TABLE " + next}
+	case exists && sameShape:
+		return []string{fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION tuple() FROM %s", name, next), "DROP TABLE " + next}
+	case exists:
+		return []string{"DROP TABLE IF EXISTS " + old, fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", name, old, next, name), "DROP TABLE " + old}
+	default:
+		return []string{fmt.Sprintf("RENAME TABLE %s TO %s", next, name)}
+	}
+}
+
+func execFile(ctx context.Context, conn driver.Conn, file string, d tmplData) error {
+	b, err := sqlFS.ReadFile("sql/" + file)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	stmts, err := statements(file, string(b), d)
+	if err != nil {
+		return err
+	}
+	for i, q := range stmts {
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("run %s statement %d: %w", file, i+1, err)
+		}
+	}
+	return nil
 }
 
 func tableExists(ctx context.Context, conn driver.Conn, name string) (bool, error) {

@@ -59,7 +59,7 @@ func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 	if err := execFile(ctx, conn, StatsTable+".ddl.sql", tmplData{Table: next}); err != nil {
 		return tr, err
 	}
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+next+" (metric, dimension, dimension_value, n, estimate, ci_low, ci_high, method, evidence, p_value, p_adjusted, unit, as_of, computed_at)")
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+next+" ("+statsInsertColumns+")")
 	if err != nil {
 		return tr, fmt.Errorf("insert %s batch: %w", StatsTable, err)
 	}
@@ -84,8 +84,10 @@ func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 			return tr, err
 		}
 	}
-	if err := swap(ctx, conn, StatsTable, same); err != nil {
-		return tr, err
+	for _, q := range swapSteps(StatsTable, exists, same, len(rowsOut) > 0) {
+		if err := conn.Exec(ctx, q); err != nil {
+			return tr, fmt.Errorf("swap %s: %w", StatsTable, err)
+		}
 	}
 	tr.Rows = uint64(len(rowsOut))
 	return tr, nil
@@ -396,7 +398,7 @@ func ticketStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.T
 }
 
 func findingStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) ([]Stat, error) {
-	rows, err := conn.Query(ctx, qFindings, asOf.Unix(), asOf.Unix())
+	rows, err := conn.Query(ctx, bindAsOf(qFindings, asOf))
 	if err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
@@ -551,7 +553,7 @@ func departmentStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf
 		obs  []bool
 	}
 	pes := map[string]*pe{}
-	prows, err := conn.Query(ctx, qExceptions, asOf.Unix())
+	prows, err := conn.Query(ctx, bindAsOf(qExceptions, asOf))
 	if err != nil {
 		return nil, fmt.Errorf("read policy exceptions: %w", err)
 	}
@@ -586,6 +588,12 @@ func departmentStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf
 	return out, nil
 }
 
+// bindAsOf inlines the as-of time of a stats query.
+func bindAsOf(q string, asOf time.Time) string {
+	out, _ := params{"asof": asOf.Unix()}.bind(q) // every @name in queries.go is @asof
+	return out
+}
+
 func mean(x []float64) float64 {
 	var s float64
 	for _, v := range x {
@@ -600,5 +608,28 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+const statsInsertColumns = "metric, dimension, dimension_value, n, estimate, ci_low, ci_high, method, evidence, p_value, p_adjusted, unit, as_of, computed_at"
+
+// StatsStatements returns the SQL the impact_stats step sends: the reads of
+// the fact tables (as-of time inlined), the table DDL, a sample row insert
+// and both swaps (first build and replace), for checks on other servers.
+func StatsStatements() []string {
+	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	out := []string{}
+	for _, q := range []string{qDeals, qDeployments, qSecurityFix, qTickets, qFindings, qCostOfRisk, qVendors, qExceptions} {
+		out = append(out, bindAsOf(q, asOf))
+	}
+	ddl, _ := sqlFS.ReadFile("sql/" + StatsTable + ".ddl.sql")
+	for _, exists := range []bool{false, true} {
+		next := StatsTable + "_next"
+		out = append(out, "DROP TABLE IF EXISTS "+next)
+		s, _ := statements(StatsTable+".ddl.sql", string(ddl), tmplData{Table: next})
+		out = append(out, s...)
+		out = append(out, "INSERT INTO "+next+" ("+statsInsertColumns+") VALUES ('win_rate', 'review_bucket', 'fast', 70, 0.8, 0.69, 0.88, 'wilson', 'descriptive', NULL, NULL, 'ratio', toDateTime(0), toDateTime(0))")
+		out = append(out, swapSteps(StatsTable, exists, exists, true)...)
+	}
 	return out
 }

@@ -21,6 +21,18 @@ type observed struct {
 	Tickets     simulate.TicketTruth
 	Findings    simulate.FindingTruth
 	Departments map[string]simulate.DepartmentTruth
+
+	// Cycle-time figures the truth file has carried in more than one
+	// shape (per department, or under durations); compareTruth places
+	// them where the truth has them.
+	SecurityFixLead     simulate.LeadTime
+	VendorCycle         map[string]cycle
+	PolicyExceptionOpen map[string]cycle
+}
+
+type cycle struct {
+	N       int   `json:"n"`
+	Seconds int64 `json:"seconds"`
 }
 
 func query(t *testing.T, conn driver.Conn, q string, args []any, scan func(driver.Rows) error) {
@@ -172,6 +184,26 @@ func observe(t *testing.T, conn driver.Conn, end time.Time) observed {
 		lt.lt.MedianHours = medianExact(lt.x)
 	}
 
+	// Security-fix lead time: deployment_facts x findings.
+	var fixLead []float64
+	query(t, conn, `SELECT toInt64(finished_at) - toInt64(detected_at)
+		FROM (SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS finished_at
+		      FROM deployment_facts WHERE trigger = 'security_fix' AND isNotNull(finished_at)) AS l
+		ALL INNER JOIN (SELECT finding_id, detected_at FROM findings) AS r USING finding_id`, nil, func(r driver.Rows) error {
+		var sec int64
+		if err := r.Scan(&sec); err != nil {
+			return err
+		}
+		o.SecurityFixLead.N++
+		o.SecurityFixLead.Seconds += sec
+		fixLead = append(fixLead, float64(sec)/3600)
+		return nil
+	})
+	if o.SecurityFixLead.N > 0 {
+		o.SecurityFixLead.MeanHours = float64(o.SecurityFixLead.Seconds) / float64(o.SecurityFixLead.N) / 3600
+	}
+	o.SecurityFixLead.MedianHours = medianExact(fixLead)
+
 	// ticket_facts
 	tk := &o.Tickets
 	addMean := func(m *simulate.Mean, v float64) {
@@ -271,17 +303,20 @@ func observe(t *testing.T, conn driver.Conn, end time.Time) observed {
 	// department_scorecard, summed over months; open exceptions as of the
 	// as-of month.
 	o.Departments = map[string]simulate.DepartmentTruth{}
+	o.VendorCycle = map[string]cycle{}
+	o.PolicyExceptionOpen = map[string]cycle{}
 	for _, dep := range simulate.Departments {
 		o.Departments[dep] = simulate.DepartmentTruth{}
 	}
 	query(t, conn, `SELECT department, sum(incident_cost_usd), sum(incidents), sum(vendor_assessment_cost_usd),
 		sum(vendor_monitoring_cost_usd), sum(vendor_assessments), sum(cost_of_risk_usd), sum(policy_exceptions_opened),
-		sumIf(policy_exceptions_open, month = toStartOfMonth(toDateTime(?)))
+		sumIf(policy_exceptions_open, month = toStartOfMonth(toDateTime(?))),
+		sum(vendor_assessments_completed), sum(vendor_cycle_seconds), sum(policy_exceptions_resolved), sum(policy_exception_resolved_seconds)
 		FROM department_scorecard GROUP BY department`, []any{end.Unix()}, func(r driver.Rows) error {
 		var dep string
 		var ic, vac, vmc, cor float64
-		var inc, va, pe, peo uint64
-		if err := r.Scan(&dep, &ic, &inc, &vac, &vmc, &va, &cor, &pe, &peo); err != nil {
+		var inc, va, pe, peo, vc, vcs, per, pers uint64
+		if err := r.Scan(&dep, &ic, &inc, &vac, &vmc, &va, &cor, &pe, &peo, &vc, &vcs, &per, &pers); err != nil {
 			return err
 		}
 		if dep == "" {
@@ -289,6 +324,8 @@ func observe(t *testing.T, conn driver.Conn, end time.Time) observed {
 		}
 		o.Departments[dep] = simulate.DepartmentTruth{IncidentCostUSD: ic, Incidents: int(inc), VendorAssessmentCostUSD: vac,
 			VendorMonitoringCostUSD: vmc, VendorAssessments: int(va), CostOfRiskUSD: cor, PolicyExceptions: int(pe), PolicyExceptionsOpen: int(peo)}
+		o.VendorCycle[dep] = cycle{N: int(vc), Seconds: int64(vcs)}
+		o.PolicyExceptionOpen[dep] = cycle{N: int(per), Seconds: int64(pers)}
 		return nil
 	})
 	return o

@@ -62,7 +62,7 @@ FROM
         GROUP BY opportunity_id
     )
     WHERE outcome IN ('won', 'lost', 'no_decision')
-)
+) AS l1
 ALL LEFT JOIN
 (
     SELECT
@@ -86,4 +86,4 @@ ALL LEFT JOIN
         {{- end}}
         GROUP BY review_id
     )
-) USING review_key
+) AS r1 USING review_key

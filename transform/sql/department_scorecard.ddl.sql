@@ -21,6 +21,10 @@ CREATE TABLE IF NOT EXISTS {{.Table}} (
     incident_cost_usd Float64 COMMENT 'cost_usd of those incidents split evenly over their contributing departments (incidents naming none are charged to nobody).',
     vendor_assessments UInt64 COMMENT 'Vendor assessments the department requested in the month.',
     vendor_assessment_cost_usd Float64 COMMENT 'assessment_cost_usd of those assessments.',
+    vendor_assessments_completed UInt64 COMMENT 'Vendor assessments of the department completed in the month.',
+    vendor_cycle_seconds UInt64 COMMENT 'Sum of completed_at - requested_at over those, seconds (mean cycle = vendor_cycle_seconds / vendor_assessments_completed).',
+    policy_exceptions_resolved UInt64 COMMENT 'Policy exceptions resolved in the month.',
+    policy_exception_resolved_seconds UInt64 COMMENT 'Sum of resolved_at - opened_at over those, seconds (how long exceptions stay open).',
     vendor_monitoring_cost_usd Float64 COMMENT 'annual_monitoring_cost_usd of those assessments, booked in full in the month of the request (the commitment the request makes).',
     cost_of_risk_usd Float64 COMMENT 'incident_cost_usd + vendor_assessment_cost_usd + vendor_monitoring_cost_usd. Remediation effort is not in event contract v1 and is not included.'
 ) ENGINE = MergeTree ORDER BY (department, month)

@@ -5,7 +5,8 @@
 INSERT INTO {{.Table}} (department, month, findings_opened, findings_fixed, open_critical, open_high, open_medium,
     open_low, open_info, security_debt, sla_within, sla_breached, sla_compliance, deployments,
     gate_blocked_deployments, gate_block_rate, policy_exceptions_opened, policy_exceptions_open, incidents,
-    incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_monitoring_cost_usd, cost_of_risk_usd)
+    incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_assessments_completed, vendor_cycle_seconds,
+    policy_exceptions_resolved, policy_exception_resolved_seconds, vendor_monitoring_cost_usd, cost_of_risk_usd)
 SELECT
     department, month,
     toUInt64(sumIf(v, metric = 'findings_opened')),
@@ -28,6 +29,10 @@ SELECT
     sumIf(v, metric = 'incident_cost_usd') AS inc_cost,
     toUInt64(sumIf(v, metric = 'vendor_assessments')),
     sumIf(v, metric = 'vendor_assessment_cost_usd') AS va_cost,
+    toUInt64(sumIf(v, metric = 'vendor_assessments_completed')),
+    toUInt64(sumIf(v, metric = 'vendor_cycle_seconds')),
+    toUInt64(sumIf(v, metric = 'policy_exceptions_resolved')),
+    toUInt64(sumIf(v, metric = 'policy_exception_resolved_seconds')),
     sumIf(v, metric = 'vendor_monitoring_cost_usd') AS vm_cost,
     inc_cost + va_cost + vm_cost
 FROM
@@ -139,5 +144,31 @@ FROM
         )
     )
     ARRAY JOIN ['vendor_assessments', 'vendor_assessment_cost_usd', 'vendor_monitoring_cost_usd'] AS metric, [toFloat64(1), a_cost, m_cost] AS v
+    UNION ALL
+    SELECT tupleElement(a, 1) AS department, toStartOfMonth(assumeNotNull(tupleElement(a, 3))) AS month, metric, v
+    FROM
+    (
+        SELECT a, toFloat64(toInt64(assumeNotNull(tupleElement(a, 3))) - toInt64(tupleElement(a, 2))) AS cycle
+        FROM
+        (
+            SELECT assessment_id, argMax(tuple(department, requested_at, completed_at), tuple(event_time, event_id)) AS a
+            FROM vendor_assessment_events GROUP BY assessment_id
+        )
+        WHERE isNotNull(tupleElement(a, 3))
+    )
+    ARRAY JOIN ['vendor_assessments_completed', 'vendor_cycle_seconds'] AS metric, [toFloat64(1), cycle] AS v
+    UNION ALL
+    SELECT tupleElement(p, 1) AS department, toStartOfMonth(assumeNotNull(tupleElement(p, 3))) AS month, metric, v
+    FROM
+    (
+        SELECT p, toFloat64(toInt64(assumeNotNull(tupleElement(p, 3))) - toInt64(tupleElement(p, 2))) AS open_seconds
+        FROM
+        (
+            SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
+            FROM policy_exception_events GROUP BY exception_id
+        )
+        WHERE isNotNull(tupleElement(p, 3))
+    )
+    ARRAY JOIN ['policy_exceptions_resolved', 'policy_exception_resolved_seconds'] AS metric, [toFloat64(1), open_seconds] AS v
 )
 GROUP BY department, month

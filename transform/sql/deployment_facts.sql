@@ -56,7 +56,7 @@ FROM
                 {{- end}}
                 GROUP BY deployment_id
             )
-        )
+        ) AS l1
         ALL LEFT JOIN
         (
             SELECT
@@ -81,11 +81,11 @@ FROM
                 )
             )
             GROUP BY gate_key
-        ) USING gate_key
-    )
+        ) AS r1 USING gate_key
+    ) AS l2
     ALL LEFT JOIN
     (
         SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
         FROM service_events
-) USING service_id
+) AS r2 USING service_id
 GROUP BY deployment_id

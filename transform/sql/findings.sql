@@ -96,11 +96,11 @@ FROM
             {{- end}}
             GROUP BY finding_id
         )
-    )
+    ) AS l1
     ALL LEFT JOIN
     (
         SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
         FROM service_events
-    ) USING service_id
+    ) AS r1 USING service_id
     GROUP BY finding_id
 )

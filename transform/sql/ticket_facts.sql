@@ -47,7 +47,7 @@ FROM
         {{- end}}
         GROUP BY ticket_id
     )
-)
+) AS l1
 ALL LEFT JOIN
 (
     -- One row per (incident, affected account) of each incident's latest state.
@@ -62,5 +62,5 @@ ALL LEFT JOIN
         GROUP BY incident_id
     )
     ARRAY JOIN accounts AS account_id
-) USING account_id
+) AS r1 USING account_id
 GROUP BY ticket_id

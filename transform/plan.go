@@ -1,0 +1,55 @@
+package transform
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/secimpact/impact/schemas"
+)
+
+// Plan returns the statements a refresh sends for the SQL models (the
+// impact_stats rows are computed in Go and inserted as a batch), with
+// every parameter inlined: in Full mode as the first refresh of an empty
+// database, in Incremental mode as a later refresh whose watermark is
+// opts.AsOf - opts.Overlap. Tests keep it as a golden file and run it
+// through a current ClickHouse (chdb); `impact transform --plan` prints it.
+func Plan(opts Options, mode string) ([]string, error) {
+	if opts.SLA == (schemas.SLAPolicy{}) {
+		opts.SLA = schemas.DefaultSLAPolicy
+	}
+	if opts.Overlap <= 0 {
+		opts.Overlap = DefaultOverlap
+	}
+	asOf := opts.AsOf
+	if asOf.IsZero() {
+		asOf = time.Now()
+	}
+	p := params{
+		"asof":         asOf.Unix(),
+		"since":        asOf.Add(-opts.Overlap).Unix(),
+		"sla_critical": slaSeconds(opts.SLA, "critical"),
+		"sla_high":     slaSeconds(opts.SLA, "high"),
+		"sla_medium":   slaSeconds(opts.SLA, "medium"),
+		"sla_low":      slaSeconds(opts.SLA, "low"),
+		"sla_info":     slaSeconds(opts.SLA, "info"),
+	}
+	state, _ := sqlFS.ReadFile("sql/state.ddl.sql")
+	out, err := statements("state.ddl.sql", string(state), tmplData{})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range sqlModels {
+		mm := mode
+		if m.key == "" {
+			mm = Full
+		}
+		exists := mode == Incremental
+		steps, err := modelSteps(m, mm, p)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: %w", m.name, err)
+		}
+		out = append(out, steps...)
+		out = append(out, swapSteps(m.name, exists, exists, true)...)
+	}
+	return out, nil
+}

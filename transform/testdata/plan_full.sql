@@ -1,0 +1,670 @@
+-- Bookkeeping tables of impact transform (created if missing, never dropped).
+CREATE TABLE IF NOT EXISTS transform_state (
+    model String COMMENT 'Model (table) name, or * for the global ingest watermark.',
+    version String COMMENT 'Hash of the model''s SQL and SLA policy the table was built with; a change forces a full rebuild.',
+    watermark DateTime COMMENT 'For *: max(ingested_at) over the typed tables when the last successful refresh started.',
+    updated_at DateTime COMMENT 'When this row was written.'
+) ENGINE = ReplacingMergeTree(updated_at) ORDER BY model;
+
+CREATE TABLE IF NOT EXISTS transform_runs (
+    run_id String COMMENT 'Identity of one refresh run.',
+    started_at DateTime COMMENT 'When the run started (UTC).',
+    table_name String COMMENT 'Table refreshed, or * for the whole run.',
+    mode String COMMENT 'full or incremental.',
+    duration_ms UInt64 COMMENT 'Wall time of this table''s refresh (or of the whole run for *), milliseconds.',
+    rows UInt64 COMMENT 'Rows in the table after the refresh (for *: total over all tables).',
+    touched UInt64 COMMENT 'Entities recomputed by an incremental refresh (0 for full).'
+) ENGINE = MergeTree ORDER BY (started_at, run_id, table_name);
+
+CREATE TABLE IF NOT EXISTS transform_keys (
+    model String COMMENT 'Model whose entities changed.',
+    key String COMMENT 'Entity key to recompute in the running incremental refresh.'
+) ENGINE = MergeTree ORDER BY (model, key);
+
+DROP TABLE IF EXISTS findings_next;
+
+CREATE TABLE IF NOT EXISTS findings_next (
+    finding_id String COMMENT 'Finding id from the scanner (entity id of security.finding.* events).',
+    scanner String COMMENT 'Scanner or source that reported the finding.',
+    category String COMMENT 'sca, sast, dast, container, cloud, secret, pentest or other.',
+    title Nullable(String) COMMENT 'Finding title, when sent.',
+    cve_id Nullable(String) COMMENT 'CVE identifier, when known.',
+    cwe_id Nullable(String) COMMENT 'CWE identifier, when known.',
+    severity String COMMENT 'critical, high, medium, low or info (latest state).',
+    cvss Nullable(Float64) COMMENT 'CVSS base score, when sent.',
+    epss Nullable(Float64) COMMENT 'EPSS probability, when sent.',
+    kev Nullable(UInt8) COMMENT '1 when listed in CISA KEV, when sent.',
+    service_id String COMMENT 'Service the finding belongs to (catalog service_id).',
+    repo Nullable(String) COMMENT 'Source repository, when sent.',
+    status String COMMENT 'open, fixed or dismissed (latest state by event time).',
+    detected_at DateTime COMMENT 'When the finding was first detected (UTC).',
+    fixed_at Nullable(DateTime) COMMENT 'When it was fixed; null unless fixed.',
+    dismissed_at Nullable(DateTime) COMMENT 'When it was dismissed; null unless dismissed.',
+    dismissed_reason Nullable(String) COMMENT 'Why it was dismissed, when sent.',
+    internet_facing Nullable(UInt8) COMMENT '1 when the affected asset is internet facing, when sent.',
+    team String COMMENT 'Owning team from the service catalog as of detected_at (latest effective_at <= detected_at); empty when the catalog has no entry by then.',
+    department String COMMENT 'Owning department from the service catalog as of detected_at; empty when unknown.',
+    days_to_fix Nullable(Float64) COMMENT '(fixed_at - detected_at) in days when status is fixed, else null.',
+    sla_due_at Nullable(DateTime) COMMENT 'Remediation due date: the event''s sla_due_at, else detected_at + the SLA policy days of the severity; null for info.',
+    within_sla Nullable(UInt8) COMMENT 'fixed: 1 when fixed_at <= sla_due_at else 0; open: 0 once overdue as of the refresh as-of time, null while not yet due; dismissed or no SLA: null.',
+    reopened UInt8 COMMENT '1 when the finding has a security.finding.reopened event.',
+    event_count UInt32 COMMENT 'Distinct events (source+id) of this finding.',
+    first_event_time DateTime COMMENT 'Time of the earliest event of this finding.',
+    last_event_time DateTime COMMENT 'Time of the event that gave the latest state.',
+    last_event_type String COMMENT 'Lineage: type of the event that gave the latest state.',
+    last_event_source String COMMENT 'Lineage: CloudEvents source of the event that gave the latest state.',
+    last_event_id String COMMENT 'Lineage: CloudEvents id of the event that gave the latest state.',
+    kafka_topic String COMMENT 'Lineage: Kafka topic of the event that gave the latest state.',
+    kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
+    kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
+) ENGINE = MergeTree ORDER BY finding_id;
+
+-- findings: latest state per finding by event time (ties: lifecycle order,
+-- then event id), team and department from the catalog as of detection,
+-- SLA due date and compliance as of 1782864000. Duplicate deliveries of an event
+-- are identical rows, so argMax needs no FINAL.
+INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
+    service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
+    team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time,
+    last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT
+    finding_id,
+    tupleElement(s, 1) AS scanner,
+    tupleElement(s, 2) AS category,
+    tupleElement(s, 3) AS title,
+    tupleElement(s, 4) AS cve_id,
+    tupleElement(s, 5) AS cwe_id,
+    sev AS severity,
+    tupleElement(s, 6) AS cvss,
+    tupleElement(s, 7) AS epss,
+    tupleElement(s, 8) AS kev,
+    svc AS service_id,
+    tupleElement(s, 9) AS repo,
+    st AS status,
+    det AS detected_at,
+    fix AS fixed_at,
+    tupleElement(s, 10) AS dismissed_at,
+    tupleElement(s, 11) AS dismissed_reason,
+    tupleElement(s, 12) AS internet_facing,
+    tupleElement(org, 1) AS team,
+    tupleElement(org, 2) AS department,
+    if(st = 'fixed' AND isNotNull(fix), (toInt64(assumeNotNull(fix)) - toInt64(det)) / 86400, NULL) AS days_to_fix,
+    due_at AS sla_due_at,
+    multiIf(isNull(due_at), NULL,
+        st = 'fixed' AND isNotNull(fix), toUInt8(assumeNotNull(fix) <= assumeNotNull(due_at)),
+        st = 'open' AND assumeNotNull(due_at) < toDateTime(1782864000), toUInt8(0),
+        NULL) AS within_sla,
+    reop AS reopened,
+    evn AS event_count,
+    first_t AS first_event_time,
+    tupleElement(s, 14) AS last_event_time,
+    tupleElement(s, 15) AS last_event_type,
+    tupleElement(s, 16) AS last_event_source,
+    tupleElement(s, 17) AS last_event_id,
+    tupleElement(s, 18) AS kafka_topic,
+    tupleElement(s, 19) AS kafka_partition,
+    tupleElement(s, 20) AS kafka_offset
+FROM
+(
+    SELECT
+        finding_id,
+        any(s) AS s,
+        any(severity) AS sev,
+        any(service_id) AS svc,
+        any(status) AS st,
+        any(detected_at) AS det,
+        any(fixed_at) AS fix,
+        any(due) AS due_at,
+        any(reopened) AS reop,
+        any(event_count) AS evn,
+        any(first_event_time) AS first_t,
+        argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= detected_at) AS org
+    FROM
+    (
+        SELECT
+            finding_id, s,
+            tupleElement(k, 1) AS severity,
+            tupleElement(k, 2) AS service_id,
+            tupleElement(k, 3) AS status,
+            tupleElement(k, 4) AS detected_at,
+            tupleElement(k, 5) AS fixed_at,
+            if(isNotNull(tupleElement(s, 13)), tupleElement(s, 13),
+                multiIf(severity = 'critical', detected_at + 1296000,
+                        severity = 'high', detected_at + 2592000,
+                        severity = 'medium', detected_at + 7776000,
+                        severity = 'low', detected_at + 15552000,
+                        severity = 'info' AND 0 > 0, detected_at + 0,
+                        NULL)) AS due,
+            reopened, event_count, first_event_time
+        FROM
+        (
+            SELECT
+                finding_id,
+                argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
+                             dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
+                             event_id, kafka_topic, kafka_partition, kafka_offset),
+                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id)) AS s,
+                argMax(tuple(severity, service_id, status, detected_at, fixed_at),
+                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id)) AS k,
+                max(event_type = 'security.finding.reopened') AS reopened,
+                toUInt32(uniqExact(event_source, event_id)) AS event_count,
+                min(event_time) AS first_event_time
+            FROM finding_events
+            GROUP BY finding_id
+        )
+    ) AS l1
+    ALL LEFT JOIN
+    (
+        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
+        FROM service_events
+    ) AS r1 USING service_id
+    GROUP BY finding_id
+);
+
+RENAME TABLE findings_next TO findings;
+
+DROP TABLE IF EXISTS deal_facts_next;
+
+CREATE TABLE IF NOT EXISTS deal_facts_next (
+    opportunity_id String COMMENT 'Opportunity id (entity id of crm.opportunity.* events).',
+    account_id String COMMENT 'Customer account.',
+    account_name Nullable(String) COMMENT 'Account name, when sent.',
+    segment String COMMENT 'smb, mid_market or enterprise.',
+    region Nullable(String) COMMENT 'Sales region, when sent.',
+    industry Nullable(String) COMMENT 'Customer industry, when sent.',
+    deal_type String COMMENT 'new, expansion or renewal.',
+    stage String COMMENT 'CRM stage of the final state.',
+    amount_usd Float64 COMMENT 'Deal amount in USD.',
+    created_at DateTime COMMENT 'When the opportunity was created.',
+    closed_at DateTime COMMENT 'When it closed (the event''s closed_at; the closing event''s time when absent).',
+    cycle_days Float64 COMMENT 'Sales cycle: (closed_at - created_at) in days.',
+    outcome String COMMENT 'won, lost or no_decision (only closed deals are rows).',
+    won UInt8 COMMENT '1 when outcome is won; win rate = avg(won) (no_decision counts as not won).',
+    loss_reason Nullable(String) COMMENT 'price, product, competitor, security, timing or other, when lost and sent.',
+    review_required UInt8 COMMENT '1 when the deal required a customer security review (security_review_required).',
+    review_id Nullable(String) COMMENT 'The review named by the opportunity''s security_review_id.',
+    review_channel Nullable(String) COMMENT 'trust_center, questionnaire, call or redline, of that review (latest state).',
+    review_requested_at Nullable(DateTime) COMMENT 'When the review was requested.',
+    review_completed_at Nullable(DateTime) COMMENT 'When the review completed; null while not completed.',
+    review_effort_hours Nullable(Float64) COMMENT 'Effort spent on the review, when sent.',
+    review_turnaround_days Nullable(Float64) COMMENT '(review completed_at - requested_at) in days, when the review completed.',
+    review_bucket String COMMENT 'none (no review required), fast (<= 5 days), medium (> 5 and <= 15), slow (> 15), incomplete (required but no completed review with completed_at <= closed_at).',
+    last_event_time DateTime COMMENT 'Time of the opportunity event that gave the latest state.',
+    last_event_source String COMMENT 'Lineage: CloudEvents source of that event.',
+    last_event_id String COMMENT 'Lineage: CloudEvents id of that event.',
+    kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
+    kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
+    kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
+) ENGINE = MergeTree ORDER BY opportunity_id;
+
+-- deal_facts: closed opportunities (latest state by event time) with the
+-- security review named by security_review_id (latest state) and its
+-- turnaround bucket.
+INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
+    amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
+    review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
+    review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT
+    opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
+    amount_usd, created_at, closed_at,
+    (toInt64(closed_at) - toInt64(created_at)) / 86400 AS cycle_days,
+    outcome, won, loss_reason, review_required, review_id,
+    if(has_review = 1, r_channel, NULL) AS review_channel,
+    if(has_review = 1, r_requested_at, NULL) AS review_requested_at,
+    if(has_review = 1, r_completed_at, NULL) AS review_completed_at,
+    if(has_review = 1, r_effort_hours, NULL) AS review_effort_hours,
+    if(has_review = 1 AND isNotNull(r_completed_at), (toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at)) / 86400, NULL) AS review_turnaround_days,
+    multiIf(review_required = 0, 'none',
+            has_review = 0 OR isNull(r_completed_at) OR assumeNotNull(r_completed_at) > closed_at, 'incomplete',
+            toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 5 * 86400, 'fast',
+            toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 15 * 86400, 'medium',
+            'slow') AS review_bucket,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+FROM
+(
+    SELECT
+        opportunity_id,
+        tupleElement(s, 1) AS account_id,
+        tupleElement(s, 2) AS account_name,
+        tupleElement(s, 3) AS segment,
+        tupleElement(s, 4) AS region,
+        tupleElement(s, 5) AS industry,
+        tupleElement(s, 6) AS deal_type,
+        tupleElement(s, 7) AS stage,
+        toFloat64(tupleElement(s, 8)) AS amount_usd,
+        tupleElement(s, 9) AS created_at,
+        ifNull(tupleElement(s, 10), tupleElement(s, 15)) AS closed_at,
+        tupleElement(s, 11) AS outcome,
+        toUInt8(tupleElement(s, 11) = 'won') AS won,
+        tupleElement(s, 12) AS loss_reason,
+        toUInt8(tupleElement(s, 13)) AS review_required,
+        tupleElement(s, 14) AS review_id,
+        ifNull(tupleElement(s, 14), '') AS review_key,
+        tupleElement(s, 15) AS last_event_time,
+        tupleElement(s, 16) AS last_event_source,
+        tupleElement(s, 17) AS last_event_id,
+        tupleElement(s, 18) AS kafka_topic,
+        tupleElement(s, 19) AS kafka_partition,
+        tupleElement(s, 20) AS kafka_offset
+    FROM
+    (
+        SELECT
+            opportunity_id,
+            argMax(tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
+                         created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
+                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
+                   tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id)) AS s
+        FROM opportunity_events
+        GROUP BY opportunity_id
+    )
+    WHERE outcome IN ('won', 'lost', 'no_decision')
+) AS l1
+ALL LEFT JOIN
+(
+    SELECT
+        review_id AS review_key,
+        toUInt8(1) AS has_review,
+        tupleElement(r, 1) AS r_channel,
+        tupleElement(r, 2) AS r_requested_at,
+        tupleElement(r, 3) AS r_completed_at,
+        toFloat64(tupleElement(r, 4)) AS r_effort_hours
+    FROM
+    (
+        SELECT
+            review_id,
+            argMax(tuple(channel, requested_at, completed_at, effort_hours),
+                   tuple(event_time, multiIf(event_type = 'security.review.requested', 1, event_type = 'security.review.updated', 2, 3), event_id)) AS r
+        FROM review_events
+        GROUP BY review_id
+    )
+) AS r1 USING review_key;
+
+RENAME TABLE deal_facts_next TO deal_facts;
+
+DROP TABLE IF EXISTS deployment_facts_next;
+
+CREATE TABLE IF NOT EXISTS deployment_facts_next (
+    deployment_id String COMMENT 'Deployment id (entity id of deployment.* events).',
+    service_id String COMMENT 'Deployed service (catalog service_id).',
+    team String COMMENT 'Owning team from the service catalog as of started_at; empty when unknown.',
+    department String COMMENT 'Owning department from the service catalog as of started_at; empty when unknown.',
+    environment String COMMENT 'Target environment.',
+    commit_sha Nullable(String) COMMENT 'Deployed commit, when sent.',
+    trigger String COMMENT 'feature, hotfix, security_fix, rollback or config.',
+    started_at DateTime COMMENT 'When the deployment started.',
+    finished_at Nullable(DateTime) COMMENT 'When it finished; null while in progress.',
+    status String COMMENT 'in_progress, success, failure or rolled_back (latest state).',
+    first_commit_at Nullable(DateTime) COMMENT 'Time of the first commit in the deployment, when sent.',
+    lead_time_hours Nullable(Float64) COMMENT '(finished_at - first_commit_at) in hours; null unless both are set.',
+    gate_blocked UInt8 COMMENT '1 when a gate run (latest state) for the same service_id and commit_sha has result fail and blocking = 1. Deployments without commit_sha cannot be matched to a gate and are 0.',
+    gate_waived UInt8 COMMENT '1 when a blocking gate run for the same service_id and commit_sha was waived.',
+    gate_runs UInt32 COMMENT 'Gate runs (distinct run_id) for the same service_id and commit_sha.',
+    gate_wait_hours Nullable(Float64) COMMENT 'security_gate_wait_seconds / 3600, when sent.',
+    fixes_finding_ids Array(String) COMMENT 'Findings this deployment fixes, as sent.',
+    last_event_time DateTime COMMENT 'Time of the deployment event that gave the latest state.',
+    last_event_source String COMMENT 'Lineage: CloudEvents source of that event.',
+    last_event_id String COMMENT 'Lineage: CloudEvents id of that event.',
+    kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
+    kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
+    kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
+) ENGINE = MergeTree ORDER BY deployment_id;
+
+-- deployment_facts: latest state per deployment, gate outcome for the same
+-- service and commit, owner from the catalog as of the deployment's start.
+INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger,
+    started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs,
+    gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,
+    kafka_partition, kafka_offset)
+SELECT
+    deployment_id,
+    any(service_id), tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 1),
+    tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 2),
+    any(environment), any(commit_sha), any(trigger), any(started_at), any(finished_at), any(status), any(first_commit_at),
+    any(lead_time_hours), any(gate_blocked), any(gate_waived), any(gate_runs), any(gate_wait_hours), any(fixes_finding_ids),
+    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+FROM
+(
+    SELECT
+        deployment_id, service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+        first_commit_at,
+        if(isNotNull(finished_at) AND isNotNull(first_commit_at),
+           (toInt64(assumeNotNull(finished_at)) - toInt64(assumeNotNull(first_commit_at))) / 3600, NULL) AS lead_time_hours,
+        gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids,
+        last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+        FROM
+        (
+            SELECT
+                deployment_id,
+                tupleElement(s, 1) AS service_id,
+                tupleElement(s, 2) AS environment,
+                tupleElement(s, 3) AS commit_sha,
+                tupleElement(s, 4) AS trigger,
+                tupleElement(s, 5) AS started_at,
+                tupleElement(s, 6) AS finished_at,
+                tupleElement(s, 7) AS status,
+                tupleElement(s, 8) AS first_commit_at,
+                toFloat64(tupleElement(s, 9)) / 3600 AS gate_wait_hours,
+                tupleElement(s, 10) AS fixes_finding_ids,
+                tupleElement(s, 11) AS last_event_time,
+                tupleElement(s, 12) AS last_event_source,
+                tupleElement(s, 13) AS last_event_id,
+                tupleElement(s, 14) AS kafka_topic,
+                tupleElement(s, 15) AS kafka_partition,
+                tupleElement(s, 16) AS kafka_offset,
+                -- Gates match on service and commit; without a commit there is no honest match.
+                if(isNull(tupleElement(s, 3)), '', concat(tupleElement(s, 1), '@', assumeNotNull(tupleElement(s, 3)))) AS gate_key
+            FROM
+            (
+                SELECT
+                    deployment_id,
+                    argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+                                 first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
+                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
+                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id)) AS s
+                FROM deployment_events
+                GROUP BY deployment_id
+            )
+        ) AS l1
+        ALL LEFT JOIN
+        (
+            SELECT
+                gate_key,
+                max(result = 'fail' AND blocking = 1) AS gate_blocked,
+                max(result = 'waived' AND blocking = 1) AS gate_waived,
+                toUInt32(count()) AS gate_runs
+            FROM
+            (
+                SELECT
+                    run_id,
+                    concat(tupleElement(g, 1), '@', tupleElement(g, 2)) AS gate_key,
+                    tupleElement(g, 3) AS result,
+                    tupleElement(g, 4) AS blocking
+                FROM
+                (
+                    SELECT run_id,
+                           argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
+                    FROM gate_events
+                    WHERE isNotNull(commit_sha)
+                    GROUP BY run_id
+                )
+            )
+            GROUP BY gate_key
+        ) AS r1 USING gate_key
+    ) AS l2
+    ALL LEFT JOIN
+    (
+        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
+        FROM service_events
+) AS r2 USING service_id
+GROUP BY deployment_id;
+
+RENAME TABLE deployment_facts_next TO deployment_facts;
+
+DROP TABLE IF EXISTS ticket_facts_next;
+
+CREATE TABLE IF NOT EXISTS ticket_facts_next (
+    ticket_id String COMMENT 'Support ticket id (entity id of support.ticket.* events).',
+    account_id String COMMENT 'Customer account of the ticket.',
+    status String COMMENT 'new, open, pending, solved or closed (latest state).',
+    priority String COMMENT 'low, normal, high or urgent.',
+    channel Nullable(String) COMMENT 'Support channel, when sent.',
+    tags Array(String) COMMENT 'Ticket tags, as sent.',
+    security_related UInt8 COMMENT '1 when the ticket is about security.',
+    incident_id Nullable(String) COMMENT 'Incident the ticket refers to, when sent.',
+    created_at DateTime COMMENT 'When the ticket was created.',
+    first_reply_at Nullable(DateTime) COMMENT 'First agent reply, when sent.',
+    solved_at Nullable(DateTime) COMMENT 'When it was solved; null while unsolved.',
+    csat_score Nullable(UInt8) COMMENT 'Customer satisfaction rating 1-5 of the latest state; null when not rated.',
+    csat_at Nullable(DateTime) COMMENT 'When it was rated.',
+    after_incident_30d UInt8 COMMENT '1 when a security incident (latest state) listing this account in affected_account_ids was detected in the 30 days up to the ticket''s creation: created_at - 30 days <= detected_at <= created_at.',
+    incidents_30d UInt32 COMMENT 'How many such incidents.',
+    last_event_time DateTime COMMENT 'Time of the ticket event that gave the latest state.',
+    last_event_source String COMMENT 'Lineage: CloudEvents source of that event.',
+    last_event_id String COMMENT 'Lineage: CloudEvents id of that event.',
+    kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
+    kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
+    kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
+) ENGINE = MergeTree ORDER BY ticket_id;
+
+-- ticket_facts: latest state per ticket and whether its account was hit by
+-- a security incident in the 30 days before the ticket was created.
+INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
+    created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT
+    ticket_id,
+    any(account_id), any(status), any(priority), any(channel), any(tags), any(security_related), any(incident_id),
+    any(created_at), any(first_reply_at), any(solved_at), any(csat_score), any(csat_at),
+    toUInt8(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1) > 0),
+    toUInt32(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1)),
+    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+FROM
+(
+    SELECT
+        ticket_id,
+        tupleElement(s, 1) AS account_id,
+        tupleElement(s, 2) AS status,
+        tupleElement(s, 3) AS priority,
+        tupleElement(s, 4) AS channel,
+        tupleElement(s, 5) AS tags,
+        toUInt8(tupleElement(s, 6)) AS security_related,
+        tupleElement(s, 7) AS incident_id,
+        tupleElement(s, 8) AS created_at,
+        tupleElement(s, 9) AS first_reply_at,
+        tupleElement(s, 10) AS solved_at,
+        toUInt8(tupleElement(s, 11)) AS csat_score,
+        tupleElement(s, 12) AS csat_at,
+        tupleElement(s, 13) AS last_event_time,
+        tupleElement(s, 14) AS last_event_source,
+        tupleElement(s, 15) AS last_event_id,
+        tupleElement(s, 16) AS kafka_topic,
+        tupleElement(s, 17) AS kafka_partition,
+        tupleElement(s, 18) AS kafka_offset
+    FROM
+    (
+        SELECT
+            ticket_id,
+            argMax(tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
+                         first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
+                         kafka_topic, kafka_partition, kafka_offset),
+                   tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                                             event_type = 'support.ticket.solved', 3, 4), event_id)) AS s
+        FROM ticket_events
+        GROUP BY ticket_id
+    )
+) AS l1
+ALL LEFT JOIN
+(
+    -- One row per (incident, affected account) of each incident's latest state.
+    SELECT account_id, toUInt8(1) AS has_incident, inc_detected_at
+    FROM
+    (
+        SELECT
+            incident_id,
+            tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 1) AS accounts,
+            tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 2) AS inc_detected_at
+        FROM incident_events
+        GROUP BY incident_id
+    )
+    ARRAY JOIN accounts AS account_id
+) AS r1 USING account_id
+GROUP BY ticket_id;
+
+RENAME TABLE ticket_facts_next TO ticket_facts;
+
+DROP TABLE IF EXISTS department_scorecard_next;
+
+CREATE TABLE IF NOT EXISTS department_scorecard_next (
+    department String COMMENT 'Department (from the service catalog as of the event for findings and deployments; as sent for exceptions, vendor assessments and incident contributions). Empty: the catalog had no entry.',
+    month Date COMMENT 'First day of the calendar month (UTC).',
+    findings_opened UInt64 COMMENT 'Findings detected in the month.',
+    findings_fixed UInt64 COMMENT 'Findings fixed in the month (fix capacity = findings_fixed / findings_opened).',
+    open_critical UInt64 COMMENT 'Critical findings open at the end of the month (or at the as-of time for the current month).',
+    open_high UInt64 COMMENT 'High findings open at month end.',
+    open_medium UInt64 COMMENT 'Medium findings open at month end.',
+    open_low UInt64 COMMENT 'Low findings open at month end.',
+    open_info UInt64 COMMENT 'Info findings open at month end.',
+    security_debt UInt64 COMMENT 'Open high and critical findings detected more than 365 days before month end.',
+    sla_within UInt64 COMMENT 'Findings fixed within SLA, counted in the month they were fixed.',
+    sla_breached UInt64 COMMENT 'Findings that breached their SLA: fixed late (month of the fix) or open and overdue (month the SLA fell due).',
+    sla_compliance Nullable(Float64) COMMENT 'sla_within / (sla_within + sla_breached); null when both are 0.',
+    deployments UInt64 COMMENT 'Deployments started in the month.',
+    gate_blocked_deployments UInt64 COMMENT 'Of those, deployments with gate_blocked = 1.',
+    gate_block_rate Nullable(Float64) COMMENT 'gate_blocked_deployments / deployments; null without deployments.',
+    policy_exceptions_opened UInt64 COMMENT 'Policy exceptions opened in the month.',
+    policy_exceptions_open UInt64 COMMENT 'Policy exceptions open at month end.',
+    incidents UInt64 COMMENT 'Incidents detected in the month that name this department among contributing_departments.',
+    incident_cost_usd Float64 COMMENT 'cost_usd of those incidents split evenly over their contributing departments (incidents naming none are charged to nobody).',
+    vendor_assessments UInt64 COMMENT 'Vendor assessments the department requested in the month.',
+    vendor_assessment_cost_usd Float64 COMMENT 'assessment_cost_usd of those assessments.',
+    vendor_monitoring_cost_usd Float64 COMMENT 'annual_monitoring_cost_usd of those assessments, booked in full in the month of the request (the commitment the request makes).',
+    cost_of_risk_usd Float64 COMMENT 'incident_cost_usd + vendor_assessment_cost_usd + vendor_monitoring_cost_usd. Remediation effort is not in event contract v1 and is not included.'
+) ENGINE = MergeTree ORDER BY (department, month);
+
+-- department_scorecard: per department and month, from the fact tables and
+-- the latest states of incidents, policy exceptions and vendor assessments.
+-- Every part emits (department, month, metric, value); the outer query
+-- pivots, so adding a metric is one more UNION ALL branch.
+INSERT INTO department_scorecard_next (department, month, findings_opened, findings_fixed, open_critical, open_high, open_medium,
+    open_low, open_info, security_debt, sla_within, sla_breached, sla_compliance, deployments,
+    gate_blocked_deployments, gate_block_rate, policy_exceptions_opened, policy_exceptions_open, incidents,
+    incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_monitoring_cost_usd, cost_of_risk_usd)
+SELECT
+    department, month,
+    toUInt64(sumIf(v, metric = 'findings_opened')),
+    toUInt64(sumIf(v, metric = 'findings_fixed')),
+    toUInt64(sumIf(v, metric = 'open_critical')),
+    toUInt64(sumIf(v, metric = 'open_high')),
+    toUInt64(sumIf(v, metric = 'open_medium')),
+    toUInt64(sumIf(v, metric = 'open_low')),
+    toUInt64(sumIf(v, metric = 'open_info')),
+    toUInt64(sumIf(v, metric = 'security_debt')),
+    toUInt64(sumIf(v, metric = 'sla_within')) AS within,
+    toUInt64(sumIf(v, metric = 'sla_breached')) AS breached,
+    if(within + breached > 0, within / (within + breached), NULL),
+    toUInt64(sumIf(v, metric = 'deployments')) AS deps,
+    toUInt64(sumIf(v, metric = 'gate_blocked')) AS blocked,
+    if(deps > 0, blocked / deps, NULL),
+    toUInt64(sumIf(v, metric = 'policy_exceptions_opened')),
+    toUInt64(sumIf(v, metric = 'policy_exceptions_open')),
+    toUInt64(sumIf(v, metric = 'incidents')),
+    sumIf(v, metric = 'incident_cost_usd') AS inc_cost,
+    toUInt64(sumIf(v, metric = 'vendor_assessments')),
+    sumIf(v, metric = 'vendor_assessment_cost_usd') AS va_cost,
+    sumIf(v, metric = 'vendor_monitoring_cost_usd') AS vm_cost,
+    inc_cost + va_cost + vm_cost
+FROM
+(
+    SELECT department, toStartOfMonth(detected_at) AS month, 'findings_opened' AS metric, toFloat64(1) AS v FROM findings
+    UNION ALL
+    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, 'findings_fixed' AS metric, toFloat64(1) AS v
+    FROM findings WHERE status = 'fixed' AND isNotNull(fixed_at)
+    UNION ALL
+    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
+    FROM findings WHERE status = 'fixed' AND isNotNull(within_sla) AND isNotNull(fixed_at)
+    UNION ALL
+    SELECT department, toStartOfMonth(assumeNotNull(sla_due_at)) AS month, 'sla_breached' AS metric, toFloat64(1) AS v
+    FROM findings WHERE status = 'open' AND within_sla = 0
+    UNION ALL
+    -- Month-end snapshots of open findings: one row per finding and month it
+    -- was open at the month's end (or at 1782864000 in the as-of month).
+    SELECT department, month, metric, toFloat64(1) AS v
+    FROM
+    (
+        SELECT department, month, severity, detected_at, close_at,
+               least(toDateTime(addMonths(month, 1)), toDateTime(1782864000)) AS month_end
+        FROM
+        (
+            SELECT department, severity, detected_at, close_at,
+                   arrayJoin(arrayMap(i -> addMonths(toStartOfMonth(detected_at), i),
+                       range(toUInt32(greatest(0, dateDiff('month', toStartOfMonth(detected_at),
+                           toStartOfMonth(least(ifNull(close_at, toDateTime(1782864000)), toDateTime(1782864000))))) + 1)))) AS month
+            FROM
+            (
+                SELECT department, severity, detected_at,
+                       multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
+                               status = 'dismissed', ifNull(dismissed_at, last_event_time), NULL) AS close_at
+                FROM findings
+                WHERE detected_at < toDateTime(1782864000)
+            )
+        )
+    )
+    ARRAY JOIN
+        arrayFilter(x -> x != '', [
+            if(detected_at < month_end AND (isNull(close_at) OR assumeNotNull(close_at) >= month_end), concat('open_', severity), ''),
+            if(detected_at < month_end AND (isNull(close_at) OR assumeNotNull(close_at) >= month_end)
+               AND severity IN ('critical', 'high') AND detected_at < month_end - 365 * 86400, 'security_debt', '')]) AS metric
+    UNION ALL
+    SELECT department, toStartOfMonth(started_at) AS month, 'deployments' AS metric, toFloat64(1) AS v FROM deployment_facts
+    UNION ALL
+    SELECT department, toStartOfMonth(started_at) AS month, 'gate_blocked' AS metric, toFloat64(gate_blocked) AS v FROM deployment_facts
+    UNION ALL
+    SELECT tupleElement(p, 1) AS department, toStartOfMonth(tupleElement(p, 2)) AS month, 'policy_exceptions_opened' AS metric, toFloat64(1) AS v
+    FROM
+    (
+        SELECT exception_id, argMax(tuple(department, opened_at), tuple(event_time, event_id)) AS p
+        FROM policy_exception_events GROUP BY exception_id
+    )
+    UNION ALL
+    SELECT department, month, 'policy_exceptions_open' AS metric, toFloat64(1) AS v
+    FROM
+    (
+        SELECT department, opened_at, resolved_at, month,
+               least(toDateTime(addMonths(month, 1)), toDateTime(1782864000)) AS month_end
+        FROM
+        (
+            SELECT department, opened_at, resolved_at,
+                   arrayJoin(arrayMap(i -> addMonths(toStartOfMonth(opened_at), i),
+                       range(toUInt32(greatest(0, dateDiff('month', toStartOfMonth(opened_at),
+                           toStartOfMonth(least(ifNull(resolved_at, toDateTime(1782864000)), toDateTime(1782864000))))) + 1)))) AS month
+            FROM
+            (
+                SELECT tupleElement(p, 1) AS department, tupleElement(p, 2) AS opened_at, tupleElement(p, 3) AS resolved_at
+                FROM
+                (
+                    SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
+                    FROM policy_exception_events GROUP BY exception_id
+                )
+            )
+            WHERE opened_at < toDateTime(1782864000)
+        )
+    )
+    WHERE opened_at < month_end AND (isNull(resolved_at) OR assumeNotNull(resolved_at) >= month_end)
+    UNION ALL
+    SELECT department, month, metric, v
+    FROM
+    (
+        SELECT department, toStartOfMonth(inc_detected_at) AS month, cost / length(depts) AS share
+        FROM
+        (
+            SELECT tupleElement(i, 1) AS depts, tupleElement(i, 2) AS inc_detected_at, toFloat64(ifNull(tupleElement(i, 3), 0)) AS cost
+            FROM
+            (
+                SELECT incident_id, argMax(tuple(contributing_departments, detected_at, cost_usd), tuple(event_time, event_id)) AS i
+                FROM incident_events GROUP BY incident_id
+            )
+        )
+        ARRAY JOIN depts AS department
+    )
+    ARRAY JOIN ['incidents', 'incident_cost_usd'] AS metric, [toFloat64(1), share] AS v
+    UNION ALL
+    SELECT tupleElement(a, 1) AS department, toStartOfMonth(tupleElement(a, 2)) AS month, metric, v
+    FROM
+    (
+        SELECT tupleElement(a, 1) AS dep, a,
+               toFloat64(ifNull(tupleElement(a, 3), 0)) AS a_cost,
+               toFloat64(ifNull(tupleElement(a, 4), 0)) AS m_cost
+        FROM
+        (
+            SELECT assessment_id,
+                   argMax(tuple(department, requested_at, assessment_cost_usd, annual_monitoring_cost_usd), tuple(event_time, event_id)) AS a
+            FROM vendor_assessment_events GROUP BY assessment_id
+        )
+    )
+    ARRAY JOIN ['vendor_assessments', 'vendor_assessment_cost_usd', 'vendor_monitoring_cost_usd'] AS metric, [toFloat64(1), a_cost, m_cost] AS v
+)
+GROUP BY department, month;
+
+RENAME TABLE department_scorecard_next TO department_scorecard;
