@@ -195,7 +195,7 @@ func (g *gen) deal(t0 int64) {
 			return false
 		}
 		g.scratch = op.data(g.scratch[:0])
-		g.event(typ, "impact-sim/crm", op.ID, lo.n, t, g.scratch)
+		g.event(&lo, typ, "impact-sim/crm", op.ID, t, g.scratch)
 		return true
 	}
 	lr := life{end: g.end}
@@ -205,7 +205,7 @@ func (g *gen) deal(t0 int64) {
 			return false
 		}
 		g.scratch = rv.data(g.scratch[:0])
-		g.event(typ, "impact-sim/trust-center", rv.ID, lr.n, t, g.scratch)
+		g.event(&lr, typ, "impact-sim/trust-center", rv.ID, t, g.scratch)
 		return true
 	}
 	defer func() {

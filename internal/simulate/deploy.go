@@ -154,7 +154,7 @@ func (g *gen) deployment(s *service, start, finish int64, trigger, fixes, env st
 			break
 		}
 		g.scratch = gt.data(g.scratch[:0])
-		g.event("security.gate.evaluated", "impact-sim/ci", gt.ID, 1, gt.Completed, g.scratch)
+		g.event(&life{n: 1}, "security.gate.evaluated", "impact-sim/ci", gt.ID, gt.Completed, g.scratch)
 		g.tb.gate(gt)
 	}
 	d.Started = start + gate1 + wait + slack
@@ -162,11 +162,11 @@ func (g *gen) deployment(s *service, start, finish int64, trigger, fixes, env st
 	l := life{end: g.end}
 	if t, ok := l.at(d.Started); ok {
 		g.scratch = d.data(g.scratch[:0])
-		g.event("deployment.started", "impact-sim/cd", d.ID, l.n, t, g.scratch)
+		g.event(&l, "deployment.started", "impact-sim/cd", d.ID, t, g.scratch)
 		if t, ok := l.at(fin); ok {
 			d.Finished, d.Status = t, status
 			g.scratch = d.data(g.scratch[:0])
-			g.event("deployment.finished", "impact-sim/cd", d.ID, l.n, t, g.scratch)
+			g.event(&l, "deployment.finished", "impact-sim/cd", d.ID, t, g.scratch)
 		}
 		g.tb.deployment(d)
 	}

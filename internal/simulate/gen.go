@@ -99,7 +99,7 @@ type gen struct {
 	err   error
 
 	scratch []byte           // data object being built
-	seen    map[string]int64 // entity -> latest event time delivered (out-of-order count)
+	catLife map[string]*life // catalog services get events on several days
 	weyls   map[string]*weyl
 
 	incByAcc map[string][]incRef // account -> incidents affecting it (final states)
@@ -116,7 +116,7 @@ func newGen(opts Options, emit func(Record) error) *gen {
 		end:   opts.End.Unix(),
 		scale: opts.Scale,
 		rOrg:  stream(1), rSec: stream(2), rDep: stream(3), rCRM: stream(4), rSup: stream(5), rMess: stream(6),
-		seen: map[string]int64{}, weyls: map[string]*weyl{},
+		catLife: map[string]*life{}, weyls: map[string]*weyl{},
 	}
 	g.start = g.end - int64(opts.Days)*daySec
 	g.org = newOrg(g.rOrg, opts.Scale)
@@ -153,7 +153,8 @@ func (g *gen) run(ctx context.Context) error {
 
 // event wraps data (a JSON object) in a CloudEvents envelope and queues it
 // for delivery, with the delivery mess of Params applied.
-func (g *gen) event(typ, source, subject string, version int, t int64, data []byte) {
+func (g *gen) event(l *life, typ, source, subject string, t int64, data []byte) {
+	version := l.n
 	line := make([]byte, 0, len(data)+256)
 	var o obj
 	o.open(line)
@@ -185,7 +186,16 @@ func (g *gen) event(typ, source, subject string, version int, t int64, data []by
 		}
 		g.tb.t.Delivery.Delayed++
 	}
-	g.push(item{deliver: t + delay, t: t, kind: itemFirst, typ: typ, subject: subject, line: line})
+	deliver := t + delay
+	// Out of order: earlier events of this entity that arrive after this one.
+	for i, dv := range l.delivered {
+		if dv > deliver && i < 64 && l.late&(1<<i) == 0 {
+			l.late |= 1 << i
+			g.tb.t.Delivery.OutOfOrder++
+		}
+	}
+	l.delivered = append(l.delivered, deliver)
+	g.push(item{deliver: deliver, t: t, kind: itemFirst, typ: typ, subject: subject, line: line})
 	if r.Float64() < g.p.DuplicateShare {
 		g.push(item{deliver: t + delay + 60 + int64(r.IntN(6*3600)), t: t, kind: itemDup, typ: typ, subject: subject, line: line})
 	}
@@ -311,12 +321,6 @@ func (g *gen) flush(until int64) error {
 	for len(g.heap) > 0 && g.heap[0].deliver < until {
 		it := g.pop()
 		switch it.kind {
-		case itemFirst:
-			if last, ok := g.seen[it.subject]; ok && last > it.t {
-				g.tb.t.Delivery.OutOfOrder++
-			} else {
-				g.seen[it.subject] = it.t
-			}
 		case itemDup:
 			g.tb.t.Delivery.Duplicates++
 		}
@@ -445,6 +449,10 @@ type life struct {
 	last int64
 	end  int64
 	n    int // events emitted
+	// delivery times of the emitted events, and which of them are already
+	// counted as out of order
+	delivered []int64
+	late      uint64
 }
 
 // at returns the time of the next event, not before t and after the

@@ -88,7 +88,7 @@ func (g *gen) incident(t0 int64) {
 			return false
 		}
 		g.scratch = in.data(g.scratch[:0])
-		g.event(typ, "impact-sim/incident-mgmt", in.ID, l.n, t, g.scratch)
+		g.event(&l, typ, "impact-sim/incident-mgmt", in.ID, t, g.scratch)
 		return true
 	}
 	defer func() { g.tb.incident(in); g.incidentTickets(in) }()
@@ -181,12 +181,12 @@ func (g *gen) exceptionsDay(day int64) {
 		l := life{end: g.end}
 		if t, ok := l.at(e.Opened); ok {
 			g.scratch = e.data(g.scratch[:0])
-			g.event("security.policy_exception.opened", "impact-sim/grc", e.ID, l.n, t, g.scratch)
+			g.event(&l, "security.policy_exception.opened", "impact-sim/grc", e.ID, t, g.scratch)
 			if r.Float64() < 0.7 {
 				if t, ok := l.at(e.Opened + days(lognormal(r, 40, 0.9))); ok {
 					e.Resolved = t
 					g.scratch = e.data(g.scratch[:0])
-					g.event("security.policy_exception.resolved", "impact-sim/grc", e.ID, l.n, t, g.scratch)
+					g.event(&l, "security.policy_exception.resolved", "impact-sim/grc", e.ID, t, g.scratch)
 				}
 			}
 			g.tb.exception(e)
@@ -244,7 +244,7 @@ func (g *gen) vendorsDay(day int64) {
 			continue
 		}
 		g.scratch = a.data(g.scratch[:0])
-		g.event("security.vendor_assessment.requested", "impact-sim/vendor-risk", a.ID, l.n, t, g.scratch)
+		g.event(&l, "security.vendor_assessment.requested", "impact-sim/vendor-risk", a.ID, t, g.scratch)
 		if r.Float64() < 0.9 {
 			base := map[string]float64{"critical": 12000, "high": 6000, "medium": 2500, "low": 800}[a.Tier]
 			tc := a.Requested + days(lognormal(r, 12, 0.6))
@@ -256,7 +256,7 @@ func (g *gen) vendorsDay(day int64) {
 					a.Monitoring = math.Round(base * 1.5 * (0.5 + r.Float64()))
 				}
 				g.scratch = a.data(g.scratch[:0])
-				g.event("security.vendor_assessment.completed", "impact-sim/vendor-risk", a.ID, l.n, t, g.scratch)
+				g.event(&l, "security.vendor_assessment.completed", "impact-sim/vendor-risk", a.ID, t, g.scratch)
 			}
 		}
 		g.tb.assessment(a)

@@ -84,8 +84,13 @@ func (g *gen) upsert(s *service, at int64) {
 	st := serviceState{service: s, effective: at}
 	g.tb.catalog(s.ID, s.Team, s.Dept, at)
 	g.scratch = st.data(g.scratch[:0])
-	v := g.tb.version(s.ID)
-	g.event("catalog.service.upserted", "impact-sim/catalog", s.ID, v, at, g.scratch)
+	l := g.catLife[s.ID]
+	if l == nil {
+		l = &life{last: -1 << 62, end: g.end}
+		g.catLife[s.ID] = l
+	}
+	at, _ = l.at(at)
+	g.event(l, "catalog.service.upserted", "impact-sim/catalog", s.ID, at, g.scratch)
 }
 
 func (g *gen) serviceByID(id string) *service {
@@ -241,7 +246,7 @@ func (g *gen) finding(t0 int64, s *service, slow float64) {
 			return false
 		}
 		g.scratch = f.data(g.scratch[:0])
-		g.event(typ, "impact-sim/"+f.Scanner, f.ID, l.n, t, g.scratch)
+		g.event(&l, typ, "impact-sim/"+f.Scanner, f.ID, t, g.scratch)
 		return true
 	}
 	defer func() { g.tb.finding(f) }()

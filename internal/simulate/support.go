@@ -126,7 +126,7 @@ func (g *gen) ticket(acc string, t0 int64) {
 			return false
 		}
 		g.scratch = tk.data(g.scratch[:0])
-		g.event(typ, "impact-sim/helpdesk", tk.ID, l.n, t, g.scratch)
+		g.event(&l, typ, "impact-sim/helpdesk", tk.ID, t, g.scratch)
 		return true
 	}
 	defer func() { g.tb.ticket(tk) }()

@@ -27,6 +27,7 @@ func TestTruthMatchesEvents(t *testing.T) {
 		}
 		check("valid events", got.Delivery.ValidEvents, truth.Delivery.ValidEvents)
 		check("duplicates", got.Delivery.Duplicates, truth.Delivery.Duplicates)
+		check("out of order", got.Delivery.OutOfOrder, truth.Delivery.OutOfOrder)
 		check("events by type", got.Delivery.EventsByType, truth.Delivery.EventsByType)
 		check("entities by table", got.Delivery.EntitiesByTable, truth.Delivery.EntitiesByTable)
 		check("deals", got.Deals, truth.Deals)
@@ -55,6 +56,7 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 	latest := map[string]decoded{}
 	var services []*schemas.Service
 	reopened := map[string]bool{}
+	lastTime := map[string]time.Time{} // entity -> latest event time delivered so far
 	for _, r := range recs {
 		e, err := schemas.Decode(r.Value, nil)
 		if err != nil {
@@ -66,6 +68,12 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 			continue
 		}
 		seen[id] = true
+		ek := e.Payload.Table() + "\x00" + e.Payload.EntityID()
+		if last, ok := lastTime[ek]; ok && last.After(e.Time) {
+			out.Delivery.OutOfOrder++
+		} else {
+			lastTime[ek] = e.Time
+		}
 		out.Delivery.ValidEvents++
 		out.Delivery.EventsByType[e.Type]++
 		key := e.Payload.Table() + "\x00" + e.Payload.EntityID()

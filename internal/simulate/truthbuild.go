@@ -9,10 +9,9 @@ import (
 // contract's definitions. It never looks at how the generator planned an
 // entity: only at the states that were emitted.
 type truthBuilder struct {
-	t        Truth
-	end      int64
-	versions map[string]int
-	cat      map[string][]catalogEntry // service -> upserts in effective order
+	t   Truth
+	end int64
+	cat map[string][]catalogEntry // service -> upserts in effective order
 
 	opps     []*Opportunity
 	reviews  map[string]*Review
@@ -45,7 +44,7 @@ type ticketFact struct {
 
 func newTruthBuilder(o Options, start, end int64) *truthBuilder {
 	tb := &truthBuilder{
-		end: end, versions: map[string]int{}, cat: map[string][]catalogEntry{},
+		end: end, cat: map[string][]catalogEntry{},
 		reviews: map[string]*Review{}, blocked: map[string]bool{}, incByAcc: map[string][]int64{},
 		fixedBy: map[string][]int64{},
 	}
@@ -111,13 +110,6 @@ func (tb *truthBuilder) validEvent(typ string) {
 func (tb *truthBuilder) invalid(reason string) {
 	tb.t.Delivery.Invalid++
 	tb.t.Delivery.InvalidByReason[reason]++
-}
-
-// version returns the next event number of an entity whose events are not
-// generated in one go (catalog services).
-func (tb *truthBuilder) version(id string) int {
-	tb.versions[id]++
-	return tb.versions[id]
 }
 
 func (tb *truthBuilder) catalog(id, team, dept string, effective int64) {
