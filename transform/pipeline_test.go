@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/testenv"
 	"github.com/secimpact/impact/schemas/migrations"
@@ -173,6 +174,12 @@ func loadSimulation(t *testing.T, conn driver.Conn, opts simulate.Options, split
 // when this was written.
 func open(t *testing.T) driver.Conn {
 	t.Helper()
+	_, conn := openDB(t)
+	return conn
+}
+
+func openDB(t *testing.T) (config.ClickHouse, driver.Conn) {
+	t.Helper()
 	cfg := testenv.ClickHouseEmpty(t)
 	ctx := context.Background()
 	conn, err := chconn.Open(ctx, cfg)
@@ -189,7 +196,7 @@ func open(t *testing.T) driver.Conn {
 			t.Fatalf("migrate: %v\n%s", err, q)
 		}
 	}
-	return conn
+	return cfg, conn
 }
 
 func refresh(t *testing.T, conn driver.Conn, opts transform.Options) transform.Report {
