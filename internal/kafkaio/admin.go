@@ -249,3 +249,20 @@ func leadersReady(parts []kafka.Partition, topics []string) error {
 	}
 	return nil
 }
+
+// DeleteTopics deletes topics; topics that do not exist are not an error.
+func (a *Admin) DeleteTopics(ctx context.Context, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	resp, err := a.client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("delete topics %v: %w", topics, err)
+	}
+	for t, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kafka.UnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s: %w", t, terr)
+		}
+	}
+	return nil
+}

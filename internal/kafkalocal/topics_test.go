@@ -2,8 +2,13 @@ package kafkalocal_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/secimpact/impact/internal/config"
 
 	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/internal/kafkalocal"
@@ -83,5 +88,29 @@ func TestKafkaTopicsAreSeparatePerTest(t *testing.T) {
 		if len(parts[tp]) != testenv.KafkaPartitions {
 			t.Errorf("topic %s: %d partitions, want %d", tp, len(parts[tp]), testenv.KafkaPartitions)
 		}
+	}
+}
+
+// Topics of a test are deleted when it ends, so long runs do not pile up
+// partitions on the shared broker.
+func TestKafkaTopicsDeletedAfterTest(t *testing.T) {
+	var cfg config.Kafka
+	t.Run("user", func(t *testing.T) { cfg = testenv.Kafka(t) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := kafkaio.NewAdmin(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	// Not Partitions: its metadata request would auto-create the topic.
+	resp, err := admin.Client().ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{cfg.Topics.Security: {kafka.LastOffsetOf(0)}}})
+	if err == nil {
+		for _, p := range resp.Topics[cfg.Topics.Security] {
+			err = p.Error
+		}
+	}
+	if !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.NotLeaderForPartition) {
+		t.Fatalf("topic %s after its test ended: %v, want it gone", cfg.Topics.Security, err)
 	}
 }

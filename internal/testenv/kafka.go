@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/internal/kafkalocal"
 )
 
@@ -41,8 +42,8 @@ var topicSeq atomic.Int64
 
 // Kafka returns connection settings for a Kafka cluster shared by the test
 // binary, with topic names of this test only (the contract's six topics with
-// a unique suffix), each created with KafkaPartitions partitions. The cluster
-// is started on first use and stopped by Main.
+// a unique suffix), each created with KafkaPartitions partitions and deleted
+// when the test ends. The cluster is started on first use and stopped by Main.
 func Kafka(t testing.TB) config.Kafka {
 	t.Helper()
 	base, err := kafkaCluster(t)
@@ -58,7 +59,23 @@ func Kafka(t testing.TB) config.Kafka {
 	if err := kafkalocal.CreateTopics(ctx, cfg, topics, KafkaPartitions); err != nil {
 		t.Fatalf("testenv: kafka (%s): %v", KafkaMode(), err)
 	}
+	// The cluster outlives the test: drop its topics so a long run does not
+	// pile up thousands of partitions on the broker (or in kfake's memory).
+	t.Cleanup(func() { deleteTopics(t, cfg, topics) })
 	return cfg
+}
+
+func deleteTopics(t testing.TB, cfg config.Kafka, topics []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := kafkaio.NewAdmin(cfg)
+	if err == nil {
+		err = admin.DeleteTopics(ctx, topics)
+		admin.Close()
+	}
+	if err != nil {
+		t.Logf("testenv: delete topics of %s: %v", t.Name(), err)
+	}
 }
 
 var unsafeTopicChars = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
