@@ -86,6 +86,9 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) 
 		if len(pending) == 0 {
 			return r, nil
 		}
+		if opts.SkipLock {
+			return applyLocked(ctx, conn, all, opts)
+		}
 		lk, ok, err := tryLock(ctx, conn)
 		if err != nil {
 			return r, err

@@ -46,6 +46,11 @@ type Options struct {
 	// anything (not even creating schema_migrations).
 	DryRun bool
 
+	// SkipLock skips the lock and its settle delay (about a second), for
+	// a database no other runner can see: testenv's fresh per-test
+	// databases. Never set it for a shared database.
+	SkipLock bool
+
 	// FS holds the migration files; nil means the embedded ones. Tests use
 	// it to run the runner on files of their own.
 	FS fs.FS
