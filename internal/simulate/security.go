@@ -116,9 +116,12 @@ func teamIndex(name string) int {
 var scanners = []struct {
 	name, category string
 	weight         float64
+	source         string
 }{
-	{"snyk", "sca", 0.32}, {"semgrep", "sast", 0.2}, {"zap", "dast", 0.08}, {"trivy", "container", 0.18},
-	{"prowler", "cloud", 0.12}, {"gitleaks", "secret", 0.04}, {"pentest-vendor", "pentest", 0.03}, {"bug-bounty", "other", 0.03},
+	{"snyk", "sca", 0.32, "impact-sim/snyk"}, {"semgrep", "sast", 0.2, "impact-sim/semgrep"},
+	{"zap", "dast", 0.08, "impact-sim/zap"}, {"trivy", "container", 0.18, "impact-sim/trivy"},
+	{"prowler", "cloud", 0.12, "impact-sim/prowler"}, {"gitleaks", "secret", 0.04, "impact-sim/gitleaks"},
+	{"pentest-vendor", "pentest", 0.03, "impact-sim/pentest-vendor"}, {"bug-bounty", "other", 0.03, "impact-sim/bug-bounty"},
 }
 
 var severities = []string{"critical", "high", "medium", "low", "info"}
@@ -246,7 +249,7 @@ func (g *gen) finding(t0 int64, s *service, slow float64) {
 			return false
 		}
 		g.scratch = f.data(g.scratch[:0])
-		g.event(&l, typ, "impact-sim/"+f.Scanner, f.ID, t, g.scratch)
+		g.event(&l, typ, sc.source, f.ID, t, g.scratch)
 		return true
 	}
 	defer func() { g.tb.finding(f) }()
