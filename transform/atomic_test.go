@@ -95,4 +95,3 @@ func TestRefreshAtomicForReaders(t *testing.T) {
 	}
 	t.Logf("%d concurrent reads, none saw a partial table", reads.Load())
 }
-
