@@ -121,3 +121,12 @@ func TestColumnsMatchMigrations(t *testing.T) {
 		t.Errorf("migrations create %d tables, want %d typed + raw + rejects", len(tables), len(Tables()))
 	}
 }
+
+func TestFamiliesFitScratch(t *testing.T) {
+	var s state
+	for _, f := range families {
+		if len(f.fields) > len(s.vals) {
+			t.Errorf("%s has %d fields, decoder scratch holds %d", f.name, len(f.fields), len(s.vals))
+		}
+	}
+}

@@ -111,6 +111,9 @@ type state struct {
 	dec  *jsontext.Decoder
 	env  envelope
 	vals [32]value
+	used int // vals in use, cleared on put
+	// binary: data is the raw message value, not yet syntax-checked.
+	binary bool
 }
 
 // Duplicate names: last wins, as in encoding/json and the JSON Schema
@@ -133,8 +136,10 @@ func getState(b []byte) *state {
 }
 
 func putState(s *state) {
-	clear(s.vals[:])
+	clear(s.vals[:s.used])
+	s.used = 0
 	s.env = envelope{}
+	s.binary = false
 	s.rd.Reset(nil)
 	s.dec.Reset(&s.rd, decOpts...)
 	statePool.Put(s)
@@ -243,31 +248,17 @@ func (dc *Decoder) decodeBinary(value []byte, headers []Header) (*Event, error) 
 	if !utf8.Valid(value) {
 		return nil, reject("data", "utf8", "message value is not valid UTF-8")
 	}
-	if !jsontext.Value(value).IsValid(decOpts...) {
-		d := s.dec
-		s.rd.Reset(value)
-		d.Reset(&s.rd, decOpts...)
-		_, err := d.ReadValue()
-		if err == nil {
-			_, err = d.ReadToken()
-		}
-		return nil, reject("data", "json", strings.TrimPrefix(errString(err), "jsontext: "))
-	}
+	// The value's JSON syntax is checked by decodeData, in the same pass
+	// that decodes it.
 	s.env.data = bytes.TrimSpace(value)
 	s.env.hasData = true
+	s.binary = true
 	ev, rej := dc.finish(s, nil)
 	if rej != nil {
 		return nil, rej
 	}
 	ev.Raw = structuredFromBinary(value, headers)
 	return ev, nil
-}
-
-func errString(err error) string {
-	if err == nil || err == io.EOF {
-		return "invalid JSON"
-	}
-	return err.Error()
 }
 
 // structuredFromBinary rebuilds the structured-mode JSON of a binary-mode
@@ -334,9 +325,13 @@ func (dc *Decoder) finish(s *state, raw []byte) (*Event, *Rejection) {
 		return nil, reject("data", "required", "missing data")
 	}
 	if len(s.env.data) == 0 || s.env.data[0] != '{' {
+		if s.binary && !jsontext.Value(s.env.data).IsValid(decOpts...) {
+			return nil, reject("data", "json", "message value is not JSON")
+		}
 		return nil, reject("data", "type", "data must be a JSON object")
 	}
 	vals := s.vals[:len(fam.fields)]
+	s.used = len(vals)
 	if r := decodeData(s, fam, vals); r != nil {
 		return nil, r
 	}
@@ -436,25 +431,43 @@ func decodeData(s *state, fam *family, vals []value) *Rejection {
 	s.rd.Reset(s.env.data)
 	d := s.dec
 	d.Reset(&s.rd, decOpts...)
+	syntax := func(err error) *Rejection {
+		r := syntaxReject(err)
+		if s.binary {
+			r.Field = "data"
+		}
+		return r
+	}
 	if _, err := d.ReadToken(); err != nil {
-		return syntaxReject(err)
+		return syntax(err)
 	}
 	for d.PeekKind() != '}' {
 		name, err := d.ReadValue()
 		if err != nil {
-			return syntaxReject(err)
+			return syntax(err)
 		}
 		i, ok := fam.index[string(unquote(name))]
 		if !ok {
 			if err := d.SkipValue(); err != nil {
-				return syntaxReject(err)
+				return syntax(err)
 			}
 			continue
 		}
 		v := &vals[i]
 		*v = value{}
 		if err := decodeField(d, &fam.fields[i], v); err != nil {
-			return syntaxReject(err)
+			return syntax(err)
+		}
+	}
+	if _, err := d.ReadToken(); err != nil { // '}'
+		return syntax(err)
+	}
+	if s.binary { // structured data was checked whole by the envelope pass
+		if _, err := d.ReadToken(); err != io.EOF {
+			if err == nil {
+				return reject("data", "json", "data after the JSON object")
+			}
+			return syntax(err)
 		}
 	}
 	return nil
