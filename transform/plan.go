@@ -14,6 +14,9 @@ import (
 // opts.AsOf - opts.Overlap. Tests keep it as a golden file and run it
 // through a current ClickHouse (chdb); `impact transform --plan` prints it.
 func Plan(opts Options, mode string) ([]string, error) {
+	if mode != Full && mode != Incremental {
+		return nil, fmt.Errorf("plan mode %q: want %s or %s", mode, Full, Incremental)
+	}
 	if opts.SLA == (schemas.SLAPolicy{}) {
 		opts.SLA = schemas.DefaultSLAPolicy
 	}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/transform"
+)
+
+func init() {
+	var (
+		opts     transform.Options
+		once     bool
+		interval time.Duration
+		asOf     string
+		plan     string
+	)
+	cmd := &cobra.Command{
+		Use:   "transform",
+		Short: "Refresh the analyst contract tables and impact_stats",
+		Long: `transform builds findings, deal_facts, deployment_facts, ticket_facts,
+department_scorecard and impact_stats from the typed event tables (run
+'impact migrate' and ingest first). Each table is rebuilt into <table>_next and
+swapped in atomically; after the first run only entities with new events are
+recomputed. Every run is logged and recorded in transform_runs.
+
+It refreshes every --interval until stopped; --once refreshes once and exits.
+--plan full|incremental prints the SQL a refresh sends, without running it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if asOf != "" {
+				t, err := time.Parse(time.RFC3339, asOf)
+				if err != nil {
+					return fmt.Errorf("--as-of: %w", err)
+				}
+				opts.AsOf = t
+			}
+			if plan != "" {
+				stmts, err := transform.Plan(opts, plan)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), strings.Join(stmts, ";\n\n")+";")
+				return nil
+			}
+			ctx := cmd.Context()
+			conn, err := chconn.Open(ctx, cfg.ClickHouse)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			opts.Logger = slog.Default()
+			for {
+				rep, err := transform.Refresh(ctx, conn, opts)
+				switch {
+				case err != nil && once:
+					return err
+				case err != nil:
+					// A long-running refresher survives a ClickHouse outage:
+					// the next interval tries again.
+					slog.Error("transform refresh failed", "err", err)
+				default:
+					slog.Info("transform done", "mode", rep.Mode, "duration", rep.Duration.Round(time.Millisecond))
+				}
+				if once {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(interval):
+				}
+				opts.Full = false
+			}
+		},
+	}
+	addClickHouseFlags(cmd)
+	f := cmd.Flags()
+	f.BoolVar(&once, "once", false, "refresh once and exit")
+	f.DurationVar(&interval, "interval", 5*time.Minute, "time between refreshes")
+	f.BoolVar(&opts.Full, "full", false, "rebuild every table in full (first run only)")
+	f.StringVar(&asOf, "as-of", "", "RFC 3339 instant state-dependent figures are computed for (default: now)")
+	f.IntVar(&opts.Stats.Rules.MinN, "min-n", 0, "smallest group a statistic is shown for (default 30)")
+	f.StringVar(&plan, "plan", "", "print the SQL of a full or incremental refresh and exit")
+	rootCmd.AddCommand(cmd)
+}
