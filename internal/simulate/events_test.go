@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -278,5 +279,29 @@ func TestJSONLMatchesRun(t *testing.T) {
 	}
 	if i != len(recs) || !reflect.DeepEqual(t1, t2) {
 		t.Fatalf("lines %d vs %d records, truths equal %v", i, len(recs), reflect.DeepEqual(t1, t2))
+	}
+}
+
+// TestTruthGolden pins the truth JSON of a small run (go test -update
+// rewrites it), so any change of the contract with transform/ shows in review.
+func TestTruthGolden(t *testing.T) {
+	_, truth := collect(t, Options{Seed: 7, Days: 60, Scale: 0.3})
+	got, err := json.MarshalIndent(truth, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	golden := filepath.Join("testdata", "truth.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("truth changed (go test -update if intended); got:\n%s", got)
 	}
 }

@@ -44,6 +44,10 @@ func (in *Incident) data(dst []byte) []byte {
 	return o.close()
 }
 
+// affectedAccounts is the [min, max) number of accounts an incident of each
+// severity affects.
+var affectedAccounts = map[string][2]int{"low": {0, 4}, "medium": {2, 11}, "high": {5, 26}, "critical": {10, 61}}
+
 var deptRiskWeights = []float64{3, 1, 2, 1.5, 1.5, 0.5, 0.5, 0.5, 0.3} // aligned with Departments
 
 func (g *gen) incidentsDay(day int64) {
@@ -68,8 +72,8 @@ func (g *gen) incident(t0 int64) {
 		in.Services = append(in.Services, g.org.services[i].ID)
 	}
 	sort.Strings(in.Services)
-	lo, hi := map[string][2]int{"low": {0, 4}, "medium": {2, 11}, "high": {5, 26}, "critical": {10, 61}}[in.Severity][0], map[string][2]int{"low": {0, 4}, "medium": {2, 11}, "high": {5, 26}, "critical": {10, 61}}[in.Severity][1]
-	na := lo + r.IntN(hi-lo)
+	span := affectedAccounts[in.Severity]
+	na := span[0] + r.IntN(span[1]-span[0])
 	if na > len(g.org.accounts) {
 		na = len(g.org.accounts)
 	}
