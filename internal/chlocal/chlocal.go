@@ -78,6 +78,34 @@ type Server struct {
 	closed bool
 }
 
+const (
+	dirPrefix = "impact-clickhouse-"
+	ownerFile = "owner.pid"
+)
+
+// removeStale removes the directories of servers whose owning process is
+// gone (a test binary killed by a timeout, say): no leftovers across runs.
+// Directories without an owner file are not ours to judge and are kept.
+func removeStale(parent string) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(parent, dirPrefix+"*"))
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
+		}
+	}
+}
+
 // maxPortAttempts bounds retries when the free ports picked for a new
 // server are taken by someone else before the server binds them.
 const maxPortAttempts = 5
@@ -98,9 +126,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LogLevel == "" {
 		opts.LogLevel = "warning"
 	}
-	dir, err := os.MkdirTemp(opts.Dir, "impact-clickhouse-")
+	removeStale(opts.Dir)
+	dir, err := os.MkdirTemp(opts.Dir, dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create clickhouse temp dir: %w", err)
+	}
+	// The owner file lets a later Start remove this directory if our
+	// process dies without Close (the server itself dies with us).
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("write clickhouse owner file: %w", err)
 	}
 	s := &Server{opts: opts, bin: bin, binArgs: binArgs, dir: dir}
 	for attempt := 1; ; attempt++ {

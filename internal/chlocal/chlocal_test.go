@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -217,6 +218,42 @@ func BenchmarkStopRestart(b *testing.B) {
 		}
 		if err := s.Restart(ctx); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestRemovesStaleDirs: a directory left by a process that died without
+// Close is removed by the next Start; one whose owner lives is kept.
+func TestRemovesStaleDirs(t *testing.T) {
+	parent := t.TempDir()
+	mk := func(pid string) string {
+		d, err := os.MkdirTemp(parent, "impact-clickhouse-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pid != "" {
+			if err := os.WriteFile(filepath.Join(d, "owner.pid"), []byte(pid), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	// A pid that cannot exist (above the kernel's pid_max limit of 2^22).
+	dead := mk("99999999")
+	alive := mk(strconv.Itoa(os.Getpid()))
+	unknown := mk("")
+	s, err := chlocal.Start(context.Background(), chlocal.Options{Dir: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tt := range []struct {
+		dir  string
+		keep bool
+	}{{dead, false}, {alive, true}, {unknown, true}, {s.Dir(), true}} {
+		_, err := os.Stat(tt.dir)
+		if kept := err == nil; kept != tt.keep {
+			t.Errorf("%s kept=%v, want %v", filepath.Base(tt.dir), kept, tt.keep)
 		}
 	}
 }
