@@ -36,6 +36,11 @@ published unchanged to the security topic, so ingest rejects them to the DLQ.`,
 				defer f.Close()
 				in = f
 			}
+			// Fail fast with the real cause (refused, TLS, SASL) rather than
+			// the writer's retries ending in "Broker Not Available".
+			if err := kafkaio.Ping(cmd.Context(), cfg.Kafka); err != nil {
+				return fmt.Errorf("publish: %w", err)
+			}
 			if createTopics {
 				// kafka-go's Writer fails the first write to a topic that does
 				// not exist yet, even with auto-creation on, so create them

@@ -199,6 +199,9 @@ func (a *Admin) CreateTopics(ctx context.Context, topics []string, partitions in
 	}
 	resp, err := a.client.CreateTopics(ctx, req)
 	if err != nil {
+		if perr := Ping(ctx, a.cfg); perr != nil {
+			err = perr // the Transport hides the cause; the Dialer tells it
+		}
 		return fmt.Errorf("create topics %v: %w", topics, err)
 	}
 	for t, terr := range resp.Errors {

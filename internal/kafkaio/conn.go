@@ -7,6 +7,7 @@
 package kafkaio
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -132,4 +133,36 @@ func Client(cfg config.Kafka) (*kafka.Client, error) {
 		return nil, err
 	}
 	return &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 30 * time.Second}, nil
+}
+
+// Ping connects to the brokers of cfg in turn, with TLS and SASL as
+// configured, and returns nil at the first that accepts. Its error names the
+// real cause (refused connection, certificate, authentication), which
+// kafka-go's Transport reports only as "Broker Not Available".
+func Ping(ctx context.Context, cfg config.Kafka) error {
+	if len(cfg.Brokers) == 0 {
+		return errors.New("kafka: no brokers configured (set IMPACT_KAFKA_BROKERS or --brokers)")
+	}
+	d, err := Dialer(cfg)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, b := range cfg.Brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("connect to kafka broker %s: %w", b, err))
+			continue
+		}
+		// One request: a broker that wants SASL or TLS from a client that
+		// offers neither accepts the TCP connection but drops the first request.
+		_ = conn.SetDeadline(time.Now().Add(DialTimeout))
+		_, err = conn.Brokers() // metadata: ApiVersions is allowed before authentication
+		conn.Close()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("kafka broker %s dropped a metadata request (does it require SASL or TLS?): %w", b, err))
+	}
+	return errors.Join(errs...)
 }
