@@ -224,7 +224,6 @@ func (in *Ingester) Run(ctx context.Context) error {
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  cfg.ShutdownTimeout,
-		RetentionTime:     -1,
 		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka group: " + fmt.Sprintf(f, a...)) }),
 	})
 	if err != nil {

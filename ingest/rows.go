@@ -179,3 +179,5 @@ func or(v, def string) string {
 	}
 	return v
 }
+
+func typedColumnsOf(p schemas.Payload) []string { return schemas.TypedColumns(p) }

@@ -153,7 +153,7 @@ func (s *sink) add(p int, offset int64, rows ...row) {
 		if t == nil {
 			cols := r.cols
 			if cols == nil {
-				cols = schemas.TypedColumns(r.payload)
+				cols = typedColumnsOf(r.payload)
 			}
 			t = newTable(r.table, cols)
 			s.tables[r.table] = t

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -11,9 +13,10 @@ import (
 
 func init() {
 	var (
-		icfg   ingest.Config
-		suffix string
-		budget int64
+		icfg       ingest.Config
+		suffix     string
+		budget     int64
+		cpuprofile string
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -36,6 +39,17 @@ Health and metrics: /healthz, /readyz and /metrics on --listen.`,
 			}
 			icfg.MemoryBudget = budget << 20
 			icfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return ingest.Run(cmd.Context(), icfg)
 		},
 	}
@@ -52,5 +66,6 @@ Health and metrics: /healthz, /readyz and /metrics on --listen.`,
 	f.Int64Var(&icfg.BatchBytes, "batch-bytes", ingest.DefaultBatchBytes, "message bytes per table that trigger a flush")
 	f.Int64Var(&budget, "memory-budget-mib", ingest.DefaultMemoryBudget>>20, "MiB of fetched messages held before fetching waits")
 	f.DurationVar(&icfg.ShutdownTimeout, "shutdown-timeout", ingest.DefaultShutdown, "deadline for the final flush and commit on SIGINT/SIGTERM")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile to this file (benchmarks)")
 	rootCmd.AddCommand(cmd)
 }

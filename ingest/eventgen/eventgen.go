@@ -155,7 +155,7 @@ func (g *gen) ts(offsetHours int) string {
 	return q(g.t.Add(time.Duration(offsetHours) * time.Hour).Format(time.RFC3339))
 }
 
-func (g *gen) svc() string { return q("S-" + strconv.Itoa(g.r.IntN(40))) }
+func (g *gen) svc() string  { return q("S-" + strconv.Itoa(g.r.IntN(40))) }
 func (g *gen) acct() string { return q("A-" + strconv.Itoa(g.r.IntN(500))) }
 func num(f float64) string  { return strconv.FormatFloat(f, 'f', 2, 64) }
 func (g *gen) dept() string {
