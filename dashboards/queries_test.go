@@ -89,9 +89,10 @@ func TestPanelQueries(t *testing.T) {
 	conn, db, truth := pipelineDB(t)
 	ctx := context.Background()
 
-	// Business dashboards look at the simulated window; pipeline health at
+	// Business dashboards look at the whole simulation (the legacy finding
+	// backlog and early deployments predate truth.Start); pipeline health at
 	// the wall-clock time ingest ran.
-	simRange := Request{From: truth.Start, To: truth.End, Interval: time.Hour}
+	simRange := Request{From: truth.Start.AddDate(-3, 0, 0), To: truth.End, Interval: time.Hour}
 	now := time.Now().UTC().Truncate(time.Second)
 	wallRange := Request{From: now.Add(-time.Hour), To: now.Add(time.Minute), Interval: time.Minute}
 
