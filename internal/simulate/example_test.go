@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/secimpact/impact/internal/simulate"
 )
@@ -40,20 +41,11 @@ func ExampleRun() {
 	perFamily := map[string]int{}
 	_, err := simulate.Run(context.Background(), simulate.Options{Seed: 1, Days: 30, Scale: 0.2}, func(r simulate.Record) error {
 		if r.Invalid == "" {
-			fam := r.Type[:len(r.Type)-len(r.Type[indexDot(r.Type):])]
-			perFamily[fam]++
+			family, _, _ := strings.Cut(r.Type, ".")
+			perFamily[family]++
 		}
 		return nil
 	})
 	fmt.Println(err, perFamily["security"] > 0, perFamily["crm"] > 0, perFamily["support"] > 0, perFamily["deployment"] > 0, perFamily["catalog"] > 0)
 	// Output: <nil> true true true true true
-}
-
-func indexDot(s string) int {
-	for i := range s {
-		if s[i] == '.' {
-			return i
-		}
-	}
-	return len(s)
 }
