@@ -299,7 +299,7 @@ func deploymentStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ ti
 	out = append(out, row("deploy_lead_time_hours", "gate_blocked", "1", "hours", r.Evidence(stats.Descriptive, len(blocked)), stats.MedianCI(blocked, c)))
 	out = append(out, row("deploy_lead_time_hours", "gate_blocked", "0", "hours", r.Evidence(stats.Descriptive, len(unblocked)), stats.MedianCI(unblocked, c)))
 	d := row("gate_delay_hours", "all", "blocked_minus_unblocked", "hours", r.Evidence(stats.Descriptive, len(blocked), len(unblocked)),
-		stats.BootstrapMedianDiff(blocked, unblocked, o.Resamples, c, o.Seed))
+		stats.BootstrapMedianDiff(blocked, unblocked, resamples(o.Resamples, len(blocked)+len(unblocked)), c, o.Seed))
 	_, d.P = stats.MannWhitney(blocked, unblocked)
 	out = append(out, d)
 
@@ -586,6 +586,21 @@ func departmentStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf
 			Evidence: r.Evidence(stats.Descriptive, len(g.t)), P: math.NaN(), PAdjusted: math.NaN(), Unit: "days"})
 	}
 	return out, nil
+}
+
+// resamples is the bootstrap replicate count: Options.Resamples when set,
+// else stats.DefaultResamples, reduced for very large samples so one
+// refresh does at most about 2e8 draws (at least 200 replicates; the
+// interval is then already narrow).
+func resamples(set, n int) int {
+	if set > 0 {
+		return set
+	}
+	b := stats.DefaultResamples
+	if n > 0 && b*n > 200_000_000 {
+		b = max(200, 200_000_000/n)
+	}
+	return b
 }
 
 // bindAsOf inlines the as-of time of a stats query.
