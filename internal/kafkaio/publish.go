@@ -161,6 +161,10 @@ func Publish(ctx context.Context, w *kafka.Writer, r io.Reader, opts PublishOpti
 				}
 			}
 			if err != nil && !errors.Is(err, io.EOF) {
+				// Publish what came before the bad line, then stop.
+				if len(msgs) > 0 && !send(chunk{msgs: msgs}) {
+					return
+				}
 				send(chunk{err: fmt.Errorf("read line %d: %w", read.Lines+1, err)})
 				return
 			}

@@ -162,9 +162,12 @@ func TestPublishErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	_, err = kafkaio.Publish(ctx, w, strings.NewReader(finding+"\n"+bigEvent(5000)), kafkaio.PublishOptions{Topics: cfg.Topics, MaxLineBytes: 1000})
+	stats, err := kafkaio.Publish(ctx, w, strings.NewReader(finding+"\n"+bigEvent(5000)+"\n"+deploy), kafkaio.PublishOptions{Topics: cfg.Topics, MaxLineBytes: 1000})
 	if err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("line over MaxLineBytes: err = %v, want an error naming line 2", err)
+	}
+	if stats.Published != 1 || stats.PerTopic[cfg.Topics.Security] != 1 {
+		t.Fatalf("line over MaxLineBytes: stats %+v, want the line before it published and nothing after", stats)
 	}
 
 	bad := config.Kafka{Brokers: []string{"127.0.0.1:1"}}
@@ -176,7 +179,7 @@ func TestPublishErrors(t *testing.T) {
 	wb.MaxAttempts = 1
 	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 	defer scancel()
-	stats, err := kafkaio.Publish(sctx, wb, strings.NewReader(finding), kafkaio.PublishOptions{})
+	stats, err = kafkaio.Publish(sctx, wb, strings.NewReader(finding), kafkaio.PublishOptions{})
 	if err == nil || stats.Published != 0 {
 		t.Fatalf("unreachable broker: stats %+v err %v, want an error and nothing published", stats, err)
 	}
