@@ -25,6 +25,9 @@ const (
 	unitCSAT    = "none"
 )
 
+// statColumns are the columns of a panel reading one impact_stats figure.
+var statColumns = []string{"estimate_value", "ci_low", "ci_high", "sample_size", "evidence_level"}
+
 // All returns the six impact dashboards in a fixed order.
 func All() []Dashboard {
 	return []Dashboard{ciso(), sales(), department(), delivery(), trust(), pipeline()}
@@ -64,6 +67,27 @@ func ciso() Dashboard {
 				N:        "n_blocked and n_unblocked deployments with a known lead time",
 				Evidence: Descriptive,
 				SQL:      "ciso/gate_delay.sql", Columns: []string{"difference_hours", "median_blocked_hours", "median_unblocked_hours", "n_blocked", "n_unblocked"}},
+			{Title: "Win rate fast minus slow reviews, adjusted for segment", Kind: Stat, Unit: unitPercent, Width: 8,
+				Units:    map[string]string{"sample_size": unitCount},
+				Summary:  "The fast-minus-slow win-rate difference within segments, so enterprise deals (slower reviews, lower win rates anyway) do not inflate it; the figure to quote. Review speed is associated with it.",
+				Method:   "impact_stats win_rate_diff_fast_minus_slow (stratified by segment): Mantel-Haenszel risk difference with Greenland-Robins Wald 95% interval, latest transform run over all data",
+				N:        "sample_size (fast and slow deals); evidence_level insufficient means below the minimum n: do not quote",
+				Evidence: Adjusted,
+				SQL:      "ciso/stat_win_rate_stratified.sql", Columns: statColumns},
+			{Title: "Deploy delay associated with gate blocks (median difference)", Kind: Stat, Unit: unitHours, Width: 8,
+				Units:    map[string]string{"sample_size": unitCount},
+				Summary:  "Median lead time of gate-blocked minus unblocked deployments with its interval; blocks are associated with the delay, which also reflects what the blocked changes were.",
+				Method:   "impact_stats gate_delay_hours: difference of medians with a percentile bootstrap 95% interval (2000 resamples), latest transform run over all data",
+				N:        "sample_size (deployments with a lead time)",
+				Evidence: Descriptive,
+				SQL:      "ciso/stat_gate_delay.sql", Columns: statColumns},
+			{Title: "CSAT change after incidents, within accounts", Kind: Stat, Unit: unitCSAT, Width: 8,
+				Units:    map[string]string{"sample_size": unitCount},
+				Summary:  "Per affected account, mean CSAT in the 30 days after an incident minus its mean otherwise, averaged over accounts; incidents are associated with the change.",
+				Method:   "impact_stats csat_incident_drop (paired): mean of per-account differences with a t 95% interval, latest transform run over all data",
+				N:        "sample_size (accounts rated both after an incident and otherwise)",
+				Evidence: QuasiExperiment,
+				SQL:      "ciso/stat_csat_paired.sql", Columns: statColumns},
 			{Title: "Cost of risk by department", Kind: BarChart, Unit: unitUSD, Width: 12,
 				Summary:  "Cost of risk charged to each department: incident cost split across the departments whose decisions contributed, plus vendor assessment and monitoring cost of the tools it requested, plus remediation effort where known; the charge is associated with the department's decisions.",
 				Method:   "sum of department_scorecard.cost_of_risk_usd over the months in range",

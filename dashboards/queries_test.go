@@ -330,6 +330,14 @@ func checkCISOTruth(t *testing.T, results map[string][]map[string]any, truth *si
 			t.Errorf("%s %s = %v, truth %v", c.sql, c.col, got, c.want)
 		}
 	}
+	// The transform's figures shown on the dashboard.
+	stratified := one("ciso/stat_win_rate_stratified.sql")
+	if got := num(t, stratified, "estimate_value"); !near(got, truth.Deals.FastMinusSlowStratified) {
+		t.Errorf("stratified win-rate difference %v, truth %v", got, truth.Deals.FastMinusSlowStratified)
+	}
+	if got := num(t, one("ciso/stat_gate_delay.sql"), "estimate_value"); !near(got, dep.LeadTimeBlocked.MedianHours-dep.LeadTimeUnblocked.MedianHours) {
+		t.Errorf("gate delay %v, truth %v", got, dep.LeadTimeBlocked.MedianHours-dep.LeadTimeUnblocked.MedianHours)
+	}
 	// The interval must bracket the estimate.
 	for _, sql := range []string{"ciso/win_rate_diff.sql", "ciso/csat_after_incident.sql"} {
 		r := one(sql)
