@@ -193,6 +193,17 @@ func (p Panel) builder() (cog.Builder[dashboard.Panel], error) {
 			Matcher(dashboard.MatcherConfig{Id: "byName", Options: field}).
 			Properties([]dashboard.DynamicConfigValue{{Id: "unit", Value: p.Units[field]}}))
 	}
+	if hasColumn(p.Columns, "evidence_level") {
+		// Figures below the transform's minimum n are labelled, not quoted.
+		overrides = append(overrides, dashboard.NewDashboardFieldConfigSourceOverridesBuilder().
+			Matcher(dashboard.MatcherConfig{Id: "byName", Options: "evidence_level"}).
+			Properties([]dashboard.DynamicConfigValue{{Id: "mappings", Value: []any{map[string]any{
+				"type": "value",
+				"options": map[string]any{
+					"insufficient": map[string]any{"text": "insufficient n: do not quote", "color": "text", "index": 0},
+				},
+			}}}}))
+	}
 	switch p.Kind {
 	case Stat:
 		return stat.NewPanelBuilder().Title(p.Title).Description(p.Description()).Datasource(ds).
@@ -211,4 +222,13 @@ func (p Panel) builder() (cog.Builder[dashboard.Panel], error) {
 			Unit(p.Unit).Span(w).Height(h).WithTarget(q).Overrides(overrides), nil
 	}
 	return nil, fmt.Errorf("panel %q: unknown kind %q", p.Title, p.Kind)
+}
+
+func hasColumn(cols []string, name string) bool {
+	for _, c := range cols {
+		if c == name {
+			return true
+		}
+	}
+	return false
 }
