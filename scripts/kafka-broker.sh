@@ -244,7 +244,7 @@ stop() {
 		fi
 	fi
 	# Only delete what looks like our state directory.
-	if [ -f "$STATE_DIR/server.properties" ] || [ -f "$STATE_DIR/broker.pid" ] || [ -d "$STATE_DIR/data" ]; then
+	if [ -f "$STATE_DIR/server.properties" ] || [ -f "$STATE_DIR/broker.pid" ]; then
 		rm -rf "$STATE_DIR"
 	fi
 }
