@@ -492,3 +492,18 @@ func TestDecodeConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+func TestDataSchemaFor(t *testing.T) {
+	for _, ex := range loadExamples(t) {
+		ev, err := Decode(ex.structured, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DataSchemaFor(ev.Type); got != ev.DataSchema || !strings.HasSuffix(got, "/v1") {
+			t.Errorf("%s: DataSchemaFor %q, example has %q", ev.Type, got, ev.DataSchema)
+		}
+	}
+	if DataSchemaFor("no.such") != "" {
+		t.Error("unknown type has a dataschema")
+	}
+}

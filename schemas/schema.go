@@ -31,6 +31,18 @@ func SchemaFile(t string) (string, bool) {
 	return "v1/" + f.name + ".json", true
 }
 
+// DataSchemaFor returns the canonical dataschema attribute for events of
+// type t under contract v1, e.g.
+// https://github.com/secimpact/impact/schemas/security.finding/v1; "" for
+// an unknown type. (Any dataschema ending in /v1 is accepted.)
+func DataSchemaFor(t string) string {
+	f := familyOf(t)
+	if f == nil {
+		return ""
+	}
+	return "https://github.com/secimpact/impact/schemas/" + f.name + "/v1"
+}
+
 // timePattern restricts RFC 3339 date-times (format date-time) to what
 // parseTime accepts: years 1971-2105, so ClickHouse DateTime can hold the
 // instant whatever its offset, and no leap second (Go time has none).

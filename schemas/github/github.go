@@ -91,7 +91,6 @@ func (o Options) Convert(d Delivery) ([]byte, error) {
 		sum := sha256.Sum256(d.Body)
 		id = "sha256:" + hex.EncodeToString(sum[:16])
 	}
-	family := typ[:strings.LastIndexByte(typ, '.')]
 	ev := cloudEvent{
 		SpecVersion:     schemas.SpecVersion,
 		ID:              id,
@@ -100,7 +99,7 @@ func (o Options) Convert(d Delivery) ([]byte, error) {
 		Time:            at.UTC().Format(time.RFC3339),
 		Subject:         entityID(data),
 		DataContentType: "application/json",
-		DataSchema:      "https://github.com/secimpact/impact/schemas/" + family + "/v1",
+		DataSchema:      schemas.DataSchemaFor(typ),
 		Data:            data,
 	}
 	b, err := json.Marshal(ev)
