@@ -1,0 +1,10 @@
+SELECT
+    if(gate_blocked = 1, 'blocked', 'not blocked') AS gate,
+    count() AS deployments,
+    quantile(0.5)(lead_time_hours) AS median_lead_time_hours,
+    quantile(0.9)(lead_time_hours) AS p90_lead_time_hours,
+    quantile(0.5)(gate_wait_hours) AS median_gate_wait_hours
+FROM deployment_facts
+WHERE started_at >= toDateTime(1767225600) AND started_at <= toDateTime(1782864000)
+GROUP BY gate
+ORDER BY gate

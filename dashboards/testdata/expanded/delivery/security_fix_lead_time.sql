@@ -1,0 +1,27 @@
+-- Hours from a finding's detection to the finish of the successful
+-- deployment that lists it in fixes_finding_ids, per finding severity.
+SELECT
+    severity,
+    count() AS fixes,
+    quantile(0.5)(hours) AS median_hours,
+    quantile(0.9)(hours) AS p90_hours
+FROM
+(
+    SELECT
+        severity,
+        (toInt64(deployed_at) - toInt64(detected_at)) / 3600 AS hours
+    FROM
+    (
+        SELECT
+            arrayJoin(fixes_finding_ids) AS finding_id,
+            assumeNotNull(finished_at) AS deployed_at
+        FROM deployment_facts
+        WHERE status = 'success' AND isNotNull(finished_at) AND finished_at >= toDateTime(1767225600) AND finished_at <= toDateTime(1782864000)
+    ) AS fixes
+    ANY INNER JOIN
+    (
+        SELECT finding_id, severity, detected_at FROM findings
+    ) AS fixed USING finding_id
+)
+GROUP BY severity
+ORDER BY severity

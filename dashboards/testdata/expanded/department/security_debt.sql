@@ -1,0 +1,8 @@
+-- Open critical/high findings older than 365 days at the end of the range.
+SELECT
+    countIf(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(1782864000) - 365 * 86400) AS security_debt,
+    countIf(status = 'open') AS open_findings
+FROM findings
+WHERE department = 'Engineering'
+    AND ('__all' = '__all' OR team = '__all')
+    AND detected_at <= toDateTime(1782864000)

@@ -1,0 +1,1 @@
+SELECT DISTINCT department FROM department_scorecard ORDER BY department

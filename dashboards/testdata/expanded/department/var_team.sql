@@ -1,0 +1,1 @@
+SELECT DISTINCT team FROM findings WHERE department = 'Engineering' ORDER BY team
