@@ -1,10 +1,17 @@
 package kafkaio
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/secimpact/impact/internal/config"
 )
@@ -80,5 +87,27 @@ func TestClientNeedsBrokers(t *testing.T) {
 	}
 	if got := c.Addr.String(); got != "127.0.0.1:1" {
 		t.Fatalf("Addr = %q", got)
+	}
+}
+
+func TestRetriable(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{kafka.GroupCoordinatorNotAvailable, true},
+		{fmt.Errorf("join: %w", kafka.RebalanceInProgress), true},
+		{kafka.NotLeaderForPartition, true},
+		{kafka.UnknownMemberId, true},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{io.EOF, true},
+		{kafka.SASLAuthenticationFailed, false},
+		{kafka.TopicAuthorizationFailed, false},
+		{errors.New("something else"), false},
+	}
+	for _, tt := range tests {
+		if got := Retriable(tt.err); got != tt.want {
+			t.Errorf("Retriable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
