@@ -18,7 +18,8 @@ import (
 // and derives missing sla_due_at with DefaultSLAPolicy.
 type Decoder struct {
 	// SLA is the remediation SLA policy for findings without sla_due_at.
-	// The zero value means DefaultSLAPolicy.
+	// The zero value means DefaultSLAPolicy; a policy with only a Version
+	// (all durations zero) derives no due dates.
 	SLA SLAPolicy
 }
 
