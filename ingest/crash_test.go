@@ -22,7 +22,7 @@ func TestCrashRestart(t *testing.T) {
 	group := groupName(t)
 	env := childEnv(kc, cc)
 
-	d := makeDataset(t, kc.Topics, 40000, 2000, "crash")
+	d := makeDataset(t, kc.Topics, 15000, 1000, "crash")
 	// Produce in waves so the ingester is killed with work in flight:
 	// small batches and a small memory budget keep it mid-stream.
 	waves := [][]kafka.Message{d.msgs[:len(d.msgs)/3], d.msgs[len(d.msgs)/3 : 2*len(d.msgs)/3], d.msgs[2*len(d.msgs)/3:]}
@@ -76,7 +76,7 @@ func TestGroupTakeover(t *testing.T) {
 	env := childEnv(kc, cc)
 	args := []string{"--group", group, "--batch-rows", "1000"}
 
-	d := makeDataset(t, kc.Topics, 20000, 1000, "group")
+	d := makeDataset(t, kc.Topics, 10000, 500, "group")
 	half := len(d.msgs) / 2
 	produce(t, kc, d.msgs[:half])
 

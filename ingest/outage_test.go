@@ -25,7 +25,7 @@ func TestClickHouseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d := makeDataset(t, kc.Topics, 30000, 1000, "outage")
+	d := makeDataset(t, kc.Topics, 15000, 500, "outage")
 	first, second := d.msgs[:len(d.msgs)/3], d.msgs[len(d.msgs)/3:]
 	produce(t, kc, first)
 
