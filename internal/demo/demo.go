@@ -1,0 +1,622 @@
+// Package demo runs the whole impact pipeline on embedded defaults, the job
+// `impact demo` does for a new user: an in-process Kafka and a local
+// ClickHouse server, the migrations, a simulated organisation published to
+// Kafka, ingest through the real consumer group until drained, one
+// transform, the Grafana dashboards, the executive brief, and a summary
+// with the headline findings checked against the simulation's truth.
+package demo
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/secimpact/impact/dashboards"
+	"github.com/secimpact/impact/dashboards/brief"
+	"github.com/secimpact/impact/ingest"
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/chlocal"
+	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/kafkaio"
+	"github.com/secimpact/impact/internal/kafkalocal"
+	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/schemas/migrations"
+	"github.com/secimpact/impact/transform"
+)
+
+//go:embed sql/*.sql
+var sqlFiles embed.FS
+
+// Options configure Run. The zero value simulates 365 days with seed 0 on
+// an embedded Kafka and a local ClickHouse server, writing to ./out.
+type Options struct {
+	Days  int     // simulated days; default 365
+	Seed  uint64  // simulation seed
+	Scale float64 // volume multiplier; default 1
+	Out   string  // output directory; default "out"
+
+	// Kafka is used when Brokers is set (topics get a unique suffix so a
+	// shared cluster's topics are never mixed with the demo's); otherwise
+	// an embedded Kafka is started.
+	Kafka config.Kafka
+	// ClickHouse is used when Addr is set (its database must not hold
+	// events yet); otherwise a local server (chlocal) is started.
+	ClickHouse config.ClickHouse
+
+	// Keep leaves the servers running after the summary until ctx is
+	// done (Ctrl-C), so the data can be queried; Ready tells the caller
+	// where they are.
+	Keep bool
+	// Ready, when set, is called with the summary once everything is
+	// written, before Run waits (Keep) or stops the servers.
+	Ready func(Summary)
+
+	// Progress receives the progress display (usually stderr); nil means
+	// none. Live redraws one line in place (for a terminal); otherwise
+	// Logger gets one line per stage start and end.
+	Progress io.Writer
+	Live     bool
+	Logger   *slog.Logger
+
+	// Now is the brief's generated-at time; zero means time.Now().
+	Now time.Time
+}
+
+// Summary is what a demo run did, the JSON of `impact demo --json`.
+type Summary struct {
+	Seed      uint64     `json:"seed"`
+	Days      int        `json:"days"`
+	Start     time.Time  `json:"start"` // simulated window
+	End       time.Time  `json:"end"`
+	Period    PeriodJSON `json:"brief_period"`
+	Stages    []Stage    `json:"stages"`
+	Seconds   float64    `json:"seconds"` // whole run, servers included
+	Headlines []Headline `json:"headlines"`
+	// WinRateByBucket is the whole-window win rate per review bucket.
+	WinRateByBucket []Headline `json:"win_rate_by_bucket"`
+	CostOfRisk      []Headline `json:"cost_of_risk_by_department"`
+	Checks          []Check    `json:"checks"` // observed vs the simulation's truth
+	Paths           Paths      `json:"paths"`
+	ClickHouse      CHInfo     `json:"clickhouse"`
+	Kafka           KafkaInfo  `json:"kafka"`
+}
+
+// PeriodJSON is the brief's period, To exclusive.
+type PeriodJSON struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Stage is one step of the run with its duration and counts.
+type Stage struct {
+	Name    string           `json:"name"`
+	Seconds float64          `json:"seconds"`
+	Counts  map[string]int64 `json:"counts,omitempty"`
+}
+
+// Headline is one figure of impact_stats as the demo prints it.
+type Headline struct {
+	Metric    string   `json:"metric"`
+	Dimension string   `json:"dimension"`
+	Value     string   `json:"dimension_value"`
+	Title     string   `json:"title,omitempty"`
+	N         uint64   `json:"n"`
+	Estimate  *float64 `json:"estimate"`
+	Low       *float64 `json:"ci_low"`
+	High      *float64 `json:"ci_high"`
+	Unit      string   `json:"unit"`
+	Method    string   `json:"method"`
+	Evidence  string   `json:"evidence"`
+	Wording   string   `json:"wording,omitempty"`
+}
+
+// Check compares one observed figure with the simulation's truth.
+type Check struct {
+	Name     string  `json:"name"`
+	Observed float64 `json:"observed"`
+	Truth    float64 `json:"truth"`
+	Match    bool    `json:"match"`
+}
+
+// Paths are the files the demo wrote.
+type Paths struct {
+	Out     string   `json:"out"`
+	Truth   string   `json:"truth"`
+	Brief   string   `json:"brief"`
+	Grafana string   `json:"grafana"`
+	Files   []string `json:"grafana_files"`
+}
+
+// CHInfo tells where the data is.
+type CHInfo struct {
+	Addr       string `json:"addr"`
+	HTTPAddr   string `json:"http_addr,omitempty"`
+	Database   string `json:"database"`
+	Local      bool   `json:"local"` // started by the demo (gone when it exits, unless --keep)
+	ReaderUser string `json:"reader_user,omitempty"`
+	Dir        string `json:"dir,omitempty"`
+}
+
+// KafkaInfo tells which Kafka carried the events.
+type KafkaInfo struct {
+	Brokers  []string `json:"brokers"`
+	Embedded bool     `json:"embedded"`
+	Topics   []string `json:"topics"`
+	Group    string   `json:"group"`
+}
+
+const stageCount = 7
+
+// Run performs the demo. Missing prerequisites come back as one sentence
+// naming the command that fixes them (chlocal.ErrNotInstalled).
+func Run(ctx context.Context, o Options) (sum Summary, err error) {
+	began := time.Now()
+	if o.Days <= 0 {
+		o.Days = 365
+	}
+	if o.Out == "" {
+		o.Out = "out"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	p := newProgress(o.Live, o.Progress, o.Logger, stageCount)
+	defer func() {
+		if err != nil {
+			p.fail()
+		}
+	}()
+	sum.Seed, sum.Days = o.Seed, o.Days
+	out, err := filepath.Abs(o.Out)
+	if err != nil {
+		return sum, fmt.Errorf("output directory %s: %w", o.Out, err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return sum, fmt.Errorf("create output directory: %w", err)
+	}
+	sum.Paths = Paths{Out: out, Truth: filepath.Join(out, "truth.json"), Brief: filepath.Join(out, "brief.html"), Grafana: filepath.Join(out, "grafana")}
+	stage := func(counts map[string]int64) {
+		name := p.name
+		d := p.end(counts)
+		sum.Stages = append(sum.Stages, Stage{Name: name, Seconds: round(d.Seconds(), 3), Counts: counts})
+	}
+
+	// 1. Servers.
+	p.begin("servers", nil)
+	kc, cc := o.Kafka, o.ClickHouse
+	suffix := ""
+	if len(kc.Brokers) == 0 {
+		emb, err := kafkalocal.StartEmbedded(ctx, kafkalocal.Options{Topics: append(kc.Topics.Sources(), kc.Topics.DLQTopic()), Partitions: kafkalocal.DefaultPartitions})
+		if err != nil {
+			return sum, fmt.Errorf("start embedded Kafka: %w", err)
+		}
+		defer emb.Close()
+		kc.Brokers = emb.Brokers()
+		sum.Kafka.Embedded = true
+	} else {
+		// A shared cluster: topics of this run alone.
+		suffix = fmt.Sprintf(".demo-%d", time.Now().UnixNano())
+		kc.Topics = kc.Topics.WithSuffix(suffix)
+		if err := kafkalocal.CreateTopics(ctx, kc, append(kc.Topics.Sources(), kc.Topics.DLQTopic()), kafkalocal.DefaultPartitions); err != nil {
+			return sum, fmt.Errorf("create demo topics on %s: %w", strings.Join(kc.Brokers, ","), err)
+		}
+	}
+	sum.Kafka.Brokers, sum.Kafka.Topics, sum.Kafka.Group = kc.Brokers, append(kc.Topics.Sources(), kc.Topics.DLQTopic()), "impact-demo"+suffix
+	if cc.Addr == "" {
+		srv, err := chlocal.Start(ctx, chlocal.Options{})
+		if err != nil {
+			if errors.Is(err, chlocal.ErrNotInstalled) {
+				return sum, chlocal.ErrNotInstalled
+			}
+			return sum, fmt.Errorf("start local ClickHouse: %w", err)
+		}
+		defer srv.Close()
+		cc = srv.Config(cc.Database)
+		sum.ClickHouse = CHInfo{Addr: srv.Addr(), HTTPAddr: srv.HTTPAddr(), Local: true, ReaderUser: chlocal.ReaderUser, Dir: srv.Dir()}
+	} else {
+		sum.ClickHouse = CHInfo{Addr: cc.Addr}
+	}
+	cc.Database = cc.DB()
+	sum.ClickHouse.Database = cc.Database
+	stage(nil)
+
+	// 2. Database and migrations.
+	p.begin("migrate", nil)
+	conn, applied, err := prepare(ctx, cc, !sum.ClickHouse.Local)
+	if err != nil {
+		return sum, err
+	}
+	defer conn.Close()
+	stage(map[string]int64{"migrations": int64(applied)})
+
+	// 3. Simulate and publish.
+	w, err := kafkaio.NewWriter(kc)
+	if err != nil {
+		return sum, fmt.Errorf("kafka writer: %w", err)
+	}
+	var produced atomic.Int64
+	p.begin("produce", func() string {
+		produced.Add(w.Stats().Messages) // Stats resets its counters on every call
+		return thousands(produced.Load()) + " events produced"
+	})
+	truth, pst, err := simulate.Publish(ctx, w, simulate.Options{Seed: o.Seed, Days: o.Days, Scale: o.Scale}, kafkaio.PublishOptions{Topics: kc.Topics})
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close kafka writer: %w", cerr)
+	}
+	if err != nil {
+		return sum, err
+	}
+	sum.Start, sum.End = truth.Start, truth.End
+	if err := writeJSON(sum.Paths.Truth, truth); err != nil {
+		return sum, err
+	}
+	stage(map[string]int64{"events_produced": int64(pst.Published), "valid_events": int64(truth.Delivery.ValidEvents), "invalid_lines": int64(truth.Delivery.Invalid)})
+
+	// 4. Ingest through the consumer group until every partition is drained.
+	in, err := ingest.New(ingest.Config{
+		Kafka: kc, ClickHouse: cc, GroupID: sum.Kafka.Group, Drain: true, NoMigrate: true,
+		FlushAge: 300 * time.Millisecond, CommitInterval: 200 * time.Millisecond, BackoffMax: 2 * time.Second,
+	})
+	if err != nil {
+		return sum, fmt.Errorf("ingest: %w", err)
+	}
+	defer in.Close()
+	total := int64(pst.Published)
+	p.begin("ingest", func() string {
+		return fmt.Sprintf("%s / %s events ingested", thousands(in.Stats().Consumed), thousands(total))
+	})
+	ictx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	err = in.Run(ictx)
+	cancel()
+	if err != nil {
+		return sum, fmt.Errorf("ingest --drain: %w", err)
+	}
+	raw, err := count(ctx, conn, "events_raw.sql")
+	if err != nil {
+		return sum, err
+	}
+	rejects, err := count(ctx, conn, "rejects.sql")
+	if err != nil {
+		return sum, err
+	}
+	stage(map[string]int64{"events_consumed": in.Stats().Consumed, "events_stored": int64(raw), "rejected": int64(rejects)})
+
+	// 5. Transform once, as of the end of the simulated window.
+	p.begin("transform", nil)
+	tlog := slog.New(slog.DiscardHandler)
+	if !o.Live {
+		tlog = o.Logger
+	}
+	rep, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true, Logger: tlog})
+	if err != nil {
+		return sum, fmt.Errorf("transform: %w", err)
+	}
+	var built int64
+	counts := map[string]int64{}
+	for _, t := range rep.Tables {
+		built += int64(t.Rows)
+	}
+	counts["rows_built"] = built
+	counts["deal_facts"] = int64(rep.Rows("deal_facts"))
+	counts["impact_stats"] = int64(rep.Rows(transform.StatsTable))
+	stage(counts)
+
+	// 6. Dashboards.
+	p.begin("dashboards", nil)
+	files, err := dashboards.Export(sum.Paths.Grafana, dashboards.ExportOptions{})
+	if err != nil {
+		return sum, fmt.Errorf("export dashboards: %w", err)
+	}
+	sum.Paths.Files = files
+	stage(map[string]int64{"files": int64(len(files))})
+
+	// 7. The brief for the last full quarter of the simulated window.
+	p.begin("brief", nil)
+	period := brief.LastFullQuarter(truth.End)
+	sum.Period = PeriodJSON{From: period.From, To: period.To}
+	data, err := brief.Load(ctx, conn, period, brief.LoadOptions{Organisation: fmt.Sprintf("Simulated organisation (seed %d)", o.Seed), Now: o.Now})
+	if err != nil {
+		return sum, err
+	}
+	if err := writeBrief(sum.Paths.Brief, data); err != nil {
+		return sum, err
+	}
+	stage(map[string]int64{"figures": int64(len(data.Headlines))})
+
+	if err := headlines(ctx, conn, &sum); err != nil {
+		return sum, err
+	}
+	if err := checks(ctx, conn, &sum, truth, int64(pst.Published), raw, rejects); err != nil {
+		return sum, err
+	}
+	sum.Seconds = round(time.Since(began).Seconds(), 3)
+	if o.Ready != nil {
+		o.Ready(sum)
+	}
+	if o.Keep {
+		<-ctx.Done()
+	}
+	return sum, nil
+}
+
+// prepare creates and migrates the database. On a server the demo did not
+// start it refuses a database that already holds events, because the
+// truth comparison (and the brief) would mix runs.
+func prepare(ctx context.Context, cc config.ClickHouse, external bool) (driver.Conn, int, error) {
+	if err := chconn.EnsureDatabase(ctx, cc); err != nil {
+		return nil, 0, fmt.Errorf("create database %s: %w", cc.Database, err)
+	}
+	conn, err := chconn.Open(ctx, cc)
+	if err != nil {
+		return nil, 0, fmt.Errorf("connect to ClickHouse: %w", err)
+	}
+	if external {
+		var n uint64
+		err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events_raw'").Scan(&n)
+		if err == nil && n > 0 {
+			err = conn.QueryRow(ctx, "SELECT count() FROM events_raw").Scan(&n)
+			if err == nil && n > 0 {
+				conn.Close()
+				return nil, 0, fmt.Errorf("database %s at %s already holds %d events: set IMPACT_CLICKHOUSE_DATABASE to a new name (or unset IMPACT_CLICKHOUSE_ADDR to use a local server)", cc.Database, cc.Addr, n)
+			}
+		}
+		if err != nil {
+			conn.Close()
+			return nil, 0, fmt.Errorf("check database %s: %w", cc.Database, err)
+		}
+	}
+	res, err := migrations.Apply(ctx, conn, migrations.Options{Database: cc.Database, SkipLock: !external})
+	if err != nil {
+		conn.Close()
+		return nil, 0, fmt.Errorf("migrate %s: %w", cc.Database, err)
+	}
+	return conn, len(res.Applied), nil
+}
+
+func readSQL(name string) (string, error) {
+	b, err := sqlFiles.ReadFile("sql/" + name)
+	if err != nil {
+		return "", fmt.Errorf("read query %s: %w", name, err)
+	}
+	return string(b), nil
+}
+
+// Statements returns every SQL statement the demo itself sends (the
+// pipeline packages check their own), for checks on other servers.
+func Statements() ([]string, error) {
+	ents, err := sqlFiles.ReadDir("sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		q, err := readSQL(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+func count(ctx context.Context, conn driver.Conn, name string) (uint64, error) {
+	q, err := readSQL(name)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", strings.TrimSuffix(name, ".sql"), err)
+	}
+	return n, nil
+}
+
+var titles = map[string]string{
+	"win_rate_diff_fast_minus_slow/stratified": "Win-rate difference, fast (<= 5 d) minus slow (> 15 d) security reviews, within segments",
+	"win_rate_diff_fast_minus_slow/all":        "Win-rate difference, fast minus slow reviews, all segments pooled",
+	"revenue_lost_security_usd/all":            "Revenue of deals lost to security reasons",
+	"csat_incident_drop/paired":                "CSAT change after a security incident, same accounts",
+	"gate_delay_hours/all":                     "Extra median deployment lead time when a security gate blocks",
+}
+
+// headlines reads the whole-window figures of impact_stats.
+func headlines(ctx context.Context, conn driver.Conn, sum *Summary) error {
+	q, err := readSQL("headlines.sql")
+	if err != nil {
+		return err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read headline figures: %w", err)
+	}
+	defer rows.Close()
+	var byKey = map[string]Headline{}
+	for rows.Next() {
+		var h Headline
+		if err := rows.Scan(&h.Metric, &h.Dimension, &h.Value, &h.N, &h.Estimate, &h.Low, &h.High, &h.Unit, &h.Method, &h.Evidence); err != nil {
+			return fmt.Errorf("read headline figures: %w", err)
+		}
+		switch h.Metric {
+		case "win_rate":
+			h.Title = "Win rate, review bucket " + h.Value
+			sum.WinRateByBucket = append(sum.WinRateByBucket, h)
+		case "cost_of_risk_usd":
+			h.Title = "Cost of risk, " + h.Value
+			sum.CostOfRisk = append(sum.CostOfRisk, h)
+		default:
+			byKey[h.Metric+"/"+h.Dimension] = h
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read headline figures: %w", err)
+	}
+	for _, k := range []string{"win_rate_diff_fast_minus_slow/stratified", "win_rate_diff_fast_minus_slow/all", "revenue_lost_security_usd/all", "csat_incident_drop/paired", "gate_delay_hours/all"} {
+		h, ok := byKey[k]
+		if !ok {
+			continue
+		}
+		h.Title = titles[k]
+		h.Wording = wording(h)
+		sum.Headlines = append(sum.Headlines, h)
+	}
+	// Buckets in display order.
+	order := map[string]int{}
+	for i, b := range simulate.Buckets {
+		order[b] = i
+	}
+	sortBy(sum.WinRateByBucket, func(a, b Headline) bool { return order[a.Value] < order[b.Value] })
+	sortBy(sum.CostOfRisk, func(a, b Headline) bool { return val(a.Estimate) > val(b.Estimate) })
+	return nil
+}
+
+func val(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+func sortBy[T any](s []T, less func(a, b T) bool) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && less(s[j], s[j-1]); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// wording is the "associated with" sentence of a headline.
+func wording(h Headline) string {
+	e := val(h.Estimate)
+	if h.Evidence == "insufficient" || math.IsNaN(e) {
+		return "Too few observations to say anything (below the minimum n)."
+	}
+	more := func(pos, neg string) string {
+		if e < 0 {
+			return neg
+		}
+		return pos
+	}
+	switch h.Metric {
+	case "win_rate_diff_fast_minus_slow":
+		scope := "across all deals"
+		if h.Dimension == "stratified" {
+			scope = "within the same customer segment"
+		}
+		return fmt.Sprintf("Fast security reviews are associated with a win rate %.1f percentage points %s than slow ones, %s.", math.Abs(e*100), more("higher", "lower"), scope)
+	case "revenue_lost_security_usd":
+		return fmt.Sprintf("%d deals worth %s USD were lost with security as the recorded reason (what sales recorded, not a causal estimate).", h.N, thousands(int64(math.Round(e))))
+	case "csat_incident_drop":
+		return fmt.Sprintf("Tickets within 30 days after an incident are associated with a CSAT %.2f points %s than the same accounts' other tickets.", math.Abs(e), more("higher", "lower"))
+	case "gate_delay_hours":
+		return fmt.Sprintf("Gate-blocked deployments are associated with a median lead time %.1f hours %s than unblocked ones.", math.Abs(e), more("longer", "shorter"))
+	}
+	return ""
+}
+
+// checks compares what landed in ClickHouse with the simulation's truth.
+func checks(ctx context.Context, conn driver.Conn, sum *Summary, truth *simulate.Truth, published int64, raw, rejects uint64) error {
+	add := func(name string, observed, want float64) {
+		ok := math.Abs(observed-want) <= 1e-9*math.Max(1, math.Abs(want))
+		sum.Checks = append(sum.Checks, Check{Name: name, Observed: observed, Truth: want, Match: ok})
+	}
+	add("lines_published", float64(published), float64(truth.Delivery.Lines))
+	add("valid_events_stored", float64(raw), float64(truth.Delivery.ValidEvents))
+	add("invalid_lines_rejected", float64(rejects), float64(truth.Delivery.Invalid))
+
+	q, err := readSQL("deals_by_bucket.sql")
+	if err != nil {
+		return err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read deals by bucket: %w", err)
+	}
+	defer rows.Close()
+	got := map[string][2]uint64{}
+	var closed uint64
+	for rows.Next() {
+		var b string
+		var n, won uint64
+		if err := rows.Scan(&b, &n, &won); err != nil {
+			return fmt.Errorf("read deals by bucket: %w", err)
+		}
+		got[b] = [2]uint64{n, won}
+		closed += n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read deals by bucket: %w", err)
+	}
+	add("closed_deals", float64(closed), float64(truth.Deals.Closed))
+	for _, b := range simulate.Buckets {
+		add("closed_deals_"+b, float64(got[b][0]), float64(truth.Deals.ByBucket[b].N))
+		add("won_deals_"+b, float64(got[b][1]), float64(truth.Deals.ByBucket[b].Won))
+	}
+	q, err = readSQL("revenue_lost.sql")
+	if err != nil {
+		return err
+	}
+	var nLost uint64
+	var usd float64
+	if err := conn.QueryRow(ctx, q).Scan(&nLost, &usd); err != nil {
+		return fmt.Errorf("read revenue lost: %w", err)
+	}
+	add("deals_lost_security", float64(nLost), float64(truth.Deals.LostSecurity))
+	add("revenue_lost_security_usd", usd, truth.Deals.RevenueLostSecurityUSD)
+	for _, h := range sum.Headlines {
+		if h.Metric != "win_rate_diff_fast_minus_slow" {
+			continue
+		}
+		if h.Dimension == "stratified" {
+			add("fast_minus_slow_stratified", val(h.Estimate), truth.Deals.FastMinusSlowStratified)
+		} else {
+			add("fast_minus_slow_pooled", val(h.Estimate), truth.Deals.FastMinusSlowPooled)
+		}
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeBrief(path string, d brief.Data) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write brief: %w", err)
+	}
+	if err := brief.Render(f, d); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write brief: %w", err)
+	}
+	return nil
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
