@@ -391,6 +391,7 @@ func TestGrafanaProvisioning(t *testing.T) {
 	// Grafana expands $VAR / ${VAR} in provisioning files from its own
 	// environment; an unset one silently becomes "" (no host, no password).
 	ref := regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+	usedVars := map[string]bool{}
 	err := filepath.WalkDir(prov, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
 			return err
@@ -401,6 +402,7 @@ func TestGrafanaProvisioning(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		for _, m := range ref.FindAllSubmatch(raw, -1) {
+			usedVars[string(m[1])] = true
 			if _, ok := g.Environment[string(m[1])]; !ok {
 				t.Errorf("./%s uses $%s, which the grafana service does not set", rel, m[1])
 			}
@@ -449,6 +451,59 @@ func TestGrafanaProvisioning(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("walk provisioning: %v", err)
+	}
+
+	// The provisioned ClickHouse datasource, with Grafana's environment
+	// expanded, must reach the compose ClickHouse as the read-only user.
+	dsFiles, _ := filepath.Glob(filepath.Join(prov, "datasources", "*.y*ml"))
+	var chSources int
+	for _, f := range dsFiles {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expanded := ref.ReplaceAllStringFunc(string(raw), func(m string) string {
+			return env(g, ref.FindStringSubmatch(m)[1])
+		})
+		var doc struct {
+			Datasources []struct {
+				Name     string         `yaml:"name"`
+				Type     string         `yaml:"type"`
+				JSONData map[string]any `yaml:"jsonData"`
+				Secure   map[string]any `yaml:"secureJsonData"`
+			} `yaml:"datasources"`
+		}
+		if err := yaml.Unmarshal([]byte(expanded), &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, ds := range doc.Datasources {
+			if ds.Type != "grafana-clickhouse-datasource" {
+				continue
+			}
+			chSources++
+			addr := net.JoinHostPort(fmt.Sprint(ds.JSONData["host"]), fmt.Sprint(ds.JSONData["port"]))
+			for _, c := range []struct{ what, got, want string }{
+				{"host:port", addr, env(service(t, p, "migrate"), "IMPACT_CLICKHOUSE_ADDR")},
+				{"protocol", fmt.Sprint(ds.JSONData["protocol"]), "native"},
+				{"username", fmt.Sprint(ds.JSONData["username"]), "impact_reader"},
+				{"defaultDatabase", fmt.Sprint(ds.JSONData["defaultDatabase"]), "impact"},
+				{"password", fmt.Sprint(ds.Secure["password"]), testEnv()["IMPACT_READER_PASSWORD"]},
+			} {
+				if c.got != c.want {
+					t.Errorf("datasource %q: %s = %q, want %q", ds.Name, c.what, c.got, c.want)
+				}
+			}
+		}
+	}
+	if chSources == 0 {
+		t.Error("no grafana-clickhouse-datasource in dashboards/provisioning/datasources")
+	}
+	// And no dead configuration: every IMPACT_* variable given to Grafana
+	// is used by a provisioning file.
+	for k := range g.Environment {
+		if strings.HasPrefix(k, "IMPACT_") && !usedVars[k] {
+			t.Errorf("grafana sets %s, which no provisioning file uses", k)
+		}
 	}
 
 	pre := env(g, "GF_PLUGINS_PREINSTALL_SYNC") + env(g, "GF_PLUGINS_PREINSTALL") + env(g, "GF_INSTALL_PLUGINS")
@@ -611,7 +666,7 @@ func TestConnections(t *testing.T) {
 	} {
 		t.Run(tc.service, func(t *testing.T) {
 			s := service(t, p, tc.service)
-			if got := env(s, "IMPACT_CLICKHOUSE_ADDR"); got != "clickhouse:9000" {
+			if got := env(s, "IMPACT_CLICKHOUSE_ADDR"); got != "clickhouse:9000" && tc.service != "grafana" {
 				t.Errorf("IMPACT_CLICKHOUSE_ADDR = %q, want clickhouse:9000", got)
 			}
 			if got := env(s, "IMPACT_CLICKHOUSE_USER"); got != tc.user {
