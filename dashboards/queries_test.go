@@ -24,7 +24,7 @@ import (
 // pipelineDB runs the real pipeline on a small simulated organisation:
 // simulate -> Kafka -> ingest (drain) -> transform, and returns the
 // connection and the simulation's truth.
-func pipelineDB(t *testing.T) (driver.Conn, string, *simulate.Truth) {
+func pipelineDB(t testing.TB, scale float64) (driver.Conn, string, *simulate.Truth) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -32,7 +32,7 @@ func pipelineDB(t *testing.T) (driver.Conn, string, *simulate.Truth) {
 	kCfg := testenv.Kafka(t)
 
 	var buf bytes.Buffer
-	truth, err := simulate.WriteJSONL(ctx, &buf, simulate.Options{Seed: 5, Days: 240, Scale: 0.15})
+	truth, err := simulate.WriteJSONL(ctx, &buf, simulate.Options{Seed: 5, Days: 240, Scale: scale})
 	if err != nil {
 		t.Fatalf("simulate: %v", err)
 	}
@@ -86,7 +86,7 @@ func (c panelCase) name() string {
 // the CISO figures against the simulation's truth, and runs the same
 // queries on a current ClickHouse (chdb) over the same table definitions.
 func TestPanelQueries(t *testing.T) {
-	conn, db, truth := pipelineDB(t)
+	conn, db, truth := pipelineDB(t, 0.15)
 	ctx := context.Background()
 
 	// Business dashboards look at the whole simulation (the legacy finding

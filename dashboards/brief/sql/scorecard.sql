@@ -1,4 +1,4 @@
--- Per department over the months of the period: flows (SLA outcomes,
+-- Per department over the months that overlap the period: flows (SLA outcomes,
 -- deployments, costs) are summed; stocks (open findings, debt, open
 -- exceptions) are taken at the last month of the period.
 SELECT
@@ -15,6 +15,6 @@ SELECT
     sum(incident_cost_usd) AS incident_cost_usd,
     sum(vendor_assessment_cost_usd + vendor_monitoring_cost_usd) AS vendor_cost_usd
 FROM department_scorecard
-WHERE month >= toDate(@from_date) AND month < toDate(@to_date)
+WHERE month >= toStartOfMonth(toDate(@from_date)) AND month < toDate(@to_date)
 GROUP BY department
 ORDER BY cost_of_risk_usd DESC, department
