@@ -29,7 +29,8 @@ import (
 // `kafka`. It proves the wiring Docker cannot be asked about here: the
 // commands and flags exist and work together, the environment variable
 // names are the ones the binary reads, migrate is idempotent, ingest's
-// health check turns healthy on the port ingest really listens on, the
+// health check turns healthy on the port ingest really listens on, two
+// replicas (--scale ingest=2) share the consumer group's partitions, the
 // reader user can read what the writer wrote, and ingest stops within
 // compose's grace period.
 //
@@ -82,22 +83,47 @@ func TestStackWithoutDocker(t *testing.T) {
 		}
 	}
 
-	// ingest, health-checked the way compose does it.
+	// ingest as `docker compose up --scale ingest=2`: the same command
+	// line twice (only the --listen port differs, as containers would),
+	// each health-checked the way compose does it.
 	in := service(t, p, "ingest")
-	port := freePort(t)
-	args := rewriteListen(t, in.Command, port)
-	ingestProc := st.start(ctx, in, args)
-	probe := rewriteProbe(t, in.HealthCheck.Test, port)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out, err := st.run(ctx, in, probe)
-		if err == nil {
-			break
+	type replica struct {
+		proc *proc
+		port int
+	}
+	var replicas []replica
+	for i := 0; i < 2; i++ {
+		port := freePort(t)
+		replicas = append(replicas, replica{st.start(ctx, in, rewriteListen(t, in.Command, port)), port})
+	}
+	tails := func() string {
+		var b strings.Builder
+		for i, r := range replicas {
+			fmt.Fprintf(&b, "--- ingest replica %d ---\n%s\n", i+1, r.proc.tail())
 		}
-		if time.Now().After(deadline) || ingestProc.exited() {
-			t.Fatalf("ingest never became healthy (%v: %s)\ningest output:\n%s", err, out, ingestProc.tail())
+		return b.String()
+	}
+	anyExited := func() bool {
+		for _, r := range replicas {
+			if r.proc.exited() {
+				return true
+			}
 		}
-		time.Sleep(time.Second)
+		return false
+	}
+	for i, r := range replicas {
+		probe := rewriteProbe(t, in.HealthCheck.Test, r.port)
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			out, err := st.run(ctx, in, probe)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) || anyExited() {
+				t.Fatalf("ingest replica %d never became healthy (%v: %s)\n%s", i+1, err, out, tails())
+			}
+			time.Sleep(time.Second)
+		}
 	}
 
 	// simulate (profile demo) publishes to Kafka and exits 0.
@@ -123,19 +149,27 @@ func TestStackWithoutDocker(t *testing.T) {
 		}
 		return n
 	}
-	// Caught up: lag 0 on every partition and the table counts, read as
-	// impact_reader, unchanged over three seconds (flushes are by age).
-	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	// Caught up: lag 0 on every partition of both replicas and the table
+	// counts, read as impact_reader, unchanged over three seconds (flushes
+	// are by age).
 	const counts = "SELECT (SELECT count() FROM events_raw) * 1000000 + (SELECT count() FROM ingest_rejects)"
-	deadline = time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	last, stable := -1, 0
+	perReplica := make([]float64, len(replicas))
 	for stable < 3 {
-		if time.Now().After(deadline) || ingestProc.exited() {
-			t.Fatalf("ingest did not catch up (counts %d)\n%s", last, ingestProc.tail())
+		if time.Now().After(deadline) || anyExited() {
+			t.Fatalf("ingest did not catch up (counts %d)\n%s", last, tails())
 		}
 		time.Sleep(time.Second)
-		lag, consumed, err := ingestProgress(ctx, metrics)
-		if err != nil || consumed == 0 || lag != 0 {
+		caughtUp := true
+		for i, r := range replicas {
+			lag, consumed, err := ingestProgress(ctx, fmt.Sprintf("http://127.0.0.1:%d/metrics", r.port))
+			perReplica[i] = consumed
+			if err != nil || lag != 0 {
+				caughtUp = false
+			}
+		}
+		if !caughtUp {
 			stable = 0
 			continue
 		}
@@ -144,6 +178,13 @@ func TestStackWithoutDocker(t *testing.T) {
 			stable++
 		} else {
 			last, stable = n, 0
+		}
+	}
+	// Both replicas did work: the group split the partitions between them.
+	t.Logf("events consumed per ingest replica: %v", perReplica)
+	for i, c := range perReplica {
+		if c == 0 {
+			t.Errorf("ingest replica %d consumed nothing; replicas must share the partitions", i+1)
 		}
 	}
 	raw, rejects := last/1000000, last%1000000
@@ -174,8 +215,10 @@ func TestStackWithoutDocker(t *testing.T) {
 	if in.StopGracePeriod != nil {
 		grace = time.Duration(*in.StopGracePeriod)
 	}
-	if err := ingestProc.stop(grace); err != nil {
-		t.Errorf("ingest on SIGTERM: %v\n%s", err, ingestProc.tail())
+	for i, r := range replicas {
+		if err := r.proc.stop(grace); err != nil {
+			t.Errorf("ingest replica %d on SIGTERM: %v\n%s", i+1, err, r.proc.tail())
+		}
 	}
 }
 
