@@ -65,7 +65,9 @@ fetch() {
 	fi
 	log "fetching Apache Kafka $KAFKA_VERSION jars with Maven into $LIB_DIR"
 	rm -f "$LIB_DIR"/*.jar
-	mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DoutputDirectory="$LIB_DIR" >&2 ||
+	# Maven 3.8 prints colour resets even with -B -q; strip them from the log.
+	mvn -B -q -f "$POM" dependency:copy-dependencies -DoutputDirectory="$LIB_DIR" 2>&1 |
+		sed 's/\x1b\[[0-9;]*m//g' >&2 ||
 		die "maven could not fetch the Kafka jars (see above)"
 	echo "$want" >"$marker"
 	exec 9>&-
