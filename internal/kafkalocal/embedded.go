@@ -5,20 +5,21 @@
 //
 // Both listen on free loopback ports only; kafka-go talks to either over TCP.
 //
-// kfake limitations seen with kafka-go v0.4.51 (see embedded_test.go):
-//   - kfake keeps everything in memory unless DataDir is set; a restart of
-//     the process loses the log, so it suits tests and the demo, not backfills.
-//   - kafka-go's ConsumerGroup speaks the classic group protocol (JoinGroup
-//     v1/v2, SyncGroup, Heartbeat, OffsetCommit v2, OffsetFetch v1); kfake
-//     accepts these versions. It does not enforce group.initial.rebalance.delay,
-//     so a group forms at once.
-//   - Messages up to kafkaio.MaxMessageBytes (4 MiB) are accepted, as on the
-//     real test broker (both default to 1 MiB otherwise).
-//   - Topics are auto-created on metadata requests only because StartEmbedded
-//     turns AllowAutoTopicCreation on (kfake's default is off, unlike a
-//     default Apache Kafka broker); kafka-go's Writer relies on that when
-//     AllowAutoTopicCreation is set, but tests should create their topics
-//     with CreateTopics so partition counts are explicit.
+// What differs between the two, as kafka-go v0.4.51 sees them (the group,
+// topic and size points are checked by tests here that run on both; docs/kafka.md has
+// the full list):
+//   - kafka-go negotiates JoinGroup v2, SyncGroup v0, OffsetCommit v2,
+//     OffsetFetch v1, Fetch v10, Produce v8, Metadata v6/v8; both accept them.
+//   - kfake creates a missing topic synchronously when a writer asks (only
+//     because StartEmbedded enables AllowAutoTopicCreation; kfake's default
+//     is off); Apache Kafka creates it asynchronously and kafka-go's Writer
+//     fails the first write. Create topics first with CreateTopics.
+//   - On a fresh Apache Kafka broker the first consumer group sees
+//     GroupCoordinatorNotAvailable; use kafkaio.NextGeneration.
+//   - kfake keeps the whole log in the Go heap of its process (about 1.75x
+//     the message bytes); Options.DataDir adds persistence on disk.
+//   - Both accept messages up to kafkaio.MaxMessageBytes (4 MiB), so events
+//     over the contract's 1 MiB limit reach ingest and are rejected there.
 package kafkalocal
 
 import (
