@@ -48,6 +48,10 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 		}
 	}
 	width := vg.Points(28)
+	if horizontal {
+		// Thinner than the 30pt row pitch below, so bars never overlap.
+		width = vg.Points(16)
+	}
 	maxV := 0.0
 	for i, b := range bars {
 		vals := plotter.Values{}
@@ -131,7 +135,7 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 	w, h := vg.Points(math.Min(520, 160+90*float64(len(bars)))), vg.Points(260)
 	if horizontal {
 		w = vg.Points(520)
-		h = vg.Points(float64(60 + 26*len(bars)))
+		h = vg.Points(float64(70 + 30*len(bars)))
 	}
 	c := vgsvg.New(w, h)
 	p.Draw(draw.New(c))

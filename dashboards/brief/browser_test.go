@@ -1,0 +1,228 @@
+package brief
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/secimpact/impact/internal/simulate"
+)
+
+// chromium finds Debian's chromium (or a Chrome) or fails the test with
+// the command that installs it: a brief nobody opened in a browser is not
+// tested.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("IMPACT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium is not installed: run `sudo apt-get install -y chromium` (or `make deps-test`, scripts/deps.sh test)")
+	return ""
+}
+
+// artifactDir is where test artifacts (the screenshot) are kept:
+// $IMPACT_ARTIFACTS, else os.TempDir()/impact-artifacts.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("IMPACT_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "impact-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type pageResult struct {
+	charts      int
+	chartBoxes  []float64 // rendered widths of the charts
+	headlines   string
+	scorecard   int
+	console     []string
+	screenshot  []byte
+	title       string
+	overflowing []string
+}
+
+// openInChromium loads file in headless Chromium, collecting console
+// messages, exceptions and browser log errors while it renders.
+func openInChromium(t *testing.T, file string) pageResult {
+	t.Helper()
+	dir := t.TempDir()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(dir),
+		chromedp.WindowSize(1100, 900),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+
+	var mu sync.Mutex
+	var res pageResult
+	messages := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				if errors.Is(err, context.Canceled) {
+					return // the test is done and stopped the browser
+				}
+				mu.Lock()
+				res.console = append(res.console, "console stream: "+err.Error())
+				mu.Unlock()
+				return
+			}
+			if m.IsException() || m.Type == "error" || m.Type == "warning" || m.Type == "assert" {
+				mu.Lock()
+				res.console = append(res.console, string(m.Type)+": "+m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+
+	tctx, tcancel := context.WithTimeout(ctx, 90*time.Second)
+	defer tcancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+file), chromedp.WaitReady("#methods")); err != nil {
+		t.Fatalf("open %s in chromium: %v", file, err)
+	}
+	var err error
+	get := func(name string, f func() error) {
+		if err == nil {
+			if e := f(); e != nil {
+				err = errors.New(name + ": " + e.Error())
+			}
+		}
+	}
+	get("charts", func() (e error) {
+		res.charts, e = chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart").length`))
+		return
+	})
+	get("chart widths", func() (e error) {
+		res.chartBoxes, e = chromedp.Run(tctx, chromedp.Evaluate[[]float64](`[...document.querySelectorAll("svg.chart")].map(s => s.getBoundingClientRect().width)`))
+		return
+	})
+	get("headlines", func() (e error) { res.headlines, e = chromedp.Run(tctx, chromedp.Text("#headlines")); return })
+	get("scorecard", func() (e error) {
+		res.scorecard, e = chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll("#scorecard table tr").length - 1`))
+		return
+	})
+	get("title", func() (e error) { res.title, e = chromedp.Run(tctx, chromedp.Title()); return })
+	get("overflow", func() (e error) {
+		// Elements wider than the page would be cut off when printed.
+		res.overflowing, e = chromedp.Run(tctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(el => el.tagName + "." + el.className)`))
+		return
+	})
+	get("screenshot", func() (e error) { res.screenshot, e = chromedp.Run(tctx, chromedp.FullScreenshot(100)); return })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Let late console messages arrive, then stop the browser and the reader.
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	return res
+}
+
+// TestBriefInChromium renders the brief of a simulated organisation's last
+// quarter, opens it in headless Chromium and checks that it renders without
+// console errors, shows the four charts and the key figures, and keeps a
+// PNG screenshot as a test artifact.
+func TestBriefInChromium(t *testing.T) {
+	s := loadSimulation(t, simulate.Options{Seed: 5, Days: 200})
+	ctx := context.Background()
+	p := LastFullQuarter(s.truth.End)
+	d, err := Load(ctx, s.conn, p, LoadOptions{Organisation: "Simulated organisation (seed 5)", Now: s.truth.End})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "brief.html")
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := openInChromium(t, file)
+
+	shot := filepath.Join(artifactDir(t), "brief.png")
+	if err := os.WriteFile(shot, res.screenshot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the rendered brief: %s (%d bytes)", shot, len(res.screenshot))
+	if html := filepath.Join(artifactDir(t), "brief.html"); os.WriteFile(html, buf.Bytes(), 0o644) == nil {
+		t.Logf("the brief itself: %s", html)
+	}
+
+	if len(res.console) > 0 {
+		t.Errorf("console errors while rendering:\n  %s", strings.Join(res.console, "\n  "))
+	}
+	if res.charts != 4 {
+		t.Errorf("%d charts (svg.chart) rendered, want 4", res.charts)
+	}
+	for i, w := range res.chartBoxes {
+		if w < 200 {
+			t.Errorf("chart %d rendered %.0f px wide", i, w)
+		}
+	}
+	if len(res.overflowing) > 0 {
+		t.Errorf("elements wider than the page: %v", res.overflowing)
+	}
+	if !bytes.HasPrefix(res.screenshot, []byte("\x89PNG")) {
+		t.Errorf("screenshot is not a PNG")
+	}
+	if res.scorecard < 1 {
+		t.Errorf("scorecard table has no rows")
+	}
+	if !strings.Contains(res.title, p.From.Format("2 Jan 2006")) {
+		t.Errorf("title %q does not name the period", res.title)
+	}
+	// Key figures as rendered, formatted as the page formats them.
+	for _, f := range d.Headlines {
+		// The evidence label is upper-cased by CSS, which innerText applies.
+		want := []string{f.Title, "n = " + strconv.FormatInt(f.N, 10), strings.ToUpper(f.Evidence)}
+		if !f.Suppressed {
+			if f.Unit == "USD" {
+				want = append(want, formatUSD(f.Estimate))
+			} else {
+				want = append(want, formatNumber(f.Estimate)+" "+f.Unit, formatInterval(f))
+			}
+		}
+		for _, w := range want {
+			if !strings.Contains(res.headlines, w) {
+				t.Errorf("rendered headlines lack %q (figure %q)", w, f.Title)
+			}
+		}
+	}
+}

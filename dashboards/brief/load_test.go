@@ -1,0 +1,254 @@
+package brief
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/internal/sqlcheck"
+	"github.com/secimpact/impact/internal/testenv"
+	"github.com/secimpact/impact/transform"
+	"github.com/secimpact/impact/transform/bulk"
+)
+
+// loaded is a database filled by simulate -> bulk load -> transform.
+type loaded struct {
+	conn  driver.Conn
+	db    string
+	truth *simulate.Truth
+}
+
+func loadSimulation(t *testing.T, opts simulate.Options) loaded {
+	t.Helper()
+	ctx := context.Background()
+	cfg := testenv.ClickHouse(t)
+	conn, err := chconn.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	l := &bulk.Loader{Conn: conn}
+	truth, err := simulate.Run(ctx, opts, func(r simulate.Record) error { return l.Add(ctx, r.Value) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	return loaded{conn: conn, db: cfg.DB(), truth: truth}
+}
+
+func near(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
+}
+
+// TestLoad fills a database from a seeded simulation and checks what Load
+// computes against the simulation's truth: over a period covering the whole
+// window every count and sum must equal the truth exactly; quarters must
+// partition it; every statement must also run on a current ClickHouse.
+func TestLoad(t *testing.T) {
+	s := loadSimulation(t, simulate.Options{Seed: 11, Days: 200})
+	ctx := context.Background()
+	truth := s.truth
+	// No event is older than the legacy finding backlog's years or newer than End.
+	whole := Period{From: truth.Start.AddDate(-3, 0, 0), To: truth.End.AddDate(0, 0, 1)}
+	d, err := Load(ctx, s.conn, whole, LoadOptions{Now: truth.End})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("whole window equals the truth", func(t *testing.T) {
+		if len(d.WinRateByBucket) != len(simulate.Buckets) {
+			t.Fatalf("%d buckets, want %d", len(d.WinRateByBucket), len(simulate.Buckets))
+		}
+		for i, b := range simulate.Buckets {
+			got, want := d.WinRateByBucket[i], truth.Deals.ByBucket[b]
+			if got.Label != b || got.N != int64(want.N) || !near(got.Value, 100*want.WinRate) {
+				t.Errorf("bucket %s: got %s n=%d %.6f%%, want n=%d %.6f%%", b, got.Label, got.N, got.Value, want.N, 100*want.WinRate)
+			}
+			if want.N > 0 && !(got.Low <= got.Value && got.Value <= got.High) {
+				t.Errorf("bucket %s: interval %.2f..%.2f does not hold %.2f", b, got.Low, got.High, got.Value)
+			}
+		}
+		if !near(d.RevenueLost.Estimate, truth.Deals.RevenueLostSecurityUSD) || d.RevenueLost.N != int64(truth.Deals.LostSecurity) {
+			t.Errorf("revenue lost: got %v in %d deals, want %v in %d", d.RevenueLost.Estimate, d.RevenueLost.N, truth.Deals.RevenueLostSecurityUSD, truth.Deals.LostSecurity)
+		}
+		if len(d.Confounding) != 2 {
+			t.Fatalf("confounding rows: %d", len(d.Confounding))
+		}
+		if !near(d.Confounding[0].Estimate, 100*truth.Deals.FastMinusSlowPooled) {
+			t.Errorf("pooled fast-slow: got %v pp, want %v", d.Confounding[0].Estimate, 100*truth.Deals.FastMinusSlowPooled)
+		}
+		if !near(d.Confounding[1].Estimate, 100*truth.Deals.FastMinusSlowStratified) {
+			t.Errorf("stratified fast-slow: got %v pp, want %v", d.Confounding[1].Estimate, 100*truth.Deals.FastMinusSlowStratified)
+		}
+		// CSAT bars: the affected accounts' own baseline, then after incidents.
+		for i, want := range []simulate.Mean{truth.Tickets.CSATAffectedBaseline, truth.Tickets.CSATAfterIncident} {
+			got := d.CSAT[i]
+			if got.N != int64(want.N) || !near(got.Value, want.Mean) {
+				t.Errorf("CSAT %s: got n=%d mean %v, want n=%d mean %v", got.Label, got.N, got.Value, want.N, want.Mean)
+			}
+		}
+		for i, want := range []simulate.LeadTime{truth.Deployments.LeadTimeUnblocked, truth.Deployments.LeadTimeBlocked} {
+			if got := d.GateLeadTime[i]; got.N != int64(want.N) {
+				t.Errorf("lead time %s: n=%d, want %d", got.Label, got.N, want.N)
+			}
+		}
+		if d.GateLeadTime[1].Value <= d.GateLeadTime[0].Value {
+			t.Errorf("blocked median lead time %v not above unblocked %v (planted delay %vh)", d.GateLeadTime[1].Value, d.GateLeadTime[0].Value, truth.Params.GateDelayHours)
+		}
+		got := map[string]ScorecardRow{}
+		for _, r := range d.Scorecard {
+			got[r.Department] = r
+		}
+		for dep, want := range truth.Departments {
+			r := got[dep]
+			if !near(r.CostOfRiskUSD, want.CostOfRiskUSD) || !near(r.IncidentCostUSD, want.IncidentCostUSD) ||
+				!near(r.VendorCostUSD, want.VendorAssessmentCostUSD+want.VendorMonitoringCostUSD) {
+				t.Errorf("%s cost of risk: got %v (incidents %v, vendors %v), want %v (%v, %v)", dep, r.CostOfRiskUSD, r.IncidentCostUSD, r.VendorCostUSD,
+					want.CostOfRiskUSD, want.IncidentCostUSD, want.VendorAssessmentCostUSD+want.VendorMonitoringCostUSD)
+			}
+			if r.OpenExceptions != int64(want.PolicyExceptionsOpen) {
+				t.Errorf("%s open exceptions at the end: got %d, want %d", dep, r.OpenExceptions, want.PolicyExceptionsOpen)
+			}
+		}
+		// Every headline carries n, an evidence level and "associated with"
+		// wording where it states a comparison.
+		for _, f := range d.Headlines {
+			if f.Evidence == "" || f.Method == "" {
+				t.Errorf("headline %q lacks evidence or method", f.Title)
+			}
+			if f.Unit != "USD" && !f.Suppressed && !strings.Contains(f.Wording, "associated with") {
+				t.Errorf("headline %q wording %q does not say \"associated with\"", f.Title, f.Wording)
+			}
+			for _, bad := range []string{"caused", "drove", "because of"} {
+				if strings.Contains(strings.ToLower(f.Wording), bad) {
+					t.Errorf("headline %q uses causal wording %q", f.Title, bad)
+				}
+			}
+		}
+	})
+
+	t.Run("quarters partition the window", func(t *testing.T) {
+		first := LastFullQuarter(truth.Start.AddDate(0, 3, 0)) // the quarter holding Start
+		var sumN [5]int64
+		var lost float64
+		var lostN int64
+		cost := map[string]float64{}
+		for p := first; p.From.Before(truth.End.AddDate(0, 0, 1)); p = (Period{From: p.To, To: p.To.AddDate(0, 3, 0)}) {
+			q, err := Load(ctx, s.conn, p, LoadOptions{Now: truth.End})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, b := range q.WinRateByBucket {
+				sumN[i] += b.N
+			}
+			lost += q.RevenueLost.Estimate
+			lostN += q.RevenueLost.N
+			for _, r := range q.Scorecard {
+				cost[r.Department] += r.CostOfRiskUSD
+			}
+		}
+		for i, b := range d.WinRateByBucket {
+			if sumN[i] != b.N {
+				t.Errorf("bucket %s: quarters sum to %d deals, whole window %d", b.Label, sumN[i], b.N)
+			}
+		}
+		if lostN != d.RevenueLost.N || !near(lost, d.RevenueLost.Estimate) {
+			t.Errorf("revenue lost: quarters sum to %v in %d deals, whole window %v in %d", lost, lostN, d.RevenueLost.Estimate, d.RevenueLost.N)
+		}
+		for _, r := range d.Scorecard {
+			if !near(cost[r.Department], r.CostOfRiskUSD) {
+				t.Errorf("%s cost of risk: quarters sum to %v, whole window %v", r.Department, cost[r.Department], r.CostOfRiskUSD)
+			}
+		}
+	})
+
+	t.Run("default period", func(t *testing.T) {
+		for _, c := range []struct {
+			now  time.Time
+			want Period
+		}{
+			// Data as of End (2026-07-01 by default): the brief of a later
+			// "now" covers the last quarter with data.
+			{time.Date(2030, 1, 15, 0, 0, 0, 0, time.UTC), LastFullQuarter(truth.End)},
+			// A "now" before the data's as-of time wins.
+			{truth.End.AddDate(0, -4, 0), LastFullQuarter(truth.End.AddDate(0, -4, 0))},
+		} {
+			got, err := DefaultPeriod(ctx, s.conn, c.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("now %s: got %s, want %s", c.now.Format(time.DateOnly), got, c.want)
+			}
+		}
+	})
+
+	t.Run("chdb current ClickHouse", func(t *testing.T) {
+		stmts := showCreateTables(t, ctx, s.conn, s.db)
+		q, err := Statements(LastFullQuarter(truth.End))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := sqlcheck.RunChDB(t, append(stmts, q...))
+		t.Logf("chdb ClickHouse %s ran %d statements", r.Version, len(stmts)+len(q))
+	})
+}
+
+func TestLastFullQuarter(t *testing.T) {
+	for _, c := range []struct {
+		at, from, to string
+	}{
+		{"2026-07-01T00:00:00Z", "2026-04-01", "2026-07-01"},
+		{"2026-06-30T23:59:59Z", "2026-01-01", "2026-04-01"},
+		{"2026-01-10T00:00:00Z", "2025-10-01", "2026-01-01"},
+		{"2026-11-28T12:00:00Z", "2026-07-01", "2026-10-01"},
+	} {
+		at, _ := time.Parse(time.RFC3339, c.at)
+		p := LastFullQuarter(at)
+		if got := p.From.Format(time.DateOnly) + " " + p.To.Format(time.DateOnly); got != c.from+" "+c.to {
+			t.Errorf("LastFullQuarter(%s) = %s, want %s %s", c.at, got, c.from, c.to)
+		}
+	}
+}
+
+// showCreateTables returns the DDL of every table of db, unqualified, so
+// chdb can create the same tables before running the brief's queries.
+func showCreateTables(t *testing.T, ctx context.Context, conn driver.Conn, db string) []string {
+	t.Helper()
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = '"+db+"' AND name NOT LIKE '%_next' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	sort.Strings(names)
+	var stmts []string
+	for _, n := range names {
+		var ddl string
+		if err := conn.QueryRow(ctx, fmt.Sprintf("SHOW CREATE TABLE %s.%s", db, n)).Scan(&ddl); err != nil {
+			t.Fatalf("show create %s: %v", n, err)
+		}
+		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE "+db+".", "CREATE TABLE ", 1))
+	}
+	return stmts
+}
