@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Makes sure a ClickHouse server binary exists for the tests and the demo,
-# which start their own servers (internal/chlocal) on free loopback ports.
-# Installs Debian's clickhouse-server and clickhouse-client when missing,
-# and keeps the package from starting the system service: nothing should
-# listen on the default ports behind the tests' back. Idempotent.
+# which start their own servers (internal/chlocal) on free loopback ports,
+# and ZooKeeper for the cluster tests (replicated tables and ON CLUSTER DDL
+# on a local 2x2 cluster). Installs Debian's clickhouse-server,
+# clickhouse-client and zookeeper when missing, and keeps the packages from
+# starting their system services: nothing should listen on the default
+# ports behind the tests' back. Idempotent.
 set -euo pipefail
 
 have_server() {
@@ -13,7 +15,12 @@ have_server() {
 		command -v clickhouse >/dev/null 2>&1
 }
 
-if have_server; then
+have_zookeeper() { [ -f /usr/share/java/zookeeper.jar ]; }
+
+pkgs=()
+have_server || pkgs+=(clickhouse-server clickhouse-client)
+have_zookeeper || pkgs+=(zookeeper)
+if [ ${#pkgs[@]} -eq 0 ]; then
 	exit 0
 fi
 
@@ -34,21 +41,22 @@ fi
 cleanup() { if [ -n "$created_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi; }
 trap cleanup EXIT
 
-echo "ensure-clickhouse: installing clickhouse-server and clickhouse-client (apt)" >&2
+echo "ensure-clickhouse: installing ${pkgs[*]} (apt)" >&2
 # Update the package lists once, only when they are missing or the
 # install fails on stale lists.
 if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
 	$SUDO apt-get update -qq
 fi
-if ! $SUDO apt-get install -y -qq --no-install-recommends clickhouse-server clickhouse-client >/dev/null; then
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; then
 	$SUDO apt-get update -qq
-	$SUDO apt-get install -y -qq --no-install-recommends clickhouse-server clickhouse-client >/dev/null
+	$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
 
 # A service started anyway (systemd ignores policy-rc.d) is stopped and
 # disabled; failures here just mean there was none.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	$SUDO systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now clickhouse-server zookeeper >/dev/null 2>&1 || true
 fi
 
 have_server || { echo "ensure-clickhouse: clickhouse-server still missing after apt-get install" >&2; exit 1; }
+have_zookeeper || { echo "ensure-clickhouse: zookeeper still missing after apt-get install" >&2; exit 1; }

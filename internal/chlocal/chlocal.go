@@ -61,6 +61,20 @@ type Options struct {
 	// LogLevel is the server's logger level (trace, debug, information,
 	// warning, error). Default "warning".
 	LogLevel string
+
+	// TCPPort and HTTPPort fix the ports, for servers that must know each
+	// other's addresses before they start (a cluster; see StartCluster).
+	// Zero means a free port chosen at start. Take fixed ports from
+	// FreePorts, never constants.
+	TCPPort, HTTPPort int
+
+	// InterserverPort, when set, opens the interserver HTTP port on
+	// 127.0.0.1, which replicas use to fetch parts from each other.
+	InterserverPort int
+
+	// ExtraConfig is XML placed inside the server configuration's root
+	// element: remote_servers, zookeeper, macros, distributed_ddl.
+	ExtraConfig string
 }
 
 // Server is a running (or stopped) local ClickHouse server.
@@ -139,12 +153,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, bin: bin, binArgs: binArgs, dir: dir}
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := FreePorts(2)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
 		s.tcpPort, s.httpPort = ports[0], ports[1]
+		fixed := opts.TCPPort != 0 || opts.HTTPPort != 0
+		if opts.TCPPort != 0 {
+			s.tcpPort = opts.TCPPort
+		}
+		if opts.HTTPPort != 0 {
+			s.httpPort = opts.HTTPPort
+		}
 		if err := s.writeConfig(); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -155,7 +176,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		// Someone took a port between our probe and the server's bind:
 		// pick new ports. Anything else is a real failure.
-		if errors.Is(err, errAddrInUse) && attempt < maxPortAttempts {
+		if errors.Is(err, errAddrInUse) && attempt < maxPortAttempts && !fixed {
 			continue
 		}
 		os.RemoveAll(dir)
@@ -270,6 +291,12 @@ func (s *Server) LogTail(n int) string {
 		fmt.Fprintf(&b, "--- %s ---\n%s\n", name, bytes.TrimSpace(data))
 	}
 	return b.String()
+}
+
+// logContains reports whether the server's main log has sub.
+func (s *Server) logContains(sub string) bool {
+	data, err := os.ReadFile(filepath.Join(s.dir, "log", "clickhouse-server.log"))
+	return err == nil && bytes.Contains(data, []byte(sub))
 }
 
 var errAddrInUse = errors.New("address already in use")
@@ -413,10 +440,11 @@ func isExecutable(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// freePorts returns n distinct free loopback TCP ports. The listeners are
+// FreePorts returns n distinct free loopback TCP ports. The listeners are
 // closed before returning, so another process may grab a port before the
-// server binds it; Start retries when that happens.
-func freePorts(n int) ([]int, error) {
+// server binds it; Start retries with new ports when that happens (unless
+// the ports were fixed by the caller).
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	var lns []net.Listener
 	defer func() {

@@ -257,3 +257,52 @@ func TestRemovesStaleDirs(t *testing.T) {
 		}
 	}
 }
+
+func TestZooKeeperMissing(t *testing.T) {
+	for _, opts := range []chlocal.ZooKeeperOptions{
+		{Classpath: "/nonexistent/zookeeper.jar"},
+		{Java: "java-not-installed-here"},
+	} {
+		_, err := chlocal.StartZooKeeper(context.Background(), opts)
+		if !errors.Is(err, chlocal.ErrZooKeeperNotInstalled) {
+			t.Errorf("StartZooKeeper(%+v) = %v, want ErrZooKeeperNotInstalled", opts, err)
+		}
+	}
+}
+
+// TestCluster: servers of a local cluster see each other and ZooKeeper
+// (the migrations package runs the real cluster DDL on one).
+func TestCluster(t *testing.T) {
+	cl, err := chlocal.StartCluster(context.Background(), chlocal.ClusterOptions{Shards: 2, Replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if len(cl.All()) != 2 {
+		t.Fatalf("%d servers, want 2", len(cl.All()))
+	}
+	for _, s := range cl.All() {
+		if got := mustQuery(t, s, "SELECT count() FROM system.clusters WHERE cluster = 'impact_cluster'"); got != "2" {
+			t.Errorf("%s sees %s cluster hosts, want 2", s.Addr(), got)
+		}
+		if got := mustQuery(t, s, "SELECT count() > 0 FROM system.zookeeper WHERE path = '/'"); got != "1" {
+			t.Errorf("%s: ZooKeeper not reachable (%s)", s.Addr(), got)
+		}
+	}
+	mustQuery(t, cl.Servers[0][0], "CREATE TABLE default.c ON CLUSTER impact_cluster (x UInt8) ENGINE = Memory")
+	if got := mustQuery(t, cl.Servers[1][0], "SELECT count() FROM system.tables WHERE database = 'default' AND name = 'c'"); got != "1" {
+		t.Error("ON CLUSTER DDL did not reach the other shard")
+	}
+	dirs := []string{cl.ZooKeeper.Dir()}
+	for _, s := range cl.All() {
+		dirs = append(dirs, s.Dir())
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", d)
+		}
+	}
+}

@@ -43,6 +43,11 @@ var configXML = template.Must(template.New("config.xml").Parse(`<?xml version="1
     <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
     <max_session_timeout>3600</max_session_timeout>
     <default_session_timeout>60</default_session_timeout>
+{{- if .InterserverPort}}
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <interserver_http_port>{{.InterserverPort}}</interserver_http_port>
+{{- end}}
+{{.Extra}}
 </yandex>
 `))
 
@@ -95,9 +100,10 @@ var usersXML = template.Must(template.New("users.xml").Parse(`<?xml version="1.0
 // writeConfig writes config.xml and users.xml into the server directory.
 func (s *Server) writeConfig() error {
 	data := struct {
-		Dir, LogLevel, Reader string
-		TCPPort, HTTPPort     int
-	}{xmlText(s.dir), xmlText(s.opts.LogLevel), ReaderUser, s.tcpPort, s.httpPort}
+		Dir, LogLevel, Reader              string
+		TCPPort, HTTPPort, InterserverPort int
+		Extra                              string
+	}{xmlText(s.dir), xmlText(s.opts.LogLevel), ReaderUser, s.tcpPort, s.httpPort, s.opts.InterserverPort, s.opts.ExtraConfig}
 	for _, f := range []struct {
 		name string
 		tmpl *template.Template

@@ -56,14 +56,14 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) 
 		if err != nil {
 			return r, err
 		}
+		byVersion, err := statementsByVersion(all, opts)
+		if err != nil {
+			return r, err
+		}
 		r.Already = len(applied)
 		r.Applied = pending
 		for _, m := range pending {
-			stmts, err := statementsOf(m, opts)
-			if err != nil {
-				return r, err
-			}
-			r.Statements = append(r.Statements, stmts...)
+			r.Statements = append(r.Statements, byVersion[m.Version]...)
 		}
 		return r, nil
 	}
@@ -121,12 +121,12 @@ func applyLocked(ctx context.Context, conn driver.Conn, all []Migration, opts Op
 		return r, err
 	}
 	r.Already = len(applied)
+	byVersion, err := statementsByVersion(all, opts)
+	if err != nil {
+		return r, err
+	}
 	for _, m := range pending {
-		stmts, err := statementsOf(m, opts)
-		if err != nil {
-			return r, err
-		}
-		for i, s := range stmts {
+		for i, s := range byVersion[m.Version] {
 			if err := conn.Exec(ctx, s); err != nil {
 				return r, fmt.Errorf("apply migration %s statement %d: %w", m.Name, i+1, err)
 			}

@@ -13,7 +13,7 @@ import (
 //
 //   - every CREATE/ALTER/DROP gets ON CLUSTER <cluster>;
 //   - a table with a *MergeTree engine becomes <table>_local with engine
-//     Replicated*MergeTree('/clickhouse/tables/{shard}/{database}/<table>_local',
+//     Replicated*MergeTree('/clickhouse/tables/{shard}/<database>/<table>_local',
 //     '{replica}', <original arguments>), and <table> itself becomes a
 //     Distributed table over it, sharded by cityHash64 of the sorting key.
 //     Analysts, dashboards and the ingester keep using the readable name
@@ -28,6 +28,10 @@ import (
 // The bookkeeping tables (schema_migrations, schema_migrations_lock) are
 // replicated over the whole cluster (one ZooKeeper path without {shard}),
 // so every server sees the same migration history.
+//
+// ZooKeeper paths name the database literally (Options.Database) rather
+// than with the {database} macro: 18.16 does not expand {database} by
+// itself ("No macro database in config"), current releases do either.
 
 // Statements returns every statement Apply would run on an empty database
 // for opts, bookkeeping tables first; with opts.Cluster set, the replicated
@@ -37,19 +41,19 @@ func Statements(opts Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	byVersion, err := statementsByVersion(all, opts)
+	if err != nil {
+		return nil, err
+	}
 	out := bootstrapStatements(opts)
 	for _, m := range all {
-		stmts, err := statementsOf(m, opts)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, stmts...)
+		out = append(out, byVersion[m.Version]...)
 	}
 	return out, nil
 }
 
 const (
-	createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations%s
+	createMigrationsTable = `CREATE TABLE IF NOT EXISTS %sschema_migrations%s
 (
     version UInt32,
     name String,
@@ -58,7 +62,7 @@ const (
 )
 ENGINE = %s
 ORDER BY version`
-	createLockTable = `CREATE TABLE IF NOT EXISTS schema_migrations_lock%s
+	createLockTable = `CREATE TABLE IF NOT EXISTS %sschema_migrations_lock%s
 (
     owner String,
     acquired_at DateTime,
@@ -73,34 +77,48 @@ ORDER BY owner`
 func bootstrapStatements(opts Options) []string {
 	if opts.Cluster == "" {
 		return []string{
-			fmt.Sprintf(createMigrationsTable, "", "ReplacingMergeTree()"),
-			fmt.Sprintf(createLockTable, "", "ReplacingMergeTree(heartbeat_at)"),
+			fmt.Sprintf(createMigrationsTable, "", "", "ReplacingMergeTree()"),
+			fmt.Sprintf(createLockTable, "", "", "ReplacingMergeTree(heartbeat_at)"),
 		}
 	}
 	on := " ON CLUSTER " + opts.Cluster
+	q := opts.database() + "."
 	return []string{
 		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", opts.database(), on),
-		fmt.Sprintf(createMigrationsTable, on,
-			"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{replica}')"),
-		fmt.Sprintf(createLockTable, on,
-			"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations_lock', '{replica}', heartbeat_at)"),
+		fmt.Sprintf(createMigrationsTable, q, on,
+			"ReplicatedReplacingMergeTree('/clickhouse/tables/all/"+opts.database()+"/schema_migrations', '{replica}')"),
+		fmt.Sprintf(createLockTable, q, on,
+			"ReplicatedReplacingMergeTree('/clickhouse/tables/all/"+opts.database()+"/schema_migrations_lock', '{replica}', heartbeat_at)"),
 	}
 }
 
-// statementsOf returns m's statements for opts.
-func statementsOf(m Migration, opts Options) ([]string, error) {
-	if opts.Cluster == "" {
-		return m.Statements, nil
-	}
-	var out []string
-	for i, s := range m.Statements {
-		r, err := clusterRewrite(s, opts)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s statement %d for cluster %s: %w", m.Name, i+1, opts.Cluster, err)
+// statementsByVersion returns the statements of every migration of all
+// for opts, by version. Cluster rewriting carries state from one migration
+// to the next (the Distributed engine of each split table, needed again
+// when an ALTER recreates it), so it always walks all of them.
+func statementsByVersion(all []Migration, opts Options) (map[int][]string, error) {
+	out := make(map[int][]string, len(all))
+	rw := &rewriter{opts: opts, dist: map[string]string{}}
+	for _, m := range all {
+		if opts.Cluster == "" {
+			out[m.Version] = m.Statements
+			continue
 		}
-		out = append(out, r...)
+		for i, s := range m.Statements {
+			r, err := rw.rewrite(s)
+			if err != nil {
+				return nil, fmt.Errorf("migration %s statement %d for cluster %s: %w", m.Name, i+1, opts.Cluster, err)
+			}
+			out[m.Version] = append(out[m.Version], r...)
+		}
 	}
 	return out, nil
+}
+
+// rewriter turns single-server statements into their cluster form.
+type rewriter struct {
+	opts Options
+	dist map[string]string // split table -> its Distributed CREATE statement
 }
 
 var (
@@ -117,15 +135,24 @@ var (
 	reDropTbl = regexp.MustCompile(`(?is)^DROP\s+(TABLE|VIEW)\s+IF\s+EXISTS\s+` + ident + `\b`)
 	reInsert  = regexp.MustCompile(`(?is)^INSERT\s+INTO\s`)
 	reOnClust = regexp.MustCompile(`(?is)\bON\s+CLUSTER\b`)
+	// CREATE/ALTER/DROP of a database-qualified name
+	reQualified = regexp.MustCompile(`(?is)^(?:CREATE\s+(?:MATERIALIZED\s+)?(?:TABLE|VIEW)\s+IF\s+NOT\s+EXISTS|ALTER\s+TABLE|DROP\s+(?:TABLE|VIEW)\s+IF\s+EXISTS)\s+[A-Za-z_][A-Za-z0-9_]*\s*\.`)
 )
 
-// clusterRewrite turns one single-server statement into its cluster form.
-func clusterRewrite(stmt string, opts Options) ([]string, error) {
+// rewrite turns one single-server statement into its cluster form.
+func (rw *rewriter) rewrite(stmt string) ([]string, error) {
+	opts := rw.opts
 	s := stripComments(stmt)
 	if reOnClust.MatchString(s) {
 		return nil, fmt.Errorf("migration files must not say ON CLUSTER; the runner adds it")
 	}
 	on := " ON CLUSTER " + opts.Cluster
+	// Names are qualified: 18.16 runs ON CLUSTER DDL on the other servers
+	// in their default database and does not qualify the AS table itself.
+	q := opts.database() + "."
+	if reQualified.MatchString(s) {
+		return nil, fmt.Errorf("migration files name tables without a database (the runner uses the connection's)")
+	}
 	switch {
 	case reCreateTable.MatchString(s):
 		loc := reCreateTable.FindStringSubmatchIndex(s)
@@ -134,7 +161,7 @@ func clusterRewrite(stmt string, opts Options) ([]string, error) {
 		eng := reEngine.FindStringSubmatchIndex(rest)
 		if eng == nil {
 			// Not MergeTree (Memory, Distributed, ...): just everywhere.
-			return []string{s[:loc[1]] + on + rest}, nil
+			return []string{"CREATE TABLE IF NOT EXISTS " + q + table + on + rest}, nil
 		}
 		local := table + "_local"
 		kind := rest[eng[2]:eng[3]]
@@ -142,7 +169,7 @@ func clusterRewrite(stmt string, opts Options) ([]string, error) {
 		if eng[6] >= 0 {
 			args = strings.TrimSpace(rest[eng[6]:eng[7]])
 		}
-		replArgs := fmt.Sprintf("'/clickhouse/tables/{shard}/{database}/%s', '{replica}'", local)
+		replArgs := fmt.Sprintf("'/clickhouse/tables/{shard}/%s/%s', '{replica}'", opts.database(), local)
 		if args != "" {
 			replArgs += ", " + args
 		}
@@ -155,38 +182,51 @@ func clusterRewrite(stmt string, opts Options) ([]string, error) {
 		if strings.HasPrefix(key, "(") {
 			key = strings.TrimSpace(key[1 : len(key)-1])
 		}
-		createLocal := "CREATE TABLE IF NOT EXISTS " + local + on + body
-		createDist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
-			table, on, local, opts.Cluster, opts.database(), local, key)
+		createLocal := "CREATE TABLE IF NOT EXISTS " + q + local + on + body
+		createDist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s%s AS %s%s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
+			q, table, on, q, local, opts.Cluster, opts.database(), local, key)
+		rw.dist[table] = createDist
 		return []string{createLocal, createDist}, nil
 
 	case reCreateView.MatchString(s):
 		loc := reCreateView.FindStringSubmatchIndex(s)
 		rest := s[loc[1]:]
+		name := s[loc[4]:loc[5]]
+		head := "CREATE VIEW IF NOT EXISTS "
 		if loc[2] >= 0 { // materialized: its storage must replicate too
-			name := s[loc[4]:loc[5]]
+			head = "CREATE MATERIALIZED VIEW IF NOT EXISTS "
 			if eng := reEngine.FindStringSubmatchIndex(rest); eng != nil {
 				args := ""
 				if eng[6] >= 0 {
 					args = strings.TrimSpace(rest[eng[6]:eng[7]])
 				}
-				replArgs := fmt.Sprintf("'/clickhouse/tables/{shard}/{database}/%s', '{replica}'", name)
+				replArgs := fmt.Sprintf("'/clickhouse/tables/{shard}/%s/%s', '{replica}'", opts.database(), name)
 				if args != "" {
 					replArgs += ", " + args
 				}
 				rest = rest[:eng[0]] + "ENGINE = Replicated" + rest[eng[2]:eng[3]] + "MergeTree(" + replArgs + ")" + rest[eng[1]:]
 			}
 		}
-		return []string{s[:loc[1]] + on + rest}, nil
+		return []string{head + q + name + on + rest}, nil
 
 	case reAlter.MatchString(s):
 		loc := reAlter.FindStringSubmatchIndex(s)
 		table := s[loc[2]:loc[3]]
 		rest := s[loc[1]:]
-		// The Distributed table mirrors the local table's columns.
+		createDist, split := rw.dist[table]
+		if !split {
+			return []string{"ALTER TABLE " + q + table + on + rest}, nil
+		}
+		// The Distributed table must mirror the local table's columns, but
+		// ALTER ... ON CLUSTER of a Distributed table is refused when the
+		// cluster has internal_replication ("Table ... isn't replicated,
+		// but shard #1 is replicated"), so it is recreated instead. It
+		// holds no data when writers insert synchronously
+		// (insert_distributed_sync, see docs/scaling.md).
 		return []string{
-			"ALTER TABLE " + table + "_local" + on + rest,
-			"ALTER TABLE " + table + on + rest,
+			"ALTER TABLE " + q + table + "_local" + on + rest,
+			"DROP TABLE IF EXISTS " + q + table + on,
+			createDist,
 		}, nil
 
 	case reDropTbl.MatchString(s):
@@ -194,12 +234,13 @@ func clusterRewrite(stmt string, opts Options) ([]string, error) {
 		kind, name := s[loc[2]:loc[3]], s[loc[4]:loc[5]]
 		rest := s[loc[1]:]
 		if strings.EqualFold(kind, "VIEW") {
-			return []string{s[:loc[1]] + on + rest}, nil
+			return []string{"DROP VIEW IF EXISTS " + q + name + on + rest}, nil
 		}
 		// Dropping a table that was never split is harmless (IF EXISTS).
+		delete(rw.dist, name)
 		return []string{
-			"DROP TABLE IF EXISTS " + name + on + rest,
-			"DROP TABLE IF EXISTS " + name + "_local" + on + rest,
+			"DROP TABLE IF EXISTS " + q + name + on + rest,
+			"DROP TABLE IF EXISTS " + q + name + "_local" + on + rest,
 		}, nil
 
 	case reInsert.MatchString(s):

@@ -54,11 +54,11 @@ func ExampleStatements() {
 		log.Fatal(err)
 	}
 	for _, s := range stmts {
-		if strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS events_raw ON") {
+		if strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS impact.events_raw ON") {
 			fmt.Println(s)
 		}
 	}
 	// Output:
-	// CREATE TABLE IF NOT EXISTS events_raw ON CLUSTER prod AS events_raw_local
+	// CREATE TABLE IF NOT EXISTS impact.events_raw ON CLUSTER prod AS impact.events_raw_local
 	// ENGINE = Distributed(prod, impact, events_raw_local, cityHash64(event_source, event_id))
 }

@@ -373,6 +373,8 @@ func TestClusterRewriteRejectsWhatItCannotRewrite(t *testing.T) {
 		{"RENAME TABLE a TO b;\n", "cannot rewrite"},
 		{"CREATE TABLE IF NOT EXISTS a ON CLUSTER x (v UInt8) ENGINE = Memory;\n", "must not say ON CLUSTER"},
 		{"CREATE TABLE IF NOT EXISTS a (v UInt8) ENGINE = MergeTree PARTITION BY v;\n", "no ORDER BY"},
+		{"CREATE TABLE IF NOT EXISTS db.a (v UInt8) ENGINE = Memory;\n", "without a database"},
+		{"ALTER TABLE db.a ADD COLUMN w UInt8;\n", "without a database"},
 	}
 	for _, tt := range tests {
 		fsys := fstest.MapFS{"0001_x.sql": {Data: []byte(tt.sql)}}

@@ -1,26 +1,26 @@
 CREATE DATABASE IF NOT EXISTS impact ON CLUSTER impact_cluster;
 
-CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.schema_migrations ON CLUSTER impact_cluster
 (
     version UInt32,
     name String,
     checksum String,
     applied_at DateTime
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{replica}')
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/impact/schema_migrations', '{replica}')
 ORDER BY version;
 
-CREATE TABLE IF NOT EXISTS schema_migrations_lock ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.schema_migrations_lock ON CLUSTER impact_cluster
 (
     owner String,
     acquired_at DateTime,
     heartbeat_at DateTime,
     released UInt8
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations_lock', '{replica}', heartbeat_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/impact/schema_migrations_lock', '{replica}', heartbeat_at)
 ORDER BY owner;
 
-CREATE TABLE IF NOT EXISTS events_raw_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.events_raw_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -35,14 +35,14 @@ CREATE TABLE IF NOT EXISTS events_raw_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/events_raw_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/events_raw_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS events_raw ON CLUSTER impact_cluster AS events_raw_local
+CREATE TABLE IF NOT EXISTS impact.events_raw ON CLUSTER impact_cluster AS impact.events_raw_local
 ENGINE = Distributed(impact_cluster, impact, events_raw_local, cityHash64(event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS finding_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.finding_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -73,14 +73,14 @@ CREATE TABLE IF NOT EXISTS finding_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/finding_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/finding_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (finding_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS finding_events ON CLUSTER impact_cluster AS finding_events_local
+CREATE TABLE IF NOT EXISTS impact.finding_events ON CLUSTER impact_cluster AS impact.finding_events_local
 ENGINE = Distributed(impact_cluster, impact, finding_events_local, cityHash64(finding_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS gate_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.gate_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -103,14 +103,14 @@ CREATE TABLE IF NOT EXISTS gate_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/gate_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/gate_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (run_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS gate_events ON CLUSTER impact_cluster AS gate_events_local
+CREATE TABLE IF NOT EXISTS impact.gate_events ON CLUSTER impact_cluster AS impact.gate_events_local
 ENGINE = Distributed(impact_cluster, impact, gate_events_local, cityHash64(run_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS incident_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.incident_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -133,14 +133,14 @@ CREATE TABLE IF NOT EXISTS incident_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/incident_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/incident_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (incident_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS incident_events ON CLUSTER impact_cluster AS incident_events_local
+CREATE TABLE IF NOT EXISTS impact.incident_events ON CLUSTER impact_cluster AS impact.incident_events_local
 ENGINE = Distributed(impact_cluster, impact, incident_events_local, cityHash64(incident_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS policy_exception_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.policy_exception_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -158,14 +158,14 @@ CREATE TABLE IF NOT EXISTS policy_exception_events_local ON CLUSTER impact_clust
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/policy_exception_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/policy_exception_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (exception_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS policy_exception_events ON CLUSTER impact_cluster AS policy_exception_events_local
+CREATE TABLE IF NOT EXISTS impact.policy_exception_events ON CLUSTER impact_cluster AS impact.policy_exception_events_local
 ENGINE = Distributed(impact_cluster, impact, policy_exception_events_local, cityHash64(exception_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS review_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.review_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -187,14 +187,14 @@ CREATE TABLE IF NOT EXISTS review_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/review_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/review_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (review_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS review_events ON CLUSTER impact_cluster AS review_events_local
+CREATE TABLE IF NOT EXISTS impact.review_events ON CLUSTER impact_cluster AS impact.review_events_local
 ENGINE = Distributed(impact_cluster, impact, review_events_local, cityHash64(review_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS vendor_assessment_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.vendor_assessment_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -216,14 +216,14 @@ CREATE TABLE IF NOT EXISTS vendor_assessment_events_local ON CLUSTER impact_clus
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/vendor_assessment_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/vendor_assessment_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (assessment_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS vendor_assessment_events ON CLUSTER impact_cluster AS vendor_assessment_events_local
+CREATE TABLE IF NOT EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster AS impact.vendor_assessment_events_local
 ENGINE = Distributed(impact_cluster, impact, vendor_assessment_events_local, cityHash64(assessment_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS deployment_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.deployment_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -245,14 +245,14 @@ CREATE TABLE IF NOT EXISTS deployment_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/deployment_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/deployment_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (deployment_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS deployment_events ON CLUSTER impact_cluster AS deployment_events_local
+CREATE TABLE IF NOT EXISTS impact.deployment_events ON CLUSTER impact_cluster AS impact.deployment_events_local
 ENGINE = Distributed(impact_cluster, impact, deployment_events_local, cityHash64(deployment_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS opportunity_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.opportunity_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -281,14 +281,14 @@ CREATE TABLE IF NOT EXISTS opportunity_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/opportunity_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/opportunity_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (opportunity_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS opportunity_events ON CLUSTER impact_cluster AS opportunity_events_local
+CREATE TABLE IF NOT EXISTS impact.opportunity_events ON CLUSTER impact_cluster AS impact.opportunity_events_local
 ENGINE = Distributed(impact_cluster, impact, opportunity_events_local, cityHash64(opportunity_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS ticket_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.ticket_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -312,14 +312,14 @@ CREATE TABLE IF NOT EXISTS ticket_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ticket_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/ticket_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (ticket_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS ticket_events ON CLUSTER impact_cluster AS ticket_events_local
+CREATE TABLE IF NOT EXISTS impact.ticket_events ON CLUSTER impact_cluster AS impact.ticket_events_local
 ENGINE = Distributed(impact_cluster, impact, ticket_events_local, cityHash64(ticket_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS service_events_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.service_events_local ON CLUSTER impact_cluster
 (
     event_source String COMMENT 'CloudEvents source; with event_id the event identity',
     event_id String COMMENT 'CloudEvents id',
@@ -338,14 +338,14 @@ CREATE TABLE IF NOT EXISTS service_events_local ON CLUSTER impact_cluster
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset',
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/service_events_local', '{replica}', ingested_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/service_events_local', '{replica}', ingested_at)
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (service_id, event_source, event_id);
 
-CREATE TABLE IF NOT EXISTS service_events ON CLUSTER impact_cluster AS service_events_local
+CREATE TABLE IF NOT EXISTS impact.service_events ON CLUSTER impact_cluster AS impact.service_events_local
 ENGINE = Distributed(impact_cluster, impact, service_events_local, cityHash64(service_id, event_source, event_id));
 
-CREATE TABLE IF NOT EXISTS ingest_rejects_local ON CLUSTER impact_cluster
+CREATE TABLE IF NOT EXISTS impact.ingest_rejects_local ON CLUSTER impact_cluster
 (
     kafka_topic String COMMENT 'Lineage: Kafka topic of the rejected message',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition',
@@ -359,8 +359,8 @@ CREATE TABLE IF NOT EXISTS ingest_rejects_local ON CLUSTER impact_cluster
     event_type String COMMENT 'CloudEvents type when it could be read; else empty',
     payload_prefix String COMMENT 'First bytes of the message value, for diagnosis'
 )
-ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/ingest_rejects_local', '{replica}', rejected_at)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/ingest_rejects_local', '{replica}', rejected_at)
 ORDER BY (kafka_topic, kafka_partition, kafka_offset);
 
-CREATE TABLE IF NOT EXISTS ingest_rejects ON CLUSTER impact_cluster AS ingest_rejects_local
+CREATE TABLE IF NOT EXISTS impact.ingest_rejects ON CLUSTER impact_cluster AS impact.ingest_rejects_local
 ENGINE = Distributed(impact_cluster, impact, ingest_rejects_local, cityHash64(kafka_topic, kafka_partition, kafka_offset));
