@@ -2,10 +2,10 @@ package chlocal
 
 import (
 	"bufio"
-	"io"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
