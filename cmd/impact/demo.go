@@ -66,6 +66,7 @@ stdout as JSON; progress always goes to stderr.`,
 	f.Float64Var(&o.Scale, "scale", 1, "volume multiplier of the simulation")
 	f.StringVar(&o.Out, "out", "out", "directory for brief.html, truth.json and grafana/")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON on stdout")
+	f.StringVar(&o.ClickHouseBinary, "clickhouse-server", "", "server binary of the local ClickHouse (default: clickhouse-server on PATH, /usr/sbin, or `clickhouse server`)")
 	f.BoolVar(&o.Keep, "keep", false, "keep ClickHouse (and the embedded Kafka) running until Ctrl-C and print how to connect")
 	rootCmd.AddCommand(cmd)
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// ClickHouse is used when Addr is set (its database must not hold
 	// events yet); otherwise a local server (chlocal) is started.
 	ClickHouse config.ClickHouse
+	// ClickHouseBinary is the server executable of the local ClickHouse;
+	// empty means search (see chlocal.Options.Binary).
+	ClickHouseBinary string
 
 	// Keep leaves the servers running after the summary until ctx is
 	// done (Ctrl-C), so the data can be queried; Ready tells the caller
@@ -218,7 +221,7 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	sum.Kafka.Brokers, sum.Kafka.Topics, sum.Kafka.Group = kc.Brokers, append(kc.Topics.Sources(), kc.Topics.DLQTopic()), "impact-demo"+suffix
 	if cc.Addr == "" {
-		srv, err := chlocal.Start(ctx, chlocal.Options{})
+		srv, err := chlocal.Start(ctx, chlocal.Options{Binary: o.ClickHouseBinary})
 		if err != nil {
 			if errors.Is(err, chlocal.ErrNotInstalled) {
 				return sum, chlocal.ErrNotInstalled
@@ -366,10 +369,9 @@ func prepare(ctx context.Context, cc config.ClickHouse, external bool) (driver.C
 		return nil, 0, fmt.Errorf("connect to ClickHouse: %w", err)
 	}
 	if external {
-		var n uint64
-		err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events_raw'").Scan(&n)
+		n, err := count(ctx, conn, "has_events_raw.sql")
 		if err == nil && n > 0 {
-			err = conn.QueryRow(ctx, "SELECT count() FROM events_raw").Scan(&n)
+			n, err = count(ctx, conn, "events_raw.sql")
 			if err == nil && n > 0 {
 				conn.Close()
 				return nil, 0, fmt.Errorf("database %s at %s already holds %d events: set IMPACT_CLICKHOUSE_DATABASE to a new name (or unset IMPACT_CLICKHOUSE_ADDR to use a local server)", cc.Database, cc.Addr, n)
