@@ -356,7 +356,9 @@ func (s *Server) startLocked(ctx context.Context) error {
 func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second}
+	// No keep-alive: an idle kept-alive connection makes the server's
+	// graceful shutdown wait out keep_alive_timeout.
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	url := "http://" + s.HTTPAddr() + "/ping"
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()

@@ -12,7 +12,8 @@ import (
 // configXML is the server configuration. The <yandex> root is what 18.16
 // reads; current releases accept it too. Only the HTTP and native ports are
 // opened (no interserver, MySQL or PostgreSQL ports), on 127.0.0.1 only.
-// Caches are small because several servers may share one test machine.
+// Caches are small because several servers may share one test machine; a
+// short HTTP keep-alive keeps graceful stops (outage tests) quick.
 var configXML = template.Must(template.New("config.xml").Parse(`<?xml version="1.0"?>
 <yandex>
     <logger>
@@ -35,7 +36,7 @@ var configXML = template.Must(template.New("config.xml").Parse(`<?xml version="1
     <default_database>default</default_database>
     <timezone>UTC</timezone>
     <max_connections>1024</max_connections>
-    <keep_alive_timeout>3</keep_alive_timeout>
+    <keep_alive_timeout>1</keep_alive_timeout>
     <max_concurrent_queries>100</max_concurrent_queries>
     <uncompressed_cache_size>134217728</uncompressed_cache_size>
     <mark_cache_size>268435456</mark_cache_size>
