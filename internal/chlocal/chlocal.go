@@ -316,8 +316,8 @@ func (s *Server) startLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create clickhouse console log: %w", err)
 	}
-	// Start time marks where this run's log lines begin, so a bind error
-	// of an earlier run is not mistaken for this one's.
+	// Empty the error log, so a bind error of an earlier run (a restart)
+	// is not mistaken for this one's.
 	errLog := filepath.Join(logDir, "clickhouse-server.err.log")
 	os.Truncate(errLog, 0)
 
