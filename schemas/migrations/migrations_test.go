@@ -317,6 +317,7 @@ func TestEmbeddedMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sqlcheck.LintT(t, stmts)
 	sqlcheck.RunChDB(t, stmts)
 }
 
@@ -361,6 +362,7 @@ func TestClusterStatements(t *testing.T) {
 					t.Errorf("statement %d has a non-replicated MergeTree:\n%s", i, s)
 				}
 			}
+			sqlcheck.LintT(t, stmts)
 			sqlcheck.ParseChDB(t, stmts)
 		})
 	}
