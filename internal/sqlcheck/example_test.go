@@ -22,3 +22,15 @@ func ExampleCheck() {
 	fmt.Println("ok")
 	// Output: ok
 }
+
+// Lint catches SQL a current ClickHouse accepts but 18.16 does not; in a
+// test, sqlcheck.LintT(t, stmts) fails t instead.
+func ExampleLint() {
+	for _, err := range sqlcheck.Lint([]string{
+		"SELECT toMonday(closed_at) AS week, count() FROM deals GROUP BY week",
+		"SELECT toStartOfInterval(closed_at, INTERVAL 1 week) FROM deals",
+	}) {
+		fmt.Println(err)
+	}
+	// Output: statement 1: toStartOfInterval is missing on 18.16: bucket with toStartOfDay, toMonday, toStartOfMonth
+}
