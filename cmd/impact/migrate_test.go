@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,5 +81,66 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if int(n) != len(all) {
 		t.Errorf("schema_migrations has %d rows after two concurrent runs, want %d", n, len(all))
+	}
+}
+
+// TestMigrateTwoProcesses runs `impact migrate` in two processes at once
+// (this test binary re-executed as the command) against a fresh database:
+// both succeed, exactly one applies the migrations, and each is recorded
+// once.
+func TestMigrateTwoProcesses(t *testing.T) {
+	if os.Getenv("IMPACT_TEST_MIGRATE_CHILD") == "1" {
+		rootCmd.SetArgs(strings.Fields(os.Getenv("IMPACT_TEST_MIGRATE_ARGS")))
+		if err := rootCmd.ExecuteContext(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "impact:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	ctx := context.Background()
+	srv := testenv.ClickHouseServer(t)
+	all, err := migrations.Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := "migrate --clickhouse-addr " + srv.Addr() + " --clickhouse-database twoproc"
+	outs := make([]string, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMigrateTwoProcesses$")
+			cmd.Env = append(os.Environ(), "IMPACT_TEST_MIGRATE_CHILD=1", "IMPACT_TEST_MIGRATE_ARGS="+args)
+			out, err := cmd.CombinedOutput()
+			outs[i], errs[i] = string(out), err
+		}()
+	}
+	wg.Wait()
+	applied := 0
+	for i := range outs {
+		if errs[i] != nil {
+			t.Errorf("process %d: %v\n%s", i, errs[i], outs[i])
+		}
+		t.Logf("process %d: %s", i, strings.TrimSpace(outs[i]))
+		if strings.Contains(outs[i], "applied "+strconv.Itoa(len(all))+" migrations") {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Errorf("%d processes applied the migrations, want exactly 1", applied)
+	}
+	conn, err := chconn.Open(ctx, srv.Config("twoproc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != len(all) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(all))
 	}
 }
