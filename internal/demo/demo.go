@@ -281,7 +281,8 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	defer in.Close()
 	total := int64(pst.Published)
 	p.begin("ingest", func() string {
-		return fmt.Sprintf("%s / %s events ingested", thousands(in.Stats().Consumed), thousands(total))
+		// Consumed includes redeliveries, so it may pass the published count.
+		return fmt.Sprintf("%s messages read, %s published", thousands(in.Stats().Consumed), thousands(total))
 	})
 	ictx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	err = in.Run(ictx)
@@ -353,6 +354,10 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 	}
 	if o.Keep {
 		<-ctx.Done()
+	}
+	if sum.ClickHouse.Local {
+		// Removing a server's many part files can take seconds on a busy disk.
+		o.Logger.Info("demo: stopping the local ClickHouse and removing its data", "dir", sum.ClickHouse.Dir)
 	}
 	return sum, nil
 }

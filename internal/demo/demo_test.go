@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/chlocal"
+	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/query"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
 	"github.com/secimpact/impact/schemas/migrations"
@@ -324,3 +328,55 @@ func TestStatementsChDB(t *testing.T) {
 }
 
 func slogTo(w *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestKeep: with Keep the servers stay up after the summary until the
+// context ends (Ctrl-C), and the connection the command prints (the
+// read-only user) answers queries on the demo's tables meanwhile.
+func TestKeep(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var answered uint64
+	var readyErr error
+	var cancelled time.Time
+	done := make(chan struct{})
+	_, err := Run(ctx, Options{Days: 30, Seed: 9, Out: t.TempDir(), Keep: true, Ready: func(s Summary) {
+		// Query after Ready has returned, while Run waits, then "press Ctrl-C".
+		go func() {
+			defer close(done)
+			defer func() { cancelled = time.Now(); cancel() }()
+			time.Sleep(500 * time.Millisecond)
+			c := config.ClickHouse{Addr: s.ClickHouse.Addr, User: s.ClickHouse.ReaderUser, Database: s.ClickHouse.Database}
+			conn, err := chconn.Open(ctx, c)
+			if err != nil {
+				readyErr = err
+				return
+			}
+			defer conn.Close()
+			var out bytes.Buffer
+			if _, err := query.Run(ctx, conn, "SELECT count() AS n FROM deal_facts", &out, query.Options{Format: query.CSV}); err != nil {
+				readyErr = err
+				return
+			}
+			fmt.Sscanf(strings.TrimPrefix(out.String(), "n\n"), "%d", &answered)
+			for _, c := range s.Checks {
+				if c.Name == "closed_deals" && uint64(c.Truth) != answered {
+					readyErr = fmt.Errorf("reader sees %d closed deals, truth %v", answered, c.Truth)
+				}
+			}
+		}()
+	}})
+	returned := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if readyErr != nil {
+		t.Fatal(readyErr)
+	}
+	if answered == 0 {
+		t.Fatal("the kept server answered no deals")
+	}
+	if returned.Before(cancelled) {
+		t.Errorf("Run returned before the context ended")
+	}
+}

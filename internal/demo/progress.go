@@ -75,7 +75,8 @@ func (p *progress) line(suffix string) string {
 
 func (p *progress) redraw(suffix string) {
 	// \033[K clears what a longer previous line left behind.
-	fmt.Fprint(p.w, "\r"+p.line(suffix)+"\033[K")
+	line := p.line("")
+	fmt.Fprint(p.w, "\r"+line+"\033[K"+suffix)
 }
 
 // end finishes the stage with its final counts.
