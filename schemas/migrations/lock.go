@@ -85,11 +85,19 @@ func (l *lock) heartbeat(conn driver.Conn) {
 			// A failed heartbeat is retried on the next tick; after
 			// lockLease without one, others may take over, which is the
 			// point of the lease.
-			_ = conn.Exec(ctx, `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
-SELECT owner, acquired_at, now(), 0 FROM schema_migrations_lock FINAL WHERE owner = ? AND released = 0`, l.owner)
+			_ = l.beat(ctx, conn)
 			cancel()
 		}
 	}
+}
+
+// beat renews the lock row's heartbeat.
+func (l *lock) beat(ctx context.Context, conn driver.Conn) error {
+	if err := conn.Exec(ctx, `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
+SELECT owner, acquired_at, now(), 0 FROM schema_migrations_lock FINAL WHERE owner = ? AND released = 0`, l.owner); err != nil {
+		return fmt.Errorf("renew migration lock: %w", err)
+	}
+	return nil
 }
 
 // unlock stops the heartbeat and releases the lock.
