@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/secimpact/impact/dashboards/brief"
 	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/config"
 )
 
 func init() {
@@ -33,47 +36,7 @@ simulated data covers the last quarter that has data.`,
   impact report --out q2.html --from 2026-04-01 --to 2026-06-30`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			conn, err := chconn.Open(ctx, cfg.ClickHouse)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			var p brief.Period
-			switch {
-			case from == "" && to == "":
-				if p, err = brief.DefaultPeriod(ctx, conn, time.Now()); err != nil {
-					return err
-				}
-			case from == "" || to == "":
-				return fmt.Errorf("give both --from and --to, or neither (default: the last full quarter)")
-			default:
-				if p.From, err = time.Parse(time.DateOnly, from); err != nil {
-					return fmt.Errorf("--from: want YYYY-MM-DD: %w", err)
-				}
-				last, err := time.Parse(time.DateOnly, to)
-				if err != nil {
-					return fmt.Errorf("--to: want YYYY-MM-DD: %w", err)
-				}
-				p.To = last.AddDate(0, 0, 1) // --to is the last day included
-			}
-			data, err := brief.Load(ctx, conn, p, brief.LoadOptions{Organisation: org})
-			if err != nil {
-				return err
-			}
-			f, err := os.Create(out)
-			if err != nil {
-				return fmt.Errorf("write brief: %w", err)
-			}
-			if err := brief.Render(f, data); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("write brief: %w", err)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (period %s)\n", out, p)
-			return nil
+			return runReport(cmd.Context(), cmd.ErrOrStderr(), cfg.ClickHouse, reportArgs{out: out, from: from, to: to, org: org, now: time.Now()})
 		},
 	}
 	f := cmd.Flags()
@@ -83,4 +46,60 @@ simulated data covers the last quarter that has data.`,
 	f.StringVar(&org, "organisation", "", "organisation name for the header")
 	addClickHouseFlags(cmd)
 	rootCmd.AddCommand(cmd)
+}
+
+type reportArgs struct {
+	out, from, to, org string
+	now                time.Time
+}
+
+// runReport writes the brief for the period the flags select and says
+// where it went on w.
+func runReport(ctx context.Context, w io.Writer, cc config.ClickHouse, a reportArgs) error {
+	var p brief.Period
+	var err error
+	switch {
+	case a.from == "" && a.to == "":
+	case a.from == "" || a.to == "":
+		return fmt.Errorf("give both --from and --to, or neither (default: the last full quarter)")
+	default:
+		if p.From, err = time.Parse(time.DateOnly, a.from); err != nil {
+			return fmt.Errorf("--from: want YYYY-MM-DD: %w", err)
+		}
+		last, err := time.Parse(time.DateOnly, a.to)
+		if err != nil {
+			return fmt.Errorf("--to: want YYYY-MM-DD: %w", err)
+		}
+		p.To = last.AddDate(0, 0, 1) // --to is the last day included
+		if !p.From.Before(p.To) {
+			return fmt.Errorf("--from %s is after --to %s", a.from, a.to)
+		}
+	}
+	conn, err := chconn.Open(ctx, cc)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if p.From.IsZero() {
+		if p, err = brief.DefaultPeriod(ctx, conn, a.now); err != nil {
+			return err
+		}
+	}
+	data, err := brief.Load(ctx, conn, p, brief.LoadOptions{Organisation: a.org, Now: a.now})
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(a.out)
+	if err != nil {
+		return fmt.Errorf("write brief: %w", err)
+	}
+	if err := brief.Render(f, data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write brief: %w", err)
+	}
+	fmt.Fprintf(w, "wrote %s (period %s)\n", a.out, p)
+	return nil
 }
