@@ -48,7 +48,7 @@ stdout as JSON; progress always goes to stderr.`,
 					enc.SetIndent("", "  ")
 					_ = enc.Encode(s)
 				} else {
-					printSummary(stdout, s)
+					printSummary(stdout, s, o.Keep)
 				}
 				if o.Keep {
 					printConnect(os.Stderr, s)
@@ -71,7 +71,7 @@ stdout as JSON; progress always goes to stderr.`,
 	rootCmd.AddCommand(cmd)
 }
 
-func printSummary(w io.Writer, s demo.Summary) {
+func printSummary(w io.Writer, s demo.Summary, keep bool) {
 	fmt.Fprintf(w, "\nHeadline findings, simulated window %s to %s (seed %d):\n", s.Start.Format("2006-01-02"), s.End.AddDate(0, 0, -1).Format("2006-01-02"), s.Seed)
 	for _, h := range s.Headlines {
 		fmt.Fprintf(w, "  • %s: %s\n", h.Title, figure(h))
@@ -104,9 +104,12 @@ func printSummary(w io.Writer, s demo.Summary) {
 	fmt.Fprintf(w, "  brief       %s (period %s to %s; open in a browser, print to PDF)\n", rel(s.Paths.Brief), s.Period.From.Format("2006-01-02"), s.Period.To.AddDate(0, 0, -1).Format("2006-01-02"))
 	fmt.Fprintf(w, "  dashboards  %s (Grafana provisioning: datasources/, dashboards/)\n", rel(s.Paths.Grafana))
 	fmt.Fprintf(w, "  truth       %s (what the simulation planted and realised)\n", rel(s.Paths.Truth))
-	if !s.ClickHouse.Local {
+	switch {
+	case keep:
+		fmt.Fprintf(w, "  data        ClickHouse %s, database %s, running until Ctrl-C (how to connect: below)\n", s.ClickHouse.Addr, s.ClickHouse.Database)
+	case !s.ClickHouse.Local:
 		fmt.Fprintf(w, "  data        ClickHouse %s, database %s: impact query \"SELECT * FROM deal_facts LIMIT 10\"\n", s.ClickHouse.Addr, s.ClickHouse.Database)
-	} else {
+	default:
 		fmt.Fprintf(w, "  data        the local ClickHouse is removed on exit; run `impact demo --keep` to query it\n")
 	}
 }
