@@ -5,12 +5,13 @@ INSERT INTO {{.Table}} (deployment_id, service_id, team, department, environment
     gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,
     kafka_partition, kafka_offset)
 SELECT
-    deployment_id,
-    any(service_id), tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 1),
-    tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 2),
-    any(environment), any(commit_sha), any(trigger), any(started_at), any(finished_at), any(status), any(first_commit_at),
-    any(lead_time_hours), any(gate_blocked), any(gate_waived), any(gate_runs), any(gate_wait_hours), any(fixes_finding_ids),
-    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+    deployment_id, service_id,
+    -- The catalog version in force when the deployment started.
+    tupleElement(arrayElement(arrayFilter(v -> tupleElement(v, 1) <= started_at, versions), -1), 4),
+    tupleElement(arrayElement(arrayFilter(v -> tupleElement(v, 1) <= started_at, versions), -1), 5),
+    environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at,
+    lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
 FROM
 (
     SELECT
@@ -83,9 +84,9 @@ FROM
             GROUP BY gate_key
         ) AS r1 USING gate_key
     ) AS l2
-    ALL LEFT JOIN
-    (
-        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
-        FROM service_events
+ALL LEFT JOIN
+(
+    SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
+    FROM service_events
+    GROUP BY service_id
 ) AS r2 USING service_id
-GROUP BY deployment_id

@@ -46,18 +46,12 @@ SELECT
 FROM
 (
     SELECT
-        finding_id,
-        any(s) AS s,
-        any(severity) AS sev,
-        any(service_id) AS svc,
-        any(status) AS st,
-        any(detected_at) AS det,
-        any(fixed_at) AS fix,
-        any(due) AS due_at,
-        any(reopened) AS reop,
-        any(event_count) AS evn,
-        any(first_event_time) AS first_t,
-        argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= detected_at) AS org
+        finding_id, s, severity AS sev, service_id AS svc, status AS st, detected_at AS det, fixed_at AS fix,
+        due AS due_at, reopened AS reop, event_count AS evn, first_event_time AS first_t,
+        -- The catalog version in force at detection: the last of the service's
+        -- versions (sorted by effective_at, event time, event id) effective by then.
+        arrayElement(arrayFilter(v -> tupleElement(v, 1) <= detected_at, versions), -1) AS cat,
+        tuple(tupleElement(cat, 4), tupleElement(cat, 5)) AS org
     FROM
     (
         SELECT
@@ -99,8 +93,8 @@ FROM
     ) AS l1
     ALL LEFT JOIN
     (
-        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
+        SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
         FROM service_events
+        GROUP BY service_id
     ) AS r1 USING service_id
-    GROUP BY finding_id
 )

@@ -4,12 +4,19 @@ INSERT INTO {{.Table}} (ticket_id, account_id, status, priority, channel, tags, 
     created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d,
     last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
 SELECT
-    ticket_id,
-    any(account_id), any(status), any(priority), any(channel), any(tags), any(security_related), any(incident_id),
-    any(created_at), any(first_reply_at), any(solved_at), any(csat_score), any(csat_at),
-    toUInt8(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1) > 0),
-    toUInt32(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1)),
-    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+    ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
+    created_at, first_reply_at, solved_at, csat_score, csat_at,
+    toUInt8(n30 > 0), toUInt32(n30),
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+FROM
+(
+SELECT
+    ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
+    created_at, first_reply_at, solved_at, csat_score, csat_at,
+    -- One joined row per ticket (incidents are pre-grouped per account), so no
+    -- wide GROUP BY after the join.
+    arrayCount(d -> d >= created_at - 30 * 86400 AND d <= created_at, inc_times) AS n30,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
 FROM
 (
     SELECT
@@ -50,8 +57,8 @@ FROM
 ) AS l1
 ALL LEFT JOIN
 (
-    -- One row per (incident, affected account) of each incident's latest state.
-    SELECT account_id, toUInt8(1) AS has_incident, inc_detected_at
+    -- Detection times of the incidents (latest state) affecting each account.
+    SELECT account_id, groupArray(inc_detected_at) AS inc_times
     FROM
     (
         SELECT
@@ -62,5 +69,6 @@ ALL LEFT JOIN
         GROUP BY incident_id
     )
     ARRAY JOIN accounts AS account_id
+    GROUP BY account_id
 ) AS r1 USING account_id
-GROUP BY ticket_id
+)

@@ -107,18 +107,12 @@ SELECT
 FROM
 (
     SELECT
-        finding_id,
-        any(s) AS s,
-        any(severity) AS sev,
-        any(service_id) AS svc,
-        any(status) AS st,
-        any(detected_at) AS det,
-        any(fixed_at) AS fix,
-        any(due) AS due_at,
-        any(reopened) AS reop,
-        any(event_count) AS evn,
-        any(first_event_time) AS first_t,
-        argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= detected_at) AS org
+        finding_id, s, severity AS sev, service_id AS svc, status AS st, detected_at AS det, fixed_at AS fix,
+        due AS due_at, reopened AS reop, event_count AS evn, first_event_time AS first_t,
+        -- The catalog version in force at detection: the last of the service's
+        -- versions (sorted by effective_at, event time, event id) effective by then.
+        arrayElement(arrayFilter(v -> tupleElement(v, 1) <= detected_at, versions), -1) AS cat,
+        tuple(tupleElement(cat, 4), tupleElement(cat, 5)) AS org
     FROM
     (
         SELECT
@@ -157,10 +151,10 @@ FROM
     ) AS l1
     ALL LEFT JOIN
     (
-        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
+        SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
         FROM service_events
+        GROUP BY service_id
     ) AS r1 USING service_id
-    GROUP BY finding_id
 );
 
 RENAME TABLE findings_next TO findings;
@@ -318,12 +312,13 @@ INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, 
     gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,
     kafka_partition, kafka_offset)
 SELECT
-    deployment_id,
-    any(service_id), tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 1),
-    tupleElement(argMaxIf(tuple(team, department), tuple(effective_at, catalog_time, catalog_event_id), effective_at <= started_at), 2),
-    any(environment), any(commit_sha), any(trigger), any(started_at), any(finished_at), any(status), any(first_commit_at),
-    any(lead_time_hours), any(gate_blocked), any(gate_waived), any(gate_runs), any(gate_wait_hours), any(fixes_finding_ids),
-    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+    deployment_id, service_id,
+    -- The catalog version in force when the deployment started.
+    tupleElement(arrayElement(arrayFilter(v -> tupleElement(v, 1) <= started_at, versions), -1), 4),
+    tupleElement(arrayElement(arrayFilter(v -> tupleElement(v, 1) <= started_at, versions), -1), 5),
+    environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at,
+    lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
 FROM
 (
     SELECT
@@ -393,12 +388,12 @@ FROM
             GROUP BY gate_key
         ) AS r1 USING gate_key
     ) AS l2
-    ALL LEFT JOIN
-    (
-        SELECT service_id, effective_at, team, department, event_time AS catalog_time, event_id AS catalog_event_id
-        FROM service_events
-) AS r2 USING service_id
-GROUP BY deployment_id;
+ALL LEFT JOIN
+(
+    SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
+    FROM service_events
+    GROUP BY service_id
+) AS r2 USING service_id;
 
 RENAME TABLE deployment_facts_next TO deployment_facts;
 
@@ -434,12 +429,19 @@ INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel,
     created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d,
     last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
 SELECT
-    ticket_id,
-    any(account_id), any(status), any(priority), any(channel), any(tags), any(security_related), any(incident_id),
-    any(created_at), any(first_reply_at), any(solved_at), any(csat_score), any(csat_at),
-    toUInt8(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1) > 0),
-    toUInt32(countIf(inc_detected_at >= created_at - 30 * 86400 AND inc_detected_at <= created_at AND has_incident = 1)),
-    any(last_event_time), any(last_event_source), any(last_event_id), any(kafka_topic), any(kafka_partition), any(kafka_offset)
+    ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
+    created_at, first_reply_at, solved_at, csat_score, csat_at,
+    toUInt8(n30 > 0), toUInt32(n30),
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+FROM
+(
+SELECT
+    ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
+    created_at, first_reply_at, solved_at, csat_score, csat_at,
+    -- One joined row per ticket (incidents are pre-grouped per account), so no
+    -- wide GROUP BY after the join.
+    arrayCount(d -> d >= created_at - 30 * 86400 AND d <= created_at, inc_times) AS n30,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
 FROM
 (
     SELECT
@@ -477,8 +479,8 @@ FROM
 ) AS l1
 ALL LEFT JOIN
 (
-    -- One row per (incident, affected account) of each incident's latest state.
-    SELECT account_id, toUInt8(1) AS has_incident, inc_detected_at
+    -- Detection times of the incidents (latest state) affecting each account.
+    SELECT account_id, groupArray(inc_detected_at) AS inc_times
     FROM
     (
         SELECT
@@ -489,8 +491,9 @@ ALL LEFT JOIN
         GROUP BY incident_id
     )
     ARRAY JOIN accounts AS account_id
+    GROUP BY account_id
 ) AS r1 USING account_id
-GROUP BY ticket_id;
+);
 
 RENAME TABLE ticket_facts_next TO ticket_facts;
 
@@ -519,6 +522,10 @@ CREATE TABLE IF NOT EXISTS department_scorecard_next (
     incident_cost_usd Float64 COMMENT 'cost_usd of those incidents split evenly over their contributing departments (incidents naming none are charged to nobody).',
     vendor_assessments UInt64 COMMENT 'Vendor assessments the department requested in the month.',
     vendor_assessment_cost_usd Float64 COMMENT 'assessment_cost_usd of those assessments.',
+    vendor_assessments_completed UInt64 COMMENT 'Vendor assessments of the department completed in the month.',
+    vendor_cycle_seconds UInt64 COMMENT 'Sum of completed_at - requested_at over those, seconds (mean cycle = vendor_cycle_seconds / vendor_assessments_completed).',
+    policy_exceptions_resolved UInt64 COMMENT 'Policy exceptions resolved in the month.',
+    policy_exception_resolved_seconds UInt64 COMMENT 'Sum of resolved_at - opened_at over those, seconds (how long exceptions stay open).',
     vendor_monitoring_cost_usd Float64 COMMENT 'annual_monitoring_cost_usd of those assessments, booked in full in the month of the request (the commitment the request makes).',
     cost_of_risk_usd Float64 COMMENT 'incident_cost_usd + vendor_assessment_cost_usd + vendor_monitoring_cost_usd. Remediation effort is not in event contract v1 and is not included.'
 ) ENGINE = MergeTree ORDER BY (department, month);
@@ -530,7 +537,8 @@ CREATE TABLE IF NOT EXISTS department_scorecard_next (
 INSERT INTO department_scorecard_next (department, month, findings_opened, findings_fixed, open_critical, open_high, open_medium,
     open_low, open_info, security_debt, sla_within, sla_breached, sla_compliance, deployments,
     gate_blocked_deployments, gate_block_rate, policy_exceptions_opened, policy_exceptions_open, incidents,
-    incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_monitoring_cost_usd, cost_of_risk_usd)
+    incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_assessments_completed, vendor_cycle_seconds,
+    policy_exceptions_resolved, policy_exception_resolved_seconds, vendor_monitoring_cost_usd, cost_of_risk_usd)
 SELECT
     department, month,
     toUInt64(sumIf(v, metric = 'findings_opened')),
@@ -553,6 +561,10 @@ SELECT
     sumIf(v, metric = 'incident_cost_usd') AS inc_cost,
     toUInt64(sumIf(v, metric = 'vendor_assessments')),
     sumIf(v, metric = 'vendor_assessment_cost_usd') AS va_cost,
+    toUInt64(sumIf(v, metric = 'vendor_assessments_completed')),
+    toUInt64(sumIf(v, metric = 'vendor_cycle_seconds')),
+    toUInt64(sumIf(v, metric = 'policy_exceptions_resolved')),
+    toUInt64(sumIf(v, metric = 'policy_exception_resolved_seconds')),
     sumIf(v, metric = 'vendor_monitoring_cost_usd') AS vm_cost,
     inc_cost + va_cost + vm_cost
 FROM
@@ -664,6 +676,32 @@ FROM
         )
     )
     ARRAY JOIN ['vendor_assessments', 'vendor_assessment_cost_usd', 'vendor_monitoring_cost_usd'] AS metric, [toFloat64(1), a_cost, m_cost] AS v
+    UNION ALL
+    SELECT tupleElement(a, 1) AS department, toStartOfMonth(assumeNotNull(tupleElement(a, 3))) AS month, metric, v
+    FROM
+    (
+        SELECT a, toFloat64(toInt64(assumeNotNull(tupleElement(a, 3))) - toInt64(tupleElement(a, 2))) AS cycle
+        FROM
+        (
+            SELECT assessment_id, argMax(tuple(department, requested_at, completed_at), tuple(event_time, event_id)) AS a
+            FROM vendor_assessment_events GROUP BY assessment_id
+        )
+        WHERE isNotNull(tupleElement(a, 3))
+    )
+    ARRAY JOIN ['vendor_assessments_completed', 'vendor_cycle_seconds'] AS metric, [toFloat64(1), cycle] AS v
+    UNION ALL
+    SELECT tupleElement(p, 1) AS department, toStartOfMonth(assumeNotNull(tupleElement(p, 3))) AS month, metric, v
+    FROM
+    (
+        SELECT p, toFloat64(toInt64(assumeNotNull(tupleElement(p, 3))) - toInt64(tupleElement(p, 2))) AS open_seconds
+        FROM
+        (
+            SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
+            FROM policy_exception_events GROUP BY exception_id
+        )
+        WHERE isNotNull(tupleElement(p, 3))
+    )
+    ARRAY JOIN ['policy_exceptions_resolved', 'policy_exception_resolved_seconds'] AS metric, [toFloat64(1), open_seconds] AS v
 )
 GROUP BY department, month;
 
