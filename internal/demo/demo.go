@@ -584,6 +584,22 @@ func checks(ctx context.Context, conn driver.Conn, sum *Summary, truth *simulate
 	}
 	add("deals_lost_security", float64(nLost), float64(truth.Deals.LostSecurity))
 	add("revenue_lost_security_usd", usd, truth.Deals.RevenueLostSecurityUSD)
+	if q, err = readSQL("fact_counts.sql"); err != nil {
+		return err
+	}
+	var tickets, deployments, blocked, findings uint64
+	if err := conn.QueryRow(ctx, q).Scan(&tickets, &deployments, &blocked, &findings); err != nil {
+		return fmt.Errorf("count fact tables: %w", err)
+	}
+	add("tickets", float64(tickets), float64(truth.Tickets.Tickets))
+	add("deployments", float64(deployments), float64(truth.Deployments.Deployments))
+	add("deployments_gate_blocked", float64(blocked), float64(truth.Deployments.GateBlocked))
+	add("findings", float64(findings), float64(truth.Findings.Findings))
+	for _, h := range sum.CostOfRisk {
+		if d, ok := truth.Departments[h.Value]; ok {
+			add("cost_of_risk_usd_"+h.Value, val(h.Estimate), d.CostOfRiskUSD)
+		}
+	}
 	for _, h := range sum.Headlines {
 		if h.Metric != "win_rate_diff_fast_minus_slow" {
 			continue

@@ -126,6 +126,15 @@ func TestDemoCommand(t *testing.T) {
 			"fast_minus_slow_stratified": truth.Deals.FastMinusSlowStratified,
 			"fast_minus_slow_pooled":     truth.Deals.FastMinusSlowPooled,
 		}
+		want["tickets"] = float64(truth.Tickets.Tickets)
+		want["deployments"] = float64(truth.Deployments.Deployments)
+		want["deployments_gate_blocked"] = float64(truth.Deployments.GateBlocked)
+		want["findings"] = float64(truth.Findings.Findings)
+		for dep, d := range truth.Departments {
+			if d.CostOfRiskUSD > 0 {
+				want["cost_of_risk_usd_"+dep] = d.CostOfRiskUSD
+			}
+		}
 		for _, b := range simulate.Buckets {
 			want["closed_deals_"+b] = float64(truth.Deals.ByBucket[b].N)
 			want["won_deals_"+b] = float64(truth.Deals.ByBucket[b].Won)
