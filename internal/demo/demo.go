@@ -215,9 +215,11 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		// A shared cluster: topics of this run alone.
 		suffix = fmt.Sprintf(".demo-%d", time.Now().UnixNano())
 		kc.Topics = kc.Topics.WithSuffix(suffix)
-		if err := kafkalocal.CreateTopics(ctx, kc, append(kc.Topics.Sources(), kc.Topics.DLQTopic()), kafkalocal.DefaultPartitions); err != nil {
+		topics := append(kc.Topics.Sources(), kc.Topics.DLQTopic())
+		if err := kafkalocal.CreateTopics(ctx, kc, topics, kafkalocal.DefaultPartitions); err != nil {
 			return sum, fmt.Errorf("create demo topics on %s: %w", strings.Join(kc.Brokers, ","), err)
 		}
+		defer dropTopics(kc, topics, o.Logger)
 	}
 	sum.Kafka.Brokers, sum.Kafka.Topics, sum.Kafka.Group = kc.Brokers, append(kc.Topics.Sources(), kc.Topics.DLQTopic()), "impact-demo"+suffix
 	if cc.Addr == "" {
@@ -360,6 +362,21 @@ func Run(ctx context.Context, o Options) (sum Summary, err error) {
 		o.Logger.Info("demo: stopping the local ClickHouse and removing its data", "dir", sum.ClickHouse.Dir)
 	}
 	return sum, nil
+}
+
+// dropTopics deletes the run's topics from a shared cluster, so repeated
+// demos leave nothing behind; failure only warns (the run is done).
+func dropTopics(kc config.Kafka, topics []string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := kafkaio.NewAdmin(kc)
+	if err == nil {
+		err = a.DeleteTopics(ctx, topics)
+		a.Close()
+	}
+	if err != nil {
+		log.Warn("demo: could not delete the demo topics", "topics", topics, "err", err)
+	}
 }
 
 // prepare creates and migrates the database. On a server the demo did not
