@@ -45,8 +45,10 @@ events.`,
 			}
 			fmt.Fprintf(out, "events %d, loaded %d rows in %.1f s (%.0f rows/s), ClickHouse %s, %d CPUs\n",
 				res.Events, res.LoadedRows, res.LoadSeconds, res.LoadRowsPerSec, res.ServerVersion, res.CPUs)
-			fmt.Fprintf(out, "full refresh:        %6.2f s (target < 60 s)\n", res.FullSeconds)
-			fmt.Fprintf(out, "incremental refresh: %6.2f s after %d new events (target < 10 s)\n", res.IncrementalSeconds, res.IncrementalEvents)
+			fmt.Fprintf(out, "full refresh:        %6.2f s (target < 60 s); CPU s: server %.1f, client %.1f\n", res.FullSeconds, res.FullServerCPU, res.FullClientCPU)
+			fmt.Fprintf(out, "incremental refresh: %6.2f s after %d new events (target < 10 s); CPU s: server %.1f, client %.1f\n",
+				res.IncrementalSeconds, res.IncrementalEvents, res.IncrementalServerCPU, res.IncrementalClientCPU)
+			fmt.Fprintf(out, "load average (1 min) at the end: %.1f on %d CPUs\n", res.LoadAverage, res.CPUs)
 			var tables []string
 			for t := range res.FullTables {
 				tables = append(tables, t)

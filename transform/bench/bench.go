@@ -54,6 +54,14 @@ type Result struct {
 	Rows               map[string]uint64  `json:"rows"`
 	ServerVersion      string             `json:"server_version"`
 	CPUs               int                `json:"cpus"`
+	// CPU seconds spent by the ClickHouse server (local server only) and
+	// by this process during each refresh, and the 1-minute load average
+	// when it ended: on a shared machine the wall time overstates.
+	FullServerCPU        float64 `json:"full_refresh_server_cpu_seconds"`
+	FullClientCPU        float64 `json:"full_refresh_client_cpu_seconds"`
+	IncrementalServerCPU float64 `json:"incremental_refresh_server_cpu_seconds"`
+	IncrementalClientCPU float64 `json:"incremental_refresh_client_cpu_seconds"`
+	LoadAverage          float64 `json:"load_average_1m"`
 }
 
 // Run performs the benchmark.
@@ -71,6 +79,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	res.Events, res.CPUs = opts.Events, runtime.NumCPU()
 	cc := opts.ClickHouse
+	pid := 0
 	if cc.Addr == "" {
 		srv, err := chlocal.Start(ctx, chlocal.Options{})
 		if err != nil {
@@ -78,6 +87,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 		defer srv.Close()
 		cc = srv.Config("impact_bench")
+		pid = serverPID(srv.Dir())
 	}
 	if cc.Database == "" {
 		cc.Database = "impact_bench"
@@ -135,10 +145,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	log.Info("bench transform: loaded", "rows", res.LoadedRows, "seconds", res.LoadSeconds)
 
 	ropts := transform.Options{AsOf: truth.End, Logger: log}
+	s0, c0 := processCPU(pid), selfCPU()
 	full, err := transform.Refresh(ctx, conn, ropts)
 	if err != nil {
 		return res, err
 	}
+	res.FullServerCPU, res.FullClientCPU = processCPU(pid)-s0, selfCPU()-c0
 	res.FullSeconds = full.Duration.Seconds()
 	res.FullTables = tableSeconds(full)
 
@@ -152,10 +164,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	res.IncrementalEvents = len(tail)
+	s0, c0 = processCPU(pid), selfCPU()
 	rep, err := transform.Refresh(ctx, conn, ropts)
 	if err != nil {
 		return res, err
 	}
+	res.IncrementalServerCPU, res.IncrementalClientCPU = processCPU(pid)-s0, selfCPU()-c0
+	res.LoadAverage = loadAverage()
 	res.IncrementalSeconds = rep.Duration.Seconds()
 	res.IncrementalTables = tableSeconds(rep)
 	res.Touched, res.Rows = map[string]uint64{}, map[string]uint64{}

@@ -165,7 +165,7 @@ FROM
                        tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4), event_id)) AS k,
                 max(event_type = 'security.finding.reopened') AS reopened,
-                toUInt32(uniqExact(event_source, event_id)) AS event_count,
+                toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
             FROM finding_events
             WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings')
