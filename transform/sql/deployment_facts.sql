@@ -78,6 +78,11 @@ FROM
                            argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
                     FROM gate_events
                     WHERE isNotNull(commit_sha)
+                    {{- if .Incremental}}
+                    AND concat(service_id, '@', assumeNotNull(commit_sha)) IN (
+                        SELECT concat(service_id, '@', ifNull(commit_sha, '')) FROM deployment_events
+                        WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    {{- end}}
                     GROUP BY run_id
                 )
             )
