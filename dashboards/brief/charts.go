@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"image/color"
 	"math"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -123,11 +124,14 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 		p.X.Label.Text = yLabel
 		p.X.Min = 0
 		p.X.Max = maxV * 1.1
+		// The only horizontal chart is money: $400k reads better than 400000.
+		p.X.Tick.Marker = tidyTicks{formatUSD}
 	} else {
 		p.NominalX(labels...)
 		p.Y.Label.Text = yLabel
 		p.Y.Min = 0
 		p.Y.Max = maxV * 1.15
+		p.Y.Tick.Marker = tidyTicks{formatTick}
 	}
 	p.Add(plotter.NewGrid())
 
@@ -150,4 +154,21 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 	}
 	svg = strings.Replace(svg, "<svg", `<svg role="img" aria-label="`+template.HTMLEscapeString(title)+`" class="chart"`, 1)
 	return template.HTML(svg), nil
+}
+
+// tidyTicks relabels gonum's default ticks ("25.00" becomes "25").
+type tidyTicks struct{ format func(float64) string }
+
+func (t tidyTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = t.format(ts[i].Value)
+		}
+	}
+	return ts
+}
+
+func formatTick(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }

@@ -248,11 +248,16 @@ func higherLower(v float64) string {
 	return "higher"
 }
 
-// suppress greys out a figure whose evidence is insufficient (below MinN).
+// suppress greys out a figure whose evidence is insufficient (below MinN)
+// and says so when its interval includes zero.
 func suppress(f Figure) Figure {
 	if f.Evidence == stats.Insufficient || math.IsNaN(f.Estimate) {
 		f.Suppressed = true
 		f.Evidence = stats.Insufficient
+		return f
+	}
+	if f.Low <= 0 && f.High >= 0 {
+		f.Wording += " The interval includes zero: the data do not show a clear difference."
 	}
 	return f
 }
