@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/dashboards/brief"
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/testenv"
@@ -46,6 +48,16 @@ func TestReportCommand(t *testing.T) {
 	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
 		t.Fatal(err)
 	}
+	// Before transform ran: one sentence naming the fix.
+	empty := srv.Config("empty")
+	if err := chconn.EnsureDatabase(ctx, empty); err != nil {
+		t.Fatal(err)
+	}
+	err = runReport(ctx, &bytes.Buffer{}, empty, reportArgs{out: filepath.Join(t.TempDir(), "b.html"), now: time.Now()})
+	if !errors.Is(err, brief.ErrNoAnalystTables) {
+		t.Errorf("report on an empty database: %v, want ErrNoAnalystTables", err)
+	}
+
 	// The command reads as the read-only user, as analysts would.
 	reader := srv.ReaderConfig("impact")
 	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)

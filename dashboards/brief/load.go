@@ -3,6 +3,7 @@ package brief
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
 	"github.com/secimpact/impact/transform/stats"
 )
@@ -50,7 +52,7 @@ func DefaultPeriod(ctx context.Context, conn driver.Conn, now time.Time) (Period
 	var asOf int64
 	var n uint64
 	if err := conn.QueryRow(ctx, q).Scan(&asOf, &n); err != nil {
-		return Period{}, fmt.Errorf("read as_of of impact_stats: %w", err)
+		return Period{}, hint(fmt.Errorf("read as_of of impact_stats: %w", err))
 	}
 	anchor := now
 	if n > 0 && time.Unix(asOf, 0).Before(now) {
@@ -144,7 +146,7 @@ func query(ctx context.Context, conn driver.Conn, name string, p Period, scan fu
 	}
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
-		return fmt.Errorf("brief query %s: %w", name, err)
+		return hint(fmt.Errorf("brief query %s: %w", name, err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -419,4 +421,17 @@ func loadScorecard(ctx context.Context, conn driver.Conn, p Period, o LoadOption
 	}
 	d.Headlines = append(d.Headlines, f)
 	return nil
+}
+
+// ErrNoAnalystTables is returned (wrapped) when the database lacks the
+// tables transform builds.
+var ErrNoAnalystTables = errors.New("the analyst tables are missing: run `impact transform --once` (after `impact ingest`) first")
+
+// hint names the fix when a table does not exist (ClickHouse error 60).
+func hint(err error) error {
+	var ex *proto.Exception
+	if errors.As(err, &ex) && ex.Code == 60 {
+		return fmt.Errorf("%w (%v)", ErrNoAnalystTables, err)
+	}
+	return err
 }
