@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 
 	"strconv"
 	"strings"
@@ -336,7 +337,7 @@ func mustAtoi64(t testing.TB, s string) int64 {
 
 // testConfig returns an ingest.Config for tests: quick flushes and small
 // backoff so tests are fast.
-func testConfig(kc config.Kafka, cc config.ClickHouse, group string) ingest.Config {
+func testConfig(t testing.TB, kc config.Kafka, cc config.ClickHouse, group string) ingest.Config {
 	return ingest.Config{
 		Kafka:          kc,
 		ClickHouse:     cc,
@@ -345,7 +346,19 @@ func testConfig(kc config.Kafka, cc config.ClickHouse, group string) ingest.Conf
 		BackoffMax:     time.Second,
 		CommitInterval: 200 * time.Millisecond,
 		Listen:         "127.0.0.1:0",
+		Logger:         testLogger(t),
 	}
 }
 
 func groupName(t testing.TB) string { return "ingest" + testenv.TopicSuffix(t) }
+
+// testLogger returns a logger whose output is shown if the test fails.
+func testLogger(t testing.TB) *slog.Logger {
+	var buf syncBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("ingester log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}

@@ -57,7 +57,7 @@ func TestIngestDrain(t *testing.T) {
 	produce(t, kc, d.msgs)
 
 	var logs syncBuffer
-	cfg := testConfig(kc, cc, groupName(t))
+	cfg := testConfig(t, kc, cc, groupName(t))
 	cfg.Drain = true
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// A ClickHouse password would fail against the test server; the SASL

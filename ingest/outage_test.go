@@ -2,6 +2,9 @@ package ingest_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"runtime"
 	"net/http"
 	"testing"
 	"time"
@@ -29,7 +32,7 @@ func TestClickHouseOutage(t *testing.T) {
 	first, second := d.msgs[:len(d.msgs)/3], d.msgs[len(d.msgs)/3:]
 	produce(t, kc, first)
 
-	cfg := testConfig(kc, cc, groupName(t))
+	cfg := testConfig(t, kc, cc, groupName(t))
 	cfg.MemoryBudget = 4 << 20
 	cfg.BackoffMax = 500 * time.Millisecond
 	in, err := ingest.New(cfg) // migrations applied by Run
@@ -60,9 +63,11 @@ func TestClickHouseOutage(t *testing.T) {
 		return metric("impact_ingest_inserted_total") >= float64(len(first)-len(d.invalid))
 	})
 
+	t.Logf("first wave stored; stopping ClickHouse")
 	if err := srv.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("ClickHouse stopped")
 	produce(t, kc, second)
 	// While ClickHouse is down: retries climb, readiness fails, in-flight
 	// bytes stay within the budget and fetching stalls.
@@ -88,7 +93,20 @@ func TestClickHouseOutage(t *testing.T) {
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 2*time.Minute, "caught up after the outage", func() bool { alive(); return caughtUp(t, kc, cfg.GroupID) })
+	t.Logf("ClickHouse restarted")
+	deadline := time.Now().Add(2 * time.Minute)
+	for !caughtUp(t, kc, cfg.GroupID) {
+		alive()
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<22)
+			buf = buf[:runtime.Stack(buf, true)]
+			_ = os.WriteFile(filepath.Join(os.TempDir(), "ingest-outage-stacks.txt"), buf, 0o644)
+			_, body := httpGet(t, base+"/metrics")
+			t.Fatalf("not caught up 2m after the outage; goroutines in %s/ingest-outage-stacks.txt; metrics:\n%s", os.TempDir(), body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("caught up")
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("Run after cancel: %v", err)
