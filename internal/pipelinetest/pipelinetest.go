@@ -1,0 +1,108 @@
+// Package pipelinetest fills a test database with a simulated organisation
+// and the analyst tables built from it, for tests that read what the
+// pipeline produces (the brief, analyst queries, reports) rather than test
+// the pipeline itself.
+//
+// It takes the fastest honest path in the repository: simulate -> the
+// typed tables through transform/bulk (which decodes with schemas.Decode
+// exactly as ingest does, minus Kafka, DLQ and offsets) -> a full
+// transform as of the simulation's end. Tests of Kafka, ingest or the
+// pipeline-health dashboard need the real path instead.
+package pipelinetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/internal/testenv"
+	"github.com/secimpact/impact/transform"
+	"github.com/secimpact/impact/transform/bulk"
+)
+
+// Loaded is a migrated database holding a simulated organisation.
+type Loaded struct {
+	Conn   driver.Conn
+	Config config.ClickHouse
+	Truth  *simulate.Truth
+}
+
+// DB returns the database name.
+func (l Loaded) DB() string { return l.Config.DB() }
+
+// Load fills a fresh testenv database (see testenv.ClickHouse) with the
+// simulation opts describes and the analyst tables. The connection is
+// closed when the test ends.
+func Load(t testing.TB, opts simulate.Options) Loaded {
+	t.Helper()
+	ctx := context.Background()
+	cfg := testenv.ClickHouse(t)
+	conn, err := chconn.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	truth, err := Fill(ctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Loaded{Conn: conn, Config: cfg, Truth: truth}
+}
+
+// Fill simulates opts into the typed tables of conn's database, which must
+// be migrated, and rebuilds every analyst table as of the simulation's end.
+// It returns the simulation's truth.
+func Fill(ctx context.Context, conn driver.Conn, opts simulate.Options) (*simulate.Truth, error) {
+	l := &bulk.Loader{Conn: conn}
+	truth, err := simulate.Run(ctx, opts, func(r simulate.Record) error { return l.Add(ctx, r.Value) })
+	if err != nil {
+		return nil, fmt.Errorf("simulate into typed tables: %w", err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("flush typed tables: %w", err)
+	}
+	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
+		return nil, fmt.Errorf("transform as of %s: %w", truth.End.Format("2006-01-02"), err)
+	}
+	return truth, nil
+}
+
+// ShowCreateTables returns the DDL of every table of db as the server
+// reports it, unqualified, so that chdb (sqlcheck.RunChDB) can create the
+// same tables before running queries written against them. Transform's
+// scratch tables (*_next) are left out.
+func ShowCreateTables(ctx context.Context, conn driver.Conn, db string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND name NOT LIKE '%_next' ORDER BY name", db)
+	if err != nil {
+		return nil, fmt.Errorf("list tables of %s: %w", db, err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list tables of %s: %w", db, err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables of %s: %w", db, err)
+	}
+	var stmts []string
+	for _, n := range names {
+		var ddl string
+		// Names come from system.tables, not from users.
+		if err := conn.QueryRow(ctx, "SHOW CREATE TABLE "+db+"."+n).Scan(&ddl); err != nil {
+			return nil, fmt.Errorf("show create table %s.%s: %w", db, n, err)
+		}
+		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE "+db+".", "CREATE TABLE ", 1))
+	}
+	return stmts, nil
+}
