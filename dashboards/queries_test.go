@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/secimpact/impact/ingest"
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/kafkaio"
+	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
 	"github.com/secimpact/impact/internal/testenv"
@@ -156,7 +156,10 @@ func TestPanelQueries(t *testing.T) {
 
 	t.Run("chdb current ClickHouse", func(t *testing.T) {
 		// The real table definitions, then every expanded query.
-		stmts := showCreateTables(t, ctx, conn, db)
+		stmts, err := pipelinetest.ShowCreateTables(ctx, conn, db)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, c := range cases {
 			stmts = append(stmts, c.sql)
 		}
@@ -241,34 +244,6 @@ func query(t *testing.T, ctx context.Context, conn driver.Conn, sql string) ([]s
 		t.Fatalf("rows: %v", err)
 	}
 	return cols, types, out
-}
-
-func showCreateTables(t *testing.T, ctx context.Context, conn driver.Conn, db string) []string {
-	t.Helper()
-	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = '"+db+"' AND name NOT LIKE '%_next' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	sort.Strings(names)
-	var stmts []string
-	for _, n := range names {
-		var ddl string
-		if err := conn.QueryRow(ctx, "SHOW CREATE TABLE "+db+"."+n).Scan(&ddl); err != nil {
-			t.Fatalf("show create %s: %v", n, err)
-		}
-		// Unqualified, so chdb creates it in its current database.
-		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE "+db+".", "CREATE TABLE ", 1))
-	}
-	return stmts
 }
 
 func num(t *testing.T, row map[string]any, col string) float64 {

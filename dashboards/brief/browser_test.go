@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
 )
 
@@ -159,10 +160,10 @@ func openInChromium(t *testing.T, file string) pageResult {
 // console errors, shows the four charts and the key figures, and keeps a
 // PNG screenshot as a test artifact.
 func TestBriefInChromium(t *testing.T) {
-	s := loadSimulation(t, simulate.Options{Seed: 5, Days: 200})
+	s := pipelinetest.Load(t, simulate.Options{Seed: 5, Days: 200})
 	ctx := context.Background()
-	p := LastFullQuarter(s.truth.End)
-	d, err := Load(ctx, s.conn, p, LoadOptions{Organisation: "Simulated organisation (seed 5)", Now: s.truth.End})
+	p := LastFullQuarter(s.Truth.End)
+	d, err := Load(ctx, s.Conn, p, LoadOptions{Organisation: "Simulated organisation (seed 5)", Now: s.Truth.End})
 	if err != nil {
 		t.Fatal(err)
 	}

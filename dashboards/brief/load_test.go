@@ -2,52 +2,15 @@ package brief
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
-	"github.com/secimpact/impact/internal/testenv"
-	"github.com/secimpact/impact/transform"
-	"github.com/secimpact/impact/transform/bulk"
 )
-
-// loaded is a database filled by simulate -> bulk load -> transform.
-type loaded struct {
-	conn  driver.Conn
-	db    string
-	truth *simulate.Truth
-}
-
-func loadSimulation(t *testing.T, opts simulate.Options) loaded {
-	t.Helper()
-	ctx := context.Background()
-	cfg := testenv.ClickHouse(t)
-	conn, err := chconn.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	l := &bulk.Loader{Conn: conn}
-	truth, err := simulate.Run(ctx, opts, func(r simulate.Record) error { return l.Add(ctx, r.Value) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
-		t.Fatal(err)
-	}
-	return loaded{conn: conn, db: cfg.DB(), truth: truth}
-}
 
 func near(a, b float64) bool {
 	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
@@ -58,12 +21,12 @@ func near(a, b float64) bool {
 // window every count and sum must equal the truth exactly; quarters must
 // partition it; every statement must also run on a current ClickHouse.
 func TestLoad(t *testing.T) {
-	s := loadSimulation(t, simulate.Options{Seed: 11, Days: 200})
+	s := pipelinetest.Load(t, simulate.Options{Seed: 11, Days: 200})
 	ctx := context.Background()
-	truth := s.truth
+	truth := s.Truth
 	// No event is older than the legacy finding backlog's years or newer than End.
 	whole := Period{From: truth.Start.AddDate(-3, 0, 0), To: truth.End.AddDate(0, 0, 1)}
-	d, err := Load(ctx, s.conn, whole, LoadOptions{Now: truth.End})
+	d, err := Load(ctx, s.Conn, whole, LoadOptions{Now: truth.End})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +110,7 @@ func TestLoad(t *testing.T) {
 		var lostN int64
 		cost := map[string]float64{}
 		for p := first; p.From.Before(truth.End.AddDate(0, 0, 1)); p = (Period{From: p.To, To: p.To.AddDate(0, 3, 0)}) {
-			q, err := Load(ctx, s.conn, p, LoadOptions{Now: truth.End})
+			q, err := Load(ctx, s.Conn, p, LoadOptions{Now: truth.End})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +149,7 @@ func TestLoad(t *testing.T) {
 			// A "now" before the data's as-of time wins.
 			{truth.End.AddDate(0, -4, 0), LastFullQuarter(truth.End.AddDate(0, -4, 0))},
 		} {
-			got, err := DefaultPeriod(ctx, s.conn, c.now)
+			got, err := DefaultPeriod(ctx, s.Conn, c.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +160,10 @@ func TestLoad(t *testing.T) {
 	})
 
 	t.Run("chdb current ClickHouse", func(t *testing.T) {
-		stmts := showCreateTables(t, ctx, s.conn, s.db)
+		stmts, err := pipelinetest.ShowCreateTables(ctx, s.Conn, s.DB())
+		if err != nil {
+			t.Fatal(err)
+		}
 		q, err := Statements(LastFullQuarter(truth.End))
 		if err != nil {
 			t.Fatal(err)
@@ -222,33 +188,4 @@ func TestLastFullQuarter(t *testing.T) {
 			t.Errorf("LastFullQuarter(%s) = %s, want %s %s", c.at, got, c.from, c.to)
 		}
 	}
-}
-
-// showCreateTables returns the DDL of every table of db, unqualified, so
-// chdb can create the same tables before running the brief's queries.
-func showCreateTables(t *testing.T, ctx context.Context, conn driver.Conn, db string) []string {
-	t.Helper()
-	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = '"+db+"' AND name NOT LIKE '%_next' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	sort.Strings(names)
-	var stmts []string
-	for _, n := range names {
-		var ddl string
-		if err := conn.QueryRow(ctx, fmt.Sprintf("SHOW CREATE TABLE %s.%s", db, n)).Scan(&ddl); err != nil {
-			t.Fatalf("show create %s: %v", n, err)
-		}
-		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE "+db+".", "CREATE TABLE ", 1))
-	}
-	return stmts
 }
