@@ -10,14 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/query"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
-	"github.com/secimpact/impact/internal/testenv"
 	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
-	"github.com/secimpact/impact/transform/bulk"
 )
 
 // example is one analyst question of testdata/readme_examples.sql, the
@@ -57,23 +55,8 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs
 // truth.
 func TestReadmeExamples(t *testing.T) {
 	ctx := context.Background()
-	cfg := testenv.ClickHouse(t)
-	conn, err := chconn.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	l := &bulk.Loader{Conn: conn}
-	truth, err := simulate.Run(ctx, simulate.Options{Seed: 21, Days: 365}, func(r simulate.Record) error { return l.Add(ctx, r.Value) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
-		t.Fatal(err)
-	}
+	l := pipelinetest.Load(t, simulate.Options{Seed: 21, Days: 365})
+	conn, truth := l.Conn, l.Truth
 
 	answer := func(t *testing.T, sql string) []map[string]any {
 		t.Helper()
