@@ -12,11 +12,10 @@ import (
 
 	"github.com/secimpact/impact/dashboards/brief"
 	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/testenv"
 	"github.com/secimpact/impact/schemas/migrations"
-	"github.com/secimpact/impact/transform"
-	"github.com/secimpact/impact/transform/bulk"
 )
 
 // TestReportCommand writes briefs from a simulated organisation's analyst
@@ -37,15 +36,7 @@ func TestReportCommand(t *testing.T) {
 	if _, err := migrations.Apply(ctx, conn, migrations.Options{Database: "impact", SkipLock: true}); err != nil {
 		t.Fatal(err)
 	}
-	l := &bulk.Loader{Conn: conn}
-	truth, err := simulate.Run(ctx, simulate.Options{Seed: 4, Days: 120}, func(r simulate.Record) error { return l.Add(ctx, r.Value) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
+	if _, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 4, Days: 120}); err != nil {
 		t.Fatal(err)
 	}
 	// Before transform ran: one sentence naming the fix.
