@@ -129,43 +129,34 @@ func OpenDB(cfg config.ClickHouse) (*sql.DB, error) {
 	return db, nil
 }
 
-// EnsureDatabase creates cfg's database if it does not exist. It connects
-// to the "default" database, because a connection naming a missing
-// database is refused at the handshake.
+// EnsureDatabase creates cfg's database if it does not exist.
 func EnsureDatabase(ctx context.Context, cfg config.ClickHouse) error {
-	db := cfg.DB()
-	if !validIdent(db) {
-		return fmt.Errorf("create database %q: name must be letters, digits and underscores", db)
-	}
-	admin := cfg
-	admin.Database = "default"
-	conn, err := Open(ctx, admin)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	// The name is checked by validIdent above; identifiers cannot be bound.
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
-		return fmt.Errorf("create database %s: %w", db, err)
-	}
-	return nil
+	return databaseDDL(ctx, cfg, "create", "CREATE DATABASE IF NOT EXISTS ")
 }
 
 // DropDatabase drops cfg's database if it exists (tests clean up with it).
 func DropDatabase(ctx context.Context, cfg config.ClickHouse) error {
+	return databaseDDL(ctx, cfg, "drop", "DROP DATABASE IF EXISTS ")
+}
+
+// databaseDDL runs stmt followed by cfg's database name. It connects to
+// the "default" database, because a connection naming a missing database
+// is refused at the handshake.
+func databaseDDL(ctx context.Context, cfg config.ClickHouse, verb, stmt string) error {
 	db := cfg.DB()
+	// Identifiers cannot be bound, so the name is checked instead.
 	if !validIdent(db) {
-		return fmt.Errorf("drop database %q: name must be letters, digits and underscores", db)
+		return fmt.Errorf("%s database %q: name must be letters, digits and underscores", verb, db)
 	}
 	admin := cfg
 	admin.Database = "default"
 	conn, err := Open(ctx, admin)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s database %s: %w", verb, db, err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
-		return fmt.Errorf("drop database %s: %w", db, err)
+	if err := conn.Exec(ctx, stmt+db); err != nil {
+		return fmt.Errorf("%s database %s: %w", verb, db, err)
 	}
 	return nil
 }
