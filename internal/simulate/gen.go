@@ -132,7 +132,9 @@ func (g *gen) run(ctx context.Context) error {
 			return err
 		}
 		day := g.start + int64(d)*daySec
-		g.catalogDay(day)
+		if err := g.catalogDay(day); err != nil {
+			return fmt.Errorf("simulate day %d: %w", d, err)
+		}
 		g.incidentsDay(day)
 		g.exceptionsDay(day)
 		g.vendorsDay(day)

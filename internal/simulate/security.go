@@ -58,15 +58,21 @@ var reorgPlan = []struct {
 	{"svc-status-page", "platform", 0.66},
 }
 
-func (g *gen) catalogDay(day int64) {
+func (g *gen) catalogDay(day int64) error {
 	next := day + daySec
 	for _, rp := range reorgPlan {
 		at := g.start + int64(rp.frac*float64(g.end-g.start))
 		if at < day || at >= next {
 			continue
 		}
-		s := g.serviceByID(rp.service)
-		ti := teamIndex(rp.toTeam)
+		s, err := g.serviceByID(rp.service)
+		if err != nil {
+			return fmt.Errorf("reorg plan: %w", err)
+		}
+		ti, err := teamIndex(rp.toTeam)
+		if err != nil {
+			return fmt.Errorf("reorg plan: %w", err)
+		}
 		g.tb.t.Reorgs = append(g.tb.t.Reorgs, Reorg{ServiceID: s.ID, Effective: unix(at),
 			FromTeam: s.Team, FromDepartment: s.Dept, ToTeam: teamSpecs[ti].name, ToDepartment: teamSpecs[ti].dept})
 		s.team, s.Team, s.Dept = ti, teamSpecs[ti].name, teamSpecs[ti].dept
@@ -74,10 +80,14 @@ func (g *gen) catalogDay(day int64) {
 	}
 	// A tier change that moves nobody: state changes without a re-org.
 	if at := g.start + (g.end-g.start)/4; at >= day && at < next {
-		s := g.serviceByID("svc-payments-api")
+		s, err := g.serviceByID("svc-payments-api")
+		if err != nil {
+			return fmt.Errorf("tier change: %w", err)
+		}
 		s.Tier = "critical"
 		g.upsert(s, at)
 	}
+	return nil
 }
 
 func (g *gen) upsert(s *service, at int64) {
@@ -93,22 +103,22 @@ func (g *gen) upsert(s *service, at int64) {
 	g.event(l, "catalog.service.upserted", "impact-sim/catalog", s.ID, at, g.scratch)
 }
 
-func (g *gen) serviceByID(id string) *service {
+func (g *gen) serviceByID(id string) (*service, error) {
 	for _, s := range g.org.services {
 		if s.ID == id {
-			return s
+			return s, nil
 		}
 	}
-	panic("simulate: unknown service " + id) // programming error in reorgPlan
+	return nil, fmt.Errorf("unknown service %s", id)
 }
 
-func teamIndex(name string) int {
+func teamIndex(name string) (int, error) {
 	for i, t := range teamSpecs {
 		if t.name == name {
-			return i
+			return i, nil
 		}
 	}
-	panic("simulate: unknown team " + name) // programming error in reorgPlan
+	return 0, fmt.Errorf("unknown team %s", name)
 }
 
 // --- findings ----------------------------------------------------------
