@@ -39,6 +39,9 @@ func (r Result) String() string {
 // applies nothing. Concurrent callers are serialised by a lease lock; the
 // loser waits and then finds nothing left to do.
 func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) {
+	if err := opts.check(); err != nil {
+		return Result{}, err
+	}
 	all, err := Load(opts.fsys())
 	if err != nil {
 		return Result{}, err

@@ -37,6 +37,9 @@ import (
 // for opts, bookkeeping tables first; with opts.Cluster set, the replicated
 // DDL. Used by `impact migrate --dry-run`, golden tests and SQL checks.
 func Statements(opts Options) ([]string, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	all, err := Load(opts.fsys())
 	if err != nil {
 		return nil, err

@@ -56,6 +56,22 @@ type Options struct {
 	FS fs.FS
 }
 
+// plainIdent is what Database and Cluster may be: they are written into
+// DDL unquoted (identifiers cannot be bound), and they come from flags
+// and the environment.
+var plainIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// check refuses a Database or Cluster that is not a plain identifier.
+func (o Options) check() error {
+	if !plainIdent.MatchString(o.database()) {
+		return fmt.Errorf("migrations: database %q: name must be letters, digits and underscores", o.database())
+	}
+	if o.Cluster != "" && !plainIdent.MatchString(o.Cluster) {
+		return fmt.Errorf("migrations: cluster %q: name must be letters, digits and underscores", o.Cluster)
+	}
+	return nil
+}
+
 func (o Options) database() string {
 	if o.Database == "" {
 		return "impact"

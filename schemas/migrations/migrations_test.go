@@ -389,3 +389,35 @@ func TestClusterRewriteRejectsWhatItCannotRewrite(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusesNamesThatAreNotIdentifiers: Database and Cluster come from
+// flags and the environment and are written into DDL unquoted.
+func TestRefusesNamesThatAreNotIdentifiers(t *testing.T) {
+	tests := []struct {
+		opts    migrations.Options
+		wantErr string
+	}{
+		{migrations.Options{Database: "impact; DROP DATABASE x"}, "database"},
+		{migrations.Options{Database: "my-db"}, "database"},
+		{migrations.Options{Database: "1db"}, "database"},
+		{migrations.Options{Cluster: "c ON CLUSTER d"}, "cluster"},
+		{migrations.Options{Cluster: "prod-cluster"}, "cluster"},
+		{migrations.Options{Database: "analytics_2", Cluster: "impact_cluster"}, ""},
+	}
+	for _, tt := range tests {
+		_, err := migrations.Statements(tt.opts)
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tt.opts, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%+v: error %v, want one about the %s name", tt.opts, err, tt.wantErr)
+		}
+	}
+	// Apply refuses before touching the server: a nil connection is never used.
+	if _, err := migrations.Apply(context.Background(), nil, migrations.Options{Cluster: "a b"}); err == nil || !strings.Contains(err.Error(), "cluster") {
+		t.Errorf("Apply with cluster %q: %v", "a b", err)
+	}
+}
