@@ -34,7 +34,8 @@ type Config struct {
 	// BatchBytes flushes a table's batch at this many message bytes; default 32 MiB.
 	BatchBytes int64
 	// MemoryBudget bounds the bytes of fetched messages not yet in
-	// ClickHouse; fetching waits when it is used up. Default 256 MiB.
+	// ClickHouse; fetching waits when it is used up. Default 128 MiB, which
+	// keeps the process under about 400 MiB RSS (see MemoryLimit).
 	MemoryBudget int64
 
 	// ShutdownTimeout bounds the final flush and commit after the context
@@ -75,7 +76,7 @@ const (
 	DefaultFlushAge       = time.Second
 	DefaultBatchRows      = 50_000
 	DefaultBatchBytes     = 32 << 20
-	DefaultMemoryBudget   = 256 << 20
+	DefaultMemoryBudget   = 128 << 20
 	DefaultShutdown       = 30 * time.Second
 	DefaultBackoffMin     = 100 * time.Millisecond
 	DefaultBackoffMax     = 30 * time.Second
@@ -87,6 +88,17 @@ const (
 	// port convention for OpenTelemetry-style exporters).
 	DefaultListen = "127.0.0.1:9464"
 )
+
+// MemoryLimit is the Go runtime soft memory limit that suits a memory
+// budget: the budget covers the batched messages, the rest is the runtime,
+// connection buffers and garbage not yet collected. `impact ingest` sets it
+// (runtime/debug.SetMemoryLimit) unless GOMEMLIMIT is set.
+func MemoryLimit(budget int64) int64 {
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
+	}
+	return 2*budget + 128<<20
+}
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {

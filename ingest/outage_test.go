@@ -2,10 +2,10 @@ package ingest_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"net/http"
 	"testing"
 	"time"
 

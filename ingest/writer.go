@@ -67,6 +67,9 @@ func (w *writer) flush(ctx context.Context, t *table, b *batch) error {
 	}
 }
 
+// blockRows is the row count of the blocks an INSERT is sent in.
+const blockRows = 8192
+
 // insert sends b as one native INSERT with the table's explicit column list.
 func (w *writer) insert(ctx context.Context, t *table, b *batch) error {
 	bt, err := w.conn.PrepareBatch(ctx, t.query)
@@ -78,6 +81,14 @@ func (w *writer) insert(ctx context.Context, t *table, b *batch) error {
 	for i := 0; i+n <= len(b.vals); i += n {
 		if err := bt.Append(b.vals[i : i+n]...); err != nil {
 			return fmt.Errorf("append row %d to %s batch: %w", i/n, t.name, err)
+		}
+		// Send a block every blockRows rows: clickhouse-go keeps three
+		// copies of a block (columns, encoded, compressed), so one huge
+		// block would cost several times the batch in memory.
+		if row := i/n + 1; row%blockRows == 0 && i+n < len(b.vals) {
+			if err := bt.Flush(); err != nil {
+				return fmt.Errorf("insert %s block at row %d: %w", t.name, row, err)
+			}
 		}
 	}
 	if err := bt.Send(); err != nil {

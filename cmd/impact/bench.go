@@ -22,6 +22,8 @@ func init() {
 		asJSON     bool
 		cpuprofile string
 		budget     int64
+		verbose    bool
+		memprofile string
 	)
 	ingestCmd := &cobra.Command{
 		Use:   "ingest",
@@ -44,10 +46,16 @@ local ClickHouse server itself.`,
 			if cpuprofile != "" {
 				opts.IngestArgs = append(opts.IngestArgs, "--cpuprofile", cpuprofile)
 			}
+			if memprofile != "" {
+				opts.IngestArgs = append(opts.IngestArgs, "--memprofile", memprofile)
+			}
 			if budget > 0 {
 				opts.IngestArgs = append(opts.IngestArgs, "--memory-budget-mib", strconv.FormatInt(budget, 10))
 			}
 			opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			if verbose {
+				opts.ChildLog = os.Stderr
+			}
 			res, err := bench.Run(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -75,6 +83,8 @@ local ClickHouse server itself.`,
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON (pipeline_eps, kafka_raw_eps, clickhouse_raw_eps, ratio, peak_rss_bytes, ...)")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the pipeline child to this file")
 	f.Int64Var(&budget, "memory-budget-mib", 0, "memory budget of the pipeline child (default: ingest's default)")
+	f.StringVar(&memprofile, "memprofile", "", "write a peak heap profile of the pipeline child to this file")
+	f.BoolVar(&verbose, "verbose", false, "copy the pipeline child's log to stderr")
 	benchCmd.AddCommand(ingestCmd)
 	rootCmd.AddCommand(benchCmd)
 }

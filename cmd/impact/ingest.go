@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/secimpact/impact/ingest"
+	"github.com/secimpact/impact/internal/rss"
 )
 
 func init() {
@@ -17,6 +21,7 @@ func init() {
 		suffix     string
 		budget     int64
 		cpuprofile string
+		memprofile string
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -38,6 +43,10 @@ Health and metrics: /healthz, /readyz and /metrics on --listen.`,
 				icfg.Kafka.Topics = icfg.Kafka.Topics.WithSuffix(suffix)
 			}
 			icfg.MemoryBudget = budget << 20
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// Collect harder near the limit rather than let the heap double.
+				debug.SetMemoryLimit(ingest.MemoryLimit(icfg.MemoryBudget))
+			}
 			icfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 			if cpuprofile != "" {
 				f, err := os.Create(cpuprofile)
@@ -50,7 +59,15 @@ Health and metrics: /healthz, /readyz and /metrics on --listen.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			return ingest.Run(cmd.Context(), icfg)
+			if memprofile != "" {
+				stop := peakHeapProfile(memprofile)
+				defer stop()
+			}
+			err := ingest.Run(cmd.Context(), icfg)
+			if peak, perr := rss.Peak(); perr == nil {
+				icfg.Logger.Info("ingest exiting", "peak_rss_bytes", peak)
+			}
+			return err
 		},
 	}
 	addClickHouseFlags(cmd)
@@ -67,5 +84,38 @@ Health and metrics: /healthz, /readyz and /metrics on --listen.`,
 	f.Int64Var(&budget, "memory-budget-mib", ingest.DefaultMemoryBudget>>20, "MiB of fetched messages held before fetching waits")
 	f.DurationVar(&icfg.ShutdownTimeout, "shutdown-timeout", ingest.DefaultShutdown, "deadline for the final flush and commit on SIGINT/SIGTERM")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile to this file (benchmarks)")
+	f.StringVar(&memprofile, "memprofile", "", "write a heap profile taken at the peak of the heap to this file (benchmarks)")
 	rootCmd.AddCommand(cmd)
+}
+
+// peakHeapProfile samples the heap twice a second and writes a heap
+// profile whenever it reaches a new peak, so the profile shows what the
+// memory is at its worst, not after the final flush.
+func peakHeapProfile(path string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc <= peak {
+				continue
+			}
+			peak = ms.HeapAlloc
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

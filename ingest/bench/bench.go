@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -52,6 +51,8 @@ type Options struct {
 	IngestArgs []string
 	// Log receives progress lines; default discards.
 	Log *slog.Logger
+	// ChildLog, when set, receives the pipeline child's stderr.
+	ChildLog io.Writer
 }
 
 // Result holds the figures of one run; the JSON keys are the CLI contract.
@@ -161,7 +162,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Ratio = res.PipelineEPS / min(res.KafkaRawEPS, res.ClickHouseRawEPS)
-	res.RSSNote = "peak RSS (VmHWM/ru_maxrss) of the `impact ingest --drain` child process alone; Kafka and ClickHouse run outside it"
+	res.RSSNote = "VmHWM of the `impact ingest --drain` child process alone; Kafka (kfake, in the bench process) and ClickHouse run outside it"
 	log.Info("pipeline", "eps", int(res.PipelineEPS), "ratio", res.Ratio, "peak_rss_mib", res.PeakRSSBytes>>20)
 	return res, nil
 }
@@ -309,12 +310,18 @@ func pipeline(ctx context.Context, opts Options, kc config.Kafka, cc config.Clic
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if opts.ChildLog != nil {
+			fmt.Fprintln(opts.ChildLog, line)
+		}
 		tail = append(tail, line)
 		if len(tail) > 20 {
 			tail = tail[1:]
 		}
 		if m := activeRE.FindStringSubmatch(line); m != nil {
 			active, _ = strconv.ParseFloat(m[1], 64)
+		}
+		if m := peakRE.FindStringSubmatch(line); m != nil {
+			res.PeakRSSBytes, _ = strconv.ParseInt(m[1], 10, 64)
 		}
 	}
 	err = cmd.Wait()
@@ -327,11 +334,15 @@ func pipeline(ctx context.Context, opts Options, kc config.Kafka, cc config.Clic
 	}
 	res.PipelineActiveSeconds = active
 	res.PipelineEPS = float64(res.Events) / active
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.PeakRSSBytes = ru.Maxrss * 1024 // kilobytes on Linux
+	if res.PeakRSSBytes == 0 {
+		return fmt.Errorf("bench: pipeline child reported no peak RSS\n%s", strings.Join(tail, "\n"))
 	}
 	return nil
 }
+
+// The child reports its own VmHWM (internal/rss): ru_maxrss of a forked
+// child would include this (large) parent's memory at exec time.
+var peakRE = regexp.MustCompile(`peak_rss_bytes=([0-9]+)`)
 
 var activeRE = regexp.MustCompile(`drain complete.* active_seconds=([0-9.e+-]+)`)
 
