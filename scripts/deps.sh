@@ -13,9 +13,13 @@ go mod download
 if [ "$mode" = test ]; then
 	bash scripts/ensure-chdb.sh
 	if ! command -v chromium >/dev/null 2>&1; then
+		SUDO=""
+		[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 		export DEBIAN_FRONTEND=noninteractive
-		[ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || apt-get update -qq
-		apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+		# A fresh image has no package index (only lock, partial/, auxfiles/).
+		ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || $SUDO apt-get update -qq
+		$SUDO apt-get install -y -qq chromium >/dev/null || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; }
+		command -v chromium >/dev/null 2>&1 || { echo "deps: chromium still missing after apt-get install" >&2; exit 1; }
 	fi
 	bash scripts/kafka-broker.sh fetch
 fi

@@ -19,7 +19,8 @@ fi
 if ! "$PY" -m pip --version >/dev/null 2>&1; then
 	echo "ensure-chdb: installing python3-pip (apt)" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+	# A fresh image has no package index (only lock, partial/, auxfiles/).
+	if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
 		$SUDO apt-get update -qq
 	fi
 	$SUDO apt-get install -y -qq python3-pip >/dev/null || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-pip >/dev/null; }

@@ -44,7 +44,8 @@ trap cleanup EXIT
 echo "ensure-clickhouse: installing ${pkgs[*]} (apt)" >&2
 # Update the package lists once, only when they are missing or the
 # install fails on stale lists.
-if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ]; then
+# A fresh image has no package index (only lock, partial/, auxfiles/).
+if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
 	$SUDO apt-get update -qq
 fi
 if ! $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; then

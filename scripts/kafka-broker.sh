@@ -34,15 +34,33 @@ START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 log() { echo "kafka-broker: $*" >&2; }
 die() { log "$*"; exit 1; }
 
+# java_major prints the major version of the java on PATH (8 for 1.8), or 0.
+java_major() {
+	local v
+	v=$(java -version 2>&1 | sed -n 's/.* version "\([0-9][0-9.]*\).*/\1/p' | head -1)
+	case $v in
+	1.*) v=${v#1.} ;;
+	esac
+	echo "${v%%.*}" | grep -E '^[0-9]+$' || echo 0
+}
+
 ensure_tools() {
-	local missing=()
-	command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+	local missing=() sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	# Kafka 4.x brokers need Java 17 or later.
+	if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
+		missing+=(openjdk-17-jre-headless)
+	fi
 	command -v mvn >/dev/null 2>&1 || missing+=(maven)
 	[ ${#missing[@]} -eq 0 ] && return 0
-	command -v apt-get >/dev/null 2>&1 || die "need ${missing[*]} (java and mvn) and apt-get is not available"
+	command -v apt-get >/dev/null 2>&1 || die "need ${missing[*]} (java 17+ and mvn) and apt-get is not available"
 	log "installing ${missing[*]} with apt-get"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq "${missing[@]}" >&2 || { apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2; }
+	# A fresh image has no package index (only lock, partial/, auxfiles/).
+	ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || $sudo apt-get update -qq >&2
+	$sudo apt-get install -y -qq "${missing[@]}" >&2 || { $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq "${missing[@]}" >&2; }
+	[ "$(java_major)" -ge 17 ] || die "java on PATH is $(java_major), Kafka needs 17+ (update-alternatives --config java)"
+	command -v mvn >/dev/null 2>&1 || die "mvn still missing after apt-get install"
 }
 
 # fetch downloads the broker jars once. The pom's hash is kept beside them
