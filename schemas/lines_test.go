@@ -15,8 +15,8 @@ func TestValidateLines(t *testing.T) {
 		in.Write(bytes.Join(bytes.Fields(ex.structured), []byte(" "))) // one line
 		in.WriteString("\n")
 	}
-	in.WriteString("\n   \n")                                         // blank lines are skipped
-	in.WriteString(`{"specversion":"1.0"` + "\r\n")                   // line 6: not JSON
+	in.WriteString("\n   \n")                                        // blank lines are skipped
+	in.WriteString(`{"specversion":"1.0"` + "\r\n")                  // line 6: not JSON
 	in.Write(mutate(t, nil, map[string]string{"severity": `"bad"`})) // line 7
 	in.WriteString("\n")
 	big := append([]byte(base[:len(base)-2]), []byte(`,"pad":"`+strings.Repeat("x", MaxEventSize)+`"}}`)...)
