@@ -94,7 +94,7 @@ func TestClickHouseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ClickHouse restarted")
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(4 * time.Minute)
 	for !caughtUp(t, kc, cfg.GroupID) {
 		alive()
 		if time.Now().After(deadline) {
@@ -102,7 +102,7 @@ func TestClickHouseOutage(t *testing.T) {
 			buf = buf[:runtime.Stack(buf, true)]
 			_ = os.WriteFile(filepath.Join(os.TempDir(), "ingest-outage-stacks.txt"), buf, 0o644)
 			_, body := httpGet(t, base+"/metrics")
-			t.Fatalf("not caught up 2m after the outage; goroutines in %s/ingest-outage-stacks.txt; metrics:\n%s", os.TempDir(), body)
+			t.Fatalf("not caught up 4m after the outage; goroutines in %s/ingest-outage-stacks.txt; metrics:\n%s", os.TempDir(), body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

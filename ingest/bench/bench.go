@@ -195,7 +195,10 @@ func produce(ctx context.Context, kc config.Kafka, msgs []kafka.Message) error {
 		Addr:         kafka.TCP(kc.Brokers...),
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
-		BatchSize:    10_000,
+		// Producer batches of 1,000 like a busy real source; the consumer
+		// decompresses a whole batch at a time, so huge batches would
+		// inflate the ingester's memory unrealistically.
+		BatchSize:    1000,
 		BatchBytes:   16 << 20,
 		BatchTimeout: 10 * time.Millisecond,
 		Compression:  kafka.Lz4,
