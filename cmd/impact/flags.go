@@ -1,8 +1,20 @@
 package main
 
 import (
+	"io"
+	"os"
+
 	"github.com/spf13/cobra"
 )
+
+// openInput opens the file an argument names, or stdin for "-", the
+// convention of the commands that read JSON Lines.
+func openInput(name string) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(os.Stdin), nil
+	}
+	return os.Open(name)
+}
 
 // addClickHouseFlags binds the ClickHouse connection flags to cfg; the
 // environment (IMPACT_CLICKHOUSE_*) gives their defaults. Passwords are

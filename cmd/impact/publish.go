@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -27,15 +25,11 @@ acknowledged by all in-sync replicas. Lines that are not CloudEvents JSON are
 published unchanged to the security topic, so ingest rejects them to the DLQ.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var in io.Reader = os.Stdin
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return fmt.Errorf("publish: %w", err)
-				}
-				defer f.Close()
-				in = f
+			in, err := openInput(args[0])
+			if err != nil {
+				return fmt.Errorf("publish: %w", err)
 			}
+			defer in.Close()
 			// Fail fast with the real cause (refused, TLS, SASL) rather than
 			// the writer's retries ending in "Broker Not Available".
 			if err := kafkaio.Ping(cmd.Context(), cfg.Kafka); err != nil {

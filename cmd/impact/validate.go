@@ -27,15 +27,11 @@ with the field and rule it broke, then a summary. It exits 1 when any line
 is rejected.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var in io.Reader = os.Stdin
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return fmt.Errorf("validate: %w", err)
-				}
-				defer f.Close()
-				in = f
+			in, err := openInput(args[0])
+			if err != nil {
+				return fmt.Errorf("validate: %w", err)
 			}
+			defer in.Close()
 			out := cmd.OutOrStdout()
 			var dec schemas.Decoder
 			rep, err := dec.ValidateLines(in, func(line int, rej *schemas.Rejection) {
