@@ -296,12 +296,7 @@ func loadTickets(ctx context.Context, conn driver.Conn, p Period, o LoadOptions,
 		x     []float64
 	}{{"own baseline", base}, {"30 days after an incident", after}} {
 		e := stats.MeanT(g.x, c)
-		bar := Bar{Label: g.label, N: int64(len(g.x)), Muted: !r.Enough(len(g.x))}
-		if len(g.x) > 0 {
-			bar.Value, bar.Low, bar.High = e.Value, e.Low, e.High
-			bar.HasRange = !math.IsNaN(e.Low) && !math.IsNaN(e.High)
-		}
-		d.CSAT = append(d.CSAT, bar)
+		d.CSAT = append(d.CSAT, estimateBar(g.label, len(g.x), e, r))
 	}
 	ids := make([]string, 0, len(accounts))
 	for id := range accounts {
@@ -322,6 +317,17 @@ func loadTickets(ctx context.Context, conn driver.Conn, p Period, o LoadOptions,
 		formatNumber(math.Abs(e.Value)), higherLower(e.Value))
 	d.Headlines = append(d.Headlines, suppress(f))
 	return nil
+}
+
+// estimateBar is the bar of an estimate over n observations, muted below
+// the minimum n, its interval drawn only when it has one.
+func estimateBar(label string, n int, e stats.Estimate, r stats.Rules) Bar {
+	bar := Bar{Label: label, N: int64(n), Muted: !r.Enough(n)}
+	if n > 0 {
+		bar.Value, bar.Low, bar.High = e.Value, e.Low, e.High
+		bar.HasRange = !math.IsNaN(e.Low) && !math.IsNaN(e.High)
+	}
+	return bar
 }
 
 func mean(x []float64) float64 {
@@ -356,12 +362,7 @@ func loadDeployments(ctx context.Context, conn driver.Conn, p Period, o LoadOpti
 		x     []float64
 	}{{"not blocked", unblocked}, {"gate-blocked", blocked}} {
 		e := stats.MedianCI(g.x, c)
-		bar := Bar{Label: g.label, N: int64(len(g.x)), Muted: !r.Enough(len(g.x))}
-		if len(g.x) > 0 {
-			bar.Value, bar.Low, bar.High = e.Value, e.Low, e.High
-			bar.HasRange = !math.IsNaN(e.Low) && !math.IsNaN(e.High)
-		}
-		d.GateLeadTime = append(d.GateLeadTime, bar)
+		d.GateLeadTime = append(d.GateLeadTime, estimateBar(g.label, len(g.x), e, r))
 	}
 	e := stats.BootstrapMedianDiff(blocked, unblocked, o.Resamples, c, o.Seed)
 	f := Figure{Title: "Deployment delay when a security gate blocks", Estimate: e.Value, Low: e.Low, High: e.High, N: int64(len(blocked) + len(unblocked)),
