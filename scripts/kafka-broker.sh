@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Apache Kafka broker for tests and CI: KRaft, one node acting as
 # broker and controller, on free loopback ports, data in a temporary state
-# directory. Needs only a JDK (17+) and Maven; installs both with apt-get when
+# directory. Needs only Java 17+ and Maven; installs both with apt-get when
 # missing and fetches the Kafka jars from Maven Central (scripts/kafka/pom.xml).
 #
 #   scripts/kafka-broker.sh fetch    download the jars (once; cached)
