@@ -3,29 +3,46 @@ package pipelinetest_test
 import (
 	"context"
 	"fmt"
+	"log"
 
 	"github.com/secimpact/impact/internal/chconn"
-	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/chlocal"
 	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/schemas/migrations"
 )
 
-// Fill a migrated database with 90 simulated days and the analyst tables.
-// Tests usually call pipelinetest.Load(t, opts), which does this on a
-// fresh testenv database.
+// Fill a migrated database with 60 simulated days and the analyst tables,
+// then compare a table with the simulation's truth. Tests usually call
+// pipelinetest.Load(t, opts), which does this on a fresh testenv database.
 func ExampleFill() {
 	ctx := context.Background()
-	cfg := config.ClickHouse{Addr: "127.0.0.1:9000", Database: "impact"}
+	srv, err := chlocal.Start(ctx, chlocal.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := srv.Config("impact")
+	if err := chconn.EnsureDatabase(ctx, cfg); err != nil {
+		log.Fatal(err)
+	}
 	conn, err := chconn.Open(ctx, cfg)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	defer conn.Close()
-	truth, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 1, Days: 90})
-	if err != nil {
-		fmt.Println(err)
-		return
+	if _, err := migrations.Apply(ctx, conn, migrations.Options{SkipLock: true}); err != nil {
+		log.Fatal(err)
 	}
-	fmt.Println("closed deals:", truth.Deals.Closed)
+
+	truth, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 1, Days: 60, Scale: 0.2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM deal_facts").Scan(&n); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n == uint64(truth.Deals.Closed), n > 0)
+	// Output: true true
 }
