@@ -5,8 +5,8 @@ INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE ingested_at >= toDateTime(@since);
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
-WHERE concat(service_id, '@', ifNull(commit_sha, '')) IN (
-    SELECT concat(service_id, '@', ifNull(commit_sha, '')) FROM gate_events
+WHERE cityHash64(service_id, ifNull(commit_sha, '')) IN (
+    SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
     WHERE ingested_at >= toDateTime(@since) AND isNotNull(commit_sha));
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts

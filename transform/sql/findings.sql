@@ -56,11 +56,11 @@ FROM
     (
         SELECT
             finding_id, s,
-            tupleElement(k, 1) AS severity,
-            tupleElement(k, 2) AS service_id,
-            tupleElement(k, 3) AS status,
-            tupleElement(k, 4) AS detected_at,
-            tupleElement(k, 5) AS fixed_at,
+            tupleElement(s, 21) AS severity,
+            tupleElement(s, 22) AS service_id,
+            tupleElement(s, 23) AS status,
+            tupleElement(s, 24) AS detected_at,
+            tupleElement(s, 25) AS fixed_at,
             if(isNotNull(tupleElement(s, 13)), tupleElement(s, 13),
                 multiIf(severity = 'critical', detected_at + @sla_critical,
                         severity = 'high', detected_at + @sla_high,
@@ -73,14 +73,14 @@ FROM
         (
             SELECT
                 finding_id,
+                -- One argMax over the whole state: elements 1-20 as named, 21-25
+                -- severity, service_id, status, detected_at, fixed_at.
                 argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
-                             event_id, kafka_topic, kafka_partition, kafka_offset),
+                             event_id, kafka_topic, kafka_partition, kafka_offset,
+                             severity, service_id, status, detected_at, fixed_at),
                        tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4), event_id)) AS s,
-                argMax(tuple(severity, service_id, status, detected_at, fixed_at),
-                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4), event_id)) AS k,
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time

@@ -139,11 +139,11 @@ FROM
     (
         SELECT
             finding_id, s,
-            tupleElement(k, 1) AS severity,
-            tupleElement(k, 2) AS service_id,
-            tupleElement(k, 3) AS status,
-            tupleElement(k, 4) AS detected_at,
-            tupleElement(k, 5) AS fixed_at,
+            tupleElement(s, 21) AS severity,
+            tupleElement(s, 22) AS service_id,
+            tupleElement(s, 23) AS status,
+            tupleElement(s, 24) AS detected_at,
+            tupleElement(s, 25) AS fixed_at,
             if(isNotNull(tupleElement(s, 13)), tupleElement(s, 13),
                 multiIf(severity = 'critical', detected_at + 1296000,
                         severity = 'high', detected_at + 2592000,
@@ -156,14 +156,14 @@ FROM
         (
             SELECT
                 finding_id,
+                -- One argMax over the whole state: elements 1-20 as named, 21-25
+                -- severity, service_id, status, detected_at, fixed_at.
                 argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
-                             event_id, kafka_topic, kafka_partition, kafka_offset),
+                             event_id, kafka_topic, kafka_partition, kafka_offset,
+                             severity, service_id, status, detected_at, fixed_at),
                        tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4), event_id)) AS s,
-                argMax(tuple(severity, service_id, status, detected_at, fixed_at),
-                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4), event_id)) AS k,
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
@@ -366,8 +366,8 @@ SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE i
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
-WHERE concat(service_id, '@', ifNull(commit_sha, '')) IN (
-    SELECT concat(service_id, '@', ifNull(commit_sha, '')) FROM gate_events
+WHERE cityHash64(service_id, ifNull(commit_sha, '')) IN (
+    SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
     WHERE ingested_at >= toDateTime(1782863400) AND isNotNull(commit_sha));
 
 INSERT INTO transform_keys (model, key)
@@ -423,7 +423,8 @@ FROM
                 tupleElement(s, 15) AS kafka_partition,
                 tupleElement(s, 16) AS kafka_offset,
                 -- Gates match on service and commit; without a commit there is no honest match.
-                if(isNull(tupleElement(s, 3)), '', concat(tupleElement(s, 1), '@', assumeNotNull(tupleElement(s, 3)))) AS gate_key
+                -- A 64-bit hash of (service, commit) joins much faster than the strings.
+                if(isNull(tupleElement(s, 3)), toUInt64(0), cityHash64(tupleElement(s, 1), assumeNotNull(tupleElement(s, 3)))) AS gate_key
             FROM
             (
                 SELECT
@@ -448,7 +449,7 @@ FROM
             (
                 SELECT
                     run_id,
-                    concat(tupleElement(g, 1), '@', tupleElement(g, 2)) AS gate_key,
+                    cityHash64(tupleElement(g, 1), tupleElement(g, 2)) AS gate_key,
                     tupleElement(g, 3) AS result,
                     tupleElement(g, 4) AS blocking
                 FROM
@@ -457,8 +458,8 @@ FROM
                            argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
                     FROM gate_events
                     WHERE isNotNull(commit_sha)
-                    AND concat(service_id, '@', assumeNotNull(commit_sha)) IN (
-                        SELECT concat(service_id, '@', ifNull(commit_sha, '')) FROM deployment_events
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) IN (
+                        SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
                         WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
                     GROUP BY run_id
                 )
