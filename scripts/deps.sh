@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs what impact needs on a fresh Debian machine, skipping what is there.
 #   scripts/deps.sh demo   ClickHouse server (the demo starts its own)
-#   scripts/deps.sh test   + chdb (current ClickHouse engine for SQL checks),
-#                            Chromium (brief rendering test), Kafka broker jars
+#   scripts/deps.sh test   + ZooKeeper (cluster test), chdb (current ClickHouse
+#                            engine for SQL checks), Chromium (brief rendering
+#                            test), Kafka broker jars (Java 17+, Maven)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-demo}
 
-bash scripts/ensure-clickhouse.sh
+if [ "$mode" = test ]; then
+	bash scripts/ensure-clickhouse.sh --zookeeper
+else
+	bash scripts/ensure-clickhouse.sh
+fi
 go mod download
 
 if [ "$mode" = test ]; then

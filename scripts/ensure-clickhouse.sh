@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Makes sure a ClickHouse server binary exists for the tests and the demo,
 # which start their own servers (internal/chlocal) on free loopback ports,
-# and ZooKeeper for the cluster tests (replicated tables and ON CLUSTER DDL
-# on a local 2x2 cluster). Installs Debian's clickhouse-server,
-# clickhouse-client and zookeeper when missing, and keeps the packages from
-# starting their system services: nothing should listen on the default
-# ports behind the tests' back. Idempotent.
+# and, with --zookeeper, ZooKeeper for the cluster tests (replicated tables
+# and ON CLUSTER DDL on a local 2x2 cluster; the demo does not need it, and
+# it pulls in a JRE). Installs Debian's clickhouse-server, clickhouse-client
+# and zookeeper when missing, and keeps the packages from starting their
+# system services: nothing should listen on the default ports behind the
+# tests' back. Idempotent.
+#
+#   scripts/ensure-clickhouse.sh               ClickHouse only (demo)
+#   scripts/ensure-clickhouse.sh --zookeeper   ClickHouse and ZooKeeper (tests)
 set -euo pipefail
+
+want_zookeeper=""
+case ${1:-} in
+--zookeeper) want_zookeeper=1 ;;
+"") ;;
+*) echo "usage: $0 [--zookeeper]" >&2; exit 2 ;;
+esac
 
 have_server() {
 	command -v clickhouse-server >/dev/null 2>&1 ||
@@ -19,7 +30,7 @@ have_zookeeper() { [ -f /usr/share/java/zookeeper.jar ]; }
 
 pkgs=()
 have_server || pkgs+=(clickhouse-server clickhouse-client)
-have_zookeeper || pkgs+=(zookeeper)
+[ -z "$want_zookeeper" ] || have_zookeeper || pkgs+=(zookeeper)
 if [ ${#pkgs[@]} -eq 0 ]; then
 	exit 0
 fi
@@ -60,4 +71,4 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
 fi
 
 have_server || { echo "ensure-clickhouse: clickhouse-server still missing after apt-get install" >&2; exit 1; }
-have_zookeeper || { echo "ensure-clickhouse: zookeeper still missing after apt-get install" >&2; exit 1; }
+[ -z "$want_zookeeper" ] || have_zookeeper || { echo "ensure-clickhouse: zookeeper still missing after apt-get install" >&2; exit 1; }

@@ -18,7 +18,7 @@ import (
 
 // ErrZooKeeperNotInstalled is returned (wrapped) by StartZooKeeper when the
 // ZooKeeper jar or java is missing.
-var ErrZooKeeperNotInstalled = errors.New("ZooKeeper is not installed: run `sudo apt-get install -y zookeeper` (or scripts/ensure-clickhouse.sh)")
+var ErrZooKeeperNotInstalled = errors.New("ZooKeeper is not installed: run `sudo apt-get install -y zookeeper` (or scripts/ensure-clickhouse.sh --zookeeper)")
 
 // DefaultZooKeeperClasspath is where Debian's zookeeper package puts the
 // server; its manifest names the dependency jars.
