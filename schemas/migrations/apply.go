@@ -135,9 +135,7 @@ func applyLocked(ctx context.Context, conn driver.Conn, all []Migration, opts Op
 			}
 			r.Statements = append(r.Statements, s)
 		}
-		if err := conn.Exec(ctx,
-			"INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT ?, ?, ?, now()",
-			uint32(m.Version), m.Name, m.Checksum); err != nil {
+		if err := conn.Exec(ctx, sqlRecordApplied, uint32(m.Version), m.Name, m.Checksum); err != nil {
 			return r, fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
 		r.Applied = append(r.Applied, m)
@@ -157,15 +155,14 @@ type appliedRow struct {
 func readApplied(ctx context.Context, conn driver.Conn, missingOK bool) (map[int]appliedRow, error) {
 	if missingOK {
 		var n uint64
-		if err := conn.QueryRow(ctx,
-			"SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'").Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, sqlHasMigrationsTable).Scan(&n); err != nil {
 			return nil, fmt.Errorf("look for schema_migrations: %w", err)
 		}
 		if n == 0 {
 			return map[int]appliedRow{}, nil
 		}
 	}
-	rows, err := conn.Query(ctx, "SELECT version, name, checksum FROM schema_migrations FINAL ORDER BY version")
+	rows, err := conn.Query(ctx, sqlReadApplied)
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}
@@ -221,7 +218,7 @@ func short(sum string) string {
 // set, so the runner never migrates the wrong database.
 func checkDatabase(ctx context.Context, conn driver.Conn, opts Options) error {
 	var cur string
-	if err := conn.QueryRow(ctx, "SELECT currentDatabase()").Scan(&cur); err != nil {
+	if err := conn.QueryRow(ctx, sqlCurrentDatabase).Scan(&cur); err != nil {
 		return fmt.Errorf("read current database: %w", err)
 	}
 	if opts.Database != "" && cur != opts.Database {

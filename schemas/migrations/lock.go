@@ -47,18 +47,14 @@ func newOwner() string {
 // another runner holds it; the caller waits and retries.
 func tryLock(ctx context.Context, conn driver.Conn) (*lock, bool, error) {
 	owner := newOwner()
-	if err := conn.Exec(ctx,
-		"INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released) SELECT ?, now(), now(), 0",
-		owner); err != nil {
+	if err := conn.Exec(ctx, sqlTakeLock, owner); err != nil {
 		return nil, false, fmt.Errorf("take migration lock: %w", err)
 	}
 	if err := sleep(ctx, lockSettle); err != nil {
 		return nil, false, fmt.Errorf("take migration lock: %w", err)
 	}
 	var holder string
-	err := conn.QueryRow(ctx, `SELECT owner FROM schema_migrations_lock FINAL
-WHERE released = 0 AND heartbeat_at >= now() - ?
-ORDER BY acquired_at, owner LIMIT 1`, int(lockLease/time.Second)).Scan(&holder)
+	err := conn.QueryRow(ctx, sqlLockHolder, int(lockLease/time.Second)).Scan(&holder)
 	if err != nil {
 		return nil, false, fmt.Errorf("read migration lock: %w", err)
 	}
@@ -93,8 +89,7 @@ func (l *lock) heartbeat(conn driver.Conn) {
 
 // beat renews the lock row's heartbeat.
 func (l *lock) beat(ctx context.Context, conn driver.Conn) error {
-	if err := conn.Exec(ctx, `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
-SELECT owner, acquired_at, now(), 0 FROM schema_migrations_lock FINAL WHERE owner = ? AND released = 0`, l.owner); err != nil {
+	if err := conn.Exec(ctx, sqlRenewLock, l.owner); err != nil {
 		return fmt.Errorf("renew migration lock: %w", err)
 	}
 	return nil
@@ -114,8 +109,7 @@ func (l *lock) release(ctx context.Context, conn driver.Conn) error {
 	// the lock it holds.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := conn.Exec(ctx, `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
-SELECT owner, acquired_at, max(heartbeat_at) + 1, 1 FROM schema_migrations_lock WHERE owner = ? GROUP BY owner, acquired_at`, l.owner); err != nil {
+	if err := conn.Exec(ctx, sqlReleaseLock, l.owner); err != nil {
 		return fmt.Errorf("release migration lock: %w", err)
 	}
 	return nil

@@ -1,0 +1,28 @@
+package migrations
+
+// The runner's own queries on its bookkeeping tables (created by
+// bootstrapStatements), in one place so that a test can run them on a
+// current ClickHouse too (TestRunnerStatementsChDB). Arguments are bound
+// client-side by clickhouse-go (?), which works on 18.16 and current
+// servers alike.
+const (
+	sqlCurrentDatabase    = "SELECT currentDatabase()"
+	sqlHasMigrationsTable = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
+	sqlReadApplied        = "SELECT version, name, checksum FROM schema_migrations FINAL ORDER BY version"
+	// args: version, name, checksum
+	sqlRecordApplied = "INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT ?, ?, ?, now()"
+
+	// args: owner
+	sqlTakeLock = "INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released) SELECT ?, now(), now(), 0"
+	// args: lease in seconds
+	sqlLockHolder = `SELECT owner FROM schema_migrations_lock FINAL
+WHERE released = 0 AND heartbeat_at >= now() - ?
+ORDER BY acquired_at, owner LIMIT 1`
+	// args: owner
+	sqlRenewLock = `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
+SELECT owner, acquired_at, now(), 0 FROM schema_migrations_lock FINAL WHERE owner = ? AND released = 0`
+	// args: owner. heartbeat_at is pushed one second past the last
+	// heartbeat so ReplacingMergeTree keeps this row.
+	sqlReleaseLock = `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
+SELECT owner, acquired_at, max(heartbeat_at) + 1, 1 FROM schema_migrations_lock WHERE owner = ? GROUP BY owner, acquired_at`
+)

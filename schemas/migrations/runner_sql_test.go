@@ -1,0 +1,44 @@
+package migrations
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/secimpact/impact/internal/sqlcheck"
+)
+
+// bindSample inlines args for the ? placeholders of stmt, as clickhouse-go
+// does client-side, for running the statement where no driver binds.
+func bindSample(t *testing.T, stmt string, args ...string) string {
+	t.Helper()
+	if n := strings.Count(stmt, "?"); n != len(args) {
+		t.Fatalf("%d placeholders, %d args: %s", n, len(args), stmt)
+	}
+	for _, a := range args {
+		stmt = strings.Replace(stmt, "?", a, 1)
+	}
+	return stmt
+}
+
+// TestRunnerStatementsChDB runs the runner's own bookkeeping queries on a
+// current ClickHouse (chdb), in the order a migration and a lock cycle send
+// them, after the bookkeeping DDL; ClickHouse 18.16 runs them in every
+// other test of this package.
+func TestRunnerStatementsChDB(t *testing.T) {
+	stmts := bootstrapStatements(Options{})
+	stmts = append(stmts,
+		sqlCurrentDatabase,
+		sqlHasMigrationsTable,
+		sqlReadApplied,
+		bindSample(t, sqlTakeLock, "'host/1/ab'"),
+		bindSample(t, sqlLockHolder, "60"),
+		bindSample(t, sqlRenewLock, "'host/1/ab'"),
+		bindSample(t, sqlRecordApplied, "1", "'0001_events_raw'", "'abc'"),
+		sqlReadApplied,
+		bindSample(t, sqlReleaseLock, "'host/1/ab'"),
+		bindSample(t, sqlLockHolder, "60"),
+	)
+	sqlcheck.LintT(t, stmts)
+	r := sqlcheck.RunChDB(t, stmts)
+	t.Logf("runner statements ran on ClickHouse %s (chdb)", r.Version)
+}
