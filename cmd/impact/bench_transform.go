@@ -14,8 +14,9 @@ import (
 
 func init() {
 	var (
-		opts   bench.Options
-		asJSON bool
+		opts       bench.Options
+		asJSON     bool
+		cpuprofile string
 	)
 	cmd := &cobra.Command{
 		Use:   "transform",
@@ -33,6 +34,14 @@ events.`,
 				opts.ClickHouse.Database = "impact_bench" // never drop the real database
 			}
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return fmt.Errorf("cpu profile: %w", err)
+				}
+				defer f.Close()
+				opts.CPUProfile = f
+			}
 			res, err := bench.Run(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -66,6 +75,7 @@ events.`,
 	f.IntVar(&opts.Events, "events", 10_000_000, "about how many events to simulate")
 	f.Uint64Var(&opts.Seed, "seed", 1, "simulation seed")
 	f.BoolVar(&asJSON, "json", false, "print the figures as JSON")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write a Go CPU profile of the refreshes to this file")
 
 	// The bench parent command belongs to bench.go (bench ingest); files
 	// initialise in name order, so it exists by now. Create it only if that

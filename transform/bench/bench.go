@@ -8,8 +8,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/secimpact/impact/internal/chconn"
@@ -36,6 +38,9 @@ type Options struct {
 	// ClickHouse is the server to use; an empty Addr starts a local one.
 	ClickHouse config.ClickHouse
 	Logger     *slog.Logger
+	// CPUProfile, when set, receives a Go CPU profile of the two refreshes
+	// (the client side: impact_stats, batching).
+	CPUProfile io.Writer
 }
 
 // Result holds the measured figures (JSON keys are stable: scripts read
@@ -145,6 +150,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	log.Info("bench transform: loaded", "rows", res.LoadedRows, "seconds", res.LoadSeconds)
 
 	ropts := transform.Options{AsOf: truth.End, Logger: log}
+	if opts.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
+			return res, fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	s0, c0 := processCPU(pid), selfCPU()
 	full, err := transform.Refresh(ctx, conn, ropts)
 	if err != nil {
