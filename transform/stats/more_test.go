@@ -42,3 +42,18 @@ func TestKaplanMeierQuantile(t *testing.T) {
 	// smallest t with F(t) >= 0.5.
 	near(t, "uncensored", KaplanMeierQuantile([]float64{4, 1, 3, 2}, []bool{true, true, true, true}, 0.5), 2, 0)
 }
+
+// McKean-Schrader: the same samples as TestMeansAndMedianCI; reference
+// computed independently with numpy 2 / scipy 1.17.1 from the published
+// formula (c = round((n+1)/2 - z sqrt(n/4)); SE = (X_(n-c+1) - X_(c)) / 2z).
+func TestMedianDiffMcKeanSchrader(t *testing.T) {
+	x := []float64{12, 3, 7, 25, 9, 14, 2, 30, 8, 11, 5, 19, 6, 21, 4, 17, 13, 10, 27, 1}
+	y := []float64{3, 4, 2, 5, 4, 3, 4, 5, 2, 3, 4}
+	e := MedianDiffMcKeanSchrader(x, y, 0.95)
+	near(t, "estimate", e.Value, 6.5, 1e-12)
+	near(t, "low", e.Low, 0.9773194914, 1e-9)
+	near(t, "high", e.High, 12.0226805086, 1e-9)
+	if e := MedianDiffMcKeanSchrader(x[:3], y, 0.95); !math.IsNaN(e.Value) {
+		t.Errorf("n=3 should give NaN, got %v", e.Value)
+	}
+}
