@@ -69,7 +69,7 @@ local ClickHouse server itself.`,
 			fmt.Fprintf(out, "events                 %d (%s Kafka, %d partitions per topic, %d CPUs)\n", res.Events, res.KafkaMode, res.Partitions, res.CPUs)
 			fmt.Fprintf(out, "kafka raw fetch        %10.0f events/s\n", res.KafkaRawEPS)
 			fmt.Fprintf(out, "clickhouse raw insert  %10.0f events/s\n", res.ClickHouseRawEPS)
-			fmt.Fprintf(out, "pipeline (ingest)      %10.0f events/s  (active %.2fs, wall %.2fs)\n", res.PipelineEPS, res.PipelineActiveSeconds, res.PipelineWallSeconds)
+			fmt.Fprintf(out, "pipeline (ingest)      %10.0f events/s  (active %.2fs, wall %.2fs, ingester CPU %.2fs)\n", res.PipelineEPS, res.PipelineActiveSeconds, res.PipelineWallSeconds, res.PipelineCPUSeconds)
 			fmt.Fprintf(out, "ratio pipeline/min raw %10.2f\n", res.Ratio)
 			fmt.Fprintf(out, "peak RSS               %10.1f MiB  (%s)\n", float64(res.PeakRSSBytes)/(1<<20), res.RSSNote)
 			return nil

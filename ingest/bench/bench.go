@@ -68,6 +68,10 @@ type Result struct {
 	// drain completion.
 	PipelineWallSeconds   float64 `json:"pipeline_wall_seconds"`
 	PipelineActiveSeconds float64 `json:"pipeline_active_seconds"`
+	// PipelineCPUSeconds is the child's user+system CPU time: compared with
+	// the active time it shows how much of the run the ingester itself
+	// computed and how much it waited (on ClickHouse, on Kafka).
+	PipelineCPUSeconds float64 `json:"pipeline_cpu_seconds"`
 	ProduceEPS            float64 `json:"produce_eps"`
 	KafkaMode             string  `json:"kafka"`
 	Partitions            int     `json:"partitions_per_topic"`
@@ -107,7 +111,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	kc.Topics = kc.Topics.WithSuffix(suffix)
 
 	cc := opts.ClickHouse
-	if cc.Addr == "" {
+	ownServer := cc.Addr == ""
+	if ownServer {
 		srv, err := chlocal.Start(ctx, chlocal.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("bench: start local clickhouse: %w", err)
@@ -122,7 +127,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err := freshDatabase(ctx, db); err != nil {
 			return nil, err
 		}
-		defer func() { _ = chconn.DropDatabase(context.WithoutCancel(ctx), db) }()
+		if !ownServer { // a server of our own is removed whole, and faster
+			defer func() { _ = chconn.DropDatabase(context.WithoutCancel(ctx), db) }()
+		}
 	}
 
 	topics := append(kc.Topics.Sources(), kc.Topics.DLQTopic())
@@ -336,6 +343,7 @@ func pipeline(ctx context.Context, opts Options, kc config.Kafka, cc config.Clic
 		return fmt.Errorf("bench: pipeline child reported no drain time\n%s", strings.Join(tail, "\n"))
 	}
 	res.PipelineActiveSeconds = active
+	res.PipelineCPUSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	res.PipelineEPS = float64(res.Events) / active
 	if res.PeakRSSBytes == 0 {
 		return fmt.Errorf("bench: pipeline child reported no peak RSS\n%s", strings.Join(tail, "\n"))
