@@ -72,11 +72,11 @@ type Result struct {
 	// the active time it shows how much of the run the ingester itself
 	// computed and how much it waited (on ClickHouse, on Kafka).
 	PipelineCPUSeconds float64 `json:"pipeline_cpu_seconds"`
-	ProduceEPS            float64 `json:"produce_eps"`
-	KafkaMode             string  `json:"kafka"`
-	Partitions            int     `json:"partitions_per_topic"`
-	CPUs                  int     `json:"cpus"`
-	RSSNote               string  `json:"rss_note"`
+	ProduceEPS         float64 `json:"produce_eps"`
+	KafkaMode          string  `json:"kafka"`
+	Partitions         int     `json:"partitions_per_topic"`
+	CPUs               int     `json:"cpus"`
+	RSSNote            string  `json:"rss_note"`
 }
 
 // Run performs the three measurements.
