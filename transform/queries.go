@@ -6,8 +6,22 @@ package transform
 const (
 	qDeals = `SELECT segment, review_bucket, outcome, ifNull(loss_reason, ''), won, review_turnaround_days, cycle_days, amount_usd FROM deal_facts ORDER BY opportunity_id`
 
-	qDeployments = `SELECT department, gate_blocked, gate_waived, lead_time_hours FROM deployment_facts ORDER BY deployment_id`
+	// Deployments pre-aggregated per department and gate outcome: the
+	// counts, and the lead times as one array per group. Every statistic
+	// but the bootstrap is invariant to the order of the lead times
+	// (medians and McKean-Schrader sort them, Mann-Whitney rank sums are
+	// exact), so no server-side sort and no million-row string decoding.
+	qDeploymentGroups = `SELECT department, gate_blocked, gate_waived, count() AS n,
+    groupArrayIf(assumeNotNull(lead_time_hours), isNotNull(lead_time_hours)) AS lead
+FROM deployment_facts
+GROUP BY department, gate_blocked, gate_waived
+ORDER BY department, gate_blocked, gate_waived`
 
+	// The bootstrap resamples by position, so it reads the lead times in
+	// deployment order (only for samples small enough to bootstrap).
+	qDeploymentLeads = `SELECT gate_blocked, assumeNotNull(lead_time_hours) FROM deployment_facts WHERE isNotNull(lead_time_hours) ORDER BY deployment_id`
+
+	// Only a median of these is taken, so their order does not matter.
 	qSecurityFix = `SELECT (toInt64(finished_at) - toInt64(detected_at)) / 3600
 FROM
 (
@@ -18,8 +32,7 @@ FROM
 ALL INNER JOIN
 (
     SELECT finding_id, detected_at FROM findings
-) AS r1 USING finding_id
-ORDER BY finding_id, finished_at`
+) AS r1 USING finding_id`
 
 	// One row per ticket, flagged when its account appears in any
 	// incident's affected_account_ids (the accounts whose own baseline
@@ -40,15 +53,23 @@ ALL LEFT JOIN
 ) AS r2 USING account_id
 ORDER BY ticket_id`
 
-	// Time to fix in days: fixed findings observed, open ones censored at
-	// their age as of @asof, dismissed ones at dismissal.
-	qFindings = `SELECT team, department, severity, status, within_sla,
-    (toInt64(multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
-                     status = 'dismissed', ifNull(dismissed_at, last_event_time),
-                     toDateTime(@asof))) - toInt64(detected_at)) / 86400 AS days,
-    toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(@asof) - 365 * 86400) AS debt
-FROM findings
-ORDER BY finding_id`
+	// Findings pre-aggregated per team, department, severity, status, SLA
+	// outcome (2: undecided) and debt flag: the count and the times to fix
+	// in days as one array per group (fixed findings observed, open ones
+	// censored at their age as of @asof, dismissed ones at dismissal).
+	// Kaplan-Meier sorts the times, so their order does not matter.
+	qFindingGroups = `SELECT team, department, severity, status, within, debt, count() AS n, groupArray(days) AS days
+FROM
+(
+    SELECT team, department, severity, status, ifNull(within_sla, 2) AS within,
+        (toInt64(multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
+                         status = 'dismissed', ifNull(dismissed_at, last_event_time),
+                         toDateTime(@asof))) - toInt64(detected_at)) / 86400 AS days,
+        toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(@asof) - 365 * 86400) AS debt
+    FROM findings
+)
+GROUP BY team, department, severity, status, within, debt
+ORDER BY team, department, severity, status, within, debt`
 
 	qCostOfRisk = `SELECT department, sum(cost_of_risk_usd), sum(incidents) FROM department_scorecard GROUP BY department ORDER BY department`
 

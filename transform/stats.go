@@ -2,9 +2,11 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -118,15 +120,40 @@ func ComputeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
-	var out []Stat
-	for _, f := range []func(context.Context, driver.Conn, StatsOptions, time.Time) ([]Stat, error){
+	// The families read different tables and are independent: run them
+	// concurrently (conn is a pool) so that the server scans one table
+	// while the client decodes and computes another. Rows keep the
+	// family order.
+	families := []func(context.Context, driver.Conn, StatsOptions, time.Time) ([]Stat, error){
 		dealStats, deploymentStats, ticketStats, findingStats, departmentStats,
-	} {
-		s, err := f(ctx, conn, o, asOf)
-		if err != nil {
+	}
+	res := make([][]Stat, len(families))
+	errs := make([]error, len(families))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, f := range families {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res[i], errs[i] = f(ctx, conn, o, asOf); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// Report the failure, not the cancellations it caused.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return nil, err
 		}
-		out = append(out, s...)
+	}
+	var out []Stat
+	for i := range families {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, res[i]...)
 	}
 	return out, nil
 }
@@ -251,7 +278,7 @@ func dealStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.Tim
 }
 
 func deploymentStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.Time) ([]Stat, error) {
-	rows, err := conn.Query(ctx, qDeployments)
+	rows, err := conn.Query(ctx, qDeploymentGroups)
 	if err != nil {
 		return nil, fmt.Errorf("read deployment_facts: %w", err)
 	}
@@ -263,28 +290,33 @@ func deploymentStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ ti
 	for rows.Next() {
 		var dept string
 		var b, w uint8
-		var lead *float64
-		if err := rows.Scan(&dept, &b, &w, &lead); err != nil {
+		var n uint64
+		var lead []float64
+		if err := rows.Scan(&dept, &b, &w, &n, &lead); err != nil {
 			return nil, fmt.Errorf("read deployment_facts: %w", err)
 		}
 		if byDept[dept] == nil {
 			byDept[dept] = &cnt{}
 		}
 		for _, c := range []*cnt{byDept[dept], &all} {
-			c.n++
-			c.blocked += int(b)
-			c.waived += int(w)
+			c.n += int(n)
+			c.blocked += int(b) * int(n)
+			c.waived += int(w) * int(n)
 		}
-		if lead != nil {
-			if b == 1 {
-				blocked = append(blocked, *lead)
-			} else {
-				unblocked = append(unblocked, *lead)
-			}
+		if b == 1 {
+			blocked = append(blocked, lead...)
+		} else {
+			unblocked = append(unblocked, lead...)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read deployment_facts: %w", err)
+	}
+	bootstrap := len(blocked)+len(unblocked) <= bootstrapMaxN || o.Resamples > 0
+	if bootstrap {
+		if blocked, unblocked, err = deploymentLeads(ctx, conn); err != nil {
+			return nil, err
+		}
 	}
 	r, c := o.Rules, o.Confidence
 	var out []Stat
@@ -302,7 +334,8 @@ func deploymentStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ ti
 	// McKean-Schrader normal interval, because resampling a million lead
 	// times would dominate the refresh while the interval is already narrow.
 	var delay stats.Estimate
-	if n := len(blocked) + len(unblocked); n <= bootstrapMaxN || o.Resamples > 0 {
+	if bootstrap {
+		n := len(blocked) + len(unblocked)
 		delay = stats.BootstrapMedianDiff(blocked, unblocked, resamples(o.Resamples, n), c, o.Seed)
 	} else {
 		delay = stats.MedianDiffMcKeanSchrader(blocked, unblocked, c)
@@ -330,6 +363,32 @@ func deploymentStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ ti
 	}
 	out = append(out, row("security_fix_lead_time_hours", "all", "median", "hours", r.Evidence(stats.Descriptive, len(fix)), stats.MedianCI(fix, c)))
 	return out, nil
+}
+
+// deploymentLeads reads the lead times of blocked and unblocked
+// deployments in deployment order, the order the bootstrap resamples.
+func deploymentLeads(ctx context.Context, conn driver.Conn) (blocked, unblocked []float64, err error) {
+	rows, err := conn.Query(ctx, qDeploymentLeads)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read deployment lead times: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b uint8
+		var lead float64
+		if err := rows.Scan(&b, &lead); err != nil {
+			return nil, nil, fmt.Errorf("read deployment lead times: %w", err)
+		}
+		if b == 1 {
+			blocked = append(blocked, lead)
+		} else {
+			unblocked = append(unblocked, lead)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read deployment lead times: %w", err)
+	}
+	return blocked, unblocked, nil
 }
 
 func ticketStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.Time) ([]Stat, error) {
@@ -406,7 +465,7 @@ func ticketStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.T
 }
 
 func findingStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) ([]Stat, error) {
-	rows, err := conn.Query(ctx, bindAsOf(qFindings, asOf))
+	rows, err := conn.Query(ctx, bindAsOf(qFindingGroups, asOf))
 	if err != nil {
 		return nil, fmt.Errorf("read findings: %w", err)
 	}
@@ -421,15 +480,15 @@ func findingStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 	var opened, fixed, debt int
 	for rows.Next() {
 		var team, dept, sev, status string
-		var within *uint8
-		var days float64
-		var isDebt uint8
-		if err := rows.Scan(&team, &dept, &sev, &status, &within, &days, &isDebt); err != nil {
+		var within, isDebt uint8
+		var n uint64
+		var days []float64
+		if err := rows.Scan(&team, &dept, &sev, &status, &within, &isDebt, &n, &days); err != nil {
 			return nil, fmt.Errorf("read findings: %w", err)
 		}
-		opened++
-		debt += int(isDebt)
-		if within != nil {
+		opened += int(n)
+		debt += int(isDebt) * int(n)
+		if within != 2 { // 2: no SLA outcome yet
 			for _, kv := range []struct {
 				m map[string]*sla
 				k string
@@ -437,8 +496,8 @@ func findingStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 				if kv.m[kv.k] == nil {
 					kv.m[kv.k] = &sla{}
 				}
-				kv.m[kv.k].n++
-				kv.m[kv.k].within += int(*within)
+				kv.m[kv.k].n += int(n)
+				kv.m[kv.k].within += int(within) * int(n)
 			}
 		}
 		// Dismissed findings are censored at dismissal in the fix-time
@@ -450,11 +509,14 @@ func findingStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 			if kv.m[kv.k] == nil {
 				kv.m[kv.k] = &ttf{}
 			}
-			kv.m[kv.k].t = append(kv.m[kv.k].t, days)
-			kv.m[kv.k].obs = append(kv.m[kv.k].obs, status == "fixed")
+			g := kv.m[kv.k]
+			g.t = append(g.t, days...)
+			for range days {
+				g.obs = append(g.obs, status == "fixed")
+			}
 		}
 		if status == "fixed" {
-			fixed++
+			fixed += int(n)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -645,7 +707,7 @@ const statsInsertColumns = "metric, dimension, dimension_value, n, estimate, ci_
 func StatsStatements() []string {
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	out := []string{}
-	for _, q := range []string{qDeals, qDeployments, qSecurityFix, qTickets, qFindings, qCostOfRisk, qVendors, qExceptions} {
+	for _, q := range []string{qDeals, qDeploymentGroups, qDeploymentLeads, qSecurityFix, qTickets, qFindingGroups, qCostOfRisk, qVendors, qExceptions} {
 		out = append(out, bindAsOf(q, asOf))
 	}
 	ddl, _ := sqlFS.ReadFile("sql/" + StatsTable + ".ddl.sql")

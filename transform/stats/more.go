@@ -2,6 +2,7 @@ package stats
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/stat"
@@ -90,25 +91,38 @@ func tq(conf, df float64) float64 {
 // findings count instead of being dropped. NaN when survival never falls
 // to 1-q.
 func KaplanMeierQuantile(times []float64, observed []bool, q float64) float64 {
-	idx := make([]int, len(times))
-	for i := range idx {
-		idx[i] = i
+	// Sort (time, observed) pairs by value rather than an index slice
+	// through a closure: several times faster for a million findings.
+	type obs struct {
+		t   float64
+		obs bool
+	}
+	s := make([]obs, len(times))
+	for i, t := range times {
+		s[i] = obs{t, observed[i]}
 	}
 	// Events before censorings at equal times, the usual convention.
-	sort.Slice(idx, func(a, b int) bool {
-		ta, tb := times[idx[a]], times[idx[b]]
-		if ta != tb {
-			return ta < tb
+	slices.SortFunc(s, func(a, b obs) int {
+		switch {
+		case a.t < b.t:
+			return -1
+		case a.t > b.t:
+			return 1
+		case a.obs == b.obs:
+			return 0
+		case a.obs:
+			return -1
+		default:
+			return 1
 		}
-		return observed[idx[a]] && !observed[idx[b]]
 	})
-	atRisk := float64(len(times))
-	s := 1.0
-	for i := 0; i < len(idx); {
-		t := times[idx[i]]
+	atRisk := float64(len(s))
+	surv := 1.0
+	for i := 0; i < len(s); {
+		t := s[i].t
 		var d, c float64
-		for i < len(idx) && times[idx[i]] == t {
-			if observed[idx[i]] {
+		for i < len(s) && s[i].t == t {
+			if s[i].obs {
 				d++
 			} else {
 				c++
@@ -116,8 +130,8 @@ func KaplanMeierQuantile(times []float64, observed []bool, q float64) float64 {
 			i++
 		}
 		if d > 0 {
-			s *= 1 - d/atRisk
-			if s <= 1-q+1e-12 {
+			surv *= 1 - d/atRisk
+			if surv <= 1-q+1e-12 {
 				return t
 			}
 		}
