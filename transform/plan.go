@@ -41,6 +41,7 @@ func Plan(opts Options, mode string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	out = append(out, "TRUNCATE TABLE transform_keys") // once per refresh, before the models
 	for _, m := range sqlModels {
 		mm := mode
 		if m.key == "" {

@@ -15,9 +15,11 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -146,13 +148,21 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 	policy := fmt.Sprintf("%s/%d/%d/%d/%d/%d", opts.SLA.Version, slaSeconds(opts.SLA, "critical"), slaSeconds(opts.SLA, "high"),
 		slaSeconds(opts.SLA, "medium"), slaSeconds(opts.SLA, "low"), slaSeconds(opts.SLA, "info"))
 
-	var versions []stateRow
-	for _, m := range sqlModels {
+	// Keys of every model go to one transform_keys, told apart by the
+	// model column, so it is emptied once and the entity models (which
+	// read only the typed tables and their own live table) are built
+	// concurrently: while one waits on an INSERT ... SELECT the server
+	// runs another's, and their per-table statement overheads overlap.
+	// department_scorecard reads the fact tables, so it comes after them.
+	if err := conn.Exec(ctx, "TRUNCATE TABLE transform_keys"); err != nil {
+		return rep, fmt.Errorf("empty transform_keys: %w", err)
+	}
+	build := func(ctx context.Context, m model) (TableReport, error) {
 		t0 := time.Now()
 		v := m.version(policy)
 		exists, err := tableExists(ctx, conn, m.name)
 		if err != nil {
-			return rep, err
+			return TableReport{}, err
 		}
 		mode := Incremental
 		if opts.Full || !havePrev || !exists || m.key == "" || state[m.name].version != v {
@@ -160,18 +170,51 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 		}
 		tr := TableReport{Table: m.name, Mode: mode}
 		if err := buildModel(ctx, conn, m, mode, exists, exists && state[m.name].version == v, p, &tr); err != nil {
-			return rep, err
+			return tr, err
 		}
 		if tr.Rows, err = countRows(ctx, conn, m.name); err != nil {
-			return rep, err
+			return tr, err
 		}
 		tr.Duration = time.Since(t0)
-		if mode == Full && m.key != "" {
+		log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "duration", tr.Duration.Round(time.Millisecond))
+		return tr, nil
+	}
+	reports := make([]TableReport, len(sqlModels))
+	errs := make([]error, len(sqlModels))
+	bctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i, m := range sqlModels {
+		if m.key == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if reports[i], errs[i] = build(bctx, m); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	if err := firstError(errs); err != nil {
+		return rep, err
+	}
+	for i, m := range sqlModels {
+		if m.key != "" {
+			continue
+		}
+		if reports[i], err = build(ctx, m); err != nil {
+			return rep, err
+		}
+	}
+	var versions []stateRow
+	for i, m := range sqlModels {
+		if reports[i].Mode == Full && m.key != "" {
 			rep.Mode = Full
 		}
-		rep.Tables = append(rep.Tables, tr)
-		versions = append(versions, stateRow{model: m.name, version: v})
-		log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "duration", tr.Duration.Round(time.Millisecond))
+		rep.Tables = append(rep.Tables, reports[i])
+		versions = append(versions, stateRow{model: m.name, version: m.version(policy)})
 	}
 
 	t0 := time.Now()
@@ -193,6 +236,22 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 	}
 	log.Info("transform refresh", "mode", rep.Mode, "duration", rep.Duration.Round(time.Millisecond), "watermark", wm)
 	return rep, nil
+}
+
+// firstError returns the first error that is not a cancellation caused by
+// another one, else the first error.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func slaSeconds(p schemas.SLAPolicy, severity string) int64 {
@@ -259,7 +318,6 @@ func modelSteps(m model, mode string, p params) ([]string, error) {
 	}
 	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental}
 	if mode == Incremental {
-		out = append(out, "TRUNCATE TABLE transform_keys")
 		if err := add(".touch.sql", tmplData{}); err != nil {
 			return nil, err
 		}

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -142,17 +141,11 @@ func ComputeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 		}()
 	}
 	wg.Wait()
-	// Report the failure, not the cancellations it caused.
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, err
-		}
+	if err := firstError(errs); err != nil {
+		return nil, err
 	}
 	var out []Stat
 	for i := range families {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
 		out = append(out, res[i]...)
 	}
 	return out, nil

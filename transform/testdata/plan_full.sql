@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS transform_keys (
     key String COMMENT 'Entity key to recompute in the running incremental refresh.'
 ) ENGINE = MergeTree ORDER BY (model, key);
 
+TRUNCATE TABLE transform_keys;
+
 DROP TABLE IF EXISTS findings_next;
 
 CREATE TABLE IF NOT EXISTS findings_next (

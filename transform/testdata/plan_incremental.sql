@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS transform_keys (
     key String COMMENT 'Entity key to recompute in the running incremental refresh.'
 ) ENGINE = MergeTree ORDER BY (model, key);
 
+TRUNCATE TABLE transform_keys;
+
 DROP TABLE IF EXISTS findings_next;
 
 CREATE TABLE IF NOT EXISTS findings_next (
@@ -58,8 +60,6 @@ CREATE TABLE IF NOT EXISTS findings_next (
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
 ) ENGINE = MergeTree ORDER BY finding_id;
-
-TRUNCATE TABLE transform_keys;
 
 -- Findings to recompute: new or changed finding events, and findings of
 -- services whose catalog entry changed (team/department as of detection).
@@ -218,8 +218,6 @@ CREATE TABLE IF NOT EXISTS deal_facts_next (
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
 ) ENGINE = MergeTree ORDER BY opportunity_id;
 
-TRUNCATE TABLE transform_keys;
-
 -- Deals to recompute: new or changed opportunity events, and deals whose
 -- review (named by security_review_id, or by the review's opportunity_id)
 -- changed.
@@ -355,8 +353,6 @@ CREATE TABLE IF NOT EXISTS deployment_facts_next (
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
 ) ENGINE = MergeTree ORDER BY deployment_id;
-
-TRUNCATE TABLE transform_keys;
 
 -- Deployments to recompute: new or changed deployment events, deployments
 -- of a service and commit with new gate runs, and deployments of services
@@ -503,8 +499,6 @@ CREATE TABLE IF NOT EXISTS ticket_facts_next (
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
 ) ENGINE = MergeTree ORDER BY ticket_id;
-
-TRUNCATE TABLE transform_keys;
 
 -- Tickets to recompute: new or changed ticket events, and tickets of
 -- accounts named (in any version) by incidents with new events.
