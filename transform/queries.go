@@ -34,13 +34,15 @@ ALL INNER JOIN
     SELECT finding_id, detected_at FROM findings
 ) AS r1 USING finding_id`
 
-	// One row per ticket, flagged when its account appears in any
-	// incident's affected_account_ids (the accounts whose own baseline
-	// metric 12 compares against).
-	qTickets = `SELECT account_id, after_incident_30d, security_related, csat_score, affected
+	// Tickets counted per account, incident window, security flag, CSAT
+	// score and affected flag (the account appears in any incident's
+	// affected_account_ids: the accounts whose own baseline metric 12
+	// compares against). Scores are small integers, so the statistics are
+	// computed from the counts in score order, whatever the row order.
+	qTicketGroups = `SELECT account_id, after_incident_30d, security_related, isNotNull(csat_score) AS rated, ifNull(csat_score, 0) AS csat, affected, count() AS n
 FROM
 (
-    SELECT ticket_id, account_id, after_incident_30d, security_related, csat_score FROM ticket_facts
+    SELECT account_id, after_incident_30d, security_related, csat_score FROM ticket_facts
 ) AS l2
 ALL LEFT JOIN
 (
@@ -51,7 +53,7 @@ ALL LEFT JOIN
         FROM incident_events GROUP BY incident_id
     )
 ) AS r2 USING account_id
-ORDER BY ticket_id`
+GROUP BY account_id, after_incident_30d, security_related, rated, csat, affected`
 
 	// Findings pre-aggregated per team, department, severity, status, SLA
 	// outcome (2: undecided) and debt flag: the count and the times to fix

@@ -385,51 +385,68 @@ func deploymentLeads(ctx context.Context, conn driver.Conn) (blocked, unblocked 
 }
 
 func ticketStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.Time) ([]Stat, error) {
-	rows, err := conn.Query(ctx, qTickets)
+	rows, err := conn.Query(ctx, qTicketGroups)
 	if err != nil {
 		return nil, fmt.Errorf("read ticket_facts: %w", err)
 	}
 	defer rows.Close()
-	type acct struct{ after, before []float64 }
+	// Integer scores: sums are exact in float64, so per-account means do
+	// not depend on the order rows arrive in.
+	type acct struct{ afterSum, afterN, beforeSum, beforeN float64 }
 	accounts := map[string]*acct{}
-	var after, affectedBase []float64
+	var afterN, baseN [256]int // tickets per CSAT score
 	var n, sec, nAfter, secAfter int
 	for rows.Next() {
 		var id string
-		var a, s, affected uint8
-		var csat *uint8
-		if err := rows.Scan(&id, &a, &s, &csat, &affected); err != nil {
+		var a, s, rated, csat, affected uint8
+		var cnt uint64
+		if err := rows.Scan(&id, &a, &s, &rated, &csat, &affected, &cnt); err != nil {
 			return nil, fmt.Errorf("read ticket_facts: %w", err)
 		}
-		n++
-		sec += int(s)
+		k := int(cnt)
+		n += k
+		sec += int(s) * k
 		if a == 1 {
-			nAfter++
-			secAfter += int(s)
+			nAfter += k
+			secAfter += int(s) * k
 		}
-		if csat == nil {
+		if rated == 0 {
 			continue
 		}
-		v := float64(*csat)
+		v := float64(csat)
 		if a == 1 {
-			after = append(after, v)
+			afterN[csat] += k
 		} else if affected == 1 {
-			affectedBase = append(affectedBase, v)
+			baseN[csat] += k
 		}
 		if affected == 1 {
 			if accounts[id] == nil {
 				accounts[id] = &acct{}
 			}
 			if a == 1 {
-				accounts[id].after = append(accounts[id].after, v)
+				accounts[id].afterSum += v * float64(k)
+				accounts[id].afterN += float64(k)
 			} else {
-				accounts[id].before = append(accounts[id].before, v)
+				accounts[id].beforeSum += v * float64(k)
+				accounts[id].beforeN += float64(k)
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read ticket_facts: %w", err)
 	}
+	// The samples in score order: a canonical order, so the floating-point
+	// sums of the t statistics are the same on every run.
+	expand := func(counts *[256]int) []float64 {
+		var out []float64
+		for v, k := range counts {
+			for range k {
+				out = append(out, float64(v))
+			}
+		}
+		return out
+	}
+	after, affectedBase := expand(&afterN), expand(&baseN)
 	r, c := o.Rules, o.Confidence
 	var out []Stat
 	// 12. CSAT after an incident vs the affected accounts' own baseline:
@@ -443,8 +460,8 @@ func ticketStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.T
 	var paired []float64
 	for _, id := range sortedKeys(accounts) {
 		a := accounts[id]
-		if len(a.after) > 0 && len(a.before) > 0 {
-			paired = append(paired, mean(a.after)-mean(a.before))
+		if a.afterN > 0 && a.beforeN > 0 {
+			paired = append(paired, a.afterSum/a.afterN-a.beforeSum/a.beforeN)
 		}
 	}
 	pe := stats.MeanT(paired, c)
@@ -675,14 +692,6 @@ func bindAsOf(q string, asOf time.Time) string {
 	return out
 }
 
-func mean(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v
-	}
-	return s / float64(len(x))
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -700,7 +709,7 @@ const statsInsertColumns = "metric, dimension, dimension_value, n, estimate, ci_
 func StatsStatements() []string {
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	out := []string{}
-	for _, q := range []string{qDeals, qDeploymentGroups, qDeploymentLeads, qSecurityFix, qTickets, qFindingGroups, qCostOfRisk, qVendors, qExceptions} {
+	for _, q := range []string{qDeals, qDeploymentGroups, qDeploymentLeads, qSecurityFix, qTicketGroups, qFindingGroups, qCostOfRisk, qVendors, qExceptions} {
 		out = append(out, bindAsOf(q, asOf))
 	}
 	ddl, _ := sqlFS.ReadFile("sql/" + StatsTable + ".ddl.sql")
