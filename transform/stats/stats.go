@@ -12,6 +12,7 @@ package stats
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/stat"
@@ -203,20 +204,36 @@ func fisherZ(r, se, zz float64) (lo, hi float64) {
 // Ranks returns the 1-based mid-ranks of x (tied values share the mean of
 // their ranks).
 func Ranks(x []float64) []float64 {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
+	// Sort (value, index) pairs, ties by index: the order a stable sort
+	// gives, several times faster than sort.SliceStable on a million
+	// lead times.
+	type vi struct {
+		v float64
+		i int
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
+	s := make([]vi, len(x))
+	for i, v := range x {
+		s[i] = vi{v, i}
+	}
+	slices.SortFunc(s, func(a, b vi) int {
+		switch {
+		case a.v < b.v:
+			return -1
+		case b.v < a.v:
+			return 1
+		default:
+			return a.i - b.i
+		}
+	})
 	r := make([]float64, len(x))
-	for i := 0; i < len(idx); {
+	for i := 0; i < len(s); {
 		j := i
-		for j+1 < len(idx) && x[idx[j+1]] == x[idx[i]] {
+		for j+1 < len(s) && s[j+1].v == s[i].v {
 			j++
 		}
 		mid := float64(i+j)/2 + 1
 		for k := i; k <= j; k++ {
-			r[idx[k]] = mid
+			r[s[k].i] = mid
 		}
 		i = j + 1
 	}
