@@ -1,10 +1,12 @@
 package ingest_test
 
 import (
+	"context"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/secimpact/impact/internal/testenv"
@@ -19,6 +21,7 @@ func TestCrashRestart(t *testing.T) {
 	kc := testenv.Kafka(t)
 	cc := testenv.ClickHouse(t)
 	conn := openCH(t, cc)
+	killOrphanInserts(t, conn)
 	group := groupName(t)
 	env := childEnv(kc, cc)
 
@@ -80,6 +83,7 @@ func TestGroupTakeover(t *testing.T) {
 	half := len(d.msgs) / 2
 	produce(t, kc, d.msgs[:half])
 
+	killOrphanInserts(t, conn)
 	a := startIngest(t, bin, env, args...)
 	b := startIngest(t, bin, env, args...)
 	total := float64(5 * testenv.KafkaPartitions)
@@ -109,4 +113,36 @@ func TestGroupTakeover(t *testing.T) {
 	}
 	checkStored(t, conn, d)
 	checkCommitted(t, kc, group)
+}
+
+// killOrphanInserts registers a cleanup (run before the database is
+// dropped) that kills INSERTs still open on the server: an INSERT whose
+// client was SIGKILLed between sending the query and its data can stay
+// open on ClickHouse 18.16 until its receive timeout, and DROP DATABASE
+// waits for it.
+func killOrphanInserts(t *testing.T, conn driver.Conn) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		rows, err := conn.Query(ctx, "SELECT query_id, elapsed, query FROM system.processes WHERE query LIKE 'INSERT INTO %'")
+		if err != nil {
+			t.Logf("list open inserts: %v", err)
+			return
+		}
+		var ids []string
+		for rows.Next() {
+			var id, q string
+			var elapsed float64
+			if err := rows.Scan(&id, &elapsed, &q); err == nil {
+				t.Logf("open INSERT after the test (%.1fs): %.80s", elapsed, q)
+				ids = append(ids, id)
+			}
+		}
+		rows.Close()
+		for _, id := range ids {
+			if err := conn.Exec(ctx, "KILL QUERY WHERE query_id = ? SYNC", id); err != nil {
+				t.Logf("kill query %s: %v", id, err)
+			}
+		}
+	})
 }
