@@ -18,5 +18,5 @@ CREATE TABLE IF NOT EXISTS events_raw
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplacingMergeTree(ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time) -- yearly: see 0002_typed_tables.sql
 ORDER BY (event_source, event_id);

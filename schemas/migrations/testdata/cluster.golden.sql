@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS impact.events_raw_local ON CLUSTER impact_cluster
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/events_raw_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time) -- yearly: see 0002_typed_tables.sql
 ORDER BY (event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.events_raw ON CLUSTER impact_cluster AS impact.events_raw_local
@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS impact.finding_events_local ON CLUSTER impact_cluster
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/finding_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (finding_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.finding_events ON CLUSTER impact_cluster AS impact.finding_events_local
@@ -104,7 +104,7 @@ CREATE TABLE IF NOT EXISTS impact.gate_events_local ON CLUSTER impact_cluster
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/gate_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (run_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.gate_events ON CLUSTER impact_cluster AS impact.gate_events_local
@@ -134,7 +134,7 @@ CREATE TABLE IF NOT EXISTS impact.incident_events_local ON CLUSTER impact_cluste
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/incident_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (incident_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.incident_events ON CLUSTER impact_cluster AS impact.incident_events_local
@@ -159,7 +159,7 @@ CREATE TABLE IF NOT EXISTS impact.policy_exception_events_local ON CLUSTER impac
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/policy_exception_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (exception_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.policy_exception_events ON CLUSTER impact_cluster AS impact.policy_exception_events_local
@@ -188,7 +188,7 @@ CREATE TABLE IF NOT EXISTS impact.review_events_local ON CLUSTER impact_cluster
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/review_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (review_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.review_events ON CLUSTER impact_cluster AS impact.review_events_local
@@ -217,7 +217,7 @@ CREATE TABLE IF NOT EXISTS impact.vendor_assessment_events_local ON CLUSTER impa
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/vendor_assessment_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (assessment_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster AS impact.vendor_assessment_events_local
@@ -246,7 +246,7 @@ CREATE TABLE IF NOT EXISTS impact.deployment_events_local ON CLUSTER impact_clus
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/deployment_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (deployment_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.deployment_events ON CLUSTER impact_cluster AS impact.deployment_events_local
@@ -282,7 +282,7 @@ CREATE TABLE IF NOT EXISTS impact.opportunity_events_local ON CLUSTER impact_clu
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/opportunity_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (opportunity_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.opportunity_events ON CLUSTER impact_cluster AS impact.opportunity_events_local
@@ -313,7 +313,7 @@ CREATE TABLE IF NOT EXISTS impact.ticket_events_local ON CLUSTER impact_cluster
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/ticket_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (ticket_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.ticket_events ON CLUSTER impact_cluster AS impact.ticket_events_local
@@ -339,7 +339,7 @@ CREATE TABLE IF NOT EXISTS impact.service_events_local ON CLUSTER impact_cluster
     ingested_at DateTime COMMENT 'When impact ingest wrote the row (UTC)'
 )
 ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/service_events_local', '{replica}', ingested_at)
-PARTITION BY toYYYYMM(event_time)
+PARTITION BY toYear(event_time)
 ORDER BY (service_id, event_source, event_id);
 
 CREATE TABLE IF NOT EXISTS impact.service_events ON CLUSTER impact_cluster AS impact.service_events_local
