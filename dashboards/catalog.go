@@ -77,7 +77,7 @@ func ciso() Dashboard {
 			{Title: "Deploy delay associated with gate blocks (median difference)", Kind: Stat, Unit: unitHours, Width: 8,
 				Units:    map[string]string{"sample_size": unitCount},
 				Summary:  "Median lead time of gate-blocked minus unblocked deployments with its interval; blocks are associated with the delay, which also reflects what the blocked changes were.",
-				Method:   "impact_stats gate_delay_hours: difference of medians with a percentile bootstrap 95% interval (2000 resamples), latest transform run over all data",
+				Method:   "impact_stats gate_delay_hours: difference of medians with a percentile bootstrap 95% interval (2000 resamples; McKean-Schrader above 100,000 deployments), latest transform run over all data",
 				N:        "sample_size (deployments with a lead time)",
 				Evidence: Descriptive,
 				SQL:      "ciso/stat_gate_delay.sql", Columns: statColumns},
