@@ -168,3 +168,11 @@ func Or(s, def string) string {
 	}
 	return s
 }
+
+// Or2 returns a, or b when a is the zero Time.
+func Or2(a, b Time) Time {
+	if a.IsZero() {
+		return b
+	}
+	return a
+}

@@ -209,3 +209,16 @@ func EventID(system string, parts ...string) string {
 func ChangeID(system, entity, typ string, at time.Time) string {
 	return EventID(system, entity, typ, at.UTC().Format(time.RFC3339Nano))
 }
+
+// StateID is ChangeID for sources that date changes coarsely (to the
+// minute, say): the event's data is part of the id, so two different
+// states at the same timestamp stay two events, while the same state sent
+// twice (a retry, an import of the same record) is one.
+func StateID(system, entity, typ string, at time.Time, data any) string {
+	b, err := json.Marshal(data)
+	if err != nil { // cannot happen for contract payloads; fall back to the time alone
+		return ChangeID(system, entity, typ, at)
+	}
+	sum := sha256.Sum256(b)
+	return EventID(system, entity, typ, at.UTC().Format(time.RFC3339Nano), hex.EncodeToString(sum[:]))
+}
