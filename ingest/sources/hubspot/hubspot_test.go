@@ -1,0 +1,260 @@
+package hubspot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secimpact/impact/ingest/sources"
+	"github.com/secimpact/impact/ingest/sources/mapping"
+	"github.com/secimpact/impact/ingest/sources/sourcetest"
+	"github.com/secimpact/impact/schemas"
+)
+
+func testMapping(t *testing.T) *mapping.File {
+	t.Helper()
+	m, err := mapping.Parse("test.yaml", []byte(`
+version: 1
+accounts:
+  - id: globex
+    name: Globex Corporation
+    hubspot: 9876543210
+crm:
+  segments: {Enterprise: enterprise, "Mid-Market": mid_market}
+  loss_reasons: {"Security review failed": security}
+  hubspot:
+    properties:
+      segment: customer_segment
+      security_review_requested: security_review_requested_date
+      security_review_completed: security_review_completed_date
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// fakeCRM serves GET /crm/v3/objects/deals/{id} from deals in HubSpot's
+// documented response shape, checking the request as HubSpot would.
+type fakeCRM struct {
+	t     *testing.T
+	mu    sync.Mutex
+	deals map[string][]byte
+	reqs  []string
+}
+
+func (f *fakeCRM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, r.URL.RequestURI())
+	if r.Method != http.MethodGet || r.Header.Get("Authorization") != "Bearer pat-na1-test" {
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"status":"error","message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION"}`))
+		return
+	}
+	id, ok := strings.CutPrefix(r.URL.Path, "/crm/v3/objects/deals/")
+	if !ok || r.URL.Query().Get("associations") != "companies" {
+		http.NotFound(w, r)
+		return
+	}
+	body, ok := f.deals[id]
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"status":"error","message":"Object not found.","category":"OBJECT_NOT_FOUND"}`))
+		return
+	}
+	// Only the requested properties come back, as HubSpot does.
+	var d map[string]any
+	json.Unmarshal(body, &d)
+	want := map[string]bool{}
+	for _, p := range strings.Split(r.URL.Query().Get("properties"), ",") {
+		want[p] = true
+	}
+	props := d["properties"].(map[string]any)
+	for k := range props {
+		if !want[k] {
+			delete(props, k)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	json.NewEncoder(w).Encode(d)
+}
+
+func newCRM(t *testing.T, deals map[string][]byte) (*fakeCRM, *Client) {
+	f := &fakeCRM{t: t, deals: deals}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c := &Client{BaseURL: srv.URL, Token: "pat-na1-test"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return f, c
+}
+
+func deal(t *testing.T, set map[string]any) []byte {
+	return sourcetest.Edit(t, sourcetest.Local(t, "api.deal.json"), set)
+}
+
+func mapDelivery(t *testing.T, body []byte, c *Client) sources.Result {
+	t.Helper()
+	r, err := Map(context.Background(), testMapping(t), Delivery{Body: body}, c.Deal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestMap(t *testing.T) {
+	won := sourcetest.Local(t, "api.deal.json")
+	lost := deal(t, map[string]any{"properties.dealstage": "closedlost", "properties.hs_is_closed_won": "false",
+		"properties.closed_lost_reason": "Security review failed", "properties.security_review_completed_date": nil})
+	open := deal(t, map[string]any{"properties.dealstage": "appointmentscheduled", "properties.hs_is_closed": "false",
+		"properties.hs_is_closed_won": "false", "properties.customer_segment": "Mid-Market", "properties.dealtype": "newbusiness",
+		"properties.security_review_requested_date": nil, "properties.security_review_completed_date": nil})
+	cases := []struct {
+		name  string
+		deal  []byte
+		body  []byte
+		types []string
+		check func(t *testing.T, o *schemas.Opportunity, evs []*schemas.Event)
+	}{
+		{"won", won, sourcetest.Local(t, "webhook.deal.propertyChange.json"), []string{"crm.opportunity.closed", "security.review.completed"},
+			func(t *testing.T, o *schemas.Opportunity, evs []*schemas.Event) {
+				if o.OpportunityID != "hubspot:deal/18230411007" || o.AccountID != "globex" || *o.AccountName != "Globex Corporation" ||
+					o.Segment != "enterprise" || o.DealType != "expansion" || o.Outcome != "won" || o.AmountUSD != 48000 ||
+					!o.SecurityReviewRequired || *o.SecurityReviewID != "hubspot:deal/18230411007/security-review" ||
+					o.ClosedAt.Format(time.RFC3339) != "2025-03-11T07:55:20Z" {
+					t.Errorf("%+v", o)
+				}
+				// Dated by the latest occurredAt of the deal's events.
+				if evs[0].Time.UnixMilli() != 1741679720530 {
+					t.Errorf("time %v", evs[0].Time)
+				}
+				r := evs[1].Payload.(*schemas.SecurityReview)
+				if r.Status != "completed" || r.CompletedAt.Sub(r.RequestedAt) != 7*24*time.Hour || r.Channel != "questionnaire" || r.AccountID != "globex" {
+					t.Errorf("%+v", r)
+				}
+			}},
+		{"lost", lost, sourcetest.Local(t, "webhook.deal.propertyChange.json"), []string{"crm.opportunity.closed", "security.review.requested"},
+			func(t *testing.T, o *schemas.Opportunity, evs []*schemas.Event) {
+				if o.Outcome != "lost" || *o.LossReason != "security" {
+					t.Errorf("%+v", o)
+				}
+				if r := evs[1].Payload.(*schemas.SecurityReview); r.Status != "requested" || r.CompletedAt != nil {
+					t.Errorf("%+v", r)
+				}
+			}},
+		{"created", open, sourcetest.Local(t, "webhook.deal.creation.json"), []string{"crm.opportunity.created"},
+			func(t *testing.T, o *schemas.Opportunity, evs []*schemas.Event) {
+				if o.Outcome != "open" || o.ClosedAt != nil || o.Segment != "mid_market" || o.DealType != "new" || o.SecurityReviewRequired {
+					t.Errorf("%+v", o)
+				}
+			}},
+		{"stage_changed", open, sourcetest.Local(t, "webhook.object.propertyChange.json"), []string{"crm.opportunity.stage_changed"},
+			func(t *testing.T, o *schemas.Opportunity, evs []*schemas.Event) {
+				if o.Stage != "appointmentscheduled" {
+					t.Errorf("%+v", o)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			crm, client := newCRM(t, map[string][]byte{"18230411007": c.deal})
+			r := mapDelivery(t, c.body, client)
+			if len(r.Events) != len(c.types) {
+				t.Fatalf("%+v", r)
+			}
+			var evs []*schemas.Event
+			for i, e := range r.Events {
+				ev := sourcetest.Decode(t, e)
+				if ev.Type != c.types[i] {
+					t.Errorf("event %d: %s, want %s", i, ev.Type, c.types[i])
+				}
+				evs = append(evs, ev)
+			}
+			c.check(t, evs[0].Payload.(*schemas.Opportunity), evs)
+			if len(crm.reqs) != 1 { // one fetch per deal, however many of its events
+				t.Errorf("requests %v", crm.reqs)
+			}
+			sourcetest.Golden(t, c.name, r)
+		})
+	}
+}
+
+func TestNotMapped(t *testing.T) {
+	cases := []struct {
+		name    string
+		deal    []byte
+		body    []byte
+		outcome string
+		detail  string
+	}{
+		{"no company", deal(t, map[string]any{"associations": nil}), sourcetest.Local(t, "webhook.deal.creation.json"), "ignored", "no associated company"},
+		{"deleted deal", nil, sourcetest.Local(t, "webhook.deal.creation.json"), "ignored", "archived"},
+		{"contact only", nil, []byte(`[{"eventId":1,"subscriptionType":"contact.creation","objectId":5,"occurredAt":1741679720512}]`), "ignored", "no deal changes"},
+		{"deal deletion", nil, []byte(`[{"eventId":1,"subscriptionType":"deal.deletion","objectId":5,"occurredAt":1741679720512}]`), "ignored", "no deal changes"},
+		{"unmapped segment", deal(t, map[string]any{"properties.customer_segment": "Strategic"}), sourcetest.Local(t, "webhook.deal.creation.json"), "unmapped", "crm.segments Strategic"},
+		{"foreign currency", deal(t, map[string]any{"properties.deal_currency_code": "EUR"}), sourcetest.Local(t, "webhook.deal.creation.json"), "unmapped", "crm.currency_rates EUR"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			deals := map[string][]byte{}
+			if c.deal != nil {
+				deals["18230411007"] = c.deal
+			}
+			_, client := newCRM(t, deals)
+			r := mapDelivery(t, c.body, client)
+			got := r.Ignored
+			if len(r.Unmapped) > 0 {
+				got = r.Unmapped[0].Key + " " + r.Unmapped[0].Value
+			}
+			if r.Outcome() != c.outcome || !strings.Contains(got, c.detail) {
+				t.Errorf("got %s %q, want %s %q", r.Outcome(), got, c.outcome, c.detail)
+			}
+		})
+	}
+	// An unmapped loss reason is reported; the deal is still published without it.
+	_, client := newCRM(t, map[string][]byte{"18230411007": deal(t, map[string]any{"properties.hs_is_closed_won": "false", "properties.closed_lost_reason": "Budget cut"})})
+	r := mapDelivery(t, sourcetest.Local(t, "webhook.deal.propertyChange.json"), client)
+	if len(r.Events) == 0 || len(r.Unmapped) != 1 || r.Unmapped[0].Key != "crm.loss_reasons" || r.Events[0].Data.(*schemas.Opportunity).LossReason != nil {
+		t.Errorf("%+v", r)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	_, c := newCRM(t, nil)
+	c.Token = "wrong"
+	_, err := Map(context.Background(), testMapping(t), Delivery{Body: sourcetest.Local(t, "webhook.deal.creation.json")}, c.Deal)
+	var se *StatusError
+	if err == nil || !errors.As(err, &se) || se.Code != 401 {
+		t.Errorf("got %v", err)
+	}
+	if _, err := Map(context.Background(), testMapping(t), Delivery{Body: sourcetest.Local(t, "webhook.deal.creation.json")}, nil); err == nil {
+		t.Error("no fetch: no error")
+	}
+	if _, err := Map(context.Background(), nil, Delivery{Body: []byte(`{"not":"an array"}`)}, c.Deal); err == nil {
+		t.Error("object body accepted")
+	}
+	for _, bad := range []Client{{}, {Token: "x", BaseURL: "ftp://h"}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v validated", bad)
+		}
+	}
+}
+
+// TestImportID: the id of a webhook-driven change is the ChangeID the
+// importer computes from the deal's property history for the same change.
+func TestImportID(t *testing.T) {
+	_, client := newCRM(t, map[string][]byte{"18230411007": sourcetest.Local(t, "api.deal.json")})
+	r := mapDelivery(t, sourcetest.Local(t, "webhook.object.propertyChange.json"), client)
+	want := sources.ChangeID(System, DealID("18230411007"), "crm.opportunity.closed", time.UnixMilli(1741679720512))
+	if r.Events[0].ID != want {
+		t.Errorf("%s, want %s", r.Events[0].ID, want)
+	}
+}

@@ -1,0 +1,128 @@
+package hubspot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/secimpact/impact/ingest/sources"
+	"github.com/secimpact/impact/ingest/sources/mapping"
+)
+
+// Delivery is one webhook delivery: a JSON array of up to 100 events.
+type Delivery struct {
+	Received time.Time
+	Body     []byte
+}
+
+// Notification is one event of a HubSpot webhook delivery (legacy
+// subscriptions: subscriptionType deal.propertyChange; developer platform:
+// subscriptionType object.propertyChange with objectTypeId 0-3).
+type Notification struct {
+	EventID          json.Number  `json:"eventId"`
+	SubscriptionType string       `json:"subscriptionType"`
+	ObjectTypeID     string       `json:"objectTypeId"`
+	ObjectID         json.Number  `json:"objectId"`
+	OccurredAt       sources.Time `json:"occurredAt"`
+	PropertyName     string       `json:"propertyName"`
+	PropertyValue    string       `json:"propertyValue"`
+	ChangeSource     string       `json:"changeSource"`
+}
+
+// FetchDeal reads a deal's current state; see Client.Deal.
+type FetchDeal func(ctx context.Context, id string, properties []string) (*Deal, error)
+
+// dealObjectType is HubSpot's object type id of deals.
+const dealObjectType = "0-3"
+
+// Map maps one webhook delivery. For each deal it names (creation, property
+// change, association change, merge, restore) it fetches the deal's current
+// state and maps it with MapDeal, dated by the latest occurredAt of that
+// deal's events; a deal created in the delivery gives a created event.
+// Deletions and other objects' events are ignored.
+func Map(ctx context.Context, m *mapping.File, d Delivery, fetch FetchDeal) (sources.Result, error) {
+	if m == nil {
+		m = &mapping.File{}
+	}
+	var ns []Notification
+	if err := json.Unmarshal(d.Body, &ns); err != nil {
+		return sources.Result{}, fmt.Errorf("decode HubSpot webhook (a JSON array of events): %w", err)
+	}
+	type change struct {
+		at      time.Time
+		created bool
+	}
+	deals := map[string]*change{}
+	var ignored []string
+	for i, n := range ns {
+		kind, isDeal := dealEvent(&n)
+		if !isDeal || kind == "deletion" || kind == "privacyDeletion" {
+			ignored = append(ignored, n.SubscriptionType)
+			continue
+		}
+		id := n.ObjectID.String()
+		if id == "" || n.OccurredAt.IsZero() {
+			return sources.Result{}, fmt.Errorf("event %d (%s): no objectId or occurredAt", i, n.SubscriptionType)
+		}
+		c := deals[id]
+		if c == nil {
+			c = &change{}
+			deals[id] = c
+		}
+		if n.OccurredAt.After(c.at) {
+			c.at = n.OccurredAt.Time
+		}
+		c.created = c.created || kind == "creation"
+	}
+	if len(deals) == 0 {
+		if len(ns) == 0 {
+			return sources.Ignore("an empty event list"), nil
+		}
+		return sources.Ignore("no deal changes (events: %v)", ignored), nil
+	}
+	if fetch == nil {
+		return sources.Result{}, fmt.Errorf("HubSpot webhooks carry only the changed property; the deal's state needs API access (a private app token)")
+	}
+	ids := make([]string, 0, len(deals))
+	for id := range deals {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	props := Properties(m)
+	var out sources.Result
+	for _, id := range ids {
+		deal, err := fetch(ctx, id, props)
+		if err != nil {
+			return sources.Result{}, fmt.Errorf("deal %s: %w", id, err)
+		}
+		typ := ""
+		if deals[id].created {
+			typ = "crm.opportunity.created"
+		}
+		r, err := MapDeal(m, deal, typ, deals[id].at)
+		if err != nil {
+			return sources.Result{}, err
+		}
+		out.Add(r)
+	}
+	return out, nil
+}
+
+// dealEvent says whether n is about a deal and what happened
+// (creation, propertyChange, deletion, associationChange, merge, restore).
+func dealEvent(n *Notification) (string, bool) {
+	obj, kind, ok := strings.Cut(n.SubscriptionType, ".")
+	if !ok {
+		return "", false
+	}
+	if obj == "deal" {
+		return kind, true
+	}
+	if obj == "object" && n.ObjectTypeID == dealObjectType {
+		return kind, true
+	}
+	return "", false
+}
