@@ -362,6 +362,7 @@ func (v *validator) check(f *File) {
 	v.picklist(f.Incidents.PagerDuty.Severity, "incidents.pagerduty.severity", severityValues)
 	v.picklist(f.Incidents.PagerDuty.Urgency, "incidents.pagerduty.urgency", severityValues)
 	v.picklist(f.Support.CSAT, "support.csat", csatValues)
+	v.checkImports(f)
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
 }
 

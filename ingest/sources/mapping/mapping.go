@@ -49,6 +49,10 @@ type File struct {
 	CRM CRM `yaml:"crm"`
 	// Support maps ticket fields and picklists.
 	Support Support `yaml:"support"`
+	// Jira says what Jira issues are (impact import jira).
+	Jira Jira `yaml:"jira"`
+	// Catalog configures ownership imports (impact catalog import).
+	Catalog Catalog `yaml:"catalog"`
 
 	name     string                       // file name, for errors
 	services map[string]map[string]string // system -> source id (folded) -> service_id
@@ -61,6 +65,7 @@ type Service struct {
 	GitHub    List   `yaml:"github"`    // repositories, owner/name
 	GitLab    List   `yaml:"gitlab"`    // projects, path_with_namespace or numeric project id
 	PagerDuty List   `yaml:"pagerduty"` // PagerDuty service ids or names
+	Jira      List   `yaml:"jira"`      // Jira components (impact import jira)
 }
 
 // Account is one customer account and its ids in the source systems.
@@ -70,6 +75,7 @@ type Account struct {
 	Zendesk    List   `yaml:"zendesk"`    // Zendesk organization ids
 	HubSpot    List   `yaml:"hubspot"`    // HubSpot company ids
 	Salesforce List   `yaml:"salesforce"` // Salesforce Account Ids
+	Jira       List   `yaml:"jira"`       // Jira Service Management organizations or customer option values (impact import jira)
 }
 
 // Gate selects CI jobs, whole CI runs or deployment reviews that are
@@ -111,6 +117,10 @@ type CRM struct {
 	DealTypes      Picklist `yaml:"deal_types"`      // -> new|expansion|renewal; default HubSpot's newbusiness new, existingbusiness expansion, empty new
 	ReviewChannels Picklist `yaml:"review_channels"` // -> trust_center|questionnaire|call|redline; default questionnaire
 	HubSpot        HubSpot  `yaml:"hubspot"`
+	// Currency converts deal amounts to USD (importers).
+	Currency Currency `yaml:"currency"`
+	// Salesforce describes the Salesforce report exports (impact import salesforce).
+	Salesforce SalesforceExport `yaml:"salesforce"`
 }
 
 // HubSpot names the HubSpot deal properties the mappers read.
@@ -172,15 +182,19 @@ const (
 	Zendesk    = "zendesk"
 	HubSpotS   = "hubspot"
 	Salesforce = "salesforce"
+	JiraS      = "jira"
 )
 
 // Defaults of picklists whose source is explicit enough to have one.
 var (
 	defaultSeverity = Picklist{"p1": "critical", "p2": "high", "p3": "medium", "p4": "low", "p5": "low"}
 	defaultUrgency  = Picklist{"high": "high", "low": "low"}
-	defaultDealType = Picklist{"newbusiness": "new", "existingbusiness": "expansion", "": "new"}
-	defaultChannel  = Picklist{"*": "questionnaire"}
-	defaultCSAT     = Picklist{"good": "5", "bad": "1", "1": "1", "2": "2", "3": "3", "4": "4", "5": "5"}
+	defaultDealType = Picklist{"newbusiness": "new", "existingbusiness": "expansion", "": "new",
+		// Salesforce's standard Opportunity Type values.
+		"new customer": "new", "existing customer - upgrade": "expansion",
+		"existing customer - replacement": "renewal", "existing customer - downgrade": "renewal"}
+	defaultChannel = Picklist{"*": "questionnaire"}
+	defaultCSAT    = Picklist{"good": "5", "bad": "1", "1": "1", "2": "2", "3": "3", "4": "4", "5": "5"}
 )
 
 // fold is the picklist and id matching key.

@@ -128,7 +128,7 @@ func TestErrors(t *testing.T) {
 		want       []string // substrings of the error, in order
 	}{
 		{"unknown top-level key", "version: 1\nservice:\n  - id: x\n",
-			[]string{"m.yaml:2: service: unknown key (known keys here: version, services, accounts, gates, incidents, crm, support)"}},
+			[]string{"m.yaml:2: service: unknown key (known keys here: version, services, accounts, gates, incidents, crm, support, jira, catalog)"}},
 		{"unknown nested key", "version: 1\ncrm:\n  segment: {a: smb}\n",
 			[]string{"m.yaml:3: crm.segment: unknown key"}},
 		{"typo in hubspot property", "version: 1\ncrm:\n  hubspot:\n    properties:\n      segmnt: x\n",

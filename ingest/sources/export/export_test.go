@@ -1,0 +1,173 @@
+package export
+
+import (
+	"errors"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCSV(t *testing.T) {
+	in := "\ufeff\"Id\";\"Name\";\"Note\"\r\n" +
+		"\"1\";\"a\";\"one\r\ntwo\"\r\n" +
+		"\"2\";\"b\";\"\"\r\n" +
+		"\r\n\"My report\"\r\n\"Copyright (c) 2000-2026\"\r\n"
+	c, err := OpenCSV("r.csv", strings.NewReader(in), []Column{{Name: "ID", Required: true}, {Name: "name"}, {Name: "Missing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Has("ID") || c.Has("Missing") {
+		t.Error("Has")
+	}
+	var got []string
+	for {
+		r, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Get("ID")+"|"+r.Get("name")+"|"+r.Get("Missing")+"@"+strconv.Itoa(r.Line))
+	}
+	if strings.Join(got, ",") != "1|a|@2,2|b|@4" {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestCSVErrors(t *testing.T) {
+	cols := []Column{{Name: "Id", Required: true}, {Name: "Segment", Required: true, Key: "crm.x.segment"}}
+	for _, c := range []struct{ name, in, want string }{
+		{"empty", "", "r.csv: empty file"},
+		{"missing column", "Id,Name\n1,a\n", `r.csv:1: field "Segment": header: missing column "Segment" (the header has "Id", "Name"); add the column to the export, or name the column it has in the mapping file (crm.x.segment)`},
+		{"field count", "Id,Segment\n1,a\n2,b,c\n", "r.csv:3: 3 fields, the header has 2"},
+		{"quote", "Id,Segment\n1,\"a\n", "r.csv:2: column"},
+		{"not utf-8", "Id,Segment\n1,\xe4\n", `r.csv:2: field "Segment": not UTF-8`},
+		{"after footer", "Id,Segment\n1,a\n\n\"footer\"\n2,b\n", "r.csv:5: a record after the report footer"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			csv, err := OpenCSV("r.csv", strings.NewReader(c.in), cols)
+			for err == nil {
+				_, err = csv.Next()
+			}
+			if errors.Is(err, io.EOF) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+			var fe *FileError
+			if !errors.As(err, &fe) {
+				t.Fatalf("%T is not a *FileError", err)
+			}
+		})
+	}
+}
+
+func TestParseAmount(t *testing.T) {
+	de := NumberFormat{Decimal: ','}
+	us := NumberFormat{}
+	ch := NumberFormat{Decimal: '.', Group: '\''}
+	for _, c := range []struct {
+		f    NumberFormat
+		in   string
+		want float64
+		cur  string
+	}{
+		{de, "1.234.567,89", 1234567.89, ""},
+		{de, "EUR 120.000,00", 120000, "EUR"},
+		{de, "1.234,5 €", 1234.5, "EUR"},
+		{de, "0,99", 0.99, ""},
+		{de, "1 234 567,89", 1234567.89, ""},
+		{us, "$12,000.00", 12000, "USD"},
+		{us, "GBP 987,654.31", 987654.31, "GBP"},
+		{us, "-5", -5, ""},
+		{us, "1234567", 1234567, ""},
+		{ch, "1'234.50", 1234.5, ""},
+	} {
+		got, cur, err := c.f.ParseAmount(c.in)
+		if err != nil || math.Abs(got-c.want) > 1e-9 || cur != c.cur {
+			t.Errorf("%s ParseAmount(%q) = %v %q %v, want %v %q", c.f, c.in, got, cur, err, c.want, c.cur)
+		}
+	}
+	for _, c := range []struct {
+		f  NumberFormat
+		in string
+	}{{de, "1,234.56"}, {de, "12.34"}, {us, "1,23"}, {us, ""}, {us, "abc"}, {us, "1.2.3"}, {de, "1.234,"}} {
+		if v, _, err := c.f.ParseAmount(c.in); err == nil {
+			t.Errorf("%s ParseAmount(%q) = %v, want an error", c.f, c.in, v)
+		}
+	}
+}
+
+func TestTimeFormat(t *testing.T) {
+	f, err := NewTimeFormat("Europe/Berlin", "DD.MM.YYYY HH:mm", "M/D/YYYY h:mm A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"31.12.2025 14:03":  "2025-12-31T13:03:00Z",
+		"30.06.2026 15:05":  "2026-06-30T13:05:00Z",
+		"6/30/2026 3:05 PM": "2026-06-30T13:05:00Z",
+	} {
+		got, err := f.Parse(in)
+		if err != nil || got.UTC().Format(time.RFC3339) != want {
+			t.Errorf("Parse(%q) = %v %v, want %s", in, got.UTC(), err, want)
+		}
+	}
+	if _, err := f.Parse("2025-12-31"); err == nil || !strings.Contains(err.Error(), `"DD.MM.YYYY HH:mm"`) {
+		t.Errorf("unknown format: %v", err)
+	}
+	if _, err := NewTimeFormat("", "DD.MM.YYYY Q"); err == nil {
+		t.Error("unknown token accepted")
+	}
+	if _, err := NewTimeFormat("Mars/Olympus", "YYYY"); err == nil {
+		t.Error("unknown zone accepted")
+	}
+	for in, want := range map[string]string{
+		"2026-02-10T09:12:44.000+0100": "2026-02-10T08:12:44Z",
+		"2026-02-10T09:12:44+01:00":    "2026-02-10T08:12:44Z",
+		"2026-02-10T09:12:44.123456Z":  "2026-02-10T09:12:44Z",
+	} {
+		got, err := ParseISO(in)
+		if err != nil || got.UTC().Truncate(time.Second).Format(time.RFC3339) != want {
+			t.Errorf("ParseISO(%q) = %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseISO("2026-02-10T09:12:44"); err == nil {
+		t.Error("a time without a zone was accepted")
+	}
+}
+
+func TestPage(t *testing.T) {
+	page := "{\n  \"count\": 2,\n  \"tickets\": [\n    {\"id\": 1},\n    {\n      \"id\": 2\n    }\n  ],\n  \"end_of_stream\": true\n}\n"
+	var lines []int
+	var paths []string
+	meta, err := Page("p.json", []byte(page), "tickets", func(r Record) error {
+		lines = append(lines, r.Line)
+		paths = append(paths, r.Path)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 2 || lines[0] != 4 || lines[1] != 5 || paths[1] != "tickets[1]" || string(meta["end_of_stream"]) != "true" {
+		t.Errorf("lines %v paths %v meta %v", lines, paths, meta)
+	}
+	if _, err := Page("a.json", []byte("[{\"a\":1},\n{\"a\":2}]"), "", func(Record) error { return nil }); err != nil {
+		t.Errorf("array page: %v", err)
+	}
+	for _, c := range []struct{ in, array, want string }{
+		{page[:60], "tickets", `p.json:6: field "tickets[1]": the page ends early (truncated download?)`},
+		{"{\"tickets\": [{\"id\": 1}, {\"id\": }]}", "tickets", `p.json:1: field "tickets[1]": not valid JSON`},
+		{"{\"results\": []}", "tickets", `p.json:1: field "tickets": no "tickets" array`},
+		{"{\"tickets\": {}}", "tickets", `p.json:1: field "tickets": want an array`},
+		{"{\"tickets\": []}\n{}", "tickets", "p.json:2: text after the JSON page"},
+		{"[1, 2]", "tickets", "want a JSON object"},
+	} {
+		_, err := Page("p.json", []byte(c.in), c.array, func(Record) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.in, err, c.want)
+		}
+	}
+}

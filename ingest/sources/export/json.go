@@ -1,0 +1,127 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// A Record is one element of the array a saved API page holds.
+type Record struct {
+	Index int             // position in the array, from 0
+	Line  int             // line the element starts on
+	Path  string          // "tickets[3]", or "[3]" for a page that is an array
+	Raw   json.RawMessage // the element as saved
+}
+
+// Page reads a saved JSON API page: either an object whose member array
+// holds the records ({"tickets": [...], "after_cursor": ...}) or, when
+// array is "", a top-level array (GitHub's list endpoints). fn is called
+// for every record in order; the page's other top-level members are
+// returned raw (paging information). A page that is not well-formed JSON,
+// ends early (a truncated download) or lacks the array is a *FileError
+// with the line where reading stopped.
+func Page(file string, data []byte, array string, fn func(Record) error) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte{'\n'}) }
+	fail := func(path string, err error) error {
+		off := dec.InputOffset()
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			off = se.Offset
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return &FileError{File: file, Line: lineAt(int64(len(data))), Field: path,
+				Err: errors.New("the page ends early (truncated download?): the JSON is not complete")}
+		}
+		return &FileError{File: file, Line: lineAt(off), Field: path, Err: fmt.Errorf("not valid JSON: %w", err)}
+	}
+	readArray := func(name string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail(name, err)
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '[' {
+			return &FileError{File: file, Line: lineAt(dec.InputOffset()), Field: name, Err: fmt.Errorf("want an array of records, have %v", tok)}
+		}
+		for i := 0; dec.More(); i++ {
+			start := skipSep(data, dec.InputOffset())
+			path := fmt.Sprintf("%s[%d]", name, i)
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fail(path, err)
+			}
+			if err := fn(Record{Index: i, Line: lineAt(start), Path: path, Raw: raw}); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // ']'
+			return fail(name, err)
+		}
+		return nil
+	}
+	meta := map[string]json.RawMessage{}
+	if array == "" {
+		if err := readArray(""); err != nil {
+			return nil, err
+		}
+		return meta, trailing(file, dec, lineAt)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fail("", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, &FileError{File: file, Line: 1, Err: fmt.Errorf("want a JSON object with a %q array (a saved API page), have %v", array, tok)}
+	}
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fail("", err)
+		}
+		key, _ := tok.(string)
+		if key == array {
+			found = true
+			if err := readArray(array); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fail(key, err)
+		}
+		meta[key] = raw
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return nil, fail("", err)
+	}
+	if !found {
+		return nil, &FileError{File: file, Line: 1, Field: array, Err: fmt.Errorf("no %q array: not the export this source reads", array)}
+	}
+	return meta, trailing(file, dec, lineAt)
+}
+
+func trailing(file string, dec *json.Decoder, lineAt func(int64) int) error {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &FileError{File: file, Line: lineAt(dec.InputOffset()), Err: errors.New("text after the JSON page: one page per file")}
+	}
+	return nil
+}
+
+// skipSep returns the offset of the next value after off, past whitespace
+// and a comma.
+func skipSep(data []byte, off int64) int64 {
+	for int(off) < len(data) {
+		switch data[off] {
+		case ' ', '\t', '\r', '\n', ',':
+			off++
+		default:
+			return off
+		}
+	}
+	return off
+}

@@ -1,0 +1,64 @@
+package export
+
+import (
+	"io"
+	"os"
+
+	"github.com/secimpact/impact/ingest/sources"
+)
+
+// A File is one export file given to an importer.
+type File struct {
+	Name string                        // as the user gave it, for messages
+	Open func() (io.ReadCloser, error) // opens it for reading; may be called more than once
+}
+
+// OSFile is the export file at path.
+func OSFile(path string) File {
+	return File{Name: path, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+}
+
+// ReadAll returns the content of f.
+func (f File) ReadAll() ([]byte, error) {
+	r, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// Outcome is what an importer made of one export record (a CSV row, a JSON
+// page element). Exactly one of these describes it:
+//   - Events, or Folded: the record is mapped (Folded: into the events of
+//     another record, as a field-history row is into its opportunity's
+//     change);
+//   - Ignored: it carries nothing for the contract, and why;
+//   - Rejected or Unmapped: it is well-formed but cannot be mapped — a
+//     reason, or picklist values the mapping file does not cover — and is
+//     not imported.
+type Outcome struct {
+	File     string
+	Line     int
+	Events   []sources.Event
+	Folded   bool
+	Ignored  string
+	Rejected string
+	Unmapped []sources.Unmapped
+}
+
+// Status is "mapped", "ignored" or "rejected".
+func (o Outcome) Status() string {
+	switch {
+	case o.Rejected != "" || (len(o.Unmapped) > 0 && len(o.Events) == 0):
+		return "rejected"
+	case len(o.Events) > 0 || o.Folded:
+		return "mapped"
+	}
+	return "ignored"
+}
+
+// FromResult is the Outcome of a mapper Result for the record at file:line.
+func FromResult(file string, line int, r sources.Result) Outcome {
+	return Outcome{File: file, Line: line, Events: r.Events, Ignored: r.Ignored, Unmapped: r.Unmapped}
+}
