@@ -1,0 +1,152 @@
+// Package catalog maps the ownership records an organisation already keeps
+// onto catalog.service.upserted events: Backstage catalog files
+// (catalog-info.yaml: a Component's owner Group is its team, the Group's
+// parent its department), a repository's GitHub CODEOWNERS file (the
+// default owner team), or a CSV of service, team, department and the date
+// the ownership took effect.
+//
+// Every event carries its effective date (effective_at, and the event time),
+// so a re-organisation keeps the history: transform attributes each finding
+// and deployment to the team that owned its service when it happened. A
+// catalog file says who owns what now; the date it took effect comes from
+// the --effective-at flag (Options.EffectiveAt), or per Backstage component
+// from the annotation impact.secimpact.io/effective-at, or per CSV row.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/secimpact/impact/ingest/sources"
+	"github.com/secimpact/impact/ingest/sources/export"
+	"github.com/secimpact/impact/ingest/sources/mapping"
+	"github.com/secimpact/impact/schemas"
+)
+
+// System names catalog imports in event ids.
+const System = "catalog"
+
+// Annotation prefix of impact's Backstage annotations.
+const annotationPrefix = "impact.secimpact.io/"
+
+// Options are what a catalog file does not say.
+type Options struct {
+	// EffectiveAt is when the ownership in the files took effect. Backstage
+	// components may override it with the annotation
+	// impact.secimpact.io/effective-at; CSV rows carry their own. Required
+	// for Backstage files without the annotation and for CODEOWNERS.
+	EffectiveAt time.Time
+	// Repo is the GitHub repository (owner/name) a CODEOWNERS file belongs
+	// to; required for CODEOWNERS files.
+	Repo string
+}
+
+// Source is the CloudEvents source attribute of catalog events, whichever
+// file they came from: the ownership of a service from a date is one fact,
+// so importing it again from another kind of file replaces it.
+const Source = "catalog"
+
+// Import reads catalog files — Backstage YAML (*.yaml, *.yml), CODEOWNERS
+// (a file named CODEOWNERS) and CSV (*.csv) — and calls emit with one
+// Outcome per record (a YAML document, a CODEOWNERS file, a CSV row).
+// Backstage Groups are resolved across all the YAML files given. A file
+// that cannot be read as its kind is an error naming the file, line and
+// field; the errors of every file are returned joined and nothing is
+// emitted then.
+func Import(ctx context.Context, files []export.File, m *mapping.File, o Options, emit func(export.Outcome) error) error {
+	if m == nil {
+		m = &mapping.File{}
+	}
+	var (
+		outs  []export.Outcome
+		errs  []error
+		yamls []export.File
+	)
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch kindOf(f.Name) {
+		case "backstage":
+			yamls = append(yamls, f)
+		case "codeowners":
+			out, err := codeowners(f, m, o)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			outs = append(outs, out)
+		case "csv":
+			o, err := csvCatalog(f, m)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			outs = append(outs, o...)
+		default:
+			errs = append(errs, export.Errorf(f.Name, 0, "", "not a catalog file: want Backstage YAML (.yaml, .yml), a CODEOWNERS file or a CSV (.csv)"))
+		}
+	}
+	if len(yamls) > 0 {
+		o, err := backstage(yamls, m, o)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		outs = append(outs, o...)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, out := range outs {
+		if err := emit(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kindOf(name string) string {
+	base := filepath.Base(name)
+	switch {
+	case base == "CODEOWNERS":
+		return "codeowners"
+	case strings.HasSuffix(strings.ToLower(base), ".yaml"), strings.HasSuffix(strings.ToLower(base), ".yml"):
+		return "backstage"
+	case strings.HasSuffix(strings.ToLower(base), ".csv"):
+		return "csv"
+	}
+	return ""
+}
+
+// upsert is the event for one service's ownership from effective on.
+func upsert(s *schemas.Service) sources.Event {
+	return sources.Event{
+		ID:     sources.ChangeID(System, s.ServiceID, "catalog.service.upserted", s.EffectiveAt),
+		Source: Source, Type: "catalog.service.upserted", Time: s.EffectiveAt.UTC(), Data: s,
+	}
+}
+
+// department is the department of a team without one in the source file.
+func department(m *mapping.File, team string) (string, *sources.Unmapped) {
+	if d, ok := m.Department(team); ok {
+		return d, nil
+	}
+	return "", &sources.Unmapped{Key: "catalog.departments", Value: team, Allowed: []string{"<department>"}}
+}
+
+// parseDay reads an effective date: YYYY-MM-DD (midnight UTC) or an RFC
+// 3339 time.
+func parseDay(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("date %q: want YYYY-MM-DD or an RFC 3339 time", v)
+}
