@@ -141,4 +141,3 @@ func csvCatalog(f export.File, m *mapping.File) ([]export.Outcome, error) {
 		outs = append(outs, export.Outcome{File: f.Name, Line: row.Line, Events: []sources.Event{upsert(s)}})
 	}
 }
-
