@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -36,18 +37,9 @@ published unchanged to the security topic, so ingest rejects them to the DLQ.`,
 				return fmt.Errorf("publish: %w", err)
 			}
 			if createTopics {
-				// kafka-go's Writer fails the first write to a topic that does
-				// not exist yet, even with auto-creation on, so create them
-				// first; a cluster that forbids it may still have them.
-				admin, err := kafkaio.NewAdmin(cfg.Kafka)
-				if err != nil {
-					return fmt.Errorf("publish: %w", err)
+				if err := ensureTopics(cmd.Context(), "publish"); err != nil {
+					return err
 				}
-				topics := append(cfg.Kafka.Topics.Sources(), cfg.Kafka.Topics.DLQTopic())
-				if err := admin.CreateTopics(cmd.Context(), topics, 0); err != nil {
-					slog.Warn("publish: could not create topics; publishing anyway", "topics", topics, "err", err)
-				}
-				admin.Close()
 			}
 			w, err := kafkaio.NewWriter(cfg.Kafka)
 			if err != nil {
@@ -80,4 +72,21 @@ published unchanged to the security topic, so ingest rejects them to the DLQ.`,
 	f.BoolVar(&createTopics, "create-topics", true, "create the contract's topics first where missing (broker's default partition count)")
 	f.IntVar(&chunk, "chunk", 5000, "messages handed to the Kafka writer at once")
 	rootCmd.AddCommand(cmd)
+}
+
+// ensureTopics creates the contract's topics where missing: kafka-go's
+// Writer fails the first write to a topic that does not exist yet, even
+// with auto-creation on. A cluster that forbids creating them may still
+// have them, so a refusal is only logged.
+func ensureTopics(ctx context.Context, command string) error {
+	admin, err := kafkaio.NewAdmin(cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("%s: %w", command, err)
+	}
+	defer admin.Close()
+	topics := append(cfg.Kafka.Topics.Sources(), cfg.Kafka.Topics.DLQTopic())
+	if err := admin.CreateTopics(ctx, topics, 0); err != nil {
+		slog.Warn(command+": could not create topics; publishing anyway", "topics", topics, "err", err)
+	}
+	return nil
 }

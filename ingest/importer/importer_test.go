@@ -1,0 +1,185 @@
+package importer_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secimpact/impact/ingest/importer"
+	"github.com/secimpact/impact/ingest/sources"
+	"github.com/secimpact/impact/ingest/sources/export"
+	"github.com/secimpact/impact/ingest/sources/mapping"
+	"github.com/secimpact/impact/schemas"
+)
+
+const kestrel = "../sources/testdata/kestrel/"
+
+func kestrelMapping(t *testing.T) *mapping.File {
+	t.Helper()
+	m, err := mapping.Load(kestrel + "mapping.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// capture is a Publisher keeping the published lines.
+type capture struct{ lines []string }
+
+func (c *capture) publish(_ context.Context, r io.Reader) (int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		c.lines = append(c.lines, sc.Text())
+	}
+	return len(c.lines), sc.Err()
+}
+
+func source(t *testing.T, name string) importer.Source {
+	t.Helper()
+	s, ok := importer.Lookup(name)
+	if !ok {
+		t.Fatalf("no source %s", name)
+	}
+	return s
+}
+
+func files(names ...string) []export.File {
+	var out []export.File
+	for _, n := range names {
+		out = append(out, export.OSFile(n))
+	}
+	return out
+}
+
+func TestRunPublishesEveryEventOnce(t *testing.T) {
+	var c capture
+	s, err := importer.Run(context.Background(), source(t, "salesforce"),
+		files(kestrel+"salesforce/opportunities.csv", kestrel+"salesforce/opportunity_field_history.csv"),
+		importer.Options{Mapping: kestrelMapping(t), Publish: c.publish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Read != 193 || s.Mapped != 193 || s.Events != len(c.lines) || s.Published != s.Events || s.Events == 0 {
+		t.Fatalf("summary %+v, %d lines", s.Counts, len(c.lines))
+	}
+	ids := map[string]bool{}
+	for _, l := range c.lines {
+		ev, err := schemas.Decode([]byte(l), nil)
+		if err != nil {
+			t.Fatalf("published an event the decoder rejects: %v\n%s", err, l)
+		}
+		if ids[ev.Source+" "+ev.ID] {
+			t.Fatalf("event %s published twice", ev.ID)
+		}
+		ids[ev.Source+" "+ev.ID] = true
+		if ev.Time.Before(s.First) || ev.Time.After(s.Last) {
+			t.Errorf("event at %v outside first/last %v..%v", ev.Time, s.First, s.Last)
+		}
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"salesforce: 193 records read from 2 files: 193 mapped, 0 ignored, 0 rejected", "opportunities.csv", "published"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+func TestDryRunAndSince(t *testing.T) {
+	var c capture
+	m := kestrelMapping(t)
+	all, err := importer.Run(context.Background(), source(t, "jira"), files(kestrel+"jira/search-1.json", kestrel+"jira/search-2.json"),
+		importer.Options{Mapping: m, DryRun: true, Publish: c.publish})
+	if err != nil || len(c.lines) != 0 || all.Events == 0 || all.Published != 0 {
+		t.Fatalf("dry run: %v, %d published, %+v", err, len(c.lines), all)
+	}
+	since := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	s, err := importer.Run(context.Background(), source(t, "jira"), files(kestrel+"jira/search-1.json", kestrel+"jira/search-2.json"),
+		importer.Options{Mapping: m, Since: since, Publish: c.publish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Events+s.BeforeSince != all.Events || s.BeforeSince == 0 || len(c.lines) != s.Events || s.First.Before(since) {
+		t.Errorf("since: %d events + %d before, of %d; first %v", s.Events, s.BeforeSince, all.Events, s.First)
+	}
+}
+
+// TestInvalidFilePublishesNothing: one bad file among good ones stops the
+// run before anything is published, and the error names file and line.
+func TestInvalidFilePublishesNothing(t *testing.T) {
+	var c capture
+	bad := export.File{Name: "history-broken.csv", Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader("\"Opportunity ID\",\"Edit Date\",\"Field / Event\",\"Old Value\",\"New Value\"\n\"006\",\"2026-03-01 10:00\",\"Stage\",\"a\",\"b\"\n")), nil
+	}}
+	s, err := importer.Run(context.Background(), source(t, "salesforce"),
+		append(files(kestrel+"salesforce/opportunities.csv"), bad), importer.Options{Mapping: kestrelMapping(t), Publish: c.publish})
+	var ve *importer.ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), `history-broken.csv:2: field "Edit Date"`) || !strings.Contains(err.Error(), "nothing published") {
+		t.Fatalf("error %v", err)
+	}
+	if len(c.lines) != 0 || s.Published != 0 || !s.Invalid {
+		t.Errorf("published %d lines: %+v", len(c.lines), s)
+	}
+}
+
+// TestRejections: unmapped picklist values and events the contract refuses
+// are counted with reasons and suggestions, never published.
+func TestRejections(t *testing.T) {
+	m, err := mapping.Parse("m.yaml", []byte("version: 1\ncrm:\n  segments: {Mittelstand: mid_market, Kleinunternehmen: smb}\n  currency: {rates: {EUR: 1.08, GBP: 1.27}}\n  salesforce: {locale: de_DE, time_zone: Europe/Berlin, columns: {segment: Customer Segment}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c capture
+	s, err := importer.Run(context.Background(), source(t, "salesforce"),
+		files(kestrel+"salesforce/opportunities.csv", kestrel+"salesforce/opportunity_field_history.csv"),
+		importer.Options{Mapping: m, Publish: c.publish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	us := s.Unmapped.Sorted()
+	if s.Rejected == 0 || len(us) == 0 || us[0].Key != "crm.segments" || us[0].Value != "Großkunde" ||
+		us[0].Suggestion() != `crm.segments: {"Großkunde": smb|mid_market|enterprise}` {
+		t.Fatalf("rejected %d, unmapped %+v", s.Rejected, us)
+	}
+	for _, l := range c.lines {
+		if strings.Contains(l, "Brightwater") {
+			t.Fatalf("a rejected deal was published: %s", l)
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil || !strings.Contains(string(b), `"suggestion":"crm.segments: {\"Großkunde\": smb|mid_market|enterprise}"`) {
+		t.Errorf("json %s %v", b, err)
+	}
+
+	// An event the contract refuses (an id over 256 characters) rejects
+	// its record.
+	long := importer.Source{Name: "test", Import: func(_ context.Context, _ []export.File, _ *mapping.File, emit func(export.Outcome) error) error {
+		ok := sources.Event{ID: "a", Source: "t", Type: "catalog.service.upserted", Time: time.Now(),
+			Data: &schemas.Service{ServiceID: "svc", Team: "t", Department: "d", Tier: "low", EffectiveAt: time.Now()}}
+		bad := ok
+		bad.ID, bad.Data = "b", &schemas.Service{ServiceID: strings.Repeat("x", 300), Team: "t", Department: "d", Tier: "low", EffectiveAt: time.Now()}
+		if err := emit(export.Outcome{File: "f", Line: 1, Events: []sources.Event{ok}}); err != nil {
+			return err
+		}
+		return emit(export.Outcome{File: "f", Line: 2, Events: []sources.Event{bad}})
+	}}
+	c = capture{}
+	s, err = importer.Run(context.Background(), long, nil, importer.Options{Publish: c.publish})
+	if err != nil || s.Mapped != 1 || s.Rejected != 1 || len(c.lines) != 1 {
+		t.Fatalf("%v %+v %d", err, s.Counts, len(c.lines))
+	}
+	for r := range s.RejectedReasons {
+		if !strings.Contains(r, "fails the contract") || !strings.Contains(r, "data.service_id") {
+			t.Errorf("reason %q", r)
+		}
+	}
+}
