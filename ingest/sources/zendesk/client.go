@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/secimpact/impact/ingest/sources"
 )
 
 // Client reads tickets from the Zendesk Support API, for the gateway to map
@@ -79,6 +81,9 @@ func (c *Client) Ticket(ctx context.Context, id string) (*Ticket, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return nil, fmt.Errorf("read zendesk ticket %s: %w", id, err)
+	}
+	if resp.StatusCode == http.StatusNotFound { // deleted since the event: nothing to map
+		return &Ticket{ID: sources.ID(id), Status: "deleted"}, nil
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(body[:min(len(body), 512)])}

@@ -164,6 +164,9 @@ func MapTicket(m *mapping.File, t *Ticket) (sources.Result, error) {
 	if t.ID.Zero() {
 		return sources.Result{}, fmt.Errorf("ticket without id")
 	}
+	if _, ok := contractStatus(t.Status); !ok {
+		return sources.Ignore("ticket %s: status %q is not a ticket state (deleted, archived)", t.ID, t.Status), nil
+	}
 	if t.CreatedAt.IsZero() {
 		return sources.Result{}, fmt.Errorf("ticket %s: no created_at", t.ID)
 	}

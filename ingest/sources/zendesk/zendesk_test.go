@@ -2,6 +2,7 @@ package zendesk
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -202,10 +203,22 @@ func TestFetch(t *testing.T) {
 		k.FirstReplyAt == nil || k.FirstReplyAt.Sub(k.CreatedAt) != 45*time.Minute || k.CSATScore == nil || *k.CSATScore != 1 {
 		t.Errorf("%s %+v", ev.Type, k)
 	}
-	// API errors are errors (the gateway answers 503 so Zendesk retries).
-	bad := &Client{BaseURL: srv.URL, Token: "tok"}
-	if _, err := Map(context.Background(), testMapping(t), Delivery{Body: sourcetest.Edit(t, body, map[string]any{"detail.id": "1"})}, bad.Ticket); err == nil {
-		t.Error("404 from the API was not an error")
+	// A ticket deleted since the event (404) maps to nothing.
+	r, err := Map(context.Background(), testMapping(t), Delivery{Body: sourcetest.Edit(t, body, map[string]any{"detail.id": "1"})}, c.Ticket)
+	if err != nil || r.Outcome() != "ignored" {
+		t.Errorf("deleted ticket: %v %+v", err, r)
+	}
+	// Other API errors are errors (the gateway answers 503 so Zendesk retries).
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer down.Close()
+	limited := &Client{BaseURL: down.URL, Token: "tok"}
+	_, err = Map(context.Background(), testMapping(t), Delivery{Body: body}, limited.Ticket)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != 429 || se.RetryAfter != "7" {
+		t.Errorf("429: %v", err)
 	}
 	for _, c := range []Client{{}, {BaseURL: "ftp://x", Token: "t"}, {BaseURL: "https://x.zendesk.com"}} {
 		if c.Validate() == nil {
