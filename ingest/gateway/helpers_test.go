@@ -280,7 +280,9 @@ func (f *fakeHubSpot) set(id string, deal []byte) {
 
 // Vendor payloads: published examples from ../shared/fixtures and the
 // mapper packages' own documented fixtures.
-func sharedFixture(t testing.TB, vendor, name string) []byte { return sourcetest.Shared(t, vendor, name) }
+func sharedFixture(t testing.TB, vendor, name string) []byte {
+	return sourcetest.Shared(t, vendor, name)
+}
 
 func mapperFixture(t testing.TB, pkg, name string) []byte {
 	t.Helper()
