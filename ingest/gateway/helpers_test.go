@@ -51,6 +51,8 @@ crm:
       segment: customer_segment
       security_review_requested: security_review_requested_date
       security_review_completed: security_review_completed_date
+support:
+  security_tags: [security, phishing]
 `
 
 func testMapping(t testing.TB) *mapping.File {
