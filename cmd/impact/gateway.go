@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secimpact/impact/ingest/gateway"
-	"github.com/secimpact/impact/ingest/sources/mapping"
 	"github.com/secimpact/impact/internal/kafkaio"
 )
 
@@ -75,7 +74,7 @@ published, 200 nothing for the contract, 401 bad signature, 413 body too large,
 				}
 			}()
 			if createTopics {
-				if err := ensureTopics(cmd, g.Topics()); err != nil {
+				if err := createGatewayTopics(cmd, g.Topics()); err != nil {
 					log.Warn("gateway: could not create topics; they must exist", "topics", g.Topics(), "err", err)
 				}
 			}
@@ -176,14 +175,6 @@ corrected ones replace the old. Dates are RFC 3339 or YYYY-MM-DD (UTC).`,
 	return cmd
 }
 
-// loadMapping reads the mapping file, or returns the defaults for "".
-func loadMapping(name string) (*mapping.File, error) {
-	if name == "" {
-		return &mapping.File{}, nil
-	}
-	return mapping.Load(name)
-}
-
 func parseDate(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -205,8 +196,9 @@ func envOr(name, def string) string {
 	return def
 }
 
-// ensureTopics creates topics where missing (the broker's partition count).
-func ensureTopics(cmd *cobra.Command, topics []string) error {
+// createGatewayTopics creates the contract and raw topics where missing
+// (the broker's partition count).
+func createGatewayTopics(cmd *cobra.Command, topics []string) error {
 	admin, err := kafkaio.NewAdmin(cfg.Kafka)
 	if err != nil {
 		return err
