@@ -140,9 +140,10 @@ func reviewTime(v string, fallback time.Time) (time.Time, bool) {
 //     and is reported as unmapped;
 //   - loss reason (lost deals) through crm.loss_reasons; an uncovered value
 //     is reported and the event goes without it;
-//   - amount in USD: the amount when the deal's currency is USD or unset;
-//     another currency is reported as unmapped (crm.currency_rates) and
-//     withholds the event; a deal without amount has amount_usd 0;
+//   - amount in USD: converted with crm.currency (an unset currency is
+//     crm.currency.default, USD unless set); a currency without a rate is
+//     reported as unmapped (crm.currency.rates) and withholds the event; a
+//     deal without amount has amount_usd 0;
 //   - the account is the first associated company (accounts[].hubspot);
 //     a deal without company is ignored;
 //   - security review: when the requested property is set the deal requires
@@ -218,15 +219,14 @@ func MapDeal(m *mapping.File, d *Deal, typ string, at time.Time) (sources.Result
 		o.Amount = &amount
 	}
 	cur := strings.ToUpper(d.Prop(mapping.HubSpotProperty(props.Currency, "deal_currency_code")))
-	o.Currency = sources.NonEmpty(cur)
-	switch {
-	case cur == "" || cur == "USD":
-		if o.Amount != nil {
-			o.AmountUSD = *o.Amount
+	if o.Amount != nil {
+		usd, code, u := m.ToUSD(*o.Amount, cur)
+		if u != nil {
+			res.Unmapped = append(res.Unmapped, *u)
 		}
-	case o.Amount == nil:
-	default:
-		res.Unmapped = append(res.Unmapped, sources.Unmapped{Key: "crm.currency_rates", Value: cur, Allowed: []string{"<USD per " + cur + ">"}})
+		o.AmountUSD, o.Currency = usd, sources.NonEmpty(code)
+	} else {
+		o.Currency = sources.NonEmpty(cur)
 	}
 	if outcome != "open" {
 		closed, ok := parseTime(d.Prop(propCloseDate))

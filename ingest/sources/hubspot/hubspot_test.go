@@ -200,7 +200,7 @@ func TestNotMapped(t *testing.T) {
 		{"contact only", nil, []byte(`[{"eventId":1,"subscriptionType":"contact.creation","objectId":5,"occurredAt":1741679720512}]`), "ignored", "no deal changes"},
 		{"deal deletion", nil, []byte(`[{"eventId":1,"subscriptionType":"deal.deletion","objectId":5,"occurredAt":1741679720512}]`), "ignored", "no deal changes"},
 		{"unmapped segment", deal(t, map[string]any{"properties.customer_segment": "Strategic"}), sourcetest.Local(t, "webhook.deal.creation.json"), "unmapped", "crm.segments Strategic"},
-		{"foreign currency", deal(t, map[string]any{"properties.deal_currency_code": "EUR"}), sourcetest.Local(t, "webhook.deal.creation.json"), "unmapped", "crm.currency_rates EUR"},
+		{"foreign currency", deal(t, map[string]any{"properties.deal_currency_code": "EUR"}), sourcetest.Local(t, "webhook.deal.creation.json"), "unmapped", "crm.currency.rates EUR"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

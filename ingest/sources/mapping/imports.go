@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/secimpact/impact/ingest/sources"
 )
@@ -319,6 +320,11 @@ func (v *validator) checkImports(f *File) {
 			}
 			sort.Strings(known)
 			v.add(v.at("crm.salesforce.locale"), "crm.salesforce.locale", "unknown locale %q (known: %s; or give date_format, datetime_format and decimal_separator)", s.Locale, strings.Join(known, ", "))
+		}
+	}
+	for key, zone := range map[string]string{"crm.salesforce.time_zone": s.TimeZone, "crm.hubspot.time_zone": f.CRM.HubSpot.TimeZone} {
+		if _, err := time.LoadLocation(zone); err != nil {
+			v.add(v.at(key), key, "unknown time zone %q (want an IANA name such as Europe/Berlin)", zone)
 		}
 	}
 	if d := s.DecimalSeparator; d != "" && d != "," && d != "." {

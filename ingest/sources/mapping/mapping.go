@@ -128,6 +128,9 @@ type HubSpot struct {
 	// Pipelines restricts deals to these pipeline ids; default every pipeline.
 	Pipelines  List              `yaml:"pipelines"`
 	Properties HubSpotProperties `yaml:"properties"`
+	// TimeZone is the portal's time zone (IANA name): the zone of the
+	// date-times of a deals CSV export, which carry no offset. Default UTC.
+	TimeZone string `yaml:"time_zone"`
 }
 
 // HubSpotProperties are deal property internal names. Empty ones are not
