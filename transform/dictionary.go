@@ -30,12 +30,14 @@ var tableDocs = []struct{ name, doc string }{
 // analyst contract tables come first, then every other table by name.
 func DataDictionary(ctx context.Context, conn driver.Conn) (string, error) {
 	rows, err := conn.Query(ctx, `SELECT table, name, type, comment FROM system.columns
-WHERE database = currentDatabase() AND table NOT LIKE '%\_next' AND table NOT LIKE '%\_old'
-ORDER BY table`)
+WHERE database = currentDatabase() AND table NOT LIKE '%\_next' AND table NOT LIKE '%\_old'`)
 	if err != nil {
 		return "", fmt.Errorf("read system.columns: %w", err)
 	}
 	defer rows.Close()
+	// No ORDER BY: system.columns lists each table's columns in table
+	// order (18.16 has no position column to sort by, and sorting by
+	// table alone reorders them); tables are ordered below.
 	type col struct{ name, typ, comment string }
 	cols := map[string][]col{}
 	for rows.Next() {

@@ -11,7 +11,7 @@ import (
 // impact_stats rows are computed in Go and inserted as a batch), with
 // every parameter inlined: in Full mode as the first refresh of an empty
 // database, in Incremental mode as a later refresh whose watermark is
-// opts.AsOf - opts.Overlap. Tests keep it as a golden file and run it
+// opts.AsOf - opts.Overlap and that started at opts.AsOf. Tests keep it as a golden file and run it
 // through a current ClickHouse (chdb); `impact transform --plan` prints it.
 func Plan(opts Options, mode string) ([]string, error) {
 	if mode != Full && mode != Incremental {
@@ -30,6 +30,7 @@ func Plan(opts Options, mode string) ([]string, error) {
 	p := params{
 		"asof":         asOf.Unix(),
 		"since":        asOf.Add(-opts.Overlap).Unix(),
+		"until":        asOf.Unix(),
 		"sla_critical": slaSeconds(opts.SLA, "critical"),
 		"sla_high":     slaSeconds(opts.SLA, "high"),
 		"sla_medium":   slaSeconds(opts.SLA, "medium"),

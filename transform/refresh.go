@@ -11,6 +11,18 @@
 // whose joined catalog, review, gate or incident events) arrived since the
 // watermark are recomputed; the rest are copied. A change of a model's SQL
 // or of the SLA policy rebuilds that model in full.
+//
+// The watermark is taken from the server, not from the ingester's clock:
+// each typed row carries inserted_at, stamped by ClickHouse as it writes
+// the row (migration 0004), and a refresh reads the rows stamped in
+// [previous watermark, start of this run). The new watermark is the start
+// of this run, moved back past every INSERT still running then (their rows
+// may be stamped earlier and become visible later) and by Options.Overlap;
+// see snapshotWatermark for why no committed row is ever skipped.
+//
+// One refresh runs at a time per database, across processes and hosts:
+// Refresh holds the "transform" lease (schemas/migrations.AcquireLease)
+// for the whole run.
 package transform
 
 import (
@@ -18,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +39,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/secimpact/impact/schemas"
+	"github.com/secimpact/impact/schemas/migrations"
 )
 
 // Modes of a table refresh.
@@ -34,9 +48,12 @@ const (
 	Incremental = "incremental"
 )
 
-// DefaultOverlap is how far before the watermark an incremental refresh
-// looks for changed events when Options.Overlap is zero.
-const DefaultOverlap = 10 * time.Minute
+// DefaultOverlap is how far below the server clock the watermark is set
+// when Options.Overlap is zero.
+const DefaultOverlap = 10 * time.Second
+
+// LockName is the lease lock a refresh holds (in schema_migrations_lock).
+const LockName = "transform"
 
 // Options configure Refresh. The zero value refreshes incrementally when
 // possible, as of now, with the default SLA policy.
@@ -49,11 +66,15 @@ type Options struct {
 	SLA schemas.SLAPolicy
 	// Full forces a full rebuild of every table.
 	Full bool
-	// Overlap widens the incremental window below the watermark, because
-	// ingest stamps ingested_at before its insert completes: a batch
-	// stamped earlier may land after a refresh read the watermark.
-	// Default DefaultOverlap.
+	// Overlap moves the watermark this far below the server clock at the
+	// start of a run. On one server it only re-reads a few rows; on a
+	// cluster it must exceed the clock skew between the servers (rows are
+	// stamped by the server that writes them). Default DefaultOverlap.
 	Overlap time.Duration
+	// NoWait makes Refresh return at once, with an error wrapping
+	// migrations.ErrLeaseHeld that names the holder, when another refresh
+	// of the database is running; by default it waits for it.
+	NoWait bool
 	// Stats configures impact_stats.
 	Stats StatsOptions
 	// Logger receives one line per table and run; nil means slog.Default().
@@ -75,7 +96,7 @@ type Report struct {
 	Started   time.Time
 	Duration  time.Duration
 	Mode      string    // Full when any table was rebuilt in full
-	Watermark time.Time // max(ingested_at) over the typed tables at the start
+	Watermark time.Time // rows stamped (inserted_at) from here on are read again by the next refresh
 	AsOf      time.Time
 	Tables    []TableReport
 }
@@ -97,14 +118,33 @@ var sourceTables = []string{
 }
 
 // Refresh brings every analyst contract table up to date with the typed
-// tables in conn's database and records the run in transform_runs. Run one
-// Refresh at a time per database: concurrent runs would share the _next
-// tables.
+// tables in conn's database and records the run in transform_runs. It
+// holds the database's transform lease for the run: a second Refresh (in
+// this process, another one or on another host) waits until the first is
+// done, or with Options.NoWait returns an error naming the holder.
 func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	lease, err := migrations.AcquireLease(ctx, conn, LockName, migrations.LeaseOptions{
+		Wait: !opts.NoWait,
+		OnWait: func(h migrations.Holder) {
+			log.Info("transform waiting: another refresh of this database is running", "holder", h.Owner, "since", h.Since)
+		},
+	})
+	if err != nil {
+		return Report{}, fmt.Errorf("transform: %w", err)
+	}
+	defer func() {
+		if err := lease.Release(ctx); err != nil {
+			log.Warn("transform: release lock", "err", err)
+		}
+	}()
+	return refresh(ctx, conn, opts, log)
+}
+
+func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logger) (Report, error) {
 	if opts.SLA == (schemas.SLAPolicy{}) {
 		opts.SLA = schemas.DefaultSLAPolicy
 	}
@@ -125,13 +165,13 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 	if err != nil {
 		return rep, err
 	}
-	wm, err := maxIngested(ctx, conn)
+	until, wm, err := snapshotWatermark(ctx, conn, opts.Overlap)
 	if err != nil {
 		return rep, err
 	}
 	rep.Watermark = wm
 	prev, havePrev := state["*"]
-	since := prev.watermark.Add(-opts.Overlap)
+	since := prev.watermark
 	if since.Unix() < 0 {
 		since = time.Unix(0, 0)
 	}
@@ -139,6 +179,7 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 	p := params{
 		"asof":         rep.AsOf.Unix(),
 		"since":        since.Unix(),
+		"until":        until.Unix(),
 		"sla_critical": slaSeconds(opts.SLA, "critical"),
 		"sla_high":     slaSeconds(opts.SLA, "high"),
 		"sla_medium":   slaSeconds(opts.SLA, "medium"),
@@ -422,18 +463,44 @@ func columns(ctx context.Context, conn driver.Conn, table string) ([]string, err
 	return out, rows.Err()
 }
 
-// maxIngested is the watermark: the latest ingested_at over the typed
-// tables.
-func maxIngested(ctx context.Context, conn driver.Conn) (time.Time, error) {
-	parts := make([]string, len(sourceTables))
-	for i, t := range sourceTables {
-		parts[i] = "SELECT max(ingested_at) AS m FROM " + t
+// sqlSnapshot reads the server clock and, in the same query (so after
+// it), the longest-running INSERT: any statement whose text mentions
+// insert, bar this query itself. Over-matching only lowers the watermark.
+const sqlSnapshot = `SELECT now(), max(elapsed), count() FROM system.processes
+WHERE positionCaseInsensitive(query, 'insert') > 0 AND query_id != @qid`
+
+// snapshotWatermark returns until, the server clock at the start of the
+// run (this run reads rows stamped before it), and the watermark the next
+// run reads from:
+//
+//	wm = until - ceil(longest running INSERT) - 1s - overlap.
+//
+// Why no committed row is skipped: a row is stamped (inserted_at, the
+// second of now() at its INSERT, never before the INSERT began) and
+// becomes visible when its INSERT commits the row's part. Take a row with
+// inserted_at < wm, written by INSERT q. If q was running when the
+// process list was read, q began at least ceil(its elapsed) before
+// until, so inserted_at >= until - ceil(elapsed) - 1s >= wm: impossible.
+// If q began after, inserted_at >= until > wm: impossible. So q had
+// finished, and the row was visible before this run read anything: this
+// run's touch queries (reading [previous wm, until)) or an earlier run saw
+// it. Rows stamped in [wm, until) are read again by the next run; the
+// rebuild is idempotent, so that costs a little work, never a result. On
+// one server the same clock stamps rows and reads until; overlap absorbs
+// clock steps and, on a cluster, the skew between servers.
+//
+// Rows written before migration 0004 read inserted_at as the time of the
+// query (no stored value), never < until, so they never look new.
+func snapshotWatermark(ctx context.Context, conn driver.Conn, overlap time.Duration) (until, wm time.Time, err error) {
+	qid := fmt.Sprintf("transform-snapshot-%d", time.Now().UnixNano())
+	var elapsed float64
+	var inserts uint64
+	if err := conn.QueryRow(clickhouse.Context(ctx, clickhouse.WithQueryID(qid)), sqlSnapshot, clickhouse.Named("qid", qid)).Scan(&until, &elapsed, &inserts); err != nil {
+		return until, wm, fmt.Errorf("read watermark (server clock, running inserts): %w", err)
 	}
-	var wm time.Time
-	if err := conn.QueryRow(ctx, "SELECT max(m) FROM ("+strings.Join(parts, " UNION ALL ")+")").Scan(&wm); err != nil {
-		return wm, fmt.Errorf("read ingest watermark: %w", err)
-	}
-	return wm.UTC(), nil
+	until = until.UTC()
+	back := time.Duration(math.Ceil(elapsed))*time.Second + time.Second + overlap
+	return until, until.Add(-back), nil
 }
 
 type stateRow struct {

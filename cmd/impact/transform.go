@@ -30,6 +30,9 @@ swapped in atomically; after the first run only entities with new events are
 recomputed. Every run is logged and recorded in transform_runs.
 
 It refreshes every --interval until stopped; --once refreshes once and exits.
+One refresh runs at a time per database, across processes and hosts: while
+another holds the transform lock, a refresh waits for it (saying whose it is),
+or with --no-wait exits with an error naming the holder.
 --plan full|incremental prints the SQL a refresh sends, without running it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,6 +86,8 @@ It refreshes every --interval until stopped; --once refreshes once and exits.
 	f := cmd.Flags()
 	f.BoolVar(&once, "once", false, "refresh once and exit")
 	f.DurationVar(&interval, "interval", 5*time.Minute, "time between refreshes")
+	f.DurationVar(&opts.Overlap, "overlap", transform.DefaultOverlap, "how far below the server clock the watermark is kept (on a cluster: more than the servers' clock skew)")
+	f.BoolVar(&opts.NoWait, "no-wait", false, "exit with an error instead of waiting when another refresh of the database is running")
 	f.BoolVar(&opts.Full, "full", false, "rebuild every table in full (first run only)")
 	f.StringVar(&asOf, "as-of", "", "RFC 3339 instant state-dependent figures are computed for (default: now)")
 	f.IntVar(&opts.Stats.Rules.MinN, "min-n", 0, "smallest group a statistic is shown for (default 30)")

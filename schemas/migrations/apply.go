@@ -92,7 +92,7 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) 
 		if opts.SkipLock {
 			return applyLocked(ctx, conn, all, opts)
 		}
-		lk, ok, err := tryLock(ctx, conn)
+		lk, ok, _, err := tryLock(ctx, conn, migrateLock)
 		if err != nil {
 			return r, err
 		}
@@ -130,6 +130,15 @@ func applyLocked(ctx context.Context, conn driver.Conn, all []Migration, opts Op
 	}
 	for _, m := range pending {
 		for i, s := range byVersion[m.Version] {
+			if table, col, ok := addedColumn(s); ok {
+				var n uint64
+				if err := conn.QueryRow(ctx, sqlHasColumn, table, col).Scan(&n); err != nil {
+					return r, fmt.Errorf("apply migration %s statement %d: look up column %s.%s: %w", m.Name, i+1, table, col, err)
+				}
+				if n > 0 {
+					continue // added by a runner that died before recording the migration
+				}
+			}
 			if err := conn.Exec(ctx, s); err != nil {
 				return r, fmt.Errorf("apply migration %s statement %d: %w", m.Name, i+1, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,8 +15,11 @@ import (
 
 // The lock: ClickHouse 18.16 has no transactions and no atomic
 // compare-and-set, so runners contend by writing a row each into
-// schema_migrations_lock and, after a settle delay, reading all live rows:
-// the one with the smallest (acquired_at, owner) holds the lock.
+// schema_migrations_lock and, after a settle delay, reading all live rows
+// of the same lock name: the one with the smallest (acquired_at, owner)
+// holds the lock. Several named locks share the table (the migration
+// runner's is "migrate"; `impact transform` takes "transform"): a row's
+// owner starts with its lock's name and a slash.
 //
 // Why the delay makes it safe: acquired_at is the server's now() in
 // seconds. If B's row is not yet visible when A reads, B inserted more than
@@ -30,42 +34,47 @@ const (
 	lockPoll      = 500 * time.Millisecond
 )
 
+// migrateLock is the lock name of the migration runner.
+const migrateLock = "migrate"
+
 type lock struct {
+	name  string
 	owner string
 	stop  chan struct{}
 	done  sync.WaitGroup
 }
 
-func newOwner() string {
+func newOwner(name string) string {
 	b := make([]byte, 8)
 	rand.Read(b) // never fails (crypto/rand docs)
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+	return fmt.Sprintf("%s/%s/%d/%s", name, host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// tryLock attempts to take the migration lock once. ok is false when
-// another runner holds it; the caller waits and retries.
-func tryLock(ctx context.Context, conn driver.Conn) (*lock, bool, error) {
-	owner := newOwner()
+// tryLock attempts to take the lock called name once. ok is false when
+// another runner holds it (holder names it: owner and since when); the
+// caller waits and retries.
+func tryLock(ctx context.Context, conn driver.Conn, name string) (l *lock, ok bool, holder Holder, err error) {
+	owner := newOwner(name)
 	if err := conn.Exec(ctx, sqlTakeLock, owner); err != nil {
-		return nil, false, fmt.Errorf("take migration lock: %w", err)
+		return nil, false, holder, fmt.Errorf("take %s lock: %w", name, err)
 	}
 	if err := sleep(ctx, lockSettle); err != nil {
-		return nil, false, fmt.Errorf("take migration lock: %w", err)
+		return nil, false, holder, fmt.Errorf("take %s lock: %w", name, err)
 	}
-	var holder string
-	err := conn.QueryRow(ctx, sqlLockHolder, int(lockLease/time.Second)).Scan(&holder)
+	err = conn.QueryRow(ctx, sqlLockHolder, int(lockLease/time.Second), name+"/").Scan(&holder.Owner, &holder.Since)
 	if err != nil {
-		return nil, false, fmt.Errorf("read migration lock: %w", err)
+		return nil, false, holder, fmt.Errorf("read %s lock: %w", name, err)
 	}
-	l := &lock{owner: owner, stop: make(chan struct{})}
-	if holder != owner {
+	holder.Owner = strings.TrimPrefix(holder.Owner, name+"/")
+	l = &lock{name: name, owner: owner, stop: make(chan struct{})}
+	if holder.Owner != strings.TrimPrefix(owner, name+"/") {
 		// Withdraw, so our row does not block the holder's successors.
-		return nil, false, l.release(ctx, conn)
+		return nil, false, holder, l.release(ctx, conn)
 	}
 	l.done.Add(1)
 	go l.heartbeat(conn)
-	return l, true, nil
+	return l, true, holder, nil
 }
 
 func (l *lock) heartbeat(conn driver.Conn) {
@@ -90,7 +99,7 @@ func (l *lock) heartbeat(conn driver.Conn) {
 // beat renews the lock row's heartbeat.
 func (l *lock) beat(ctx context.Context, conn driver.Conn) error {
 	if err := conn.Exec(ctx, sqlRenewLock, l.owner); err != nil {
-		return fmt.Errorf("renew migration lock: %w", err)
+		return fmt.Errorf("renew %s lock: %w", l.name, err)
 	}
 	return nil
 }
@@ -110,7 +119,7 @@ func (l *lock) release(ctx context.Context, conn driver.Conn) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := conn.Exec(ctx, sqlReleaseLock, l.owner); err != nil {
-		return fmt.Errorf("release migration lock: %w", err)
+		return fmt.Errorf("release %s lock: %w", l.name, err)
 	}
 	return nil
 }

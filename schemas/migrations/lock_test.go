@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestLock(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var err error
-			locks[i], oks[i], err = tryLock(ctx, c)
+			locks[i], oks[i], _, err = tryLock(ctx, c, migrateLock)
 			if err != nil {
 				t.Error(err)
 			}
@@ -85,8 +86,8 @@ func TestLock(t *testing.T) {
 	if err := holder.beat(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := tryLock(ctx, open()); err != nil || ok {
-		t.Fatalf("tryLock while held = %v, %v", ok, err)
+	if _, ok, h, err := tryLock(ctx, open(), migrateLock); err != nil || ok || "migrate/"+h.Owner != holder.owner {
+		t.Fatalf("tryLock while held = %v, %v, %+v; want false, holder %s", ok, err, h, holder.owner)
 	}
 	if err := holder.unlock(ctx, conn); err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestLock(t *testing.T) {
 	if got := live(); got != 0 {
 		t.Errorf("%d live lock rows after unlock", got)
 	}
-	l, ok, err := tryLock(ctx, conn)
+	l, ok, _, err := tryLock(ctx, conn, migrateLock)
 	if err != nil || !ok {
 		t.Fatalf("tryLock after unlock = %v, %v", ok, err)
 	}
@@ -105,14 +106,53 @@ func TestLock(t *testing.T) {
 	// A holder that died (no heartbeat for longer than the lease) does not
 	// block others, although its row is older than theirs.
 	if err := conn.Exec(ctx, `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)
-SELECT 'dead-runner', now() - ?, now() - ?, 0`, int(3*lockLease/time.Second), int(2*lockLease/time.Second)); err != nil {
+SELECT 'migrate/dead-runner', now() - ?, now() - ?, 0`, int(3*lockLease/time.Second), int(2*lockLease/time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	l2, ok, err := tryLock(ctx, conn)
+	l2, ok, _, err := tryLock(ctx, conn, migrateLock)
 	if err != nil || !ok {
 		t.Fatalf("tryLock after the holder's lease expired = %v, %v", ok, err)
 	}
 	if err := l2.unlock(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+
+	// Named leases: another name is a separate lock; the same name is
+	// refused with the holder named, or waited for.
+	mig, ok, _, err := tryLock(ctx, conn, migrateLock)
+	if err != nil || !ok {
+		t.Fatalf("tryLock = %v, %v", ok, err)
+	}
+	tr, err := AcquireLease(ctx, open(), "transform", LeaseOptions{})
+	if err != nil {
+		t.Fatalf("transform lease while the migration lock is held: %v", err)
+	}
+	_, err = AcquireLease(ctx, open(), "transform", LeaseOptions{})
+	var held *HeldError
+	if !errors.As(err, &held) || !errors.Is(err, ErrLeaseHeld) || "transform/"+held.Holder.Owner != tr.l.owner || held.Holder.Since.IsZero() {
+		t.Fatalf("second transform lease: %v, want a HeldError naming %s", err, tr.l.owner)
+	}
+	t.Logf("refused: %v", err)
+	got := make(chan error, 1)
+	var waited []Holder
+	go func() {
+		l, err := AcquireLease(ctx, open(), "transform", LeaseOptions{Wait: true, OnWait: func(h Holder) { waited = append(waited, h) }})
+		if err == nil {
+			err = l.Release(ctx)
+		}
+		got <- err
+	}()
+	time.Sleep(2 * lockSettle)
+	if err := tr.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("waiting for the transform lease: %v", err)
+	}
+	if len(waited) != 1 || "transform/"+waited[0].Owner != tr.l.owner {
+		t.Errorf("OnWait saw %+v, want the holder %s once", waited, tr.l.owner)
+	}
+	if err := mig.unlock(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 }

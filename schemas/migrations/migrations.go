@@ -124,6 +124,9 @@ func Load(fsys fs.FS) ([]Migration, error) {
 			return nil, fmt.Errorf("read migration %s: %w", name, err)
 		}
 		stmts := Split(string(data))
+		for i, st := range stmts {
+			stmts[i] = stripAddColumnIfNotExists(st)
+		}
 		if len(stmts) == 0 {
 			return nil, fmt.Errorf("migration %s has no statements", name)
 		}
@@ -168,6 +171,35 @@ func Split(sql string) []string {
 	}
 	flush()
 	return out
+}
+
+// reAddColumn matches an ALTER TABLE that adds one column, with or without
+// IF NOT EXISTS: ALTER TABLE [db.]t [ON CLUSTER c] ADD COLUMN [IF NOT EXISTS] col
+// (one column per ALTER: only the first is looked at).
+var reAddColumn = regexp.MustCompile(`(?is)^(ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)(?:\s+ON\s+CLUSTER\s+[A-Za-z_][A-Za-z0-9_]*)?\s+ADD\s+COLUMN\s+)(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\b`)
+
+// stripAddColumnIfNotExists removes IF NOT EXISTS from an ALTER TABLE that
+// adds one column: 18.16 cannot parse it there. A migration file may (and
+// should) say it, for current releases and readers; the runner makes every
+// single-column ADD idempotent itself (addedColumn), on every version.
+func stripAddColumnIfNotExists(stmt string) string {
+	code := stripComments(stmt)
+	m := reAddColumn.FindStringSubmatchIndex(code)
+	if m == nil || m[6] < 0 {
+		return stmt
+	}
+	return code[:m[6]] + code[m[7]:]
+}
+
+// addedColumn returns the table and column of an ALTER TABLE that adds one
+// column, so that Apply can skip it when the column exists (a re-run after
+// a runner died half way through the migration).
+func addedColumn(stmt string) (table, column string, ok bool) {
+	m := reAddColumn.FindStringSubmatch(stripComments(stmt))
+	if m == nil {
+		return "", "", false
+	}
+	return m[2], m[4], true
 }
 
 // hasCode reports whether s has anything besides comments and blanks.

@@ -8,15 +8,17 @@ package migrations
 const (
 	sqlCurrentDatabase    = "SELECT currentDatabase()"
 	sqlHasMigrationsTable = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
-	sqlReadApplied        = "SELECT version, name, checksum FROM schema_migrations FINAL ORDER BY version"
+	// args: table, column
+	sqlHasColumn   = "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?"
+	sqlReadApplied = "SELECT version, name, checksum FROM schema_migrations FINAL ORDER BY version"
 	// args: version, name, checksum
 	sqlRecordApplied = "INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT ?, ?, ?, now()"
 
 	// args: owner
 	sqlTakeLock = "INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released) SELECT ?, now(), now(), 0"
-	// args: lease in seconds
-	sqlLockHolder = `SELECT owner FROM schema_migrations_lock FINAL
-WHERE released = 0 AND heartbeat_at >= now() - ?
+	// args: lease in seconds, lock name + "/"
+	sqlLockHolder = `SELECT owner, acquired_at FROM schema_migrations_lock FINAL
+WHERE released = 0 AND heartbeat_at >= now() - ? AND startsWith(owner, ?)
 ORDER BY acquired_at, owner LIMIT 1`
 	// args: owner
 	sqlRenewLock = `INSERT INTO schema_migrations_lock (owner, acquired_at, heartbeat_at, released)

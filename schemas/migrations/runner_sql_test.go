@@ -30,13 +30,13 @@ func TestRunnerStatementsChDB(t *testing.T) {
 		sqlCurrentDatabase,
 		sqlHasMigrationsTable,
 		sqlReadApplied,
-		bindSample(t, sqlTakeLock, "'host/1/ab'"),
-		bindSample(t, sqlLockHolder, "60"),
+		bindSample(t, sqlTakeLock, "'migrate/host/1/ab'"),
+		bindSample(t, sqlLockHolder, "60", "'migrate/'"),
 		bindSample(t, sqlRenewLock, "'host/1/ab'"),
 		bindSample(t, sqlRecordApplied, "1", "'0001_events_raw'", "'abc'"),
 		sqlReadApplied,
 		bindSample(t, sqlReleaseLock, "'host/1/ab'"),
-		bindSample(t, sqlLockHolder, "60"),
+		bindSample(t, sqlLockHolder, "60", "'migrate/'"),
 	)
 	sqlcheck.LintT(t, stmts)
 	r := sqlcheck.RunChDB(t, stmts)

@@ -2,9 +2,9 @@
 -- review (named by security_review_id, or by the review's opportunity_id)
 -- changed.
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events WHERE ingested_at >= toDateTime(@since);
+SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until);
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deal_facts', opportunity_id FROM review_events WHERE ingested_at >= toDateTime(@since);
+SELECT DISTINCT 'deal_facts', opportunity_id FROM review_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until);
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events
-WHERE security_review_id IN (SELECT review_id FROM review_events WHERE ingested_at >= toDateTime(@since))
+WHERE security_review_id IN (SELECT review_id FROM review_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))

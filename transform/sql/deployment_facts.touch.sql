@@ -2,12 +2,12 @@
 -- of a service and commit with new gate runs, and deployments of services
 -- whose catalog entry changed.
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE ingested_at >= toDateTime(@since);
+SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until);
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
 WHERE cityHash64(service_id, ifNull(commit_sha, '')) IN (
     SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
-    WHERE ingested_at >= toDateTime(@since) AND isNotNull(commit_sha));
+    WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until) AND isNotNull(commit_sha));
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
-WHERE service_id IN (SELECT service_id FROM service_events WHERE ingested_at >= toDateTime(@since))
+WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))

@@ -1,10 +1,10 @@
 -- Findings to recompute: new or changed finding events, and findings of
 -- services whose catalog entry changed (team/department as of detection).
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'findings', finding_id FROM finding_events WHERE ingested_at >= toDateTime(@since);
+SELECT DISTINCT 'findings', finding_id FROM finding_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until);
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'findings', finding_id FROM findings
-WHERE service_id IN (SELECT service_id FROM service_events WHERE ingested_at >= toDateTime(@since))
+WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))
 ;
 -- within_sla of an open finding flips to 0 when it becomes overdue as of
 -- the new as-of time, without any new event.

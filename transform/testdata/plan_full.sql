@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS transform_state (
     model String COMMENT 'Model (table) name, or * for the global ingest watermark.',
     version String COMMENT 'Hash of the model''s SQL and SLA policy the table was built with; a change forces a full rebuild.',
-    watermark DateTime COMMENT 'For *: max(ingested_at) over the typed tables when the last successful refresh started.',
+    watermark DateTime COMMENT 'For *: the next refresh reads typed rows stamped (inserted_at) from here on; server clock at the start of the last successful refresh, less running inserts and the overlap.',
     updated_at DateTime COMMENT 'When this row was written.'
 ) ENGINE = ReplacingMergeTree(updated_at) ORDER BY model;
 

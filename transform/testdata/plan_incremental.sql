@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS transform_state (
     model String COMMENT 'Model (table) name, or * for the global ingest watermark.',
     version String COMMENT 'Hash of the model''s SQL and SLA policy the table was built with; a change forces a full rebuild.',
-    watermark DateTime COMMENT 'For *: max(ingested_at) over the typed tables when the last successful refresh started.',
+    watermark DateTime COMMENT 'For *: the next refresh reads typed rows stamped (inserted_at) from here on; server clock at the start of the last successful refresh, less running inserts and the overlap.',
     updated_at DateTime COMMENT 'When this row was written.'
 ) ENGINE = ReplacingMergeTree(updated_at) ORDER BY model;
 
@@ -64,11 +64,11 @@ CREATE TABLE IF NOT EXISTS findings_next (
 -- Findings to recompute: new or changed finding events, and findings of
 -- services whose catalog entry changed (team/department as of detection).
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'findings', finding_id FROM finding_events WHERE ingested_at >= toDateTime(1782863400);
+SELECT DISTINCT 'findings', finding_id FROM finding_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'findings', finding_id FROM findings
-WHERE service_id IN (SELECT service_id FROM service_events WHERE ingested_at >= toDateTime(1782863400));
+WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- within_sla of an open finding flips to 0 when it becomes overdue as of
 -- the new as-of time, without any new event.
@@ -222,14 +222,14 @@ CREATE TABLE IF NOT EXISTS deal_facts_next (
 -- review (named by security_review_id, or by the review's opportunity_id)
 -- changed.
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events WHERE ingested_at >= toDateTime(1782863400);
+SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deal_facts', opportunity_id FROM review_events WHERE ingested_at >= toDateTime(1782863400);
+SELECT DISTINCT 'deal_facts', opportunity_id FROM review_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events
-WHERE security_review_id IN (SELECT review_id FROM review_events WHERE ingested_at >= toDateTime(1782863400));
+WHERE security_review_id IN (SELECT review_id FROM review_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- Incremental refresh: carry over every entity that did not change.
 INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
@@ -358,17 +358,17 @@ CREATE TABLE IF NOT EXISTS deployment_facts_next (
 -- of a service and commit with new gate runs, and deployments of services
 -- whose catalog entry changed.
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE ingested_at >= toDateTime(1782863400);
+SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
 WHERE cityHash64(service_id, ifNull(commit_sha, '')) IN (
     SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
-    WHERE ingested_at >= toDateTime(1782863400) AND isNotNull(commit_sha));
+    WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000) AND isNotNull(commit_sha));
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
-WHERE service_id IN (SELECT service_id FROM service_events WHERE ingested_at >= toDateTime(1782863400));
+WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- Incremental refresh: carry over every entity that did not change.
 INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
@@ -503,13 +503,13 @@ CREATE TABLE IF NOT EXISTS ticket_facts_next (
 -- Tickets to recompute: new or changed ticket events, and tickets of
 -- accounts named (in any version) by incidents with new events.
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'ticket_facts', ticket_id FROM ticket_events WHERE ingested_at >= toDateTime(1782863400);
+SELECT DISTINCT 'ticket_facts', ticket_id FROM ticket_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'ticket_facts', ticket_id FROM ticket_facts
 WHERE account_id IN (
     SELECT arrayJoin(affected_account_ids) FROM incident_events
-    WHERE incident_id IN (SELECT incident_id FROM incident_events WHERE ingested_at >= toDateTime(1782863400)));
+    WHERE incident_id IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000)));
 
 -- Incremental refresh: carry over every entity that did not change.
 INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
