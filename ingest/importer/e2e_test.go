@@ -2,8 +2,8 @@ package importer_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,7 +168,7 @@ func analystTables(t *testing.T, ctx context.Context, conn driver.Conn) map[stri
 			team, department, toString(days_to_fix), toString(sla_due_at), toString(within_sla), toString(reopened), toString(event_count), last_event_id FROM findings`),
 		"deal_facts": rows(t, ctx, conn, `SELECT opportunity_id, account_id, segment, deal_type, toString(amount_usd), toString(created_at), toString(closed_at), outcome,
 			toString(loss_reason), review_bucket, toString(review_turnaround_days), last_event_id FROM deal_facts`),
-		"ticket_facts": rows(t, ctx, conn, `SELECT ticket_id, account_id, status, toString(csat_score), toString(solved_at), toString(after_incident_30d), last_event_id FROM ticket_facts`),
+		"ticket_facts":     rows(t, ctx, conn, `SELECT ticket_id, account_id, status, toString(csat_score), toString(solved_at), toString(after_incident_30d), last_event_id FROM ticket_facts`),
 		"deployment_facts": rows(t, ctx, conn, `SELECT deployment_id, service_id, team, department, status, toString(started_at), toString(finished_at) FROM deployment_facts`),
 		"department_scorecard": rows(t, ctx, conn, `SELECT department, toString(month), toString(findings_opened), toString(findings_fixed), toString(open_critical), toString(open_high),
 			toString(sla_within), toString(sla_breached), toString(deployments), toString(incidents), toString(incident_cost_usd), toString(cost_of_risk_usd) FROM department_scorecard`),

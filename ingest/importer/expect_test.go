@@ -60,8 +60,8 @@ type finding struct {
 }
 
 type ownership struct {
-	from              time.Time
-	service           string
+	from             time.Time
+	service          string
 	team, department string
 }
 
