@@ -154,15 +154,21 @@ func TestPage(t *testing.T) {
 	if len(lines) != 2 || lines[0] != 4 || lines[1] != 5 || paths[1] != "tickets[1]" || string(meta["end_of_stream"]) != "true" {
 		t.Errorf("lines %v paths %v meta %v", lines, paths, meta)
 	}
-	if _, err := Page("a.json", []byte("[{\"a\":1},\n{\"a\":2}]"), "", func(Record) error { return nil }); err != nil {
-		t.Errorf("array page: %v", err)
+	// Pages one after the other, as gh api --paginate writes them.
+	var n []string
+	if _, err := Page("a.json", []byte("[{\"a\":1},\n{\"a\":2}]\n[{\"a\":3}]\n"), "", func(r Record) error {
+		n = append(n, r.Path+"@"+strconv.Itoa(r.Line))
+		return nil
+	}); err != nil || strings.Join(n, " ") != "[0]@1 [1]@2 [2]@3" {
+		t.Errorf("array pages: %v %v", n, err)
 	}
 	for _, c := range []struct{ in, array, want string }{
 		{page[:60], "tickets", `p.json:6: field "tickets[1]": the page ends early (truncated download?)`},
 		{"{\"tickets\": [{\"id\": 1}, {\"id\": }]}", "tickets", `p.json:1: field "tickets[1]": not valid JSON`},
 		{"{\"results\": []}", "tickets", `p.json:1: field "tickets": no "tickets" array`},
 		{"{\"tickets\": {}}", "tickets", `p.json:1: field "tickets": want an array`},
-		{"{\"tickets\": []}\n{}", "tickets", "p.json:2: text after the JSON page"},
+		{"{\"tickets\": []}\n{}", "tickets", `p.json:2: field "tickets": no "tickets" array`},
+		{"{\"tickets\": []}\n]", "tickets", "p.json:2: text after the JSON page"},
 		{"[1, 2]", "tickets", "want a JSON object"},
 	} {
 		_, err := Page("p.json", []byte(c.in), c.array, func(Record) error { return nil })

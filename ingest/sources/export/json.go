@@ -18,11 +18,13 @@ type Record struct {
 
 // Page reads a saved JSON API page: either an object whose member array
 // holds the records ({"tickets": [...], "after_cursor": ...}) or, when
-// array is "", a top-level array (GitHub's list endpoints). fn is called
-// for every record in order; the page's other top-level members are
-// returned raw (paging information). A page that is not well-formed JSON,
-// ends early (a truncated download) or lacks the array is a *FileError
-// with the line where reading stopped.
+// array is "", a top-level array (GitHub's list endpoints). Several pages
+// may follow each other in one file, as `gh api --paginate` writes them.
+// fn is called for every record in order (Index counts across pages); the
+// last page's other top-level members are returned raw (paging
+// information). A page that is not well-formed JSON, ends early (a
+// truncated download) or lacks the array is a *FileError with the line
+// where reading stopped.
 func Page(file string, data []byte, array string, fn func(Record) error) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte{'\n'}) }
@@ -38,6 +40,7 @@ func Page(file string, data []byte, array string, fn func(Record) error) (map[st
 		}
 		return &FileError{File: file, Line: lineAt(off), Field: path, Err: fmt.Errorf("not valid JSON: %w", err)}
 	}
+	index := 0
 	readArray := func(name string) error {
 		tok, err := dec.Token()
 		if err != nil {
@@ -46,14 +49,14 @@ func Page(file string, data []byte, array string, fn func(Record) error) (map[st
 		if d, ok := tok.(json.Delim); !ok || d != '[' {
 			return &FileError{File: file, Line: lineAt(dec.InputOffset()), Field: name, Err: fmt.Errorf("want an array of records, have %v", tok)}
 		}
-		for i := 0; dec.More(); i++ {
+		for ; dec.More(); index++ {
 			start := skipSep(data, dec.InputOffset())
-			path := fmt.Sprintf("%s[%d]", name, i)
+			path := fmt.Sprintf("%s[%d]", name, index)
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
 				return fail(path, err)
 			}
-			if err := fn(Record{Index: i, Line: lineAt(start), Path: path, Raw: raw}); err != nil {
+			if err := fn(Record{Index: index, Line: lineAt(start), Path: path, Raw: raw}); err != nil {
 				return err
 			}
 		}
@@ -62,54 +65,57 @@ func Page(file string, data []byte, array string, fn func(Record) error) (map[st
 		}
 		return nil
 	}
-	meta := map[string]json.RawMessage{}
-	if array == "" {
-		if err := readArray(""); err != nil {
-			return nil, err
+	readPage := func() (map[string]json.RawMessage, error) {
+		meta := map[string]json.RawMessage{}
+		if array == "" {
+			return meta, readArray("")
 		}
-		return meta, trailing(file, dec, lineAt)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fail("", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, &FileError{File: file, Line: 1, Err: fmt.Errorf("want a JSON object with a %q array (a saved API page), have %v", array, tok)}
-	}
-	found := false
-	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, fail("", err)
 		}
-		key, _ := tok.(string)
-		if key == array {
-			found = true
-			if err := readArray(array); err != nil {
-				return nil, err
+		if d, ok := tok.(json.Delim); !ok || d != '{' {
+			return nil, &FileError{File: file, Line: lineAt(dec.InputOffset()), Err: fmt.Errorf("want a JSON object with a %q array (a saved API page), have %v", array, tok)}
+		}
+		found := false
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return nil, fail("", err)
 			}
-			continue
+			key, _ := tok.(string)
+			if key == array {
+				found = true
+				if err := readArray(array); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, fail(key, err)
+			}
+			meta[key] = raw
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fail(key, err)
+		if _, err := dec.Token(); err != nil { // '}'
+			return nil, fail("", err)
 		}
-		meta[key] = raw
+		if !found {
+			return nil, &FileError{File: file, Line: lineAt(dec.InputOffset()), Field: array, Err: fmt.Errorf("no %q array: not the export this source reads", array)}
+		}
+		return meta, nil
 	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return nil, fail("", err)
+	meta, err := readPage()
+	for err == nil && dec.More() {
+		meta, err = readPage()
 	}
-	if !found {
-		return nil, &FileError{File: file, Line: 1, Field: array, Err: fmt.Errorf("no %q array: not the export this source reads", array)}
+	if err != nil {
+		return nil, err
 	}
-	return meta, trailing(file, dec, lineAt)
-}
-
-func trailing(file string, dec *json.Decoder, lineAt func(int64) int) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &FileError{File: file, Line: lineAt(dec.InputOffset()), Err: errors.New("text after the JSON page: one page per file")}
+		return nil, &FileError{File: file, Line: lineAt(dec.InputOffset()), Err: errors.New("text after the JSON page")}
 	}
-	return nil
+	return meta, nil
 }
 
 // skipSep returns the offset of the next value after off, past whitespace
@@ -124,4 +130,15 @@ func skipSep(data []byte, off int64) int64 {
 		}
 	}
 	return off
+}
+
+// Members returns the top-level members of the first JSON object in data
+// (nil when it does not start with one): what a source looks at to tell
+// its kinds of pages apart before reading one with Page.
+func Members(data []byte) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
+		return nil
+	}
+	return m
 }

@@ -110,7 +110,9 @@ func readPage(file string, data []byte, m *mapping.File) ([]export.Outcome, erro
 	var head struct {
 		Names map[string]string `json:"names"`
 	}
-	_ = json.Unmarshal(data, &head) // a broken page fails below with its line
+	if raw, ok := export.Members(data)["names"]; ok {
+		_ = json.Unmarshal(raw, &head.Names) // a broken page fails below with its line
+	}
 	var outs []export.Outcome
 	_, err := export.Page(file, data, "issues", func(r export.Record) error {
 		var is Issue

@@ -75,9 +75,7 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, emit func
 			errs = append(errs, export.At(f.Name, 0, "", err))
 			continue
 		}
-		var probe map[string]json.RawMessage
-		_ = json.Unmarshal(data, &probe) // a broken page fails below with its line
-		if _, ok := probe["log_entries"]; ok {
+		if _, ok := export.Members(data)["log_entries"]; ok {
 			_, err = export.Page(f.Name, data, "log_entries", func(r export.Record) error {
 				e := &LogEntry{}
 				if err := json.Unmarshal(r.Raw, e); err != nil {

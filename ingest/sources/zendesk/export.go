@@ -119,9 +119,7 @@ func readExportPage(f export.File) ([]*exported, []*exportedRating, error) {
 	if err != nil {
 		return nil, nil, export.At(f.Name, 0, "", err)
 	}
-	var probe map[string]json.RawMessage
-	_ = json.Unmarshal(data, &probe) // a broken page fails below with its line
-	if _, ok := probe["satisfaction_ratings"]; ok {
+	if _, ok := export.Members(data)["satisfaction_ratings"]; ok {
 		var rs []*exportedRating
 		_, err := export.Page(f.Name, data, "satisfaction_ratings", func(r export.Record) error {
 			x := &exportedRating{file: f.Name, path: r.Path, line: r.Line}
