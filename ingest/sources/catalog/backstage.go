@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -64,20 +65,9 @@ func (e *entity) label() string {
 	return sources.Or(e.Spec.Profile.DisplayName, sources.Or(e.Metadata.Title, e.Metadata.Name))
 }
 
-func backstage(files []export.File, m *mapping.File, o Options) ([]export.Outcome, error) {
-	var entities []*entity
-	var errs []error
-	for _, f := range files {
-		es, err := readEntities(f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		entities = append(entities, es...)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+// backstage maps the components of entities read from every YAML file
+// given, their groups resolved across the files.
+func backstage(entities []*entity, m *mapping.File, o Options) ([]export.Outcome, error) {
 	groups := map[string]*entity{}
 	for _, e := range entities {
 		if strings.EqualFold(e.Kind, "Group") {
@@ -102,13 +92,8 @@ func backstage(files []export.File, m *mapping.File, o Options) ([]export.Outcom
 	return outs, nil
 }
 
-func readEntities(f export.File) ([]*entity, error) {
-	r, err := f.Open()
-	if err != nil {
-		return nil, export.At(f.Name, 0, "", err)
-	}
-	defer r.Close()
-	dec := yaml.NewDecoder(r)
+func readEntities(file string, data []byte) ([]*entity, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*entity
 	for {
 		var doc yaml.Node
@@ -117,18 +102,18 @@ func readEntities(f export.File) ([]*entity, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, export.At(f.Name, yamlLine(err), "", fmt.Errorf("not valid YAML: %v", strings.TrimPrefix(err.Error(), "yaml: ")))
+			return nil, export.At(file, yamlLine(err), "", fmt.Errorf("not valid YAML: %v", strings.TrimPrefix(err.Error(), "yaml: ")))
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
 			continue // an empty document between separators
 		}
-		e := &entity{file: f.Name, line: doc.Content[0].Line}
+		e := &entity{file: file, line: doc.Content[0].Line}
 		if err := doc.Decode(e); err != nil {
-			return nil, export.At(f.Name, yamlLine(err), "", fmt.Errorf("not a Backstage entity: %v", strings.TrimPrefix(err.Error(), "yaml: ")))
+			return nil, export.At(file, yamlLine(err), "", fmt.Errorf("not a Backstage entity: %v", strings.TrimPrefix(err.Error(), "yaml: ")))
 		}
 		for _, req := range []struct{ name, v string }{{"apiVersion", e.APIVersion}, {"kind", e.Kind}, {"metadata.name", e.Metadata.Name}} {
 			if req.v == "" {
-				return nil, export.Errorf(f.Name, e.line, req.name, "missing: not a Backstage catalog entity")
+				return nil, export.Errorf(file, e.line, req.name, "missing: not a Backstage catalog entity")
 			}
 		}
 		out = append(out, e)

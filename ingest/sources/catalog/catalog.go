@@ -15,7 +15,6 @@ package catalog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -62,51 +61,35 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, o Options
 		m = &mapping.File{}
 	}
 	var (
-		outs  []export.Outcome
-		errs  []error
-		yamls []export.File
+		outs     []export.Outcome
+		entities []*entity
 	)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		switch kindOf(f.Name) {
+	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
+		switch kindOf(name) {
 		case "backstage":
-			yamls = append(yamls, f)
+			es, err := readEntities(name, data)
+			entities = append(entities, es...)
+			return err
 		case "codeowners":
-			out, err := codeowners(f, m, o)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
+			out, err := codeowners(name, data, m, o)
 			outs = append(outs, out)
+			return err
 		case "csv":
-			o, err := csvCatalog(f, m)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			outs = append(outs, o...)
-		default:
-			errs = append(errs, export.Errorf(f.Name, 0, "", "not a catalog file: want Backstage YAML (.yaml, .yml), a CODEOWNERS file or a CSV (.csv)"))
-		}
-	}
-	if len(yamls) > 0 {
-		o, err := backstage(yamls, m, o)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		outs = append(outs, o...)
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	for _, out := range outs {
-		if err := emit(out); err != nil {
+			rows, err := csvCatalog(name, data, m)
+			outs = append(outs, rows...)
 			return err
 		}
+		return export.Errorf(name, 0, "", "not a catalog file: want Backstage YAML (.yaml, .yml), a CODEOWNERS file or a CSV (.csv)")
+	})
+	if err == nil && len(entities) > 0 {
+		var bs []export.Outcome
+		bs, err = backstage(entities, m, o)
+		outs = append(outs, bs...)
 	}
-	return nil
+	if err != nil {
+		return err
+	}
+	return export.Emit(outs, emit)
 }
 
 func kindOf(name string) string {

@@ -3,7 +3,6 @@ package catalog_test
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -19,16 +18,9 @@ const kestrel = "../testdata/kestrel/"
 
 func run(t *testing.T, m *mapping.File, o catalog.Options, files ...export.File) ([]export.Outcome, error) {
 	t.Helper()
-	var outs []export.Outcome
-	err := catalog.Import(context.Background(), files, m, o, func(out export.Outcome) error {
-		outs = append(outs, out)
-		return nil
-	})
-	return outs, err
-}
-
-func memFile(name, content string) export.File {
-	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
+	return sourcetest.Import(t, func(ctx context.Context, fs []export.File, m *mapping.File, emit func(export.Outcome) error) error {
+		return catalog.Import(ctx, fs, m, o, emit)
+	}, m, files...)
 }
 
 // services returns the mapped services by id, each checked by the decoder.
@@ -112,7 +104,7 @@ spec: {type: team, children: []}
 		return "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: " + name + "\n" + extra + "spec:\n  type: service\n  owner: " + owner + "\n"
 	}
 	m, _ := mapping.Parse("m.yaml", []byte("version: 1\n"))
-	outs, err := run(t, m, catalog.Options{EffectiveAt: day("2026-01-01")}, memFile("c.yaml", groups+
+	outs, err := run(t, m, catalog.Options{EffectiveAt: day("2026-01-01")}, sourcetest.File("c.yaml", groups+
 		comp("a", "squad", "")+
 		comp("b", "loners", "")+
 		comp("c", "ghosts", "")+
@@ -146,7 +138,7 @@ spec: {type: team, children: []}
 		{"bad tier", groups + comp("a", "squad", "  annotations: {impact.secimpact.io/tier: gold}\n"), catalog.Options{EffectiveAt: day("2026-01-01")}, `tier "gold"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			outs, err := run(t, m, c.o, memFile("c.yaml", c.content))
+			outs, err := run(t, m, c.o, sourcetest.File("c.yaml", c.content))
 			var fe *export.FileError
 			if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || len(outs) != 0 {
 				t.Fatalf("error %v, want %q", err, c.want)
@@ -175,7 +167,7 @@ func TestCODEOWNERS(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
-	outs, err = run(t, &mapping.File{}, o, memFile("CODEOWNERS", "* @lena\n"))
+	outs, err = run(t, &mapping.File{}, o, sourcetest.File("CODEOWNERS", "* @lena\n"))
 	if err != nil || outs[0].Status() != "rejected" {
 		t.Errorf("user-only default owner: %v %+v", err, outs)
 	}
@@ -207,7 +199,7 @@ func TestCSV(t *testing.T) {
 		{"service,team,department,from\nx,y,z,01/05/2026\n", `o.csv:2: field "from": date "01/05/2026": want YYYY-MM-DD`},
 		{"service,team,department,from\nx,,z,2026-05-01\n", `o.csv:2: field "team": empty`},
 	} {
-		if _, err := run(t, &mapping.File{}, catalog.Options{}, memFile("o.csv", c.content)); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := run(t, &mapping.File{}, catalog.Options{}, sourcetest.File("o.csv", c.content)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.content, err, c.want)
 		}
 	}

@@ -3,8 +3,6 @@ package catalog
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"strings"
 
 	"github.com/secimpact/impact/ingest/sources"
@@ -18,17 +16,13 @@ import (
 // (@org/team) of the catch-all rule (*, /*, /**), the last one in the file
 // as GitHub applies the last matching rule; the department comes from
 // catalog.departments.
-func codeowners(f export.File, m *mapping.File, o Options) (export.Outcome, error) {
-	out := export.Outcome{File: f.Name, Line: 1}
-	data, err := f.ReadAll()
-	if err != nil {
-		return out, export.At(f.Name, 0, "", err)
-	}
+func codeowners(file string, data []byte, m *mapping.File, o Options) (export.Outcome, error) {
+	out := export.Outcome{File: file, Line: 1}
 	if o.Repo == "" {
-		return out, export.Errorf(f.Name, 0, "", "a CODEOWNERS file does not name its repository: pass --repo owner/name")
+		return out, export.Errorf(file, 0, "", "a CODEOWNERS file does not name its repository: pass --repo owner/name")
 	}
 	if o.EffectiveAt.IsZero() {
-		return out, export.Errorf(f.Name, 0, "", "when did this ownership take effect? Pass --effective-at DATE")
+		return out, export.Errorf(file, 0, "", "when did this ownership take effect? Pass --effective-at DATE")
 	}
 	var team string
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -49,7 +43,7 @@ func codeowners(f export.File, m *mapping.File, o Options) (export.Outcome, erro
 		team = ""
 		for _, owner := range fields[1:] {
 			if !strings.HasPrefix(owner, "@") && !strings.Contains(owner, "@") {
-				return out, export.Errorf(f.Name, n, owner, "not an owner: want @user, @org/team or an email address")
+				return out, export.Errorf(file, n, owner, "not an owner: want @user, @org/team or an email address")
 			}
 			if org, slug, ok := strings.Cut(strings.TrimPrefix(owner, "@"), "/"); ok && strings.HasPrefix(owner, "@") && org != "" && slug != "" {
 				team = slug
@@ -59,7 +53,7 @@ func codeowners(f export.File, m *mapping.File, o Options) (export.Outcome, erro
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return out, export.At(f.Name, 0, "", err)
+		return out, export.At(file, 0, "", err)
 	}
 	if team == "" {
 		out.Rejected = "no catch-all rule (* @org/team) names a team as the default owner"
@@ -80,13 +74,8 @@ func codeowners(f export.File, m *mapping.File, o Options) (export.Outcome, erro
 
 // csvCatalog maps a CSV of ownership periods: one row per service and the
 // date its ownership took effect; a service moving team is a second row.
-func csvCatalog(f export.File, m *mapping.File) ([]export.Outcome, error) {
-	r, err := f.Open()
-	if err != nil {
-		return nil, export.At(f.Name, 0, "", err)
-	}
-	defer r.Close()
-	c, err := export.OpenCSV(f.Name, r, []export.Column{
+func csvCatalog(file string, data []byte, m *mapping.File) ([]export.Outcome, error) {
+	c, err := export.OpenCSV(file, bytes.NewReader(data), []export.Column{
 		{Name: "service", Aliases: []string{"service_id"}, Required: true},
 		{Name: "team", Required: true},
 		{Name: "department", Required: true},
@@ -100,28 +89,21 @@ func csvCatalog(f export.File, m *mapping.File) ([]export.Outcome, error) {
 		return nil, err
 	}
 	var outs []export.Outcome
-	for {
-		row, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			return outs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	err = c.Each(func(row export.Row) error {
 		for _, col := range []string{"service", "team", "department"} {
 			if row.Get(col) == "" {
-				return nil, row.Errorf(col, "empty")
+				return row.Errorf(col, "empty")
 			}
 		}
 		eff, err := parseDay(row.Get("from"))
 		if err != nil {
-			return nil, row.Wrap("from", err)
+			return row.Wrap("from", err)
 		}
 		tier := strings.ToLower(sources.Or(row.Get("tier"), m.CatalogTier()))
 		switch tier {
 		case "critical", "high", "medium", "low":
 		default:
-			return nil, row.Errorf("tier", "%q: want critical, high, medium or low", tier)
+			return row.Errorf("tier", "%q: want critical, high, medium or low", tier)
 		}
 		facing := false
 		if v := row.Get("internet_facing"); v != "" {
@@ -130,7 +112,7 @@ func csvCatalog(f export.File, m *mapping.File) ([]export.Outcome, error) {
 				facing = true
 			case "false", "no", "0":
 			default:
-				return nil, row.Errorf("internet_facing", "%q: want true or false", v)
+				return row.Errorf("internet_facing", "%q: want true or false", v)
 			}
 		}
 		s := &schemas.Service{
@@ -138,6 +120,8 @@ func csvCatalog(f export.File, m *mapping.File) ([]export.Outcome, error) {
 			Team: row.Get("team"), Department: row.Get("department"), Product: sources.NonEmpty(row.Get("product")),
 			Tier: tier, InternetFacing: facing, EffectiveAt: eff,
 		}
-		outs = append(outs, export.Outcome{File: f.Name, Line: row.Line, Events: []sources.Event{upsert(s)}})
-	}
+		outs = append(outs, export.Outcome{File: file, Line: row.Line, Events: []sources.Event{upsert(s)}})
+		return nil
+	})
+	return outs, err
 }

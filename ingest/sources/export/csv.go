@@ -135,6 +135,23 @@ func (c *CSV) Next() (Row, error) {
 	}
 }
 
+// Each calls fn for every record until the end of the file, the first
+// error of reading or of fn.
+func (c *CSV) Each(fn func(Row) error) error {
+	for {
+		row, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+}
+
 // Row is one CSV record.
 type Row struct {
 	c      *CSV

@@ -142,3 +142,13 @@ func Members(data []byte) map[string]json.RawMessage {
 	}
 	return m
 }
+
+// Unmarshal decodes the record into v; a record that is not what is
+// wanted (a string where an object belongs, a bad timestamp) is a
+// *FileError naming the record.
+func (r Record) Unmarshal(file string, v any, what string) error {
+	if err := json.Unmarshal(r.Raw, v); err != nil {
+		return Errorf(file, r.Line, r.Path, "not %s: %v", what, err)
+	}
+	return nil
+}

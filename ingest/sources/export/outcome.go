@@ -1,6 +1,9 @@
 package export
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -61,4 +64,36 @@ func (o Outcome) Status() string {
 // FromResult is the Outcome of a mapper Result for the record at file:line.
 func FromResult(file string, line int, r sources.Result) Outcome {
 	return Outcome{File: file, Line: line, Events: r.Events, Ignored: r.Ignored, Unmapped: r.Unmapped}
+}
+
+// ReadFiles calls read with the content of each file in order, going on
+// after a failing file so that one run reports every bad file: the errors
+// (each a *FileError) are returned joined. It stops early only when ctx is
+// done.
+func ReadFiles(ctx context.Context, files []File, read func(name string, data []byte) error) error {
+	var errs []error
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data, err := f.ReadAll()
+		if err != nil {
+			errs = append(errs, At(f.Name, 0, "", fmt.Errorf("read: %w", err)))
+			continue
+		}
+		if err := read(f.Name, data); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Emit calls emit for each outcome in order, stopping at its first error.
+func Emit(outs []Outcome, emit func(Outcome) error) error {
+	for _, o := range outs {
+		if err := emit(o); err != nil {
+			return err
+		}
+	}
+	return nil
 }

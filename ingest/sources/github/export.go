@@ -2,8 +2,6 @@ package github
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/url"
 	"sort"
 	"strings"
@@ -30,36 +28,17 @@ import (
 // element without its url) is an error naming the file, line and element.
 func Import(ctx context.Context, files []export.File, m *mapping.File, emit func(export.Outcome) error) error {
 	m = mappingOrDefault(m)
-	var (
-		recs []record
-		errs []error
-	)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
+	var recs []record
+	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
+		_, err := export.Page(name, data, "", func(r export.Record) error {
+			rec, err := readRecord(name, r)
+			recs = append(recs, rec)
 			return err
-		}
-		data, err := f.ReadAll()
-		if err != nil {
-			errs = append(errs, export.At(f.Name, 0, "", err))
-			continue
-		}
-		var page []record
-		_, err = export.Page(f.Name, data, "", func(r export.Record) error {
-			rec, err := readRecord(f.Name, r)
-			if err != nil {
-				return err
-			}
-			page = append(page, rec)
-			return nil
 		})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		recs = append(recs, page...)
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	deployments := map[string]*Deployment{} // repo/id -> deployment
 	for _, r := range recs {
@@ -103,8 +82,8 @@ func readRecord(file string, r export.Record) (record, error) {
 		URL           string `json:"url"`
 		DeploymentURL string `json:"deployment_url"`
 	}
-	if err := json.Unmarshal(r.Raw, &head); err != nil {
-		return rec, export.Errorf(file, r.Line, r.Path, "not a GitHub API object: %v", err)
+	if err := r.Unmarshal(file, &head, "a GitHub API object"); err != nil {
+		return rec, err
 	}
 	u, err := url.Parse(head.URL)
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
@@ -133,10 +112,7 @@ func readRecord(file string, r export.Record) (record, error) {
 	default:
 		return rec, export.Errorf(file, r.Line, r.Path+".url", "%s is not a code scanning, Dependabot or secret scanning alert, a deployment or a deployment status", head.URL)
 	}
-	if err := json.Unmarshal(r.Raw, target); err != nil {
-		return rec, export.Errorf(file, r.Line, r.Path, "not a GitHub %s: %v", rec.kind, err)
-	}
-	return rec, nil
+	return rec, r.Unmarshal(file, target, "a GitHub "+rec.kind)
 }
 
 // key identifies an imported record when GitHub does not date a change

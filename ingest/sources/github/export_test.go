@@ -1,10 +1,8 @@
 package github_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,16 +20,7 @@ const kestrel = "../testdata/kestrel/"
 
 func importPages(t *testing.T, m *mapping.File, files ...export.File) ([]export.Outcome, error) {
 	t.Helper()
-	var outs []export.Outcome
-	err := github.Import(context.Background(), files, m, func(o export.Outcome) error {
-		outs = append(outs, o)
-		return nil
-	})
-	return outs, err
-}
-
-func page(name, content string) export.File {
-	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
+	return sourcetest.Import(t, github.Import, m, files...)
 }
 
 func TestImportKestrel(t *testing.T) {
@@ -116,7 +105,7 @@ func TestSameIDsAsWebhooks(t *testing.T) {
 		if err := json.Unmarshal(body, &p); err != nil {
 			t.Fatal(err)
 		}
-		outs, err := importPages(t, nil, page("alerts.json", "["+string(p.Alert)+"]"))
+		outs, err := importPages(t, nil, sourcetest.File("alerts.json", "["+string(p.Alert)+"]"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +130,7 @@ func TestBadPages(t *testing.T) {
 		{"other object", `[{"url": "https://api.github.com/repos/a/b/issues/1"}]`, `is not a code scanning, Dependabot or secret scanning alert`},
 		{"object page", `{"alerts": []}`, `p.json:1: want an array of records`},
 	} {
-		outs, err := importPages(t, nil, page("p.json", c.content))
+		outs, err := importPages(t, nil, sourcetest.File("p.json", c.content))
 		var fe *export.FileError
 		if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || len(outs) != 0 {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)

@@ -1,11 +1,9 @@
 package hubspot
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -32,36 +30,20 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, emit func
 	if m == nil {
 		m = &mapping.File{}
 	}
-	var (
-		outs []export.Outcome
-		errs []error
-	)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
+	var outs []export.Outcome
+	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
+		read := importPage
+		if strings.HasSuffix(strings.ToLower(name), ".csv") {
+			read = importCSV
 		}
-		var o []export.Outcome
-		var err error
-		if strings.HasSuffix(strings.ToLower(f.Name), ".csv") {
-			o, err = importCSV(f, m)
-		} else {
-			o, err = importPage(f, m)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		o, err := read(name, data, m)
 		outs = append(outs, o...)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	for _, o := range outs {
-		if err := emit(o); err != nil {
-			return err
-		}
-	}
-	return nil
+	return export.Emit(outs, emit)
 }
 
 // historyEntry is one value of a property's history.
@@ -75,25 +57,21 @@ type savedDeal struct {
 	PropertiesWithHistory map[string][]historyEntry `json:"propertiesWithHistory"`
 }
 
-func importPage(f export.File, m *mapping.File) ([]export.Outcome, error) {
-	data, err := f.ReadAll()
-	if err != nil {
-		return nil, export.At(f.Name, 0, "", err)
-	}
+func importPage(file string, data []byte, m *mapping.File) ([]export.Outcome, error) {
 	var outs []export.Outcome
-	_, err = export.Page(f.Name, data, "results", func(r export.Record) error {
+	_, err := export.Page(file, data, "results", func(r export.Record) error {
 		var d savedDeal
-		if err := json.Unmarshal(r.Raw, &d); err != nil {
-			return export.Errorf(f.Name, r.Line, r.Path, "not a HubSpot deal: %v", err)
+		if err := r.Unmarshal(file, &d, "a HubSpot deal"); err != nil {
+			return err
 		}
 		if d.ID == "" || d.Properties == nil {
-			return export.Errorf(f.Name, r.Line, r.Path, "a deal needs id and properties (save the API's answer with properties=...)")
+			return export.Errorf(file, r.Line, r.Path, "a deal needs id and properties (save the API's answer with properties=...)")
 		}
 		res, err := dealHistory(m, &d)
 		if err != nil {
-			return export.At(f.Name, r.Line, r.Path, err)
+			return export.At(file, r.Line, r.Path, err)
 		}
-		outs = append(outs, export.Outcome{File: f.Name, Line: r.Line, Events: res.Events, Unmapped: res.Unmapped, Ignored: res.Ignored})
+		outs = append(outs, export.Outcome{File: file, Line: r.Line, Events: res.Events, Unmapped: res.Unmapped, Ignored: res.Ignored})
 		return nil
 	})
 	return outs, err
@@ -186,16 +164,22 @@ func (d *savedDeal) at(t time.Time) *Deal {
 		out.Properties[name] = best.Value
 	}
 	if stage := out.Prop(propStage); stage != d.Prop(propStage) {
-		closed, won := "false", "false"
-		switch stage {
-		case "closedwon":
-			closed, won = "true", "true"
-		case "closedlost":
-			closed = "true"
-		}
-		out.Properties[propClosed], out.Properties[propWon] = &closed, &won
+		setFlags(&out, stage)
 	}
 	return &out
+}
+
+// setFlags sets the closed and won flags HubSpot computes for a stage of
+// the default pipeline (closedwon, closedlost; every other stage is open).
+func setFlags(d *Deal, stage string) {
+	closed, won := "false", "false"
+	switch stage {
+	case "closedwon":
+		closed, won = "true", "true"
+	case "closedlost":
+		closed = "true"
+	}
+	d.Properties[propClosed], d.Properties[propWon] = &closed, &won
 }
 
 // csvLabels are the column labels of HubSpot's standard deal properties in
@@ -226,19 +210,14 @@ var standardStageLabels = map[string]string{
 
 var dealTypeLabels = map[string]string{"new business": "newbusiness", "existing business": "existingbusiness"}
 
-func importCSV(f export.File, m *mapping.File) ([]export.Outcome, error) {
-	r, err := f.Open()
-	if err != nil {
-		return nil, export.At(f.Name, 0, "", err)
-	}
-	defer r.Close()
+func importCSV(file string, data []byte, m *mapping.File) ([]export.Outcome, error) {
 	props := Properties(m)
 	cols := []export.Column{{Name: "company", Aliases: []string{"Associated Company IDs", "Associated Company ID", "Associated Company IDs (Primary)", "Company ID"}, Required: true}}
 	for _, p := range append(props, "hs_object_id", "hs_lastmodifieddate") {
 		req := p == "hs_object_id" || p == propStage || p == propCreate
 		cols = append(cols, export.Column{Name: p, Aliases: csvLabels[p], Required: req})
 	}
-	c, err := export.OpenCSV(f.Name, r, cols)
+	c, err := export.OpenCSV(file, bytes.NewReader(data), cols)
 	if err != nil {
 		return nil, err
 	}
@@ -250,17 +229,10 @@ func importCSV(f export.File, m *mapping.File) ([]export.Outcome, error) {
 	}
 	flags := c.Has(propClosed) && c.Has(propWon)
 	var outs []export.Outcome
-	for {
-		row, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			return outs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	err = c.Each(func(row export.Row) error {
 		d := Deal{ID: row.Get("hs_object_id"), Properties: map[string]*string{}}
 		if d.ID == "" {
-			return nil, row.Errorf("hs_object_id", "empty")
+			return row.Errorf("hs_object_id", "empty")
 		}
 		for _, p := range append(props, "hs_lastmodifieddate") {
 			v := row.Get(p)
@@ -274,7 +246,7 @@ func importCSV(f export.File, m *mapping.File) ([]export.Outcome, error) {
 					if p != propCloseDate && p != propCreate && p != "hs_lastmodifieddate" && reviewFlag(v) {
 						break // a checkbox property
 					}
-					return nil, row.Wrap(p, err)
+					return row.Wrap(p, err)
 				}
 				v = t.UTC().Format(time.RFC3339)
 			case "dealtype":
@@ -295,7 +267,7 @@ func importCSV(f export.File, m *mapping.File) ([]export.Outcome, error) {
 				Type string `json:"type"`
 			}{{ID: company, Type: "deal_to_company"}}}}
 		}
-		out := export.Outcome{File: f.Name, Line: row.Line}
+		out := export.Outcome{File: file, Line: row.Line}
 		// The export shows stage labels: the closed and won flags come from
 		// their columns, else from the default pipeline's labels; a label
 		// that is neither needs crm.stages.
@@ -305,16 +277,9 @@ func importCSV(f export.File, m *mapping.File) ([]export.Outcome, error) {
 			if !standard {
 				out.Unmapped = []sources.Unmapped{{Key: "crm.stages", Value: stage, Allowed: []string{"open", "won", "lost", "no_decision"}}}
 				outs = append(outs, out)
-				continue
+				return nil
 			}
-			closed, won := "false", "false"
-			switch id {
-			case "closedwon":
-				closed, won = "true", "true"
-			case "closedlost":
-				closed = "true"
-			}
-			d.Properties[propClosed], d.Properties[propWon] = &closed, &won
+			setFlags(&d, id)
 		}
 		at, ok := parseTime(d.Prop("hs_lastmodifieddate"))
 		if !ok {
@@ -323,7 +288,7 @@ func importCSV(f export.File, m *mapping.File) ([]export.Outcome, error) {
 				if at, ok = parseTime(d.Prop(propCloseDate)); !ok {
 					out.Rejected = "a closed deal without Close Date or Last Modified Date: its close cannot be dated (add Last Modified Date to the export)"
 					outs = append(outs, out)
-					continue
+					return nil
 				}
 			}
 		}
@@ -333,11 +298,13 @@ func importCSV(f export.File, m *mapping.File) ([]export.Outcome, error) {
 		}
 		res, err := MapDeal(m, &d, typ, at)
 		if err != nil {
-			return nil, row.Wrap("", err)
+			return row.Wrap("", err)
 		}
 		out.Events, out.Unmapped, out.Ignored = res.Events, res.Unmapped, res.Ignored
 		outs = append(outs, out)
-	}
+		return nil
+	})
+	return outs, err
 }
 
 // csvTime reads a date or date-time of a HubSpot CSV export, in the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -21,16 +20,7 @@ const kestrel = "../testdata/kestrel/"
 
 func importFiles(t *testing.T, m *mapping.File, files ...export.File) ([]export.Outcome, error) {
 	t.Helper()
-	var outs []export.Outcome
-	err := hubspot.Import(context.Background(), files, m, func(o export.Outcome) error {
-		outs = append(outs, o)
-		return nil
-	})
-	return outs, err
-}
-
-func memFile(name, content string) export.File {
-	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
+	return sourcetest.Import(t, hubspot.Import, m, files...)
 }
 
 func kestrelMapping(t *testing.T) *mapping.File {
@@ -155,7 +145,7 @@ func TestCSV(t *testing.T) {
 	}
 
 	head := "Record ID,Deal Stage,Create Date,Close Date,Associated Company IDs,Customer Segment,Amount\n"
-	outs, err = importFiles(t, kestrelMapping(t), memFile("d.csv", head+
+	outs, err = importFiles(t, kestrelMapping(t), sourcetest.File("d.csv", head+
 		"1,Closed Won,2026-01-05 10:00,,18234000101,SMB,100\n"+ // closed, no close date, no Last Modified Date
 		"2,Negotiating,2026-01-05 10:00,,18234000101,SMB,100\n")) // a custom stage without flags
 	if err != nil {
@@ -169,7 +159,7 @@ func TestCSV(t *testing.T) {
 		{"Record ID,Deal Name\n1,a\n", `d.csv:1: field "company": header: missing column "company", "dealstage", "createdate"`},
 		{head + "1,Closed Won,05.01.2026,,18234000101,SMB,100\n", `d.csv:2: field "Create Date": date "05.01.2026": want YYYY-MM-DD`},
 	} {
-		_, err := importFiles(t, kestrelMapping(t), memFile("d.csv", c.content))
+		_, err := importFiles(t, kestrelMapping(t), sourcetest.File("d.csv", c.content))
 		var fe *export.FileError
 		if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v, want %q", err, c.want)
@@ -199,7 +189,7 @@ func TestSameIDsAsWebhook(t *testing.T) {
 		"dealstage": []any{map[string]any{"value": "closedwon", "timestamp": "2025-03-11T07:55:20.512Z"}, map[string]any{"value": "contractsent", "timestamp": "2025-02-10T09:40:00Z"}},
 		"amount":    []any{map[string]any{"value": "48000", "timestamp": "2025-03-11T07:55:20.530Z"}, map[string]any{"value": "40000", "timestamp": "2025-02-10T09:40:00Z"}},
 	}})
-	outs, err := importFiles(t, m, memFile("deals.json", `{"results": [`+string(saved)+`]}`))
+	outs, err := importFiles(t, m, sourcetest.File("deals.json", `{"results": [`+string(saved)+`]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

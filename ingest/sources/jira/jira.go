@@ -77,32 +77,15 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, emit func
 		m = &mapping.File{}
 	}
 	var outs []export.Outcome
-	var errs []error
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		data, err := f.ReadAll()
-		if err != nil {
-			errs = append(errs, export.At(f.Name, 0, "", fmt.Errorf("read: %w", err)))
-			continue
-		}
-		page, err := readPage(f.Name, data, m)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
+		page, err := readPage(name, data, m)
 		outs = append(outs, page...)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	for _, o := range outs {
-		if err := emit(o); err != nil {
-			return err
-		}
-	}
-	return nil
+	return export.Emit(outs, emit)
 }
 
 func readPage(file string, data []byte, m *mapping.File) ([]export.Outcome, error) {
@@ -116,8 +99,8 @@ func readPage(file string, data []byte, m *mapping.File) ([]export.Outcome, erro
 	var outs []export.Outcome
 	_, err := export.Page(file, data, "issues", func(r export.Record) error {
 		var is Issue
-		if err := json.Unmarshal(r.Raw, &is); err != nil {
-			return export.Errorf(file, r.Line, r.Path, "not a Jira issue: %v", err)
+		if err := r.Unmarshal(file, &is, "a Jira issue"); err != nil {
+			return err
 		}
 		x := &issueMapper{m: m, is: &is, names: head.Names, file: file, line: r.Line, path: r.Path}
 		res, err := x.mapIssue()

@@ -1,9 +1,7 @@
 package jira_test
 
 import (
-	"context"
 	"errors"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -21,16 +19,7 @@ const kestrel = "../testdata/kestrel/"
 
 func run(t *testing.T, m *mapping.File, files ...export.File) ([]export.Outcome, error) {
 	t.Helper()
-	var outs []export.Outcome
-	err := jira.Import(context.Background(), files, m, func(o export.Outcome) error {
-		outs = append(outs, o)
-		return nil
-	})
-	return outs, err
-}
-
-func memFile(name, content string) export.File {
-	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
+	return sourcetest.Import(t, jira.Import, m, files...)
 }
 
 // byEntity decodes every event with the contract decoder and groups them.
@@ -161,14 +150,14 @@ func TestBadPages(t *testing.T) {
 		{"timestamp", noOffset, `p.json:7: field "issues[0].created": timestamp "2026-07-14 15:40:`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			outs, err := run(t, m, memFile("p.json", c.content), export.OSFile(kestrel+"jira/search-1.json"))
+			outs, err := run(t, m, sourcetest.File("p.json", c.content), export.OSFile(kestrel+"jira/search-1.json"))
 			var fe *export.FileError
 			if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || len(outs) != 0 {
 				t.Fatalf("error %v (%d outcomes), want %q", err, len(outs), c.want)
 			}
 		})
 	}
-	if _, err := run(t, m, memFile("p.json", string(page[:len(page)/2]))); err == nil || !strings.Contains(err.Error(), "ends early (truncated download?)") {
+	if _, err := run(t, m, sourcetest.File("p.json", string(page[:len(page)/2]))); err == nil || !strings.Contains(err.Error(), "ends early (truncated download?)") {
 		t.Errorf("truncated: %v", err)
 	}
 }

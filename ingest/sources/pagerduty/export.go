@@ -2,7 +2,6 @@ package pagerduty
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sort"
 	"time"
@@ -64,48 +63,37 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, emit func
 	var (
 		incidents []located[*Incident]
 		entries   []located[*LogEntry]
-		errs      []error
 	)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		data, err := f.ReadAll()
-		if err != nil {
-			errs = append(errs, export.At(f.Name, 0, "", err))
-			continue
-		}
+	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
 		if _, ok := export.Members(data)["log_entries"]; ok {
-			_, err = export.Page(f.Name, data, "log_entries", func(r export.Record) error {
+			_, err := export.Page(name, data, "log_entries", func(r export.Record) error {
 				e := &LogEntry{}
-				if err := json.Unmarshal(r.Raw, e); err != nil {
-					return export.Errorf(f.Name, r.Line, r.Path, "not a PagerDuty log entry: %v", err)
+				if err := r.Unmarshal(name, e, "a PagerDuty log entry"); err != nil {
+					return err
 				}
 				if e.Incident.ID == "" || e.CreatedAt.IsZero() {
-					return export.Errorf(f.Name, r.Line, r.Path, "a log entry needs incident.id and created_at")
+					return export.Errorf(name, r.Line, r.Path, "a log entry needs incident.id and created_at")
 				}
-				entries = append(entries, located[*LogEntry]{e, f.Name, r.Path, r.Line})
+				entries = append(entries, located[*LogEntry]{e, name, r.Path, r.Line})
 				return nil
 			})
-		} else {
-			_, err = export.Page(f.Name, data, "incidents", func(r export.Record) error {
-				inc := &Incident{}
-				if err := json.Unmarshal(r.Raw, inc); err != nil {
-					return export.Errorf(f.Name, r.Line, r.Path, "not a PagerDuty incident: %v", err)
-				}
-				if inc.ID == "" || inc.CreatedAt.IsZero() {
-					return export.Errorf(f.Name, r.Line, r.Path, "an incident needs id and created_at")
-				}
-				incidents = append(incidents, located[*Incident]{inc, f.Name, r.Path, r.Line})
-				return nil
-			})
+			return err
 		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+		_, err := export.Page(name, data, "incidents", func(r export.Record) error {
+			inc := &Incident{}
+			if err := r.Unmarshal(name, inc, "a PagerDuty incident"); err != nil {
+				return err
+			}
+			if inc.ID == "" || inc.CreatedAt.IsZero() {
+				return export.Errorf(name, r.Line, r.Path, "an incident needs id and created_at")
+			}
+			incidents = append(incidents, located[*Incident]{inc, name, r.Path, r.Line})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	byIncident := map[string][]*LogEntry{}
 	known := map[string]bool{}

@@ -1,10 +1,8 @@
 package pagerduty_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -22,16 +20,7 @@ const kestrel = "../testdata/kestrel/"
 
 func importFiles(t *testing.T, m *mapping.File, files ...export.File) ([]export.Outcome, error) {
 	t.Helper()
-	var outs []export.Outcome
-	err := pagerduty.Import(context.Background(), files, m, func(o export.Outcome) error {
-		outs = append(outs, o)
-		return nil
-	})
-	return outs, err
-}
-
-func memFile(name, content string) export.File {
-	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
+	return sourcetest.Import(t, pagerduty.Import, m, files...)
 }
 
 func TestImportKestrel(t *testing.T) {
@@ -105,7 +94,7 @@ func TestSameIDsAsWebhooks(t *testing.T) {
 	}
 	json.Unmarshal(env.Event.Data, &inc)
 	entries := `{"log_entries": [{"id": "R1", "type": "trigger_log_entry", "created_at": "` + env.Event.OccurredAt + `", "incident": {"id": "` + inc.ID + `", "type": "incident_reference"}}]}`
-	outs, err := importFiles(t, m, memFile("incidents.json", `{"incidents": [`+string(env.Event.Data)+`]}`), memFile("log.json", entries))
+	outs, err := importFiles(t, m, sourcetest.File("incidents.json", `{"incidents": [`+string(env.Event.Data)+`]}`), sourcetest.File("log.json", entries))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +111,7 @@ func TestBadPages(t *testing.T) {
 		{"entry without incident", `{"log_entries": [{"id": "R1", "type": "trigger_log_entry", "created_at": "2026-01-01T00:00:00Z"}]}`, `p.json:1: field "log_entries[0]": a log entry needs incident.id`},
 		{"bad time", `{"incidents": [{"id": "Q1", "created_at": "yesterday"}]}`, `p.json:1: field "incidents[0]": not a PagerDuty incident`},
 	} {
-		outs, err := importFiles(t, nil, memFile("p.json", c.content))
+		outs, err := importFiles(t, nil, sourcetest.File("p.json", c.content))
 		var fe *export.FileError
 		if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || len(outs) != 0 {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)

@@ -1,10 +1,9 @@
 package salesforce
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -60,17 +59,8 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, emit func
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := im.read(f); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := export.ReadFiles(ctx, files, im.read); err != nil {
+		return err
 	}
 	return im.emit(emit)
 }
@@ -80,6 +70,7 @@ type importer struct {
 	num      export.NumberFormat
 	date, dt export.TimeFormat
 	cols     mapping.SalesforceColumns
+	fields   map[string]string // Field History labels -> the state field they change
 
 	opps    []*opportunity
 	byID    map[string]*opportunity
@@ -148,9 +139,17 @@ func newImporter(m *mapping.File) (*importer, error) {
 	c.Region = sources.Or(c.Region, "Billing Country")
 	c.Industry = sources.Or(c.Industry, "Industry")
 	c.Product = sources.Or(c.Product, "Product")
+	fields := map[string]string{
+		"stage": "stage", "amount": "amount", "close date": "closeDate", "type": "typ",
+		"opportunity currency": "currency", "created.": "created", "created": "created",
+		strings.ToLower(c.LossReason): "lossReason", strings.ToLower(c.Segment): "segment",
+	}
+	if f := m.CRM.Salesforce.ReviewStatus.Field; f != "" {
+		fields[strings.ToLower(f)] = "review"
+	}
 	return &importer{
 		m: m, num: export.NumberFormat{Decimal: loc.Decimal, Group: loc.Group},
-		date: date, dt: dt, cols: c, byID: map[string]*opportunity{},
+		date: date, dt: dt, cols: c, fields: fields, byID: map[string]*opportunity{},
 	}, nil
 }
 
@@ -190,85 +189,75 @@ var historyColumns = []export.Column{
 }
 
 // read parses one file, an Opportunities report or a Field History report.
-func (im *importer) read(f export.File) error {
-	data, err := f.ReadAll()
-	if err != nil {
-		return export.At(f.Name, 0, "", fmt.Errorf("read: %w", err))
-	}
+func (im *importer) read(file string, data []byte) error {
 	// The Field History report is the one with a "Field / Event" column.
-	probe, err := export.OpenCSV(f.Name, strings.NewReader(string(data)), historyColumns)
+	probe, err := export.OpenCSV(file, bytes.NewReader(data), historyColumns)
 	if err == nil {
-		return im.readHistory(f.Name, probe)
+		return probe.Each(func(row export.Row) error { return im.readHistory(file, row) })
 	}
-	c, err := export.OpenCSV(f.Name, strings.NewReader(string(data)), im.oppColumns())
+	c, err := export.OpenCSV(file, bytes.NewReader(data), im.oppColumns())
 	if err != nil {
 		return err
 	}
-	return im.readOpportunities(f.Name, c)
+	return c.Each(func(row export.Row) error { return im.readOpportunity(file, row) })
 }
 
-func (im *importer) readOpportunities(file string, c *export.CSV) error {
-	for {
-		row, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
+// readOpportunity reads one row of the Opportunities report.
+func (im *importer) readOpportunity(file string, row export.Row) error {
+	var err error
+	o := &opportunity{file: file, line: row.Line, id: ID18(row.Get(colID))}
+	if o.id == "" {
+		return row.Errorf(colID, "empty: every row needs the opportunity's id")
+	}
+	o.accountID = ID18(row.Get(colAccountID))
+	o.account = row.Get(colAccountName)
+	o.closedFlag, o.wonFlag = row.Get(colClosed), row.Get(colWon)
+	o.region, o.industry, o.product = row.Get(im.cols.Region), row.Get(im.cols.Industry), row.Get(im.cols.Product)
+	o.channel = row.Get(im.cols.ReviewChannel)
+	s := &o.cur
+	s.stage, s.typ, s.segment = row.Get(colStage), row.Get(colType), row.Get(im.cols.Segment)
+	s.lossReason = row.Get(im.cols.LossReason)
+	s.currency = strings.ToUpper(row.Get(colCurrency))
+	if v := row.Get(colAmount); v != "" {
+		amount, cur, err := im.num.ParseAmount(v)
+		if err != nil {
+			return row.Wrap(colAmount, err)
 		}
+		s.amount = amount
+		if s.currency == "" {
+			s.currency = cur
+		}
+	}
+	if s.closeDate, err = im.day(row, colCloseDate, true); err != nil {
+		return err
+	}
+	if o.created, err = im.day(row, colCreated, true); err != nil {
+		return err
+	}
+	if v := row.Get(colLastModified); v != "" {
+		if o.modified, err = im.dt.Parse(v); err != nil {
+			return row.Wrap(colLastModified, err)
+		}
+	}
+	for _, d := range []struct {
+		col string
+		dst **time.Time
+	}{{im.cols.ReviewRequested, &o.requested}, {im.cols.ReviewCompleted, &o.completed}} {
+		t, err := im.day(row, d.col, false)
 		if err != nil {
 			return err
 		}
-		o := &opportunity{file: file, line: row.Line, id: ID18(row.Get(colID))}
-		if o.id == "" {
-			return row.Errorf(colID, "empty: every row needs the opportunity's id")
+		if !t.IsZero() {
+			*d.dst = &t
 		}
-		o.accountID = ID18(row.Get(colAccountID))
-		o.account = row.Get(colAccountName)
-		o.closedFlag, o.wonFlag = row.Get(colClosed), row.Get(colWon)
-		o.region, o.industry, o.product = row.Get(im.cols.Region), row.Get(im.cols.Industry), row.Get(im.cols.Product)
-		o.channel = row.Get(im.cols.ReviewChannel)
-		s := &o.cur
-		s.stage, s.typ, s.segment = row.Get(colStage), row.Get(colType), row.Get(im.cols.Segment)
-		s.lossReason = row.Get(im.cols.LossReason)
-		s.currency = strings.ToUpper(row.Get(colCurrency))
-		if v := row.Get(colAmount); v != "" {
-			amount, cur, err := im.num.ParseAmount(v)
-			if err != nil {
-				return row.Wrap(colAmount, err)
-			}
-			s.amount = amount
-			if s.currency == "" {
-				s.currency = cur
-			}
-		}
-		if s.closeDate, err = im.day(row, colCloseDate, true); err != nil {
-			return err
-		}
-		if o.created, err = im.day(row, colCreated, true); err != nil {
-			return err
-		}
-		if v := row.Get(colLastModified); v != "" {
-			if o.modified, err = im.dt.Parse(v); err != nil {
-				return row.Wrap(colLastModified, err)
-			}
-		}
-		for _, d := range []struct {
-			col string
-			dst **time.Time
-		}{{im.cols.ReviewRequested, &o.requested}, {im.cols.ReviewCompleted, &o.completed}} {
-			t, err := im.day(row, d.col, false)
-			if err != nil {
-				return err
-			}
-			if !t.IsZero() {
-				*d.dst = &t
-			}
-		}
-		if prev, dup := im.byID[o.id]; dup {
-			o.duplicate = prev.line
-		} else {
-			im.byID[o.id] = o
-		}
-		im.opps = append(im.opps, o)
 	}
+	if prev, dup := im.byID[o.id]; dup {
+		o.duplicate = prev.line
+	} else {
+		im.byID[o.id] = o
+	}
+	im.opps = append(im.opps, o)
+	return nil
 }
 
 // day parses a date column; a date-time is accepted too (reports show
@@ -293,54 +282,39 @@ func (im *importer) day(row export.Row, col string, required bool) (time.Time, e
 	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC), nil
 }
 
-func (im *importer) readHistory(file string, c *export.CSV) error {
-	fields := map[string]string{
-		"stage": "stage", "amount": "amount", "close date": "closeDate", "type": "typ",
-		"opportunity currency": "currency", "created.": "created", "created": "created",
-		strings.ToLower(im.cols.LossReason): "lossReason",
-		strings.ToLower(im.cols.Segment):    "segment",
+// readHistory reads one row of the Field History report.
+func (im *importer) readHistory(file string, row export.Row) error {
+	var err error
+	ch := change{file: file, line: row.Line, opp: ID18(row.Get(colID)), label: row.Get(colField),
+		old: row.Get(colOld), new: row.Get(colNew)}
+	if ch.opp == "" {
+		return row.Errorf(colID, "empty: every row needs the opportunity's id")
 	}
-	if f := im.m.CRM.Salesforce.ReviewStatus.Field; f != "" {
-		fields[strings.ToLower(f)] = "review"
+	if ch.at, err = im.dt.Parse(row.Get(colEditDate)); err != nil {
+		return row.Wrap(colEditDate, fmt.Errorf("%w (set crm.salesforce.locale, or datetime_format, to the exporting user's)", err))
 	}
-	for {
-		row, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ch := change{file: file, line: row.Line, opp: ID18(row.Get(colID)), label: row.Get(colField),
-			old: row.Get(colOld), new: row.Get(colNew)}
-		if ch.opp == "" {
-			return row.Errorf(colID, "empty: every row needs the opportunity's id")
-		}
-		if ch.at, err = im.dt.Parse(row.Get(colEditDate)); err != nil {
-			return row.Wrap(colEditDate, fmt.Errorf("%w (set crm.salesforce.locale, or datetime_format, to the exporting user's)", err))
-		}
-		ch.field = fields[strings.ToLower(ch.label)]
-		// Values are checked now, so a bad one fails the file up front.
-		switch ch.field {
-		case "amount":
-			for _, v := range []string{ch.old, ch.new} {
-				if v != "" {
-					if _, _, err := im.num.ParseAmount(v); err != nil {
-						return row.Wrap(ch.label, err)
-					}
-				}
-			}
-		case "closeDate":
-			for _, v := range []string{ch.old, ch.new} {
-				if v != "" {
-					if _, err := im.date.Parse(v); err != nil {
-						return row.Wrap(ch.label, err)
-					}
+	ch.field = im.fields[strings.ToLower(ch.label)]
+	// Values are checked now, so a bad one fails the file up front.
+	switch ch.field {
+	case "amount":
+		for _, v := range []string{ch.old, ch.new} {
+			if v != "" {
+				if _, _, err := im.num.ParseAmount(v); err != nil {
+					return row.Wrap(ch.label, err)
 				}
 			}
 		}
-		im.history = append(im.history, ch)
+	case "closeDate":
+		for _, v := range []string{ch.old, ch.new} {
+			if v != "" {
+				if _, err := im.date.Parse(v); err != nil {
+					return row.Wrap(ch.label, err)
+				}
+			}
+		}
 	}
+	im.history = append(im.history, ch)
+	return nil
 }
 
 // emit builds every opportunity's events and reports every record.

@@ -1,10 +1,8 @@
 package salesforce_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -19,18 +17,9 @@ import (
 
 const kestrel = "../testdata/kestrel/"
 
-func memFile(name, content string) export.File {
-	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
-}
-
 func run(t *testing.T, m *mapping.File, files ...export.File) ([]export.Outcome, error) {
 	t.Helper()
-	var outs []export.Outcome
-	err := salesforce.Import(context.Background(), files, m, func(o export.Outcome) error {
-		outs = append(outs, o)
-		return nil
-	})
-	return outs, err
+	return sourcetest.Import(t, salesforce.Import, m, files...)
 }
 
 func kestrelMapping(t *testing.T) *mapping.File {
@@ -125,7 +114,7 @@ func TestMapping(t *testing.T) {
 		`"0068d00000KsT99","6/1/2026 9:00 AM","Stage","Prospecting","Closed Won"` + "\n" +
 		`"0068d00000KsT99","6/1/2026 9:00 AM","Opportunity Owner","Ann","Bob"` + "\n" +
 		`"0068d00000KsX00","6/1/2026 9:00 AM","Stage","Prospecting","Closed Won"` + "\n"
-	outs, err := run(t, m, memFile("o.csv", opps), memFile("h.csv", hist))
+	outs, err := run(t, m, sourcetest.File("o.csv", opps), sourcetest.File("h.csv", hist))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +168,7 @@ crm:
 		`"0068d00000KsT99AAF","3/2/2026 9:00 AM","Security Review Status","","Requested"` + "\n" +
 		`"0068d00000KsT99AAF","3/5/2026 4:30 PM","Security Review Status","Requested","In Progress"` + "\n" +
 		`"0068d00000KsT99AAF","3/9/2026 11:15 AM","Security Review Status","In Progress","Completed"` + "\n"
-	outs, err := run(t, m, memFile("o.csv", opps), memFile("h.csv", hist))
+	outs, err := run(t, m, sourcetest.File("o.csv", opps), sourcetest.File("h.csv", hist))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +194,7 @@ func TestBadFiles(t *testing.T) {
 		{"history date", `"Opportunity ID","Edit Date","Field / Event","Old Value","New Value"` + "\n\"006A\",\"6/1/2026 9:00 AM\",\"Stage\",\"a\",\"b\"\n", `o.csv:2: field "Edit Date": date "6/1/2026 9:00 AM" is in none of the formats "DD.MM.YYYY HH:mm"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			outs, err := run(t, m, memFile("o.csv", c.content), export.OSFile(kestrel+"salesforce/opportunities.csv"))
+			outs, err := run(t, m, sourcetest.File("o.csv", c.content), export.OSFile(kestrel+"salesforce/opportunities.csv"))
 			var fe *export.FileError
 			if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)

@@ -6,8 +6,10 @@ package sourcetest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/secimpact/impact/ingest/sources"
+	"github.com/secimpact/impact/ingest/sources/export"
+	"github.com/secimpact/impact/ingest/sources/mapping"
 	"github.com/secimpact/impact/schemas"
 )
 
@@ -181,4 +185,32 @@ func Golden(t testing.TB, name string, r sources.Result) {
 	if !bytes.Equal(want, b) {
 		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, b)
 	}
+}
+
+// ImportFunc is a source's export importer (salesforce.Import, ...).
+type ImportFunc func(context.Context, []export.File, *mapping.File, func(export.Outcome) error) error
+
+// Import runs an importer on files and returns every outcome it emitted.
+func Import(t testing.TB, fn ImportFunc, m *mapping.File, files ...export.File) ([]export.Outcome, error) {
+	t.Helper()
+	var outs []export.Outcome
+	err := fn(context.Background(), files, m, func(o export.Outcome) error {
+		outs = append(outs, o)
+		return nil
+	})
+	return outs, err
+}
+
+// File is an export file with content, named name.
+func File(name, content string) export.File {
+	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
+}
+
+// Files are the export files at paths.
+func Files(paths ...string) []export.File {
+	out := make([]export.File, len(paths))
+	for i, p := range paths {
+		out[i] = export.OSFile(p)
+	}
+	return out
 }

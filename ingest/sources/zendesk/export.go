@@ -3,7 +3,6 @@ package zendesk
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
 	"github.com/secimpact/impact/ingest/sources"
 	"github.com/secimpact/impact/ingest/sources/export"
@@ -33,21 +32,14 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, emit func
 	var (
 		tickets []*exported
 		ratings []*exportedRating
-		errs    []error
 	)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ts, rs, err := readExportPage(f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
+		ts, rs, err := readExportPage(name, data)
 		tickets, ratings = append(tickets, ts...), append(ratings, rs...)
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	// The latest copy of each ticket, and the latest rating of each.
 	latest := map[sources.ID]*exported{}
@@ -114,20 +106,16 @@ type exportedRating struct {
 
 // readExportPage reads a tickets page (with its sideloaded metric_sets) or
 // a satisfaction ratings page, told apart by their array.
-func readExportPage(f export.File) ([]*exported, []*exportedRating, error) {
-	data, err := f.ReadAll()
-	if err != nil {
-		return nil, nil, export.At(f.Name, 0, "", err)
-	}
+func readExportPage(file string, data []byte) ([]*exported, []*exportedRating, error) {
 	if _, ok := export.Members(data)["satisfaction_ratings"]; ok {
 		var rs []*exportedRating
-		_, err := export.Page(f.Name, data, "satisfaction_ratings", func(r export.Record) error {
-			x := &exportedRating{file: f.Name, path: r.Path, line: r.Line}
-			if err := json.Unmarshal(r.Raw, x); err != nil {
-				return export.Errorf(f.Name, r.Line, r.Path, "not a satisfaction rating: %v", err)
+		_, err := export.Page(file, data, "satisfaction_ratings", func(r export.Record) error {
+			x := &exportedRating{file: file, path: r.Path, line: r.Line}
+			if err := r.Unmarshal(file, x, "a satisfaction rating"); err != nil {
+				return err
 			}
 			if x.TicketID.Zero() {
-				return export.Errorf(f.Name, r.Line, r.Path+".ticket_id", "missing: not a satisfaction rating")
+				return export.Errorf(file, r.Line, r.Path+".ticket_id", "missing: not a satisfaction rating")
 			}
 			rs = append(rs, x)
 			return nil
@@ -135,13 +123,13 @@ func readExportPage(f export.File) ([]*exported, []*exportedRating, error) {
 		return nil, rs, err
 	}
 	var ts []*exported
-	meta, err := export.Page(f.Name, data, "tickets", func(r export.Record) error {
-		t := &exported{file: f.Name, path: r.Path, line: r.Line}
-		if err := json.Unmarshal(r.Raw, &t.Ticket); err != nil {
-			return export.Errorf(f.Name, r.Line, r.Path, "not a Zendesk ticket: %v", err)
+	meta, err := export.Page(file, data, "tickets", func(r export.Record) error {
+		t := &exported{file: file, path: r.Path, line: r.Line}
+		if err := r.Unmarshal(file, &t.Ticket, "a Zendesk ticket"); err != nil {
+			return err
 		}
 		if t.ID.Zero() || t.CreatedAt.IsZero() {
-			return export.Errorf(f.Name, r.Line, r.Path, "a ticket needs id and created_at")
+			return export.Errorf(file, r.Line, r.Path, "a ticket needs id and created_at")
 		}
 		ts = append(ts, t)
 		return nil
@@ -156,7 +144,7 @@ func readExportPage(f export.File) ([]*exported, []*exportedRating, error) {
 			MetricSet
 		}
 		if err := json.Unmarshal(raw, &sets); err != nil {
-			return nil, nil, export.Errorf(f.Name, 0, "metric_sets", "not ticket metric sets: %v", err)
+			return nil, nil, export.Errorf(file, 0, "metric_sets", "not ticket metric sets: %v", err)
 		}
 		byTicket := map[sources.ID]*MetricSet{}
 		for i := range sets {

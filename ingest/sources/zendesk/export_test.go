@@ -1,10 +1,8 @@
 package zendesk_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,16 +20,7 @@ const kestrel = "../testdata/kestrel/"
 
 func importFiles(t *testing.T, m *mapping.File, files ...export.File) ([]export.Outcome, error) {
 	t.Helper()
-	var outs []export.Outcome
-	err := zendesk.Import(context.Background(), files, m, func(o export.Outcome) error {
-		outs = append(outs, o)
-		return nil
-	})
-	return outs, err
-}
-
-func memFile(name, content string) export.File {
-	return export.File{Name: name, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(content)), nil }}
+	return sourcetest.Import(t, zendesk.Import, m, files...)
 }
 
 func latestByTicket(t *testing.T, outs []export.Outcome) map[string]sources.Event {
@@ -189,7 +178,7 @@ func TestBadPages(t *testing.T) {
 		{"rating without ticket", `{"satisfaction_ratings": [{"id": 1, "score": "good"}]}`, `p.json:1: field "satisfaction_ratings[0].ticket_id": missing`},
 		{"bad time", `{"tickets": [{"id": 1, "created_at": "03/04/2026"}]}`, `p.json:1: field "tickets[0]": not a Zendesk ticket`},
 	} {
-		outs, err := importFiles(t, nil, memFile("p.json", c.content), export.OSFile(kestrel+"zendesk/satisfaction_ratings.json"))
+		outs, err := importFiles(t, nil, sourcetest.File("p.json", c.content), export.OSFile(kestrel+"zendesk/satisfaction_ratings.json"))
 		var fe *export.FileError
 		if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || len(outs) != 0 {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
