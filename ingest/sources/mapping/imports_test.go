@@ -77,6 +77,7 @@ func TestImportKeyErrors(t *testing.T) {
 		{"version: 1\ncrm:\n  salesforce:\n    decimal_separator: \";\"\n", "m.yaml:4: crm.salesforce.decimal_separator"},
 		{"version: 1\njira:\n  issues:\n    - as: bug\n", `m.yaml:4: jira.issues[0].as: must be one of finding, ticket, incident (got "bug")`},
 		{"version: 1\njira:\n  severities: {Blocker: severe}\n", `m.yaml:3: jira.severities.blocker: maps to "severe"`},
+		{"version: 1\ncrm:\n  hubspot:\n    time_zone: Mars/Olympus\n", `m.yaml:4: crm.hubspot.time_zone: unknown time zone "Mars/Olympus"`},
 		{"version: 1\ncatalog:\n  default_tier: gold\n", "m.yaml:3: catalog.default_tier: must be one of"},
 		{"version: 1\ncatalog:\n  departmnets: {}\n", "m.yaml:3: catalog.departmnets: unknown key"},
 	} {
