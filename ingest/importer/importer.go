@@ -3,9 +3,11 @@
 // source mappers and mapping file as the webhook gateway.
 //
 // A run validates before it publishes. Every file is read and mapped first
-// and every event checked with the decoder ingest uses; the events are kept
-// in a spool file meanwhile, so memory stays bounded. Only when every file
-// is valid is anything published: a file with a wrong header, a truncated
+// and every event checked with the decoder ingest uses, then written to a
+// spool file that publishing streams from. (A source holds a run's mapped
+// records in memory until all its files are read, so that records can be
+// joined across files: opportunities and their field history, tickets and
+// their ratings.) Only when every file is valid is anything published: a file with a wrong header, a truncated
 // JSON page or a date in an unknown format stops the run with an error
 // naming the file, line and field, and nothing of any file reaches Kafka.
 // Records that are well-formed but cannot be mapped (a picklist value the
