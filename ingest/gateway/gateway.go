@@ -69,6 +69,9 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	w.BatchTimeout = cfg.linger()
+	// kafka-go allocates (and clears) a batch of BatchSize messages per
+	// partition each linger: keep it near what one linger collects.
+	w.BatchSize = 256
 	w.WriteTimeout = cfg.publishTimeout()
 	// Fail within PublishTimeout rather than retrying for long: the sender
 	// retries the whole delivery after a 503.
