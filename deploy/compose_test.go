@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/secimpact/impact/ingest"
+	"github.com/secimpact/impact/ingest/gateway"
 	"github.com/secimpact/impact/internal/config"
 )
 
@@ -41,6 +42,7 @@ func testEnv() map[string]string {
 		"IMPACT_WRITER_PASSWORD": "test-writer",
 		"IMPACT_READER_PASSWORD": "test-reader",
 		"GRAFANA_ADMIN_PASSWORD": "test-admin",
+		"IMPACT_EVENTS_TOKEN":    "test-events-token",
 	}
 }
 
@@ -135,7 +137,7 @@ func env(s types.ServiceConfig, key string) string {
 
 func TestComposeServices(t *testing.T) {
 	p := loadProject(t)
-	want := []string{"clickhouse", "grafana", "ingest", "kafka", "kafka-init", "migrate", "query", "simulate", "transform"}
+	want := []string{"clickhouse", "gateway", "grafana", "ingest", "kafka", "kafka-init", "migrate", "query", "simulate", "transform"}
 	got := p.ServiceNames()
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
@@ -150,7 +152,7 @@ func TestComposeServices(t *testing.T) {
 		}
 	}
 	// Everything the product needs runs without a profile.
-	for _, name := range []string{"kafka", "kafka-init", "clickhouse", "migrate", "ingest", "transform", "grafana"} {
+	for _, name := range []string{"kafka", "kafka-init", "clickhouse", "migrate", "ingest", "transform", "grafana", "gateway"} {
 		if s := service(t, p, name); len(s.Profiles) != 0 {
 			t.Errorf("%s: profiles %v; core services must start with a plain `docker compose up`", name, s.Profiles)
 		}
@@ -190,7 +192,7 @@ func TestHealthChecks(t *testing.T) {
 	// Whatever another service waits on with service_healthy must define a
 	// health check, and so must these, which people and probes rely on even
 	// where compose does not wait on them (ingest readiness, Grafana UI).
-	mustBeHealthy := map[string]bool{"kafka": true, "clickhouse": true, "grafana": true, "ingest": true}
+	mustBeHealthy := map[string]bool{"kafka": true, "clickhouse": true, "grafana": true, "ingest": true, "gateway": true}
 	for _, s := range p.AllServices() {
 		for dep, d := range s.DependsOn {
 			if d.Condition == types.ServiceConditionHealthy {
@@ -248,6 +250,8 @@ func TestStartOrder(t *testing.T) {
 		{"grafana", "clickhouse", types.ServiceConditionHealthy},
 		{"simulate", "kafka-init", types.ServiceConditionCompletedSuccessfully},
 		{"query", "clickhouse", types.ServiceConditionHealthy},
+		{"gateway", "kafka", types.ServiceConditionHealthy},
+		{"gateway", "kafka-init", types.ServiceConditionCompletedSuccessfully},
 	} {
 		t.Run(tc.service+"->"+tc.dependency, func(t *testing.T) {
 			d, ok := service(t, p, tc.service).DependsOn[tc.dependency]
@@ -284,19 +288,22 @@ func TestRestartPolicies(t *testing.T) {
 
 func TestOnlyGrafanaPublishesPorts(t *testing.T) {
 	p := loadProject(t)
+	// Grafana for people, the gateway for webhook senders; nothing else.
+	published := map[string]uint32{"grafana": 3000, "gateway": 8088}
 	for _, s := range p.AllServices() {
 		t.Run(s.Name, func(t *testing.T) {
-			if s.Name != "grafana" {
+			port, ok := published[s.Name]
+			if !ok {
 				if len(s.Ports) > 0 {
-					t.Errorf("publishes %v; only Grafana may publish a host port (use deploy/compose.ports.yml)", s.Ports)
+					t.Errorf("publishes %v; only Grafana and the gateway may publish a host port (use deploy/compose.ports.yml)", s.Ports)
 				}
 				return
 			}
-			if len(s.Ports) != 1 || s.Ports[0].Target != 3000 || s.Ports[0].Published != "3000" {
-				t.Errorf("grafana ports = %+v, want exactly host 3000 -> 3000", s.Ports)
+			if len(s.Ports) != 1 || s.Ports[0].Target != port || s.Ports[0].Published != fmt.Sprint(port) {
+				t.Errorf("%s ports = %+v, want exactly host %d -> %d", s.Name, s.Ports, port, port)
 			}
 			if s.Ports[0].HostIP != "127.0.0.1" {
-				t.Errorf("grafana binds %q by default, want 127.0.0.1 (opt in to other interfaces with GRAFANA_BIND)", s.Ports[0].HostIP)
+				t.Errorf("%s binds %q by default, want 127.0.0.1 (opt in to other interfaces with GRAFANA_BIND / GATEWAY_BIND)", s.Name, s.Ports[0].HostIP)
 			}
 		})
 	}
@@ -517,10 +524,11 @@ func TestGrafanaProvisioning(t *testing.T) {
 
 var (
 	secretKey = regexp.MustCompile(`(?i)(password|passwd|secret|token|credential|private_key|api_key)`)
-	// A secret value may only be a reference to a variable that must be
-	// set: ${NAME} or ${NAME:?message} / ${NAME?message}; a default
-	// (${NAME:-x}) would be a committed secret.
-	requiredRef = regexp.MustCompile(`^\$\{[A-Z][A-Z0-9_]*(:?\?[^}]*)?\}$`)
+	// A secret value may only be a reference to a variable: ${NAME} or
+	// ${NAME:?message} / ${NAME?message}, or ${NAME:-} for an optional one
+	// whose absence disables a feature (a gateway source); a non-empty
+	// default (${NAME:-x}) would be a committed secret.
+	requiredRef = regexp.MustCompile(`^\$\{[A-Z][A-Z0-9_]*((:?\?[^}]*)|:-)?\}$`)
 )
 
 func TestNoSecretLiterals(t *testing.T) {
@@ -565,7 +573,7 @@ func TestNoSecretLiterals(t *testing.T) {
 }
 
 func TestRequiredSecretsFailLoudly(t *testing.T) {
-	for _, missing := range []string{"IMPACT_WRITER_PASSWORD", "IMPACT_READER_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} {
+	for _, missing := range []string{"IMPACT_WRITER_PASSWORD", "IMPACT_READER_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "IMPACT_EVENTS_TOKEN"} {
 		t.Run(missing, func(t *testing.T) {
 			e := testEnv()
 			delete(e, missing)
@@ -716,10 +724,16 @@ func TestKafkaTopics(t *testing.T) {
 	got := strings.Fields(m[1])
 	d := config.DefaultTopics()
 	want := append(d.Sources(), d.DLQTopic())
+	// The gateway's raw topics (the default prefix), so it never writes
+	// to a topic the broker would refuse to create.
+	var gc gateway.Config
+	for _, s := range gateway.Sources {
+		want = append(want, gc.RawTopic(s))
+	}
 	sort.Strings(got)
 	sort.Strings(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("kafka-init creates %v, want the contract topics %v", got, want)
+		t.Errorf("kafka-init creates %v, want the contract and raw topics %v", got, want)
 	}
 	if !strings.Contains(script, "--if-not-exists") {
 		t.Error("kafka-init must be idempotent (--if-not-exists): it runs on every `up`")
@@ -839,7 +853,7 @@ func TestPortsOverride(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load docker-compose.yml + deploy/compose.ports.yml: %v", err)
 	}
-	want := map[string][]uint32{"kafka": {9094}, "clickhouse": {9000, 8123}, "grafana": {3000}}
+	want := map[string][]uint32{"kafka": {9094}, "clickhouse": {9000, 8123}, "grafana": {3000}, "gateway": {8088}}
 	for _, s := range p.AllServices() {
 		var got []uint32
 		for _, port := range s.Ports {
@@ -922,5 +936,55 @@ func TestStopGracePeriod(t *testing.T) {
 		if a == "--shutdown-timeout" || strings.HasPrefix(a, "--shutdown-timeout=") {
 			t.Errorf("ingest command sets %s; compare it with stop_grace_period here", a)
 		}
+	}
+}
+
+// TestGatewayService: the gateway gets every variable it reads (secrets,
+// vendor API access, files), listens on the published port, probes its
+// readiness on the unpublished ops port, has no ClickHouse credentials, and
+// may finish in-flight requests on stop.
+func TestGatewayService(t *testing.T) {
+	p := loadProject(t)
+	g := service(t, p, "gateway")
+	// The names gateway.Config.FromEnv reads, each with or without _FILE.
+	var read []string
+	var c gateway.Config
+	_ = c.FromEnv(gateway.Env{Lookup: func(k string) (string, bool) {
+		if strings.HasSuffix(k, "_FILE") {
+			return "", false
+		}
+		read = append(read, k)
+		return "set", true // so settings that depend on others are read too
+	}})
+	if len(read) < 10 {
+		t.Fatalf("FromEnv read only %v", read)
+	}
+	for _, k := range read {
+		_, plain := g.Environment[k]
+		_, file := g.Environment[k+"_FILE"]
+		if !plain && !file {
+			t.Errorf("gateway does not pass %s (or %s_FILE) through", k, k)
+		}
+	}
+	for k := range g.Environment {
+		if strings.HasPrefix(k, "IMPACT_CLICKHOUSE") {
+			t.Errorf("gateway gets %s; it writes only to Kafka", k)
+		}
+	}
+	if got := env(g, "IMPACT_KAFKA_BROKERS"); got != "kafka:9092" {
+		t.Errorf("IMPACT_KAFKA_BROKERS = %q", got)
+	}
+	if env(g, "IMPACT_EVENTS_TOKEN") != "test-events-token" {
+		t.Errorf("IMPACT_EVENTS_TOKEN comes from the wrong variable")
+	}
+	args := strings.Join(g.Command, " ")
+	if !strings.Contains(args, "--listen :8088") || !strings.Contains(args, "--ops-listen :9465") {
+		t.Errorf("command %q: want --listen :8088 (published) and --ops-listen :9465", args)
+	}
+	if probe := strings.Join(g.HealthCheck.Test, " "); !strings.Contains(probe, "127.0.0.1:9465/readyz") {
+		t.Errorf("health check %q must probe the ops port's /readyz", probe)
+	}
+	if g.StopGracePeriod == nil || time.Duration(*g.StopGracePeriod) <= 30*time.Second {
+		t.Errorf("stop_grace_period %v, want more than the gateway's 30 s shutdown timeout", g.StopGracePeriod)
 	}
 }

@@ -126,6 +126,44 @@ func TestStackWithoutDocker(t *testing.T) {
 		}
 	}
 
+	// The gateway: its compose command line (listen ports made free), its
+	// health check on the ops port, and a CloudEvent posted with the token
+	// of the env file, which ingest then stores like any other.
+	gw := service(t, p, "gateway")
+	gwPort, opsPort := freePort(t), freePort(t)
+	gwArgs := append([]string{}, gw.Command...)
+	for i := range gwArgs {
+		switch {
+		case i > 0 && gwArgs[i-1] == "--listen":
+			gwArgs[i] = fmt.Sprintf("127.0.0.1:%d", gwPort)
+		case i > 0 && gwArgs[i-1] == "--ops-listen":
+			gwArgs[i] = fmt.Sprintf("127.0.0.1:%d", opsPort)
+		}
+	}
+	gwProc := st.start(ctx, gw, gwArgs)
+	gwProbe := rewriteProbe(t, gw.HealthCheck.Test, opsPort)
+	for deadline := time.Now().Add(time.Minute); ; {
+		out, err := st.run(ctx, gw, gwProbe)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || gwProc.exited() {
+			t.Fatalf("gateway never became healthy (%v: %s)\n%s", err, out, gwProc.tail())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	event := `{"specversion":"1.0","id":"stack-1","source":"stack-test","type":"catalog.service.upserted","time":"` +
+		time.Now().UTC().Format(time.RFC3339) + `","data":{"service_id":"gateway-check","team":"t","department":"d","tier":"low","internet_facing":false,"effective_at":"` +
+		time.Now().UTC().Format(time.RFC3339) + `"}}`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/events", gwPort), strings.NewReader(event))
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("Authorization", "Bearer "+vars["IMPACT_EVENTS_TOKEN"])
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /events to the gateway: %v %v\n%s", err, resp, gwProc.tail())
+	} else {
+		resp.Body.Close()
+	}
+
 	// simulate (profile demo) publishes to Kafka and exits 0.
 	sim := service(t, p, "simulate")
 	if out, err := st.run(ctx, sim, sim.Command); err != nil {
@@ -204,6 +242,10 @@ func TestStackWithoutDocker(t *testing.T) {
 		t.Errorf("impact_reader could run DDL:\n%s", out)
 	}
 
+	if n := count("SELECT count() FROM service_events WHERE service_id = 'gateway-check'"); n != 1 {
+		t.Errorf("the event posted to the gateway: %d rows in service_events, want 1", n)
+	}
+
 	// transform, once, on what ingest wrote.
 	tr := service(t, p, "transform")
 	if out, err := st.run(ctx, tr, append(append([]string{}, tr.Command...), "--once")); err != nil {
@@ -219,6 +261,9 @@ func TestStackWithoutDocker(t *testing.T) {
 		if err := r.proc.stop(grace); err != nil {
 			t.Errorf("ingest replica %d on SIGTERM: %v\n%s", i+1, err, r.proc.tail())
 		}
+	}
+	if err := gwProc.stop(time.Duration(*gw.StopGracePeriod)); err != nil {
+		t.Errorf("gateway on SIGTERM: %v\n%s", err, gwProc.tail())
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ func init() {
 	var (
 		gcfg         gateway.Config
 		listen       string
+		opsListen    string
 		mappingFile  string
 		tlsCert      string
 		tlsKey       string
@@ -87,14 +89,34 @@ published, 200 nothing for the contract, 401 bad signature, 413 body too large,
 				scheme = "https"
 			}
 			log.Info("gateway: serving", "url", scheme+"://"+ln.Addr().String(), "sources", g.Enabled(), "mapping", m.String())
-			return gateway.Serve(cmd.Context(), ln, g.Handler(), gateway.ServeOptions{
-				CertFile: tlsCert, KeyFile: tlsKey, ShutdownTimeout: shutdown,
-			})
+			opts := gateway.ServeOptions{CertFile: tlsCert, KeyFile: tlsKey, ShutdownTimeout: shutdown, Logger: log}
+			if opsListen == "" {
+				return gateway.Serve(cmd.Context(), ln, g.Handler(), opts)
+			}
+			ops, err := net.Listen("tcp", opsListen)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("gateway: listen (ops): %w", err)
+			}
+			log.Info("gateway: health and metrics", "url", "http://"+ops.Addr().String())
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() {
+				errc <- gateway.Serve(ctx, ops, g.OpsHandler(), gateway.ServeOptions{ShutdownTimeout: shutdown, Logger: log})
+			}()
+			err = gateway.Serve(ctx, ln, g.WebhookHandler(), opts)
+			cancel() // the probes go when the webhooks do
+			if oerr := <-errc; err == nil {
+				err = oerr
+			}
+			return err
 		},
 	}
 	addKafkaFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", envOr("IMPACT_GATEWAY_LISTEN", "127.0.0.1:8088"), "address to listen on (env IMPACT_GATEWAY_LISTEN)")
+	f.StringVar(&opsListen, "ops-listen", os.Getenv("IMPACT_GATEWAY_OPS_LISTEN"), "serve /healthz, /readyz and /metrics on this separate plain-HTTP address instead of --listen (env IMPACT_GATEWAY_OPS_LISTEN)")
 	f.StringVar(&mappingFile, "mapping", os.Getenv("IMPACT_MAPPING_FILE"), "mapping file (env IMPACT_MAPPING_FILE; default: every mapping default)")
 	f.StringVar(&tlsCert, "tls-cert", os.Getenv("IMPACT_GATEWAY_TLS_CERT"), "TLS certificate (PEM); serve HTTPS with --tls-key (env IMPACT_GATEWAY_TLS_CERT)")
 	f.StringVar(&tlsKey, "tls-key", os.Getenv("IMPACT_GATEWAY_TLS_KEY"), "TLS private key (PEM) (env IMPACT_GATEWAY_TLS_KEY)")

@@ -160,14 +160,39 @@ func (g *Gateway) watchKafka(ctx context.Context) {
 	}
 }
 
-// Handler returns the gateway's routes: POST /webhooks/{source},
-// POST /events, GET /healthz, /readyz, /metrics.
+// Handler returns every route: WebhookHandler's and OpsHandler's.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
+	g.webhookRoutes(mux)
+	g.opsRoutes(mux)
+	return mux
+}
+
+// WebhookHandler serves what senders call: POST /webhooks/{source} and
+// POST /events.
+func (g *Gateway) WebhookHandler() http.Handler {
+	mux := http.NewServeMux()
+	g.webhookRoutes(mux)
+	return mux
+}
+
+// OpsHandler serves what probes and Prometheus call: GET /healthz (the
+// process is alive), /readyz (Kafka reachable) and /metrics; serve it on a
+// separate, internal address to keep them off the public webhook port.
+func (g *Gateway) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	g.opsRoutes(mux)
+	return mux
+}
+
+func (g *Gateway) webhookRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /webhooks/{source}", func(w http.ResponseWriter, r *http.Request) {
 		g.serveWebhook(w, r, r.PathValue("source"))
 	})
 	mux.HandleFunc("POST /events", g.serveEvents)
+}
+
+func (g *Gateway) opsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -179,7 +204,6 @@ func (g *Gateway) Handler() http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
-	return mux
 }
 
 // reply is the JSON answer of the webhook endpoints.
