@@ -77,18 +77,5 @@ events.`,
 	f.BoolVar(&asJSON, "json", false, "print the figures as JSON")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a Go CPU profile of the refreshes to this file")
 
-	// The bench parent command belongs to bench.go (bench ingest); files
-	// initialise in name order, so it exists by now. Create it only if that
-	// file is gone.
-	var parent *cobra.Command
-	for _, c := range rootCmd.Commands() {
-		if c.Name() == "bench" {
-			parent = c
-		}
-	}
-	if parent == nil {
-		parent = &cobra.Command{Use: "bench", Short: "Benchmarks"}
-		rootCmd.AddCommand(parent)
-	}
-	parent.AddCommand(cmd)
+	benchParent().AddCommand(cmd) // bench_gateway.go
 }

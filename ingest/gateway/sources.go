@@ -98,13 +98,9 @@ func upstream(err error) error {
 		return nil
 	}
 	ue := &upstreamError{err: err}
-	var hs *hubspot.StatusError
-	var zs *zendesk.StatusError
-	switch {
-	case errors.As(err, &hs):
-		ue.retryAfter = retryAfter(hs.RetryAfter)
-	case errors.As(err, &zs):
-		ue.retryAfter = retryAfter(zs.RetryAfter)
+	var ae *sources.APIError
+	if errors.As(err, &ae) {
+		ue.retryAfter = retryAfter(ae.RetryAfter)
 	}
 	return ue
 }

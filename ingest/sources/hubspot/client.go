@@ -2,14 +2,13 @@ package hubspot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/secimpact/impact/ingest/sources"
 )
 
 // DefaultBaseURL is HubSpot's API host.
@@ -20,7 +19,7 @@ const DefaultBaseURL = "https://api.hubapi.com"
 type Client struct {
 	BaseURL string // default DefaultBaseURL
 	Token   string // private app access token; sent as a bearer token
-	// HTTP is the client used; default one with a 10 s timeout.
+	// HTTP is the client used; default sources.DefaultHTTPClient.
 	HTTP *http.Client
 }
 
@@ -35,19 +34,6 @@ func (c *Client) Validate() error {
 		}
 	}
 	return nil
-}
-
-var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
-
-// StatusError is a non-2xx answer of the API.
-type StatusError struct {
-	Code       int
-	RetryAfter string // Retry-After of a 429 (HubSpot's rate limit) or 5xx
-	Body       string // the first 512 bytes
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("hubspot API answered %d: %s", e.Code, e.Body)
 }
 
 // Deal returns deal id with the given properties and its company
@@ -68,31 +54,14 @@ func (c *Client) Deal(ctx context.Context, id string, properties []string) (*Dea
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Accept", "application/json")
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("get hubspot deal %s: %w", id, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read hubspot deal %s: %w", id, err)
-	}
-	if resp.StatusCode == http.StatusNotFound {
-		return &Deal{ID: id, Archived: true}, nil
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(body[:min(len(body), 512)])}
-	}
 	var d Deal
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, fmt.Errorf("decode hubspot deal %s: %w", id, err)
-	}
-	if d.ID == "" {
+	found, err := sources.GetJSON(c.HTTP, req, "hubspot", &d)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("get hubspot deal %s: %w", id, err)
+	case !found:
+		return &Deal{ID: id, Archived: true}, nil
+	case d.ID == "":
 		return nil, fmt.Errorf("hubspot deal %s: the answer has no id", id)
 	}
 	return &d, nil

@@ -231,7 +231,7 @@ func TestAPIErrors(t *testing.T) {
 	_, c := newCRM(t, nil)
 	c.Token = "wrong"
 	_, err := Map(context.Background(), testMapping(t), Delivery{Body: sourcetest.Local(t, "webhook.deal.creation.json")}, c.Deal)
-	var se *StatusError
+	var se *sources.APIError
 	if err == nil || !errors.As(err, &se) || se.Code != 401 {
 		t.Errorf("got %v", err)
 	}

@@ -301,36 +301,14 @@ func (v *validator) check(f *File) {
 	}
 	f.services = map[string]map[string]string{}
 	f.accounts = map[string]map[string]string{}
-	ids := map[string]string{}
-	for i, s := range f.Services {
-		p := fmt.Sprintf("services[%d]", i)
-		if strings.TrimSpace(s.ID) == "" {
-			v.add(v.at(p), p+".id", "required: the catalog service_id")
-			continue
-		}
-		if prev, dup := ids[s.ID]; dup {
-			v.add(v.at(p+".id"), p+".id", "service %q is also %s; list all its ids in one entry", s.ID, prev)
-		}
-		ids[s.ID] = p
-		v.index(f.services, GitHub, s.GitHub, s.ID, p+".github")
-		v.index(f.services, GitLab, s.GitLab, s.ID, p+".gitlab")
-		v.index(f.services, PagerDutyS, s.PagerDuty, s.ID, p+".pagerduty")
-	}
-	ids = map[string]string{}
-	for i, a := range f.Accounts {
-		p := fmt.Sprintf("accounts[%d]", i)
-		if strings.TrimSpace(a.ID) == "" {
-			v.add(v.at(p), p+".id", "required: the contract account_id")
-			continue
-		}
-		if prev, dup := ids[a.ID]; dup {
-			v.add(v.at(p+".id"), p+".id", "account %q is also %s; list all its ids in one entry", a.ID, prev)
-		}
-		ids[a.ID] = p
-		v.index(f.accounts, Zendesk, a.Zendesk, a.ID, p+".zendesk")
-		v.index(f.accounts, HubSpotS, a.HubSpot, a.ID, p+".hubspot")
-		v.index(f.accounts, Salesforce, a.Salesforce, a.ID, p+".salesforce")
-	}
+	v.identities("services", "service", "the catalog service_id", len(f.Services), func(i int) (string, map[string]List) {
+		e := &f.Services[i]
+		return e.ID, map[string]List{GitHub: e.GitHub, GitLab: e.GitLab, PagerDutyS: e.PagerDuty}
+	}, f.services)
+	v.identities("accounts", "account", "the contract account_id", len(f.Accounts), func(i int) (string, map[string]List) {
+		e := &f.Accounts[i]
+		return e.ID, map[string]List{Zendesk: e.Zendesk, HubSpotS: e.HubSpot, Salesforce: e.Salesforce}
+	}, f.accounts)
 	for i, g := range f.Gates {
 		p := fmt.Sprintf("gates[%d]", i)
 		if !slices.Contains(gateSources, g.Source) {
@@ -364,6 +342,33 @@ func (v *validator) check(f *File) {
 	v.picklist(f.Support.CSAT, "support.csat", csatValues)
 	v.checkImports(f)
 	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
+}
+
+// identities checks a list of services or accounts (key, e.g. services):
+// each entry has an id, no id twice; and indexes each entry's source ids
+// by system.
+func (v *validator) identities(key, noun, idDoc string, n int, entry func(i int) (string, map[string]List), idx map[string]map[string]string) {
+	seen := map[string]string{}
+	for i := 0; i < n; i++ {
+		id, lists := entry(i)
+		p := fmt.Sprintf("%s[%d]", key, i)
+		if strings.TrimSpace(id) == "" {
+			v.add(v.at(p), p+".id", "required: %s", idDoc)
+			continue
+		}
+		if prev, dup := seen[id]; dup {
+			v.add(v.at(p+".id"), p+".id", "%s %q is also %s; list all its ids in one entry", noun, id, prev)
+		}
+		seen[id] = p
+		systems := make([]string, 0, len(lists))
+		for sys := range lists {
+			systems = append(systems, sys)
+		}
+		sort.Strings(systems)
+		for _, sys := range systems {
+			v.index(idx, sys, lists[sys], id, p+"."+sys)
+		}
+	}
 }
 
 func (v *validator) index(idx map[string]map[string]string, system string, ids List, target, p string) {

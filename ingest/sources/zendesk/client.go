@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/secimpact/impact/ingest/sources"
 )
@@ -24,7 +22,7 @@ type Client struct {
 	// HTTP basic). Without Email, Token is an OAuth access token (bearer).
 	Email string
 	Token string
-	// HTTP is the client used; default one with a 10 s timeout.
+	// HTTP is the client used; default sources.DefaultHTTPClient.
 	HTTP *http.Client
 }
 
@@ -42,19 +40,6 @@ func (c *Client) Validate() error {
 	return nil
 }
 
-var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
-
-// StatusError is a non-2xx answer of the API.
-type StatusError struct {
-	Code       int
-	RetryAfter string // the Retry-After header of a 429 or 503
-	Body       string // the first 512 bytes
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("zendesk API answered %d: %s", e.Code, e.Body)
-}
-
 // Ticket returns ticket id with its metric set
 // (GET /api/v2/tickets/{id}.json?include=metric_sets).
 func (c *Client) Ticket(ctx context.Context, id string) (*Ticket, error) {
@@ -68,26 +53,6 @@ func (c *Client) Ticket(ctx context.Context, id string) (*Ticket, error) {
 	} else {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	req.Header.Set("Accept", "application/json")
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("get zendesk ticket %s: %w", id, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read zendesk ticket %s: %w", id, err)
-	}
-	if resp.StatusCode == http.StatusNotFound { // deleted since the event: nothing to map
-		return &Ticket{ID: sources.ID(id), Status: "deleted"}, nil
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, &StatusError{Code: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(body[:min(len(body), 512)])}
-	}
 	var out struct {
 		Ticket     *Ticket `json:"ticket"`
 		MetricSets []struct {
@@ -95,8 +60,12 @@ func (c *Client) Ticket(ctx context.Context, id string) (*Ticket, error) {
 			MetricSet
 		} `json:"metric_sets"`
 	}
-	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, fmt.Errorf("decode zendesk ticket %s: %w", id, err)
+	found, err := sources.GetJSON(c.HTTP, req, "zendesk", &out)
+	if err != nil {
+		return nil, fmt.Errorf("get zendesk ticket %s: %w", id, err)
+	}
+	if !found { // deleted since the event: nothing to map
+		return &Ticket{ID: sources.ID(id), Status: "deleted"}, nil
 	}
 	if out.Ticket == nil {
 		return nil, fmt.Errorf("zendesk ticket %s: no ticket in the answer", id)

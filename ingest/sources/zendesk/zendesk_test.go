@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/ingest/sources"
 	"github.com/secimpact/impact/ingest/sources/mapping"
 	"github.com/secimpact/impact/ingest/sources/sourcetest"
 	"github.com/secimpact/impact/schemas"
@@ -216,7 +217,7 @@ func TestFetch(t *testing.T) {
 	defer down.Close()
 	limited := &Client{BaseURL: down.URL, Token: "tok"}
 	_, err = Map(context.Background(), testMapping(t), Delivery{Body: body}, limited.Ticket)
-	var se *StatusError
+	var se *sources.APIError
 	if !errors.As(err, &se) || se.Code != 429 || se.RetryAfter != "7" {
 		t.Errorf("429: %v", err)
 	}
