@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -54,6 +56,14 @@ func (d Datasource) withDefaults() Datasource {
 	return d
 }
 
+// QueryTimeout is the data source's query timeout. The plugin makes it the
+// deadline of each query's context, and clickhouse-go then sends
+// max_execution_time = the time left + 5 s, which the read-only profile
+// accepts only up to readonly.MaxExecutionTime: keep the two apart by more
+// than 5 s. No customSettings are provisioned: readonly=1 would refuse
+// them.
+const QueryTimeout = 60 * time.Second
+
 // jsonData returns the plugin v4 jsonData (src/types/config.ts CHConfig).
 func (d Datasource) jsonData() map[string]any {
 	d = d.withDefaults()
@@ -64,6 +74,7 @@ func (d Datasource) jsonData() map[string]any {
 		"secure":          d.Secure,
 		"username":        d.User,
 		"defaultDatabase": d.Database,
+		"queryTimeout":    strconv.Itoa(int(QueryTimeout.Seconds())),
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/secimpact/impact/internal/readonly"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and the committed provisioning output")
@@ -81,6 +84,25 @@ func TestExportWritesLayout(t *testing.T) {
 		}
 		if !bytes.Contains(b, []byte(tt.want)) {
 			t.Errorf("%s lacks %q", tt.file, tt.want)
+		}
+	}
+}
+
+// TestDatasourceFitsReaderProfile: the plugin's query timeout becomes
+// clickhouse-go's max_execution_time (time left + 5 s), which the
+// read-only profile accepts only up to readonly.MaxExecutionTime on
+// current releases; and no custom settings, which readonly=1 refuses.
+func TestDatasourceFitsReaderProfile(t *testing.T) {
+	if QueryTimeout+5*time.Second >= readonly.MaxExecutionTime {
+		t.Errorf("QueryTimeout %s + 5s reaches the reader profile's max_execution_time %s: every panel would be refused", QueryTimeout, readonly.MaxExecutionTime)
+	}
+	jd := Datasource{}.jsonData()
+	if jd["queryTimeout"] != "60" {
+		t.Errorf("jsonData.queryTimeout = %v", jd["queryTimeout"])
+	}
+	for _, k := range []string{"customSettings", "enableRowLimit"} {
+		if _, ok := jd[k]; ok {
+			t.Errorf("jsonData.%s is set: readonly=1 refuses settings the profile does not allow", k)
 		}
 	}
 }

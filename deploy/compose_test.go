@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/secimpact/impact/ingest"
 	"github.com/secimpact/impact/ingest/gateway"
 	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/readonly"
 )
 
 // repoRoot is where docker-compose.yml lives; tests run in ./deploy.
@@ -828,21 +830,84 @@ func TestClickHouseUsers(t *testing.T) {
 		t.Errorf("default user must be loopback-only, got networks %v", d.Networks)
 	}
 
-	// The reader's profile must be read-only.
+	// The reader's profile is package readonly's, constraints included
+	// (compose runs a current ClickHouse).
+	checkReaderProfile(t)
+}
+
+// checkReaderProfile compares users.d's impact_reader profile with
+// readonly.Profile and readonly.Constraints, so the production profile and
+// the one the tests run under (chlocal) cannot drift apart.
+func checkReaderProfile(t *testing.T) {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "clickhouse", "users.d", "impact.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	type element struct {
+		XMLName xml.Name
+		Value   string    `xml:",chardata"`
+		Inner   []element `xml:",any"`
+	}
 	var doc struct {
-		Reader struct {
-			Readonly int `xml:"readonly"`
-		} `xml:"profiles>impact_reader"`
+		Profiles element `xml:"profiles"`
 	}
 	if err := xml.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("parse users.d: %v", err)
 	}
-	if doc.Reader.Readonly < 1 {
-		t.Errorf("impact_reader profile readonly = %d, want 1 or 2", doc.Reader.Readonly)
+	var reader *element
+	for i := range doc.Profiles.Inner {
+		if doc.Profiles.Inner[i].XMLName.Local == readonly.ProfileName {
+			reader = &doc.Profiles.Inner[i]
+		}
+	}
+	if reader == nil {
+		t.Fatalf("users.d has no %s profile", readonly.ProfileName)
+	}
+	gotSettings := map[string]string{}
+	gotConstraints := map[string]readonly.Constraint{}
+	for _, e := range reader.Inner {
+		if e.XMLName.Local != "constraints" {
+			gotSettings[e.XMLName.Local] = strings.TrimSpace(e.Value)
+			continue
+		}
+		for _, c := range e.Inner {
+			con := readonly.Constraint{Name: c.XMLName.Local}
+			changeable := false
+			for _, b := range c.Inner {
+				switch b.XMLName.Local {
+				case "min":
+					con.Min = strings.TrimSpace(b.Value)
+				case "max":
+					con.Max = strings.TrimSpace(b.Value)
+				case "changeable_in_readonly":
+					changeable = true
+				default:
+					t.Errorf("constraint %s: unexpected <%s>", con.Name, b.XMLName.Local)
+				}
+			}
+			if !changeable {
+				t.Errorf("constraint %s is not changeable_in_readonly: under readonly=1 it would change nothing", con.Name)
+			}
+			gotConstraints[con.Name] = con
+		}
+	}
+	wantSettings := map[string]string{}
+	for _, s := range readonly.Profile() {
+		wantSettings[s.Name] = s.Value
+	}
+	if !maps.Equal(gotSettings, wantSettings) {
+		t.Errorf("users.d %s profile settings %v, package readonly says %v", readonly.ProfileName, gotSettings, wantSettings)
+	}
+	wantConstraints := map[string]readonly.Constraint{}
+	for _, c := range readonly.Constraints() {
+		wantConstraints[c.Name] = c
+	}
+	if !maps.Equal(gotConstraints, wantConstraints) {
+		t.Errorf("users.d %s profile constraints %v, package readonly says %v", readonly.ProfileName, gotConstraints, wantConstraints)
+	}
+	if u := readUsers(t)["impact_reader"]; u.Profile != readonly.ProfileName || !slices.Equal(u.Grants, readonly.Grants("impact")) {
+		t.Errorf("impact_reader: profile %q, grants %q; want %q and %q", u.Profile, u.Grants, readonly.ProfileName, readonly.Grants("impact"))
 	}
 }
 

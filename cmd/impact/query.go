@@ -11,6 +11,7 @@ import (
 
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/query"
+	"github.com/secimpact/impact/internal/readonly"
 )
 
 func init() {
@@ -23,8 +24,10 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   `query ["SQL" | -]`,
 		Short: "Run read-only ad hoc SQL against the analyst tables",
-		Long: `Runs one SQL statement with ClickHouse's readonly setting, so INSERT, ALTER,
-CREATE, DROP and every other write are refused by the server. SQL comes from
+		Long: `Runs one SQL statement with ClickHouse's readonly=1 setting, so the server
+refuses INSERT, ALTER, CREATE, DROP and every other write, every table function
+that reaches a file, a URL or another server (url, remote, file, s3, mysql, ...)
+and every setting change (SET, SETTINGS) that could lift a limit. SQL comes from
 the argument, from --file, or from standard input ("-" or no argument).
 
 Connects as IMPACT_CLICKHOUSE_USER (use the read-only impact_reader user in
@@ -60,7 +63,7 @@ production) to IMPACT_CLICKHOUSE_ADDR, database IMPACT_CLICKHOUSE_DATABASE.`,
 	f.StringVar(&format, "format", "table", "output format: table, csv or json")
 	f.StringVarP(&file, "file", "f", "", "read the SQL from this file")
 	f.IntVar(&limit, "limit", 10000, "print at most this many rows (-1: no limit)")
-	f.DurationVar(&timeout, "timeout", 60*time.Second, "give up on the query after this long")
+	f.DurationVar(&timeout, "timeout", query.DefaultTimeout, fmt.Sprintf("give up on the query after this long (at most %s)", readonly.MaxExecutionTime))
 	addClickHouseFlags(cmd)
 	rootCmd.AddCommand(cmd)
 }

@@ -9,9 +9,11 @@
 //     strings, and clickhouse-go can then only send integer and boolean
 //     settings (others fail with "query setting ... has unsupported data
 //     type"); per-query settings via clickhouse.Context must be ints/bools;
-//   - a context deadline makes clickhouse-go send max_execution_time, which
-//     a user with readonly=1 may not change; read-only users therefore use
-//     readonly=2;
+//   - a context deadline makes clickhouse-go send max_execution_time (the
+//     time left + 5 s). Read-only users have readonly=1 (package readonly):
+//     18.16 ignores per-query settings of such users on the native
+//     protocol, and current releases accept max_execution_time only up to
+//     the profile's limit (changeable_in_readonly);
 //   - INSERT statements must name their columns (see the design brief).
 package chconn
 

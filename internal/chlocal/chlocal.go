@@ -29,7 +29,8 @@ import (
 )
 
 // ReaderUser is the read-only user every local server has (no password,
-// loopback only). `impact query` and Grafana use it.
+// loopback only), with the read-only profile of package readonly.
+// `impact query` and Grafana use it.
 const ReaderUser = "impact_reader"
 
 // ErrNotInstalled is returned (wrapped) by Start when no ClickHouse server
@@ -82,6 +83,7 @@ type Server struct {
 	opts     Options
 	bin      string
 	binArgs  []string // leading arguments, e.g. "server" for the single binary
+	version  Version
 	dir      string
 	tcpPort  int
 	httpPort int
@@ -151,7 +153,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("write clickhouse owner file: %w", err)
 	}
-	s := &Server{opts: opts, bin: bin, binArgs: binArgs, dir: dir}
+	s := &Server{opts: opts, bin: bin, binArgs: binArgs, dir: dir, version: probeVersion(bin, binArgs)}
 	for attempt := 1; ; attempt++ {
 		ports, err := FreePorts(2)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/secimpact/impact/internal/chlocal"
+	"github.com/secimpact/impact/internal/readonly"
 )
 
 // query runs sql over the server's HTTP interface, so these tests do not
@@ -97,12 +98,18 @@ func TestReaderUser(t *testing.T) {
 	s := start(t)
 	mustQuery(t, s, "CREATE TABLE default.t (x UInt8) ENGINE = MergeTree ORDER BY x")
 	mustQuery(t, s, "INSERT INTO default.t (x) VALUES (7)")
+	// Lowering the time limit is allowed where the profile has
+	// constraints (current releases); 18.16 refuses every change.
+	lower := !s.ReaderConstraints()
 	tests := []struct {
 		sql     string
 		wantErr bool
 	}{
 		{"SELECT x FROM default.t", false},
-		{"SELECT x FROM default.t SETTINGS max_execution_time = 10", false},
+		{"SELECT x FROM default.t SETTINGS max_execution_time = 10", lower},
+		{"SELECT x FROM default.t SETTINGS max_execution_time = 0", true},
+		{"SELECT x FROM default.t SETTINGS readonly = 0", true},
+		{"SELECT * FROM remote('127.0.0.1', system.one)", true},
 		{"INSERT INTO default.t (x) VALUES (8)", true},
 		{"CREATE TABLE default.u (x UInt8) ENGINE = Memory", true},
 		{"DROP TABLE default.t", true},
@@ -115,6 +122,13 @@ func TestReaderUser(t *testing.T) {
 	}
 	if got := mustQuery(t, s, "SELECT count() FROM default.t"); got != "1" {
 		t.Errorf("rows after reader attempts = %s, want 1", got)
+	}
+	// The reader runs with exactly the read-only profile.
+	for _, set := range readonly.Profile() {
+		got, err := query(t, s, chlocal.ReaderUser, "SELECT value FROM system.settings WHERE name = '"+set.Name+"'")
+		if err != nil || got != set.Value {
+			t.Errorf("reader setting %s = (%q, %v), want %s", set.Name, got, err, set.Value)
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"text/template"
+
+	"github.com/secimpact/impact/internal/readonly"
 )
 
 // configXML is the server configuration. The <yandex> root is what 18.16
@@ -52,11 +54,12 @@ var configXML = template.Must(template.New("config.xml").Parse(`<?xml version="1
 </yandex>
 `))
 
-// usersXML defines the users: "default" may do anything, ReaderUser runs
-// with readonly=2 (reads only, but may change per-query settings, which
-// clickhouse-go and Grafana's plugin send; readonly=1 would reject those
-// queries). Both are restricted to loopback and have no password, which
-// is acceptable only because the server listens on 127.0.0.1 alone.
+// usersXML defines the users: "default" may do anything; ReaderUser gets
+// the read-only profile of package readonly (readonly=1: no writes, no
+// DDL, no table functions, no setting changes beyond what the profile
+// allows), the same profile deploy/clickhouse/users.d gives impact_reader
+// in production. Both are restricted to loopback and have no password,
+// which is acceptable only because the server listens on 127.0.0.1 alone.
 var usersXML = template.Must(template.New("users.xml").Parse(`<?xml version="1.0"?>
 <yandex>
     <profiles>
@@ -65,9 +68,7 @@ var usersXML = template.Must(template.New("users.xml").Parse(`<?xml version="1.0
             <use_uncompressed_cache>0</use_uncompressed_cache>
             <load_balancing>random</load_balancing>
         </default>
-        <readonly>
-            <readonly>2</readonly>
-        </readonly>
+{{.ReaderProfile -}}
     </profiles>
     <users>
         <default>
@@ -79,7 +80,7 @@ var usersXML = template.Must(template.New("users.xml").Parse(`<?xml version="1.0
         <{{.Reader}}>
             <password></password>
             <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>readonly</profile>
+            <profile>{{.ReaderProfileName}}</profile>
             <quota>default</quota>
         </{{.Reader}}>
     </users>
@@ -102,9 +103,14 @@ var usersXML = template.Must(template.New("users.xml").Parse(`<?xml version="1.0
 func (s *Server) writeConfig() error {
 	data := struct {
 		Dir, LogLevel, Reader              string
+		ReaderProfile, ReaderProfileName   string
 		TCPPort, HTTPPort, InterserverPort int
 		Extra                              string
-	}{xmlText(s.dir), xmlText(s.opts.LogLevel), ReaderUser, s.tcpPort, s.httpPort, s.opts.InterserverPort, s.opts.ExtraConfig}
+	}{
+		xmlText(s.dir), xmlText(s.opts.LogLevel), ReaderUser,
+		readonly.ProfileXML("        ", s.version.constraints()), readonly.ProfileName,
+		s.tcpPort, s.httpPort, s.opts.InterserverPort, s.opts.ExtraConfig,
+	}
 	for _, f := range []struct {
 		name string
 		tmpl *template.Template

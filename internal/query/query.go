@@ -1,5 +1,6 @@
 // Package query runs an analyst's ad hoc SQL against ClickHouse with the
-// server's readonly setting, so a typo can never change data, and prints the
+// server's readonly=1 setting, so a statement can never change data, run a
+// table function (url, remote, file, ...) or lift a limit, and prints the
 // result as an aligned table, CSV or JSON.
 package query
 
@@ -15,12 +16,15 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
+
+	"github.com/secimpact/impact/internal/readonly"
 )
 
 // Format is an output format.
@@ -36,10 +40,20 @@ const (
 // Options control one query. The zero value prints a table of at most
 // 10,000 rows and gives the query 60 seconds.
 type Options struct {
-	Format  Format        // default Table
-	Limit   int           // maximum rows printed; default 10,000; negative means no limit
-	Timeout time.Duration // server and client side; default 60s
+	Format Format // default Table
+	Limit  int    // maximum rows printed; default 10,000; negative means no limit
+	// Timeout bounds the query on the server (max_execution_time) and, a
+	// little later, on the client; default 60s, at most
+	// readonly.MaxExecutionTime.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is Options.Timeout's default.
+const DefaultTimeout = 60 * time.Second
+
+// clientGrace is how long the client waits past the timeout for the
+// server's own (clearer) timeout error before it cancels the query.
+const clientGrace = 3 * time.Second
 
 // Result tells what was printed.
 type Result struct {
@@ -49,8 +63,9 @@ type Result struct {
 }
 
 // ErrReadOnly is returned (wrapped) when the server refused a statement
-// because it would write or change the schema.
-var ErrReadOnly = errors.New("impact query is read-only: INSERT, ALTER, CREATE, DROP and other writes are refused")
+// because it would write, change the schema, run a table function or
+// change a setting beyond what the read-only profile allows.
+var ErrReadOnly = errors.New("impact query is read-only: writes, DDL, table functions (url, remote, file, ...) and setting changes are refused")
 
 // Run executes one SQL statement read-only and writes its result to w.
 func Run(ctx context.Context, conn driver.Conn, sql string, w io.Writer, opts Options) (Result, error) {
@@ -66,17 +81,36 @@ func Run(ctx context.Context, conn driver.Conn, sql string, w io.Writer, opts Op
 		opts.Limit = 10000
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 60 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout+5*time.Second)
+	settings, err := readonly.QuerySettings(opts.Timeout)
+	if err != nil {
+		return Result{}, fmt.Errorf("impact query: %w", err)
+	}
+	// The context clickhouse-go sees has no deadline: with one, it would
+	// send max_execution_time = deadline + 5 s instead of ours. A timer
+	// cancels the query on the client if the server's limit did not.
+	qctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	// readonly=2 forbids writes and DDL but still lets this query carry its
-	// own limits (readonly=1 would refuse max_execution_time itself).
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"readonly":           2,
-		"max_execution_time": int(math.Ceil(opts.Timeout.Seconds())),
-	}))
-	rows, err := conn.Query(ctx, sql)
+	defer context.AfterFunc(ctx, cancel)()
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(opts.Timeout+clientGrace, func() { timedOut.Store(true); cancel() })
+	defer timer.Stop()
+	chSettings := clickhouse.Settings{}
+	for k, v := range settings {
+		chSettings[k] = v
+	}
+	qctx = clickhouse.Context(qctx, clickhouse.WithSettings(chSettings))
+	explain := func(err error) error {
+		if timedOut.Load() {
+			return fmt.Errorf("run query: no answer within --timeout %s: %w", opts.Timeout, err)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("run query: %w", ctx.Err())
+		}
+		return explainServer(err)
+	}
+	rows, err := conn.Query(qctx, sql)
 	if err != nil {
 		return Result{}, explain(err)
 	}
@@ -115,11 +149,14 @@ func Run(ctx context.Context, conn driver.Conn, sql string, w io.Writer, opts Op
 	return res, out.close()
 }
 
-// explain turns the server's readonly refusal into one clear sentence.
-func explain(err error) error {
+// explainServer turns the server's read-only refusals into one clear
+// sentence.
+func explainServer(err error) error {
 	var ex *proto.Exception
-	if errors.As(err, &ex) && ex.Code == 164 { // READONLY
-		return fmt.Errorf("%w (server said: %s)", ErrReadOnly, strings.TrimSpace(ex.Message))
+	// READONLY, and SETTING_CONSTRAINT_VIOLATION (current releases: a
+	// setting outside the profile's bounds).
+	if errors.As(err, &ex) && (ex.Code == 164 || ex.Code == 452) {
+		return fmt.Errorf("%w: %w", ErrReadOnly, ex)
 	}
 	return fmt.Errorf("run query: %w", err)
 }

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/query"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
+	"github.com/secimpact/impact/internal/testenv"
 	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
 )
@@ -50,13 +52,18 @@ func num(t *testing.T, row map[string]any, col string) float64 {
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 // TestReadmeExamples answers the README's example questions with `impact
-// query`'s read-only path over a database filled by simulate -> typed
-// tables -> transform, and checks each answer against the simulation's
-// truth.
+// query`'s read-only path, as the read-only user impact_reader, over a
+// database filled by simulate -> typed tables -> transform, and checks each
+// answer against the simulation's truth.
 func TestReadmeExamples(t *testing.T) {
 	ctx := context.Background()
 	l := pipelinetest.Load(t, simulate.Options{Seed: 21, Days: 365})
-	conn, truth := l.Conn, l.Truth
+	truth := l.Truth
+	conn, err := chconn.Open(ctx, testenv.Reader(l.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
 
 	answer := func(t *testing.T, sql string) []map[string]any {
 		t.Helper()

@@ -53,6 +53,23 @@ func ClickHouse(t testing.TB) config.ClickHouse {
 	return cfg
 }
 
+// Reader returns cfg (from ClickHouse or ClickHouseEmpty) for the server's
+// read-only user: chlocal.ReaderUser, which every local server has with
+// the read-only profile of package readonly. Against a server at
+// IMPACT_CLICKHOUSE_ADDR, IMPACT_TEST_CLICKHOUSE_READER_USER and
+// IMPACT_TEST_CLICKHOUSE_READER_PASSWORD name a user with that profile
+// (default: impact_reader without password).
+func Reader(cfg config.ClickHouse) config.ClickHouse {
+	cfg.User, cfg.Password = chlocal.ReaderUser, ""
+	if u := os.Getenv("IMPACT_TEST_CLICKHOUSE_READER_USER"); u != "" {
+		cfg.User = u
+	}
+	if p := os.Getenv("IMPACT_TEST_CLICKHOUSE_READER_PASSWORD"); p != "" {
+		cfg.Password = p
+	}
+	return cfg
+}
+
 // ClickHouseEmpty is ClickHouse without migrations: a fresh, empty
 // database (for tests of the migration runner itself).
 func ClickHouseEmpty(t testing.TB) config.ClickHouse {
