@@ -23,14 +23,14 @@ func BenchmarkDashboardLoad(b *testing.B) {
 			now := time.Now().UTC()
 			r = Request{From: now.Add(-time.Hour), To: now}
 		}
-		vars := map[string]string{"department": simulate.Departments[0], "team": AllValue}
+		sel := map[string]Selection{"department": Select(simulate.Departments[0]), "team": SelectAll}
 		var sqls []string
 		for _, p := range d.Panels {
 			raw, err := p.Query()
 			if err != nil {
 				b.Fatal(err)
 			}
-			sql, err := Expand(ExpandVariables(raw, vars), r)
+			sql, err := d.Render(raw, sel, r)
 			if err != nil {
 				b.Fatal(err)
 			}

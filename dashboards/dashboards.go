@@ -70,7 +70,11 @@ type Variable struct {
 	Name, Label string
 	SQL         string // file under sql/
 	// IncludeAll adds an "All" option whose value is AllValue; queries
-	// test for it explicitly ('${team}' = '__all' OR team = '${team}').
+	// test for it explicitly. SQL reads a variable only as
+	// decodeURLComponent('${name:percentencode}') (see Lint):
+	//
+	//	(decodeURLComponent('${team:percentencode}') = '__all'
+	//	    OR team = decodeURLComponent('${team:percentencode}'))
 	IncludeAll bool
 }
 

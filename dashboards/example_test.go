@@ -23,11 +23,26 @@ func ExampleExpand() {
 	// SELECT count() FROM deal_facts WHERE closed_at >= toDateTime(1775001600) AND closed_at <= toDateTime(1782864000) AND closed_at < toDateTime(1782864000)
 }
 
-// ExpandVariables does Grafana's part: template variables first.
-func ExampleExpandVariables() {
-	fmt.Println(dashboards.ExpandVariables("department = '${department}'", map[string]string{"department": "Sales"}))
+// Interpolate does Grafana's part, template variables, before Expand does
+// the plugin's. The dashboards write a variable only as
+// decodeURLComponent('${name:percentencode}'): the encoded value holds no
+// quote and no backslash, whatever was selected.
+func ExampleDashboard_Interpolate() {
+	var d dashboards.Dashboard
+	for _, x := range dashboards.All() {
+		if x.UID == dashboards.UIDDepartment {
+			d = x
+		}
+	}
+	sql, err := d.Interpolate("department = decodeURLComponent('${department:percentencode}')",
+		map[string]dashboards.Selection{"department": dashboards.Select(`R&D's lab \' --`)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(sql)
 	// Output:
-	// department = 'Sales'
+	// department = decodeURLComponent('R%26D%27s%20lab%20%5C%27%20--')
 }
 
 // LintSQL flags what ClickHouse 18.16 cannot run.

@@ -18,7 +18,7 @@ func TestExpandedSQLGolden(t *testing.T) {
 		To:       time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC),
 		Interval: time.Hour,
 	}
-	vars := map[string]string{"department": "Engineering", "team": AllValue}
+	sel := map[string]Selection{"department": Select("Engineering"), "team": SelectAll}
 	seen := map[string]bool{}
 	for _, d := range All() {
 		queries := map[string]func() (string, error){}
@@ -33,7 +33,7 @@ func TestExpandedSQLGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Expand(ExpandVariables(raw, vars), r)
+			got, err := d.Render(raw, sel, r)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}

@@ -31,16 +31,35 @@ var forbiddenSQL = []struct {
 	{regexp.MustCompile(`(?i)\bWITH\s+\w+\s+AS\s*\(`), "WITH name AS (SELECT ...) is missing on ClickHouse 18.16"},
 }
 
+// safeVariable is the one form in which a template variable may reach
+// panel SQL. Grafana's percentencode format (encodeURIComponent, plus
+// !'()* encoded) leaves only A-Z a-z 0-9 - _ . ~ and %XX, so the quoted
+// literal holds the value whatever it is, and decodeURLComponent (in
+// ClickHouse 18.16 and current releases) gives it back. The obvious
+// alternatives are unsafe on ClickHouse: the plugin pastes a plain
+// ${name} as is, and Grafana's sqlstring and singlequote formats leave
+// backslashes alone, which ClickHouse string literals treat as escapes
+// (a value ending in \ swallows the closing quote).
+var safeVariable = regexp.MustCompile(`decodeURLComponent\('\$\{(\w+):percentencode\}'\)`)
+
 var (
 	macroRef = regexp.MustCompile(`\$__(\w+)`)
 	// Causal wording the statistics rules forbid: figures are associations.
 	causalWords = regexp.MustCompile(`(?i)\b(drove|drives|driven by|caused|causes|because of|leads to|led to|results in)\b`)
 )
 
-// LintSQL returns the problems of one panel or variable query: macros other
-// than SafeMacros and constructs ClickHouse 18.16 lacks.
+// LintSQL returns the problems of one panel or variable query: template
+// variables in any form but decodeURLComponent('${name:percentencode}'),
+// macros other than SafeMacros and constructs ClickHouse 18.16 lacks.
 func LintSQL(sql string) []string {
 	var problems []string
+	for _, m := range variableRe.FindAllStringSubmatch(safeVariable.ReplaceAllString(sql, ""), -1) {
+		if strings.HasPrefix(m[1], "__") {
+			continue // a plugin macro: checked below
+		}
+		name := m[1] + m[2] + m[4]
+		problems = append(problems, fmt.Sprintf("template variable %s reaches the SQL unescaped (a quote or backslash in its value would change the query): write decodeURLComponent('${%s:percentencode}')", m[0], name))
+	}
 	for _, m := range macroRef.FindAllStringSubmatch(sql, -1) {
 		safe := false
 		for _, s := range SafeMacros {
@@ -71,6 +90,7 @@ func Lint(dashboardJSON []byte) []string {
 			List []struct {
 				Type       string          `json:"type"`
 				Name       string          `json:"name"`
+				Multi      bool            `json:"multi"`
 				Query      json.RawMessage `json:"query"`
 				Datasource *dsRef          `json:"datasource"`
 			} `json:"list"`
@@ -90,7 +110,14 @@ func Lint(dashboardJSON []byte) []string {
 	hasDSVar := false
 	for _, v := range d.Templating.List {
 		where := fmt.Sprintf("%s variable %s", d.UID, v.Name)
+		if v.Multi {
+			// percentencode joins a list as {a,b} before encoding: no
+			// safe SQL form keeps the values apart.
+			add(where, "multi-value variables have no injection-safe SQL form here")
+		}
 		switch v.Type {
+		case "adhoc":
+			add(where, "ad hoc filters are written into the SQL by the plugin, not through a safe format")
 		case "datasource":
 			var q string
 			_ = json.Unmarshal(v.Query, &q)

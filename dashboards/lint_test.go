@@ -84,6 +84,42 @@ func TestLintCatches(t *testing.T) {
 		}, "window functions"},
 		{"CTE", func(m map[string]any) { target(m)["rawSql"] = "WITH a AS (SELECT 1) SELECT * FROM a" }, "WITH name AS"},
 		{"wrong format", func(m map[string]any) { target(m)["format"] = 1 }, "format 1"},
+		// Template variables: only decodeURLComponent('${x:percentencode}').
+		{"variable pasted in quotes", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT count() FROM findings WHERE department = '${department}'"
+		}, "${department} reaches the SQL unescaped"},
+		{"bare variable", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT count() FROM findings WHERE team = '$team'"
+		}, "$team reaches the SQL unescaped"},
+		{"legacy brackets", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT count() FROM findings WHERE team = '[[team]]'"
+		}, "[[team]] reaches the SQL unescaped"},
+		{"sqlstring format", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT count() FROM findings WHERE team = ${team:sqlstring}"
+		}, "${team:sqlstring} reaches the SQL unescaped"},
+		{"singlequote format", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT count() FROM findings WHERE team IN (${team:singlequote})"
+		}, "${team:singlequote} reaches the SQL unescaped"},
+		{"percentencode not decoded", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT count() FROM findings WHERE team = '${team:percentencode}'"
+		}, "${team:percentencode} reaches the SQL unescaped"},
+		{"grafana global variable", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT '${__user.login}' AS who"
+		}, "${__user.login} reaches the SQL unescaped"},
+		{"conditionalAll macro", func(m map[string]any) {
+			target(m)["rawSql"] = "SELECT count() FROM findings WHERE $__conditionalAll(team IN (${team:singlequote}), $team)"
+		}, "macro $__conditionalAll"},
+		{"variable query unescaped", func(m map[string]any) {
+			addVariable(m, map[string]any{"type": "query", "name": "team", "datasource": map[string]any{"uid": DatasourceVar},
+				"query": "SELECT DISTINCT team FROM findings WHERE department = '$department'"})
+		}, "$department reaches the SQL unescaped"},
+		{"multi-value variable", func(m map[string]any) {
+			addVariable(m, map[string]any{"type": "query", "name": "team", "multi": true, "datasource": map[string]any{"uid": DatasourceVar},
+				"query": "SELECT DISTINCT team FROM findings"})
+		}, "multi-value variables"},
+		{"ad hoc filters", func(m map[string]any) {
+			addVariable(m, map[string]any{"type": "adhoc", "name": "filters", "datasource": map[string]any{"uid": DatasourceVar}})
+		}, "ad hoc filters"},
 		{"unstable uid", func(m map[string]any) { m["uid"] = "abc123" }, "not a stable"},
 		{"no datasource variable", func(m map[string]any) {
 			m["templating"] = map[string]any{"list": []any{}}
@@ -106,6 +142,11 @@ func TestLintCatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+func addVariable(m map[string]any, v map[string]any) {
+	tp := m["templating"].(map[string]any)
+	tp["list"] = append(tp["list"].([]any), v)
 }
 
 // panel returns the first panel (a time series in the pipeline dashboard).

@@ -46,23 +46,6 @@ func Expand(sql string, r Request) (string, error) {
 	return sql, nil
 }
 
-// ExpandVariables replaces dashboard template variables ($name and ${name})
-// by their values, as Grafana's frontend does before the query reaches the
-// plugin. Values are inserted verbatim (the dashboards quote them).
-func ExpandVariables(sql string, vars map[string]string) string {
-	names := make([]string, 0, len(vars))
-	for n := range vars {
-		names = append(names, n)
-	}
-	// Longest first so $team never eats the start of $teams.
-	sort.Slice(names, func(i, j int) bool { return len(names[i]) > len(names[j]) })
-	for _, n := range names {
-		sql = strings.ReplaceAll(sql, "${"+n+"}", vars[n])
-		sql = regexp.MustCompile(`\$`+regexp.QuoteMeta(n)+`\b`).ReplaceAllLiteralString(sql, vars[n])
-	}
-	return sql
-}
-
 type macroFunc func(r Request, args []string) (string, error)
 
 // macros are the plugin's macros plus the sqlutil defaults it inherits.

@@ -63,12 +63,3 @@ func TestExpandErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestExpandVariables(t *testing.T) {
-	got := ExpandVariables("a = '${department}' AND b = '$team' AND c = '$teams' AND d = '${datasource}'",
-		map[string]string{"department": "Sales", "team": "__all", "teams": "x"})
-	want := "a = 'Sales' AND b = '__all' AND c = 'x' AND d = '${datasource}'"
-	if got != want {
-		t.Errorf("got %q\nwant %q", got, want)
-	}
-}

@@ -116,7 +116,7 @@ func TestPanelQueries(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sql, err := Expand(ExpandVariables(raw, vars), r)
+				sql, err := d.Render(raw, selections(vars), r)
 				if err != nil {
 					t.Fatalf("%s: %v", p.SQL, err)
 				}
@@ -176,7 +176,7 @@ func firstVariableValues(t *testing.T, conn driver.Conn, r Request) (dept, team 
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, rows := query(t, ctx, conn, mustExpand(t, sql, nil, r))
+	_, _, rows := query(t, ctx, conn, mustExpand(t, d, sql, nil, r))
 	for _, row := range rows {
 		if v := row["department"].(string); v != "" {
 			dept = v
@@ -190,7 +190,7 @@ func firstVariableValues(t *testing.T, conn driver.Conn, r Request) (dept, team 
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, rows = query(t, ctx, conn, mustExpand(t, sql, map[string]string{"department": dept}, r))
+	_, _, rows = query(t, ctx, conn, mustExpand(t, d, sql, map[string]string{"department": dept}, r))
 	for _, row := range rows {
 		if v := row["team"].(string); v != "" {
 			team = v
@@ -203,9 +203,22 @@ func firstVariableValues(t *testing.T, conn driver.Conn, r Request) (dept, team 
 	return dept, team
 }
 
-func mustExpand(t *testing.T, sql string, vars map[string]string, r Request) string {
+// selections turns name=value pairs into Grafana selections; AllValue
+// selects "All".
+func selections(vars map[string]string) map[string]Selection {
+	sel := map[string]Selection{}
+	for k, v := range vars {
+		sel[k] = Select(v)
+		if v == AllValue {
+			sel[k] = SelectAll
+		}
+	}
+	return sel
+}
+
+func mustExpand(t *testing.T, d Dashboard, sql string, vars map[string]string, r Request) string {
 	t.Helper()
-	out, err := Expand(ExpandVariables(sql, vars), r)
+	out, err := d.Render(sql, selections(vars), r)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ SELECT
     quantile(0.5)(lead_time_hours) AS median_lead_time_hours
 FROM deployment_facts
 WHERE $__timeFilter(started_at)
-    AND department = '${department}'
-    AND ('${team}' = '__all' OR team = '${team}')
+    AND department = decodeURLComponent('${department:percentencode}')
+    AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
 GROUP BY time
 ORDER BY time

@@ -10,6 +10,6 @@ FROM
         sum(gate_blocked) / deployments AS block_rate
     FROM deployment_facts
     WHERE $__timeFilter(started_at)
-        AND department = '${department}'
-        AND ('${team}' = '__all' OR team = '${team}')
+        AND department = decodeURLComponent('${department:percentencode}')
+        AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
 )

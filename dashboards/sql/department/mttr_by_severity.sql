@@ -14,8 +14,8 @@ FROM
         if(isNull(days_to_fix), (toInt64($__toTime) - toInt64(detected_at)) / 86400, toFloat64(assumeNotNull(days_to_fix))) AS days
     FROM findings
     WHERE $__timeFilter(detected_at)
-        AND department = '${department}'
-        AND ('${team}' = '__all' OR team = '${team}')
+        AND department = decodeURLComponent('${department:percentencode}')
+        AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
         AND status != 'dismissed'
 )
 GROUP BY severity

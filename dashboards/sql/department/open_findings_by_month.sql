@@ -5,7 +5,7 @@ SELECT
     sum(open_medium) AS medium,
     sum(open_low) AS low
 FROM department_scorecard
-WHERE department = '${department}'
+WHERE department = decodeURLComponent('${department:percentencode}')
     AND toDate(month) >= toStartOfMonth($__fromTime) AND toDate(month) <= toDate($__toTime)
 GROUP BY time
 ORDER BY time

@@ -10,6 +10,6 @@ SELECT
     policy_exceptions_open,
     cost_of_risk_usd
 FROM department_scorecard
-WHERE department = '${department}'
+WHERE department = decodeURLComponent('${department:percentencode}')
     AND toDate(month) >= toStartOfMonth($__fromTime) AND toDate(month) <= toDate($__toTime)
 ORDER BY month DESC

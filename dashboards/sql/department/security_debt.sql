@@ -3,6 +3,6 @@ SELECT
     countIf(status = 'open' AND severity IN ('critical', 'high') AND detected_at < $__toTime - 365 * 86400) AS security_debt,
     countIf(status = 'open') AS open_findings
 FROM findings
-WHERE department = '${department}'
-    AND ('${team}' = '__all' OR team = '${team}')
+WHERE department = decodeURLComponent('${department:percentencode}')
+    AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
     AND detected_at <= $__toTime

@@ -13,6 +13,6 @@ FROM
         sum(within_sla) / findings AS compliance
     FROM findings
     WHERE $__timeFilter(sla_due_at)
-        AND department = '${department}'
-        AND ('${team}' = '__all' OR team = '${team}')
+        AND department = decodeURLComponent('${department:percentencode}')
+        AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
 )

@@ -1,1 +1,1 @@
-SELECT DISTINCT team FROM findings WHERE department = '${department}' ORDER BY team
+SELECT DISTINCT team FROM findings WHERE department = decodeURLComponent('${department:percentencode}') ORDER BY team

@@ -10,6 +10,6 @@ FROM
         sum(gate_blocked) / deployments AS block_rate
     FROM deployment_facts
     WHERE started_at >= toDateTime(1767225600) AND started_at <= toDateTime(1782864000)
-        AND department = 'Engineering'
-        AND ('__all' = '__all' OR team = '__all')
+        AND department = decodeURLComponent('Engineering')
+        AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
 )

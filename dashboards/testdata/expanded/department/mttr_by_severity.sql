@@ -14,8 +14,8 @@ FROM
         if(isNull(days_to_fix), (toInt64(toDateTime(1782864000)) - toInt64(detected_at)) / 86400, toFloat64(assumeNotNull(days_to_fix))) AS days
     FROM findings
     WHERE detected_at >= toDateTime(1767225600) AND detected_at <= toDateTime(1782864000)
-        AND department = 'Engineering'
-        AND ('__all' = '__all' OR team = '__all')
+        AND department = decodeURLComponent('Engineering')
+        AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
         AND status != 'dismissed'
 )
 GROUP BY severity

@@ -5,7 +5,7 @@ SELECT
     sum(open_medium) AS medium,
     sum(open_low) AS low
 FROM department_scorecard
-WHERE department = 'Engineering'
+WHERE department = decodeURLComponent('Engineering')
     AND toDate(month) >= toStartOfMonth(toDateTime(1767225600)) AND toDate(month) <= toDate(toDateTime(1782864000))
 GROUP BY time
 ORDER BY time

@@ -10,6 +10,6 @@ SELECT
     policy_exceptions_open,
     cost_of_risk_usd
 FROM department_scorecard
-WHERE department = 'Engineering'
+WHERE department = decodeURLComponent('Engineering')
     AND toDate(month) >= toStartOfMonth(toDateTime(1767225600)) AND toDate(month) <= toDate(toDateTime(1782864000))
 ORDER BY month DESC

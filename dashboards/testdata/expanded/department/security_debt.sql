@@ -3,6 +3,6 @@ SELECT
     countIf(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(1782864000) - 365 * 86400) AS security_debt,
     countIf(status = 'open') AS open_findings
 FROM findings
-WHERE department = 'Engineering'
-    AND ('__all' = '__all' OR team = '__all')
+WHERE department = decodeURLComponent('Engineering')
+    AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
     AND detected_at <= toDateTime(1782864000)

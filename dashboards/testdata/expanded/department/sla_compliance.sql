@@ -13,6 +13,6 @@ FROM
         sum(within_sla) / findings AS compliance
     FROM findings
     WHERE sla_due_at >= toDateTime(1767225600) AND sla_due_at <= toDateTime(1782864000)
-        AND department = 'Engineering'
-        AND ('__all' = '__all' OR team = '__all')
+        AND department = decodeURLComponent('Engineering')
+        AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
 )

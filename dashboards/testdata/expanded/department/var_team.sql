@@ -1,1 +1,1 @@
-SELECT DISTINCT team FROM findings WHERE department = 'Engineering' ORDER BY team
+SELECT DISTINCT team FROM findings WHERE department = decodeURLComponent('Engineering') ORDER BY team
