@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,5 +258,51 @@ func TestImportID(t *testing.T) {
 	want := sources.ChangeID(System, DealID("18230411007"), "crm.opportunity.closed", time.UnixMilli(1741679720512))
 	if r.Events[0].ID != want {
 		t.Errorf("%s, want %s", r.Events[0].ID, want)
+	}
+}
+
+// TestManyDeals: a delivery of 100 deal events is fetched concurrently
+// (bounded) and maps every deal, in id order.
+func TestManyDeals(t *testing.T) {
+	deals := map[string][]byte{}
+	var events []map[string]any
+	for i := 0; i < 100; i++ {
+		id := fmt.Sprint(1000 + i)
+		deals[id] = deal(t, map[string]any{"id": id})
+		events = append(events, map[string]any{"eventId": i, "subscriptionType": "deal.propertyChange", "objectId": 1000 + i,
+			"occurredAt": 1741679720512 + i, "propertyName": "amount", "propertyValue": "1"})
+	}
+	crm, client := newCRM(t, deals)
+	var inFlight, peak atomic.Int32
+	fetch := func(ctx context.Context, id string, props []string) (*Deal, error) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+		return client.Deal(ctx, id, props)
+	}
+	body, _ := json.Marshal(events)
+	r, err := Map(context.Background(), testMapping(t), Delivery{Body: body}, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opps := 0
+	for _, e := range r.Events {
+		if e.Type == "crm.opportunity.closed" {
+			if want := DealID(fmt.Sprint(1000 + opps)); e.Key() != want {
+				t.Errorf("event %d is %s, want %s", opps, e.Key(), want)
+			}
+			opps++
+		}
+	}
+	if opps != 100 || len(crm.reqs) != 100 || peak.Load() > FetchConcurrency || peak.Load() < 2 {
+		t.Errorf("%d deals, %d requests, peak concurrency %d", opps, len(crm.reqs), peak.Load())
+	}
+	// A failing API fails the delivery (HubSpot retries it).
+	c2 := *client
+	c2.Token = "bad"
+	if _, err := Map(context.Background(), testMapping(t), Delivery{Body: body}, c2.Deal); err == nil {
+		t.Error("API failure did not fail the delivery")
 	}
 }

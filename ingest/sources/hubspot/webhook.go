@@ -3,9 +3,11 @@ package hubspot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secimpact/impact/ingest/sources"
@@ -92,12 +94,13 @@ func Map(ctx context.Context, m *mapping.File, d Delivery, fetch FetchDeal) (sou
 	}
 	sort.Strings(ids)
 	props := Properties(m)
+	fetched, err := fetchAll(ctx, ids, props, fetch)
+	if err != nil {
+		return sources.Result{}, err
+	}
 	var out sources.Result
-	for _, id := range ids {
-		deal, err := fetch(ctx, id, props)
-		if err != nil {
-			return sources.Result{}, fmt.Errorf("deal %s: %w", id, err)
-		}
+	for i, id := range ids {
+		deal := fetched[i]
 		typ := ""
 		if deals[id].created {
 			typ = "crm.opportunity.created"
@@ -107,6 +110,50 @@ func Map(ctx context.Context, m *mapping.File, d Delivery, fetch FetchDeal) (sou
 			return sources.Result{}, err
 		}
 		out.Add(r)
+	}
+	return out, nil
+}
+
+// FetchConcurrency bounds the API reads of one delivery in flight. HubSpot
+// sends up to 100 events a delivery and gives the receiver 5 seconds to
+// answer: one read after the other would not fit; eight at a time stay
+// well inside a private app's rate limit (100 requests per 10 seconds and
+// more).
+const FetchConcurrency = 8
+
+// fetchAll reads the deals ids, FetchConcurrency at a time, in order; the
+// first error cancels the rest.
+func fetchAll(ctx context.Context, ids []string, props []string, fetch FetchDeal) ([]*Deal, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]*Deal, len(ids))
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, FetchConcurrency)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d, err := fetch(ctx, id, props)
+			if err != nil {
+				errs[i] = fmt.Errorf("deal %s: %w", id, err)
+				cancel()
+				return
+			}
+			out[i] = d
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs { // the first in id order, not a cancellation it caused
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
