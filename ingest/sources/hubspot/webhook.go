@@ -115,10 +115,10 @@ func Map(ctx context.Context, m *mapping.File, d Delivery, fetch FetchDeal) (sou
 }
 
 // FetchConcurrency bounds the API reads of one delivery in flight. HubSpot
-// sends up to 100 events a delivery and gives the receiver 5 seconds to
-// answer: one read after the other would not fit; eight at a time stay
-// well inside a private app's rate limit (100 requests per 10 seconds and
-// more).
+// batches up to 100 events in a delivery and times out a receiver that
+// takes seconds to answer: 100 reads one after the other would not fit;
+// eight at a time stay inside a private app's rate limit (at least 100
+// requests per 10 seconds).
 const FetchConcurrency = 8
 
 // fetchAll reads the deals ids, FetchConcurrency at a time, in order; the
