@@ -21,6 +21,9 @@ type Decoder struct {
 	// The zero value means DefaultSLAPolicy; a policy with only a Version
 	// (all durations zero) derives no due dates.
 	SLA SLAPolicy
+	// Window is the accepted range of event times; the zero value is
+	// DefaultEarliest .. now + DefaultMaxSkew.
+	Window TimeWindow
 }
 
 var defaultDecoder Decoder
@@ -44,6 +47,9 @@ func (dc *Decoder) Decode(value []byte, headers []Header) (*Event, error) {
 	if size > MaxEventSize {
 		return nil, reject("", "size", "message is "+strconv.Itoa(size)+" bytes, over the 1 MiB limit")
 	}
+	if len(headers) > MaxHeaders {
+		return nil, reject("", "headers", "message has "+strconv.Itoa(len(headers))+" headers, over the limit of "+strconv.Itoa(MaxHeaders))
+	}
 	binary := false
 	for _, h := range headers {
 		switch {
@@ -66,8 +72,11 @@ func (dc *Decoder) Decode(value []byte, headers []Header) (*Event, error) {
 	return dc.decodeStructured(value)
 }
 
+// reject builds a Rejection. Field and detail may quote the input; they
+// are cut to maxFieldLen and maxDetailLen bytes so that a rejection (and the
+// dead-letter headers built from it) stays small whatever the message holds.
 func reject(field, rule, detail string) *Rejection {
-	return &Rejection{Field: field, Rule: rule, Detail: detail}
+	return &Rejection{Field: truncate(field, maxFieldLen), Rule: rule, Detail: truncate(detail, maxDetailLen)}
 }
 
 // Envelope attributes, in the order they are checked.
@@ -240,7 +249,7 @@ func (dc *Decoder) decodeBinary(value []byte, headers []Header) (*Event, error) 
 			if i >= 0 {
 				field = attrNames[i]
 			}
-			return nil, reject(field, "utf8", "header "+h.Key+" is not valid UTF-8")
+			return nil, reject(field, "utf8", "header "+quote(h.Key)+" is not valid UTF-8")
 		}
 		if i >= 0 {
 			s.env.attrs[i] = attr{set: true, isStr: true, s: string(h.Value)}
@@ -262,53 +271,6 @@ func (dc *Decoder) decodeBinary(value []byte, headers []Header) (*Event, error) 
 	return ev, nil
 }
 
-// structuredFromBinary rebuilds the structured-mode JSON of a binary-mode
-// message: every ce_ header becomes an attribute, content-type becomes
-// datacontenttype and the value becomes data.
-func structuredFromBinary(value []byte, headers []Header) []byte {
-	// attrName maps a header to its attribute name, "" for none.
-	attrName := func(h *Header) string {
-		switch {
-		case strings.EqualFold(h.Key, "content-type"):
-			return "datacontenttype"
-		case strings.HasPrefix(h.Key, "ce_"):
-			switch k := h.Key[3:]; k {
-			case "", "data", "data_base64", "datacontenttype":
-				return ""
-			default:
-				return k
-			}
-		}
-		return ""
-	}
-	n := len(value) + 16
-	for i := range headers {
-		n += len(headers[i].Key) + len(headers[i].Value) + 8
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '{')
-	for i := range headers {
-		k := attrName(&headers[i])
-		if k == "" {
-			continue
-		}
-		dup := false // a later header of the same attribute wins, as in decodeBinary
-		for j := i + 1; j < len(headers) && !dup; j++ {
-			dup = attrName(&headers[j]) == k
-		}
-		if dup {
-			continue
-		}
-		b, _ = jsontext.AppendQuote(b, k)
-		b = append(b, ':')
-		b, _ = jsontext.AppendQuote(b, headers[i].Value)
-		b = append(b, ',')
-	}
-	b = append(b, `"data":`...)
-	b = append(b, value...)
-	return append(b, '}')
-}
-
 // finish validates the envelope, decodes data and builds the event.
 func (dc *Decoder) finish(s *state, raw []byte) (*Event, *Rejection) {
 	a := &s.env.attrs
@@ -319,9 +281,12 @@ func (dc *Decoder) finish(s *state, raw []byte) (*Event, *Rejection) {
 	}
 	fam := familyOf(a[attrType].s)
 	if fam == nil {
-		return nil, reject("type", "unknown_type", "unknown event type "+strconv.Quote(a[attrType].s))
+		return nil, reject("type", "unknown_type", "unknown event type "+quote(a[attrType].s))
 	}
 	evTime, _ := parseTime([]byte(a[attrTime].s))
+	if r := dc.Window.check(evTime); r != nil {
+		return nil, r
+	}
 	if !s.env.hasData {
 		return nil, reject("data", "required", "missing data")
 	}
@@ -393,7 +358,7 @@ func checkAttr(i int, a *attr) *Rejection {
 	switch i {
 	case attrSpecVersion:
 		if a.s != SpecVersion {
-			return reject(name, "specversion", "specversion must be \"1.0\", got "+strconv.Quote(a.s))
+			return reject(name, "specversion", "specversion must be \"1.0\", got "+quote(a.s))
 		}
 	case attrID, attrSource:
 		if n < 1 {
@@ -408,18 +373,18 @@ func checkAttr(i int, a *attr) *Rejection {
 		}
 	case attrTime:
 		if _, ok := parseTime([]byte(a.s)); !ok {
-			return reject(name, "format", "not an RFC 3339 date-time with zone (years 1971-2105): "+strconv.Quote(a.s))
+			return reject(name, "format", "not an RFC 3339 date-time with zone (years 1971-2105): "+quote(a.s))
 		}
 	case attrDataSchema:
 		if n > attrLen {
 			return reject(name, "maxLength", "longer than "+strconv.Itoa(attrLen)+" characters")
 		}
 		if !strings.HasSuffix(a.s, "/v1") {
-			return reject(name, "dataschema", "dataschema must end in /v1 (contract v1), got "+strconv.Quote(a.s))
+			return reject(name, "dataschema", "dataschema must end in /v1 (contract v1), got "+quote(a.s))
 		}
 	case attrDataContentType:
 		if !strings.HasPrefix(a.s, "application/json") {
-			return reject(name, "datacontenttype", "data must be application/json, got "+strconv.Quote(a.s))
+			return reject(name, "datacontenttype", "data must be application/json, got "+quote(a.s))
 		}
 	}
 	return nil
@@ -548,13 +513,13 @@ func decodeField(d *jsontext.Decoder, f *field, v *value) error {
 				}
 			}
 			if v.s == "" {
-				v.rej = reject(path, "enum", strconv.Quote(string(b))+" is not one of "+strings.Join(f.enum, ", "))
+				v.rej = reject(path, "enum", quote(string(b))+" is not one of "+strings.Join(f.enum, ", "))
 				return nil
 			}
 		case kindTime:
 			t, ok := parseTime(b)
 			if !ok {
-				v.rej = reject(path, "format", "not an RFC 3339 date-time with zone (years 1971-2105): "+strconv.Quote(string(b)))
+				v.rej = reject(path, "format", "not an RFC 3339 date-time with zone (years 1971-2105): "+quote(string(b)))
 				return nil
 			}
 			v.t = t
@@ -570,7 +535,7 @@ func decodeField(d *jsontext.Decoder, f *field, v *value) error {
 			if rule == "type" {
 				detail = "must be an integer"
 			}
-			v.rej = reject(path, rule, detail+", got "+string(raw))
+			v.rej = reject(path, rule, detail+", got "+quote(string(raw)))
 			return nil
 		}
 		v.f, v.i = x, int64(x)

@@ -12,6 +12,12 @@
 //   - timestamps are RFC 3339 with a zone (Z or ±hh:mm), years 1971-2105
 //     (so ClickHouse DateTime holds them), no leap seconds; they are
 //     converted to UTC;
+//   - the event time (envelope time) must also lie in the accepted window
+//     (TimeWindow): not before 2000-01-01 and at most one hour after the
+//     decoder's clock by default (rule time_window). JSON Schema cannot say
+//     "now", so only the decoder enforces it;
+//   - a message is at most 1 MiB (value plus headers, rule size) with at
+//     most 100 Kafka headers (rule headers);
 //   - counts are integers (1e3 and 4.0 are integers); money, hours and
 //     seconds are numbers; every number is bounded (0..1e15 unless the
 //     brief says otherwise), so none overflows;
@@ -83,8 +89,10 @@ type Payload interface {
 // Rejection says why a message is not a valid event: the field path
 // ("data.severity", "time", "data.affected_account_ids[2]"; empty for the
 // message as a whole) and the rule it broke (required, type, enum, format,
-// minimum, maximum, minLength, maxLength, maxItems, size, utf8, json,
-// unknown_type, specversion, dataschema, datacontenttype, content_type).
+// minimum, maximum, minLength, maxLength, maxItems, size, headers, utf8,
+// json, unknown_type, specversion, dataschema, datacontenttype,
+// content_type, time_window). Field and Detail are bounded (256 and 1024
+// bytes): a detail quotes at most a 64-byte prefix of an offending value.
 type Rejection struct {
 	Field  string
 	Rule   string

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -247,3 +248,8 @@ func parseHeaderBlob(b []byte) []Header {
 	}
 	return hs
 }
+
+// contractDecoder accepts every event time the contract's format holds
+// (1971-2105): what the JSON Schemas can express. The decoder's default
+// window (TimeWindow) is checked by TestTimeWindow.
+var contractDecoder = Decoder{Window: TimeWindow{Earliest: minEarliest, MaxSkew: 200 * 365 * 24 * time.Hour}}

@@ -151,7 +151,7 @@ func familySchema(fam *family) obj {
 			{"id", str("Event id; with source the event's identity.", 1)},
 			{"source", str("Event source (URI-reference); with id the event's identity.", 1)},
 			{"type", obj{{"description", "Event type."}, {"type", "string"}, {"enum", fam.types}}},
-			{"time", obj{{"description", "When the change happened (RFC 3339 with zone)."}, {"type", "string"}, {"format", "date-time"}, {"pattern", timePattern}}},
+			{"time", obj{{"description", "When the change happened (RFC 3339 with zone). Beyond this schema the decoder rejects (rule time_window) times before 2000-01-01T00:00:00Z or more than 1 hour after its clock; both bounds are configurable (schemas.TimeWindow)."}, {"type", "string"}, {"format", "date-time"}, {"pattern", timePattern}}},
 			{"subject", optStr("The entity id by convention.")},
 			{"dataschema", obj{{"description", "Schema of data; must end in /v1 (absent means v1)."},
 				{"type", []string{"string", "null"}}, {"maxLength", attrLen}, {"pattern", "/v1$"}}},

@@ -86,7 +86,7 @@ func TestSchemaEquivalence(t *testing.T) {
 	for _, name := range names {
 		v, hb := in[name][0], in[name][1]
 		hs := parseHeaderBlob(hb)
-		_, err := Decode(v, hs)
+		_, err := contractDecoder.Decode(v, hs)
 		goOK := err == nil
 		schemaOK := schemaAccepts(t, v, hs)
 		if goOK != schemaOK {
@@ -119,7 +119,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, value, hb []byte) {
 		hs := parseHeaderBlob(hb)
-		ev, err := Decode(value, hs)
+		ev, err := contractDecoder.Decode(value, hs)
 		if err != nil {
 			rej, ok := err.(*Rejection)
 			if !ok || rej.Rule == "" || rej.Detail == "" {
@@ -156,7 +156,7 @@ var trickyValues = []string{
 func TestSchemaEquivalenceMutations(t *testing.T) {
 	checked, accepted := 0, 0
 	judge := func(name string, value []byte, hs []Header) {
-		_, err := Decode(value, hs)
+		_, err := contractDecoder.Decode(value, hs)
 		if s := schemaAccepts(t, value, hs); s != (err == nil) {
 			t.Errorf("%s: Go %v, schema accepts=%v\n%s", name, err, s, value)
 		}
