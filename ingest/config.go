@@ -11,11 +11,13 @@
 package ingest
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/schemas"
 )
 
 // Config configures an Ingester. The zero value (plus connection settings)
@@ -47,13 +49,21 @@ type Config struct {
 	// CommitInterval is how often done offsets are committed; default 1s.
 	CommitInterval time.Duration
 
-	// FetchMaxBytes is the largest fetch response per partition reader and
-	// so bounds the largest message; default 16 MiB (messages over 1 MiB are
-	// rejected anyway, but must be fetched to be rejected).
+	// FetchMaxBytes caps the size of one fetch request per partition;
+	// default 16 MiB. The fetch size actually used is the fetch share of
+	// the memory budget divided by the assigned partitions, within
+	// [64 KiB, FetchMaxBytes] (see fetch.go).
 	FetchMaxBytes int
-	// QueueCapacity is the number of messages each partition reader
-	// prefetches; default 256.
-	QueueCapacity int
+
+	// TimeWindow is the accepted range of event times; the zero value is
+	// schemas.DefaultEarliest (2000-01-01) .. now + schemas.DefaultMaxSkew
+	// (1 h). Events outside it are rejected (rule time_window).
+	TimeWindow schemas.TimeWindow
+
+	// StallTimeout makes /readyz fail when a partition has messages past
+	// its committed offset and that offset has not advanced for this long;
+	// default 2m.
+	StallTimeout time.Duration
 
 	// Drain makes Run return nil once every partition of every source
 	// topic is caught up: the group's committed offset has reached the end
@@ -82,7 +92,7 @@ const (
 	DefaultBackoffMax     = 30 * time.Second
 	DefaultCommitInterval = time.Second
 	DefaultFetchMaxBytes  = 16 << 20
-	DefaultQueueCapacity  = 256
+	DefaultStallTimeout   = 2 * time.Minute
 	// DefaultListen is the address `impact ingest` serves health and
 	// metrics on when no --listen is given (9464: the Prometheus exporter
 	// port convention for OpenTelemetry-style exporters).
@@ -98,6 +108,27 @@ func MemoryLimit(budget int64) int64 {
 		budget = DefaultMemoryBudget
 	}
 	return 2*budget + 128<<20
+}
+
+// Validate reports a setting that cannot work, naming the field. Zero
+// values are defaults, not errors.
+func (c Config) Validate() error {
+	switch {
+	case c.BatchRows < 0:
+		return fmt.Errorf("ingest: Config.BatchRows %d is negative", c.BatchRows)
+	case c.BatchBytes < 0:
+		return fmt.Errorf("ingest: Config.BatchBytes %d is negative", c.BatchBytes)
+	case c.MemoryBudget < 0:
+		return fmt.Errorf("ingest: Config.MemoryBudget %d is negative", c.MemoryBudget)
+	case c.FetchMaxBytes < 0:
+		return fmt.Errorf("ingest: Config.FetchMaxBytes %d is negative", c.FetchMaxBytes)
+	case c.StallTimeout < 0:
+		return fmt.Errorf("ingest: Config.StallTimeout %s is negative", c.StallTimeout)
+	}
+	if err := c.TimeWindow.Validate(); err != nil {
+		return fmt.Errorf("ingest: Config.TimeWindow: %w", err)
+	}
+	return nil
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -135,8 +166,8 @@ func (c Config) withDefaults() Config {
 	if c.FetchMaxBytes <= 0 {
 		c.FetchMaxBytes = DefaultFetchMaxBytes
 	}
-	if c.QueueCapacity <= 0 {
-		c.QueueCapacity = DefaultQueueCapacity
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

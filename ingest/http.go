@@ -9,7 +9,9 @@ import (
 )
 
 // Handler serves /healthz (the process is alive), /readyz (member of a
-// generation of the group and ClickHouse answers a ping) and /metrics.
+// generation of the group, ClickHouse answers a ping, and no partition is
+// stalled: lag past its committed offset with no commit for
+// Config.StallTimeout) and /metrics.
 func (in *Ingester) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -36,6 +38,9 @@ func (in *Ingester) ready(ctx context.Context) string {
 	in.mu.Unlock()
 	if conn == nil {
 		return "not connected to clickhouse\n"
+	}
+	if why := in.progress.stalled(in.cfg.StallTimeout); why != "" {
+		return "stalled: " + why + "\n"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

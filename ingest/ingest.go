@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,18 +18,26 @@ import (
 
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/kafkaio"
+	"github.com/secimpact/impact/schemas"
 	"github.com/secimpact/impact/schemas/migrations"
 )
 
 // Ingester is one member of the ingest consumer group.
 type Ingester struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	budget *budget
-	sink   *sink
-	dialer *kafka.Dialer
-	topics []string
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	budget  *budget // messages fetched until their rows are stored
+	fetch   *budget // fetch reservations (fetch.go)
+	sink    *sink
+	decoder schemas.Decoder
+	// progress: lag from the committed offset, stall detection.
+	progress *progress
+	// batchMax is the largest record batch the source topics accept;
+	// dlqLimit the largest dead-letter record. Both read at start.
+	batchMax, dlqLimit int
+	dialer             *kafka.Dialer
+	topics             []string
 
 	ln  net.Listener
 	srv *http.Server
@@ -78,6 +85,9 @@ func Run(ctx context.Context, cfg Config) error {
 // New checks cfg and, when cfg.Listen is set, starts serving /healthz,
 // /readyz and /metrics. Connections are made by Run.
 func New(cfg Config) (*Ingester, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	if len(cfg.Kafka.Brokers) == 0 {
 		return nil, errors.New("ingest: no Kafka brokers: set IMPACT_KAFKA_BROKERS or --brokers")
@@ -89,14 +99,25 @@ func New(cfg Config) (*Ingester, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: kafka dialer: %w", err)
 	}
+	share := cfg.MemoryBudget / fetchShareDiv
 	in := &Ingester{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		budget: newBudget(cfg.MemoryBudget),
-		dialer: dialer,
-		topics: cfg.Kafka.Topics.Sources(),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		budget:  newBudget(cfg.MemoryBudget - share),
+		fetch:   newBudget(share),
+		decoder: schemas.Decoder{Window: cfg.TimeWindow},
+		dialer:  dialer,
+		topics:  cfg.Kafka.Topics.Sources(),
 	}
-	in.m = newMetrics(func() float64 { return float64(in.budget.inUse()) })
+	in.m = newMetrics(
+		func() float64 { return float64(in.budget.inUse() + in.fetch.inUse()) },
+		func() float64 {
+			if in.joined.Load() && in.progress.stalled(in.cfg.StallTimeout) != "" {
+				return 1
+			}
+			return 0
+		})
+	in.progress = newProgress(in.m.lag)
 	if cfg.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
@@ -164,18 +185,11 @@ func (in *Ingester) Run(ctx context.Context) error {
 		return fmt.Errorf("ingest: kafka transport: %w", err)
 	}
 	defer transport.CloseIdleConnections()
-	dlq := &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Kafka.Brokers...),
-		Topic:        cfg.Kafka.Topics.DLQTopic(),
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    10_000,
-		BatchBytes:   64 << 20,
-		BatchTimeout: time.Millisecond,
-		Compression:  kafka.Lz4,
-		MaxAttempts:  3,
-		Transport:    transport,
-	}
+	dlqTopic := cfg.Kafka.Topics.DLQTopic()
+	in.dlqLimit = dlqRecordLimit(in.dlqMaxMessageBytes(ctx, dlqTopic))
+	in.batchMax = in.sourceBatchMax(ctx)
+	in.log.Info("kafka limits", "dlq_record_limit", in.dlqLimit, "source_max_message_bytes", in.batchMax)
+	dlq := newDLQWriter(cfg.Kafka.Brokers, dlqTopic, transport, in.dlqLimit)
 	defer dlq.Close()
 
 	w := &writer{conn: conn, dlq: dlq, log: in.log, m: in.m, min: cfg.BackoffMin, max: cfg.BackoffMax}
@@ -342,8 +356,11 @@ func (in *Ingester) generation(hard context.Context, gen *kafka.Generation) erro
 		committed[i] = max(p.offset, -1)
 	}
 	in.sink.reset(len(parts))
+	in.progress.reset(parts)
+	plan := planFetch(in.fetch.cap, len(parts), in.cfg.FetchMaxBytes, in.batchMax)
 	in.m.assigned.Set(float64(len(parts)))
-	in.log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", len(parts))
+	in.log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", len(parts),
+		"fetch_bytes", plan.maxBytes, "fetch_reserve", plan.reserve)
 	in.joined.Store(true)
 	defer in.joined.Store(false)
 
@@ -352,7 +369,7 @@ func (in *Ingester) generation(hard context.Context, gen *kafka.Generation) erro
 		readers.Add(1)
 		gen.Start(func(ctx context.Context) {
 			defer readers.Done()
-			in.read(ctx, i, p)
+			in.read(ctx, i, p, plan)
 		})
 	}
 	var final error
@@ -428,63 +445,7 @@ func (in *Ingester) commit(gen *kafka.Generation, parts []assignment, committed 
 	for i, p := range parts {
 		if o, ok := offsets[p.topic][p.partition]; ok {
 			committed[i] = o
+			in.progress.committed(i, o)
 		}
-	}
-}
-
-// read fetches one assigned partition until the generation ends.
-func (in *Ingester) read(ctx context.Context, i int, p assignment) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        in.cfg.Kafka.Brokers,
-		Topic:          p.topic,
-		Partition:      p.partition,
-		Dialer:         in.dialer,
-		MinBytes:       1,
-		MaxBytes:       in.cfg.FetchMaxBytes,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  in.cfg.QueueCapacity,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-		ErrorLogger:    kafka.LoggerFunc(func(f string, a ...any) { in.log.Debug("kafka reader: " + fmt.Sprintf(f, a...)) }),
-	})
-	defer r.Close()
-	if err := r.SetOffset(p.offset); err != nil {
-		in.log.Error("set reader offset", "topic", p.topic, "partition", p.partition, "offset", p.offset, "err", err)
-		return
-	}
-	consumed := in.m.consumed.WithLabelValues(p.topic)
-	lag := in.m.lag.WithLabelValues(p.topic, strconv.Itoa(p.partition))
-	var bl builder
-	bo := backoff{min: in.cfg.BackoffMin, max: min(in.cfg.BackoffMax, 5*time.Second)}
-	for {
-		msg, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			d := bo.next()
-			in.m.retries.WithLabelValues("fetch").Inc()
-			in.log.Warn("fetch failed; retrying", "topic", p.topic, "partition", p.partition, "err", err, "retry_in", d)
-			if sleep(ctx, d) != nil {
-				return
-			}
-			continue
-		}
-		bo.reset()
-		n := in.budget.clamp(charge(&msg))
-		if in.budget.acquire(ctx, n) != nil {
-			return // not added, so not committed: the next owner reads it again
-		}
-		if in.firstFetch.Load() == 0 {
-			in.firstFetch.CompareAndSwap(0, time.Now().UnixNano())
-		}
-		rows, reason := bl.build(&msg, n, time.Now().UTC().Truncate(time.Second))
-		in.sink.add(i, msg.Offset, rows...)
-		consumed.Inc()
-		in.consumed.Add(1)
-		if reason != "" {
-			in.m.rejected.WithLabelValues(reason).Inc()
-		}
-		lag.Set(float64(max(msg.HighWaterMark-msg.Offset-1, 0)))
 	}
 }

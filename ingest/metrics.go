@@ -17,11 +17,14 @@ type metrics struct {
 	lag       *prometheus.GaugeVec     // topic, partition
 	retries   *prometheus.CounterVec   // op
 	commits   prometheus.Counter
-	inFlight  prometheus.GaugeFunc
-	assigned  prometheus.Gauge
+	// dlqUndeliverable counts rejects the DLQ refused for good (last resort).
+	dlqUndeliverable prometheus.Counter
+	stalled          prometheus.GaugeFunc
+	inFlight         prometheus.GaugeFunc
+	assigned         prometheus.Gauge
 }
 
-func newMetrics(inFlight func() float64) *metrics {
+func newMetrics(inFlight, stalled func() float64) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -48,7 +51,7 @@ func newMetrics(inFlight func() float64) *metrics {
 		}, []string{"table"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "impact_ingest_consumer_lag",
-			Help: "Messages between the last fetched offset and the high watermark, per partition.",
+			Help: "Messages between the offset this member last committed and the high watermark of the last fetch, per partition.",
 		}, []string{"topic", "partition"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "impact_ingest_retries_total",
@@ -58,9 +61,17 @@ func newMetrics(inFlight func() float64) *metrics {
 			Name: "impact_ingest_commits_total",
 			Help: "Successful offset commits.",
 		}),
+		dlqUndeliverable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "impact_ingest_dlq_undeliverable_total",
+			Help: "Rejects the dead-letter topic refused for good (too large, invalid): kept in ingest_rejects only, with a note in the detail.",
+		}),
+		stalled: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "impact_ingest_stalled",
+			Help: "1 when a partition has lag and its committed offset has not advanced for the stall timeout (/readyz fails), else 0.",
+		}, stalled),
 		inFlight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "impact_ingest_inflight_bytes",
-			Help: "Budget bytes held by messages fetched but not yet stored.",
+			Help: "Memory budget bytes in use: fetch reservations plus messages fetched but not yet stored.",
 		}, inFlight),
 		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "impact_ingest_assigned_partitions",
@@ -68,6 +79,6 @@ func newMetrics(inFlight func() float64) *metrics {
 		}),
 	}
 	m.reg.MustRegister(m.consumed, m.inserted, m.rejected, m.batchRows, m.insertSec,
-		m.lag, m.retries, m.commits, m.inFlight, m.assigned)
+		m.lag, m.retries, m.commits, m.inFlight, m.assigned, m.dlqUndeliverable, m.stalled)
 	return m
 }

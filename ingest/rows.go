@@ -1,15 +1,14 @@
 package ingest
 
 import (
-	"encoding/json"
 	"errors"
-	"strconv"
 	"time"
 	"unicode/utf8"
 	"unsafe"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/schemas"
 )
 
@@ -21,21 +20,7 @@ var (
 	rejectColumns = schemas.RejectColumns
 )
 
-// Header names added to dead-letter messages.
 const (
-	HeaderSourceTopic     = "impact-source-topic"
-	HeaderSourcePartition = "impact-source-partition"
-	HeaderSourceOffset    = "impact-source-offset"
-	HeaderRejectField     = "impact-reject-field"
-	HeaderRejectRule      = "impact-reject-rule"
-	HeaderRejectReason    = "impact-reject-reason"
-	// HeaderTruncated carries the original size of a value cut to
-	// maxDLQValue, because brokers refuse messages over ~1 MiB.
-	HeaderTruncated = "impact-value-truncated"
-)
-
-const (
-	maxDLQValue   = 900_000
 	payloadPrefix = 1024
 	// rowOverhead approximates the memory of a row beyond the message bytes
 	// (boxed values, slice slots) for the memory budget.
@@ -45,9 +30,13 @@ const (
 // builder turns one message into table rows. Each partition reader owns
 // one, so its scratch space is reused without locking.
 type builder struct {
-	hdrs    []schemas.Header
-	scratch []any
-	rows    [2]row
+	dec schemas.Decoder
+	// dlqLimit is the largest dead-letter record (see dlqMessage); zero
+	// means Kafka's default max.message.bytes.
+	dlqLimit int
+	hdrs     []schemas.Header
+	scratch  []any
+	rows     [2]row
 }
 
 // charge is the budget bytes a message is charged before it is decoded:
@@ -66,9 +55,9 @@ func (bl *builder) build(m *kafka.Message, charged int64, now time.Time) (rows [
 	for _, h := range m.Headers {
 		bl.hdrs = append(bl.hdrs, schemas.Header{Key: h.Key, Value: h.Value})
 	}
-	ev, err := schemas.Decode(m.Value, bl.hdrs)
+	ev, err := bl.dec.Decode(m.Value, bl.hdrs)
 	if err != nil {
-		return bl.reject(m, ev, err, charged, now)
+		return bl.reject(m, err, charged, now)
 	}
 	// The payload column keeps the event as received (structured mode
 	// JSON). Raw aliases the message value, which kafka-go allocates afresh
@@ -96,7 +85,7 @@ func (bl *builder) build(m *kafka.Message, charged int64, now time.Time) (rows [
 }
 
 // reject builds the ingest_rejects row and the dead-letter message of m.
-func (bl *builder) reject(m *kafka.Message, ev *schemas.Event, err error, charged int64, now time.Time) ([]row, string) {
+func (bl *builder) reject(m *kafka.Message, err error, charged int64, now time.Time) ([]row, string) {
 	field, rule, detail := "", "invalid", err.Error()
 	var rej *schemas.Rejection
 	if errors.As(err, &rej) {
@@ -105,82 +94,37 @@ func (bl *builder) reject(m *kafka.Message, ev *schemas.Event, err error, charge
 	if rule == "" {
 		rule = "invalid"
 	}
-	src, id, typ := identity(m, ev)
+	src, id, typ := schemas.Identity(m.Value, bl.hdrs)
 
 	prefix := m.Value
 	if len(prefix) > payloadPrefix {
 		prefix = prefix[:payloadPrefix]
-		for len(prefix) > 0 && !utf8.Valid(prefix) {
-			prefix = prefix[:len(prefix)-1] // do not cut a rune in half
+		// Do not cut a rune in half (only the cut: invalid bytes before it
+		// are kept as received).
+		if j := lastRuneStart(prefix); !utf8.FullRune(prefix[j:]) {
+			prefix = prefix[:j]
 		}
 	}
-
-	hdrs := make([]kafka.Header, 0, len(m.Headers)+7)
-	hdrs = append(hdrs, m.Headers...)
-	hdrs = append(hdrs,
-		kafka.Header{Key: HeaderSourceTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
-		kafka.Header{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
-		kafka.Header{Key: HeaderRejectField, Value: []byte(field)},
-		kafka.Header{Key: HeaderRejectRule, Value: []byte(rule)},
-		kafka.Header{Key: HeaderRejectReason, Value: []byte(detail)},
-	)
-	value := m.Value
-	if len(value) > maxDLQValue {
-		hdrs = append(hdrs, kafka.Header{Key: HeaderTruncated, Value: strconv.AppendInt(nil, int64(len(value)), 10)})
-		value = value[:maxDLQValue]
+	limit := bl.dlqLimit
+	if limit <= 0 {
+		limit = dlqRecordLimit(kafkaio.DefaultMaxMessageBytes)
 	}
-	dlq := &kafka.Message{Key: m.Key, Value: value, Headers: hdrs}
+	dlq := dlqMessage(m, field, rule, detail, limit)
 
 	s := bl.scratch[:0]
 	s = append(s, m.Topic, int32(m.Partition), m.Offset, now, field, rule, detail, src, id, typ, string(prefix))
 	bl.scratch = s
-	bl.rows[0] = row{table: rejectsTable, cols: rejectColumns, vals: s, bytes: charged, dlq: dlq}
+	bl.rows[0] = row{table: rejectsTable, cols: rejectColumns, vals: s, bytes: charged, dlq: &dlq}
 	return bl.rows[:1], rule
 }
 
-// identity finds the event's source, id and type for a rejected message as
-// far as they can be read: from the decoded event, the ce_ headers of binary
-// mode, or the JSON of structured mode.
-func identity(m *kafka.Message, ev *schemas.Event) (src, id, typ string) {
-	if ev != nil {
-		src, id, typ = ev.Source, ev.ID, ev.Type
+// lastRuneStart is the index of the start of b's last (possibly cut) rune.
+func lastRuneStart(b []byte) int {
+	j := len(b) - 1
+	for j > 0 && j > len(b)-utf8.UTFMax && !utf8.RuneStart(b[j]) {
+		j--
 	}
-	for _, h := range m.Headers {
-		switch h.Key {
-		case "ce_source":
-			src = or(src, string(h.Value))
-		case "ce_id":
-			id = or(id, string(h.Value))
-		case "ce_type":
-			typ = or(typ, string(h.Value))
-		}
-	}
-	if (src == "" || id == "" || typ == "") && len(m.Value) <= 1<<20 {
-		var e struct {
-			Source any `json:"source"`
-			ID     any `json:"id"`
-			Type   any `json:"type"`
-		}
-		if json.Unmarshal(m.Value, &e) == nil {
-			src = or(src, str(e.Source))
-			id = or(id, str(e.ID))
-			typ = or(typ, str(e.Type))
-		}
-	}
-	return src, id, typ
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
+	return max(j, 0)
 }
 
 func typedColumnsOf(p schemas.Payload) []string { return schemas.TypedColumns(p) }

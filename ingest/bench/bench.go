@@ -257,7 +257,7 @@ func fetchAll(ctx context.Context, kc config.Kafka) (int, float64, error) {
 				r := kafka.NewReader(kafka.ReaderConfig{
 					Brokers: kc.Brokers, Topic: topic, Partition: p, Dialer: dialer,
 					MinBytes: 1, MaxBytes: ingest.DefaultFetchMaxBytes, MaxWait: 250 * time.Millisecond,
-					QueueCapacity: ingest.DefaultQueueCapacity,
+					QueueCapacity: 256, // kafka-go's default: raw fetch speed, no budget
 				})
 				defer r.Close()
 				n := 0
