@@ -196,6 +196,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	in.sink = newSink(in.budget, cfg.BatchRows, cfg.BatchBytes, w.flush)
 	in.sink.start(hard)
 	go in.ageFlusher(hard)
+	go in.reportProgress(hard, conn)
 
 	soft, cancelSoft := context.WithCancel(ctx)
 	defer cancelSoft()
@@ -356,7 +357,7 @@ func (in *Ingester) generation(hard context.Context, gen *kafka.Generation) erro
 		committed[i] = max(p.offset, -1)
 	}
 	in.sink.reset(len(parts))
-	in.progress.reset(parts)
+	in.progress.reset(gen.MemberID, parts)
 	plan := planFetch(in.fetch.cap, len(parts), in.cfg.FetchMaxBytes, in.batchMax)
 	in.m.assigned.Set(float64(len(parts)))
 	in.log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", len(parts),

@@ -1,11 +1,16 @@
 package ingest
 
 import (
+	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/secimpact/impact/schemas"
 )
 
 // progress tracks, per assigned partition, the high watermark the last
@@ -15,10 +20,11 @@ import (
 // with lag whose commit has not advanced for the stall timeout makes
 // /readyz fail.
 type progress struct {
-	mu    sync.Mutex
-	parts []partProgress
-	lag   *prometheus.GaugeVec
-	now   func() time.Time
+	mu     sync.Mutex
+	member string // group member id of this generation
+	parts  []partProgress
+	lag    *prometheus.GaugeVec
+	now    func() time.Time
 }
 
 type partProgress struct {
@@ -37,10 +43,11 @@ func newProgress(lag *prometheus.GaugeVec) *progress {
 	return &progress{lag: lag, now: time.Now}
 }
 
-// reset starts a generation with parts.
-func (pg *progress) reset(parts []assignment) {
+// reset starts a generation of member with parts.
+func (pg *progress) reset(member string, parts []assignment) {
 	pg.mu.Lock()
 	defer pg.mu.Unlock()
+	pg.member = member
 	for _, p := range pg.parts {
 		pg.lag.DeleteLabelValues(p.topic, strconv.Itoa(p.partition))
 	}
@@ -122,4 +129,62 @@ func (pg *progress) stalled(timeout time.Duration) string {
 		}
 	}
 	return ""
+}
+
+// progressInterval is how often progress is written to ProgressTable.
+const progressInterval = 15 * time.Second
+
+// reportProgress writes, every progressInterval while this member holds a
+// generation, one ingest_progress row per assigned partition: what the
+// pipeline-health dashboard's stall alert reads. Best effort: a failed
+// report is logged and the next one tried.
+func (in *Ingester) reportProgress(ctx context.Context, conn driver.Conn) {
+	tick := time.NewTicker(progressInterval)
+	defer tick.Stop()
+	query := "INSERT INTO " + schemas.ProgressTable + " (" + strings.Join(schemas.ProgressColumns, ", ") + ")"
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !in.joined.Load() {
+			continue
+		}
+		rows := in.progress.rows(in.cfg.GroupID, time.Now().UTC())
+		if len(rows) == 0 {
+			continue
+		}
+		if err := insertRows(ctx, conn, query, rows); err != nil {
+			in.log.Debug("write consumer progress failed", "table", schemas.ProgressTable, "err", err)
+		}
+	}
+}
+
+// rows returns the ProgressTable rows of the current generation.
+func (pg *progress) rows(group string, now time.Time) [][]any {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	out := make([][]any, 0, len(pg.parts))
+	for _, p := range pg.parts {
+		out = append(out, []any{group, p.topic, int32(p.partition), pg.member, p.committed, p.hwm,
+			p.lagLocked(), p.since.UTC().Truncate(time.Second), now.Truncate(time.Second)})
+	}
+	return out
+}
+
+func insertRows(ctx context.Context, conn driver.Conn, query string, rows [][]any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, err := conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	for _, r := range rows {
+		if err := b.Append(r...); err != nil {
+			return err
+		}
+	}
+	return b.Send()
 }

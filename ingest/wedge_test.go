@@ -311,6 +311,11 @@ func TestReadyzFailsWhenStalled(t *testing.T) {
 		t.Errorf("impact_ingest_stalled = %v, want 1", s)
 	}
 
+	// The same is reported to ClickHouse for the pipeline-health alert.
+	waitUntil(t, time.Minute, "a stalled partition in ingest_progress", func() bool {
+		return queryUint(t, conn, "SELECT count() FROM ingest_progress FINAL WHERE lag > 0 AND reported_at >= progress_at + 2") > 0
+	})
+
 	if err := conn.Exec(ctx, "RENAME TABLE ingest_rejects_away TO ingest_rejects"); err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +357,7 @@ func TestFetchMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const perPartition, size = 40, 950_000
+	const perPartition, size = 60, 950_000
 	var msgs []kafka.Message
 	for _, topic := range []string{kc.Topics.ForType("security."), kc.Topics.ForType("support.")} {
 		for p := range testenv.KafkaPartitions {
@@ -391,6 +396,7 @@ func TestFetchMemoryBounded(t *testing.T) {
 	if got := queryUint(t, conn, "SELECT count() FROM finding_events FINAL"); got != uint64(len(msgs)) {
 		t.Errorf("finding_events holds %d events, want %d", got, len(msgs))
 	}
+	stopChild(t, p)
 }
 
 // rssOverhead is what an ingester's RSS may exceed the Go memory limit of

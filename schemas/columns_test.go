@@ -112,13 +112,13 @@ func TestColumnsMatchMigrations(t *testing.T) {
 			t.Errorf("no example for table %s", name)
 		}
 	}
-	for name, cols := range map[string][]string{RawTable: RawColumns, RejectsTable: RejectColumns} {
+	for name, cols := range map[string][]string{RawTable: RawColumns, RejectsTable: RejectColumns, ProgressTable: ProgressColumns} {
 		if !reflect.DeepEqual(tables[name].names, cols) {
 			t.Errorf("%s: columns\n go  %v\n sql %v", name, cols, tables[name].names)
 		}
 	}
-	if len(tables) != len(Tables())+2 {
-		t.Errorf("migrations create %d tables, want %d typed + raw + rejects", len(tables), len(Tables()))
+	if len(tables) != len(Tables())+3 {
+		t.Errorf("migrations create %d tables, want %d typed + raw + rejects + progress", len(tables), len(Tables()))
 	}
 }
 

@@ -130,6 +130,16 @@ var RejectColumns = []string{
 	"detail", "event_source", "event_id", "event_type", "payload_prefix",
 }
 
+// ProgressTable is the table of consumer progress reports (lag, last
+// commit) per partition, written by ingest for the stall alert.
+const ProgressTable = "ingest_progress"
+
+// ProgressColumns are the columns of ProgressTable, in table order.
+var ProgressColumns = []string{
+	"consumer_group", "kafka_topic", "kafka_partition", "member", "committed_offset", "high_watermark",
+	"lag", "progress_at", "reported_at",
+}
+
 // AppendEnvelope appends the values of EnvelopeColumns for e.
 func (e *Event) AppendEnvelope(dst []any) []any {
 	return append(dst, e.Source, e.ID, e.Type, e.Time)

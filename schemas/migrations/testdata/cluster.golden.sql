@@ -504,3 +504,21 @@ DROP TABLE IF EXISTS impact.service_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.service_events ON CLUSTER impact_cluster AS impact.service_events_local
 ENGINE = Distributed(impact_cluster, impact, service_events_local, cityHash64(service_id, event_source, event_id));
+
+CREATE TABLE IF NOT EXISTS impact.ingest_progress_local ON CLUSTER impact_cluster
+(
+    consumer_group String COMMENT 'Kafka consumer group of the ingester',
+    kafka_topic String COMMENT 'Source topic',
+    kafka_partition Int32 COMMENT 'Source partition',
+    member String COMMENT 'Group member id of the ingester that reported',
+    committed_offset Int64 COMMENT 'Offset the member last committed (or started reading at); -1 when unknown',
+    high_watermark Int64 COMMENT 'High watermark seen by its last fetch; -1 when unknown',
+    lag Int64 COMMENT 'Messages past the committed offset: high_watermark - committed_offset',
+    progress_at DateTime COMMENT 'When the partition last made progress (its commit advanced, or lag began) (UTC)',
+    reported_at DateTime COMMENT 'When this report was written (UTC)'
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/impact/ingest_progress_local', '{replica}', reported_at)
+ORDER BY (consumer_group, kafka_topic, kafka_partition);
+
+CREATE TABLE IF NOT EXISTS impact.ingest_progress ON CLUSTER impact_cluster AS impact.ingest_progress_local
+ENGINE = Distributed(impact_cluster, impact, ingest_progress_local, cityHash64(consumer_group, kafka_topic, kafka_partition));
