@@ -13,6 +13,7 @@ import (
 
 	"github.com/secimpact/impact/ingest"
 	"github.com/secimpact/impact/internal/rss"
+	"github.com/secimpact/impact/schemas"
 )
 
 func init() {
@@ -20,6 +21,7 @@ func init() {
 		icfg       ingest.Config
 		suffix     string
 		budget     int64
+		earliest   string
 		cpuprofile string
 		memprofile string
 	)
@@ -43,6 +45,13 @@ Health and metrics: /healthz, /readyz and /metrics on --listen.`,
 				icfg.Kafka.Topics = icfg.Kafka.Topics.WithSuffix(suffix)
 			}
 			icfg.MemoryBudget = budget << 20
+			if earliest != "" {
+				t, err := parseDate(earliest)
+				if err != nil {
+					return fmt.Errorf("ingest: --earliest-event-time: %w", err)
+				}
+				icfg.TimeWindow.Earliest = t
+			}
 			if os.Getenv("GOMEMLIMIT") == "" {
 				// Collect harder near the limit rather than let the heap double.
 				debug.SetMemoryLimit(ingest.MemoryLimit(icfg.MemoryBudget))
@@ -82,6 +91,9 @@ Health and metrics: /healthz, /readyz and /metrics on --listen.`,
 	f.IntVar(&icfg.BatchRows, "batch-rows", ingest.DefaultBatchRows, "rows per table that trigger a flush")
 	f.Int64Var(&icfg.BatchBytes, "batch-bytes", ingest.DefaultBatchBytes, "message bytes per table that trigger a flush")
 	f.Int64Var(&budget, "memory-budget-mib", ingest.DefaultMemoryBudget>>20, "MiB of fetched messages held before fetching waits")
+	f.StringVar(&earliest, "earliest-event-time", schemas.DefaultEarliest.Format(time.DateOnly), "reject events whose time is before this date (YYYY-MM-DD or RFC 3339)")
+	f.DurationVar(&icfg.TimeWindow.MaxSkew, "max-clock-skew", schemas.DefaultMaxSkew, "reject events whose time is more than this after the ingester's clock")
+	f.DurationVar(&icfg.StallTimeout, "stall-timeout", ingest.DefaultStallTimeout, "/readyz fails when a partition has lag and no commit for this long")
 	f.DurationVar(&icfg.ShutdownTimeout, "shutdown-timeout", ingest.DefaultShutdown, "deadline for the final flush and commit on SIGINT/SIGTERM")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile to this file (benchmarks)")
 	f.StringVar(&memprofile, "memprofile", "", "write a heap profile taken at the peak of the heap to this file (benchmarks)")
