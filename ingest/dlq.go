@@ -19,7 +19,7 @@ import (
 //     from the broker at start (DescribeConfigs; Kafka's default 1048588
 //     when it cannot be read): the original headers are kept while they fit
 //     in a quarter of it, the key while it fits in another quarter, and the
-//     value is cut to what is left. Headers impact-headers-truncated,
+//     value is cut to what is left (at most 900 kB). Headers impact-headers-truncated,
 //     impact-key-truncated and impact-value-truncated say what was cut;
 //   - producer batches are limited to the same size, uncompressed (so the
 //     size the broker checks is the size computed here);
@@ -52,6 +52,10 @@ const (
 // to the dead-letter topic (the last resort).
 const dlqNote = " [not in the dead-letter topic: "
 
+// maxDLQValue caps a dead-letter value whatever the topic allows: the
+// first 900 kB of a rejected value are enough to diagnose it.
+const maxDLQValue = 900_000
+
 // dlqMargin is kept free below max.message.bytes for the record batch
 // header (61 bytes) and the difference between kafka-go's size estimate and
 // the wire size.
@@ -79,34 +83,18 @@ func newDLQWriter(addr []string, topic string, transport kafka.RoundTripper, rec
 	}
 }
 
-// dlqMaxMessageBytes reads the DLQ topic's max.message.bytes, falling back
-// to Kafka's default when it cannot be read.
-func (in *Ingester) dlqMaxMessageBytes(ctx context.Context, topic string) int {
+// maxMessageBytes reads the largest max.message.bytes of topics from the
+// broker, falling back (with a warning) to Kafka's default when it cannot
+// be read. For the DLQ topic it bounds each record; for the source topics
+// it is the largest record batch one fetch may return.
+func (in *Ingester) maxMessageBytes(ctx context.Context, topics []string) int {
 	admin, err := kafkaio.NewAdmin(in.cfg.Kafka)
 	if err == nil {
 		defer admin.Close()
 		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		var m map[string]int
-		if m, err = admin.MaxMessageBytes(ctx, []string{topic}); err == nil {
-			return m[topic]
-		}
-	}
-	in.log.Warn("cannot read max.message.bytes of the dead-letter topic; assuming Kafka's default",
-		"topic", topic, "default", kafkaio.DefaultMaxMessageBytes, "err", err)
-	return kafkaio.DefaultMaxMessageBytes
-}
-
-// sourceBatchMax reads the largest max.message.bytes of the source topics:
-// the largest record batch one fetch may return whatever its size limit.
-func (in *Ingester) sourceBatchMax(ctx context.Context) int {
-	admin, err := kafkaio.NewAdmin(in.cfg.Kafka)
-	if err == nil {
-		defer admin.Close()
-		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		var m map[string]int
-		if m, err = admin.MaxMessageBytes(ctx, in.topics); err == nil {
+		if m, err = admin.MaxMessageBytes(ctx, topics); err == nil {
 			n := 0
 			for _, v := range m {
 				n = max(n, v)
@@ -114,8 +102,8 @@ func (in *Ingester) sourceBatchMax(ctx context.Context) int {
 			return n
 		}
 	}
-	in.log.Warn("cannot read max.message.bytes of the source topics; assuming Kafka's default",
-		"default", kafkaio.DefaultMaxMessageBytes, "err", err)
+	in.log.Warn("cannot read max.message.bytes; assuming Kafka's default",
+		"topics", topics, "default", kafkaio.DefaultMaxMessageBytes, "err", err)
 	return kafkaio.DefaultMaxMessageBytes
 }
 
@@ -157,7 +145,7 @@ func dlqMessage(m *kafka.Message, field, rule, detail string, limit int) kafka.M
 		hdrs = append(hdrs, kafka.Header{Key: HeaderKeyTruncated, Value: strconv.AppendInt(nil, int64(len(key)), 10)})
 		key = key[:room/4]
 	}
-	room -= len(key)
+	room = min(room-len(key), maxDLQValue)
 	value := m.Value
 	if len(value) > room {
 		hdrs = append(hdrs, kafka.Header{Key: HeaderTruncated, Value: strconv.AppendInt(nil, int64(len(value)), 10)})

@@ -186,8 +186,8 @@ func (in *Ingester) Run(ctx context.Context) error {
 	}
 	defer transport.CloseIdleConnections()
 	dlqTopic := cfg.Kafka.Topics.DLQTopic()
-	in.dlqLimit = dlqRecordLimit(in.dlqMaxMessageBytes(ctx, dlqTopic))
-	in.batchMax = in.sourceBatchMax(ctx)
+	in.dlqLimit = dlqRecordLimit(in.maxMessageBytes(ctx, []string{dlqTopic}))
+	in.batchMax = in.maxMessageBytes(ctx, in.topics)
 	in.log.Info("kafka limits", "dlq_record_limit", in.dlqLimit, "source_max_message_bytes", in.batchMax)
 	dlq := newDLQWriter(cfg.Kafka.Brokers, dlqTopic, transport, in.dlqLimit)
 	defer dlq.Close()

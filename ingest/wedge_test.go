@@ -91,6 +91,22 @@ func runDrain(t *testing.T, cfg ingest.Config, timeout time.Duration) {
 	}
 }
 
+// runReady runs an in-process ingester until ctx ends and waits until it
+// is ready; it returns the base URL of its health server and its Run result.
+func runReady(t *testing.T, ctx context.Context, cfg ingest.Config) (string, <-chan error) {
+	t.Helper()
+	in, err := ingest.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	base := "http://" + in.Addr()
+	waitUntil(t, time.Minute, "ready", func() bool { code, _ := httpGet(t, base+"/readyz"); return code == http.StatusOK })
+	return base, done
+}
+
 // TestRejectsAlwaysDeliverable (item 1): rejects far larger than the DLQ
 // topic's max.message.bytes (100,000 here, not the default), all with one
 // key so they land in one DLQ partition and one producer batch, with
@@ -183,17 +199,9 @@ func TestDLQLastResort(t *testing.T) {
 	kc := testenv.Kafka(t)
 	cc := testenv.ClickHouse(t)
 	cfg := testConfig(t, kc, cc, groupName(t))
-	in, err := ingest.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	base := "http://" + in.Addr()
-	waitUntil(t, time.Minute, "ready", func() bool { code, _ := httpGet(t, base+"/readyz"); return code == http.StatusOK })
+	base, done := runReady(t, ctx, cfg)
 
 	setTopicConfig(t, kc, kc.Topics.DLQTopic(), "max.message.bytes", "20000")
 	sec := kc.Topics.ForType("security.")
@@ -275,17 +283,9 @@ func TestReadyzFailsWhenStalled(t *testing.T) {
 	cc := testenv.ClickHouse(t)
 	cfg := testConfig(t, kc, cc, groupName(t))
 	cfg.StallTimeout = 3 * time.Second
-	in, err := ingest.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	base := "http://" + in.Addr()
-	waitUntil(t, time.Minute, "ready", func() bool { code, _ := httpGet(t, base+"/readyz"); return code == http.StatusOK })
+	base, done := runReady(t, ctx, cfg)
 
 	conn := openCH(t, cc)
 	if err := conn.Exec(ctx, "RENAME TABLE ingest_rejects TO ingest_rejects_away"); err != nil {
