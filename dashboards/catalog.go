@@ -334,7 +334,7 @@ func pipeline() Dashboard {
 	return Dashboard{
 		UID:         UIDPipeline,
 		Title:       "impact: Pipeline health",
-		Description: "Ingest rate, rejects, freshness and what ClickHouse can show of consumer lag. Broker-side consumer lag (high-water mark minus committed offset) is not stored in ClickHouse and is not visible here: read it from the Kafka consumer group.",
+		Description: "Ingest rate, rejects, freshness, stalled partitions (from the progress every ingester reports to ingest_progress) and what ClickHouse shows of stored offsets. Per-partition consumer lag is also on each ingester's /metrics (impact_ingest_consumer_lag).",
 		Panels: []Panel{
 			{Title: "Ingest rate", Kind: TimeSeries, Unit: unitCount, Width: 12,
 				Summary:  "Rows written to events_raw per minute (replays included until merged away).",
@@ -355,6 +355,13 @@ func pipeline() Dashboard {
 				N:        "events stored up to the range end",
 				Evidence: Operational,
 				SQL:      "pipeline/freshness.sql", Columns: []string{"since_last_ingest", "since_newest_event", "events"}},
+			{Title: "Stalled partitions (alert when above 0)", Kind: Stat, Unit: unitCount, Width: 8,
+				Units:    map[string]string{"longest_stall_s": unitSeconds},
+				Summary:  "Partitions whose ingester has messages past the committed offset and has not committed for over 5 minutes (stalled), and partitions whose ingester stopped reporting for over 5 minutes (silent); any value above 0 needs an operator. The ingester's /readyz fails on the same condition.",
+				Method:   "latest ingest_progress report per consumer group and partition (written by every ingester about every 15 s), at the range end: stalled = lag > 0 and progress_at older than 300 s; silent = reported_at older than 300 s",
+				N:        "reported_partitions",
+				Evidence: Operational,
+				SQL:      "pipeline/stalled_partitions.sql", Columns: []string{"stalled_partitions", "silent_partitions", "reported_partitions", "longest_stall_s"}},
 			{Title: "Rejects by reason", Kind: Table, Unit: unitCount, Width: 16,
 				Summary:  "Rejected events by rule and field with the last time seen and an example detail.",
 				Method:   "ingest_rejects FINAL (one row per Kafka offset) grouped by rule and field, rejected in range",
