@@ -807,7 +807,7 @@ func TestClickHouseUsers(t *testing.T) {
 		user, profile, passwordEnv string
 		grants                     []string
 	}{
-		{"impact_writer", "impact_writer", "IMPACT_WRITER_PASSWORD", []string{"GRANT ALL ON impact.*", "GRANT SHOW DATABASES ON default.*"}},
+		{"impact_writer", "impact_writer", "IMPACT_WRITER_PASSWORD", []string{"GRANT ALL ON impact.*", "GRANT ALL ON impact_dept_*.*", "GRANT SHOW DATABASES ON default.*"}},
 		{"impact_reader", "impact_reader", "IMPACT_READER_PASSWORD", []string{"GRANT SELECT ON impact.*"}},
 	} {
 		t.Run(tc.user, func(t *testing.T) {

@@ -54,6 +54,7 @@ type tmplData struct {
 	Model       string
 	Key         string
 	Columns     string
+	Database    string // a department's database (slices)
 	Incremental bool
 }
 

@@ -278,6 +278,15 @@ func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logg
 	rep.Tables = append(rep.Tables, st)
 	log.Info("transform table", "table", StatsTable, "mode", Full, "rows", st.Rows, "duration", st.Duration.Round(time.Millisecond))
 
+	// Each registered department's slice, from the tables just built.
+	sl, err := refreshDepartments(ctx, conn, log)
+	if err != nil {
+		return rep, err
+	}
+	if sl.Table != "" {
+		rep.Tables = append(rep.Tables, sl)
+	}
+
 	rep.Duration = time.Since(start)
 	versions = append(versions, stateRow{model: "*", version: "", watermark: wm})
 	if err := writeState(ctx, conn, versions); err != nil {

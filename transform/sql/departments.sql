@@ -1,0 +1,16 @@
+-- Every department the organisation's data names: owners in the service
+-- catalog (any state, so a department emptied by a re-organisation keeps
+-- its history) and every department of the scorecard (findings and
+-- deployments as owned at the time, policy exceptions, vendor
+-- assessments, incident contributions). The empty department (a service
+-- the catalog does not know) is no department.
+SELECT department
+FROM
+(
+    SELECT department FROM service_events
+    UNION ALL
+    SELECT department FROM department_scorecard
+)
+WHERE department != ''
+GROUP BY department
+ORDER BY department
