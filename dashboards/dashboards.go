@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/barchart"
@@ -76,6 +77,11 @@ type Variable struct {
 	//	(decodeURLComponent('${team:percentencode}') = '__all'
 	//	    OR team = decodeURLComponent('${team:percentencode}'))
 	IncludeAll bool
+	// Constant makes the variable a hidden constant holding this value
+	// (SQL is then unused): a department's own dashboard fixes its
+	// department so. Grafana takes a constant from the dashboard, never
+	// from the URL; queries still read it through the percentencode form.
+	Constant string
 }
 
 // AllValue is the value of a variable's "All" option.
@@ -88,7 +94,15 @@ type Dashboard struct {
 	Description string
 	Variables   []Variable
 	Panels      []Panel
+	// Datasource, when set, pins the dashboard to one data source: the
+	// datasource variable is hidden, lists only that data source (by
+	// name) and starts on it. A department's dashboard is pinned to the
+	// data source of its department's reader.
+	Datasource *DatasourceRef
 }
+
+// DatasourceRef names a Grafana data source.
+type DatasourceRef struct{ UID, Name string }
 
 // Description is the panel description Grafana shows: summary, method, n and
 // evidence level, so no figure appears without how it was made.
@@ -129,10 +143,15 @@ func (d Dashboard) Build() (dashboard.Dashboard, error) {
 		Refresh("").
 		Editable().
 		Tooltip(dashboard.DashboardCursorSyncCrosshair).
-		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
-			Label("Data source").
-			Type(PluginID))
+		WithVariable(d.datasourceVariable())
 	for _, v := range d.Variables {
+		if v.Constant != "" {
+			value := v.Constant
+			b = b.WithVariable(dashboard.NewConstantVariableBuilder(v.Name).
+				Label(v.Label).
+				Value(dashboard.StringOrMap{String: &value}))
+			continue
+		}
 		sql, err := v.Query()
 		if err != nil {
 			return dashboard.Dashboard{}, fmt.Errorf("dashboard %s variable %s: %w", d.UID, v.Name, err)
@@ -161,6 +180,23 @@ func (d Dashboard) Build() (dashboard.Dashboard, error) {
 		return dashboard.Dashboard{}, fmt.Errorf("build dashboard %s: %w", d.UID, err)
 	}
 	return out, nil
+}
+
+// datasourceVariable is the variable every panel takes its data source
+// from: any ClickHouse data source, or the pinned one alone.
+func (d Dashboard) datasourceVariable() *dashboard.DatasourceVariableBuilder {
+	v := dashboard.NewDatasourceVariableBuilder("datasource").
+		Label("Data source").
+		Type(PluginID)
+	if d.Datasource != nil {
+		v = v.Regex("/^" + regexp.QuoteMeta(d.Datasource.Name) + "$/").
+			Hide(dashboard.VariableHideHideVariable).
+			Current(dashboard.VariableOption{
+				Text:  dashboard.StringOrArrayOfString{String: &d.Datasource.Name},
+				Value: dashboard.StringOrArrayOfString{String: &d.Datasource.UID},
+			})
+	}
+	return v
 }
 
 // JSON returns the dashboard model as indented JSON, the form exported for

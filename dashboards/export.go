@@ -25,6 +25,12 @@ type Datasource struct {
 	// Password of User, sent by impact provision in secureJsonData; never
 	// logged. Default from $IMPACT_CLICKHOUSE_READER_PASSWORD.
 	Password string
+	// CredentialVersion identifies Password without revealing it (a
+	// department reader's rotation time, access.Credential.Version). When
+	// set it is stored in jsonData, so a rotated password makes the data
+	// source differ and provisioning sends the new one; Grafana never
+	// returns stored secrets to compare.
+	CredentialVersion string
 }
 
 // ReaderPasswordEnv holds the read-only ClickHouse user's password for
@@ -67,7 +73,7 @@ const QueryTimeout = 60 * time.Second
 // jsonData returns the plugin v4 jsonData (src/types/config.ts CHConfig).
 func (d Datasource) jsonData() map[string]any {
 	d = d.withDefaults()
-	return map[string]any{
+	m := map[string]any{
 		"host":            d.Host,
 		"port":            d.Port,
 		"protocol":        "native",
@@ -76,7 +82,14 @@ func (d Datasource) jsonData() map[string]any {
 		"defaultDatabase": d.Database,
 		"queryTimeout":    strconv.Itoa(int(QueryTimeout.Seconds())),
 	}
+	if d.CredentialVersion != "" {
+		m[credentialVersionKey] = d.CredentialVersion
+	}
+	return m
 }
+
+// credentialVersionKey is the jsonData key of Datasource.CredentialVersion.
+const credentialVersionKey = "impactCredentialVersion"
 
 // ExportOptions configures Export. The zero value fits docker-compose.
 type ExportOptions struct {

@@ -51,6 +51,14 @@ type ProvisionOptions struct {
 	RotatePassword bool
 	// Client is the HTTP client to use; default one with a 30s timeout.
 	Client *http.Client
+	// Departments, when set, get a team, a folder only their team (and
+	// the CISO's) sees, a data source connecting as their own ClickHouse
+	// reader and their own dashboard; the cross-department folder is then
+	// restricted to the CISO's team.
+	Departments []Department
+	// CISOTeam names the team that sees every folder; default
+	// DefaultCISOTeam. Used only with Departments.
+	CISOTeam string
 }
 
 // Errors Provision wraps, for callers that act on the cause.
@@ -87,11 +95,18 @@ func Provision(ctx context.Context, g config.Grafana, opts ProvisionOptions) ([]
 	}
 	results = append(results, r)
 	for _, d := range All() {
-		r, err := c.ensureDashboard(d)
+		r, err := c.ensureDashboardIn(d, FolderUID)
 		if err != nil {
 			return results, err
 		}
 		results = append(results, r)
+	}
+	if len(opts.Departments) > 0 {
+		rs, err := c.provisionDepartments(opts)
+		results = append(results, rs...)
+		if err != nil {
+			return results, err
+		}
 	}
 	return results, nil
 }
@@ -317,7 +332,7 @@ func (g *grafana) ensureFolder() (Result, error) {
 	return res, nil
 }
 
-func (g *grafana) ensureDashboard(d Dashboard) (Result, error) {
+func (g *grafana) ensureDashboardIn(d Dashboard, folderUID string) (Result, error) {
 	res := Result{Kind: "dashboard", UID: d.UID, Title: d.Title}
 	b, err := d.JSON()
 	if err != nil {
@@ -333,7 +348,7 @@ func (g *grafana) ensureDashboard(d Dashboard) (Result, error) {
 		res.Action = Created
 	case err != nil:
 		return res, fmt.Errorf("get dashboard %s: %w", d.UID, unwrapURLError(err))
-	case have.Meta.FolderUID == FolderUID && sameDashboard(have.Model, model):
+	case have.Meta.FolderUID == folderUID && sameDashboard(have.Model, model):
 		res.Action = Unchanged
 		return res, nil
 	default:
@@ -341,7 +356,7 @@ func (g *grafana) ensureDashboard(d Dashboard) (Result, error) {
 	}
 	_, err = g.api.NewDashboard(gapi.Dashboard{
 		Model:     model,
-		FolderUID: FolderUID,
+		FolderUID: folderUID,
 		Overwrite: true,
 		Message:   "impact provision",
 	})

@@ -35,12 +35,16 @@ type fakeGrafana struct {
 	folders    map[string]map[string]any
 	dash       map[string]map[string]any // uid -> dashboard model
 	dashFolder map[string]string
+	teams      map[string]int64             // name -> id
+	folderPerm map[string][]map[string]any // folder uid -> permission items as stored
+	alerting   *fakeAlerting
 }
 
 func newFakeGrafana(t *testing.T, auth string) (*fakeGrafana, *httptest.Server) {
 	f := &fakeGrafana{t: t, auth: auth, plugin: true, nextID: 1,
 		ds: map[string]map[string]any{}, dsSecret: map[string]string{}, folders: map[string]map[string]any{},
-		dash: map[string]map[string]any{}, dashFolder: map[string]string{}}
+		dash: map[string]map[string]any{}, dashFolder: map[string]string{},
+		teams: map[string]int64{}, folderPerm: map[string][]map[string]any{}, alerting: newFakeAlerting()}
 	srv := httptest.NewServer(f)
 	t.Cleanup(func() {
 		srv.Close()
@@ -104,6 +108,12 @@ func (f *fakeGrafana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	case strings.HasPrefix(path, "/api/datasources"):
 		f.datasources(w, r, path, body)
+	case strings.HasPrefix(path, "/api/teams"):
+		f.teamAPI(w, r, path, body)
+	case strings.HasPrefix(path, "/api/folders/") && strings.HasSuffix(path, "/permissions"):
+		f.folderPermissions(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/api/folders/"), "/permissions"), body)
+	case strings.HasPrefix(path, "/api/v1/provisioning/"):
+		f.alertingAPI(w, r, path, body)
 	case strings.HasPrefix(path, "/api/folders"):
 		f.folderAPI(w, r, path, body)
 	case strings.HasPrefix(path, "/api/dashboards"):
@@ -245,6 +255,11 @@ func (f *fakeGrafana) folderAPI(w http.ResponseWriter, r *http.Request, path str
 		}
 		f.folders[uid] = map[string]any{"id": f.nextID, "uid": uid, "title": title, "url": "/dashboards/f/" + uid, "version": 1}
 		f.nextID++
+		// A new folder gets Grafana's defaults: Editors edit, Viewers
+		// view, and its creator administers it.
+		f.folderPerm[uid] = []map[string]any{
+			{"role": "Viewer", "permission": 1}, {"role": "Editor", "permission": 2}, {"userId": 1, "permission": 4},
+		}
 		reply(w, http.StatusOK, f.folders[uid])
 	case r.Method == http.MethodPut && uid != "":
 		fo, ok := f.folders[uid]

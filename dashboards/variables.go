@@ -55,6 +55,9 @@ func (d Dashboard) Interpolate(sql string, sel map[string]Selection) (string, er
 			return match
 		}
 		s := sel[name]
+		if v.Constant != "" {
+			s = Select(v.Constant) // the dashboard's value, whatever the URL says
+		}
 		if s.All && v.IncludeAll {
 			// CustomAllValue.formatter, then the result is interpolated
 			// again (AllValue holds no variable).

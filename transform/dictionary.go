@@ -22,6 +22,7 @@ var tableDocs = []struct{ name, doc string }{
 	{"transform_runs", "One row per table per refresh (and * for the whole run): duration, rows, mode. For the pipeline-health dashboard."},
 	{"transform_state", "Refresh bookkeeping: the model versions the tables were built with and the ingest watermark."},
 	{"transform_keys", "Scratch table of an incremental refresh: the entities being recomputed."},
+	{"department_databases", "The departments whose rows transform copies into a database of their own at every refresh, for their read-only users (impact access, docs/access.md)."},
 }
 
 // DataDictionary renders the data dictionary (Markdown) of every table in
