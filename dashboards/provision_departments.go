@@ -144,7 +144,9 @@ type permission struct {
 	Permission int    `json:"permission"`
 }
 
-func (p permission) key() string { return fmt.Sprintf("%d/%d/%s/%d", p.TeamID, p.UserID, p.Role, p.Permission) }
+func (p permission) key() string {
+	return fmt.Sprintf("%d/%d/%s/%d", p.TeamID, p.UserID, p.Role, p.Permission)
+}
 
 // ensureFolderPermissions makes the folder's permissions exactly want
 // (Admins always have access and are not listed). Grafana's update

@@ -35,7 +35,7 @@ type fakeGrafana struct {
 	folders    map[string]map[string]any
 	dash       map[string]map[string]any // uid -> dashboard model
 	dashFolder map[string]string
-	teams      map[string]int64             // name -> id
+	teams      map[string]int64            // name -> id
 	folderPerm map[string][]map[string]any // folder uid -> permission items as stored
 	alerting   *fakeAlerting
 }
