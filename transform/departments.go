@@ -221,9 +221,9 @@ func refreshDepartment(ctx context.Context, conn driver.Conn, base string, d Dep
 		if err != nil {
 			return 0, err
 		}
-		// Renamed, never REPLACE PARTITION: the slice follows the live
+		// Renamed (as every table is): the slice follows the live
 		// table's definition, which may have changed since it was built.
-		steps = append(steps, swapSteps(d.Database+"."+table, have[table], false, true)...)
+		steps = append(steps, swapSteps(d.Database+"."+table, have[table])...)
 		for i, q := range steps {
 			if err := conn.Exec(ctx, q, clickhouse.Named("department", d.Name)); err != nil {
 				return 0, fmt.Errorf("slice %s for department %q step %d: %w", table, d.Name, i+1, err)
@@ -276,7 +276,7 @@ func DepartmentSliceSQL(base, dept string) ([]string, error) {
 			return nil, err
 		}
 		out = append(out, s...)
-		out = append(out, swapSteps(dept+"."+t, false, false, true)...)
+		out = append(out, swapSteps(dept+"."+t, false)...)
 	}
 	return out, nil
 }

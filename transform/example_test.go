@@ -21,7 +21,9 @@ func ExampleTables() {
 }
 
 // Plan shows the SQL a refresh sends; here how the incremental refresh of
-// deal_facts swaps the rebuilt table in.
+// deal_facts completes the rebuilt table (untouched partitions attached
+// from the live one; the ids are read from the server at run time) and
+// swaps it in.
 func ExamplePlan() {
 	stmts, err := transform.Plan(transform.Options{AsOf: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)}, transform.Incremental)
 	if err != nil {
@@ -29,12 +31,14 @@ func ExamplePlan() {
 		return
 	}
 	for _, q := range stmts {
-		if strings.Contains(q, "deal_facts_next") && !strings.Contains(q, "\n") {
-			fmt.Println(q)
+		for _, head := range []string{"ALTER TABLE deal_facts", "RENAME TABLE deal_facts"} {
+			if i := strings.Index(q, head); i >= 0 {
+				fmt.Println(q[i:]) // without the SQL file's leading comment
+			}
 		}
 	}
 	// Output:
-	// DROP TABLE IF EXISTS deal_facts_next
-	// ALTER TABLE deal_facts REPLACE PARTITION tuple() FROM deal_facts_next
-	// DROP TABLE deal_facts_next
+	// ALTER TABLE deal_facts_next
+	//     ATTACH PARTITION ID '202606' FROM deal_facts
+	// RENAME TABLE deal_facts TO deal_facts_old, deal_facts_next TO deal_facts
 }

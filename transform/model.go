@@ -47,15 +47,32 @@ func Tables() []string {
 }
 
 // tmplData is what the SQL templates may use: table names chosen by this
-// package and booleans, never user input.
+// package, the model's own partition expression, partition values read
+// back from the server and checked to be integers, and booleans; never
+// user input.
 type tmplData struct {
 	Table       string // target table (e.g. findings_next)
 	Source      string // copy source (the live table)
 	Model       string
 	Key         string
 	Columns     string
-	Database    string // a department's database (slices)
+	Database    string   // a department's database (slices)
+	Partition   string   // the model's PARTITION BY expression
+	Partitions  string   // comma-separated partition values (integers)
+	Attach      []string // partition ids to attach from Source (checked: digits)
 	Incremental bool
+}
+
+var partitionRE = regexp.MustCompile(`(?m)^PARTITION BY (.+)$`)
+
+// partition returns the model's PARTITION BY expression from its DDL
+// (empty: unpartitioned, always rebuilt in full).
+func (m model) partition() string {
+	ddl, _ := m.file(".ddl.sql")
+	if mm := partitionRE.FindStringSubmatch(ddl); mm != nil {
+		return strings.TrimSpace(mm[1])
+	}
+	return ""
 }
 
 func (m model) file(suffix string) (string, bool) {

@@ -54,7 +54,20 @@ func Plan(opts Options, mode string) ([]string, error) {
 			return nil, fmt.Errorf("plan %s: %w", m.name, err)
 		}
 		out = append(out, steps...)
-		out = append(out, swapSteps(m.name, exists, exists, true)...)
+		if mm == Incremental {
+			// The partitions come from the server at run time; these
+			// stand for an open (0) and a month partition being rebuilt
+			// and an earlier month attached as it is.
+			carry, err := carrySteps(m, []string{"0", planMonth(asOf)}, []string{planMonth(asOf.AddDate(0, -1, 0))})
+			if err != nil {
+				return nil, fmt.Errorf("plan %s: %w", m.name, err)
+			}
+			out = append(out, m.partitionsQuery())
+			out = append(out, carry...)
+		}
+		out = append(out, swapSteps(m.name, exists)...)
 	}
 	return out, nil
 }
+
+func planMonth(t time.Time) string { return t.UTC().Format("200601") }

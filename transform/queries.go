@@ -50,7 +50,7 @@ ALL LEFT JOIN
     FROM
     (
         SELECT incident_id, tupleElement(argMax(tuple(affected_account_ids), tuple(event_time, event_id)), 1) AS accounts
-        FROM incident_events GROUP BY incident_id
+        FROM (SELECT * FROM incident_events) GROUP BY incident_id
     )
 ) AS r2 USING account_id
 GROUP BY account_id, after_incident_30d, security_related, rated, csat, affected`
@@ -82,7 +82,7 @@ FROM
 (
     SELECT assessment_id,
            argMax(tuple(department, assessment_cost_usd, requested_at, completed_at), tuple(event_time, event_id)) AS s
-    FROM vendor_assessment_events GROUP BY assessment_id
+    FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
 )
 ORDER BY assessment_id`
 
@@ -93,7 +93,7 @@ FROM
 (
     SELECT exception_id,
            argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS s
-    FROM policy_exception_events GROUP BY exception_id
+    FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
 )
 ORDER BY exception_id`
 )

@@ -3,14 +3,19 @@
 // impact_stats) from the typed event tables written by ingest, and keeps
 // them fresh.
 //
-// Every table is rebuilt into <table>_next and swapped in with
-// ALTER TABLE ... REPLACE PARTITION tuple() FROM <table>_next, which swaps
-// the table's parts atomically on ClickHouse 18.16 and current releases:
-// readers see the old rows or the new rows, never a half-built table. A
-// refresh after the first is incremental: only entities whose events (or
-// whose joined catalog, review, gate or incident events) arrived since the
-// watermark are recomputed; the rest are copied. A change of a model's SQL
-// or of the SLA policy rebuilds that model in full.
+// Every table is rebuilt into <table>_next and swapped in with one
+// RENAME TABLE t TO t_old, t_next TO t, which ClickHouse runs under its
+// global lock on 18.16 and current releases: readers see the old table or
+// the new one, never a half-built table. A refresh after the first is
+// incremental: only entities whose events (or whose joined catalog,
+// review, gate or incident events) arrived since the watermark are
+// recomputed. The entity tables are partitioned so that entities that
+// change together sit together (open findings, unsolved tickets, running
+// deployments; the rest by month); only the partitions that held or now
+// hold a changed entity are rebuilt (their unchanged rows copied), and
+// every other partition is attached to the new table from the live one
+// by hard links, without reading it. A change of a model's SQL or of the
+// SLA policy rebuilds that model in full.
 //
 // The watermark is taken from the server, not from the ingester's clock:
 // each typed row carries inserted_at, stamped by ClickHouse as it writes
@@ -31,6 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +77,16 @@ type Options struct {
 	// cluster it must exceed the clock skew between the servers (rows are
 	// stamped by the server that writes them). Default DefaultOverlap.
 	Overlap time.Duration
+	// Cluster names the cluster (remote_servers) when the typed tables
+	// are Distributed over replicated shards (impact migrate --cluster).
+	// The watermark then also looks for running INSERTs on every server
+	// and waits until every replica has the parts written before the run
+	// began (SYSTEM SYNC REPLICA), so that no row committed on one
+	// replica is missed by reading another. Requires Dial.
+	Cluster string
+	// Dial connects to another server of the cluster (host:port from
+	// system.clusters) with the same credentials and database.
+	Dial func(ctx context.Context, addr string) (driver.Conn, error)
 	// NoWait makes Refresh return at once, with an error wrapping
 	// migrations.ErrLeaseHeld that names the holder, when another refresh
 	// of the database is running; by default it waits for it.
@@ -83,11 +99,18 @@ type Options struct {
 
 // TableReport is the outcome of one table's refresh.
 type TableReport struct {
-	Table    string
-	Mode     string // Full or Incremental
-	Rows     uint64 // rows after the refresh
-	Touched  uint64 // entities recomputed (incremental only)
-	Duration time.Duration
+	Table   string
+	Mode    string // Full or Incremental
+	Rows    uint64 // rows after the refresh
+	Touched uint64 // entities recomputed (incremental only)
+	// Written is the rows written to the new table: all of them in a full
+	// build; the recomputed entities and the unchanged rows of the
+	// rebuilt partitions in an incremental one.
+	Written uint64
+	// Rebuilt and Kept count the partitions rebuilt and those attached
+	// unchanged from the live table (incremental only).
+	Rebuilt, Kept int
+	Duration      time.Duration
 }
 
 // Report is the outcome of a Refresh.
@@ -161,11 +184,21 @@ func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logg
 	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
 		return rep, err
 	}
+	// Current releases refuse an INSERT whose rows span more than 100
+	// partitions (months, here) by default; 18.16 has no such limit (and
+	// no such setting).
+	var limited uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.settings WHERE name = 'max_partitions_per_insert_block'").Scan(&limited); err != nil {
+		return rep, fmt.Errorf("read server settings: %w", err)
+	}
+	if limited > 0 {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_partitions_per_insert_block": 0}))
+	}
 	state, err := readState(ctx, conn)
 	if err != nil {
 		return rep, err
 	}
-	until, wm, err := snapshotWatermark(ctx, conn, opts.Overlap)
+	until, wm, err := snapshotWatermark(ctx, conn, opts)
 	if err != nil {
 		return rep, err
 	}
@@ -210,14 +243,15 @@ func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logg
 			mode = Full
 		}
 		tr := TableReport{Table: m.name, Mode: mode}
-		if err := buildModel(ctx, conn, m, mode, exists, exists && state[m.name].version == v, p, &tr); err != nil {
+		if err := buildModel(ctx, conn, m, mode, exists, p, &tr); err != nil {
 			return tr, err
 		}
 		if tr.Rows, err = countRows(ctx, conn, m.name); err != nil {
 			return tr, err
 		}
 		tr.Duration = time.Since(t0)
-		log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "duration", tr.Duration.Round(time.Millisecond))
+		log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "written", tr.Written,
+			"partitions_rebuilt", tr.Rebuilt, "partitions_kept", tr.Kept, "duration", tr.Duration.Round(time.Millisecond))
 		return tr, nil
 	}
 	reports := make([]TableReport, len(sqlModels))
@@ -323,37 +357,66 @@ func slaSeconds(p schemas.SLAPolicy, severity string) int64 {
 	return int64(d / time.Second)
 }
 
-// buildModel runs the model's steps and counts the touched entities.
-func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exists, sameShape bool, p params, tr *TableReport) error {
+// buildModel fills <name>_next (in full, or the touched entities, then
+// the rest of the partitions they touch, then the untouched partitions as
+// they are) and swaps it in.
+func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exists bool, p params, tr *TableReport) error {
 	stmts, err := modelSteps(m, mode, p)
 	if err != nil {
 		return err
 	}
-	for i, q := range stmts {
-		if err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("refresh %s step %d: %w", m.name, i+1, err)
-		}
-	}
-	n, err := countRows(ctx, conn, m.name+"_next")
-	if err != nil {
+	if err := execAll(ctx, conn, stmts, "refresh "+m.name); err != nil {
 		return err
 	}
-	for _, q := range swapSteps(m.name, exists, sameShape, n > 0) {
-		if err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("swap %s: %w", m.name, err)
-		}
-	}
 	if mode == Incremental {
+		rebuild, err := queryStrings(ctx, conn, "partitions of "+m.name, m.partitionsQuery())
+		if err != nil {
+			return err
+		}
+		live, err := queryStrings(ctx, conn, "partitions of "+m.name,
+			"SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = @table AND active ORDER BY partition_id",
+			clickhouse.Named("table", m.name))
+		if err != nil {
+			return err
+		}
+		carry, err := carrySteps(m, rebuild, without(live, rebuild))
+		if err != nil {
+			return err
+		}
+		if err := execAll(ctx, conn, carry[:len(carry)-1], "carry over "+m.name); err != nil {
+			return err
+		}
+		tr.Rebuilt, tr.Kept = len(rebuild), len(without(live, rebuild))
+		if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
+			return err
+		}
+		if err := execAll(ctx, conn, carry[len(carry)-1:], "carry over "+m.name); err != nil {
+			return err
+		}
 		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
 			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
 			return fmt.Errorf("count touched %s: %w", m.name, err)
+		}
+	} else if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
+		return err
+	}
+	return execAll(ctx, conn, swapSteps(m.name, exists), "swap "+m.name)
+}
+
+func execAll(ctx context.Context, conn driver.Conn, stmts []string, what string) error {
+	for i, q := range stmts {
+		if q == "" {
+			continue
+		}
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s step %d: %w", what, i+1, err)
 		}
 	}
 	return nil
 }
 
-// modelSteps returns the statements that fill <name>_next: in full, or by
-// copying unchanged entities and recomputing the touched ones.
+// modelSteps returns the statements that fill <name>_next: in full, or
+// (incremental) the touched entity keys and their recomputed rows.
 func modelSteps(m model, mode string, p params) ([]string, error) {
 	next := m.name + "_next"
 	out := []string{"DROP TABLE IF EXISTS " + next}
@@ -382,17 +445,6 @@ func modelSteps(m model, mode string, p params) ([]string, error) {
 		if err := add(".touch.sql", tmplData{}); err != nil {
 			return nil, err
 		}
-		cols, err := m.columns()
-		if err != nil {
-			return nil, err
-		}
-		d.Columns = strings.Join(cols, ", ")
-		copyText, _ := sqlFS.ReadFile("sql/copy.sql")
-		stmts, err := statements("copy.sql", string(copyText), d)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, stmts...)
 	}
 	if err := add(".sql", d); err != nil {
 		return nil, err
@@ -400,24 +452,100 @@ func modelSteps(m model, mode string, p params) ([]string, error) {
 	return out, nil
 }
 
-// swapSteps make <name>_next the live table. With the same DDL, REPLACE
-// PARTITION swaps all parts in one step (the table is unpartitioned, so
-// its only partition is tuple()) and a reader's query keeps the parts it
-// started with. Otherwise (first build, changed DDL) the tables are
-// renamed. Current ClickHouse refuses to REPLACE from an empty source, so
-// an empty result truncates the live table instead.
-func swapSteps(name string, exists, sameShape, nonEmpty bool) []string {
+// partitionsQuery lists the partitions an incremental refresh rebuilds
+// (after the touched entities were recomputed into <name>_next).
+func (m model) partitionsQuery() string {
+	text, _ := sqlFS.ReadFile("sql/partitions.sql")
+	stmts, _ := statements("partitions.sql", string(text), tmplData{Table: m.name + "_next", Source: m.name, Model: m.name, Key: m.key, Partition: m.partition()})
+	return stmts[0]
+}
+
+var partitionValue = regexp.MustCompile(`^[0-9]+$`)
+
+// carrySteps complete an incremental <name>_next: copy the unchanged rows
+// of the partitions being rebuilt, then attach the untouched partitions.
+// The last statement is the attach ("" when there is none). Partition
+// values come from the server; only integers are accepted (every model
+// partitions by an integer expression), so they cannot change a statement.
+func carrySteps(m model, rebuild, keep []string) ([]string, error) {
+	if m.partition() == "" {
+		return nil, fmt.Errorf("model %s: an incrementally refreshed model needs a PARTITION BY", m.name)
+	}
+	for _, v := range append(append([]string(nil), rebuild...), keep...) {
+		if !partitionValue.MatchString(v) {
+			return nil, fmt.Errorf("model %s: partition %q is not an integer", m.name, v)
+		}
+	}
+	cols, err := m.columns()
+	if err != nil {
+		return nil, err
+	}
+	d := tmplData{Table: m.name + "_next", Source: m.name, Model: m.name, Key: m.key, Columns: strings.Join(cols, ", "),
+		Partition: m.partition(), Partitions: strings.Join(rebuild, ", "), Attach: keep}
+	var out []string
+	if len(rebuild) > 0 {
+		copyText, _ := sqlFS.ReadFile("sql/copy.sql")
+		stmts, err := statements("copy.sql", string(copyText), d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stmts...)
+	}
+	attach := ""
+	if len(keep) > 0 {
+		carryText, _ := sqlFS.ReadFile("sql/carry.sql")
+		stmts, err := statements("carry.sql", string(carryText), d)
+		if err != nil {
+			return nil, err
+		}
+		attach = stmts[0]
+	}
+	return append(out, attach), nil
+}
+
+// without returns the values of all not in drop.
+func without(all, drop []string) []string {
+	skip := map[string]bool{}
+	for _, v := range drop {
+		skip[v] = true
+	}
+	var out []string
+	for _, v := range all {
+		if !skip[v] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// swapSteps make <name>_next the live table: one RENAME of both tables,
+// which ClickHouse runs under its global lock (18.16 and current
+// releases), so a reader finds the old table or the new one, and a query
+// that started on the old one finishes on its parts; then the old table
+// is dropped.
+func swapSteps(name string, exists bool) []string {
 	next, old := name+"_next", name+"_old"
-	switch {
-	case exists && sameShape && !nonEmpty:
-		return []string{"TRUNCATE TABLE " + name, "DROP TABLE " + next}
-	case exists && sameShape:
-		return []string{fmt.Sprintf("ALTER TABLE %s REPLACE PARTITION tuple() FROM %s", name, next), "DROP TABLE " + next}
-	case exists:
-		return []string{"DROP TABLE IF EXISTS " + old, fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", name, old, next, name), "DROP TABLE " + old}
-	default:
+	if !exists {
 		return []string{fmt.Sprintf("RENAME TABLE %s TO %s", next, name)}
 	}
+	return []string{"DROP TABLE IF EXISTS " + old, fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", name, old, next, name), "DROP TABLE " + old}
+}
+
+func queryStrings(ctx context.Context, conn driver.Conn, what, q string, args ...any) ([]string, error) {
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 func execFile(ctx context.Context, conn driver.Conn, file string, d tmplData) error {
@@ -454,24 +582,6 @@ func countRows(ctx context.Context, conn driver.Conn, name string) (uint64, erro
 	return n, nil
 }
 
-func columns(ctx context.Context, conn driver.Conn, table string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = @table",
-		clickhouse.Named("table", table))
-	if err != nil {
-		return nil, fmt.Errorf("columns of %s: %w", table, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("columns of %s: %w", table, err)
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
-}
-
 // sqlSnapshot reads the server clock and, in the same query (so after
 // it), the longest-running INSERT: any statement whose text mentions
 // insert, bar this query itself. Over-matching only lowers the watermark.
@@ -500,7 +610,20 @@ WHERE positionCaseInsensitive(query, 'insert') > 0 AND query_id != @qid`
 //
 // Rows written before migration 0004 read inserted_at as the time of the
 // query (no stored value), never < until, so they never look new.
-func snapshotWatermark(ctx context.Context, conn driver.Conn, overlap time.Duration) (until, wm time.Time, err error) {
+//
+// On a cluster (Options.Cluster) rows are stamped by the server that
+// writes them, and a reader may be routed to a replica that has not yet
+// fetched a part. So the process list of every server is read too (after
+// until; an INSERT running on any of them moves the watermark back by
+// its elapsed time, as above), and then every replica of every typed
+// table is synced (SYSTEM SYNC REPLICA: it returns once the replica has
+// every part logged before it began). An INSERT that had finished before
+// its server's process list was read had logged its parts by then, so
+// after the syncs every replica has them. Writers must insert into the
+// Distributed tables synchronously (insert_distributed_sync = 1, see
+// docs/scaling.md): an asynchronous insert waits in a queue no process
+// list shows.
+func snapshotWatermark(ctx context.Context, conn driver.Conn, opts Options) (until, wm time.Time, err error) {
 	qid := fmt.Sprintf("transform-snapshot-%d", time.Now().UnixNano())
 	var elapsed float64
 	var inserts uint64
@@ -508,8 +631,72 @@ func snapshotWatermark(ctx context.Context, conn driver.Conn, overlap time.Durat
 		return until, wm, fmt.Errorf("read watermark (server clock, running inserts): %w", err)
 	}
 	until = until.UTC()
-	back := time.Duration(math.Ceil(elapsed))*time.Second + time.Second + overlap
+	if opts.Cluster != "" {
+		e, err := syncCluster(ctx, conn, opts, qid)
+		if err != nil {
+			return until, wm, err
+		}
+		elapsed = math.Max(elapsed, e)
+	}
+	back := time.Duration(math.Ceil(elapsed))*time.Second + time.Second + opts.Overlap
 	return until, until.Add(-back), nil
+}
+
+// syncCluster reads the longest running INSERT on every server of the
+// cluster, then syncs every replica of the typed tables; see
+// snapshotWatermark.
+func syncCluster(ctx context.Context, conn driver.Conn, opts Options, qid string) (float64, error) {
+	if opts.Dial == nil {
+		return 0, fmt.Errorf("transform: Options.Cluster needs Options.Dial")
+	}
+	hosts, err := queryStrings(ctx, conn, "servers of cluster "+opts.Cluster,
+		"SELECT DISTINCT concat(host_address, ':', toString(port)) FROM system.clusters WHERE cluster = @cluster",
+		clickhouse.Named("cluster", opts.Cluster))
+	if err != nil {
+		return 0, err
+	}
+	if len(hosts) == 0 {
+		return 0, fmt.Errorf("transform: cluster %s: no servers in system.clusters", opts.Cluster)
+	}
+	conns := make([]driver.Conn, len(hosts))
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	var elapsed float64
+	for i, h := range hosts {
+		if conns[i], err = opts.Dial(ctx, h); err != nil {
+			return 0, fmt.Errorf("transform: connect to %s of cluster %s: %w", h, opts.Cluster, err)
+		}
+		var e float64
+		var n uint64
+		var now time.Time
+		if err := conns[i].QueryRow(ctx, sqlSnapshot, clickhouse.Named("qid", qid)).Scan(&now, &e, &n); err != nil {
+			return 0, fmt.Errorf("transform: running inserts on %s: %w", h, err)
+		}
+		elapsed = math.Max(elapsed, e)
+	}
+	local := make([]string, len(sourceTables))
+	for i, t := range sourceTables {
+		local[i] = t + "_local"
+	}
+	for i, h := range hosts {
+		tables, err := queryStrings(ctx, conns[i], "replicated tables on "+h,
+			"SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE 'Replicated%' AND has(@names, name) ORDER BY name",
+			clickhouse.Named("names", local))
+		if err != nil {
+			return 0, err
+		}
+		for _, t := range tables {
+			if err := conns[i].Exec(ctx, "SYSTEM SYNC REPLICA "+t); err != nil {
+				return 0, fmt.Errorf("transform: sync replica %s on %s: %w", t, h, err)
+			}
+		}
+	}
+	return elapsed, nil
 }
 
 type stateRow struct {

@@ -79,31 +79,13 @@ func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 	if err != nil {
 		return tr, err
 	}
-	same := false
-	if exists {
-		if same, err = sameColumns(ctx, conn, StatsTable, next); err != nil {
-			return tr, err
-		}
-	}
-	for _, q := range swapSteps(StatsTable, exists, same, len(rowsOut) > 0) {
+	for _, q := range swapSteps(StatsTable, exists) {
 		if err := conn.Exec(ctx, q); err != nil {
 			return tr, fmt.Errorf("swap %s: %w", StatsTable, err)
 		}
 	}
 	tr.Rows = uint64(len(rowsOut))
 	return tr, nil
-}
-
-func sameColumns(ctx context.Context, conn driver.Conn, a, b string) (bool, error) {
-	ca, err := columns(ctx, conn, a)
-	if err != nil {
-		return false, err
-	}
-	cb, err := columns(ctx, conn, b)
-	if err != nil {
-		return false, err
-	}
-	return fmt.Sprint(ca) == fmt.Sprint(cb), nil
 }
 
 func nullable(v float64) *float64 {
@@ -719,7 +701,7 @@ func StatsStatements() []string {
 		s, _ := statements(StatsTable+".ddl.sql", string(ddl), tmplData{Table: next})
 		out = append(out, s...)
 		out = append(out, "INSERT INTO "+next+" ("+statsInsertColumns+") VALUES ('win_rate', 'review_bucket', 'fast', 70, 0.8, 0.69, 0.88, 'wilson', 'descriptive', NULL, NULL, 'ratio', toDateTime(0), toDateTime(0))")
-		out = append(out, swapSteps(StatsTable, exists, exists, true)...)
+		out = append(out, swapSteps(StatsTable, exists)...)
 	}
 	return out
 }

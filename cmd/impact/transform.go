@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
 	"github.com/secimpact/impact/internal/chconn"
@@ -58,6 +60,15 @@ or with --no-wait exits with an error naming the holder.
 			}
 			defer conn.Close()
 			opts.Logger = slog.Default()
+			if opts.Cluster != "" {
+				// The other servers of the cluster, with the same
+				// credentials and database (see transform.Options.Dial).
+				opts.Dial = func(ctx context.Context, addr string) (driver.Conn, error) {
+					c := cfg.ClickHouse
+					c.Addr = addr
+					return chconn.Open(ctx, c)
+				}
+			}
 			for {
 				rep, err := transform.Refresh(ctx, conn, opts)
 				switch {
@@ -87,6 +98,7 @@ or with --no-wait exits with an error naming the holder.
 	f.BoolVar(&once, "once", false, "refresh once and exit")
 	f.DurationVar(&interval, "interval", 5*time.Minute, "time between refreshes")
 	f.DurationVar(&opts.Overlap, "overlap", transform.DefaultOverlap, "how far below the server clock the watermark is kept (on a cluster: more than the servers' clock skew)")
+	f.StringVar(&opts.Cluster, "cluster", "", "cluster name when the typed tables were migrated with 'impact migrate --cluster' (the watermark then checks every server)")
 	f.BoolVar(&opts.NoWait, "no-wait", false, "exit with an error instead of waiting when another refresh of the database is running")
 	f.BoolVar(&opts.Full, "full", false, "rebuild every table in full (first run only)")
 	f.StringVar(&asOf, "as-of", "", "RFC 3339 instant state-dependent figures are computed for (default: now)")

@@ -2,8 +2,10 @@ package migrations
 
 import (
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strings"
+	"testing/fstest"
 )
 
 // Cluster mode rewrites the single-server DDL of the migration files for a
@@ -254,4 +256,36 @@ func (rw *rewriter) rewrite(stmt string) ([]string, error) {
 		head = head[:40] + "..."
 	}
 	return nil, fmt.Errorf("cannot rewrite %q for a cluster (supported: CREATE TABLE/VIEW IF NOT EXISTS, ALTER TABLE, DROP TABLE/VIEW IF EXISTS, INSERT)", head)
+}
+
+var (
+	reColumnComment = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
+	reCommentColumn = regexp.MustCompile(`(?m)^ALTER TABLE \w+ COMMENT COLUMN .*;\n?`)
+)
+
+// WithoutComments returns the migration files of fsys (nil: the embedded
+// ones) with column comments removed: COMMENT clauses and whole ALTER
+// TABLE ... COMMENT COLUMN statements. ClickHouse 18.16 cannot replicate a
+// table whose columns have comments (the second replica fails with "Table
+// structure in ZooKeeper is too different from local table structure"),
+// so a cluster of 18.16 servers is migrated with Options.FS set to this;
+// current releases replicate comments fine.
+func WithoutComments(fsys fs.FS) (fs.FS, error) {
+	if fsys == nil {
+		fsys = embedded
+	}
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	out := fstest.MapFS{}
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		data = reCommentColumn.ReplaceAll(data, nil)
+		out[name] = &fstest.MapFile{Data: reColumnComment.ReplaceAll(data, nil)}
+	}
+	return out, nil
 }

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -144,30 +142,12 @@ func TestClusterApply(t *testing.T) {
 	}
 }
 
-var (
-	columnComment = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'`)
-	commentColumn = regexp.MustCompile(`(?m)^ALTER TABLE \w+ COMMENT COLUMN .*;\n?`)
-)
-
-// withoutComments returns the migration files of fsys with column COMMENT
-// clauses removed. ClickHouse 18.16 cannot replicate a table whose columns
-// have comments: the second replica fails with "Table structure in
-// ZooKeeper is too different from local table structure" (current releases
-// are fine; TestClusterStatements parses the full DDL on one).
+// withoutComments: see migrations.WithoutComments.
 func withoutComments(t *testing.T, fsys fs.FS) fs.FS {
 	t.Helper()
-	names, err := fs.Glob(fsys, "*.sql")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("migration files: %v (%d)", err, len(names))
-	}
-	out := fstest.MapFS{}
-	for _, name := range names {
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data = commentColumn.ReplaceAll(data, nil)
-		out[name] = &fstest.MapFile{Data: columnComment.ReplaceAll(data, nil)}
+	out, err := migrations.WithoutComments(fsys)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

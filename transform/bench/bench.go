@@ -1,8 +1,12 @@
 // Package bench measures transform refreshes at volume: it simulates an
 // organisation (internal/simulate) of about Options.Events events, bulk
 // loads them into the typed tables of a ClickHouse server (a local one it
-// starts when none is configured), then times a full refresh and an
-// incremental refresh after the last 1% of the events arrive.
+// starts when none is configured), then times a full refresh and, three
+// times over, an incremental refresh after the next 1% of the events
+// arrive. Besides wall time it reports the CPU the server spent on each
+// refresh's queries (from system.query_log, so other load on the machine
+// does not count), the client's CPU, the load averages, and per table the
+// entities recomputed, rows written and partitions rebuilt or kept.
 package bench
 
 import (
@@ -13,6 +17,9 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/chlocal"
@@ -32,19 +39,51 @@ const eventsPerScale = 180_000
 type Options struct {
 	Events int    // target number of events, default 1,000,000
 	Seed   uint64 // simulation seed
-	// IncrementalShare is the share of the events loaded after the full
-	// refresh, default 0.01.
+	// IncrementalShare is the share of the events loaded before each
+	// incremental refresh, default 0.01.
 	IncrementalShare float64
+	// Rounds is the number of incremental refreshes, each after another
+	// IncrementalShare of the events; default 3.
+	Rounds int
 	// ClickHouse is the server to use; an empty Addr starts a local one.
+	// On a server of its own the query log holds only the benchmark's
+	// queries; on a shared one, others' queries in the same seconds count
+	// too.
 	ClickHouse config.ClickHouse
 	Logger     *slog.Logger
-	// CPUProfile, when set, receives a Go CPU profile of the two refreshes
+	// CPUProfile, when set, receives a Go CPU profile of the refreshes
 	// (the client side: impact_stats, batching).
 	CPUProfile io.Writer
 }
 
+// Refresh holds one refresh's figures.
+type Refresh struct {
+	Mode      string  `json:"mode"`
+	NewEvents int     `json:"new_events"` // events loaded since the previous refresh
+	Seconds   float64 `json:"seconds"`    // wall time
+	// ServerCPU is the user+system CPU of the server threads that ran the
+	// refresh's queries (system.query_log), independent of other load.
+	ServerCPU float64 `json:"server_cpu_seconds"`
+	// ServerProcessCPU is the whole server process's CPU over the refresh
+	// (local server only; includes background merges).
+	ServerProcessCPU float64                `json:"server_process_cpu_seconds"`
+	ClientCPU        float64                `json:"client_cpu_seconds"`
+	LoadAverage      [3]float64             `json:"load_average"` // 1, 5, 15 minutes, at the end
+	Tables           map[string]TableResult `json:"tables"`
+}
+
+// TableResult is one table's part of a refresh.
+type TableResult struct {
+	Seconds           float64 `json:"seconds"`
+	Rows              uint64  `json:"rows"`
+	Touched           uint64  `json:"touched"` // entities recomputed (incremental)
+	Written           uint64  `json:"rows_written"`
+	PartitionsRebuilt int     `json:"partitions_rebuilt"`
+	PartitionsKept    int     `json:"partitions_kept"`
+}
+
 // Result holds the measured figures (JSON keys are stable: scripts read
-// them).
+// them; the flat incremental_* keys are the first incremental refresh).
 type Result struct {
 	Events             int                `json:"events"`
 	LoadedRows         int                `json:"loaded_rows"`
@@ -59,14 +98,20 @@ type Result struct {
 	Rows               map[string]uint64  `json:"rows"`
 	ServerVersion      string             `json:"server_version"`
 	CPUs               int                `json:"cpus"`
-	// CPU seconds spent by the ClickHouse server (local server only) and
-	// by this process during each refresh, and the 1-minute load average
-	// when it ended: on a shared machine the wall time overstates.
+	// CPU seconds spent by the ClickHouse server process (local server
+	// only) and by this process during the full and first incremental
+	// refresh, and the 1-minute load average at the end.
 	FullServerCPU        float64 `json:"full_refresh_server_cpu_seconds"`
 	FullClientCPU        float64 `json:"full_refresh_client_cpu_seconds"`
 	IncrementalServerCPU float64 `json:"incremental_refresh_server_cpu_seconds"`
 	IncrementalClientCPU float64 `json:"incremental_refresh_client_cpu_seconds"`
 	LoadAverage          float64 `json:"load_average_1m"`
+
+	Full        Refresh   `json:"full"`
+	Incremental []Refresh `json:"incremental"`
+	// ServerCPURatio is each incremental refresh's query-log server CPU
+	// divided by the full refresh's.
+	ServerCPURatio []float64 `json:"incremental_to_full_server_cpu"`
 }
 
 // Run performs the benchmark.
@@ -77,6 +122,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	if opts.IncrementalShare <= 0 || opts.IncrementalShare >= 1 {
 		opts.IncrementalShare = 0.01
+	}
+	if opts.Rounds <= 0 {
+		opts.Rounds = 3
 	}
 	log := opts.Logger
 	if log == nil {
@@ -121,10 +169,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 	}
 
-	// Load: every line but the last IncrementalShare, stamped one second
-	// apart like a steady ingest; the tail waits in memory.
+	// Load: every line but the last Rounds x IncrementalShare, stamped
+	// one second apart like a steady ingest; the tail waits in memory.
 	t0 := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	keep := int(float64(opts.Events) * opts.IncrementalShare)
+	keep := int(float64(opts.Events)*opts.IncrementalShare) * opts.Rounds
 	var tail [][]byte
 	loader := &bulk.Loader{Conn: conn, IngestedAt: t0, Step: time.Second}
 	start := time.Now()
@@ -149,56 +197,114 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	res.LoadRowsPerSec = float64(res.LoadedRows) / res.LoadSeconds
 	log.Info("bench transform: loaded", "rows", res.LoadedRows, "seconds", res.LoadSeconds)
 
-	// One server: the watermark needs no clock-skew margin. The rows a
-	// refresh re-reads are those written in the last overlap (plus the
-	// lease's settle second) before it started; wait that out, so that the
-	// incremental refresh measures the new share alone.
+	// One server: the watermark needs no clock-skew margin.
 	ropts := transform.Options{AsOf: truth.End, Logger: log, Overlap: time.Second}
-	select {
-	case <-ctx.Done():
-		return res, ctx.Err()
-	case <-time.After(ropts.Overlap + 2*time.Second):
-	}
 	if opts.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
 			return res, fmt.Errorf("bench: cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
-	s0, c0 := processCPU(pid), selfCPU()
-	full, err := transform.Refresh(ctx, conn, ropts)
+	measure := func(newEvents int) (Refresh, transform.Report, error) {
+		// The rows a refresh re-reads are those written within the
+		// overlap (plus a second) before it starts: wait that out, so
+		// that each refresh measures its new share alone, as under a
+		// steady ingest.
+		select {
+		case <-ctx.Done():
+			return Refresh{}, transform.Report{}, ctx.Err()
+		case <-time.After(ropts.Overlap + 2*time.Second):
+		}
+		var from time.Time
+		if err := conn.QueryRow(ctx, "SELECT now()").Scan(&from); err != nil {
+			return Refresh{}, transform.Report{}, fmt.Errorf("bench: %w", err)
+		}
+		s0, c0 := processCPU(pid), selfCPU()
+		rctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
+		rep, err := transform.Refresh(rctx, conn, ropts)
+		if err != nil {
+			return Refresh{}, rep, err
+		}
+		f := Refresh{Mode: rep.Mode, NewEvents: newEvents, Seconds: rep.Duration.Seconds(),
+			ServerProcessCPU: processCPU(pid) - s0, ClientCPU: selfCPU() - c0, LoadAverage: loadAverages(),
+			Tables: map[string]TableResult{}}
+		if f.ServerCPU, err = queryLogCPU(ctx, conn, from); err != nil {
+			return f, rep, err
+		}
+		for _, t := range rep.Tables {
+			f.Tables[t.Table] = TableResult{Seconds: t.Duration.Seconds(), Rows: t.Rows, Touched: t.Touched, Written: t.Written,
+				PartitionsRebuilt: t.Rebuilt, PartitionsKept: t.Kept}
+		}
+		log.Info("bench transform: refresh", "mode", f.Mode, "seconds", f.Seconds, "server_cpu", f.ServerCPU, "load", f.LoadAverage[0])
+		return f, rep, nil
+	}
+	full, rep, err := measure(0)
 	if err != nil {
 		return res, err
 	}
-	res.FullServerCPU, res.FullClientCPU = processCPU(pid)-s0, selfCPU()-c0
-	res.FullSeconds = full.Duration.Seconds()
-	res.FullTables = tableSeconds(full)
+	res.Full = full
+	res.FullSeconds, res.FullTables = full.Seconds, tableSeconds(rep)
+	res.FullServerCPU, res.FullClientCPU = full.ServerProcessCPU, full.ClientCPU
 
-	inc := &bulk.Loader{Conn: conn, IngestedAt: full.Watermark.Add(time.Hour), Step: time.Second}
-	for _, v := range tail {
-		if err := inc.Add(ctx, v); err != nil {
+	chunk := len(tail) / opts.Rounds
+	for r := range opts.Rounds {
+		part := tail[r*chunk : (r+1)*chunk]
+		if r == opts.Rounds-1 {
+			part = tail[r*chunk:]
+		}
+		inc := &bulk.Loader{Conn: conn, IngestedAt: rep.Watermark.Add(time.Hour), Step: time.Second}
+		for _, v := range part {
+			if err := inc.Add(ctx, v); err != nil {
+				return res, err
+			}
+		}
+		if err := inc.Flush(ctx); err != nil {
 			return res, err
 		}
+		f, irep, err := measure(len(part))
+		if err != nil {
+			return res, err
+		}
+		res.Incremental = append(res.Incremental, f)
+		ratio := 0.0
+		if full.ServerCPU > 0 {
+			ratio = f.ServerCPU / full.ServerCPU
+		}
+		res.ServerCPURatio = append(res.ServerCPURatio, ratio)
+		if r == 0 {
+			res.IncrementalEvents = len(part)
+			res.IncrementalSeconds, res.IncrementalTables = f.Seconds, tableSeconds(irep)
+			res.IncrementalServerCPU, res.IncrementalClientCPU = f.ServerProcessCPU, f.ClientCPU
+			res.Touched, res.Rows = map[string]uint64{}, map[string]uint64{}
+			for _, t := range irep.Tables {
+				res.Touched[t.Table] = t.Touched
+				res.Rows[t.Table] = t.Rows
+			}
+		}
 	}
-	if err := inc.Flush(ctx); err != nil {
-		return res, err
-	}
-	res.IncrementalEvents = len(tail)
-	s0, c0 = processCPU(pid), selfCPU()
-	rep, err := transform.Refresh(ctx, conn, ropts)
-	if err != nil {
-		return res, err
-	}
-	res.IncrementalServerCPU, res.IncrementalClientCPU = processCPU(pid)-s0, selfCPU()-c0
-	res.LoadAverage = loadAverage()
-	res.IncrementalSeconds = rep.Duration.Seconds()
-	res.IncrementalTables = tableSeconds(rep)
-	res.Touched, res.Rows = map[string]uint64{}, map[string]uint64{}
-	for _, t := range rep.Tables {
-		res.Touched[t.Table] = t.Touched
-		res.Rows[t.Table] = t.Rows
-	}
+	res.LoadAverage = loadAverages()[0]
 	return res, nil
+}
+
+// queryLogCPU sums the user and system CPU of the queries that started
+// at or after from (server clock), from system.query_log. 18.16 keeps
+// ProfileEvents as two arrays, current releases as a map.
+func queryLogCPU(ctx context.Context, conn driver.Conn, from time.Time) (float64, error) {
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		return 0, fmt.Errorf("bench: flush query log: %w", err)
+	}
+	const where = " FROM system.query_log WHERE type = 2 AND query_start_time >= @from"
+	var us uint64
+	err := conn.QueryRow(ctx, `SELECT sum(arraySum(arrayMap((n, v) -> if(n IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds'), v, 0),
+    ProfileEvents.Names, ProfileEvents.Values)))`+where, clickhouse.Named("from", from)).Scan(&us)
+	if err != nil {
+		err = conn.QueryRow(ctx, "SELECT sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'])"+where,
+			clickhouse.Named("from", from)).Scan(&us)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bench: server CPU from the query log: %w", err)
+	}
+	return float64(us) / 1e6, nil
 }
 
 func tableSeconds(r transform.Report) map[string]float64 {

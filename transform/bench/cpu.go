@@ -70,16 +70,17 @@ func selfCPU() float64 {
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
-// loadAverage returns the 1-minute load average (0 if unreadable).
-func loadAverage() float64 {
+// loadAverages returns the 1, 5 and 15-minute load averages (0 if
+// unreadable).
+func loadAverages() [3]float64 {
+	var out [3]float64
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return 0
+		return out
 	}
 	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
+	for i := 0; i < 3 && i < len(f); i++ {
+		out[i], _ = strconv.ParseFloat(f[i], 64)
 	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
+	return out
 }

@@ -28,4 +28,10 @@ CREATE TABLE IF NOT EXISTS {{.Table}} (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY opportunity_id
+) ENGINE = MergeTree
+-- Every row is a closed deal, in the month it closed: new closes land in
+-- the latest months.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY toYYYYMM(closed_at)
+ORDER BY opportunity_id

@@ -55,10 +55,10 @@ FROM
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
                          event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id)) AS s
-        FROM opportunity_events
+        FROM (SELECT * FROM opportunity_events
         {{- if .Incremental}}
-        WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')
-        {{- end}}
+        WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')
+        {{- end}})
         GROUP BY opportunity_id
     )
     WHERE outcome IN ('won', 'lost', 'no_decision')
@@ -78,12 +78,12 @@ ALL LEFT JOIN
             review_id,
             argMax(tuple(channel, requested_at, completed_at, effort_hours),
                    tuple(event_time, multiIf(event_type = 'security.review.requested', 1, event_type = 'security.review.updated', 2, 3), event_id)) AS r
-        FROM review_events
+        FROM (SELECT * FROM review_events
         {{- if .Incremental}}
-        WHERE review_id IN (SELECT review_key FROM (
+        WHERE review_id GLOBAL IN (SELECT review_key FROM (
             SELECT ifNull(security_review_id, '') AS review_key FROM opportunity_events
-            WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')))
-        {{- end}}
+            WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')))
+        {{- end}})
         GROUP BY review_id
     )
 ) AS r1 USING review_key

@@ -85,7 +85,7 @@ FROM
     FROM
     (
         SELECT exception_id, argMax(tuple(department, opened_at), tuple(event_time, event_id)) AS p
-        FROM policy_exception_events GROUP BY exception_id
+        FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
     )
     UNION ALL
     SELECT department, month, 'policy_exceptions_open' AS metric, toFloat64(1) AS v
@@ -105,7 +105,7 @@ FROM
                 FROM
                 (
                     SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
-                    FROM policy_exception_events GROUP BY exception_id
+                    FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
                 )
             )
             WHERE opened_at < toDateTime(@asof)
@@ -123,7 +123,7 @@ FROM
             FROM
             (
                 SELECT incident_id, argMax(tuple(contributing_departments, detected_at, cost_usd), tuple(event_time, event_id)) AS i
-                FROM incident_events GROUP BY incident_id
+                FROM (SELECT * FROM incident_events) GROUP BY incident_id
             )
         )
         ARRAY JOIN depts AS department
@@ -140,7 +140,7 @@ FROM
         (
             SELECT assessment_id,
                    argMax(tuple(department, requested_at, assessment_cost_usd, annual_monitoring_cost_usd), tuple(event_time, event_id)) AS a
-            FROM vendor_assessment_events GROUP BY assessment_id
+            FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
         )
     )
     ARRAY JOIN ['vendor_assessments', 'vendor_assessment_cost_usd', 'vendor_monitoring_cost_usd'] AS metric, [toFloat64(1), a_cost, m_cost] AS v
@@ -152,7 +152,7 @@ FROM
         FROM
         (
             SELECT assessment_id, argMax(tuple(department, requested_at, completed_at), tuple(event_time, event_id)) AS a
-            FROM vendor_assessment_events GROUP BY assessment_id
+            FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
         )
         WHERE isNotNull(tupleElement(a, 3))
     )
@@ -165,7 +165,7 @@ FROM
         FROM
         (
             SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
-            FROM policy_exception_events GROUP BY exception_id
+            FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
         )
         WHERE isNotNull(tupleElement(p, 3))
     )

@@ -22,4 +22,10 @@ CREATE TABLE IF NOT EXISTS {{.Table}} (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY deployment_id
+) ENGINE = MergeTree
+-- Running deployments share a partition; a finished one sits in the
+-- month of its last event.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY if(status = 'in_progress', 0, toYYYYMM(last_event_time))
+ORDER BY deployment_id

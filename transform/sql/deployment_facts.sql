@@ -52,10 +52,10 @@ FROM
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
                            tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id)) AS s
-                FROM deployment_events
+                FROM (SELECT * FROM deployment_events
                 {{- if .Incremental}}
-                WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
-                {{- end}}
+                WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+                {{- end}})
                 GROUP BY deployment_id
             )
         ) AS l1
@@ -77,13 +77,13 @@ FROM
                 (
                     SELECT run_id,
                            argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
-                    FROM gate_events
+                    FROM (SELECT * FROM gate_events
                     WHERE isNotNull(commit_sha)
                     {{- if .Incremental}}
-                    AND cityHash64(service_id, assumeNotNull(commit_sha)) IN (
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
                         SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
-                        WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
-                    {{- end}}
+                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    {{- end}})
                     GROUP BY run_id
                 )
             )
@@ -93,6 +93,6 @@ FROM
 ALL LEFT JOIN
 (
     SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
-    FROM service_events
+    FROM (SELECT * FROM service_events)
     GROUP BY service_id
 ) AS r2 USING service_id

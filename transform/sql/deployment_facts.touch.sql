@@ -5,9 +5,9 @@ INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until);
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
-WHERE cityHash64(service_id, ifNull(commit_sha, '')) IN (
+WHERE cityHash64(service_id, ifNull(commit_sha, '')) GLOBAL IN (
     SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
     WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until) AND isNotNull(commit_sha));
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
-WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))
+WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))

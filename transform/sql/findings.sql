@@ -84,17 +84,17 @@ FROM
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
-            FROM finding_events
+            FROM (SELECT * FROM finding_events
             {{- if .Incremental}}
-            WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings')
-            {{- end}}
+            WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings')
+            {{- end}})
             GROUP BY finding_id
         )
     ) AS l1
     ALL LEFT JOIN
     (
         SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
-        FROM service_events
+        FROM (SELECT * FROM service_events)
         GROUP BY service_id
     ) AS r1 USING service_id
 )

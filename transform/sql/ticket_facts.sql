@@ -48,10 +48,10 @@ FROM
                          kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
                                              event_type = 'support.ticket.solved', 3, 4), event_id)) AS s
-        FROM ticket_events
+        FROM (SELECT * FROM ticket_events
         {{- if .Incremental}}
-        WHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')
-        {{- end}}
+        WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')
+        {{- end}})
         GROUP BY ticket_id
     )
 ) AS l1
@@ -65,7 +65,7 @@ ALL LEFT JOIN
             incident_id,
             tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 1) AS accounts,
             tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 2) AS inc_detected_at
-        FROM incident_events
+        FROM (SELECT * FROM incident_events)
         GROUP BY incident_id
     )
     ARRAY JOIN accounts AS account_id

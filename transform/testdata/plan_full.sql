@@ -59,7 +59,14 @@ CREATE TABLE IF NOT EXISTS findings_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of the event that gave the latest state.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY finding_id;
+) ENGINE = MergeTree
+-- Open findings change most (fixes, SLA), so they share a partition; a
+-- closed finding sits in the month of its last event, where it rarely
+-- changes again.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY if(status = 'open', 0, toYYYYMM(last_event_time))
+ORDER BY finding_id;
 
 -- findings: latest state per finding by event time (ties: lifecycle order,
 -- then event id), team and department from the catalog as of detection,
@@ -147,14 +154,14 @@ FROM
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
-            FROM finding_events
+            FROM (SELECT * FROM finding_events)
             GROUP BY finding_id
         )
     ) AS l1
     ALL LEFT JOIN
     (
         SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
-        FROM service_events
+        FROM (SELECT * FROM service_events)
         GROUP BY service_id
     ) AS r1 USING service_id
 );
@@ -193,7 +200,13 @@ CREATE TABLE IF NOT EXISTS deal_facts_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY opportunity_id;
+) ENGINE = MergeTree
+-- Every row is a closed deal, in the month it closed: new closes land in
+-- the latest months.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY toYYYYMM(closed_at)
+ORDER BY opportunity_id;
 
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
@@ -252,7 +265,7 @@ FROM
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
                          event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id)) AS s
-        FROM opportunity_events
+        FROM (SELECT * FROM opportunity_events)
         GROUP BY opportunity_id
     )
     WHERE outcome IN ('won', 'lost', 'no_decision')
@@ -272,7 +285,7 @@ ALL LEFT JOIN
             review_id,
             argMax(tuple(channel, requested_at, completed_at, effort_hours),
                    tuple(event_time, multiIf(event_type = 'security.review.requested', 1, event_type = 'security.review.updated', 2, 3), event_id)) AS r
-        FROM review_events
+        FROM (SELECT * FROM review_events)
         GROUP BY review_id
     )
 ) AS r1 USING review_key;
@@ -305,7 +318,13 @@ CREATE TABLE IF NOT EXISTS deployment_facts_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY deployment_id;
+) ENGINE = MergeTree
+-- Running deployments share a partition; a finished one sits in the
+-- month of its last event.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY if(status = 'in_progress', 0, toYYYYMM(last_event_time))
+ORDER BY deployment_id;
 
 -- deployment_facts: latest state per deployment, gate outcome for the same
 -- service and commit, owner from the catalog as of the deployment's start.
@@ -361,7 +380,7 @@ FROM
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
                            tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id)) AS s
-                FROM deployment_events
+                FROM (SELECT * FROM deployment_events)
                 GROUP BY deployment_id
             )
         ) AS l1
@@ -383,8 +402,8 @@ FROM
                 (
                     SELECT run_id,
                            argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
-                    FROM gate_events
-                    WHERE isNotNull(commit_sha)
+                    FROM (SELECT * FROM gate_events
+                    WHERE isNotNull(commit_sha))
                     GROUP BY run_id
                 )
             )
@@ -394,7 +413,7 @@ FROM
 ALL LEFT JOIN
 (
     SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
-    FROM service_events
+    FROM (SELECT * FROM service_events)
     GROUP BY service_id
 ) AS r2 USING service_id;
 
@@ -424,7 +443,13 @@ CREATE TABLE IF NOT EXISTS ticket_facts_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY ticket_id;
+) ENGINE = MergeTree
+-- Unsolved tickets change most, so they share a partition; a solved or
+-- closed ticket sits in the month of its last event.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0)
+ORDER BY ticket_id;
 
 -- ticket_facts: latest state per ticket and whether its account was hit by
 -- a security incident in the 30 days before the ticket was created.
@@ -476,7 +501,7 @@ FROM
                          kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
                                              event_type = 'support.ticket.solved', 3, 4), event_id)) AS s
-        FROM ticket_events
+        FROM (SELECT * FROM ticket_events)
         GROUP BY ticket_id
     )
 ) AS l1
@@ -490,7 +515,7 @@ ALL LEFT JOIN
             incident_id,
             tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 1) AS accounts,
             tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 2) AS inc_detected_at
-        FROM incident_events
+        FROM (SELECT * FROM incident_events)
         GROUP BY incident_id
     )
     ARRAY JOIN accounts AS account_id
@@ -620,7 +645,7 @@ FROM
     FROM
     (
         SELECT exception_id, argMax(tuple(department, opened_at), tuple(event_time, event_id)) AS p
-        FROM policy_exception_events GROUP BY exception_id
+        FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
     )
     UNION ALL
     SELECT department, month, 'policy_exceptions_open' AS metric, toFloat64(1) AS v
@@ -640,7 +665,7 @@ FROM
                 FROM
                 (
                     SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
-                    FROM policy_exception_events GROUP BY exception_id
+                    FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
                 )
             )
             WHERE opened_at < toDateTime(1782864000)
@@ -658,7 +683,7 @@ FROM
             FROM
             (
                 SELECT incident_id, argMax(tuple(contributing_departments, detected_at, cost_usd), tuple(event_time, event_id)) AS i
-                FROM incident_events GROUP BY incident_id
+                FROM (SELECT * FROM incident_events) GROUP BY incident_id
             )
         )
         ARRAY JOIN depts AS department
@@ -675,7 +700,7 @@ FROM
         (
             SELECT assessment_id,
                    argMax(tuple(department, requested_at, assessment_cost_usd, annual_monitoring_cost_usd), tuple(event_time, event_id)) AS a
-            FROM vendor_assessment_events GROUP BY assessment_id
+            FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
         )
     )
     ARRAY JOIN ['vendor_assessments', 'vendor_assessment_cost_usd', 'vendor_monitoring_cost_usd'] AS metric, [toFloat64(1), a_cost, m_cost] AS v
@@ -687,7 +712,7 @@ FROM
         FROM
         (
             SELECT assessment_id, argMax(tuple(department, requested_at, completed_at), tuple(event_time, event_id)) AS a
-            FROM vendor_assessment_events GROUP BY assessment_id
+            FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
         )
         WHERE isNotNull(tupleElement(a, 3))
     )
@@ -700,7 +725,7 @@ FROM
         FROM
         (
             SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
-            FROM policy_exception_events GROUP BY exception_id
+            FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
         )
         WHERE isNotNull(tupleElement(p, 3))
     )

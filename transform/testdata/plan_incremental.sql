@@ -59,7 +59,14 @@ CREATE TABLE IF NOT EXISTS findings_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of the event that gave the latest state.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY finding_id;
+) ENGINE = MergeTree
+-- Open findings change most (fixes, SLA), so they share a partition; a
+-- closed finding sits in the month of its last event, where it rarely
+-- changes again.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY if(status = 'open', 0, toYYYYMM(last_event_time))
+ORDER BY finding_id;
 
 -- Findings to recompute: new or changed finding events, and findings of
 -- services whose catalog entry changed (team/department as of detection).
@@ -68,18 +75,13 @@ SELECT DISTINCT 'findings', finding_id FROM finding_events WHERE inserted_at >= 
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'findings', finding_id FROM findings
-WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
+WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- within_sla of an open finding flips to 0 when it becomes overdue as of
 -- the new as-of time, without any new event.
 INSERT INTO transform_keys (model, key)
 SELECT 'findings', finding_id FROM findings
 WHERE status = 'open' AND isNull(within_sla) AND sla_due_at < toDateTime(1782864000);
-
--- Incremental refresh: carry over every entity that did not change.
-INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings
-WHERE finding_id NOT IN (SELECT key FROM transform_keys WHERE model = 'findings');
 
 -- findings: latest state per finding by event time (ties: lifecycle order,
 -- then event id), team and department from the catalog as of detection,
@@ -167,22 +169,52 @@ FROM
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
-            FROM finding_events
-            WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings')
+            FROM (SELECT * FROM finding_events
+            WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
             GROUP BY finding_id
         )
     ) AS l1
     ALL LEFT JOIN
     (
         SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
-        FROM service_events
+        FROM (SELECT * FROM service_events)
         GROUP BY service_id
     ) AS r1 USING service_id
 );
 
-ALTER TABLE findings REPLACE PARTITION tuple() FROM findings_next;
+-- Partitions to rebuild in an incremental refresh: those the changed
+-- entities were in (live table) and those their recomputed rows go to
+-- (new table). An entity may move (an open finding that is fixed leaves
+-- the open partition for the month of its fix): both are rebuilt.
+SELECT DISTINCT p
+FROM
+(
+    SELECT toString(if(status = 'open', 0, toYYYYMM(last_event_time))) AS p FROM findings
+    WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings')
+    UNION ALL
+    SELECT toString(if(status = 'open', 0, toYYYYMM(last_event_time))) AS p FROM findings_next
+)
+ORDER BY p;
 
-DROP TABLE findings_next;
+-- Incremental refresh: carry over the unchanged entities of the partitions
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
+INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings
+PREWHERE if(status = 'open', 0, toYYYYMM(last_event_time)) IN (0, 202607)
+WHERE finding_id NOT IN (SELECT key FROM transform_keys WHERE model = 'findings');
+
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
+ALTER TABLE findings_next
+    ATTACH PARTITION ID '202606' FROM findings;
+
+DROP TABLE IF EXISTS findings_old;
+
+RENAME TABLE findings TO findings_old, findings_next TO findings;
+
+DROP TABLE findings_old;
 
 DROP TABLE IF EXISTS deal_facts_next;
 
@@ -216,7 +248,13 @@ CREATE TABLE IF NOT EXISTS deal_facts_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY opportunity_id;
+) ENGINE = MergeTree
+-- Every row is a closed deal, in the month it closed: new closes land in
+-- the latest months.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY toYYYYMM(closed_at)
+ORDER BY opportunity_id;
 
 -- Deals to recompute: new or changed opportunity events, and deals whose
 -- review (named by security_review_id, or by the review's opportunity_id)
@@ -229,12 +267,7 @@ SELECT DISTINCT 'deal_facts', opportunity_id FROM review_events WHERE inserted_a
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events
-WHERE security_review_id IN (SELECT review_id FROM review_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
-
--- Incremental refresh: carry over every entity that did not change.
-INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deal_facts
-WHERE opportunity_id NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts');
+WHERE security_review_id GLOBAL IN (SELECT review_id FROM review_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
@@ -293,8 +326,8 @@ FROM
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
                          event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id)) AS s
-        FROM opportunity_events
-        WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')
+        FROM (SELECT * FROM opportunity_events
+        WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
         GROUP BY opportunity_id
     )
     WHERE outcome IN ('won', 'lost', 'no_decision')
@@ -314,17 +347,47 @@ ALL LEFT JOIN
             review_id,
             argMax(tuple(channel, requested_at, completed_at, effort_hours),
                    tuple(event_time, multiIf(event_type = 'security.review.requested', 1, event_type = 'security.review.updated', 2, 3), event_id)) AS r
-        FROM review_events
-        WHERE review_id IN (SELECT review_key FROM (
+        FROM (SELECT * FROM review_events
+        WHERE review_id GLOBAL IN (SELECT review_key FROM (
             SELECT ifNull(security_review_id, '') AS review_key FROM opportunity_events
-            WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')))
+            WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))))
         GROUP BY review_id
     )
 ) AS r1 USING review_key;
 
-ALTER TABLE deal_facts REPLACE PARTITION tuple() FROM deal_facts_next;
+-- Partitions to rebuild in an incremental refresh: those the changed
+-- entities were in (live table) and those their recomputed rows go to
+-- (new table). An entity may move (an open finding that is fixed leaves
+-- the open partition for the month of its fix): both are rebuilt.
+SELECT DISTINCT p
+FROM
+(
+    SELECT toString(toYYYYMM(closed_at)) AS p FROM deal_facts
+    WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')
+    UNION ALL
+    SELECT toString(toYYYYMM(closed_at)) AS p FROM deal_facts_next
+)
+ORDER BY p;
 
-DROP TABLE deal_facts_next;
+-- Incremental refresh: carry over the unchanged entities of the partitions
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
+INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deal_facts
+PREWHERE toYYYYMM(closed_at) IN (0, 202607)
+WHERE opportunity_id NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts');
+
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
+ALTER TABLE deal_facts_next
+    ATTACH PARTITION ID '202606' FROM deal_facts;
+
+DROP TABLE IF EXISTS deal_facts_old;
+
+RENAME TABLE deal_facts TO deal_facts_old, deal_facts_next TO deal_facts;
+
+DROP TABLE deal_facts_old;
 
 DROP TABLE IF EXISTS deployment_facts_next;
 
@@ -352,7 +415,13 @@ CREATE TABLE IF NOT EXISTS deployment_facts_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY deployment_id;
+) ENGINE = MergeTree
+-- Running deployments share a partition; a finished one sits in the
+-- month of its last event.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY if(status = 'in_progress', 0, toYYYYMM(last_event_time))
+ORDER BY deployment_id;
 
 -- Deployments to recompute: new or changed deployment events, deployments
 -- of a service and commit with new gate runs, and deployments of services
@@ -362,18 +431,13 @@ SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE i
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
-WHERE cityHash64(service_id, ifNull(commit_sha, '')) IN (
+WHERE cityHash64(service_id, ifNull(commit_sha, '')) GLOBAL IN (
     SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
     WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000) AND isNotNull(commit_sha));
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
-WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
-
--- Incremental refresh: carry over every entity that did not change.
-INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deployment_facts
-WHERE deployment_id NOT IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts');
+WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- deployment_facts: latest state per deployment, gate outcome for the same
 -- service and commit, owner from the catalog as of the deployment's start.
@@ -429,8 +493,8 @@ FROM
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
                            tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id)) AS s
-                FROM deployment_events
-                WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+                FROM (SELECT * FROM deployment_events
+                WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
                 GROUP BY deployment_id
             )
         ) AS l1
@@ -452,11 +516,11 @@ FROM
                 (
                     SELECT run_id,
                            argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
-                    FROM gate_events
+                    FROM (SELECT * FROM gate_events
                     WHERE isNotNull(commit_sha)
-                    AND cityHash64(service_id, assumeNotNull(commit_sha)) IN (
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
                         SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
-                        WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
                     GROUP BY run_id
                 )
             )
@@ -466,13 +530,43 @@ FROM
 ALL LEFT JOIN
 (
     SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
-    FROM service_events
+    FROM (SELECT * FROM service_events)
     GROUP BY service_id
 ) AS r2 USING service_id;
 
-ALTER TABLE deployment_facts REPLACE PARTITION tuple() FROM deployment_facts_next;
+-- Partitions to rebuild in an incremental refresh: those the changed
+-- entities were in (live table) and those their recomputed rows go to
+-- (new table). An entity may move (an open finding that is fixed leaves
+-- the open partition for the month of its fix): both are rebuilt.
+SELECT DISTINCT p
+FROM
+(
+    SELECT toString(if(status = 'in_progress', 0, toYYYYMM(last_event_time))) AS p FROM deployment_facts
+    WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    UNION ALL
+    SELECT toString(if(status = 'in_progress', 0, toYYYYMM(last_event_time))) AS p FROM deployment_facts_next
+)
+ORDER BY p;
 
-DROP TABLE deployment_facts_next;
+-- Incremental refresh: carry over the unchanged entities of the partitions
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
+INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deployment_facts
+PREWHERE if(status = 'in_progress', 0, toYYYYMM(last_event_time)) IN (0, 202607)
+WHERE deployment_id NOT IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts');
+
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
+ALTER TABLE deployment_facts_next
+    ATTACH PARTITION ID '202606' FROM deployment_facts;
+
+DROP TABLE IF EXISTS deployment_facts_old;
+
+RENAME TABLE deployment_facts TO deployment_facts_old, deployment_facts_next TO deployment_facts;
+
+DROP TABLE deployment_facts_old;
 
 DROP TABLE IF EXISTS ticket_facts_next;
 
@@ -498,23 +592,40 @@ CREATE TABLE IF NOT EXISTS ticket_facts_next (
     kafka_topic String COMMENT 'Lineage: Kafka topic of that event.',
     kafka_partition Int32 COMMENT 'Lineage: Kafka partition of that event.',
     kafka_offset Int64 COMMENT 'Lineage: Kafka offset of that event.'
-) ENGINE = MergeTree ORDER BY ticket_id;
+) ENGINE = MergeTree
+-- Unsolved tickets change most, so they share a partition; a solved or
+-- closed ticket sits in the month of its last event.
+-- An incremental refresh rebuilds only the partitions holding a changed
+-- entity (before or after the change): see transform/refresh.go.
+PARTITION BY if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0)
+ORDER BY ticket_id;
 
--- Tickets to recompute: new or changed ticket events, and tickets of
--- accounts named (in any version) by incidents with new events.
+-- Tickets to recompute: new or changed ticket events, and tickets whose
+-- incident window can have changed: tickets of accounts named (in any
+-- version) by incidents with new events, created within 30 days after a
+-- detection time (in any version) of those incidents. after_incident_30d
+-- and incidents_30d count incidents detected in the 30 days up to the
+-- ticket's creation, so no other ticket's figures can change.
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'ticket_facts', ticket_id FROM ticket_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'ticket_facts', ticket_id FROM ticket_facts
-WHERE account_id IN (
-    SELECT arrayJoin(affected_account_ids) FROM incident_events
-    WHERE incident_id IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000)));
-
--- Incremental refresh: carry over every entity that did not change.
-INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM ticket_facts
-WHERE ticket_id NOT IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts');
+SELECT DISTINCT 'ticket_facts', ticket_id
+FROM
+(
+    SELECT ticket_id, account_id, created_at FROM ticket_facts
+    WHERE account_id GLOBAL IN (
+        SELECT arrayJoin(affected_account_ids) FROM incident_events
+        WHERE incident_id GLOBAL IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000)))
+) AS l1
+ALL INNER JOIN
+(
+    -- One row per account and detection time (a lambda over a joined
+    -- column is refused by 18.16 here).
+    SELECT DISTINCT arrayJoin(affected_account_ids) AS account_id, detected_at FROM incident_events
+    WHERE incident_id GLOBAL IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000))
+) AS r1 USING account_id
+WHERE detected_at <= created_at AND detected_at >= created_at - 30 * 86400;
 
 -- ticket_facts: latest state per ticket and whether its account was hit by
 -- a security incident in the 30 days before the ticket was created.
@@ -566,8 +677,8 @@ FROM
                          kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
                                              event_type = 'support.ticket.solved', 3, 4), event_id)) AS s
-        FROM ticket_events
-        WHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')
+        FROM (SELECT * FROM ticket_events
+        WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
         GROUP BY ticket_id
     )
 ) AS l1
@@ -581,7 +692,7 @@ ALL LEFT JOIN
             incident_id,
             tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 1) AS accounts,
             tupleElement(argMax(tuple(affected_account_ids, detected_at), tuple(event_time, event_id)), 2) AS inc_detected_at
-        FROM incident_events
+        FROM (SELECT * FROM incident_events)
         GROUP BY incident_id
     )
     ARRAY JOIN accounts AS account_id
@@ -589,9 +700,39 @@ ALL LEFT JOIN
 ) AS r1 USING account_id
 );
 
-ALTER TABLE ticket_facts REPLACE PARTITION tuple() FROM ticket_facts_next;
+-- Partitions to rebuild in an incremental refresh: those the changed
+-- entities were in (live table) and those their recomputed rows go to
+-- (new table). An entity may move (an open finding that is fixed leaves
+-- the open partition for the month of its fix): both are rebuilt.
+SELECT DISTINCT p
+FROM
+(
+    SELECT toString(if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0)) AS p FROM ticket_facts
+    WHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')
+    UNION ALL
+    SELECT toString(if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0)) AS p FROM ticket_facts_next
+)
+ORDER BY p;
 
-DROP TABLE ticket_facts_next;
+-- Incremental refresh: carry over the unchanged entities of the partitions
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
+INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM ticket_facts
+PREWHERE if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0) IN (0, 202607)
+WHERE ticket_id NOT IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts');
+
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
+ALTER TABLE ticket_facts_next
+    ATTACH PARTITION ID '202606' FROM ticket_facts;
+
+DROP TABLE IF EXISTS ticket_facts_old;
+
+RENAME TABLE ticket_facts TO ticket_facts_old, ticket_facts_next TO ticket_facts;
+
+DROP TABLE ticket_facts_old;
 
 DROP TABLE IF EXISTS department_scorecard_next;
 
@@ -713,7 +854,7 @@ FROM
     FROM
     (
         SELECT exception_id, argMax(tuple(department, opened_at), tuple(event_time, event_id)) AS p
-        FROM policy_exception_events GROUP BY exception_id
+        FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
     )
     UNION ALL
     SELECT department, month, 'policy_exceptions_open' AS metric, toFloat64(1) AS v
@@ -733,7 +874,7 @@ FROM
                 FROM
                 (
                     SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
-                    FROM policy_exception_events GROUP BY exception_id
+                    FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
                 )
             )
             WHERE opened_at < toDateTime(1782864000)
@@ -751,7 +892,7 @@ FROM
             FROM
             (
                 SELECT incident_id, argMax(tuple(contributing_departments, detected_at, cost_usd), tuple(event_time, event_id)) AS i
-                FROM incident_events GROUP BY incident_id
+                FROM (SELECT * FROM incident_events) GROUP BY incident_id
             )
         )
         ARRAY JOIN depts AS department
@@ -768,7 +909,7 @@ FROM
         (
             SELECT assessment_id,
                    argMax(tuple(department, requested_at, assessment_cost_usd, annual_monitoring_cost_usd), tuple(event_time, event_id)) AS a
-            FROM vendor_assessment_events GROUP BY assessment_id
+            FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
         )
     )
     ARRAY JOIN ['vendor_assessments', 'vendor_assessment_cost_usd', 'vendor_monitoring_cost_usd'] AS metric, [toFloat64(1), a_cost, m_cost] AS v
@@ -780,7 +921,7 @@ FROM
         FROM
         (
             SELECT assessment_id, argMax(tuple(department, requested_at, completed_at), tuple(event_time, event_id)) AS a
-            FROM vendor_assessment_events GROUP BY assessment_id
+            FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
         )
         WHERE isNotNull(tupleElement(a, 3))
     )
@@ -793,7 +934,7 @@ FROM
         FROM
         (
             SELECT exception_id, argMax(tuple(department, opened_at, resolved_at), tuple(event_time, event_id)) AS p
-            FROM policy_exception_events GROUP BY exception_id
+            FROM (SELECT * FROM policy_exception_events) GROUP BY exception_id
         )
         WHERE isNotNull(tupleElement(p, 3))
     )
@@ -801,6 +942,8 @@ FROM
 )
 GROUP BY department, month;
 
-ALTER TABLE department_scorecard REPLACE PARTITION tuple() FROM department_scorecard_next;
+DROP TABLE IF EXISTS department_scorecard_old;
 
-DROP TABLE department_scorecard_next;
+RENAME TABLE department_scorecard TO department_scorecard_old, department_scorecard_next TO department_scorecard;
+
+DROP TABLE department_scorecard_old;
