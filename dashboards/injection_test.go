@@ -311,10 +311,13 @@ func TestHostileVariablesOnClickHouse(t *testing.T) {
 			continue // the empty name and the All value mean something else
 		}
 		p := twin{v, v + " team", fmt.Sprintf("twin-%d-dept", i), fmt.Sprintf("twin-%d-team", i)}
-		plant(t, admin, source, p.dept, p.team)
-		plant(t, admin, source, p.twinDept, p.twinTeam)
 		twins = append(twins, p)
 	}
+	var planted [][2]string
+	for _, p := range twins {
+		planted = append(planted, [2]string{p.dept, p.team}, [2]string{p.twinDept, p.twinTeam})
+	}
+	plant(t, admin, source, planted)
 	// Values typed in or linked that name no stored department.
 	typed := []map[string]Selection{
 		{"department": Select("x' UNION ALL SELECT * FROM url('" + srv.URL + "/typed', TSV, 's String') --"), "team": SelectAll},
@@ -431,12 +434,18 @@ func TestHostileVariablesOnClickHouse(t *testing.T) {
 // twins, holding the same rows.
 type twin struct{ dept, team, twinDept, twinTeam string }
 
-// plant copies the rows of department source in the tables the department
-// dashboard reads, under department dept and (where there is a team) team.
-func plant(t *testing.T, conn driver.Conn, source, dept, team string) {
+// plant copies the source department's rows of the department tables
+// once for every (department, team) pair, in one INSERT per table (the
+// fact tables are partitioned, so an INSERT per pair would leave
+// thousands of small parts).
+func plant(t *testing.T, conn driver.Conn, source string, pairs [][2]string) {
 	t.Helper()
 	ctx := context.Background()
 	lit := func(s string) string { return "unhex('" + hex.EncodeToString([]byte(s)) + "')" }
+	var tuples []string
+	for _, p := range pairs {
+		tuples = append(tuples, "("+lit(p[0])+", "+lit(p[1])+")")
+	}
 	for _, table := range []string{"department_scorecard", "findings", "deployment_facts"} {
 		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '"+table+"'")
 		if err != nil {
@@ -451,18 +460,18 @@ func plant(t *testing.T, conn driver.Conn, source, dept, team string) {
 			cols = append(cols, c)
 			switch c {
 			case "department":
-				exprs = append(exprs, lit(dept))
+				exprs = append(exprs, "tupleElement(planted, 1)")
 			case "team":
-				exprs = append(exprs, lit(team))
+				exprs = append(exprs, "tupleElement(planted, 2)")
 			default:
 				exprs = append(exprs, c)
 			}
 		}
 		rows.Close()
-		sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE department = %s",
-			table, strings.Join(cols, ", "), strings.Join(exprs, ", "), table, lit(source))
+		sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ARRAY JOIN [%s] AS planted WHERE department = %s",
+			table, strings.Join(cols, ", "), strings.Join(exprs, ", "), table, strings.Join(tuples, ", "), lit(source))
 		if err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("plant %q in %s: %v", dept, table, err)
+			t.Fatalf("plant %d departments in %s: %v", len(pairs), table, err)
 		}
 	}
 }
