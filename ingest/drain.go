@@ -88,6 +88,25 @@ func (in *Ingester) drainTarget(ctx context.Context, admin *kafkaio.Admin) (drai
 	return target, nil
 }
 
+// drainTargetRetry is drainTarget, retried while the broker answers with
+// transient errors (a new topic's leader not yet known: NotLeaderForPartition)
+// for up to 30 s.
+func (in *Ingester) drainTargetRetry(ctx context.Context, admin *kafkaio.Admin) (drainTarget, error) {
+	bo := backoff{min: in.cfg.BackoffMin, max: 2 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		target, err := in.drainTarget(ctx, admin)
+		if err == nil || !kafkaio.Retriable(err) || time.Now().After(deadline) {
+			return target, err
+		}
+		d := bo.next()
+		in.log.Warn("drain: listing offsets failed; retrying", "err", err, "retry_in", d)
+		if err := sleep(ctx, d); err != nil {
+			return nil, fmt.Errorf("ingest: drain: %w", err)
+		}
+	}
+}
+
 // caughtUp reports whether committed reaches target everywhere, and how
 // many partitions are still behind.
 func (target drainTarget) caughtUp(committed kafkaio.Offsets) (bool, int) {

@@ -207,7 +207,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 			return fmt.Errorf("ingest: kafka admin: %w", err)
 		}
 		defer admin.Close()
-		target, err := in.drainTarget(ctx, admin)
+		target, err := in.drainTargetRetry(ctx, admin)
 		if err != nil {
 			return err
 		}

@@ -168,7 +168,8 @@ func TestHostileProducerSoak(t *testing.T) {
 
 	const budgetMiB = 32
 	group := groupName(t)
-	p := startIngest(t, bin, childEnv(kc, cc), "--group", group, "--memory-budget-mib", strconv.Itoa(budgetMiB))
+	// Default flush age (1 s): fewer, larger parts than the tests' 200 ms.
+	p := startIngest(t, bin, childEnv(kc, cc), "--group", group, "--memory-budget-mib", strconv.Itoa(budgetMiB), "--flush-age", "1s")
 	p.addr()
 	bound := ingest.MemoryLimit(budgetMiB<<20) + rssOverhead
 
@@ -272,11 +273,26 @@ checking:
 	}
 	checkCommitted(t, kc, group)
 	stopChild(t, p)
-	// Every 100-years batch leaves a part per year in the typed and raw
-	// tables; ClickHouse 18.16 takes tens of seconds to drop thousands of
-	// parts, longer than the test database's cleanup allows.
-	for _, tb := range []string{"events_raw", "finding_events"} {
-		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+tb); err != nil {
+	// Drop the test's tables here, with the soak's deadline: thousands of
+	// parts (every 100-years batch leaves one per year) take ClickHouse
+	// 18.16 longer to drop than the test database's cleanup allows on a
+	// busy machine.
+	var tables []string
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	for _, tb := range tables {
+		// Names read from system.tables, backquoted.
+		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS `"+strings.ReplaceAll(tb, "`", "")+"`"); err != nil {
 			t.Logf("drop %s: %v", tb, err)
 		}
 	}

@@ -255,7 +255,7 @@ func TestEventTimeWindow(t *testing.T) {
 	valid := 0
 	for y := 2000; y <= time.Now().Year(); y++ {
 		msgs = append(msgs, structured(sec, "F-y", "in-"+strconv.Itoa(y), "security.finding.updated",
-			strconv.Itoa(y)+"-06-01T00:00:00Z", findingData("F-y"+strconv.Itoa(y), "")))
+			strconv.Itoa(y)+"-01-01T00:00:00Z", findingData("F-y"+strconv.Itoa(y), "")))
 		valid++
 	}
 	produce(t, kc, msgs)
