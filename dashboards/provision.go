@@ -59,6 +59,9 @@ type ProvisionOptions struct {
 	// CISOTeam names the team that sees every folder; default
 	// DefaultCISOTeam. Used only with Departments.
 	CISOTeam string
+	// Alerting, when set, provisions the alert rules (AlertRules), the
+	// contact points and impact's route of the notification policies.
+	Alerting *Alerting
 }
 
 // Errors Provision wraps, for callers that act on the cause.
@@ -103,6 +106,17 @@ func Provision(ctx context.Context, g config.Grafana, opts ProvisionOptions) ([]
 	}
 	if len(opts.Departments) > 0 {
 		rs, err := c.provisionDepartments(opts)
+		results = append(results, rs...)
+		if err != nil {
+			return results, err
+		}
+	}
+	if opts.Alerting != nil {
+		a := *opts.Alerting
+		if a.DatasourceUID == "" {
+			a.DatasourceUID = opts.Datasource.withDefaults().UID
+		}
+		rs, err := c.provisionAlerting(a)
 		results = append(results, rs...)
 		if err != nil {
 			return results, err

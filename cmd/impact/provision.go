@@ -15,6 +15,7 @@ func init() {
 		opts        dashboards.ProvisionOptions
 		departments bool
 		secrets     string
+		alerting    string
 	)
 	cmd := &cobra.Command{
 		Use:   "provision",
@@ -29,12 +30,26 @@ there also gets a team "impact: NAME", a folder only that team and the CISO's te
 (--ciso-team) see, a data source connecting as the department's own read-only
 ClickHouse user, and its own scorecard dashboard with the department fixed; the
 cross-department folder "impact" is then visible to the CISO's team alone (Grafana
-Admins always see everything). Add department heads to their team in Grafana.`,
+Admins always see everything). Add department heads to their team in Grafana.
+
+With --alerting FILE (YAML: ciso and departments contacts, thresholds; see
+deploy/alerting.example.yaml) it also provisions the alert rules (SLA breaches,
+security debt growth, cost of risk, gate block rate spike, ingest stalled, DLQ
+rate, transform stale), a contact point per contact and impact's route in the
+notification policies: department alerts go to the department's contact point by
+their department label, everything else to the CISO's (docs/alerts.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Datasource.Password = os.Getenv(dashboards.ReaderPasswordEnv)
 			if departments != (secrets != "") {
 				return fmt.Errorf("give --departments and --secrets FILE together")
+			}
+			if alerting != "" {
+				a, err := dashboards.LoadAlerting(alerting)
+				if err != nil {
+					return err
+				}
+				opts.Alerting = &a
 			}
 			if departments {
 				s, err := access.LoadSecrets(secrets)
@@ -69,6 +84,7 @@ Admins always see everything). Add department heads to their team in Grafana.`,
 	f.BoolVar(&opts.RotatePassword, "rotate-password", false, "send the data source password even if nothing else changed")
 	f.BoolVar(&departments, "departments", false, "also provision each department of --secrets: team, folder, permissions, data source, dashboard")
 	f.StringVar(&secrets, "secrets", "", "secrets file of impact access (the departments' readers)")
+	f.StringVar(&alerting, "alerting", "", "alerting configuration (YAML): provision alert rules, contact points and notification policies")
 	f.StringVar(&opts.CISOTeam, "ciso-team", dashboards.DefaultCISOTeam, "team that sees the cross-department folder and every department's")
 	rootCmd.AddCommand(cmd)
 }

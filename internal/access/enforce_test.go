@@ -3,9 +3,6 @@ package access_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -265,18 +262,9 @@ func TestDepartmentReaders(t *testing.T) {
 func (w *world) checkCurrent(t *testing.T, sliced, denied []string) {
 	ctx := context.Background()
 	r, other := w.readers[0], w.readers[1]
-	ddl, err := pipelinetest.ShowCreateTables(ctx, w.admin, w.base)
+	setup, err := pipelinetest.CopyTables(ctx, w.admin, w.srv.HTTPAddr(), w.base, append(append([]string{}, sliced...), denied...))
 	if err != nil {
 		t.Fatal(err)
-	}
-	setup := []string{"CREATE DATABASE " + w.base}
-	for _, s := range ddl {
-		setup = append(setup, strings.Replace(s, "CREATE TABLE ", "CREATE TABLE "+w.base+".", 1))
-	}
-	for _, table := range append(append([]string{}, sliced...), denied...) {
-		if rows := w.export(t, table); rows != "" {
-			setup = append(setup, "INSERT INTO "+w.base+"."+table+" VALUES "+rows)
-		}
 	}
 	for _, rd := range []access.Reader{r, other} {
 		stmts, err := transform.DepartmentSliceSQL(w.base, rd.Database)
@@ -352,22 +340,6 @@ func (w *world) checkCurrent(t *testing.T, sliced, denied []string) {
 			t.Errorf("%s: got %q, want %s", c.query, strings.TrimSpace(a.Rows), c.want)
 		}
 	}
-}
-
-// export returns every row of base.table as ClickHouse's Values format.
-func (w *world) export(t *testing.T, table string) string {
-	t.Helper()
-	q := url.Values{"query": {"SELECT * FROM " + w.base + "." + table + " FORMAT Values"}}
-	resp, err := http.Get("http://" + w.srv.HTTPAddr() + "/?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("export %s: %v %s", table, err, b)
-	}
-	return string(b)
 }
 
 // quote is a ClickHouse string literal of s, for the test's own statements.

@@ -13,6 +13,9 @@ package pipelinetest
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -105,4 +108,63 @@ func ShowCreateTables(ctx context.Context, conn driver.Conn, db string) ([]strin
 		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE "+db+".", "CREATE TABLE ", 1))
 	}
 	return stmts, nil
+}
+
+// CopyTables returns the statements that recreate tables of database db
+// (as the server at conn reports their definitions) and every row they
+// hold, in a database of the same name: for running the same queries over
+// the same data in chdb (sqlcheck.RunAs), a current ClickHouse. Rows are
+// read through the server's HTTP interface at httpAddr (as user default)
+// in ClickHouse's Values format, which both versions read back exactly.
+func CopyTables(ctx context.Context, conn driver.Conn, httpAddr, db string, tables []string) ([]string, error) {
+	ddl, err := ShowCreateTables(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, t := range tables {
+		want[t] = true
+	}
+	out := []string{"CREATE DATABASE IF NOT EXISTS " + db}
+	for _, s := range ddl {
+		name := strings.Fields(strings.TrimPrefix(s, "CREATE TABLE "))[0]
+		if !want[name] {
+			continue
+		}
+		delete(want, name)
+		out = append(out, strings.Replace(s, "CREATE TABLE ", "CREATE TABLE "+db+".", 1))
+		rows, err := valuesOf(ctx, httpAddr, db+"."+name)
+		if err != nil {
+			return nil, err
+		}
+		if rows != "" {
+			out = append(out, "INSERT INTO "+db+"."+name+" VALUES "+rows)
+		}
+	}
+	for t := range want {
+		return nil, fmt.Errorf("copy tables: %s.%s does not exist", db, t)
+	}
+	return out, nil
+}
+
+// valuesOf returns every row of table in the Values format.
+func valuesOf(ctx context.Context, httpAddr, table string) (string, error) {
+	q := url.Values{"query": {"SELECT * FROM " + table + " FORMAT Values"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+"/?"+q.Encode(), nil)
+	if err != nil {
+		return "", fmt.Errorf("export %s: %w", table, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("export %s: %w", table, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("export %s: %w", table, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("export %s: status %d: %s", table, resp.StatusCode, b)
+	}
+	return string(b), nil
 }
