@@ -43,7 +43,7 @@ func newSources(cfg *Config, m *mapping.File) map[string]*source {
 			verify:  verifyGitHub,
 			headers: []string{"X-GitHub-Event", "X-GitHub-Delivery", "X-GitHub-Hook-ID"},
 			mapFn: func(_ context.Context, meta http.Header, body []byte, received time.Time) (sources.Result, error) {
-				return github.Map(m, github.Delivery{Event: meta.Get("X-GitHub-Event"), ID: meta.Get("X-GitHub-Delivery"), Received: received, Body: body})
+				return github.Map(m, github.Delivery{Event: meta.Get("X-GitHub-Event"), Received: received, Body: body})
 			},
 		},
 		GitLab: {

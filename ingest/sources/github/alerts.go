@@ -212,6 +212,12 @@ func CodeScanningAlert(m *mapping.File, repo string, action string, a *Alert, re
 }
 
 func (x *mapper) codeScanning(action string, a *Alert) (sources.Result, error) {
+	if a.State == "" {
+		// GitHub documents a null state for alerts found outside the
+		// default branch until they are dismissed or fixed: a pull
+		// request's finding, not yet one of the service's code.
+		return sources.Ignore("code_scanning_alert %d %s: state null, an alert outside the default branch (not in the service's code until it appears there)", a.Number, action), nil
+	}
 	status, err := alertStatus(a.State, nil)
 	if err != nil {
 		return sources.Result{}, fmt.Errorf("code_scanning_alert %d: %w", a.Number, err)
@@ -322,7 +328,16 @@ func SecretScanningAlert(m *mapping.File, repo string, action string, a *Alert, 
 }
 
 func (x *mapper) secretScanning(action string, a *Alert) (sources.Result, error) {
-	status, err := alertStatus(a.State, a.Resolution)
+	state := a.State
+	if state == "" {
+		// The webhook's alert (secret-scanning-alert-webhook) has no state,
+		// unlike the REST API's: a resolution makes it resolved.
+		state = "open"
+		if deref(a.Resolution) != "" {
+			state = "resolved"
+		}
+	}
+	status, err := alertStatus(state, a.Resolution)
 	if err != nil {
 		return sources.Result{}, fmt.Errorf("secret_scanning_alert %d: %w", a.Number, err)
 	}

@@ -24,8 +24,7 @@ func ExampleMap() {
 		return
 	}
 	res, err := github.Map(m, github.Delivery{
-		Event:    "dependabot_alert",                     // X-GitHub-Event
-		ID:       "72d3162e-cc78-11e3-81ab-4c9367dc0958", // X-GitHub-Delivery
+		Event:    "dependabot_alert", // X-GitHub-Event
 		Received: time.Now(),
 		Body:     body,
 	})

@@ -95,7 +95,7 @@ func TestSameIDsAsWebhooks(t *testing.T) {
 		{"dependabot_alert", "dependabot_alert.created"},
 	} {
 		body := sourcetest.Shared(t, "github", c.fixture+".json")
-		hook, err := github.Map(nil, github.Delivery{Event: c.event, ID: "guid-1", Body: body})
+		hook, err := github.Map(nil, github.Delivery{Event: c.event, Body: body})
 		if err != nil || len(hook.Events) != 1 {
 			t.Fatalf("%s webhook: %v %+v", c.fixture, err, hook)
 		}

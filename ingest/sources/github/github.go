@@ -8,8 +8,12 @@
 // type and that time, so a redelivery, a second webhook for the same change
 // and an import of the same alert are one event. When it does not (a code
 // scanning alert's fixed action carries no fixed_at) the event time is the
-// delivery's arrival and the id derives from the delivery GUID
-// (X-GitHub-Delivery, which GitHub keeps on redelivery).
+// delivery's arrival and the id derives from a hash of the signed body. Not
+// from the X-GitHub-Delivery GUID: that header is outside the signature, so
+// a captured delivery replayed with a fresh GUID would otherwise become a new
+// event (a stale "reopened" re-opening a fixed finding); and the same change
+// sent to a repository hook and an organization hook, two GUIDs, is one
+// event. GitHub's redelivery resends the same body, so it keeps its id.
 package github
 
 import (
@@ -37,9 +41,8 @@ func Source(repo string) string { return "https://github.com/" + repo }
 // Delivery is one webhook delivery.
 type Delivery struct {
 	Event    string    // X-GitHub-Event header, e.g. code_scanning_alert
-	ID       string    // X-GitHub-Delivery header (GUID); empty: derived from Body
 	Received time.Time // arrival: the event time when the payload dates nothing
-	Body     []byte
+	Body     []byte    // as signed; undated changes take their id from its hash
 }
 
 // Map maps one delivery:
@@ -81,11 +84,8 @@ func Map(m *mapping.File, d Delivery) (sources.Result, error) {
 	if p.Repository.FullName == "" {
 		return sources.Result{}, fmt.Errorf("%s webhook: no repository.full_name", d.Event)
 	}
-	key := d.ID
-	if key == "" {
-		sum := sha256.Sum256(d.Body)
-		key = "sha256:" + hex.EncodeToString(sum[:16])
-	}
+	sum := sha256.Sum256(d.Body)
+	key := "sha256:" + hex.EncodeToString(sum[:16])
 	x := &mapper{m: mappingOrDefault(m), repo: p.Repository.FullName, received: d.Received, key: key}
 	return h(x, &p)
 }
@@ -124,7 +124,7 @@ type mapper struct {
 	m        *mapping.File
 	repo     string
 	received time.Time
-	key      string // delivery GUID or body hash
+	key      string // hash of the delivery's body, or an imported record's id
 }
 
 func (x *mapper) service() string { return x.m.Service(mapping.GitHub, x.repo, x.repo) }

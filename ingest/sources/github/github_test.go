@@ -133,6 +133,20 @@ func TestMap(t *testing.T) {
 		{"secret_scanning_alert.reopened", "secret_scanning_alert",
 			sourcetest.Edit(t, local(t, "secret_scanning_alert.created"), map[string]any{"action": "reopened", "alert.updated_at": "2025-02-05T10:00:00Z"}),
 			"security.finding.reopened", finding("open", "secret", "high", nil)},
+		// GitHub's other secret scanning actions change nothing the
+		// contract holds but the alert's last update.
+		{"secret_scanning_alert.validated", "secret_scanning_alert",
+			sourcetest.Edit(t, local(t, "secret_scanning_alert.created"), map[string]any{"action": "validated", "alert.validity": "inactive", "alert.updated_at": "2025-02-05T11:00:00Z"}),
+			"security.finding.updated", finding("open", "secret", "high", nil)},
+		{"secret_scanning_alert.publicly_leaked", "secret_scanning_alert",
+			sourcetest.Edit(t, local(t, "secret_scanning_alert.created"), map[string]any{"action": "publicly_leaked", "alert.publicly_leaked": true, "alert.updated_at": "2025-02-05T12:00:00Z"}),
+			"security.finding.updated", finding("open", "secret", "high", nil)},
+		{"secret_scanning_alert.assigned", "secret_scanning_alert",
+			sourcetest.Edit(t, local(t, "secret_scanning_alert.created"), map[string]any{"action": "assigned", "alert.updated_at": "2025-02-05T13:00:00Z"}),
+			"security.finding.updated", finding("open", "secret", "high", nil)},
+		{"code_scanning_alert.updated_assignment", "code_scanning_alert",
+			sourcetest.Edit(t, shared(t, "code_scanning_alert.created"), map[string]any{"action": "updated_assignment", "alert.updated_at": "2021-03-03T08:00:00Z"}),
+			"security.finding.updated", finding("open", "sast", "high", nil)},
 		{"deployment_status", "deployment_status", shared(t, "deployment_status"), "deployment.finished", func(t *testing.T, p schemas.Payload) {
 			d := p.(*schemas.Deployment)
 			if d.Status != "success" || d.Environment != "production" || d.ServiceID != "Codertocat/Hello-World" || d.Trigger != "feature" ||
@@ -193,7 +207,7 @@ func TestMap(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := Map(m, Delivery{Event: c.event, ID: "72d3162e-cc78-11e3-81ab-4c9367dc0958", Received: received, Body: c.body})
+			r, err := Map(m, Delivery{Event: c.event, Received: received, Body: c.body})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,6 +252,10 @@ func TestIgnored(t *testing.T) {
 		{"protection rule", "deployment_protection_rule", local(t, "deployment_protection_rule.requested"), m, "callback"},
 		{"deployment status event", "deployment", sourcetest.Edit(t, local(t, "deployment.created"), map[string]any{"action": "updated"}), m, "only a created deployment"},
 		{"ping", "ping", []byte(`{"zen":"Design for failure."}`), m, "ping"},
+		// GitHub: "Events for alerts found outside the default branch will
+		// return a null value until they are dismissed or fixed."
+		{"code scanning alert off the default branch", "code_scanning_alert",
+			sourcetest.Edit(t, shared(t, "code_scanning_alert.created"), map[string]any{"alert.state": nil, "ref": "refs/pull/7/merge"}), m, "outside the default branch"},
 		{"push", "push", shared(t, "deployment_status"), m, `event "push" carries nothing`},
 	}
 	for _, c := range cases {
@@ -260,7 +278,7 @@ func TestSharedFixtures(t *testing.T) {
 		name := filepath.Base(path)
 		event, _, _ := strings.Cut(strings.TrimSuffix(name, ".json"), ".")
 		t.Run(name, func(t *testing.T) {
-			r, err := Map(testMapping(t), Delivery{Event: event, ID: "d-1", Received: received, Body: sourcetest.Shared(t, "github", name)})
+			r, err := Map(testMapping(t), Delivery{Event: event, Received: received, Body: sourcetest.Shared(t, "github", name)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,19 +309,22 @@ func TestErrors(t *testing.T) {
 
 // TestEventIDs: a redelivery is the same event; a change dated by the
 // payload has the same id whatever delivery carried it; an undated change
-// takes its id from the delivery GUID.
+// takes its id from the signed body, never from the unsigned
+// X-GitHub-Delivery header, so replaying a captured delivery under a fresh
+// GUID (or receiving it from a repository and an organization hook) is the
+// same event, while a different change is a different one.
 func TestEventIDs(t *testing.T) {
 	body := shared(t, "dependabot_alert.created")
-	id := func(event, delivery string, recv time.Time, b []byte) string {
+	id := func(event string, recv time.Time, b []byte) string {
 		t.Helper()
-		r, err := Map(nil, Delivery{Event: event, ID: delivery, Received: recv, Body: b})
+		r, err := Map(nil, Delivery{Event: event, Received: recv, Body: b})
 		if err != nil || len(r.Events) != 1 {
 			t.Fatalf("%v %+v", err, r)
 		}
 		return r.Events[0].ID
 	}
-	a := id("dependabot_alert", "guid-1", received, body)
-	if a != id("dependabot_alert", "guid-1", received.Add(time.Hour), body) || a != id("dependabot_alert", "guid-2", received, body) {
+	a := id("dependabot_alert", received, body)
+	if a != id("dependabot_alert", received.Add(time.Hour), body) {
 		t.Error("a dated change changed id with the delivery")
 	}
 	want := sources.ChangeID(System, "github:wolfy1339/pika-pack/dependabot/20", "security.finding.opened", time.Date(2023, 6, 24, 13, 57, 12, 0, time.UTC))
@@ -311,14 +332,12 @@ func TestEventIDs(t *testing.T) {
 		t.Errorf("id %s, want the ChangeID %s an importer computes", a, want)
 	}
 	fixed := shared(t, "code_scanning_alert.fixed")
-	b1 := id("code_scanning_alert", "guid-1", received, fixed)
-	if b1 != id("code_scanning_alert", "guid-1", received.Add(time.Hour), fixed) {
-		t.Error("an undated change's redelivery changed id")
+	b1 := id("code_scanning_alert", received, fixed)
+	if b1 != id("code_scanning_alert", received.Add(time.Hour), fixed) {
+		t.Error("an undated change's redelivery (or replay) changed id")
 	}
-	if b1 == id("code_scanning_alert", "guid-2", received, fixed) {
-		t.Error("two deliveries of undated changes share an id")
-	}
-	if id("code_scanning_alert", "", received, fixed) != id("code_scanning_alert", "", received.Add(time.Hour), fixed) {
-		t.Error("without a GUID the body must give a stable id")
+	other := sourcetest.Edit(t, fixed, map[string]any{"commit_oid": "0000000000000000000000000000000000000001"})
+	if b1 == id("code_scanning_alert", received, other) {
+		t.Error("two different undated changes share an id")
 	}
 }
