@@ -97,15 +97,23 @@ func Map(m *mapping.File, d Delivery) (sources.Result, error) {
 	if m == nil {
 		m = &mapping.File{}
 	}
-	var h hook
-	if err := json.Unmarshal(d.Body, &h); err != nil {
+	// The kind first: the other hooks (push, merge_request, note, ...) are
+	// ignored whatever their other members hold.
+	var probe struct {
+		ObjectKind string `json:"object_kind"`
+	}
+	if err := json.Unmarshal(d.Body, &probe); err != nil {
 		return sources.Result{}, fmt.Errorf("decode GitLab %s: %w", sources.Or(d.Event, "webhook"), err)
 	}
-	kind := h.ObjectKind
+	kind := probe.ObjectKind
 	switch kind {
 	case "build", "pipeline", "deployment", "vulnerability":
 	default:
 		return sources.Ignore("GitLab %q event carries nothing for the contract", sources.Or(kind, d.Event)), nil
+	}
+	var h hook
+	if err := json.Unmarshal(d.Body, &h); err != nil {
+		return sources.Result{}, fmt.Errorf("decode GitLab %s: %w", sources.Or(d.Event, "webhook"), err)
 	}
 	x := &mapper{m: m, project: projectPath(&h)}
 	if x.project == "" && kind != "vulnerability" {
@@ -352,8 +360,11 @@ func (x *mapper) vulnerability(h *hook) (sources.Result, error) {
 	// The vulnerability's URL names its project and id:
 	// https://gitlab.example.com/group/project/-/security/vulnerabilities/621
 	u, err := url.Parse(v.URL)
+	if err != nil {
+		return sources.Result{}, fmt.Errorf("vulnerability: url %q: %w", v.URL, err)
+	}
 	path, id, ok := strings.Cut(strings.Trim(u.Path, "/"), "/-/security/vulnerabilities/")
-	if err != nil || !ok || id == "" {
+	if !ok || id == "" {
 		return sources.Result{}, fmt.Errorf("vulnerability: url %q does not name a vulnerability", v.URL)
 	}
 	if x.project == "" {

@@ -178,6 +178,9 @@ func TestIgnored(t *testing.T) {
 		{"pipeline without gates", "no finished security gate", nil, local(t, "pipeline")},
 		{"created deployment", "not started yet", m, sourcetest.Edit(t, shared(t, "deployment"), map[string]any{"status": "created"})},
 		{"push", "carries nothing", m, []byte(`{"object_kind":"push","project":{"path_with_namespace":"a/b"}}`)},
+		// Other hooks are ignored whatever their members hold, even names
+		// the mapped hooks use with other types.
+		{"other hook, other member types", "carries nothing", m, []byte(`{"object_kind":"merge_request","project_id":"n/a","builds":{"x":1},"status":["open"],"build_id":"7"}`)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -214,7 +217,10 @@ func TestErrors(t *testing.T) {
 	for _, body := range []string{`{`, `{"object_kind":"build"}`,
 		`{"object_kind":"vulnerability","object_attributes":{"url":"https://x/y","state":"detected","created_at":"2025-01-01T00:00:00Z"}}`,
 		`{"object_kind":"vulnerability","object_attributes":{"url":"https://x/a/b/-/security/vulnerabilities/1","state":"weird","created_at":"2025-01-01T00:00:00Z"}}`,
-		`{"object_kind":"deployment","status":"success","project":{"path_with_namespace":"a/b"}}`} {
+		`{"object_kind":"deployment","status":"success","project":{"path_with_namespace":"a/b"}}`,
+		// Not a URL: an error, not a nil-pointer panic.
+		`{"object_kind":"vulnerability","object_attributes":{"url":"http://[::1/a/-/security/vulnerabilities/1","state":"detected","created_at":"2025-01-01T00:00:00Z"}}`,
+		`{"object_kind":"vulnerability","object_attributes":{"url":"%zz","state":"detected","created_at":"2025-01-01T00:00:00Z"}}`} {
 		if r, err := Map(testMapping(t), Delivery{Body: []byte(body)}); err == nil {
 			t.Errorf("%s: %+v", body, r)
 		}
