@@ -306,3 +306,49 @@ func TestManyDeals(t *testing.T) {
 		t.Error("API failure did not fail the delivery")
 	}
 }
+
+// TestSubscriptionTypes: every deal event HubSpot documents names the deal
+// the gateway reads: objectId for creation, propertyChange and restore (in
+// the legacy deal.* and the developer platform's object.* form with
+// objectTypeId 0-3); the deal's end of an association change, which
+// carries fromObjectId/toObjectId instead of objectId; the surviving deal
+// of a merge (primaryObjectId, or newObjectId when the merge made one).
+// Events of one delivery that name no deal are ignored without costing
+// the others.
+func TestSubscriptionTypes(t *testing.T) {
+	const at = 1741679720512
+	cases := []struct {
+		name   string
+		events string
+		want   string // the deal read; "" none
+	}{
+		{"deal.restore", `{"subscriptionType":"deal.restore","objectId":18230411007,"occurredAt":1741679720512}`, "18230411007"},
+		{"object.restore", `{"subscriptionType":"object.restore","objectTypeId":"0-3","objectId":18230411007,"occurredAt":1741679720512}`, "18230411007"},
+		{"deal.associationChange", `{"subscriptionType":"deal.associationChange","associationType":"DEAL_TO_COMPANY","fromObjectId":18230411007,"toObjectId":9876543210,"associationRemoved":false,"isPrimaryAssociation":true,"occurredAt":1741679720512}`, "18230411007"},
+		{"object.associationChange from a deal", `{"subscriptionType":"object.associationChange","fromObjectTypeId":"0-3","toObjectTypeId":"0-2","fromObjectId":18230411007,"toObjectId":9876543210,"associationRemoved":true,"occurredAt":1741679720512}`, "18230411007"},
+		{"object.associationChange to a deal", `{"subscriptionType":"object.associationChange","fromObjectTypeId":"0-2","toObjectTypeId":"0-3","fromObjectId":9876543210,"toObjectId":18230411007,"associationRemoved":false,"occurredAt":1741679720512}`, "18230411007"},
+		{"object.associationChange of contacts", `{"subscriptionType":"object.associationChange","fromObjectTypeId":"0-1","toObjectTypeId":"0-2","fromObjectId":5,"toObjectId":6,"occurredAt":1741679720512}`, ""},
+		{"deal.merge", `{"subscriptionType":"deal.merge","objectId":18230411007,"primaryObjectId":18230411007,"mergedObjectIds":[18230411999],"newObjectId":0,"numberOfPropertiesMoved":4,"occurredAt":1741679720512}`, "18230411007"},
+		{"object.merge into a new deal", `{"subscriptionType":"object.merge","objectTypeId":"0-3","objectId":18230411999,"primaryObjectId":18230411999,"mergedObjectIds":[18230411998],"newObjectId":18230411007,"occurredAt":1741679720512}`, "18230411007"},
+		{"deal.privacyDeletion", `{"subscriptionType":"deal.privacyDeletion","objectId":18230411007,"occurredAt":1741679720512}`, ""},
+		{"one malformed event among others", `{"subscriptionType":"deal.propertyChange","propertyName":"amount","propertyValue":"1"},{"subscriptionType":"deal.propertyChange","objectId":18230411007,"propertyName":"amount","propertyValue":"1","occurredAt":1741679720512}`, "18230411007"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			crm, client := newCRM(t, map[string][]byte{"18230411007": sourcetest.Local(t, "api.deal.json")})
+			r := mapDelivery(t, []byte("["+c.events+"]"), client)
+			if c.want == "" {
+				if r.Outcome() != "ignored" || len(crm.reqs) != 0 {
+					t.Errorf("%+v, requests %v", r, crm.reqs)
+				}
+				return
+			}
+			if len(r.Events) == 0 || r.Events[0].Key() != DealID(c.want) || r.Events[0].Time.UnixMilli() != at {
+				t.Fatalf("%+v", r)
+			}
+			if len(crm.reqs) != 1 || !strings.HasPrefix(crm.reqs[0], "/crm/v3/objects/deals/"+c.want+"?") {
+				t.Errorf("requests %v", crm.reqs)
+			}
+		})
+	}
+}

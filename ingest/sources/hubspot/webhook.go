@@ -32,6 +32,19 @@ type Notification struct {
 	PropertyName     string       `json:"propertyName"`
 	PropertyValue    string       `json:"propertyValue"`
 	ChangeSource     string       `json:"changeSource"`
+
+	// Association changes name both ends instead of objectId (the
+	// developer platform's object.associationChange with their object
+	// types).
+	FromObjectID     json.Number `json:"fromObjectId"`
+	ToObjectID       json.Number `json:"toObjectId"`
+	FromObjectTypeID string      `json:"fromObjectTypeId"`
+	ToObjectTypeID   string      `json:"toObjectTypeId"`
+	AssociationType  string      `json:"associationType"`
+	// Merges name the surviving record: primaryObjectId, or newObjectId
+	// when the merge created one.
+	PrimaryObjectID json.Number `json:"primaryObjectId"`
+	NewObjectID     json.Number `json:"newObjectId"`
 }
 
 // FetchDeal reads a deal's current state; see Client.Deal.
@@ -44,7 +57,9 @@ const dealObjectType = "0-3"
 // change, association change, merge, restore) it fetches the deal's current
 // state and maps it with MapDeal, dated by the latest occurredAt of that
 // deal's events; a deal created in the delivery gives a created event.
-// Deletions and other objects' events are ignored.
+// Deletions, other objects' events and events without a deal id or time
+// are ignored, the others of the delivery still mapped. (A merge's losing
+// deals stay as they were: the contract has no deletion.)
 func Map(ctx context.Context, m *mapping.File, d Delivery, fetch FetchDeal) (sources.Result, error) {
 	if m == nil {
 		m = &mapping.File{}
@@ -60,14 +75,16 @@ func Map(ctx context.Context, m *mapping.File, d Delivery, fetch FetchDeal) (sou
 	deals := map[string]*change{}
 	var ignored []string
 	for i, n := range ns {
-		kind, isDeal := dealEvent(&n)
+		kind, id, isDeal := dealEvent(&n)
 		if !isDeal || kind == "deletion" || kind == "privacyDeletion" {
 			ignored = append(ignored, n.SubscriptionType)
 			continue
 		}
-		id := n.ObjectID.String()
 		if id == "" || n.OccurredAt.IsZero() {
-			return sources.Result{}, fmt.Errorf("event %d (%s): no objectId or occurredAt", i, n.SubscriptionType)
+			// One malformed event does not cost the delivery's others
+			// (up to 100): HubSpot would retry them all.
+			ignored = append(ignored, fmt.Sprintf("%s (event %d: no deal id or occurredAt)", n.SubscriptionType, i))
+			continue
 		}
 		c := deals[id]
 		if c == nil {
@@ -158,18 +175,41 @@ func fetchAll(ctx context.Context, ids []string, props []string, fetch FetchDeal
 	return out, nil
 }
 
-// dealEvent says whether n is about a deal and what happened
-// (creation, propertyChange, deletion, associationChange, merge, restore).
-func dealEvent(n *Notification) (string, bool) {
-	obj, kind, ok := strings.Cut(n.SubscriptionType, ".")
-	if !ok {
-		return "", false
+// dealEvent says whether n is about a deal, what happened (creation,
+// propertyChange, deletion, associationChange, merge, restore) and to which
+// deal: objectId; for an association change the deal's end (fromObjectId
+// of deal.associationChange; the end whose object type is a deal in the
+// generic form); for a merge the surviving deal.
+func dealEvent(n *Notification) (kind, id string, ok bool) {
+	obj, kind, found := strings.Cut(n.SubscriptionType, ".")
+	if !found {
+		return "", "", false
 	}
-	if obj == "deal" {
-		return kind, true
+	id = nonZero(n.ObjectID)
+	switch kind {
+	case "associationChange":
+		switch {
+		case obj == "deal":
+			return kind, sources.Or(nonZero(n.FromObjectID), id), true
+		case obj == "object" && n.FromObjectTypeID == dealObjectType:
+			return kind, nonZero(n.FromObjectID), true
+		case obj == "object" && n.ToObjectTypeID == dealObjectType:
+			return kind, nonZero(n.ToObjectID), true
+		}
+		return "", "", false
+	case "merge":
+		id = sources.Or(nonZero(n.NewObjectID), sources.Or(nonZero(n.PrimaryObjectID), id))
 	}
-	if obj == "object" && n.ObjectTypeID == dealObjectType {
-		return kind, true
+	if obj == "deal" || obj == "object" && n.ObjectTypeID == dealObjectType {
+		return kind, id, true
 	}
-	return "", false
+	return "", "", false
+}
+
+// nonZero is the id's text, "" for none or 0.
+func nonZero(id json.Number) string {
+	if s := id.String(); s != "" && s != "0" {
+		return s
+	}
+	return ""
 }
