@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -37,17 +36,36 @@ func hmacSHA256(secret string, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-// verifyGitHub checks X-Hub-Signature-256: "sha256=" + hex(HMAC-SHA256(secret, body)).
+// Each scheme has a check of what the headers alone decide (present,
+// well-formed, fresh; the whole authentication for GitLab's token), run
+// before the body is read, and a verify of the signature over the body,
+// which runs the check again.
+
+// checkGitHub reads X-Hub-Signature-256: "sha256=" + hex(HMAC-SHA256(secret,
+// body)). GitHub writes the prefix in lower case; any case is read.
 // https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
-func verifyGitHub(secret string, r *http.Request, body []byte, _ time.Time) error {
-	sig := r.Header.Get("X-Hub-Signature-256")
+func checkGitHub(_ string, r *http.Request, _ time.Time) error {
+	_, err := gitHubSignature(r)
+	return err
+}
+
+func gitHubSignature(r *http.Request) ([]byte, error) {
+	sig := strings.TrimSpace(r.Header.Get("X-Hub-Signature-256"))
 	if sig == "" {
-		return authErr("missing X-Hub-Signature-256")
+		return nil, authErr("missing X-Hub-Signature-256")
 	}
-	hexSig, ok := strings.CutPrefix(sig, "sha256=")
+	prefix, hexSig, ok := strings.Cut(sig, "=")
 	got, err := hex.DecodeString(hexSig)
-	if !ok || err != nil {
-		return authErr("X-Hub-Signature-256 is not sha256=<hex>")
+	if !ok || !strings.EqualFold(prefix, "sha256") || err != nil || len(got) != sha256.Size {
+		return nil, authErr("X-Hub-Signature-256 is not sha256=<64 hex digits>")
+	}
+	return got, nil
+}
+
+func verifyGitHub(secret string, r *http.Request, body []byte, _ time.Time) error {
+	got, err := gitHubSignature(r)
+	if err != nil {
+		return err
 	}
 	if !hmac.Equal(got, hmacSHA256(secret, body)) {
 		return authErr("X-Hub-Signature-256 does not match the body")
@@ -55,9 +73,11 @@ func verifyGitHub(secret string, r *http.Request, body []byte, _ time.Time) erro
 	return nil
 }
 
-// verifyGitLab checks X-Gitlab-Token, which GitLab sends verbatim.
+// checkGitLab checks X-Gitlab-Token, which GitLab sends verbatim: the whole
+// authentication, before the body is read. The token does not cover the
+// body (GitLab's documented scheme): serve the gateway over TLS.
 // https://docs.gitlab.com/user/project/integrations/webhooks/#validate-payloads-by-using-a-secret-token
-func verifyGitLab(secret string, r *http.Request, _ []byte, _ time.Time) error {
+func checkGitLab(secret string, r *http.Request, _ time.Time) error {
 	tok := r.Header.Get("X-Gitlab-Token")
 	if tok == "" {
 		return authErr("missing X-Gitlab-Token")
@@ -68,79 +88,139 @@ func verifyGitLab(secret string, r *http.Request, _ []byte, _ time.Time) error {
 	return nil
 }
 
-// verifyPagerDuty checks X-PagerDuty-Signature: one or more comma-separated
-// "v1=" + hex(HMAC-SHA256(secret, body)) (several during a secret
-// rotation); one match is enough, other versions are skipped.
-// https://github.com/PagerDuty/developer-docs/blob/main/docs/webhooks/04-Signatures.md
-func verifyPagerDuty(secret string, r *http.Request, body []byte, _ time.Time) error {
-	h := r.Header.Get("X-PagerDuty-Signature")
-	if h == "" {
-		return authErr("missing X-PagerDuty-Signature")
-	}
-	want := hmacSHA256(secret, body)
-	seen := false
-	for _, s := range strings.Split(h, ",") {
-		v, ok := strings.CutPrefix(strings.TrimSpace(s), "v1=")
-		if !ok {
-			continue
-		}
-		seen = true
-		if got, err := hex.DecodeString(v); err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	if !seen {
-		return authErr("X-PagerDuty-Signature has no v1 signature")
-	}
-	return authErr("no X-PagerDuty-Signature v1 signature matches the body")
+func verifyGitLab(secret string, r *http.Request, _ []byte, now time.Time) error {
+	return checkGitLab(secret, r, now)
 }
 
-// verifyZendesk checks X-Zendesk-Webhook-Signature: base64(HMAC-SHA256(
+// checkPagerDuty reads X-PagerDuty-Signature: one or more comma-separated
+// "v1=" + hex(HMAC-SHA256(secret, body)) (several during a secret
+// rotation), in one header line or several (a proxy may split them); other
+// versions are skipped.
+// https://github.com/PagerDuty/developer-docs/blob/main/docs/webhooks/04-Signatures.md
+func checkPagerDuty(_ string, r *http.Request, _ time.Time) error {
+	_, err := pagerDutySignatures(r)
+	return err
+}
+
+func pagerDutySignatures(r *http.Request) ([][]byte, error) {
+	lines := r.Header.Values("X-PagerDuty-Signature")
+	if len(lines) == 0 || strings.TrimSpace(strings.Join(lines, "")) == "" {
+		return nil, authErr("missing X-PagerDuty-Signature")
+	}
+	var sigs [][]byte
+	for _, line := range lines {
+		for _, s := range strings.Split(line, ",") {
+			v, ok := strings.CutPrefix(strings.TrimSpace(s), "v1=")
+			if !ok {
+				continue
+			}
+			if b, err := hex.DecodeString(strings.TrimSpace(v)); err == nil && len(b) == sha256.Size {
+				sigs = append(sigs, b)
+			}
+		}
+	}
+	if len(sigs) == 0 {
+		return nil, authErr("X-PagerDuty-Signature has no v1=<64 hex digits> signature")
+	}
+	return sigs, nil
+}
+
+// verifyPagerDuty: one matching signature is enough.
+func verifyPagerDuty(secret string, r *http.Request, body []byte, _ time.Time) error {
+	sigs, err := pagerDutySignatures(r)
+	if err != nil {
+		return err
+	}
+	want := hmacSHA256(secret, body)
+	ok := 0
+	for _, got := range sigs { // every one compared: the time does not tell which matched
+		ok |= subtle.ConstantTimeCompare(got, want)
+	}
+	if ok != 1 {
+		return authErr("no X-PagerDuty-Signature v1 signature matches the body")
+	}
+	return nil
+}
+
+// checkZendesk reads X-Zendesk-Webhook-Signature: base64(HMAC-SHA256(
 // secret, timestamp + body)) with the timestamp of
 // X-Zendesk-Webhook-Signature-Timestamp, which must be within
 // MaxSignatureAge of now.
 // https://developer.zendesk.com/documentation/webhooks/verifying/
-func verifyZendesk(secret string, r *http.Request, body []byte, now time.Time) error {
+func checkZendesk(_ string, r *http.Request, now time.Time) error {
+	_, _, err := zendeskSignature(r, now)
+	return err
+}
+
+func zendeskSignature(r *http.Request, now time.Time) ([]byte, string, error) {
 	sig, ts := r.Header.Get("X-Zendesk-Webhook-Signature"), r.Header.Get("X-Zendesk-Webhook-Signature-Timestamp")
 	if sig == "" || ts == "" {
-		return authErr("missing X-Zendesk-Webhook-Signature or X-Zendesk-Webhook-Signature-Timestamp")
+		return nil, "", authErr("missing X-Zendesk-Webhook-Signature or X-Zendesk-Webhook-Signature-Timestamp")
 	}
 	at, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
-		return authErr("X-Zendesk-Webhook-Signature-Timestamp %q is not RFC 3339", ts)
+		return nil, "", authErr("X-Zendesk-Webhook-Signature-Timestamp %q is not RFC 3339", ts)
 	}
 	if err := fresh(at, now); err != nil {
-		return err
+		return nil, "", err
 	}
 	got, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, hmacSHA256(secret, []byte(ts), body)) {
+	if err != nil || len(got) != sha256.Size {
+		return nil, "", authErr("X-Zendesk-Webhook-Signature is not a base64 HMAC-SHA256")
+	}
+	return got, ts, nil
+}
+
+func verifyZendesk(secret string, r *http.Request, body []byte, now time.Time) error {
+	got, ts, err := zendeskSignature(r, now)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(got, hmacSHA256(secret, []byte(ts), body)) {
 		return authErr("X-Zendesk-Webhook-Signature does not match")
 	}
 	return nil
 }
 
-// verifyHubSpot checks X-HubSpot-Signature-v3: base64(HMAC-SHA256(client
+// checkHubSpot reads X-HubSpot-Signature-v3: base64(HMAC-SHA256(client
 // secret, method + URI + body + timestamp)), the timestamp being
-// X-HubSpot-Request-Timestamp (milliseconds), at most 5 minutes old. The
-// URI is the full URL HubSpot called (publicURL + path and query when the
-// gateway sits behind a proxy), with the characters HubSpot lists decoded.
+// X-HubSpot-Request-Timestamp (milliseconds), at most 5 minutes old.
 // https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation
+func checkHubSpot(_ string, r *http.Request, now time.Time) error {
+	_, _, err := hubSpotSignature(r, now)
+	return err
+}
+
+func hubSpotSignature(r *http.Request, now time.Time) ([]byte, string, error) {
+	sig, ts := r.Header.Get("X-HubSpot-Signature-v3"), r.Header.Get("X-HubSpot-Request-Timestamp")
+	if sig == "" || ts == "" {
+		return nil, "", authErr("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
+	}
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return nil, "", authErr("X-HubSpot-Request-Timestamp %q is not milliseconds", ts)
+	}
+	if err := fresh(time.UnixMilli(ms), now); err != nil {
+		return nil, "", err
+	}
+	got, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil || len(got) != sha256.Size {
+		return nil, "", authErr("X-HubSpot-Signature-v3 is not a base64 HMAC-SHA256")
+	}
+	return got, ts, nil
+}
+
+// verifyHubSpot checks the signature. The URI is the full URL HubSpot
+// called (publicURL + path and query as received when the gateway sits
+// behind a proxy), with the characters HubSpot lists decoded.
 func verifyHubSpot(secret, publicURL string) func(string, *http.Request, []byte, time.Time) error {
 	return func(_ string, r *http.Request, body []byte, now time.Time) error {
-		sig, ts := r.Header.Get("X-HubSpot-Signature-v3"), r.Header.Get("X-HubSpot-Request-Timestamp")
-		if sig == "" || ts == "" {
-			return authErr("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
-		}
-		ms, err := strconv.ParseInt(ts, 10, 64)
+		got, ts, err := hubSpotSignature(r, now)
 		if err != nil {
-			return authErr("X-HubSpot-Request-Timestamp %q is not milliseconds", ts)
-		}
-		if err := fresh(time.UnixMilli(ms), now); err != nil {
 			return err
 		}
 		uri := hubSpotURI(requestURL(r, publicURL))
-		got, err := base64.StdEncoding.DecodeString(sig)
-		if err != nil || !hmac.Equal(got, hmacSHA256(secret, []byte(r.Method), []byte(uri), body, []byte(ts))) {
+		if !hmac.Equal(got, hmacSHA256(secret, []byte(r.Method), []byte(uri), body, []byte(ts))) {
 			return authErr("X-HubSpot-Signature-v3 does not match")
 		}
 		return nil
@@ -179,11 +259,12 @@ func fresh(at, now time.Time) error {
 	return nil
 }
 
-// verifyBearer checks "Authorization: Bearer <token>" for /events.
-func verifyBearer(token string, r *http.Request, _ []byte, _ time.Time) error {
+// verifyBearer checks "Authorization: Bearer <token>" for /events (the
+// scheme name in any case, RFC 9110).
+func verifyBearer(token string, r *http.Request, _ time.Time) error {
 	h := r.Header.Get("Authorization")
-	got, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
+	scheme, got, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return authErr("missing Authorization: Bearer token")
 	}
 	if !constantEqual(strings.TrimSpace(got), token) {
@@ -199,4 +280,4 @@ func constantEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
-var errDisabled = errors.New("source disabled: its secret is not configured")
+

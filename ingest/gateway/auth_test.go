@@ -163,7 +163,7 @@ func TestBearer(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, "/", nil)
 	for h, ok := range map[string]bool{"Bearer tok": true, "Bearer  tok ": true, "Bearer tok2": false, "tok": false, "": false, "Basic dG9r": false} {
 		req.Header.Set("Authorization", h)
-		if err := verifyBearer("tok", req, nil, time.Now()); (err == nil) != ok {
+		if err := verifyBearer("tok", req, time.Now()); (err == nil) != ok {
 			t.Errorf("%q: %v", h, err)
 		}
 	}

@@ -47,12 +47,16 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if !g.admit(w, Events) {
 		return
 	}
-	body, ok := g.readBody(w, r, Events)
-	if !ok {
+	// The token is a header: checked before the body is read.
+	if err := verifyBearer(g.cfg.Secrets.Events, r, g.now()); err != nil {
+		g.reject(w, r, Events, err)
 		return
 	}
-	if err := verifyBearer(g.cfg.Secrets.Events, r, body, g.now()); err != nil {
-		g.answer(w, Events, http.StatusUnauthorized, reply{Outcome: "unauthorized", Error: err.Error()})
+	if !g.checkEncoding(w, r, Events) {
+		return
+	}
+	body, ok := g.readBody(w, r, Events)
+	if !ok {
 		return
 	}
 	evs, rej, idx := decodeHTTP(r.Header, body)

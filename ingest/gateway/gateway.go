@@ -236,8 +236,33 @@ func (g *Gateway) answer(w http.ResponseWriter, source string, code int, rep rep
 	_ = json.NewEncoder(w).Encode(rep)
 }
 
-// readBody reads at most the cap; ok is false after an answer was sent.
+// reject answers 401 for a failed authentication.
+func (g *Gateway) reject(w http.ResponseWriter, r *http.Request, source string, err error) {
+	g.log.Warn("gateway: request rejected", "source", source, "remote", r.RemoteAddr, "reason", err)
+	g.answer(w, source, http.StatusUnauthorized, reply{Outcome: "unauthorized", Error: err.Error()})
+}
+
+// checkEncoding refuses a compressed body (415): no vendor compresses
+// webhooks, and a signature over compressed bytes would leave the mapper
+// unable to read them.
+func (g *Gateway) checkEncoding(w http.ResponseWriter, r *http.Request, source string) bool {
+	for _, v := range r.Header.Values("Content-Encoding") {
+		if e := strings.TrimSpace(strings.ToLower(v)); e != "" && e != "identity" {
+			g.answer(w, source, http.StatusUnsupportedMediaType, reply{Outcome: "unsupported", Error: "Content-Encoding " + v + " is not accepted: send the body uncompressed"})
+			return false
+		}
+	}
+	return true
+}
+
+// readBody reads at most the cap; ok is false after an answer was sent. A
+// declared length over the cap is refused before reading anything.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, source string) ([]byte, bool) {
+	if r.ContentLength > g.cfg.maxBody() {
+		w.Header().Set("Connection", "close")
+		g.answer(w, source, http.StatusRequestEntityTooLarge, reply{Outcome: "too_large", Error: fmt.Sprintf("body over %d bytes", g.cfg.maxBody())})
+		return nil, false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.maxBody()))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -274,40 +299,55 @@ func (g *Gateway) serveWebhook(w http.ResponseWriter, r *http.Request, name stri
 	if !g.admit(w, name) {
 		return
 	}
+	now := g.now()
+	secret := g.cfg.Secrets.of(name)
+	// What the headers alone decide comes before the body is read: an
+	// unsigned or stale request costs no body buffering.
+	if !g.checkEncoding(w, r, name) {
+		return
+	}
+	if err := src.check(secret, r, now); err != nil {
+		g.reject(w, r, name, err)
+		return
+	}
 	body, ok := g.readBody(w, r, name)
 	if !ok {
 		return
 	}
-	now := g.now()
-	if err := src.verify(g.cfg.Secrets.of(name), r, body, now); err != nil {
-		g.log.Warn("gateway: webhook rejected", "source", name, "remote", r.RemoteAddr, "reason", err)
-		g.answer(w, name, http.StatusUnauthorized, reply{Outcome: "unauthorized", Error: err.Error()})
+	if err := src.verify(secret, r, body, now); err != nil {
+		g.reject(w, r, name, err)
 		return
 	}
 	meta := src.meta(r.Header)
 	res, err := src.mapFn(r.Context(), meta, body, now)
-	if err != nil {
-		var ue *upstreamError
-		if errors.As(err, &ue) {
-			if ue.retryAfter != "" {
-				w.Header().Set("Retry-After", ue.retryAfter)
-			}
-			g.log.Warn("gateway: vendor API unavailable", "source", name, "err", err)
-			g.answer(w, name, http.StatusServiceUnavailable, reply{Outcome: "unavailable", Error: err.Error()})
-			return
+	var ue *upstreamError
+	if errors.As(err, &ue) {
+		if ue.retryAfter != "" {
+			w.Header().Set("Retry-After", ue.retryAfter)
 		}
-		g.metrics.results.WithLabelValues(name, "invalid").Inc()
-		g.log.Warn("gateway: payload not mapped", "source", name, "err", err)
-		g.answer(w, name, http.StatusBadRequest, reply{Outcome: "bad_request", Error: err.Error()})
+		g.log.Warn("gateway: vendor API unavailable", "source", name, "err", err)
+		g.answer(w, name, http.StatusServiceUnavailable, reply{Outcome: "unavailable", Error: err.Error()})
 		return
 	}
-	msgs, err := g.messages(name, meta, body, now, res.Events)
 	if err != nil {
-		g.answer(w, name, http.StatusInternalServerError, reply{Outcome: "error", Error: err.Error()})
+		// The payload is authentic but not what the mapper knows: keep it
+		// on the raw topic (a corrected mapper replays it), then say so.
+		res = sources.Result{}
+	}
+	msgs, merr := g.messages(name, meta, body, now, res.Events)
+	if merr != nil {
+		g.answer(w, name, http.StatusInternalServerError, reply{Outcome: "error", Error: merr.Error()})
 		return
 	}
-	if err := g.publish(r.Context(), name, msgs); err != nil {
-		g.answer(w, name, http.StatusServiceUnavailable, reply{Outcome: "unavailable", Error: "kafka: " + err.Error()})
+	if perr := g.publish(r.Context(), name, msgs); perr != nil {
+		g.answer(w, name, http.StatusServiceUnavailable, reply{Outcome: "unavailable", Error: "kafka: " + perr.Error()})
+		return
+	}
+	if err != nil {
+		g.metrics.results.WithLabelValues(name, "invalid").Inc()
+		g.log.Warn("gateway: payload not mapped; kept on the raw topic", "source", name, "err", err)
+		g.answer(w, name, http.StatusBadRequest, reply{Outcome: "bad_request", Error: err.Error(),
+			Reason: "the payload is kept on the raw topic for `impact gateway replay`"})
 		return
 	}
 	g.count(name, res)

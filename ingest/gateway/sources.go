@@ -19,6 +19,7 @@ import (
 // its headers the mapper needs (kept on the raw message for replay), and
 // the mapper.
 type source struct {
+	check   func(secret string, r *http.Request, now time.Time) error // the headers alone, before the body is read
 	verify  func(secret string, r *http.Request, body []byte, now time.Time) error
 	headers []string
 	mapFn   func(ctx context.Context, meta http.Header, body []byte, received time.Time) (sources.Result, error)
@@ -40,6 +41,7 @@ func (g *Gateway) buildSources() map[string]*source { return newSources(&g.cfg, 
 func newSources(cfg *Config, m *mapping.File) map[string]*source {
 	return map[string]*source{
 		GitHub: {
+			check:   checkGitHub,
 			verify:  verifyGitHub,
 			headers: []string{"X-GitHub-Event", "X-GitHub-Delivery", "X-GitHub-Hook-ID"},
 			mapFn: func(_ context.Context, meta http.Header, body []byte, received time.Time) (sources.Result, error) {
@@ -47,6 +49,7 @@ func newSources(cfg *Config, m *mapping.File) map[string]*source {
 			},
 		},
 		GitLab: {
+			check:   checkGitLab,
 			verify:  verifyGitLab,
 			headers: []string{"X-Gitlab-Event", "X-Gitlab-Event-UUID", "X-Gitlab-Instance"},
 			mapFn: func(_ context.Context, meta http.Header, body []byte, received time.Time) (sources.Result, error) {
@@ -54,6 +57,7 @@ func newSources(cfg *Config, m *mapping.File) map[string]*source {
 			},
 		},
 		PagerDuty: {
+			check:   checkPagerDuty,
 			verify:  verifyPagerDuty,
 			headers: []string{"X-Webhook-Id", "X-Webhook-Subscription"},
 			mapFn: func(_ context.Context, _ http.Header, body []byte, received time.Time) (sources.Result, error) {
@@ -61,6 +65,7 @@ func newSources(cfg *Config, m *mapping.File) map[string]*source {
 			},
 		},
 		Zendesk: {
+			check:   checkZendesk,
 			verify:  verifyZendesk,
 			headers: []string{"X-Zendesk-Webhook-Id", "X-Zendesk-Webhook-Invocation-Id"},
 			mapFn: func(ctx context.Context, _ http.Header, body []byte, received time.Time) (sources.Result, error) {
@@ -75,6 +80,7 @@ func newSources(cfg *Config, m *mapping.File) map[string]*source {
 			},
 		},
 		HubSpot: {
+			check:   checkHubSpot,
 			verify:  verifyHubSpot(cfg.Secrets.HubSpot, cfg.PublicURL),
 			headers: nil,
 			mapFn: func(ctx context.Context, _ http.Header, body []byte, received time.Time) (sources.Result, error) {
