@@ -2,8 +2,9 @@
 # The README's test command (`make test`), also what CI runs (.ci/run).
 # Installs what is missing, starts a real Apache Kafka broker (ClickHouse
 # servers are started by the tests themselves), runs vet and every test
-# against the real broker, a one-minute fuzz run of the event decoder, and
-# stops the broker whatever happens.
+# against the real broker, a one-minute fuzz run of the event decoder and a
+# half-minute one of the webhook mappers, and stops the broker whatever
+# happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,6 @@ go test -count=1 -timeout 40m ${TEST_FLAGS:-} ./...
 
 echo "== fuzz the event decoder for one minute"
 go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${FUZZTIME:-60s}" ./schemas/
+
+echo "== fuzz the webhook mappers for half a minute"
+go test -run '^$' -fuzz '^FuzzMappers$' -fuzztime "${FUZZTIME_MAPPERS:-30s}" ./ingest/gateway/
