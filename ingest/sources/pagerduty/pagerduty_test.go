@@ -178,3 +178,51 @@ func TestIDs(t *testing.T) {
 		t.Errorf("%s %s, want %s", r1.Events[0].ID, r2.Events[0].ID, want)
 	}
 }
+
+// TestEventTypes: every V3 event type PagerDuty documents for a webhook
+// subscription maps or is ignored with a reason, never an error. Changes
+// of the incident itself (its data is the incident) are updates; events
+// whose data is another object (a note, a responder request, a status
+// update, a conference bridge, custom field values, a workflow instance)
+// and service and ping events are ignored.
+// https://developer.pagerduty.com/docs/webhooks/v3-overview/ (event types)
+func TestEventTypes(t *testing.T) {
+	m := testMapping(t)
+	incident := map[string]string{
+		"incident.triggered": "security.incident.detected", "incident.acknowledged": "security.incident.updated",
+		"incident.unacknowledged": "security.incident.updated", "incident.delegated": "security.incident.updated",
+		"incident.escalated": "security.incident.updated", "incident.reassigned": "security.incident.updated",
+		"incident.reopened": "security.incident.updated", "incident.priority_updated": "security.incident.updated",
+		"incident.incident_type.changed": "security.incident.updated", "incident.resolved": "security.incident.resolved",
+	}
+	for typ, want := range incident {
+		status := "triggered"
+		if typ == "incident.resolved" {
+			status = "resolved"
+		}
+		r, err := Map(m, Delivery{Received: received, Body: sourcetest.Edit(t, local(t), map[string]any{"event.event_type": typ, "event.data.status": status})})
+		if err != nil || len(r.Events) != 1 || r.Events[0].Type != want {
+			t.Errorf("%s: %v %+v, want %s", typ, err, r, want)
+		}
+	}
+	other := map[string]string{
+		"incident.annotated": "incident_note", "incident.responder.added": "incident_responder_request",
+		"incident.responder.replied": "incident_responder_request", "incident.status_update_published": "status_update",
+		"incident.conference_bridge.updated": "incident_conference_bridge", "incident.custom_field_values.updated": "incident_field_values",
+		"incident.workflow.started": "incident_workflow_instance", "incident.workflow.completed": "incident_workflow_instance",
+	}
+	for typ, dataType := range other {
+		body := sourcetest.Edit(t, local(t), map[string]any{"event.event_type": typ,
+			"event.data": map[string]any{"id": "X1", "type": dataType, "incident": map[string]any{"id": "Q2KZNW1YH3QXLT", "type": "incident_reference"}}})
+		if r, err := Map(m, Delivery{Received: received, Body: body}); err != nil || r.Outcome() != "ignored" || !strings.Contains(r.Ignored, dataType) {
+			t.Errorf("%s: %v %+v", typ, err, r)
+		}
+	}
+	for _, typ := range []string{"service.created", "service.updated", "service.deleted", "pagey.ping"} {
+		res, _, _ := strings.Cut(typ, ".")
+		body := []byte(`{"event":{"id":"E1","event_type":"` + typ + `","resource_type":"` + res + `","occurred_at":"2025-03-11T07:42:18Z","data":{"id":"P1","type":"` + res + `"}}}`)
+		if r, err := Map(m, Delivery{Received: received, Body: body}); err != nil || r.Outcome() != "ignored" {
+			t.Errorf("%s: %v %+v", typ, err, r)
+		}
+	}
+}

@@ -227,3 +227,33 @@ func TestFetch(t *testing.T) {
 		}
 	}
 }
+
+// TestTicketEventTypes: every ticket event type Zendesk documents for an
+// event-subscription webhook maps (created; any other change of an open
+// ticket an update) or is ignored with a reason (merged, spam, deletions),
+// never an error, whatever the detail's nullable fields hold.
+// https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
+func TestTicketEventTypes(t *testing.T) {
+	m := testMapping(t)
+	updates := []string{"agent_assignment_changed", "attachment_linked_to_comment", "attachment_redacted_from_comment",
+		"brand_changed", "ccs_changed", "comment_added", "comment_made_private", "comment_redacted", "custom_field_changed",
+		"custom_status_changed", "description_changed", "due_date_changed", "email_ccs_changed", "external_id_changed",
+		"followers_changed", "form_changed", "group_assignment_changed", "organization_changed", "priority_changed",
+		"problem_link_changed", "requester_changed", "status_changed", "subject_changed", "submitter_changed",
+		"tags_changed", "task_due_at_changed", "type_changed"}
+	for _, kind := range updates {
+		body := sourcetest.Edit(t, sourcetest.Local(t, "event.ticket.created.json"), map[string]any{
+			"type": "zen:event-type:ticket." + kind, "time": "2025-03-11T10:00:00Z", "detail.updated_at": "2025-03-11T10:00:00Z",
+			"detail.priority": nil, "detail.assignee_id": nil, "detail.status": "OPEN", "event": map[string]any{"previous": nil, "current": "x"}})
+		r, err := Map(context.Background(), m, Delivery{Body: body}, nil)
+		if err != nil || len(r.Events) != 1 || r.Events[0].Type != "support.ticket.updated" {
+			t.Errorf("%s: %v %+v", kind, err, r)
+		}
+	}
+	for _, kind := range []string{"merged", "marked_as_spam", "soft_deleted", "permanently_deleted", "undeleted"} {
+		body := sourcetest.Edit(t, sourcetest.Local(t, "event.ticket.created.json"), map[string]any{"type": "zen:event-type:ticket." + kind})
+		if r, err := Map(context.Background(), m, Delivery{Body: body}, nil); err != nil || r.Outcome() != "ignored" || r.Ignored == "" {
+			t.Errorf("%s: %v %+v", kind, err, r)
+		}
+	}
+}
