@@ -1,7 +1,9 @@
 package export
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -175,5 +177,61 @@ func TestPage(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.in, err, c.want)
 		}
+	}
+}
+
+// TestMembers: the top-level members of the first object, found by a scan
+// that skips strings (with escaped quotes and brackets in them) and nested
+// values; nil for what is not an object or ends early.
+func TestMembers(t *testing.T) {
+	m := Members([]byte(" {\"tickets\": [{\"a\": \"}]\\\"{\"}, [1, {\"b\": null}]], \"names\" : {\"k\": \"v\"},\n \"n\": -1.5e3, \"ok\": true, \"x\": null, \"s\": \"\\u00e9\"}\n{\"next\": 1}"))
+	want := map[string]string{"tickets": `[{"a": "}]\"{"}, [1, {"b": null}]]`, "names": `{"k": "v"}`, "n": "-1.5e3", "ok": "true", "x": "null", "s": `"\u00e9"`}
+	if len(m) != len(want) {
+		t.Fatalf("%v", m)
+	}
+	for k, v := range want {
+		if string(m[k]) != v {
+			t.Errorf("%s: %s, want %s", k, m[k], v)
+		}
+	}
+	if m := Members([]byte(`{}`)); m == nil || len(m) != 0 {
+		t.Errorf("empty object: %v", m)
+	}
+	for _, in := range []string{``, `[1]`, `{"tickets": [1, 2`, `{"a": "unterminated`, `{"a" 1}`, `{"a": tru}`, `{1: 2}`, `{"a": 1,}`} {
+		if m := Members([]byte(in)); m != nil {
+			t.Errorf("%q: %v, want nil", in, m)
+		}
+	}
+}
+
+// BenchmarkPageManyPages reads a file of many saved pages, as
+// `gh api --paginate` or concatenated incremental exports make; its time
+// must grow with the file, not with its square.
+func BenchmarkPageManyPages(b *testing.B) {
+	for _, pages := range []int{10, 40} {
+		var buf bytes.Buffer
+		for p := 0; p < pages; p++ {
+			buf.WriteString("{\"tickets\": [\n")
+			for i := 0; i < 1000; i++ {
+				if i > 0 {
+					buf.WriteString(",\n")
+				}
+				fmt.Fprintf(&buf, "  {\"id\": %d, \"description\": %q}", p*1000+i, strings.Repeat("text ", 200))
+			}
+			buf.WriteString("\n], \"end_of_stream\": false}\n")
+		}
+		data := buf.Bytes()
+		b.Run(fmt.Sprintf("%dpages", pages), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for range b.N {
+				n := 0
+				if _, err := Page("p.json", data, "tickets", func(r Record) error { n++; return nil }); err != nil || n != pages*1000 {
+					b.Fatal(err, n)
+				}
+				if Members(data)["tickets"] == nil {
+					b.Fatal("no tickets member")
+				}
+			}
+		})
 	}
 }

@@ -27,7 +27,8 @@ type Record struct {
 // where reading stopped.
 func Page(file string, data []byte, array string, fn func(Record) error) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte{'\n'}) }
+	lines := lineCounter{data: data, line: 1}
+	lineAt := lines.at
 	fail := func(path string, err error) error {
 		off := dec.InputOffset()
 		var se *json.SyntaxError
@@ -118,6 +119,26 @@ func Page(file string, data []byte, array string, fn func(Record) error) (map[st
 	return meta, nil
 }
 
+// lineCounter gives the line of an offset of data. Offsets mostly grow
+// (records in order), so it counts on from the last one: counting from the
+// start for every record of a page of N records took time N squared (a
+// file of many pages, `gh api --paginate`, ran for hours).
+type lineCounter struct {
+	data []byte
+	off  int // counted up to here
+	line int // the line at off
+}
+
+func (c *lineCounter) at(off int64) int {
+	o := min(int(max(off, 0)), len(c.data))
+	if o < c.off {
+		c.off, c.line = 0, 1
+	}
+	c.line += bytes.Count(c.data[c.off:o], []byte{'\n'})
+	c.off = o
+	return c.line
+}
+
 // skipSep returns the offset of the next value after off, past whitespace
 // and a comma.
 func skipSep(data []byte, off int64) int64 {
@@ -134,13 +155,100 @@ func skipSep(data []byte, off int64) int64 {
 
 // Members returns the top-level members of the first JSON object in data
 // (nil when it does not start with one): what a source looks at to tell
-// its kinds of pages apart before reading one with Page.
+// its kinds of pages apart before reading one with Page. The values are
+// slices of data, found by one scan without decoding them: a file of
+// hundreds of megabytes is neither parsed nor copied to find its keys. A
+// value is not validated here; Page reports a malformed one with its line.
 func Members(data []byte) map[string]json.RawMessage {
-	var m map[string]json.RawMessage
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&m); err != nil {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
 		return nil
 	}
-	return m
+	m := map[string]json.RawMessage{}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return m
+	}
+	for {
+		end, ok := skipValue(data, i)
+		if !ok || data[i] != '"' {
+			return nil
+		}
+		var key string
+		if json.Unmarshal(data[i:end], &key) != nil {
+			return nil
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return nil
+		}
+		i = skipSpace(data, i+1)
+		if end, ok = skipValue(data, i); !ok {
+			return nil
+		}
+		m[key] = data[i:end:end]
+		i = skipSpace(data, end)
+		switch {
+		case i < len(data) && data[i] == ',':
+			i = skipSpace(data, i+1)
+		case i < len(data) && data[i] == '}':
+			return m
+		default:
+			return nil
+		}
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at i: a string,
+// an object or array (brackets balanced, strings skipped), or a scalar
+// that is valid JSON.
+func skipValue(data []byte, i int) (int, bool) {
+	if i >= len(data) {
+		return i, false
+	}
+	switch data[i] {
+	case '"':
+		for j := i + 1; j < len(data); j++ {
+			switch data[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1, true
+			}
+		}
+		return len(data), false
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				end, ok := skipValue(data, j)
+				if !ok {
+					return end, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return len(data), false
+	}
+	j := i
+	for j < len(data) && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(data[j])) {
+		j++
+	}
+	return j, json.Valid(data[i:j])
 }
 
 // Unmarshal decodes the record into v; a record that is not what is
