@@ -4,12 +4,14 @@
 //
 // A run validates before it publishes. Every file is read and mapped first
 // and every event checked with the decoder ingest uses, then written to a
-// spool file that publishing streams from. (A source holds a run's mapped
-// records in memory until all its files are read, so that records can be
-// joined across files: opportunities and their field history, tickets and
-// their ratings.) Only when every file is valid is anything published: a file with a wrong header, a truncated
-// JSON page or a date in an unknown format stops the run with an error
-// naming the file, line and field, and nothing of any file reaches Kafka.
+// spool file that publishing streams from. (Sources whose records join
+// across files hold those until all their files are read: opportunities
+// and their field history, tickets and their ratings; the others emit
+// file by file. docs/import.md measures a year of exports.) Only when
+// every file is valid is anything published: a file with a wrong header, a
+// truncated JSON page or a date in an unknown format stops the run with an
+// error naming the file, line and field, and nothing of any file reaches
+// Kafka.
 // Records that are well-formed but cannot be mapped (a picklist value the
 // mapping file does not cover) are not a file error: they are counted,
 // reported with a suggested mapping line, and left out.

@@ -88,6 +88,32 @@ func ReadFiles(ctx context.Context, files []File, read func(name string, data []
 	return errors.Join(errs...)
 }
 
+// Stream is ReadFiles for sources whose records need nothing from other
+// files: read emits each record's outcome as it goes, so a run holds one
+// file at a time rather than every record's events. Emitting stops at
+// emit's first error, which is returned rather than the files' errors.
+// What was emitted before a file failed is the caller's to discard (the
+// importer publishes nothing until every file has been read).
+func Stream(ctx context.Context, files []File, read func(name string, data []byte, emit func(Outcome) error) error, emit func(Outcome) error) error {
+	var emitErr error
+	once := func(o Outcome) error {
+		if emitErr == nil {
+			emitErr = emit(o)
+		}
+		return emitErr
+	}
+	err := ReadFiles(ctx, files, func(name string, data []byte) error {
+		if emitErr != nil {
+			return emitErr
+		}
+		return read(name, data, once)
+	})
+	if emitErr != nil {
+		return emitErr
+	}
+	return err
+}
+
 // Emit calls emit for each outcome in order, stopping at its first error.
 func Emit(outs []Outcome, emit func(Outcome) error) error {
 	for _, o := range outs {

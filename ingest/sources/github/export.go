@@ -28,36 +28,48 @@ import (
 // element without its url) is an error naming the file, line and element.
 func Import(ctx context.Context, files []export.File, m *mapping.File, emit func(export.Outcome) error) error {
 	m = mappingOrDefault(m)
-	var recs []record
-	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
+	// Alerts are emitted as they are read; deployments and their statuses
+	// are kept until every file is read, as a status may come before its
+	// deployment's page.
+	var deps []*record
+	err := export.Stream(ctx, files, func(name string, data []byte, emit func(export.Outcome) error) error {
 		_, err := export.Page(name, data, "", func(r export.Record) error {
 			rec, err := readRecord(name, r)
-			recs = append(recs, rec)
-			return err
+			if err != nil {
+				return err
+			}
+			if rec.alert == nil {
+				deps = append(deps, &rec)
+				return nil
+			}
+			return rec.emit(m, nil, emit)
 		})
 		return err
-	})
+	}, emit)
 	if err != nil {
 		return err
 	}
 	deployments := map[string]*Deployment{} // repo/id -> deployment
-	for _, r := range recs {
+	for _, r := range deps {
 		if r.kind == "deployment" {
 			deployments[r.repo+"/"+r.deployment] = r.dep
 		}
 	}
-	for _, r := range recs {
-		out := export.Outcome{File: r.file, Line: r.line}
-		res, err := r.mapRecord(m, deployments)
-		if err != nil {
-			return export.At(r.file, r.line, r.path, err)
-		}
-		out.Events, out.Unmapped, out.Ignored = dedupe(res.Events), res.Unmapped, res.Ignored
-		if err := emit(out); err != nil {
+	for _, r := range deps {
+		if err := r.emit(m, deployments, emit); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// emit maps the record and emits its outcome.
+func (r *record) emit(m *mapping.File, deployments map[string]*Deployment, emit func(export.Outcome) error) error {
+	res, err := r.mapRecord(m, deployments)
+	if err != nil {
+		return export.At(r.file, r.line, r.path, err)
+	}
+	return emit(export.Outcome{File: r.file, Line: r.line, Events: dedupe(res.Events), Unmapped: res.Unmapped, Ignored: res.Ignored})
 }
 
 // record is one element of a saved page.

@@ -30,20 +30,14 @@ func Import(ctx context.Context, files []export.File, m *mapping.File, emit func
 	if m == nil {
 		m = &mapping.File{}
 	}
-	var outs []export.Outcome
-	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
-		read := importPage
+	// Deals need nothing from other files: each outcome is emitted as it
+	// is read, so a run holds one file, not every deal's events.
+	return export.Stream(ctx, files, func(name string, data []byte, emit func(export.Outcome) error) error {
 		if strings.HasSuffix(strings.ToLower(name), ".csv") {
-			read = importCSV
+			return importCSV(name, data, m, emit)
 		}
-		o, err := read(name, data, m)
-		outs = append(outs, o...)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return export.Emit(outs, emit)
+		return importPage(name, data, m, emit)
+	}, emit)
 }
 
 // historyEntry is one value of a property's history.
@@ -57,8 +51,7 @@ type savedDeal struct {
 	PropertiesWithHistory map[string][]historyEntry `json:"propertiesWithHistory"`
 }
 
-func importPage(file string, data []byte, m *mapping.File) ([]export.Outcome, error) {
-	var outs []export.Outcome
+func importPage(file string, data []byte, m *mapping.File, emit func(export.Outcome) error) error {
 	_, err := export.Page(file, data, "results", func(r export.Record) error {
 		var d savedDeal
 		if err := r.Unmarshal(file, &d, "a HubSpot deal"); err != nil {
@@ -71,10 +64,9 @@ func importPage(file string, data []byte, m *mapping.File) ([]export.Outcome, er
 		if err != nil {
 			return export.At(file, r.Line, r.Path, err)
 		}
-		outs = append(outs, export.Outcome{File: file, Line: r.Line, Events: res.Events, Unmapped: res.Unmapped, Ignored: res.Ignored})
-		return nil
+		return emit(export.Outcome{File: file, Line: r.Line, Events: res.Events, Unmapped: res.Unmapped, Ignored: res.Ignored})
 	})
-	return outs, err
+	return err
 }
 
 // dealHistory maps a deal at each change its property histories date.
@@ -210,7 +202,7 @@ var standardStageLabels = map[string]string{
 
 var dealTypeLabels = map[string]string{"new business": "newbusiness", "existing business": "existingbusiness"}
 
-func importCSV(file string, data []byte, m *mapping.File) ([]export.Outcome, error) {
+func importCSV(file string, data []byte, m *mapping.File, emit func(export.Outcome) error) error {
 	props := Properties(m)
 	cols := []export.Column{{Name: "company", Aliases: []string{"Associated Company IDs", "Associated Company ID", "Associated Company IDs (Primary)", "Company ID"}, Required: true}}
 	for _, p := range append(props, "hs_object_id", "hs_lastmodifieddate") {
@@ -219,17 +211,16 @@ func importCSV(file string, data []byte, m *mapping.File) ([]export.Outcome, err
 	}
 	c, err := export.OpenCSV(file, bytes.NewReader(data), cols)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	loc := time.UTC
 	if z := m.CRM.HubSpot.TimeZone; z != "" {
 		if loc, err = time.LoadLocation(z); err != nil {
-			return nil, fmt.Errorf("mapping crm.hubspot.time_zone: %w", err)
+			return fmt.Errorf("mapping crm.hubspot.time_zone: %w", err)
 		}
 	}
 	flags := c.Has(propClosed) && c.Has(propWon)
-	var outs []export.Outcome
-	err = c.Each(func(row export.Row) error {
+	return c.Each(func(row export.Row) error {
 		d := Deal{ID: row.Get("hs_object_id"), Properties: map[string]*string{}}
 		if d.ID == "" {
 			return row.Errorf("hs_object_id", "empty")
@@ -276,8 +267,7 @@ func importCSV(file string, data []byte, m *mapping.File) ([]export.Outcome, err
 			id, standard := standardStageLabels[strings.ToLower(stage)]
 			if !standard {
 				out.Unmapped = []sources.Unmapped{{Key: "crm.stages", Value: stage, Allowed: []string{"open", "won", "lost", "no_decision"}}}
-				outs = append(outs, out)
-				return nil
+				return emit(out)
 			}
 			setFlags(&d, id)
 		}
@@ -287,8 +277,7 @@ func importCSV(file string, data []byte, m *mapping.File) ([]export.Outcome, err
 			if d.Prop(propClosed) == "true" {
 				if at, ok = parseTime(d.Prop(propCloseDate)); !ok {
 					out.Rejected = "a closed deal without Close Date or Last Modified Date: its close cannot be dated (add Last Modified Date to the export)"
-					outs = append(outs, out)
-					return nil
+					return emit(out)
 				}
 			}
 		}
@@ -301,10 +290,8 @@ func importCSV(file string, data []byte, m *mapping.File) ([]export.Outcome, err
 			return row.Wrap("", err)
 		}
 		out.Events, out.Unmapped, out.Ignored = res.Events, res.Unmapped, res.Ignored
-		outs = append(outs, out)
-		return nil
+		return emit(out)
 	})
-	return outs, err
 }
 
 // csvTime reads a date or date-time of a HubSpot CSV export, in the

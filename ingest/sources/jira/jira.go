@@ -68,27 +68,21 @@ type History struct {
 }
 
 // Import reads saved search pages and calls emit with one Outcome per
-// issue. A page that is not a search result (no issues array, truncated
-// JSON, a timestamp without a zone) is an error naming the file, line and
-// field; the errors of every file are returned joined, and nothing is
-// emitted then.
+// issue, as each page is read (issues need nothing from other pages). A
+// page that is not a search result (no issues array, truncated JSON, a
+// timestamp without a zone) is an error naming the file, line and field;
+// the errors of every file are returned joined (what was emitted before is
+// the caller's to discard: the importer publishes nothing then).
 func Import(ctx context.Context, files []export.File, m *mapping.File, emit func(export.Outcome) error) error {
 	if m == nil {
 		m = &mapping.File{}
 	}
-	var outs []export.Outcome
-	err := export.ReadFiles(ctx, files, func(name string, data []byte) error {
-		page, err := readPage(name, data, m)
-		outs = append(outs, page...)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return export.Emit(outs, emit)
+	return export.Stream(ctx, files, func(name string, data []byte, emit func(export.Outcome) error) error {
+		return readPage(name, data, m, emit)
+	}, emit)
 }
 
-func readPage(file string, data []byte, m *mapping.File) ([]export.Outcome, error) {
+func readPage(file string, data []byte, m *mapping.File, emit func(export.Outcome) error) error {
 	// names (field id -> name) may come after the issues: read it first.
 	var head struct {
 		Names map[string]string `json:"names"`
@@ -96,7 +90,6 @@ func readPage(file string, data []byte, m *mapping.File) ([]export.Outcome, erro
 	if raw, ok := export.Members(data)["names"]; ok {
 		_ = json.Unmarshal(raw, &head.Names) // a broken page fails below with its line
 	}
-	var outs []export.Outcome
 	_, err := export.Page(file, data, "issues", func(r export.Record) error {
 		var is Issue
 		if err := r.Unmarshal(file, &is, "a Jira issue"); err != nil {
@@ -107,10 +100,9 @@ func readPage(file string, data []byte, m *mapping.File) ([]export.Outcome, erro
 		if err != nil {
 			return err
 		}
-		outs = append(outs, res)
-		return nil
+		return emit(res)
 	})
-	return outs, err
+	return err
 }
 
 type issueMapper struct {

@@ -150,10 +150,12 @@ func TestBadPages(t *testing.T) {
 		{"timestamp", noOffset, `p.json:7: field "issues[0].created": timestamp "2026-07-14 15:40:`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			outs, err := run(t, m, sourcetest.File("p.json", c.content), export.OSFile(kestrel+"jira/search-1.json"))
+			// Issues are emitted page by page; that nothing is published
+			// when a page fails is the importer's (importer tests).
+			_, err := run(t, m, sourcetest.File("p.json", c.content), export.OSFile(kestrel+"jira/search-1.json"))
 			var fe *export.FileError
-			if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || len(outs) != 0 {
-				t.Fatalf("error %v (%d outcomes), want %q", err, len(outs), c.want)
+			if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
 			}
 		})
 	}

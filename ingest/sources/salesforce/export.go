@@ -75,6 +75,19 @@ type importer struct {
 	opps    []*opportunity
 	byID    map[string]*opportunity
 	history []change
+	// strs interns the history's repeated strings (an opportunity's id
+	// and the field labels repeat on every row): a year of history is
+	// hundreds of thousands of rows.
+	strs map[string]string
+}
+
+func (im *importer) intern(s string) string {
+	if v, ok := im.strs[s]; ok {
+		return v
+	}
+	s = strings.Clone(s) // not a slice of the CSV record's line, which it would keep
+	im.strs[s] = s
+	return s
 }
 
 type opportunity struct {
@@ -94,8 +107,8 @@ type opportunity struct {
 	requested  *time.Time
 	completed  *time.Time
 	cur        state
-	changes    []change
-	duplicate  int // line of an earlier row with the same id
+	changes    []*change // into importer.history
+	duplicate  int       // line of an earlier row with the same id
 }
 
 // state is what a deal's tracked fields were at one time.
@@ -149,7 +162,7 @@ func newImporter(m *mapping.File) (*importer, error) {
 	}
 	return &importer{
 		m: m, num: export.NumberFormat{Decimal: loc.Decimal, Group: loc.Group},
-		date: date, dt: dt, cols: c, fields: fields, byID: map[string]*opportunity{},
+		date: date, dt: dt, cols: c, fields: fields, byID: map[string]*opportunity{}, strs: map[string]string{},
 	}, nil
 }
 
@@ -285,7 +298,7 @@ func (im *importer) day(row export.Row, col string, required bool) (time.Time, e
 // readHistory reads one row of the Field History report.
 func (im *importer) readHistory(file string, row export.Row) error {
 	var err error
-	ch := change{file: file, line: row.Line, opp: ID18(row.Get(colID)), label: row.Get(colField),
+	ch := change{file: file, line: row.Line, opp: im.intern(ID18(row.Get(colID))), label: im.intern(row.Get(colField)),
 		old: row.Get(colOld), new: row.Get(colNew)}
 	if ch.opp == "" {
 		return row.Errorf(colID, "empty: every row needs the opportunity's id")
@@ -296,6 +309,10 @@ func (im *importer) readHistory(file string, row export.Row) error {
 	ch.field = im.fields[strings.ToLower(ch.label)]
 	// Values are checked now, so a bad one fails the file up front.
 	switch ch.field {
+	case "", "created": // only the row's outcome is needed: keep no values
+		ch.old, ch.new = "", ""
+	default: // copies: a slice of the record's line would keep the line
+		ch.old, ch.new = strings.Clone(ch.old), strings.Clone(ch.new)
 	case "amount":
 		for _, v := range []string{ch.old, ch.new} {
 			if v != "" {
@@ -321,7 +338,7 @@ func (im *importer) readHistory(file string, row export.Row) error {
 func (im *importer) emit(emit func(export.Outcome) error) error {
 	rejected := map[string]bool{}
 	for i := range im.history {
-		ch := im.history[i]
+		ch := &im.history[i]
 		if o := im.byID[ch.opp]; o != nil {
 			o.changes = append(o.changes, ch)
 		}
@@ -370,7 +387,7 @@ func (im *importer) events(o *opportunity) ([]sources.Event, []sources.Unmapped,
 		state state
 	}
 	// Backwards: the state before each group is the group's old values.
-	var groups [][]change
+	var groups [][]*change
 	created := o.created
 	var requestedAt, completedAt *time.Time
 	for _, ch := range o.changes {
@@ -394,7 +411,7 @@ func (im *importer) events(o *opportunity) ([]sources.Event, []sources.Unmapped,
 		if n := len(groups); n > 0 && groups[n-1][0].at.Equal(ch.at) {
 			groups[n-1] = append(groups[n-1], ch)
 		} else {
-			groups = append(groups, []change{ch})
+			groups = append(groups, []*change{ch})
 		}
 	}
 	steps := make([]step, len(groups)+1)
@@ -469,7 +486,7 @@ func (im *importer) events(o *opportunity) ([]sources.Event, []sources.Unmapped,
 }
 
 // undo sets s to what it was before ch. Values were checked when read.
-func (im *importer) undo(s *state, ch change) {
+func (im *importer) undo(s *state, ch *change) {
 	switch ch.field {
 	case "stage":
 		s.stage = ch.old
