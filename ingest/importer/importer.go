@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/secimpact/impact/ingest/sources"
 	"github.com/secimpact/impact/ingest/sources/export"
@@ -151,9 +152,14 @@ type Summary struct {
 	Events      int `json:"events"`
 	BeforeSince int `json:"before_since"`
 	Published   int `json:"published"`
-	// IgnoredReasons and RejectedReasons count records by reason.
-	IgnoredReasons  map[string]int `json:"ignored_reasons"`
-	RejectedReasons map[string]int `json:"rejected_reasons"`
+	// IgnoredReasons and RejectedReasons count records by reason, the
+	// record's own ids in it replaced by "…" (ReasonKind), so a year of
+	// tickets without an organization is one line, not one per ticket.
+	// Examples has the first record of each: file:line and the reason as
+	// the mapper gave it.
+	IgnoredReasons  map[string]int    `json:"ignored_reasons"`
+	RejectedReasons map[string]int    `json:"rejected_reasons"`
+	Examples        map[string]string `json:"reason_examples"`
 	// Unmapped counts picklist values the mapping file does not cover.
 	Unmapped sources.UnmappedCounts `json:"-"`
 	// First and Last are the earliest and latest event times.
@@ -181,7 +187,7 @@ type FileSummary struct {
 }
 
 func newSummary(source string, files []export.File, o Options) *Summary {
-	s := &Summary{Source: source, IgnoredReasons: map[string]int{}, RejectedReasons: map[string]int{},
+	s := &Summary{Source: source, IgnoredReasons: map[string]int{}, RejectedReasons: map[string]int{}, Examples: map[string]string{},
 		Unmapped: sources.UnmappedCounts{}, DryRun: o.DryRun, byFile: map[string]*FileSummary{}}
 	for _, f := range files {
 		s.file(f.Name)
@@ -240,7 +246,7 @@ func (s *Summary) add(out export.Outcome, spool io.Writer, o Options) error {
 	}
 	switch status {
 	case "ignored":
-		s.IgnoredReasons[sources.Or(out.Ignored, "no reason given")]++
+		s.reason(s.IgnoredReasons, sources.Or(out.Ignored, "no reason given"), out)
 	case "rejected":
 		if rejected == "" {
 			us := make([]string, len(out.Unmapped))
@@ -249,7 +255,7 @@ func (s *Summary) add(out export.Outcome, spool io.Writer, o Options) error {
 			}
 			rejected = "unmapped picklist value: " + strings.Join(us, "; ")
 		}
-		s.RejectedReasons[rejected]++
+		s.reason(s.RejectedReasons, rejected, out)
 	}
 	s.Unmapped.Add(out.Unmapped...)
 	if status != "mapped" {
@@ -271,6 +277,57 @@ func (s *Summary) add(out export.Outcome, spool io.Writer, o Options) error {
 	return nil
 }
 
+// reason counts a record's reason by its kind, keeping the first example.
+func (s *Summary) reason(counts map[string]int, reason string, out export.Outcome) {
+	kind := ReasonKind(reason)
+	counts[kind]++
+	if _, ok := s.Examples[kind]; !ok {
+		s.Examples[kind] = fmt.Sprintf("%s:%d: %s", out.File, out.Line, reason)
+	}
+}
+
+// ReasonKind is a reason without what names one record: outside double
+// quotes, every word holding a digit (an id, a number, a date) becomes
+// "…". Quoted values (a service, a priority, a field) are kept: they say
+// what to map.
+func ReasonKind(reason string) string {
+	var b strings.Builder
+	quoted := false
+	word := func(r rune) bool {
+		return r == '_' || r == '-' || r == '.' || r == '/' || r == ':' || r == '#' || unicode.IsLetter(r) || unicode.IsDigit(r)
+	}
+	rs := []rune(reason)
+	for i := 0; i < len(rs); {
+		r := rs[i]
+		if r == '"' {
+			quoted = !quoted
+		}
+		if quoted || !word(r) {
+			b.WriteRune(r)
+			i++
+			continue
+		}
+		j, digit := i, false
+		for j < len(rs) && word(rs[j]) {
+			digit = digit || unicode.IsDigit(rs[j])
+			j++
+		}
+		// A word ends in punctuation of the sentence, not of the id.
+		k := j
+		for k > i+1 && strings.ContainsRune(".:", rs[k-1]) {
+			k--
+		}
+		if digit {
+			b.WriteString("…")
+		} else {
+			b.WriteString(string(rs[i:k]))
+		}
+		b.WriteString(string(rs[k:j]))
+		i = j
+	}
+	return b.String()
+}
+
 // WriteText writes the summary for a person: counts per file, reasons,
 // unmapped values with the mapping line that would map them.
 func (s *Summary) WriteText(w io.Writer) error {
@@ -284,8 +341,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 	for _, f := range s.Files {
 		fmt.Fprintf(&b, "  %-*s  %6d read  %6d mapped  %6d ignored  %6d rejected\n", width, f.File, f.Read, f.Mapped, f.Ignored, f.Rejected)
 	}
-	writeReasons(&b, "ignored", s.IgnoredReasons)
-	writeReasons(&b, "rejected (not imported)", s.RejectedReasons)
+	s.writeReasons(&b, "ignored", s.IgnoredReasons)
+	s.writeReasons(&b, "rejected (not imported)", s.RejectedReasons)
 	if us := s.Unmapped.Sorted(); len(us) > 0 {
 		b.WriteString("unknown picklist values (never guessed; add the line to the mapping file and import again):\n")
 		for _, u := range us {
@@ -312,7 +369,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	return err
 }
 
-func writeReasons(b *strings.Builder, title string, m map[string]int) {
+// maxReasons is how many reasons of a kind the text summary lists; the
+// JSON summary has them all.
+const maxReasons = 20
+
+func (s *Summary) writeReasons(b *strings.Builder, title string, m map[string]int) {
 	if len(m) == 0 {
 		return
 	}
@@ -326,8 +387,20 @@ func writeReasons(b *strings.Builder, title string, m map[string]int) {
 	}
 	sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n || l[i].n == l[j].n && l[i].r < l[j].r })
 	fmt.Fprintf(b, "%s:\n", title)
-	for _, x := range l {
+	for i, x := range l {
+		if i == maxReasons {
+			rest := 0
+			for _, y := range l[i:] {
+				rest += y.n
+			}
+			fmt.Fprintf(b, "  %5d × %d other reasons (--json lists them)\n", rest, len(l)-i)
+			break
+		}
 		fmt.Fprintf(b, "  %5d × %s\n", x.n, x.r)
+		// The first record, where the reason named it.
+		if e := s.Examples[x.r]; e != "" && !strings.HasSuffix(e, ": "+x.r) {
+			fmt.Fprintf(b, "          first: %s\n", e)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -224,6 +225,61 @@ func TestRejections(t *testing.T) {
 	for r := range s.RejectedReasons {
 		if !strings.Contains(r, "fails the contract") || !strings.Contains(r, "data.service_id") {
 			t.Errorf("reason %q", r)
+		}
+	}
+}
+
+// TestReasonsGrouped: reasons naming each record's id are counted as one
+// reason, with the first record as an example, so a year of tickets
+// without an organization is one line of the summary; quoted values stay
+// apart (they say what to add to the mapping file).
+func TestReasonsGrouped(t *testing.T) {
+	src := importer.Source{Name: "test", Import: func(_ context.Context, _ []export.File, _ *mapping.File, emit func(export.Outcome) error) error {
+		for i := 0; i < 5000; i++ {
+			reason := fmt.Sprintf("ticket %d has no organization, so no customer account", 4000+i)
+			if i%2 == 1 {
+				reason = fmt.Sprintf("incident Q%dLF6GH on service %q (priority %q) is not a security incident in the mapping file", i, []string{"Payments API", "Web"}[i%4/2], "P3")
+			}
+			if err := emit(export.Outcome{File: "t.json", Line: i + 1, Ignored: reason}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+	s, err := importer.Run(context.Background(), src, nil, importer.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{
+		"ticket … has no organization, so no customer account":                                                2500,
+		`incident … on service "Payments API" (priority "P3") is not a security incident in the mapping file`: 1250,
+		`incident … on service "Web" (priority "P3") is not a security incident in the mapping file`:          1250,
+	}
+	if len(s.IgnoredReasons) != len(want) {
+		t.Fatalf("%d reasons: %v", len(s.IgnoredReasons), s.IgnoredReasons)
+	}
+	for r, n := range want {
+		if s.IgnoredReasons[r] != n {
+			t.Errorf("%q: %d, want %d", r, s.IgnoredReasons[r], n)
+		}
+	}
+	if e := s.Examples["ticket … has no organization, so no customer account"]; e != "t.json:1: ticket 4000 has no organization, so no customer account" {
+		t.Errorf("example %q", e)
+	}
+	var b bytes.Buffer
+	s.WriteText(&b)
+	if n := strings.Count(b.String(), "\n"); n > 12 {
+		t.Errorf("summary of %d lines:\n%s", n, b.String())
+	}
+	for in, want := range map[string]string{
+		"deal 18230411007 is archived (deleted)":                              "deal … is archived (deleted)",
+		"status of deployment 1452004, which no deployments page given lists": "status of deployment …, which no deployments page given lists",
+		`field "Next Step 2" is not one the contract uses`:                    `field "Next Step 2" is not one the contract uses`,
+		"workflow_job concluded \"cancelled\": no gate verdict":               "workflow_job concluded \"cancelled\": no gate verdict",
+		"an older copy of a ticket the export lists again":                    "an older copy of a ticket the export lists again",
+	} {
+		if got := importer.ReasonKind(in); got != want {
+			t.Errorf("ReasonKind(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
