@@ -235,3 +235,67 @@ func BenchmarkPageManyPages(b *testing.B) {
 		})
 	}
 }
+
+// TestCSVSpreadsheetForms: what a report becomes after a round trip
+// through a spreadsheet: Excel's "Unicode Text" (UTF-16 with a byte order
+// mark, tab-separated), little- and big-endian; and rows padded with empty
+// trailing fields beyond the header (a cell once touched to the right of
+// the table). Other encodings without a byte order mark stay an error
+// naming the line and column: they cannot be told apart reliably.
+func TestCSVSpreadsheetForms(t *testing.T) {
+	text := "Id\tName\tNote\r\n1\tGroßkunde\t\"a\ttab\"\r\n2\tb\t\r\n"
+	utf16 := func(big bool) string {
+		var b bytes.Buffer
+		if big {
+			b.Write([]byte{0xFE, 0xFF})
+		} else {
+			b.Write([]byte{0xFF, 0xFE})
+		}
+		for _, r := range text { // the BMP is enough here
+			if big {
+				b.Write([]byte{byte(r >> 8), byte(r)})
+			} else {
+				b.Write([]byte{byte(r), byte(r >> 8)})
+			}
+		}
+		return b.String()
+	}
+	for name, in := range map[string]string{
+		"utf-16le":        utf16(false),
+		"utf-16be":        utf16(true),
+		"trailing fields": "\ufeffId,Name,Note\r\n1,Großkunde,a\ttab,,\r\n2,b,,\r\n,,,,\r\nMy report,,,,\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := OpenCSV("r.csv", strings.NewReader(in), []Column{{Name: "Id", Required: true}, {Name: "Name"}, {Name: "Note"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			if err := c.Each(func(r Row) error {
+				got = append(got, r.Get("Id")+"|"+r.Get("Name")+"|"+r.Get("Note")+"@"+strconv.Itoa(r.Line))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, ",") != "1|Großkunde|a\ttab@2,2|b|@3" {
+				t.Errorf("got %q", got)
+			}
+		})
+	}
+	// A value in a field beyond the header is still an error.
+	c, err := OpenCSV("r.csv", strings.NewReader("Id,Name\r\n1,a,x\r\n"), []Column{{Name: "Id"}})
+	if err == nil {
+		_, err = c.Next()
+	}
+	if err == nil || !strings.Contains(err.Error(), "r.csv:2: 3 fields, the header has 2") {
+		t.Errorf("extra value: %v", err)
+	}
+	// Windows-1252 (Excel's "CSV (Comma delimited)" of a German user).
+	c, err = OpenCSV("r.csv", strings.NewReader("Id,Name\r\n1,Gro\xdfkunde\r\n"), []Column{{Name: "Id"}})
+	if err == nil {
+		_, err = c.Next()
+	}
+	if err == nil || !strings.Contains(err.Error(), `r.csv:2: field "Name": not UTF-8`) {
+		t.Errorf("latin-1: %v", err)
+	}
+}
