@@ -21,19 +21,13 @@ func TestExpandedSQLGolden(t *testing.T) {
 	sel := map[string]Selection{"department": Select("Engineering"), "team": SelectAll}
 	seen := map[string]bool{}
 	for _, d := range All() {
-		queries := map[string]func() (string, error){}
-		for _, v := range d.Variables {
-			queries[v.SQL] = v.Query
+		queries, err := d.Queries()
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, p := range d.Panels {
-			queries[p.SQL] = p.Query
-		}
-		for name, q := range queries {
-			raw, err := q()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := d.Render(raw, sel, r)
+		for _, q := range queries {
+			name := q.Name
+			got, err := d.Render(q.SQL, sel, r)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}

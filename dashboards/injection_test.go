@@ -187,40 +187,6 @@ func TestSQLTokens(t *testing.T) {
 	}
 }
 
-// allQueries returns every query of every dashboard: panels and variables.
-func allQueries(t *testing.T) []struct {
-	dash      Dashboard
-	name, sql string
-} {
-	var out []struct {
-		dash      Dashboard
-		name, sql string
-	}
-	for _, d := range All() {
-		for _, v := range d.Variables {
-			sql, err := v.Query()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, struct {
-				dash      Dashboard
-				name, sql string
-			}{d, v.SQL, sql})
-		}
-		for _, p := range d.Panels {
-			sql, err := p.Query()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, struct {
-				dash      Dashboard
-				name, sql string
-			}{d, p.SQL, sql})
-		}
-	}
-	return out
-}
-
 // TestVariablesCannotChangeQueries renders every query of every dashboard
 // (panels and variable queries) with hostile variable values through
 // Grafana's interpolation and the plugin's macros, and checks the SQL
@@ -230,20 +196,26 @@ func TestVariablesCannotChangeQueries(t *testing.T) {
 	r := Request{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), Interval: time.Hour}
 	plain := map[string]Selection{"department": Select("x"), "team": Select("x")}
 	sels := hostileSelections(hostileValues("http://127.0.0.1:9/secret"))
-	for _, q := range allQueries(t) {
-		base, err := q.dash.Render(q.sql, plain, r)
+	for _, d := range All() {
+		queries, err := d.Queries()
 		if err != nil {
-			t.Fatalf("%s: %v", q.name, err)
+			t.Fatal(err)
 		}
-		failed := 0
-		for _, sel := range sels {
-			got, err := q.dash.Render(q.sql, sel, r)
+		for _, q := range queries {
+			base, err := d.Render(q.SQL, plain, r)
 			if err != nil {
-				t.Fatalf("%s: %v", q.name, err)
+				t.Fatalf("%s: %v", q.Name, err)
 			}
-			if ok, where := sameStructure(base, got); !ok && failed < 3 {
-				failed++
-				t.Errorf("%s %s with %v: the values changed the query (%s):\n%s", q.dash.UID, q.name, sel, where, got)
+			failed := 0
+			for _, sel := range sels {
+				got, err := d.Render(q.SQL, sel, r)
+				if err != nil {
+					t.Fatalf("%s: %v", q.Name, err)
+				}
+				if ok, where := sameStructure(base, got); !ok && failed < 3 {
+					failed++
+					t.Errorf("%s %s with %v: the values changed the query (%s):\n%s", d.UID, q.Name, sel, where, got)
+				}
 			}
 		}
 	}
@@ -330,20 +302,14 @@ func TestHostileVariablesOnClickHouse(t *testing.T) {
 	}
 
 	d := department()
-	type namedSQL struct{ name, sql string }
-	var queries []namedSQL
-	for _, v := range d.Variables {
-		sql, _ := v.Query()
-		queries = append(queries, namedSQL{v.SQL, sql})
-	}
-	for _, p := range d.Panels {
-		sql, _ := p.Query()
-		queries = append(queries, namedSQL{p.SQL, sql})
+	queries, err := d.Queries()
+	if err != nil {
+		t.Fatal(err)
 	}
 	var rendered []string
-	run := func(q namedSQL, sel map[string]Selection) string {
+	run := func(q NamedQuery, sel map[string]Selection) string {
 		t.Helper()
-		sql, err := d.Render(q.sql, sel, r)
+		sql, err := d.Render(q.SQL, sel, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,16 +333,16 @@ func TestHostileVariablesOnClickHouse(t *testing.T) {
 				// The team dropdown lists the twin's team by its name.
 				want = strings.ReplaceAll(strings.ReplaceAll(want, p.twinTeam, p.team), p.twinDept, p.dept)
 				if got != want {
-					t.Errorf("%s: department %q answers differently from its twin:\n got %.300s\nwant %.300s", q.name, p.dept, got, want)
+					t.Errorf("%s: department %q answers differently from its twin:\n got %.300s\nwant %.300s", q.Name, p.dept, got, want)
 				}
 			}
 		}
 		if !informative {
-			t.Errorf("%s: no twin department answers differently from a missing one; the test proves nothing", q.name)
+			t.Errorf("%s: no twin department answers differently from a missing one; the test proves nothing", q.Name)
 		}
 		for _, sel := range typed {
 			if got := run(q, sel); got != none {
-				t.Errorf("%s with %v: answers %.300s, a missing department answers %.300s", q.name, sel, got, none)
+				t.Errorf("%s with %v: answers %.300s, a missing department answers %.300s", q.Name, sel, got, none)
 			}
 		}
 	}
