@@ -41,8 +41,9 @@ var variableRe = regexp.MustCompile(`\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)
 // (CustomAllValue). Variables the dashboard does not define stay as they
 // are, as in Grafana; sel names the selected values.
 //
-// Not reproduced, and an error if used: the formats json, lucene, regex,
-// html, date, uriencode, queryparam and customqueryparam. Nor are the
+// Not reproduced, and an error if used: ${name.fieldPath} and the formats
+// json, lucene, regex, html, date, uriencode, queryparam and
+// customqueryparam. Nor are the
 // plugin's $__conditionalAll and ad hoc filters: Lint refuses both.
 func (d Dashboard) Interpolate(sql string, sel map[string]Selection) (string, error) {
 	var err error
@@ -53,6 +54,9 @@ func (d Dashboard) Interpolate(sql string, sel map[string]Selection) (string, er
 		v, ok := d.variable(name)
 		if !ok {
 			return match
+		}
+		if m[5] != "" && err == nil {
+			err = fmt.Errorf("interpolate %s: field paths are not reproduced here", match)
 		}
 		s := sel[name]
 		if v.Constant != "" {
@@ -109,7 +113,9 @@ func pluginFormat(s Selection) string {
 	return s.single()
 }
 
-func (s Selection) isList() bool { return s.Multi || len(s.Values) != 1 }
+// isList reports whether Grafana holds the value as an array; no value at
+// all is the empty string.
+func (s Selection) isList() bool { return s.Multi || len(s.Values) > 1 }
 
 func (s Selection) single() string {
 	if len(s.Values) == 0 {
