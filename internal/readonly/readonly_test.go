@@ -127,11 +127,10 @@ func chdbErrors(t *testing.T, stmts []string) (string, map[int]string) {
 // does there: every table function that reaches a file, a URL or another
 // server is refused, the ones it still allows are the reviewed
 // HarmlessTableFunctions (and RemoteTableFunctions, which the reader's
-// grants refuse), and no setting can be changed. Users, grants and
-// profile constraints cannot be exercised in chdb (it runs as its own
-// admin user and ignores users configuration); TestSQL parses the SQL that
-// sets them up, and deploy's tests check the users.d XML against this
-// package.
+// grants refuse), and no setting can be changed, for chdb's own admin
+// user with readonly=1 (as impact query sets it). deploy's
+// TestReaderOnCurrentClickHouse runs the same as users.d's reader, with
+// its grants; TestSQL parses the SQL-managed equivalent.
 func TestCurrentClickHouse(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int64
