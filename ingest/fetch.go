@@ -16,7 +16,8 @@ import (
 // The memory budget (Config.MemoryBudget) is two semaphores:
 //   - the fetch share (fetchShare of it): before every fetch request a
 //     partition reader reserves the most that request can bring into the
-//     process, and releases it when the fetched batch is consumed. When the
+//     process, and releases it when the fetched batch is processed (each
+//     partition fetches its next batch while processing one). When the
 //     share is used up, partitions take turns; they never prefetch beyond it
 //     (kafka-go's Reader, used before, queued up to 256 messages per
 //     partition outside any budget: 950 kB events on 3 partitions reached
@@ -57,12 +58,51 @@ func planFetch(share int64, nparts, fetchMax, batchMax int) fetchPlan {
 	return fetchPlan{maxBytes: maxBytes, reserve: reserve}
 }
 
-// read fetches one assigned partition until the generation ends: one fetch
-// request at a time, each under a reservation of the fetch share.
+// fetchedBatch is the messages of one fetch and the fetch share they hold
+// until processed.
+type fetchedBatch struct {
+	msgs     []kafka.Message
+	reserved int64
+}
+
+// read consumes one assigned partition until the generation ends. A fetch
+// goroutine fetches the next batch while this one processes the current
+// one (at most two batches per partition, each under its reservation of the
+// fetch share).
 func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPlan) {
 	pr := partitionReader{in: in, i: i, p: p, plan: plan, offset: p.offset, bl: builder{dec: in.decoder, dlqLimit: in.dlqLimit}}
 	pr.consumed = in.m.consumed.WithLabelValues(p.topic)
-	defer pr.close()
+	batches := make(chan fetchedBatch, 1)
+	fetchCtx, stop := context.WithCancel(ctx)
+	go func() {
+		defer close(batches)
+		defer pr.close()
+		pr.fetchLoop(fetchCtx, batches)
+	}()
+	defer func() {
+		stop()
+		for b := range batches { // whatever was fetched but not processed
+			in.fetch.release(b.reserved)
+		}
+	}()
+	for b := range batches {
+		ok := true
+		for k := range b.msgs {
+			if ok = pr.process(ctx, &b.msgs[k]); !ok {
+				break
+			}
+		}
+		in.fetch.release(b.reserved)
+		if !ok {
+			return
+		}
+	}
+}
+
+// fetchLoop fetches batches into out until ctx ends, reconnecting after
+// errors.
+func (pr *partitionReader) fetchLoop(ctx context.Context, out chan<- fetchedBatch) {
+	in, p, plan := pr.in, pr.p, pr.plan
 	bo := backoff{min: in.cfg.BackoffMin, max: min(in.cfg.BackoffMax, 5*time.Second)}
 	for ctx.Err() == nil {
 		if pr.conn == nil {
@@ -89,9 +129,18 @@ func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPla
 			if in.fetch.acquire(ctx, plan.reserve) != nil {
 				return
 			}
-			var forced int64
-			forced, err = pr.readBatch(ctx)
-			in.fetch.release(plan.reserve + forced)
+			var b fetchedBatch
+			b, err = pr.readBatch()
+			if len(b.msgs) == 0 {
+				in.fetch.release(b.reserved)
+			} else {
+				select {
+				case out <- b:
+				case <-ctx.Done():
+					in.fetch.release(b.reserved)
+					return
+				}
+			}
 		}
 		switch {
 		case err == nil, errors.Is(err, kafka.RequestTimedOut):
@@ -114,15 +163,16 @@ func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPla
 
 // partitionReader is the fetch state of one assigned partition.
 type partitionReader struct {
-	in       *Ingester
-	i        int
-	p        assignment
-	plan     fetchPlan
-	conn     *kafka.Conn
-	offset   int64 // next offset to fetch, or kafka.FirstOffset
-	idle     bool  // the last fetch found nothing new
-	bl       builder
-	consumed interface{ Inc() }
+	in        *Ingester
+	i         int
+	p         assignment
+	plan      fetchPlan
+	conn      *kafka.Conn
+	offset    int64 // next offset to fetch, or kafka.FirstOffset
+	idle      bool  // the last fetch found nothing new
+	lastCount int   // messages in the last fetch: the next one's capacity
+	bl        builder
+	consumed  interface{ Inc() }
 }
 
 func (pr *partitionReader) close() {
@@ -171,12 +221,14 @@ func (pr *partitionReader) dial(ctx context.Context) error {
 	return fmt.Errorf("dial leader of %s/%d: %w", p.topic, p.partition, errors.Join(errs...))
 }
 
-// readBatch sends one fetch request and hands every message of the answer
-// to process. It returns the bytes forced onto the fetch share beyond the
-// reservation.
-func (pr *partitionReader) readBatch(ctx context.Context) (forced int64, err error) {
+// readBatch sends one fetch request and reads the whole answer off the
+// connection (so neither the socket nor the broker waits while messages
+// are processed). The batch holds the reservation plus any bytes read
+// beyond it (forced onto the fetch share).
+func (pr *partitionReader) readBatch() (fetchedBatch, error) {
 	in := pr.in
 	conn := pr.conn
+	b := fetchedBatch{reserved: pr.plan.reserve, msgs: make([]kafka.Message, 0, pr.lastCount)}
 	_ = conn.SetReadDeadline(time.Now().Add(fetchMaxWait))
 	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: pr.plan.maxBytes})
 	hwm := batch.HighWaterMark()
@@ -192,27 +244,24 @@ func (pr *partitionReader) readBatch(ctx context.Context) (forced int64, err err
 		for _, h := range msg.Headers {
 			n += int64(len(h.Key) + len(h.Value))
 		}
-		if read += n; read > pr.plan.reserve+forced {
-			extra := read - pr.plan.reserve - forced
-			in.fetch.force(extra)
-			forced += extra
+		if read += n; read > b.reserved {
+			in.fetch.force(read - b.reserved)
+			b.reserved = read
 		}
-		if !pr.process(ctx, &msg) {
-			batch.Close()
-			return forced, ctx.Err()
-		}
+		b.msgs = append(b.msgs, msg)
 		pr.offset = msg.Offset + 1
 	}
-	err = batch.Close()
-	if o := batch.Offset(); o > pr.offset {
-		pr.offset = o // past control records
+	err := batch.Close()
+	if end := batch.Offset(); end > pr.offset {
+		pr.offset = end // past control records
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
+	pr.lastCount = len(b.msgs)
 	pr.idle = read == 0 && (err == nil || errors.Is(err, kafka.RequestTimedOut)) && hwm <= pr.offset
-	return forced, err
+	return b, err
 }
 
 // waitForData polls the partition's end offset (a small request, no fetch
