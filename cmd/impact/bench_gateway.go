@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,8 +14,9 @@ import (
 
 func init() {
 	var (
-		opts   bench.Options
-		asJSON bool
+		opts       bench.Options
+		asJSON     bool
+		cpuprofile string
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -28,6 +31,18 @@ sends only after Kafka acknowledged the delivery (acks=all). Target: at least
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Kafka = cfg.Kafka
+			gatewayGC() // as impact gateway runs
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := bench.Run(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -51,8 +66,9 @@ sends only after Kafka acknowledged the delivery (acks=all). Target: at least
 	f.IntVar(&opts.Requests, "requests", 20_000, "requests to send")
 	f.IntVar(&opts.Concurrency, "concurrency", 32, "concurrent clients")
 	f.DurationVar(&opts.MaxDuration, "max-duration", 2*time.Minute, "stop sending after this long")
-	f.DurationVar(&opts.Linger, "linger", 0, "the gateway's Kafka batch linger (default the gateway's, 2ms)")
+	f.DurationVar(&opts.Linger, "linger", 0, "the gateway's --linger (default the gateway's)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON (rps, p50_ms, p99_ms, ...)")
+	f.StringVar(&cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run (clients and gateway) to this file")
 	benchParent().AddCommand(cmd)
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ published, 200 nothing for the contract, 401 bad signature, 413 body too large,
 429 rate limit, 503 Kafka unavailable (with Retry-After). See docs/gateway.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			gatewayGC()
 			log := slog.Default()
 			m, err := loadMapping(mappingFile)
 			if err != nil {
@@ -125,7 +127,7 @@ published, 200 nothing for the contract, 401 bad signature, 413 body too large,
 	f.Float64Var(&gcfg.RateLimit, "rate-limit", 200, "requests per second per source (429 above); negative disables")
 	f.IntVar(&gcfg.RateBurst, "rate-burst", 0, "burst per source (default twice --rate-limit)")
 	f.DurationVar(&gcfg.PublishTimeout, "publish-timeout", 10*time.Second, "wait at most this for Kafka's acknowledgement, then answer 503")
-	f.DurationVar(&gcfg.Linger, "linger", 2*time.Millisecond, "Kafka writer batch linger across concurrent requests")
+	f.DurationVar(&gcfg.Linger, "linger", 0, "wait this long after a request to gather more into its Kafka write (default 0: a write goes as soon as the previous one is acknowledged)")
 	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "on SIGTERM, wait this long for in-flight requests")
 	f.BoolVar(&createTopics, "create-topics", true, "create the contract and raw topics first where missing")
 	cmd.AddCommand(replayCmd())
@@ -195,6 +197,17 @@ corrected ones replace the old. Dates are RFC 3339 or YYYY-MM-DD (UTC).`,
 	f.BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	_ = cmd.MarkFlagRequired("source")
 	return cmd
+}
+
+// gatewayGC lets the heap grow to five times what is live before a
+// collection (GOGC=400) unless GOGC is set: the gateway keeps a few MB
+// live and allocates tens of KB per request, so the default collected
+// every few hundred requests and cost a fifth of its CPU (the benchmark:
+// 205 -> 164 us of CPU a request), for a heap still of tens of MB.
+func gatewayGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
 
 func parseDate(s string) (time.Time, error) {

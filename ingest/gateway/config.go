@@ -153,9 +153,10 @@ type Config struct {
 	// PublishTimeout bounds waiting for Kafka's acknowledgement (503 after
 	// it); default 10 s.
 	PublishTimeout time.Duration
-	// Linger is how long the Kafka writer waits to fill a batch from
-	// concurrent requests before sending it; default 2 ms. (kafka-go's own
-	// default, 1 s, would be every request's latency.)
+	// Linger is how long a publishing round waits for more requests
+	// after its first; default 0: a round goes as soon as the previous one
+	// is acknowledged, and the requests arriving meanwhile form the next
+	// (see rounds.go), so batches grow with the load without a fixed wait.
 	Linger time.Duration
 	// RawTopicPrefix names the raw topics: <prefix><source>; default "raw.".
 	RawTopicPrefix string
@@ -205,7 +206,6 @@ func (c *Config) Validate() error {
 
 func (c *Config) maxBody() int64                { return orInt64(c.MaxBodyBytes, 1<<20) }
 func (c *Config) publishTimeout() time.Duration { return orDur(c.PublishTimeout, 10*time.Second) }
-func (c *Config) linger() time.Duration         { return orDur(c.Linger, 2*time.Millisecond) }
 func (c *Config) rawPrefix() string {
 	if c.RawTopicPrefix == "" {
 		return "raw."

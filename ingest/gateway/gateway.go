@@ -49,7 +49,8 @@ type Gateway struct {
 	m        *mapping.File
 	log      *slog.Logger
 	now      func() time.Time
-	w        *kafka.Writer
+	prod     *producer
+	rounds   *rounds
 	metrics  *metrics
 	sources  map[string]*source
 	limiters map[string]*rate.Limiter
@@ -64,26 +65,21 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w, err := kafkaio.NewWriter(cfg.Kafka)
+	tr, err := kafkaio.Transport(cfg.Kafka)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	w.BatchTimeout = cfg.linger()
-	// kafka-go allocates (and clears) a batch of BatchSize messages per
-	// partition each linger: keep it near what one linger collects.
-	w.BatchSize = 256
-	w.WriteTimeout = cfg.publishTimeout()
 	// Fail within PublishTimeout rather than retrying for long: the sender
 	// retries the whole delivery after a 503.
-	w.MaxAttempts = 3
-	w.WriteBackoffMin = 50 * time.Millisecond
-	w.WriteBackoffMax = time.Second
+	prod := &producer{addr: kafka.TCP(cfg.Kafka.Brokers...), transport: tr, timeout: cfg.publishTimeout(),
+		attempts: 3, backoff: [2]time.Duration{50 * time.Millisecond, time.Second}}
 	g := &Gateway{
 		cfg:      cfg,
 		m:        cfg.Mapping,
 		log:      cfg.Logger,
 		now:      cfg.Now,
-		w:        w,
+		prod:     prod,
+		rounds:   newRounds(prod, cfg.publishTimeout(), cfg.Linger),
 		metrics:  newMetrics(),
 		limiters: map[string]*rate.Limiter{},
 		done:     make(chan struct{}),
@@ -135,12 +131,18 @@ func (g *Gateway) Topics() []string {
 	return out
 }
 
+// KafkaStats returns the produce requests sent and the messages they
+// carried since the previous call, for benchmarks.
+func (g *Gateway) KafkaStats() ProduceStats { return g.prod.stats() }
+
 // Close stops the readiness probe and flushes and closes the Kafka writer.
 // Call it after the HTTP server has finished its requests.
 func (g *Gateway) Close() error {
 	g.stop()
 	<-g.done
-	return g.w.Close()
+	g.rounds.close()
+	g.prod.transport.CloseIdleConnections()
+	return nil
 }
 
 // watchKafka keeps readiness current when no request tells.
@@ -450,7 +452,7 @@ func (g *Gateway) publish(ctx context.Context, source string, msgs []kafka.Messa
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.publishTimeout())
 	defer cancel()
 	start := time.Now()
-	err := g.w.WriteMessages(ctx, msgs...)
+	err := g.rounds.publish(ctx, msgs)
 	if err != nil {
 		g.kafkaOK.Store(false)
 		g.log.Error("gateway: publish failed; answering 503", "source", source, "messages", len(msgs), "err", err)

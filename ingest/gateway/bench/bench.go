@@ -38,7 +38,7 @@ type Options struct {
 	Requests    int           // requests to send; default 20,000
 	Concurrency int           // concurrent clients (keep-alive connections); default 32
 	MaxDuration time.Duration // stop sending after this; default 2 minutes
-	Linger      time.Duration // the gateway's Kafka batch linger; default its own (2 ms)
+	Linger      time.Duration // the gateway's Config.Linger; default its own (0)
 	// Kafka is the cluster to publish to; no brokers: an embedded
 	// in-process cluster started for the run.
 	Kafka  config.Kafka
@@ -48,20 +48,25 @@ type Options struct {
 // Result is what Run measured. Latencies are per request, from sending it
 // to reading the answer (which follows Kafka's acknowledgement).
 type Result struct {
-	Requests    int     `json:"requests"`     // answered with 202
-	Errors      int     `json:"errors"`       // any other answer or a transport error
-	Seconds     float64 `json:"seconds"`      // wall time of the sending
-	RPS         float64 `json:"rps"`          // accepted requests per second
-	P50MS       float64 `json:"p50_ms"`       // median latency
-	P90MS       float64 `json:"p90_ms"`       // 90th percentile
-	P99MS       float64 `json:"p99_ms"`       // 99th percentile
-	MaxMS       float64 `json:"max_ms"`       // slowest request
-	Events      int     `json:"events"`       // contract events published
-	Concurrency int     `json:"concurrency"`  // clients
-	KafkaMode   string  `json:"kafka_mode"`   // embedded or external
-	CPUs        int     `json:"cpus"`         // GOMAXPROCS
-	CPUSeconds  float64 `json:"cpu_seconds"`  // this process's user+system CPU during the sending (clients, gateway and an embedded Kafka)
-	LoadAverage float64 `json:"load_average"` // 1-minute load average at the end
+	Requests    int     `json:"requests"`    // answered with 202
+	Errors      int     `json:"errors"`      // any other answer or a transport error
+	Seconds     float64 `json:"seconds"`     // wall time of the sending
+	RPS         float64 `json:"rps"`         // accepted requests per second
+	P50MS       float64 `json:"p50_ms"`      // median latency
+	P90MS       float64 `json:"p90_ms"`      // 90th percentile
+	P99MS       float64 `json:"p99_ms"`      // 99th percentile
+	MaxMS       float64 `json:"max_ms"`      // slowest request
+	Events      int     `json:"events"`      // contract events published
+	Concurrency int     `json:"concurrency"` // clients
+	KafkaMode   string  `json:"kafka_mode"`  // embedded or external
+	CPUs        int     `json:"cpus"`        // GOMAXPROCS
+	CPUSeconds  float64 `json:"cpu_seconds"` // this process's user+system CPU during the sending (clients, gateway and an embedded Kafka)
+	// ProduceRequests is how many produce requests the gateway's Kafka
+	// writer sent during the sending, MessagesPerProduce the mean batch:
+	// the broker's work grows with the requests more than the messages.
+	ProduceRequests    int64   `json:"produce_requests"`
+	MessagesPerProduce float64 `json:"messages_per_produce"`
+	LoadAverage        float64 `json:"load_average"` // 1-minute load average at the end
 }
 
 // delivery is one prepared, signed request.
@@ -161,6 +166,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	var next, accepted, failed, events atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(maxDur)
+	g.KafkaStats() // reset the counters after the warm-up
 	cpu0 := cpuSeconds()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -194,6 +200,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	res.CPUSeconds = cpuSeconds() - cpu0
+	if ks := g.KafkaStats(); ks.Requests > 0 {
+		res.ProduceRequests, res.MessagesPerProduce = ks.Requests, float64(ks.Messages)/float64(ks.Requests)
+	}
 	res.LoadAverage = loadAverage()
 	sent := min(int(next.Load()), n)
 	var ok []time.Duration
