@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -62,9 +61,7 @@ local ClickHouse server itself.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return printJSON(out, res) // bench_gateway.go
 			}
 			fmt.Fprintf(out, "events                 %d (%s Kafka, %d partitions per topic, %d CPUs)\n", res.Events, res.KafkaMode, res.Partitions, res.CPUs)
 			fmt.Fprintf(out, "kafka raw fetch        %10.0f events/s\n", res.KafkaRawEPS)

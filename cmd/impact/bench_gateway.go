@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -49,9 +50,7 @@ sends only after Kafka acknowledged the delivery (acks=all). Target: at least
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return printJSON(out, res)
 			}
 			fmt.Fprintf(out, "%d signed webhooks from %d clients in %.2f s (%s Kafka, %d CPUs), %d events published\n",
 				res.Requests, res.Concurrency, res.Seconds, res.KafkaMode, res.CPUs, res.Events)
@@ -70,6 +69,14 @@ sends only after Kafka acknowledged the delivery (acks=all). Target: at least
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON (rps, p50_ms, p99_ms, ...)")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a Go CPU profile of the run (clients and gateway) to this file")
 	benchParent().AddCommand(cmd)
+}
+
+// printJSON writes v as indented JSON: the --json output of the bench and
+// replay commands.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // benchParent returns the `impact bench` command, which bench.go (bench

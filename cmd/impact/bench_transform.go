@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -52,9 +51,7 @@ server CPU.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return printJSON(out, res) // bench_gateway.go
 			}
 			fmt.Fprintf(out, "events %d, loaded %d rows in %.1f s (%.0f rows/s), ClickHouse %s, %d CPUs\n",
 				res.Events, res.LoadedRows, res.LoadSeconds, res.LoadRowsPerSec, res.ServerVersion, res.CPUs)

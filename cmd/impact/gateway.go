@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -168,9 +167,7 @@ corrected ones replace the old. Dates are RFC 3339 or YYYY-MM-DD (UTC).`,
 			st, err := gateway.Replay(cmd.Context(), rcfg, opts, slog.Default())
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(st); jerr != nil && err == nil {
+				if jerr := printJSON(out, st); jerr != nil && err == nil {
 					err = jerr
 				}
 			} else {

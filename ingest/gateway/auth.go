@@ -153,20 +153,28 @@ func checkZendesk(_ string, r *http.Request, now time.Time) error {
 }
 
 func zendeskSignature(r *http.Request, now time.Time) ([]byte, string, error) {
-	sig, ts := r.Header.Get("X-Zendesk-Webhook-Signature"), r.Header.Get("X-Zendesk-Webhook-Signature-Timestamp")
+	return timedSignature(r, now, "X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp", "RFC 3339",
+		func(ts string) (time.Time, error) { return time.Parse(time.RFC3339, ts) })
+}
+
+// timedSignature reads the base64 HMAC-SHA256 of header sigH and the
+// timestamp of header tsH (as parse reads it, a form named by what), which
+// must be within MaxSignatureAge of now: Zendesk's and HubSpot's schemes.
+func timedSignature(r *http.Request, now time.Time, sigH, tsH, what string, parse func(string) (time.Time, error)) ([]byte, string, error) {
+	sig, ts := r.Header.Get(sigH), r.Header.Get(tsH)
 	if sig == "" || ts == "" {
-		return nil, "", authErr("missing X-Zendesk-Webhook-Signature or X-Zendesk-Webhook-Signature-Timestamp")
+		return nil, "", authErr("missing %s or %s", sigH, tsH)
 	}
-	at, err := time.Parse(time.RFC3339, ts)
+	at, err := parse(ts)
 	if err != nil {
-		return nil, "", authErr("X-Zendesk-Webhook-Signature-Timestamp %q is not RFC 3339", ts)
+		return nil, "", authErr("%s %q is not %s", tsH, ts, what)
 	}
 	if err := fresh(at, now); err != nil {
 		return nil, "", err
 	}
 	got, err := base64.StdEncoding.DecodeString(sig)
 	if err != nil || len(got) != sha256.Size {
-		return nil, "", authErr("X-Zendesk-Webhook-Signature is not a base64 HMAC-SHA256")
+		return nil, "", authErr("%s is not a base64 HMAC-SHA256", sigH)
 	}
 	return got, ts, nil
 }
@@ -192,22 +200,11 @@ func checkHubSpot(_ string, r *http.Request, now time.Time) error {
 }
 
 func hubSpotSignature(r *http.Request, now time.Time) ([]byte, string, error) {
-	sig, ts := r.Header.Get("X-HubSpot-Signature-v3"), r.Header.Get("X-HubSpot-Request-Timestamp")
-	if sig == "" || ts == "" {
-		return nil, "", authErr("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
-	}
-	ms, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return nil, "", authErr("X-HubSpot-Request-Timestamp %q is not milliseconds", ts)
-	}
-	if err := fresh(time.UnixMilli(ms), now); err != nil {
-		return nil, "", err
-	}
-	got, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || len(got) != sha256.Size {
-		return nil, "", authErr("X-HubSpot-Signature-v3 is not a base64 HMAC-SHA256")
-	}
-	return got, ts, nil
+	return timedSignature(r, now, "X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp", "milliseconds",
+		func(ts string) (time.Time, error) {
+			ms, err := strconv.ParseInt(ts, 10, 64)
+			return time.UnixMilli(ms), err
+		})
 }
 
 // verifyHubSpot checks the signature. The URI is the full URL HubSpot
