@@ -283,3 +283,45 @@ func TestReasonsGrouped(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishFailsMidway: when Kafka fails part-way through publishing,
+// the run fails saying how many events were acknowledged, and importing
+// the same files again publishes the same event ids (what went through is
+// not counted twice: ingest keeps one event per id).
+func TestPublishFailsMidway(t *testing.T) {
+	fs := files(kestrel+"jira/search-1.json", kestrel+"jira/search-2.json")
+	var first []string
+	broken := func(_ context.Context, r io.Reader) (int, error) {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(nil, 4<<20)
+		for sc.Scan() {
+			if len(first) == 3 {
+				return len(first), errors.New("kafka: broker went away")
+			}
+			first = append(first, sc.Text())
+		}
+		return len(first), sc.Err()
+	}
+	s, err := importer.Run(context.Background(), source(t, "jira"), fs, importer.Options{Mapping: kestrelMapping(t), Publish: broken})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("3 of %d events acknowledged; importing again is safe", s.Events)) || s.Published != 3 || s.Events <= 3 {
+		t.Fatalf("%v, published %d of %d", err, s.Published, s.Events)
+	}
+	var c capture
+	if _, err := importer.Run(context.Background(), source(t, "jira"), fs, importer.Options{Mapping: kestrelMapping(t), Publish: c.publish}); err != nil {
+		t.Fatal(err)
+	}
+	again := map[string]bool{}
+	for _, l := range c.lines {
+		ev, err := schemas.Decode([]byte(l), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again[ev.Source+" "+ev.ID] = true
+	}
+	for _, l := range first {
+		ev, _ := schemas.Decode([]byte(l), nil)
+		if !again[ev.Source+" "+ev.ID] {
+			t.Errorf("event %s of the failed run has another id in the second", ev.ID)
+		}
+	}
+}
