@@ -69,10 +69,9 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	// Fail within PublishTimeout rather than retrying for long: the sender
-	// retries the whole delivery after a 503.
-	prod := &producer{addr: kafka.TCP(cfg.Kafka.Brokers...), transport: tr, timeout: cfg.publishTimeout(),
-		attempts: 3, backoff: [2]time.Duration{50 * time.Millisecond, time.Second}}
+	// Temporary errors are retried until the request's PublishTimeout
+	// (rounds.go); then the sender retries the whole delivery after a 503.
+	prod := &producer{addr: kafka.TCP(cfg.Kafka.Brokers...), transport: tr, timeout: cfg.publishTimeout()}
 	g := &Gateway{
 		cfg:      cfg,
 		m:        cfg.Mapping,

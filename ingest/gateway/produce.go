@@ -26,14 +26,11 @@ import (
 // topic per source, each partitioned), and the broker's work grows with
 // the requests, not the messages. Messages are partitioned as the Writer
 // does (murmur2 of the key over the topic's partitions, the Java client's
-// partitioner), acknowledged by all in-sync replicas, and retried on the
-// errors Kafka calls temporary.
+// partitioner) and acknowledged by all in-sync replicas.
 type producer struct {
 	addr      net.Addr
 	transport *kafka.Transport
 	timeout   time.Duration // the broker's wait for the in-sync replicas
-	attempts  int
-	backoff   [2]time.Duration // first and longest wait between attempts
 
 	writes, messages atomic.Int64
 }
@@ -49,53 +46,22 @@ func (p *producer) stats() ProduceStats {
 	return ProduceStats{Requests: p.writes.Swap(0), Messages: p.messages.Swap(0)}
 }
 
-// write publishes msgs and returns each one's error (nil when all were
-// acknowledged): the partitions' errors as Kafka sent them, or the error
-// that kept a request from being answered.
-func (p *producer) write(ctx context.Context, msgs []kafka.Message) []error {
+// attempt sends msgs once and returns each one's error, nil when all
+// were acknowledged: the partitions' errors as Kafka sent them, or the
+// error that kept a request from being answered. Retries are the caller's
+// (rounds.go: temporary errors, in a later round).
+func (p *producer) attempt(ctx context.Context, msgs []kafka.Message) []error {
 	errs := make([]error, len(msgs))
-	todo := make([]int, len(msgs))
-	for i := range todo {
-		todo[i] = i
-	}
-	for attempt := 0; len(todo) > 0; attempt++ {
-		if attempt > 0 {
-			wait := min(p.backoff[0]<<(attempt-1), p.backoff[1])
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				for _, i := range todo {
-					errs[i] = fmt.Errorf("%w (last: %w)", ctx.Err(), errs[i])
-				}
-				return errs
-			case <-t.C:
-			}
-		}
-		retry := p.attempt(ctx, msgs, todo, errs)
-		if attempt+1 >= p.attempts {
-			break
-		}
-		todo = retry
-	}
-	for _, e := range errs {
-		if e != nil {
-			return errs
-		}
-	}
-	return nil
-}
-
-// attempt sends msgs[todo] once and returns those to retry.
-func (p *producer) attempt(ctx context.Context, msgs []kafka.Message, todo []int, errs []error) []int {
-	var retry []int
+	failed := false
 	fail := func(idx []int, err error) {
+		failed = true
 		for _, i := range idx {
 			errs[i] = err
 		}
-		if temporary(err) {
-			retry = append(retry, idx...)
-		}
+	}
+	todo := make([]int, len(msgs))
+	for i := range todo {
+		todo[i] = i
 	}
 	// The topics' partitions and leaders, from the transport's cache of
 	// the cluster's metadata (the view it routes requests by).
@@ -110,7 +76,7 @@ func (p *producer) attempt(ctx context.Context, msgs []kafka.Message, todo []int
 	r, err := p.transport.RoundTrip(ctx, p.addr, &metadata.Request{TopicNames: names, AllowAutoTopicCreation: true})
 	if err != nil {
 		fail(todo, fmt.Errorf("kafka metadata: %w", err))
-		return retry
+		return errs
 	}
 	type part struct {
 		topic     string
@@ -221,7 +187,10 @@ func (p *producer) attempt(ctx context.Context, msgs []kafka.Message, todo []int
 		}()
 	}
 	wg.Wait()
-	return retry
+	if !failed {
+		return nil
+	}
+	return errs
 }
 
 // temporary says whether a failed write may succeed if tried again: a

@@ -18,8 +18,9 @@ import (
 // cluster go in one produce request per partition leader; each lands on
 // the partition murmur2 of its key gives (as the Java client and
 // kafka-go's Writer place it), in order, headers and times kept. Messages
-// for a topic that does not exist fail alone, after the retries, with
-// Kafka's error; the others are acknowledged.
+// for a topic that does not exist fail alone with Kafka's error (a
+// temporary one: rounds retry it until the request's deadline); the others
+// are acknowledged.
 func TestProducer(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.DefaultNumPartitions(6))
 	if err != nil {
@@ -41,7 +42,7 @@ func TestProducer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &producer{addr: kafka.TCP(kc.Brokers...), transport: tr, timeout: 10 * time.Second, attempts: 3, backoff: [2]time.Duration{10 * time.Millisecond, 50 * time.Millisecond}}
+	p := &producer{addr: kafka.TCP(kc.Brokers...), transport: tr, timeout: 10 * time.Second}
 	at := time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)
 	var msgs []kafka.Message
 	for i := range 60 {
@@ -49,7 +50,7 @@ func TestProducer(t *testing.T) {
 		msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(fmt.Sprintf("entity-%d", i%20)), Value: []byte(fmt.Sprint(i)),
 			Time: at.Add(time.Duration(i) * time.Second), Headers: []kafka.Header{{Key: "h", Value: []byte(fmt.Sprint(i))}}})
 	}
-	if errs := p.write(ctx, msgs); errs != nil {
+	if errs := p.attempt(ctx, msgs); errs != nil {
 		t.Fatalf("errors %v", errs)
 	}
 	if st := p.stats(); st.Messages != 60 || st.Requests > 3 {
@@ -80,7 +81,7 @@ func TestProducer(t *testing.T) {
 
 	// A topic that is not there (this cluster creates none by itself).
 	mixed := []kafka.Message{{Topic: "a", Key: []byte("k"), Value: []byte("ok")}, {Topic: "missing", Key: []byte("k"), Value: []byte("no")}}
-	errs := p.write(ctx, mixed)
+	errs := p.attempt(ctx, mixed)
 	var ke kafka.Error
 	if len(errs) != 2 || errs[0] != nil || !errors.As(errs[1], &ke) || ke != kafka.UnknownTopicOrPartition {
 		t.Errorf("errors %v", errs)

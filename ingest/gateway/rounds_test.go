@@ -4,12 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/secimpact/impact/ingest/sources/sourcetest"
+	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/internal/kafkalocal"
 	"github.com/secimpact/impact/internal/testenv"
 )
@@ -101,5 +109,57 @@ func TestRoundsBytes(t *testing.T) {
 	}
 	if st := e.g.KafkaStats(); st.Messages != 10 || st.Requests < 4 {
 		t.Errorf("%d messages of 300 KB in %d produce requests: rounds over 1 MB", st.Messages, st.Requests)
+	}
+}
+
+// TestRoundsRetry: a message failing with a temporary error (here its
+// topic is missing on a cluster that creates none) is retried in later
+// rounds until its request's deadline, then answered 503; deliveries of
+// other sources, in the same rounds, are answered 202 meanwhile, not held
+// up by it.
+func TestRoundsRetry(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	kc := config.Kafka{Brokers: c.ListenAddrs(), Topics: config.DefaultTopics()}
+	cfg := Config{Kafka: kc, Mapping: testMapping(t), Secrets: Secrets{GitHub: testSecrets.GitHub, GitLab: testSecrets.GitLab},
+		PublishTimeout: 2 * time.Second, RateLimit: -1, RawTopicPrefix: "raw.", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	admin, err := kafkaio.NewAdmin(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := admin.CreateTopics(ctx, append(kc.Topics.Sources(), cfg.RawTopic(GitHub)), 2); err != nil { // no raw.gitlab
+		t.Fatal(err)
+	}
+	admin.Close()
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g.Handler())
+	defer func() { srv.Close(); g.Close() }()
+	e := &env{g: g, srv: srv, kafka: kc, cfg: cfg}
+
+	start := time.Now()
+	gitlab := make(chan int, 1)
+	go func() {
+		code, _, _ := e.post(t, "/webhooks/gitlab", GitLab, sharedFixture(t, "gitlab", "deployment.json"), map[string]string{"X-Gitlab-Event": "Deployment Hook"})
+		gitlab <- code
+	}()
+	for n := 1; n <= 5; n++ {
+		time.Sleep(100 * time.Millisecond)
+		body := sourcetest.Edit(t, sharedFixture(t, "github", "dependabot_alert.created.json"), map[string]any{"alert.number": n})
+		t0 := time.Now()
+		code, _, rep := e.post(t, "/webhooks/github", GitHub, body, map[string]string{"X-GitHub-Event": "dependabot_alert"})
+		if code != http.StatusAccepted || time.Since(t0) > time.Second {
+			t.Errorf("github delivery %d: %d %v after %v", n, code, rep, time.Since(t0))
+		}
+	}
+	if code := <-gitlab; code != http.StatusServiceUnavailable || time.Since(start) < time.Second {
+		t.Errorf("gitlab delivery to a missing topic: %d after %v, want 503 after retrying", code, time.Since(start))
 	}
 }

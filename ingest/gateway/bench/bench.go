@@ -181,11 +181,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 				}
 				d := ds[i%len(ds)]
 				t0 := time.Now()
-				code, err := send(ctx, client, d)
+				_, err := send(ctx, client, d)
 				lat[i] = time.Since(t0)
-				if err == nil && code != http.StatusAccepted {
-					err = fmt.Errorf("answer %d", code)
-				}
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
@@ -242,8 +239,12 @@ func send(ctx context.Context, c *http.Client, d delivery) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted { // say why
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return resp.StatusCode, fmt.Errorf("answer %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
 	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
 	return resp.StatusCode, nil
 }
 
