@@ -38,8 +38,18 @@ var DefaultEarliest = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 // DefaultMaxSkew is the default TimeWindow.MaxSkew.
 const DefaultMaxSkew = time.Hour
 
-// minEarliest is the earliest instant the time format accepts.
-var minEarliest = time.Date(1971, time.January, 1, 0, 0, 0, 0, time.UTC)
+// minEarliest and maxLatest bound the instants the time format accepts in
+// UTC: years 1971-2105, which ClickHouse DateTime holds whatever the offset.
+var (
+	minEarliest = time.Date(1971, time.January, 1, 0, 0, 0, 0, time.UTC)
+	maxLatest   = time.Date(2106, time.January, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// InFormatRange reports whether t, written in UTC, is a date-time the
+// contract's format accepts (years 1971-2105). Producers that convert
+// vendor timestamps check it, so that a mapped event is never one the
+// decoder rejects for its format.
+func InFormatRange(t time.Time) bool { return !t.Before(minEarliest) && t.Before(maxLatest) }
 
 // Validate reports a window that cannot be used, naming the field.
 func (w TimeWindow) Validate() error {

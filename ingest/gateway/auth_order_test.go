@@ -110,21 +110,36 @@ func TestSignatureForms(t *testing.T) {
 	}
 }
 
-// TestUnmappableKeptRaw: an authentic delivery the mapper cannot read is
-// answered 400 with the reason, and kept unchanged on the raw topic so a
-// corrected mapper can replay it; no event is published.
+// TestUnmappableKeptRaw: an authentic delivery the mapper cannot read, or
+// that maps to an event the contract refuses, is answered 400 with the
+// reason, and kept unchanged on the raw topic so a corrected mapper can
+// replay it; no event is published.
 func TestUnmappableKeptRaw(t *testing.T) {
-	e := newEnv(t, nil)
-	body := []byte(`{"action":"created","repository":{"full_name":"acme/payments"},"alert":{"number":1,"state":"quarantined","created_at":"2025-01-01T00:00:00Z","security_advisory":{"severity":"high"}}}`)
-	code, _, rep := e.post(t, "/webhooks/github", GitHub, body, map[string]string{"X-GitHub-Event": "dependabot_alert"})
-	if code != http.StatusBadRequest || !strings.Contains(rep["error"].(string), "quarantined") || !strings.Contains(rep["reason"].(string), "raw topic") {
-		t.Fatalf("%d %v", code, rep)
+	alert := func(state, created string) []byte {
+		return []byte(`{"action":"created","repository":{"full_name":"acme/payments"},"alert":{"number":1,"state":"` + state +
+			`","created_at":"` + created + `","security_advisory":{"severity":"high"}}}`)
 	}
-	raw := readAll(t, e.kafka, e.cfg.RawTopic(GitHub))
-	if len(raw) != 1 || !bytes.Equal(raw[0].Value, body) {
-		t.Fatalf("raw topic: %d messages", len(raw))
-	}
-	if n := endOffsets(t, e.kafka, e.kafka.Topics.Sources()...); n != 0 {
-		t.Errorf("%d events published", n)
+	for _, tc := range []struct {
+		name, error string
+		body        []byte
+	}{
+		{"unknown state", "quarantined", alert("quarantined", "2025-01-01T00:00:00Z")},
+		{"timestamp the format cannot hold", "1971-2105", alert("open", "1970-01-01T00:00:00Z")},
+		{"event time the decoder refuses", "time_window", alert("open", "1999-06-01T00:00:00Z")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			code, _, rep := e.post(t, "/webhooks/github", GitHub, tc.body, map[string]string{"X-GitHub-Event": "dependabot_alert"})
+			if code != http.StatusBadRequest || !strings.Contains(rep["error"].(string), tc.error) || !strings.Contains(rep["reason"].(string), "raw topic") {
+				t.Fatalf("%d %v", code, rep)
+			}
+			raw := readAll(t, e.kafka, e.cfg.RawTopic(GitHub))
+			if len(raw) != 1 || !bytes.Equal(raw[0].Value, tc.body) {
+				t.Fatalf("raw topic: %d messages", len(raw))
+			}
+			if n := endOffsets(t, e.kafka, e.kafka.Topics.Sources()...); n != 0 {
+				t.Errorf("%d events published", n)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -96,8 +97,12 @@ func FuzzMappers(f *testing.F) {
 			}
 		}
 		msgs, err := g.messages(name, meta, body, received, res.Events)
+		var rej *schemas.Rejection
+		if errors.As(err, &rej) && rej.Rule == "time_window" {
+			return // an event time outside the configured window: answered 400, kept raw
+		}
 		if err != nil {
-			t.Fatalf("%s: the gateway's 500: %v", name, err)
+			t.Fatalf("%s: mapped an event the contract refuses: %v", name, err)
 		}
 		for _, m := range msgs[1:] {
 			if _, err := dec.Decode(m.Value, []schemas.Header{{Key: headerContentType, Value: []byte("application/cloudevents+json")}}); err != nil {

@@ -38,6 +38,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/secimpact/impact/ingest/sources"
+	"github.com/secimpact/impact/schemas"
 	"github.com/secimpact/impact/ingest/sources/mapping"
 	"github.com/secimpact/impact/internal/kafkaio"
 )
@@ -330,15 +331,16 @@ func (g *Gateway) serveWebhook(w http.ResponseWriter, r *http.Request, name stri
 		g.answer(w, name, http.StatusServiceUnavailable, reply{Outcome: "unavailable", Error: err.Error()})
 		return
 	}
-	if err != nil {
-		// The payload is authentic but not what the mapper knows: keep it
-		// on the raw topic (a corrected mapper replays it), then say so.
-		res = sources.Result{}
+	var msgs []kafka.Message
+	if err == nil {
+		msgs, err = g.messages(name, meta, body, now, res.Events)
 	}
-	msgs, merr := g.messages(name, meta, body, now, res.Events)
-	if merr != nil {
-		g.answer(w, name, http.StatusInternalServerError, reply{Outcome: "error", Error: merr.Error()})
-		return
+	if err != nil {
+		// The payload is authentic but not what the mapper knows, or it
+		// gave an event the contract refuses: keep it on the raw topic alone
+		// (a corrected mapper replays it), then say so.
+		res = sources.Result{}
+		msgs, _ = g.messages(name, meta, body, now, nil)
 	}
 	if perr := g.publish(r.Context(), name, msgs); perr != nil {
 		g.answer(w, name, http.StatusServiceUnavailable, reply{Outcome: "unavailable", Error: "kafka: " + perr.Error()})
@@ -391,7 +393,8 @@ const (
 )
 
 // messages builds the raw message of the delivery and one message per
-// event.
+// event; an event that cannot be encoded or that the contract refuses is
+// an error.
 func (g *Gateway) messages(source string, meta http.Header, body []byte, received time.Time, events []sources.Event) ([]kafka.Message, error) {
 	raw := kafka.Message{
 		Topic: g.cfg.RawTopic(source),
@@ -408,8 +411,16 @@ func (g *Gateway) messages(source string, meta http.Header, body []byte, receive
 			raw.Headers = append(raw.Headers, kafka.Header{Key: strings.ToLower(k), Value: []byte(v)})
 		}
 	}
-	msgs := make([]kafka.Message, 0, len(events)+1)
-	msgs = append(msgs, raw)
+	evs, err := g.eventMessages(events)
+	if err != nil {
+		return nil, err
+	}
+	return append([]kafka.Message{raw}, evs...), nil
+}
+
+// eventMessages encodes and checks events (eventMessage).
+func (g *Gateway) eventMessages(events []sources.Event) ([]kafka.Message, error) {
+	msgs := make([]kafka.Message, 0, len(events))
 	for _, ev := range events {
 		m, err := g.eventMessage(ev)
 		if err != nil {
@@ -420,10 +431,15 @@ func (g *Gateway) messages(source string, meta http.Header, body []byte, receive
 	return msgs, nil
 }
 
+// eventMessage encodes a mapped event and checks it with the decoder
+// ingest uses: the gateway never publishes an event ingest would reject.
 func (g *Gateway) eventMessage(ev sources.Event) (kafka.Message, error) {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("encode %s: %w", ev.Type, err)
+	}
+	if _, err := schemas.Decode(b, nil); err != nil {
+		return kafka.Message{}, fmt.Errorf("mapped %s %s: %w", ev.Type, ev.ID, err)
 	}
 	return kafka.Message{
 		Topic:   g.cfg.Kafka.Topics.ForType(ev.Type),

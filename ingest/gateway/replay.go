@@ -128,6 +128,12 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 				log.Warn("replay: delivery not mapped", "topic", topic, "partition", p, "offset", msg.Offset, "err", err)
 				continue
 			}
+			msgs, err := g.eventMessages(res.Events)
+			if err != nil {
+				st.Invalid++
+				log.Warn("replay: delivery mapped to an event the contract refuses", "topic", topic, "partition", p, "offset", msg.Offset, "err", err)
+				continue
+			}
 			switch res.Outcome() {
 			case "mapped":
 				st.Mapped++
@@ -138,14 +144,7 @@ func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logge
 			}
 			st.Values.Add(res.Unmapped...)
 			st.Events += len(res.Events)
-			for _, ev := range res.Events {
-				m, err := g.eventMessage(ev)
-				if err != nil {
-					r.Close()
-					return st, err
-				}
-				batch = append(batch, m)
-			}
+			batch = append(batch, msgs...)
 			if len(batch) >= 1000 {
 				if err := flush(ctx, w, &batch); err != nil {
 					r.Close()

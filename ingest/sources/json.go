@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/secimpact/impact/schemas"
 )
 
 // timeLayouts are the timestamp forms vendors send: RFC 3339 (GitHub,
@@ -24,7 +26,8 @@ var timeLayouts = []string{
 }
 
 // ParseTime parses a vendor timestamp in any of the forms above and returns
-// it in UTC. A zone is required: a time without one is ambiguous.
+// it in UTC. A zone is required: a time without one is ambiguous. A time
+// outside the years 1971-2105 is an error (see inRange).
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, l := range timeLayouts {
@@ -36,10 +39,22 @@ func ParseTime(s string) (time.Time, error) {
 					continue
 				}
 			}
-			return t.UTC(), nil
+			return inRange(s, t.UTC())
 		}
 	}
 	return time.Time{}, fmt.Errorf("timestamp %q: not RFC 3339 or a known vendor form", s)
+}
+
+// inRange returns t if the contract can carry it (years 1971-2105 in UTC):
+// a vendor's 1970-01-01 placeholder or a year-9999 "never" is refused here,
+// with the payload, rather than mapped into an event ingest rejects. Go's
+// zero time (0001-01-01T00:00:00Z, sent by some APIs for "unset") is the
+// zero Time, which mappers read as absent.
+func inRange(s string, t time.Time) (time.Time, error) {
+	if t.IsZero() || schemas.InFormatRange(t) {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q: outside the years 1971-2105 the contract holds", s)
 }
 
 // Time is a JSON timestamp in any form ParseTime accepts, or a number of
@@ -59,8 +74,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("timestamp %s: not a string or epoch milliseconds", b)
 		}
-		t.Time = time.UnixMilli(ms).UTC()
-		return nil
+		v, err := inRange(string(b), time.UnixMilli(ms).UTC())
+		t.Time = v
+		return err
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -71,8 +87,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil { // HubSpot sends "1700000000000" too
-		t.Time = time.UnixMilli(ms).UTC()
-		return nil
+		v, err := inRange(s, time.UnixMilli(ms).UTC())
+		t.Time = v
+		return err
 	}
 	v, err := ParseTime(s)
 	if err != nil {

@@ -49,7 +49,8 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("%q: %v %v", s, got, err)
 		}
 	}
-	for _, s := range []string{"2021-04-28 19:50:00", "2021-04-28", "yesterday", "2021-04-28 19:50:00 PST"} {
+	for _, s := range []string{"2021-04-28 19:50:00", "2021-04-28", "yesterday", "2021-04-28 19:50:00 PST",
+		"1970-01-01T00:00:00Z", "1971-01-01T00:30:00+01:00", "2106-01-01T00:00:00Z", "9999-12-31T23:59:59Z"} {
 		if got, err := ParseTime(s); err == nil {
 			t.Errorf("%q accepted as %v", s, got)
 		}
@@ -77,7 +78,12 @@ func TestJSONTypes(t *testing.T) {
 	if strings.Join(v.S, "|") != "a|b" || strings.Join(v.T, "|") != "security|vip|billing" || v.U != nil {
 		t.Errorf("strings %+v", v)
 	}
-	for _, bad := range []string{`{"A":"nope"}`, `{"A":true}`, `{"I":true}`, `{"S":5}`} {
+	var zero struct{ A Time }
+	if err := json.Unmarshal([]byte(`{"A":"0001-01-01T00:00:00Z"}`), &zero); err != nil || !zero.A.IsZero() {
+		t.Errorf("Go's zero time: %v %v", zero.A, err)
+	}
+	for _, bad := range []string{`{"A":"nope"}`, `{"A":true}`, `{"I":true}`, `{"S":5}`,
+		`{"A":0}`, `{"A":"-1"}`, `{"A":4291747200000}`, `{"A":"1969-12-31T23:59:59Z"}`} {
 		if err := json.Unmarshal([]byte(bad), &v); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
