@@ -68,22 +68,32 @@ production) to IMPACT_CLICKHOUSE_ADDR, database IMPACT_CLICKHOUSE_DATABASE.`,
 	rootCmd.AddCommand(cmd)
 }
 
+// maxSQL bounds the SQL text read from a file or standard input: an
+// analyst's statement is kilobytes; a mistaken pipe of a data file is not
+// held in memory and sent to the server.
+const maxSQL = 1 << 20
+
 func readSQL(args []string, file string, stdin io.Reader) (string, error) {
+	from := "standard input"
 	switch {
 	case file != "" && len(args) > 0:
 		return "", fmt.Errorf("give the SQL either as an argument or with --file, not both")
 	case file != "":
-		b, err := os.ReadFile(file)
+		f, err := os.Open(file)
 		if err != nil {
 			return "", fmt.Errorf("read SQL file: %w", err)
 		}
-		return string(b), nil
+		defer f.Close()
+		stdin, from = f, file
 	case len(args) == 1 && args[0] != "-":
 		return args[0], nil
 	}
-	b, err := io.ReadAll(stdin)
+	b, err := io.ReadAll(io.LimitReader(stdin, maxSQL+1))
 	if err != nil {
-		return "", fmt.Errorf("read SQL from standard input: %w", err)
+		return "", fmt.Errorf("read SQL from %s: %w", from, err)
+	}
+	if len(b) > maxSQL {
+		return "", fmt.Errorf("read SQL from %s: longer than %d bytes", from, maxSQL)
 	}
 	if strings.TrimSpace(string(b)) == "" {
 		return "", fmt.Errorf("no SQL given: pass it as an argument, with --file, or on standard input")
