@@ -2,16 +2,14 @@ package dashboards
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/internal/golden"
 	"github.com/secimpact/impact/internal/readonly"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files and the committed provisioning output")
 
 // committedDir is the export docker-compose mounts into Grafana.
 const committedDir = "provisioning"
@@ -23,40 +21,12 @@ func TestCommittedExportCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.RemoveAll(committedDir); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Export(committedDir, ExportOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := map[string]bool{}
+	want := map[string][]byte{}
 	for _, f := range files {
-		want[filepath.ToSlash(f.Name)] = true
-		got, err := os.ReadFile(filepath.Join(committedDir, f.Name))
-		if err != nil {
-			t.Errorf("%s: %v (run go test ./dashboards -update)", f.Name, err)
-			continue
-		}
-		if !bytes.Equal(got, f.Data) {
-			t.Errorf("%s differs from the builders (run go test ./dashboards -update)", f.Name)
-		}
+		want[f.Name] = f.Data
 	}
-	// Stale files would still be provisioned by Grafana.
-	err = filepath.WalkDir(committedDir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(committedDir, p)
-		if !want[filepath.ToSlash(rel)] {
-			t.Errorf("%s is committed but no longer exported", rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Stale files would still be provisioned by Grafana: CheckDir reports them.
+	golden.CheckDir(t, committedDir, want, nil)
 }
 
 func TestExportWritesLayout(t *testing.T) {

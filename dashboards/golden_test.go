@@ -1,12 +1,12 @@
 package dashboards
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/secimpact/impact/internal/golden"
 )
 
 // TestExpandedSQLGolden keeps, under testdata/expanded, every panel query as
@@ -19,7 +19,7 @@ func TestExpandedSQLGolden(t *testing.T) {
 		Interval: time.Hour,
 	}
 	sel := map[string]Selection{"department": Select("Engineering"), "team": SelectAll}
-	seen := map[string]bool{}
+	files := map[string][]byte{}
 	for _, d := range All() {
 		queries, err := d.Queries()
 		if err != nil {
@@ -32,40 +32,8 @@ func TestExpandedSQLGolden(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			got += "\n"
-			path := filepath.Join("testdata", "expanded", name)
-			seen[filepath.ToSlash(path)] = true
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Errorf("%s: %v (run go test ./dashboards -update)", name, err)
-				continue
-			}
-			if !bytes.Equal(want, []byte(got)) {
-				t.Errorf("%s: expanded SQL differs from %s (run go test ./dashboards -update)", name, path)
-			}
+			files[name] = []byte(got)
 		}
 	}
-	err := filepath.WalkDir(filepath.Join("testdata", "expanded"), func(p string, de os.DirEntry, err error) error {
-		if err != nil || de.IsDir() {
-			return err
-		}
-		if !seen[filepath.ToSlash(p)] && strings.HasSuffix(p, ".sql") {
-			if *update {
-				return os.Remove(p)
-			}
-			t.Errorf("%s: stale golden file", p)
-		}
-		return nil
-	})
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
+	golden.CheckDir(t, filepath.Join("testdata", "expanded"), files, func(rel string) bool { return strings.HasSuffix(rel, ".sql") })
 }

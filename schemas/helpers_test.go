@@ -3,7 +3,6 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,9 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files (v1/*.json, testdata/binary/*.json)")
+	"github.com/secimpact/impact/internal/golden"
+)
 
 // example is one valid example event in both modes.
 type example struct {
@@ -44,22 +43,8 @@ func loadExamples(t testing.TB) []example {
 		ex := example{name: strings.TrimSuffix(filepath.Base(f), ".json"), structured: b}
 		bf := filepath.Join("testdata", "binary", filepath.Base(f))
 		want := binaryFile(t, b)
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(bf), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(bf, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		got, err := os.ReadFile(bf)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale: run go test ./schemas/ -update", bf)
-		}
-		ex.value, ex.headers = readBinaryFile(t, got)
+		golden.Check(t, bf, want)
+		ex.value, ex.headers = readBinaryFile(t, want)
 		out = append(out, ex)
 	}
 	return out

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/secimpact/impact/internal/golden"
 )
 
 // TestSchemasGolden keeps v1/*.json (the published contract) identical to
@@ -17,25 +18,12 @@ func TestSchemasGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		for name, b := range gen {
-			if err := os.WriteFile(name, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	files, _ := filepath.Glob("v1/*.json")
 	if len(files) != len(gen) {
 		t.Errorf("v1 holds %d files, generator makes %d", len(files), len(gen))
 	}
 	for name, want := range gen {
-		got, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatalf("%v (run go test ./schemas/ -update)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from the contract table: run go test ./schemas/ -update", name)
-		}
+		golden.Check(t, name, want)
 		emb, err := SchemaFS.ReadFile(name)
 		if err != nil || !bytes.Equal(emb, want) {
 			t.Errorf("embedded %s is stale", name)

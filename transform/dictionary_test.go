@@ -2,11 +2,11 @@ package transform_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/internal/golden"
 	"github.com/secimpact/impact/transform"
 )
 
@@ -33,16 +33,5 @@ func TestDataDictionary(t *testing.T) {
 			t.Errorf("column without a comment: %s", line)
 		}
 	}
-	if *update {
-		if err := os.WriteFile(dictionaryPath, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(dictionaryPath)
-	if err != nil {
-		t.Fatalf("%v (run go test ./transform -run TestDataDictionary -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s is out of date: run go test ./transform -run TestDataDictionary -update", dictionaryPath)
-	}
+	golden.Check(t, dictionaryPath, []byte(got))
 }

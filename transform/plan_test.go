@@ -1,19 +1,16 @@
 package transform_test
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/internal/golden"
 	"github.com/secimpact/impact/internal/sqlcheck"
 	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files and docs/data-dictionary.md")
 
 var planAsOf = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 
@@ -28,18 +25,7 @@ func TestPlanGolden(t *testing.T) {
 			}
 			got := strings.Join(stmts, ";\n\n") + ";\n"
 			path := filepath.Join("testdata", "plan_"+mode+".sql")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./transform -run TestPlanGolden -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from the rendered plan; run go test ./transform -run TestPlanGolden -update and review the diff", path)
-			}
+			golden.Check(t, path, []byte(got))
 		})
 	}
 }

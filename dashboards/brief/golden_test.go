@@ -1,14 +1,12 @@
 package brief
 
 import (
-	"flag"
-	"os"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/statements.golden.sql")
+	"github.com/secimpact/impact/internal/golden"
+)
 
 // TestStatementsGolden keeps the SQL Load sends for one quarter, parameters
 // inlined, as a golden file, so a change of the brief's queries shows in
@@ -20,21 +18,7 @@ func TestStatementsGolden(t *testing.T) {
 	}
 	got := strings.Join(stmts, ";\n\n") + ";\n"
 	const path = "testdata/statements.golden.sql"
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("statements differ from %s (run with -update if intended):\n%s", path, got)
-	}
+	golden.Check(t, path, []byte(got))
 	for _, s := range stmts {
 		if strings.Contains(s, "@") {
 			t.Errorf("parameter left in statement:\n%s", s)

@@ -7,9 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -18,10 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secimpact/impact/internal/golden"
 	"github.com/secimpact/impact/schemas"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // messy are options with much more delivery mess than the defaults, so a
 // short run exercises every kind of it.
@@ -119,19 +116,7 @@ func TestDeterministic(t *testing.T) {
 		hashes[h] = true
 		fmt.Fprintf(&got, "seed=%d days=%d scale=%g lines=%d sha256=%s\n", o.Seed, o.Days, o.Scale, bytes.Count(a.Bytes(), []byte("\n")), h)
 	}
-	golden := filepath.Join("testdata", "output.sha256")
-	if *update {
-		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("output changed (go test -update if intended):\ngot:\n%swant:\n%s", got.Bytes(), want)
-	}
+	golden.Check(t, filepath.Join("testdata", "output.sha256"), got.Bytes())
 }
 
 // TestDeliveryOrder: lines come in delivery order, which is not event time
@@ -291,17 +276,5 @@ func TestTruthGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	golden := filepath.Join("testdata", "truth.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("truth changed (go test -update if intended); got:\n%s", got)
-	}
+	golden.Check(t, filepath.Join("testdata", "truth.golden.json"), got)
 }

@@ -2,7 +2,6 @@ package migrations_test
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,12 +15,11 @@ import (
 
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/internal/golden"
 	"github.com/secimpact/impact/internal/sqlcheck"
 	"github.com/secimpact/impact/internal/testenv"
 	"github.com/secimpact/impact/schemas/migrations"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
@@ -376,18 +374,7 @@ func TestClusterStatements(t *testing.T) {
 			}
 			got := strings.Join(stmts, ";\n\n") + ";\n"
 			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("cluster DDL differs from %s (go test -update rewrites it); got:\n%s", path, got)
-			}
+			golden.Check(t, path, []byte(got))
 			onCluster := regexp.MustCompile(`(?i)\bON CLUSTER impact_cluster\b`)
 			for i, s := range stmts {
 				if strings.HasPrefix(s, "CREATE") || strings.HasPrefix(s, "ALTER") || strings.HasPrefix(s, "DROP") {

@@ -5,10 +5,8 @@
 package sourcetest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,11 +18,9 @@ import (
 	"github.com/secimpact/impact/ingest/sources"
 	"github.com/secimpact/impact/ingest/sources/export"
 	"github.com/secimpact/impact/ingest/sources/mapping"
+	"github.com/secimpact/impact/internal/golden"
 	"github.com/secimpact/impact/schemas"
 )
-
-// Update is the -update flag of every mapper test: rewrite golden files.
-var Update = flag.Bool("update", false, "rewrite testdata/golden files")
 
 // repoRoot finds the directory holding go.mod, walking up from the test's
 // working directory.
@@ -170,21 +166,7 @@ func Golden(t testing.TB, name string, r sources.Result) {
 	}
 	b = append(b, '\n')
 	path := filepath.Join("testdata", "golden", name+".json")
-	if *Update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(want, b) {
-		t.Errorf("%s differs (go test -update rewrites it):\n%s", path, b)
-	}
+	golden.Check(t, path, b)
 }
 
 // ImportFunc is a source's export importer (salesforce.Import, ...).
