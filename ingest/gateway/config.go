@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -204,8 +205,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func (c *Config) maxBody() int64                { return orInt64(c.MaxBodyBytes, 1<<20) }
-func (c *Config) publishTimeout() time.Duration { return orDur(c.PublishTimeout, 10*time.Second) }
+func (c *Config) maxBody() int64                { return cmp.Or(c.MaxBodyBytes, 1<<20) }
+func (c *Config) publishTimeout() time.Duration { return cmp.Or(c.PublishTimeout, 10*time.Second) }
 func (c *Config) rawPrefix() string {
 	if c.RawTopicPrefix == "" {
 		return "raw."
@@ -226,18 +227,4 @@ func (c *Config) rate() (float64, int) {
 		b = int(2 * r)
 	}
 	return r, max(b, 1)
-}
-
-func orInt64(v, def int64) int64 {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }

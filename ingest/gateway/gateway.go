@@ -18,6 +18,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -38,9 +39,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/secimpact/impact/ingest/sources"
-	"github.com/secimpact/impact/schemas"
 	"github.com/secimpact/impact/ingest/sources/mapping"
 	"github.com/secimpact/impact/internal/kafkaio"
+	"github.com/secimpact/impact/schemas"
 )
 
 // Gateway serves the webhook endpoints. Build it with New, serve Handler
@@ -493,10 +494,10 @@ func (e *upstreamError) Unwrap() error { return e.err }
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptions) error {
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: orDur(opts.ReadHeaderTimeout, 5*time.Second),
-		ReadTimeout:       orDur(opts.ReadTimeout, 30*time.Second),
-		WriteTimeout:      orDur(opts.WriteTimeout, 30*time.Second),
-		IdleTimeout:       orDur(opts.IdleTimeout, 120*time.Second),
+		ReadHeaderTimeout: cmp.Or(opts.ReadHeaderTimeout, 5*time.Second),
+		ReadTimeout:       cmp.Or(opts.ReadTimeout, 30*time.Second),
+		WriteTimeout:      cmp.Or(opts.WriteTimeout, 30*time.Second),
+		IdleTimeout:       cmp.Or(opts.IdleTimeout, 120*time.Second),
 		MaxHeaderBytes:    64 << 10,
 	}
 	if opts.Logger != nil {
@@ -516,7 +517,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), orDur(opts.ShutdownTimeout, 30*time.Second))
+	sctx, cancel := context.WithTimeout(context.Background(), cmp.Or(opts.ShutdownTimeout, 30*time.Second))
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)

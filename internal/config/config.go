@@ -6,6 +6,7 @@
 package config
 
 import (
+	"cmp"
 	"os"
 	"strings"
 	"time"
@@ -38,16 +39,16 @@ func DefaultTopics() Topics {
 func (t Topics) Sources() []string {
 	d := DefaultTopics()
 	return []string{
-		or(t.Security, d.Security),
-		or(t.Deployment, d.Deployment),
-		or(t.CRM, d.CRM),
-		or(t.Support, d.Support),
-		or(t.Catalog, d.Catalog),
+		cmp.Or(t.Security, d.Security),
+		cmp.Or(t.Deployment, d.Deployment),
+		cmp.Or(t.CRM, d.CRM),
+		cmp.Or(t.Support, d.Support),
+		cmp.Or(t.Catalog, d.Catalog),
 	}
 }
 
 // DLQTopic returns the dead-letter topic, defaulted.
-func (t Topics) DLQTopic() string { return or(t.DLQ, DefaultTopics().DLQ) }
+func (t Topics) DLQTopic() string { return cmp.Or(t.DLQ, DefaultTopics().DLQ) }
 
 // Kafka holds the broker connection settings.
 type Kafka struct {
@@ -78,10 +79,10 @@ type ClickHouse struct {
 }
 
 // DB returns the database name, defaulted.
-func (c ClickHouse) DB() string { return or(c.Database, "impact") }
+func (c ClickHouse) DB() string { return cmp.Or(c.Database, "impact") }
 
 // Username returns the user name, defaulted.
-func (c ClickHouse) Username() string { return or(c.User, "default") }
+func (c ClickHouse) Username() string { return cmp.Or(c.User, "default") }
 
 // Grafana holds the Grafana API settings.
 type Grafana struct {
@@ -147,13 +148,6 @@ func SplitList(s string) []string {
 	return out
 }
 
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 // ForType returns the topic an event of the given CloudEvents type belongs
 // on, by its family prefix (security., deployment., crm., support.,
 // catalog.). Types of no known family go to the security topic, where ingest
@@ -163,15 +157,15 @@ func (t Topics) ForType(eventType string) string {
 	d := DefaultTopics()
 	switch family {
 	case "deployment":
-		return or(t.Deployment, d.Deployment)
+		return cmp.Or(t.Deployment, d.Deployment)
 	case "crm":
-		return or(t.CRM, d.CRM)
+		return cmp.Or(t.CRM, d.CRM)
 	case "support":
-		return or(t.Support, d.Support)
+		return cmp.Or(t.Support, d.Support)
 	case "catalog":
-		return or(t.Catalog, d.Catalog)
+		return cmp.Or(t.Catalog, d.Catalog)
 	default:
-		return or(t.Security, d.Security)
+		return cmp.Or(t.Security, d.Security)
 	}
 }
 
@@ -180,11 +174,11 @@ func (t Topics) ForType(eventType string) string {
 func (t Topics) WithSuffix(suffix string) Topics {
 	d := DefaultTopics()
 	return Topics{
-		Security:   or(t.Security, d.Security) + suffix,
-		Deployment: or(t.Deployment, d.Deployment) + suffix,
-		CRM:        or(t.CRM, d.CRM) + suffix,
-		Support:    or(t.Support, d.Support) + suffix,
-		Catalog:    or(t.Catalog, d.Catalog) + suffix,
-		DLQ:        or(t.DLQ, d.DLQ) + suffix,
+		Security:   cmp.Or(t.Security, d.Security) + suffix,
+		Deployment: cmp.Or(t.Deployment, d.Deployment) + suffix,
+		CRM:        cmp.Or(t.CRM, d.CRM) + suffix,
+		Support:    cmp.Or(t.Support, d.Support) + suffix,
+		Catalog:    cmp.Or(t.Catalog, d.Catalog) + suffix,
+		DLQ:        cmp.Or(t.DLQ, d.DLQ) + suffix,
 	}
 }
