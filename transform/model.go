@@ -7,9 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/secimpact/impact/internal/sqlparam"
 )
 
 //go:embed sql/*.sql
@@ -130,28 +131,12 @@ func onlyComments(q string) bool {
 }
 
 // params are the values the model SQL refers to as @name: Unix times and
-// durations in seconds, all computed by this package. Being integers they
-// are inlined as literals, so the statements sent are exactly the ones
+// durations in seconds, all computed by this package. They are inlined as
+// literals (internal/sqlparam), so the statements sent are exactly the ones
 // Plan shows and chdb checks.
 type params map[string]int64
 
-var paramRE = regexp.MustCompile(`@([a-z_]+)`)
-
-func (p params) bind(q string) (string, error) {
-	var missing string
-	out := paramRE.ReplaceAllStringFunc(q, func(m string) string {
-		v, ok := p[m[1:]]
-		if !ok {
-			missing = m
-			return m
-		}
-		return strconv.FormatInt(v, 10)
-	})
-	if missing != "" {
-		return "", fmt.Errorf("no value for %s", missing)
-	}
-	return out, nil
-}
+func (p params) bind(q string) (string, error) { return sqlparam.Bind(q, p) }
 
 var ddlColumnRE = regexp.MustCompile(`(?m)^\s{4}([a-z_0-9]+) [A-Z]`)
 

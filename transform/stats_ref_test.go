@@ -4,13 +4,13 @@ import (
 	"context"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/internal/sqlparam"
 	"github.com/secimpact/impact/transform"
 	"github.com/secimpact/impact/transform/stats"
 )
@@ -44,12 +44,16 @@ func TestStatsPreAggregatedEqualPerRow(t *testing.T) {
 	}
 
 	// Findings, one row each.
-	rows, err := conn.Query(ctx, strings.ReplaceAll(`SELECT team, department, severity, status, within_sla,
+	q, err := sqlparam.Bind(`SELECT team, department, severity, status, within_sla,
     (toInt64(multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
                      status = 'dismissed', ifNull(dismissed_at, last_event_time),
                      toDateTime(@asof))) - toInt64(detected_at)) / 86400 AS days,
     toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(@asof) - 365 * 86400) AS debt
-FROM findings ORDER BY finding_id`, "@asof", strconv.FormatInt(asOf.Unix(), 10)))
+FROM findings ORDER BY finding_id`, map[string]int64{"asof": asOf.Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}

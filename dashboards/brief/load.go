@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
+	"github.com/secimpact/impact/internal/sqlparam"
 	"github.com/secimpact/impact/transform/stats"
 )
 
@@ -75,20 +74,23 @@ func Statements(p Period) ([]string, error) {
 	return out, nil
 }
 
-// statement reads an embedded query and inlines the period. The values are
-// integers and dates formatted here, never user text, so inlining is safe;
+// statement reads an embedded query and inlines the period (internal/sqlparam):
 // it keeps one rendering for the server, the chdb check and the reader.
 func statement(name string, p Period) (string, error) {
 	b, err := sqlFiles.ReadFile("sql/" + name)
 	if err != nil {
 		return "", fmt.Errorf("read query %s: %w", name, err)
 	}
-	return strings.NewReplacer(
-		"@from_date", "'"+p.From.UTC().Format(time.DateOnly)+"'",
-		"@to_date", "'"+p.To.UTC().Format(time.DateOnly)+"'",
-		"@from", strconv.FormatInt(p.From.Unix(), 10),
-		"@to", strconv.FormatInt(p.To.Unix(), 10),
-	).Replace(string(b)), nil
+	q, err := sqlparam.Bind(string(b), map[string]any{
+		"from_date": p.From.UTC().Format(time.DateOnly),
+		"to_date":   p.To.UTC().Format(time.DateOnly),
+		"from":      p.From.Unix(),
+		"to":        p.To.Unix(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("query %s: %w", name, err)
+	}
+	return q, nil
 }
 
 // LoadOptions configure Load. The zero value uses 95% intervals, the

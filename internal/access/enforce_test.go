@@ -21,6 +21,7 @@ import (
 	"github.com/secimpact/impact/internal/readonly"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
+	"github.com/secimpact/impact/internal/sqlparam"
 	"github.com/secimpact/impact/internal/testenv"
 	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
@@ -273,7 +274,11 @@ func (w *world) checkCurrent(t *testing.T, sliced, denied []string) {
 		}
 		setup = append(setup, "CREATE DATABASE "+rd.Database)
 		for _, s := range stmts {
-			setup = append(setup, strings.ReplaceAll(s, "@department", quote(rd.Department)))
+			s, err := sqlparam.Bind(s, map[string]string{"department": rd.Department})
+			if err != nil {
+				t.Fatal(err)
+			}
+			setup = append(setup, s)
 		}
 	}
 	// The reader as access.UsersXML writes it for current releases, named
@@ -300,8 +305,12 @@ func (w *world) checkCurrent(t *testing.T, sliced, denied []string) {
 	var checks []check
 	for _, table := range sliced {
 		own := sliceChecks[table]
-		foreign := strings.NewReplacer("@d", quote(r.Department), "FROM findings", "FROM "+r.Database+".findings",
-			"FROM deployment_facts", "FROM "+r.Database+".deployment_facts").Replace("NOT (" + own + ")")
+		foreign, err := sqlparam.Bind("NOT ("+own+")", map[string]string{"d": r.Department})
+		if err != nil {
+			t.Fatal(err)
+		}
+		foreign = strings.NewReplacer("FROM findings", "FROM "+r.Database+".findings",
+			"FROM deployment_facts", "FROM "+r.Database+".deployment_facts").Replace(foreign)
 		want := count(t, w.admin, "SELECT count() FROM "+table+" WHERE "+own, clickhouse.Named("d", r.Department))
 		checks = append(checks,
 			check{query: "SELECT count() FROM " + r.Database + "." + table + " WHERE " + foreign, want: "0"},
@@ -343,6 +352,3 @@ func (w *world) checkCurrent(t *testing.T, sliced, denied []string) {
 }
 
 // quote is a ClickHouse string literal of s, for the test's own statements.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/secimpact/impact/internal/department"
 	"github.com/secimpact/impact/internal/sqlcheck"
+	"github.com/secimpact/impact/internal/sqlparam"
 	"github.com/secimpact/impact/transform"
 )
 
@@ -44,7 +45,11 @@ func TestDeployWriterCanBuildSlices(t *testing.T) {
 	}
 	queries := []string{"CREATE DATABASE IF NOT EXISTS " + dept}
 	for _, q := range slice {
-		queries = append(queries, strings.ReplaceAll(q, "@department", `'R&D\'s lab'`))
+		q, err := sqlparam.Bind(q, map[string]string{"department": "R&D's lab"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries = append(queries, q)
 	}
 	queries = append(queries, "CREATE DATABASE elsewhere")
 	res, answers, err := sqlcheck.RunAs(context.Background(), setup, users, queries)
