@@ -131,6 +131,9 @@ func RegisteredDepartments(ctx context.Context, conn driver.Conn) ([]Department,
 // from the live analyst tables, holding the transform lease like Refresh
 // (which does the same at the end of every run).
 func RefreshDepartments(ctx context.Context, conn driver.Conn, opts Options) (TableReport, error) {
+	if err := opts.Validate(); err != nil {
+		return TableReport{}, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

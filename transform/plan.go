@@ -17,6 +17,9 @@ func Plan(opts Options, mode string) ([]string, error) {
 	if mode != Full && mode != Incremental {
 		return nil, fmt.Errorf("plan mode %q: want %s or %s", mode, Full, Incremental)
 	}
+	if err := opts.validate(false); err != nil {
+		return nil, err
+	}
 	if opts.SLA == (schemas.SLAPolicy{}) {
 		opts.SLA = schemas.DefaultSLAPolicy
 	}

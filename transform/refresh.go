@@ -146,6 +146,9 @@ var sourceTables = []string{
 // this process, another one or on another host) waits until the first is
 // done, or with Options.NoWait returns an error naming the holder.
 func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error) {
+	if err := opts.Validate(); err != nil {
+		return Report{}, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

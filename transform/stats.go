@@ -18,13 +18,9 @@ const StatsTable = "impact_stats"
 
 // StatsOptions configure the statistics of impact_stats. The zero value
 // uses 95% intervals, the default minimum n (stats.DefaultMinN), 2000
-// bootstrap resamples and seed 1.
-type StatsOptions struct {
-	Rules      stats.Rules
-	Confidence float64 // default 0.95
-	Resamples  int     // bootstrap replicates, default stats.DefaultResamples
-	Seed       uint64  // bootstrap seed, default 1
-}
+// bootstrap resamples (fewer for very large samples, see resamples) and
+// seed 1.
+type StatsOptions = stats.Options
 
 // Stat is one row of impact_stats.
 type Stat struct {
@@ -98,6 +94,9 @@ func nullable(v float64) *float64 {
 // ComputeStats computes the impact_stats rows from the fact tables in
 // conn's database without writing them.
 func ComputeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) ([]Stat, error) {
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
 	if o.Seed == 0 {
 		o.Seed = 1
 	}

@@ -96,10 +96,9 @@ func statement(name string, p Period) (string, error) {
 // LoadOptions configure Load. The zero value uses 95% intervals, the
 // default minimum n (stats.DefaultMinN), 2000 bootstrap resamples, seed 1.
 type LoadOptions struct {
-	Rules      stats.Rules
-	Confidence float64
-	Resamples  int
-	Seed       uint64
+	// Options are the statistics' settings, the ones transform computes
+	// impact_stats with.
+	stats.Options
 	// Organisation is printed in the header.
 	Organisation string
 	// Now is the generated-at time; zero means time.Now().
@@ -114,6 +113,9 @@ type LoadOptions struct {
 func Load(ctx context.Context, conn driver.Conn, p Period, o LoadOptions) (Data, error) {
 	if !p.From.Before(p.To) {
 		return Data{}, fmt.Errorf("brief period %s: from must be before to", p)
+	}
+	if err := o.Validate(); err != nil {
+		return Data{}, fmt.Errorf("brief: %w", err)
 	}
 	if o.Confidence == 0 {
 		o.Confidence = stats.DefaultConfidence
