@@ -117,6 +117,9 @@ var GrafanaEnv = []string{"IMPACT_CLICKHOUSE_HOST", "IMPACT_CLICKHOUSE_USER", "I
 // dir/dashboards/json/<uid>.json for every dashboard. It returns the files
 // written, relative to dir.
 func Export(dir string, opts ExportOptions) ([]string, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	files, err := Files(opts)
 	if err != nil {
 		return nil, err

@@ -79,6 +79,9 @@ var (
 // Authentication is g.Token (service account, Bearer) or else basic auth
 // with g.User and g.Password. Secrets never appear in results or errors.
 func Provision(ctx context.Context, g config.Grafana, opts ProvisionOptions) ([]Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	c, err := newGrafana(ctx, g, opts.Client)
 	if err != nil {
 		return nil, err
