@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -166,6 +168,10 @@ type Config struct {
 	Now    func() time.Time // default time.Now; tests pin it
 }
 
+// topicPrefixRE is a prefix of a legal Kafka topic name (the source name
+// follows it).
+var topicPrefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{0,200}$`)
+
 // Validate names the first bad field.
 func (c *Config) Validate() error {
 	switch {
@@ -173,10 +179,16 @@ func (c *Config) Validate() error {
 		return errors.New("gateway config: Kafka.Brokers is empty (set IMPACT_KAFKA_BROKERS or --brokers)")
 	case c.MaxBodyBytes < 0:
 		return fmt.Errorf("gateway config: MaxBodyBytes %d is negative", c.MaxBodyBytes)
+	case math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):
+		return fmt.Errorf("gateway config: RateLimit %v is not a rate (negative: no limit)", c.RateLimit)
 	case c.RateBurst < 0:
 		return fmt.Errorf("gateway config: RateBurst %d is negative", c.RateBurst)
-	case c.PublishTimeout < 0 || c.Linger < 0:
-		return errors.New("gateway config: PublishTimeout and Linger must not be negative")
+	case c.PublishTimeout < 0:
+		return fmt.Errorf("gateway config: PublishTimeout %s is negative", c.PublishTimeout)
+	case c.Linger < 0:
+		return fmt.Errorf("gateway config: Linger %s is negative", c.Linger)
+	case !topicPrefixRE.MatchString(c.RawTopicPrefix):
+		return fmt.Errorf("gateway config: RawTopicPrefix %q may hold only letters, digits, '.', '_' and '-' (Kafka topic names)", c.RawTopicPrefix)
 	case c.Secrets.HubSpot != "" && c.HubSpot == nil:
 		return errors.New("gateway config: HubSpot is enabled (client secret set) but has no API access: set IMPACT_HUBSPOT_ACCESS_TOKEN, a private app token with crm.objects.deals.read, since HubSpot webhooks carry only the changed property")
 	}

@@ -492,6 +492,9 @@ func (e *upstreamError) Unwrap() error { return e.err }
 // new connections, in-flight requests finish (at most shutdownTimeout).
 // With certFile and keyFile it serves TLS (1.2 or later).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptions) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cmp.Or(opts.ReadHeaderTimeout, 5*time.Second),
@@ -524,6 +527,23 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// Validate names the first bad field: a negative timeout is an error, not
+// silently the default, and TLS needs both files.
+func (o ServeOptions) Validate() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"ReadHeaderTimeout", o.ReadHeaderTimeout}, {"ReadTimeout", o.ReadTimeout}, {"WriteTimeout", o.WriteTimeout}, {"IdleTimeout", o.IdleTimeout}, {"ShutdownTimeout", o.ShutdownTimeout}} {
+		if f.d < 0 {
+			return fmt.Errorf("gateway serve options: %s %s is negative", f.name, f.d)
+		}
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return fmt.Errorf("gateway serve options: CertFile %q and KeyFile %q: TLS needs both", o.CertFile, o.KeyFile)
 	}
 	return nil
 }

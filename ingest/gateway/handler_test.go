@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -387,6 +388,11 @@ func TestConfig(t *testing.T) {
 		{func(c *Config) { c.Secrets.HubSpot = "x" }, "IMPACT_HUBSPOT_ACCESS_TOKEN"},
 		{func(c *Config) { c.MaxBodyBytes = -1 }, "MaxBodyBytes"},
 		{func(c *Config) { c.PublicURL = "impact.example.com" }, "PublicURL"},
+		{func(c *Config) { c.RateLimit = math.NaN() }, "RateLimit NaN"},
+		{func(c *Config) { c.RateBurst = -2 }, "RateBurst -2"},
+		{func(c *Config) { c.PublishTimeout = -time.Second }, "PublishTimeout -1s"},
+		{func(c *Config) { c.Linger = -time.Millisecond }, "Linger -1ms"},
+		{func(c *Config) { c.RawTopicPrefix = "raw/" }, "RawTopicPrefix"},
 	}
 	for _, b := range bad {
 		c := base
@@ -422,5 +428,31 @@ func TestConfig(t *testing.T) {
 	vars["IMPACT_GITLAB_WEBHOOK_SECRET_FILE"] = "/missing"
 	if err := c.FromEnv(env); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestServeReplayOptionsValidate: zero values are the defaults; a bad
+// value is an error naming its field.
+func TestServeReplayOptionsValidate(t *testing.T) {
+	day := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		v    interface{ Validate() error }
+		want string // "" = valid
+	}{
+		{"serve zero", ServeOptions{}, ""},
+		{"serve TLS", ServeOptions{CertFile: "c.pem", KeyFile: "k.pem", ReadTimeout: time.Second}, ""},
+		{"serve negative", ServeOptions{IdleTimeout: -time.Second}, "IdleTimeout -1s is negative"},
+		{"serve cert only", ServeOptions{CertFile: "c.pem"}, "TLS needs both"},
+		{"replay", ReplayOptions{Source: GitHub, From: day, To: day.Add(time.Hour)}, ""},
+		{"replay open ends", ReplayOptions{Source: Zendesk}, ""},
+		{"replay unknown source", ReplayOptions{Source: "jira"}, "Source \"jira\" is not one of"},
+		{"replay empty window", ReplayOptions{Source: GitHub, From: day, To: day}, "From 2026-05-01T00:00:00Z is not before To"},
+	}
+	for _, tt := range tests {
+		err := tt.v.Validate()
+		if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: Validate = %v, want %q", tt.name, err, tt.want)
+		}
 	}
 }

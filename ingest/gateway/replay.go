@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -25,6 +26,17 @@ type ReplayOptions struct {
 	From, To time.Time
 	// DryRun maps without publishing.
 	DryRun bool
+}
+
+// Validate names the first bad field.
+func (o ReplayOptions) Validate() error {
+	switch {
+	case !slices.Contains(Sources, o.Source):
+		return fmt.Errorf("replay options: Source %q is not one of %v", o.Source, Sources)
+	case !o.From.IsZero() && !o.To.IsZero() && !o.From.Before(o.To):
+		return fmt.Errorf("replay options: From %s is not before To %s", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // ReplayStats counts what a replay did.
@@ -48,6 +60,9 @@ type ReplayStats struct {
 // API (the webhook never carried it).
 func Replay(ctx context.Context, cfg Config, opts ReplayOptions, log *slog.Logger) (ReplayStats, error) {
 	st := ReplayStats{Values: sources.UnmappedCounts{}}
+	if err := opts.Validate(); err != nil {
+		return st, err
+	}
 	m := cfg.Mapping
 	if m == nil {
 		m = &mapping.File{}

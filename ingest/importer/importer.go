@@ -71,6 +71,19 @@ type Options struct {
 	TempDir string
 }
 
+// Validate names the first bad field.
+func (o Options) Validate() error {
+	switch {
+	case !o.DryRun && o.Publish == nil:
+		return errors.New("import options: Publish is nil (use DryRun to only validate)")
+	case o.TempDir != "":
+		if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("import options: TempDir %q is not a directory", o.TempDir)
+		}
+	}
+	return nil
+}
+
 // Run imports files with src: read and map all of them, check every event,
 // then (unless DryRun) publish. The Summary is filled as far as the run
 // got; the error is the files' validation errors (joined *export.FileError)
@@ -82,8 +95,8 @@ func Run(ctx context.Context, src Source, files []export.File, o Options) (*Summ
 	if o.Decoder == nil {
 		o.Decoder = &schemas.Decoder{}
 	}
-	if !o.DryRun && o.Publish == nil {
-		return nil, errors.New("import: no publisher (use a dry run to only validate)")
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
 	s := newSummary(src.Name, files, o)
 	spool, err := os.CreateTemp(o.TempDir, "impact-import-*.jsonl")

@@ -10,7 +10,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,22 +17,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/secimpact/impact/dashboards"
 	"github.com/secimpact/impact/dashboards/brief"
-	"github.com/secimpact/impact/ingest"
 	"github.com/secimpact/impact/internal/chconn"
-	"github.com/secimpact/impact/internal/chlocal"
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/kafkaio"
-	"github.com/secimpact/impact/internal/kafkalocal"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/schemas/migrations"
-	"github.com/secimpact/impact/transform"
 )
 
 //go:embed sql/*.sql
@@ -162,210 +155,6 @@ type KafkaInfo struct {
 
 const stageCount = 7
 
-// Run performs the demo. Missing prerequisites come back as one sentence
-// naming the command that fixes them (chlocal.ErrNotInstalled).
-func Run(ctx context.Context, o Options) (sum Summary, err error) {
-	began := time.Now()
-	if o.Days <= 0 {
-		o.Days = 365
-	}
-	if o.Out == "" {
-		o.Out = "out"
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
-	p := newProgress(o.Live, o.Progress, o.Logger, stageCount)
-	defer func() {
-		if err != nil {
-			p.fail()
-		}
-	}()
-	sum.Seed, sum.Days = o.Seed, o.Days
-	out, err := filepath.Abs(o.Out)
-	if err != nil {
-		return sum, fmt.Errorf("output directory %s: %w", o.Out, err)
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return sum, fmt.Errorf("create output directory: %w", err)
-	}
-	sum.Paths = Paths{Out: out, Truth: filepath.Join(out, "truth.json"), Brief: filepath.Join(out, "brief.html"), Grafana: filepath.Join(out, "grafana")}
-	stage := func(counts map[string]int64) {
-		name := p.name
-		d := p.end(counts)
-		sum.Stages = append(sum.Stages, Stage{Name: name, Seconds: round(d.Seconds(), 3), Counts: counts})
-	}
-
-	// 1. Servers.
-	p.begin("servers", nil)
-	kc, cc := o.Kafka, o.ClickHouse
-	suffix := ""
-	if len(kc.Brokers) == 0 {
-		emb, err := kafkalocal.StartEmbedded(ctx, kafkalocal.Options{Topics: append(kc.Topics.Sources(), kc.Topics.DLQTopic()), Partitions: kafkalocal.DefaultPartitions})
-		if err != nil {
-			return sum, fmt.Errorf("start embedded Kafka: %w", err)
-		}
-		defer emb.Close()
-		kc.Brokers = emb.Brokers()
-		sum.Kafka.Embedded = true
-	} else {
-		// A shared cluster: topics of this run alone.
-		suffix = fmt.Sprintf(".demo-%d", time.Now().UnixNano())
-		kc.Topics = kc.Topics.WithSuffix(suffix)
-		topics := append(kc.Topics.Sources(), kc.Topics.DLQTopic())
-		if err := kafkalocal.CreateTopics(ctx, kc, topics, kafkalocal.DefaultPartitions); err != nil {
-			return sum, fmt.Errorf("create demo topics on %s: %w", strings.Join(kc.Brokers, ","), err)
-		}
-		defer dropTopics(kc, topics, o.Logger)
-	}
-	sum.Kafka.Brokers, sum.Kafka.Topics, sum.Kafka.Group = kc.Brokers, append(kc.Topics.Sources(), kc.Topics.DLQTopic()), "impact-demo"+suffix
-	if cc.Addr == "" {
-		srv, err := chlocal.Start(ctx, chlocal.Options{Binary: o.ClickHouseBinary})
-		if err != nil {
-			if errors.Is(err, chlocal.ErrNotInstalled) {
-				return sum, chlocal.ErrNotInstalled
-			}
-			return sum, fmt.Errorf("start local ClickHouse: %w", err)
-		}
-		defer srv.Close()
-		cc = srv.Config(cc.Database)
-		sum.ClickHouse = CHInfo{Addr: srv.Addr(), HTTPAddr: srv.HTTPAddr(), Local: true, ReaderUser: chlocal.ReaderUser, Dir: srv.Dir()}
-	} else {
-		sum.ClickHouse = CHInfo{Addr: cc.Addr}
-	}
-	cc.Database = cc.DB()
-	sum.ClickHouse.Database = cc.Database
-	stage(nil)
-
-	// 2. Database and migrations.
-	p.begin("migrate", nil)
-	conn, applied, err := prepare(ctx, cc, !sum.ClickHouse.Local)
-	if err != nil {
-		return sum, err
-	}
-	defer conn.Close()
-	stage(map[string]int64{"migrations": int64(applied)})
-
-	// 3. Simulate and publish.
-	w, err := kafkaio.NewWriter(kc)
-	if err != nil {
-		return sum, fmt.Errorf("kafka writer: %w", err)
-	}
-	var produced atomic.Int64
-	p.begin("produce", func() string {
-		produced.Add(w.Stats().Messages) // Stats resets its counters on every call
-		return thousands(produced.Load()) + " events produced"
-	})
-	truth, pst, err := simulate.Publish(ctx, w, simulate.Options{Seed: o.Seed, Days: o.Days, Scale: o.Scale}, kafkaio.PublishOptions{Topics: kc.Topics})
-	if cerr := w.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("close kafka writer: %w", cerr)
-	}
-	if err != nil {
-		return sum, err
-	}
-	sum.Start, sum.End = truth.Start, truth.End
-	if err := writeJSON(sum.Paths.Truth, truth); err != nil {
-		return sum, err
-	}
-	stage(map[string]int64{"events_produced": int64(pst.Published), "valid_events": int64(truth.Delivery.ValidEvents), "invalid_lines": int64(truth.Delivery.Invalid)})
-
-	// 4. Ingest through the consumer group until every partition is drained.
-	in, err := ingest.New(ingest.Config{
-		Kafka: kc, ClickHouse: cc, GroupID: sum.Kafka.Group, Drain: true, NoMigrate: true,
-		FlushAge: 300 * time.Millisecond, CommitInterval: 200 * time.Millisecond, BackoffMax: 2 * time.Second,
-	})
-	if err != nil {
-		return sum, fmt.Errorf("ingest: %w", err)
-	}
-	defer in.Close()
-	total := int64(pst.Published)
-	p.begin("ingest", func() string {
-		// Consumed includes redeliveries, so it may pass the published count.
-		return fmt.Sprintf("%s messages read, %s published", thousands(in.Stats().Consumed), thousands(total))
-	})
-	ictx, cancel := context.WithTimeout(ctx, 15*time.Minute)
-	err = in.Run(ictx)
-	cancel()
-	if err != nil {
-		return sum, fmt.Errorf("ingest --drain: %w", err)
-	}
-	raw, err := count(ctx, conn, "events_raw.sql")
-	if err != nil {
-		return sum, err
-	}
-	rejects, err := count(ctx, conn, "rejects.sql")
-	if err != nil {
-		return sum, err
-	}
-	stage(map[string]int64{"events_consumed": in.Stats().Consumed, "events_stored": int64(raw), "rejected": int64(rejects)})
-
-	// 5. Transform once, as of the end of the simulated window.
-	p.begin("transform", nil)
-	tlog := slog.New(slog.DiscardHandler)
-	if !o.Live {
-		tlog = o.Logger
-	}
-	rep, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true, Logger: tlog})
-	if err != nil {
-		return sum, fmt.Errorf("transform: %w", err)
-	}
-	var built int64
-	counts := map[string]int64{}
-	for _, t := range rep.Tables {
-		built += int64(t.Rows)
-	}
-	counts["rows_built"] = built
-	counts["deal_facts"] = int64(rep.Rows("deal_facts"))
-	counts["impact_stats"] = int64(rep.Rows(transform.StatsTable))
-	stage(counts)
-
-	// 6. Dashboards.
-	p.begin("dashboards", nil)
-	files, err := dashboards.Export(sum.Paths.Grafana, dashboards.ExportOptions{})
-	if err != nil {
-		return sum, fmt.Errorf("export dashboards: %w", err)
-	}
-	sum.Paths.Files = files
-	stage(map[string]int64{"files": int64(len(files))})
-
-	// 7. The brief for the last full quarter of the simulated window.
-	p.begin("brief", nil)
-	period := brief.LastFullQuarter(truth.End)
-	sum.Period = PeriodJSON{From: period.From, To: period.To}
-	data, err := brief.Load(ctx, conn, period, brief.LoadOptions{Organisation: fmt.Sprintf("Simulated organisation (seed %d)", o.Seed), Now: o.Now})
-	if err != nil {
-		return sum, err
-	}
-	if err := writeBrief(sum.Paths.Brief, data); err != nil {
-		return sum, err
-	}
-	stage(map[string]int64{"figures": int64(len(data.Headlines))})
-
-	if err := headlines(ctx, conn, &sum); err != nil {
-		return sum, err
-	}
-	if err := checks(ctx, conn, &sum, truth, int64(pst.Published), raw, rejects); err != nil {
-		return sum, err
-	}
-	sum.Seconds = round(time.Since(began).Seconds(), 3)
-	if o.Ready != nil {
-		o.Ready(sum)
-	}
-	if o.Keep {
-		<-ctx.Done()
-	}
-	if sum.ClickHouse.Local {
-		// Removing a server's many part files can take seconds on a busy disk.
-		o.Logger.Info("demo: stopping the local ClickHouse and removing its data", "dir", sum.ClickHouse.Dir)
-	}
-	return sum, nil
-}
-
-// dropTopics deletes the run's topics from a shared cluster, so repeated
-// demos leave nothing behind; failure only warns (the run is done).
 func dropTopics(kc config.Kafka, topics []string, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -48,6 +48,19 @@ type Options struct {
 	Timeout time.Duration
 }
 
+// Validate names the first bad field before anything is sent: an unknown
+// Format, a negative Timeout (not silently the default) or one above the
+// read-only profile's limit.
+func (o Options) Validate() error {
+	switch {
+	case o.Format != "" && o.Format != Table && o.Format != CSV && o.Format != JSON:
+		return fmt.Errorf("query options: Format %q is not one of %s, %s, %s", o.Format, Table, CSV, JSON)
+	case o.Timeout < 0 || o.Timeout > readonly.MaxExecutionTime:
+		return fmt.Errorf("query options: Timeout %s must be at most %s (the read-only profile's max_execution_time); 0 means %s", o.Timeout, readonly.MaxExecutionTime, DefaultTimeout)
+	}
+	return nil
+}
+
 // DefaultTimeout is Options.Timeout's default.
 const DefaultTimeout = 60 * time.Second
 
@@ -74,13 +87,16 @@ func Run(ctx context.Context, conn driver.Conn, sql string, w io.Writer, opts Op
 	if sql == "" {
 		return Result{}, errors.New("no SQL given")
 	}
+	if err := opts.Validate(); err != nil {
+		return Result{}, err
+	}
 	if opts.Format == "" {
 		opts.Format = Table
 	}
 	if opts.Limit == 0 {
 		opts.Limit = 10000
 	}
-	if opts.Timeout <= 0 {
+	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
 	settings, err := readonly.QuerySettings(opts.Timeout)
