@@ -132,8 +132,8 @@ func TestNoSharedFixtureCopies(t *testing.T) {
 func TestFingerprint(t *testing.T) {
 	orig := fingerprint([]byte("{\n  \"action\": \"created\",\n  \"alert\": {\"number\": 2}\n}\n"))
 	tests := []struct {
-		name     string
-		b        string
+		name          string
+		b             string
 		raw, anyMatch bool
 	}{
 		{"same bytes", "{\n  \"action\": \"created\",\n  \"alert\": {\"number\": 2}\n}\n", true, true},
