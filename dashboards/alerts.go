@@ -3,9 +3,10 @@ package dashboards
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,7 +172,7 @@ func (a Alerting) Validate() error {
 	if err := check("ciso", a.CISO); err != nil {
 		return err
 	}
-	for _, name := range sortedContactNames(a.Departments) {
+	for _, name := range slices.Sorted(maps.Keys(a.Departments)) {
 		if name == "" || a.Departments[name].empty() {
 			return fmt.Errorf("alerting: departments: %q needs a name and an email list or a webhook", name)
 		}
@@ -180,15 +181,6 @@ func (a Alerting) Validate() error {
 		}
 	}
 	return nil
-}
-
-func sortedContactNames(m map[string]Contact) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Receiver names: a contact point's name is the receiver a route names.

@@ -1,7 +1,5 @@
 package dashboards
 
-import "sort"
-
 // Stable dashboard uids: provisioning overwrites by uid and links point at
 // them, so they never change.
 const (
@@ -390,13 +388,4 @@ func pipeline() Dashboard {
 				SQL:      "pipeline/events_by_type.sql", Columns: []string{"event_source", "event_type", "events", "distinct_events"}},
 		},
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

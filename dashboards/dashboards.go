@@ -14,7 +14,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/barchart"
@@ -252,7 +254,7 @@ func (p Panel) builder() (cog.Builder[dashboard.Panel], error) {
 	q := newQuery(sql, p.Format())
 	ds := datasourceRef()
 	var overrides []cog.Builder[dashboard.DashboardFieldConfigSourceOverrides]
-	for _, field := range sortedKeys(p.Units) {
+	for _, field := range slices.Sorted(maps.Keys(p.Units)) {
 		overrides = append(overrides, dashboard.NewDashboardFieldConfigSourceOverridesBuilder().
 			Matcher(dashboard.MatcherConfig{Id: "byName", Options: field}).
 			Properties([]dashboard.DynamicConfigValue{{Id: "unit", Value: p.Units[field]}}))

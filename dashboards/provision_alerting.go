@@ -2,8 +2,10 @@ package dashboards
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,7 +35,7 @@ func (g *grafana) provisionAlerting(a Alerting) ([]Result, error) {
 		uid, name string
 		c         Contact
 	}{{"impact-ciso", cisoReceiver, a.CISO}}
-	for _, name := range sortedContactNames(a.Departments) {
+	for _, name := range slices.Sorted(maps.Keys(a.Departments)) {
 		contacts = append(contacts, struct {
 			uid, name string
 			c         Contact
@@ -266,7 +268,7 @@ func (g *grafana) ensureRuleGroupInterval(folder, group string, every time.Durat
 // department label of a department with its own contact point.
 func (a Alerting) route() map[string]any {
 	var children []any
-	for _, name := range sortedContactNames(a.Departments) {
+	for _, name := range slices.Sorted(maps.Keys(a.Departments)) {
 		children = append(children, map[string]any{
 			"receiver":        departmentReceiver(name),
 			"object_matchers": []any{[]any{labelDept, "=", name}},

@@ -3,10 +3,11 @@ package dashboards
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func (f *fakeGrafana) alertingAPI(w http.ResponseWriter, r *http.Request, path s
 	case r.Method == http.MethodGet && rest == "contact-points":
 		name := r.URL.Query().Get("name")
 		out := []map[string]any{}
-		for _, uid := range sortedKeysAny(a.contacts) {
+		for _, uid := range slices.Sorted(maps.Keys(a.contacts)) {
 			if c := a.contacts[uid]; name == "" || c["name"] == name {
 				out = append(out, c)
 			}
@@ -144,7 +145,7 @@ func (f *fakeGrafana) alertingAPI(w http.ResponseWriter, r *http.Request, path s
 			return
 		}
 		var rules []any
-		for _, uid := range sortedKeysAny(a.rules) {
+		for _, uid := range slices.Sorted(maps.Keys(a.rules)) {
 			if rl := a.rules[uid]; rl["folderUID"] == parts[0] && rl["ruleGroup"] == parts[2] {
 				rules = append(rules, rl)
 			}
@@ -193,15 +194,6 @@ func (f *fakeGrafana) alertingAPI(w http.ResponseWriter, r *http.Request, path s
 		f.violate("undocumented request %s %s", r.Method, path)
 		reply(w, http.StatusNotFound, map[string]any{"message": "Not found"})
 	}
-}
-
-func sortedKeysAny(m map[string]map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func storedContact(body map[string]any, prov string) map[string]any {

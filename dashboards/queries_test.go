@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +74,7 @@ type panelCase struct {
 func (c panelCase) name() string {
 	v := ""
 	if len(c.vars) > 0 {
-		keys := sortedKeys(c.vars)
+		keys := slices.Sorted(maps.Keys(c.vars))
 		for _, k := range keys {
 			v += fmt.Sprintf(" %s=%s", k, c.vars[k])
 		}

@@ -3,8 +3,9 @@ package transform
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -297,7 +298,7 @@ func deploymentStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ ti
 	// 9. Gate block rate and the share of blocking outcomes that were waived.
 	out = append(out, row("gate_block_rate", "all", "pooled", "ratio", r.Evidence(stats.Descriptive, all.n), stats.Wilson(all.blocked, all.n, c)))
 	out = append(out, row("gate_waived_share", "all", "pooled", "ratio", r.Evidence(stats.Descriptive, all.blocked+all.waived), stats.Wilson(all.waived, all.blocked+all.waived, c)))
-	for _, d := range sortedKeys(byDept) {
+	for _, d := range slices.Sorted(maps.Keys(byDept)) {
 		g := byDept[d]
 		out = append(out, row("gate_block_rate", "department", d, "ratio", r.Evidence(stats.Descriptive, g.n), stats.Wilson(g.blocked, g.n, c)))
 	}
@@ -439,7 +440,7 @@ func ticketStats(ctx context.Context, conn driver.Conn, o StatsOptions, _ time.T
 	drop.P = p
 	out = append(out, drop)
 	var paired []float64
-	for _, id := range sortedKeys(accounts) {
+	for _, id := range slices.Sorted(maps.Keys(accounts)) {
 		a := accounts[id]
 		if a.afterN > 0 && a.beforeN > 0 {
 			paired = append(paired, a.afterSum/a.afterN-a.beforeSum/a.beforeN)
@@ -522,7 +523,7 @@ func findingStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 		dim string
 		m   map[string]*ttf
 	}{{"severity", ttfSev}, {"team", ttfTeam}} {
-		for _, k := range sortedKeys(kv.m) {
+		for _, k := range slices.Sorted(maps.Keys(kv.m)) {
 			g := kv.m[k]
 			for _, q := range []struct {
 				name string
@@ -540,7 +541,7 @@ func findingStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 		dim string
 		m   map[string]*sla
 	}{{"team", slaTeam}, {"department", slaDept}} {
-		for _, k := range sortedKeys(kv.m) {
+		for _, k := range slices.Sorted(maps.Keys(kv.m)) {
 			g := kv.m[k]
 			out = append(out, row("sla_compliance", kv.dim, k, "ratio", r.Evidence(stats.Descriptive, g.n), stats.Wilson(g.within, g.n, c)))
 		}
@@ -602,7 +603,7 @@ func departmentStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf
 	if err := vrows.Err(); err != nil {
 		return nil, fmt.Errorf("read vendor assessments: %w", err)
 	}
-	for _, d := range sortedKeys(vn) {
+	for _, d := range slices.Sorted(maps.Keys(vn)) {
 		out = append(out, total("vendor_assessment_cost_usd", "department", d, "usd", vn[d], vcost[d]))
 		out = append(out, row("vendor_assessment_cycle_days", "department", d, "days", r.Evidence(stats.Descriptive, len(vcycle[d])), stats.MedianCI(vcycle[d], c)))
 	}
@@ -639,7 +640,7 @@ func departmentStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf
 	if err := prows.Err(); err != nil {
 		return nil, fmt.Errorf("read policy exceptions: %w", err)
 	}
-	for _, d := range sortedKeys(pes) {
+	for _, d := range slices.Sorted(maps.Keys(pes)) {
 		g := pes[d]
 		out = append(out, total("policy_exceptions_open", "department", d, "count", len(g.t), float64(g.open)))
 		out = append(out, Stat{Metric: "policy_exception_open_days_median", Dimension: "department", Value: d, N: len(g.t),
@@ -670,15 +671,6 @@ func resamples(set, n int) int {
 // bindAsOf inlines the as-of time of a stats query.
 func bindAsOf(q string, asOf time.Time) string {
 	out, _ := params{"asof": asOf.Unix()}.bind(q) // every @name in queries.go is @asof
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

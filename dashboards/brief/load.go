@@ -295,13 +295,7 @@ func loadTickets(ctx context.Context, conn driver.Conn, p Period, o LoadOptions,
 		return err
 	}
 	r, c := o.Rules, o.Confidence
-	for _, g := range []struct {
-		label string
-		x     []float64
-	}{{"own baseline", base}, {"30 days after an incident", after}} {
-		e := stats.MeanT(g.x, c)
-		d.CSAT = append(d.CSAT, estimateBar(g.label, len(g.x), e, r))
-	}
+	d.CSAT = append(d.CSAT, estimateBars(r, c, stats.MeanT, group{"own baseline", base}, group{"30 days after an incident", after})...)
 	ids := make([]string, 0, len(accounts))
 	for id := range accounts {
 		ids = append(ids, id)
@@ -321,6 +315,22 @@ func loadTickets(ctx context.Context, conn driver.Conn, p Period, o LoadOptions,
 		formatNumber(math.Abs(e.Value)), higherLower(e.Value))
 	d.Headlines = append(d.Headlines, suppress(f))
 	return nil
+}
+
+// group is one labelled sample of a bar chart.
+type group struct {
+	label string
+	x     []float64
+}
+
+// estimateBars is one bar per group: estimate applied to its sample at
+// confidence c (see estimateBar).
+func estimateBars(r stats.Rules, c float64, estimate func([]float64, float64) stats.Estimate, groups ...group) []Bar {
+	bars := make([]Bar, 0, len(groups))
+	for _, g := range groups {
+		bars = append(bars, estimateBar(g.label, len(g.x), estimate(g.x, c), r))
+	}
+	return bars
 }
 
 // estimateBar is the bar of an estimate over n observations, muted below
@@ -361,13 +371,7 @@ func loadDeployments(ctx context.Context, conn driver.Conn, p Period, o LoadOpti
 		return err
 	}
 	r, c := o.Rules, o.Confidence
-	for _, g := range []struct {
-		label string
-		x     []float64
-	}{{"not blocked", unblocked}, {"gate-blocked", blocked}} {
-		e := stats.MedianCI(g.x, c)
-		d.GateLeadTime = append(d.GateLeadTime, estimateBar(g.label, len(g.x), e, r))
-	}
+	d.GateLeadTime = append(d.GateLeadTime, estimateBars(r, c, stats.MedianCI, group{"not blocked", unblocked}, group{"gate-blocked", blocked})...)
 	e := stats.BootstrapMedianDiff(blocked, unblocked, o.Resamples, c, o.Seed)
 	f := Figure{Title: "Deployment delay when a security gate blocks", Estimate: e.Value, Low: e.Low, High: e.High, N: int64(len(blocked) + len(unblocked)),
 		Unit: "h", Method: "difference of median lead times, bootstrap", Evidence: r.Evidence(stats.Descriptive, len(blocked), len(unblocked))}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -243,7 +245,7 @@ func TestEndToEnd(t *testing.T) {
 		for _, r := range d.Scorecard {
 			got[r.Department] = r.IncidentCostUSD
 		}
-		for _, dept := range sortedKeys(cost) {
+		for _, dept := range slices.Sorted(maps.Keys(cost)) {
 			if math.Abs(got[dept]-cost[dept]) > 0.005 {
 				t.Errorf("incident cost of %s: %.2f, want %.2f", dept, got[dept], cost[dept])
 			}
@@ -299,7 +301,7 @@ func TestEndToEnd(t *testing.T) {
 			fmt.Sscan(f[len(f)-1], &n)
 			gotOpened[strings.Join(f[:len(f)-1], " ")] = n
 		}
-		for _, key := range sortedKeys(opened) {
+		for _, key := range slices.Sorted(maps.Keys(opened)) {
 			if gotOpened[key] != opened[key] {
 				t.Errorf("findings opened %s: %d, want %d", key, gotOpened[key], opened[key])
 			}

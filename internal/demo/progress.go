@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,7 +89,7 @@ func (p *progress) end(counts map[string]int64) time.Duration {
 	p.mu.Unlock()
 	if !p.live {
 		args := []any{"stage", name, "seconds", round(elapsed.Seconds(), 2)}
-		for _, k := range sortedKeys(counts) {
+		for _, k := range slices.Sorted(maps.Keys(counts)) {
 			args = append(args, k, counts[k])
 		}
 		p.log.Info("demo stage done", args...)
@@ -115,7 +116,7 @@ func (p *progress) fail() {
 
 func formatCounts(c map[string]int64) string {
 	var parts []string
-	for _, k := range sortedKeys(c) {
+	for _, k := range slices.Sorted(maps.Keys(c)) {
 		parts = append(parts, fmt.Sprintf("%s %s", thousands(c[k]), strings.ReplaceAll(k, "_", " ")))
 	}
 	return strings.Join(parts, ", ")
@@ -136,13 +137,4 @@ func thousands(v int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

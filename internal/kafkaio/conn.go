@@ -84,14 +84,24 @@ func SASL(cfg config.Kafka) (sasl.Mechanism, error) {
 	}
 }
 
+// security returns the TLS configuration and SASL mechanism of cfg, which
+// Dialer and Transport both carry.
+func security(cfg config.Kafka) (*tls.Config, sasl.Mechanism, error) {
+	tc, err := TLSConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	mech, err := SASL(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tc, mech, nil
+}
+
 // Dialer returns a kafka-go Dialer for cfg, for kafka.Reader,
 // kafka.ConsumerGroup and kafka.Conn.
 func Dialer(cfg config.Kafka) (*kafka.Dialer, error) {
-	tc, err := TLSConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	mech, err := SASL(cfg)
+	tc, mech, err := security(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +117,7 @@ func Dialer(cfg config.Kafka) (*kafka.Dialer, error) {
 // Transport returns a kafka-go Transport for cfg, for kafka.Writer and
 // kafka.Client. Close idle connections with CloseIdleConnections when done.
 func Transport(cfg config.Kafka) (*kafka.Transport, error) {
-	tc, err := TLSConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	mech, err := SASL(cfg)
+	tc, mech, err := security(cfg)
 	if err != nil {
 		return nil, err
 	}
