@@ -185,7 +185,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctxErr := t.ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("%s: %w", where, ctxErr)
 		}
-		return nil, fmt.Errorf("%w at %s (%s): %v", ErrUnreachable, req.URL.Host, where, err)
+		return nil, fmt.Errorf("%w at %s (%s): %w", ErrUnreachable, req.URL.Host, where, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:

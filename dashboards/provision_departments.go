@@ -167,7 +167,7 @@ func (g *grafana) ensureFolderPermissions(uid string, want []permission) (Result
 		if p.Inherited || p.Role == "Admin" {
 			continue
 		}
-		haveKeys = append(haveKeys, p.permission.key())
+		haveKeys = append(haveKeys, p.key())
 	}
 	for _, p := range want {
 		wantKeys = append(wantKeys, p.key())

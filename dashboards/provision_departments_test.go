@@ -236,7 +236,7 @@ func TestProvisionDepartments(t *testing.T) {
 	opts.Departments = testDepartments("2")
 	opts.Departments[1].Reader.Password, opts.Departments[1].Reader.CredentialVersion = "pw-R&D's lab-1", "1"
 	fake.log = nil
-	if res, err = Provision(ctx, g, opts); err != nil {
+	if _, err = Provision(ctx, g, opts); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{"POST /api/folders/" + d0.FolderUID() + "/permissions", "PUT /api/datasources/uid/" + d0.DatasourceUID()}

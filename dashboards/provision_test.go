@@ -520,7 +520,7 @@ func TestProvisionErrors(t *testing.T) {
 					t.Errorf("error leaks a secret: %q", msg)
 				}
 			}
-			if tt.want == ErrPluginMissing && len(fake.writes()) != 0 {
+			if errors.Is(tt.want, ErrPluginMissing) && len(fake.writes()) != 0 {
 				t.Errorf("wrote %v although the plugin is missing", fake.writes())
 			}
 		})

@@ -175,7 +175,7 @@ func formatValue(format, name string, s Selection) (string, error) {
 	case "text": // option texts; a query variable's text is its value
 		return join(" + ", same), nil
 	case "json", "lucene", "regex", "html", "date", "uriencode", "queryparam", "customqueryparam":
-		return "", fmt.Errorf("Grafana format %s is not reproduced here", id)
+		return "", fmt.Errorf("format %s of Grafana is not reproduced here", id)
 	}
 	// glob, and the fallback for unknown formats.
 	if list && len(s.Values) > 1 {

@@ -357,7 +357,7 @@ func (p *proc) exited() bool {
 // stop sends SIGTERM and waits up to grace for a clean exit, as compose does.
 func (p *proc) stop(grace time.Duration) error {
 	if p.exited() {
-		return fmt.Errorf("had already exited: %v", p.err)
+		return fmt.Errorf("had already exited: %w", p.err)
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return err
@@ -365,7 +365,7 @@ func (p *proc) stop(grace time.Duration) error {
 	select {
 	case <-p.done:
 		if p.err != nil {
-			return fmt.Errorf("exited with %v", p.err)
+			return fmt.Errorf("exited with %w", p.err)
 		}
 		return nil
 	case <-time.After(grace):

@@ -214,7 +214,7 @@ func (dc *Decoder) decodeStructured(value []byte) (*Event, error) {
 	if _, err := d.ReadToken(); err != nil { // '}'
 		return nil, syntaxReject(err)
 	}
-	if _, err := d.ReadToken(); err != io.EOF {
+	if _, err := d.ReadToken(); !errors.Is(err, io.EOF) {
 		if err == nil {
 			return nil, reject("", "json", "data after the top-level value")
 		}
@@ -231,7 +231,7 @@ func (dc *Decoder) decodeBinary(value []byte, headers []Header) (*Event, error) 
 	s := getState(nil)
 	defer putState(s)
 	for _, h := range headers {
-		i := -1
+		var i int // attribute index, -1 for an extension
 		switch {
 		case strings.EqualFold(h.Key, "content-type"):
 			i = attrDataContentType
@@ -429,7 +429,7 @@ func decodeData(s *state, fam *family, vals []value) *Rejection {
 		return syntax(err)
 	}
 	if s.binary { // structured data was checked whole by the envelope pass
-		if _, err := d.ReadToken(); err != io.EOF {
+		if _, err := d.ReadToken(); !errors.Is(err, io.EOF) {
 			if err == nil {
 				return reject("data", "json", "data after the JSON object")
 			}

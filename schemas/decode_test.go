@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -368,7 +369,8 @@ func TestDecodeCases(t *testing.T) {
 				}
 				return
 			}
-			rej, ok := err.(*Rejection)
+			var rej *Rejection
+			ok := errors.As(err, &rej)
 			if !ok {
 				t.Fatalf("want rejection %s/%s, got %v (%T)", c.field, c.rule, err, err)
 			}

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,7 +53,8 @@ func TestTimeWindow(t *testing.T) {
 				}
 				return
 			}
-			rej, ok := err.(*Rejection)
+			var rej *Rejection
+			ok := errors.As(err, &rej)
 			if !ok || rej.Field != "time" || rej.Rule != "time_window" || !strings.Contains(rej.Detail, "event time") {
 				t.Fatalf("want time/time_window, got %v", err)
 			}
@@ -61,7 +63,8 @@ func TestTimeWindow(t *testing.T) {
 	// The zero Decoder (what ingest, validate and the bulk loader use by
 	// default) enforces the default window against the real clock.
 	for _, s := range []string{"1999-06-01T00:00:00Z", time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)} {
-		if _, err := Decode(mutate(t, tm(s), nil), nil); err == nil || err.(*Rejection).Rule != "time_window" {
+		var rej *Rejection
+		if _, err := Decode(mutate(t, tm(s), nil), nil); !errors.As(err, &rej) || rej.Rule != "time_window" {
 			t.Errorf("Decode with time %s: %v, want a time_window rejection", s, err)
 		}
 	}
@@ -94,7 +97,8 @@ func TestHeaderLimit(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := Decode([]byte(deploymentData), flood)
-	rej, ok := err.(*Rejection)
+	var rej *Rejection
+	ok := errors.As(err, &rej)
 	if !ok || rej.Rule != "headers" || !strings.Contains(rej.Detail, "40006 headers") {
 		t.Fatalf("40,006 headers: got %v, want rule headers", err)
 	}
@@ -161,7 +165,8 @@ func TestRejectionBounded(t *testing.T) {
 	}
 	for _, c := range bad {
 		_, err := Decode(c.value, c.hs)
-		rej, ok := err.(*Rejection)
+		var rej *Rejection
+		ok := errors.As(err, &rej)
 		if !ok {
 			t.Errorf("%s: accepted or not a rejection: %v", c.name, err)
 			continue

@@ -33,7 +33,7 @@ func (dc *Decoder) ValidateLines(r io.Reader, onReject func(line int, rej *Rejec
 	for n := 1; ; n++ {
 		line, size, err := readLine(br, buf[:0], MaxEventSize)
 		buf = line[:0]
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return rep, fmt.Errorf("read line %d: %w", n, err)
 		}
 		var rej *Rejection
@@ -60,7 +60,7 @@ func (dc *Decoder) ValidateLines(r io.Reader, onReject func(line int, rej *Rejec
 			rep.Accepted++
 			rep.ByType[ev.Type]++
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return rep, nil
 		}
 	}

@@ -3,6 +3,7 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"maps"
 	"path/filepath"
 	"sort"
@@ -109,7 +110,8 @@ func FuzzDecode(f *testing.F) {
 		hs := parseHeaderBlob(hb)
 		ev, err := contractDecoder.Decode(value, hs)
 		if err != nil {
-			rej, ok := err.(*Rejection)
+			var rej *Rejection
+			ok := errors.As(err, &rej)
 			if !ok || rej.Rule == "" || rej.Detail == "" {
 				t.Fatalf("error %v (%T) is not a complete *Rejection", err, err)
 			}

@@ -3,7 +3,8 @@
 #   scripts/deps.sh demo   ClickHouse server (the demo starts its own)
 #   scripts/deps.sh test   + ZooKeeper (cluster test), chdb (current ClickHouse
 #                            engine for SQL checks), Chromium (brief rendering
-#                            test), Kafka broker jars (Java 17+, Maven)
+#                            test), Kafka broker jars (Java 17+, Maven),
+#                            golangci-lint (tools/go.mod)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-demo}
@@ -16,6 +17,10 @@ fi
 go mod download
 
 if [ "$mode" = test ]; then
+	# The linter of scripts/lint.sh (golangci-lint, pinned in tools/go.mod),
+	# built once per version into the Go build cache: about 2.5 CPU minutes
+	# on a fresh machine.
+	go -C tools tool -n golangci-lint >/dev/null
 	bash scripts/ensure-chdb.sh
 	if ! command -v chromium >/dev/null 2>&1; then
 		SUDO=""

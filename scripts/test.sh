@@ -23,6 +23,9 @@ echo "real Kafka broker at $IMPACT_KAFKA_BROKERS"
 echo "== go vet"
 go vet ./...
 
+echo "== golangci-lint (pinned in tools/go.mod, settings in .golangci.yml)"
+bash scripts/lint.sh
+
 echo "== go test (real Kafka, local ClickHouse servers started by the tests)"
 go test -count=1 -timeout 40m ${TEST_FLAGS:-} ./...
 

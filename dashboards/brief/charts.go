@@ -101,7 +101,7 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 				plotter.XErrorer
 			}{pts, xerrs})
 			if err == nil {
-				eb.LineStyle.Width = vg.Points(1.2)
+				eb.Width = vg.Points(1.2)
 				p.Add(eb)
 			}
 		} else {
@@ -111,7 +111,7 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 				plotter.YErrorer
 			}{pts, errs})
 			if err == nil {
-				eb.LineStyle.Width = vg.Points(1.2)
+				eb.Width = vg.Points(1.2)
 				p.Add(eb)
 			}
 		}

@@ -440,7 +440,7 @@ var ErrNoAnalystTables = errors.New("the analyst tables are missing: run `impact
 func hint(err error) error {
 	var ex *proto.Exception
 	if errors.As(err, &ex) && ex.Code == 60 {
-		return fmt.Errorf("%w (%v)", ErrNoAnalystTables, err)
+		return fmt.Errorf("%w (%w)", ErrNoAnalystTables, err)
 	}
 	return err
 }

@@ -162,8 +162,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.ClickHouseRawEPS = float64(len(msgs)) / secs
 	log.Info("raw clickhouse insert", "events", len(msgs), "eps", int(res.ClickHouseRawEPS))
-	msgs = nil // the pipeline phase should not compete with our heap
-	runtime.GC()
+	runtime.GC() // the pipeline phase should not compete with the generated messages (dead from here)
 
 	if err := pipeline(ctx, opts, kc, pipeDB, res); err != nil {
 		return nil, err

@@ -212,7 +212,7 @@ func ServerFor(version string) (Server, error) {
 	ma, err1 := strconv.Atoi(major)
 	mi, err2 := strconv.Atoi(minorS)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("clickhouse version %q: want MAJOR.MINOR...", version)
+		return 0, fmt.Errorf("clickhouse version %q: want MAJOR.MINOR[.PATCH]", version)
 	}
 	if ma < 20 || ma == 20 && mi < 4 {
 		return Legacy, nil

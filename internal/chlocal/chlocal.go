@@ -417,7 +417,7 @@ func findBinary(explicit string) (string, []string, error) {
 	if explicit != "" {
 		p, err := exec.LookPath(explicit)
 		if err != nil {
-			return "", nil, fmt.Errorf("clickhouse server binary %q not found (%v): %w", explicit, err, ErrNotInstalled)
+			return "", nil, fmt.Errorf("clickhouse server binary %q not found (%w): %w", explicit, err, ErrNotInstalled)
 		}
 		if filepath.Base(p) == "clickhouse" {
 			return p, []string{"server"}, nil

@@ -52,7 +52,7 @@ func StartZooKeeper(ctx context.Context, opts ZooKeeperOptions) (*ZooKeeper, err
 	}
 	javaPath, err := exec.LookPath(java)
 	if err != nil {
-		return nil, fmt.Errorf("find java: %v: %w", err, ErrZooKeeperNotInstalled)
+		return nil, fmt.Errorf("find java: %w: %w", err, ErrZooKeeperNotInstalled)
 	}
 	cp := opts.Classpath
 	if cp == "" {
@@ -65,7 +65,7 @@ func StartZooKeeper(ctx context.Context, opts ZooKeeperOptions) (*ZooKeeper, err
 	}
 	for _, jar := range filepath.SplitList(cp) {
 		if _, err := os.Stat(jar); err != nil {
-			return nil, fmt.Errorf("zookeeper classpath %s: %v: %w", jar, err, ErrZooKeeperNotInstalled)
+			return nil, fmt.Errorf("zookeeper classpath %s: %w: %w", jar, err, ErrZooKeeperNotInstalled)
 		}
 	}
 	if opts.StartTimeout <= 0 {

@@ -121,7 +121,7 @@ func retry(ctx context.Context, f func() (Offsets, error)) (Offsets, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+			return nil, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
 		case <-timeAfter(100):
 		}
 	}
@@ -228,7 +228,7 @@ func (a *Admin) waitLeaders(ctx context.Context, topics []string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for leaders of %v: %w (last: %v)", topics, ctx.Err(), last)
+			return fmt.Errorf("wait for leaders of %v: %w (last: %w)", topics, ctx.Err(), last)
 		case <-timeAfter(100):
 		}
 	}

@@ -30,7 +30,7 @@ func NextGeneration(ctx context.Context, cg *kafka.ConsumerGroup) (*kafka.Genera
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("join consumer group: %w (last: %v)", ctx.Err(), err)
+			return nil, fmt.Errorf("join consumer group: %w (last: %w)", ctx.Err(), err)
 		case <-timeAfter(50):
 		}
 	}

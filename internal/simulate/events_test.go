@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -68,7 +69,8 @@ func TestDecodeEveryLine(t *testing.T) {
 			}
 			continue
 		}
-		rej, ok := err.(*schemas.Rejection)
+		var rej *schemas.Rejection
+		ok := errors.As(err, &rej)
 		if !ok {
 			t.Fatalf("line %d: planted %s accepted (err %v)\n%s", i+1, r.Invalid, err, r.Value)
 		}

@@ -96,7 +96,6 @@ type gen struct {
 	slots []item
 	free  []int32
 	seq   uint64
-	err   error
 
 	scratch []byte           // data object being built
 	catLife map[string]*life // catalog services get events on several days
@@ -436,14 +435,6 @@ func hours(h float64) int64 {
 		s = 1
 	}
 	return s
-}
-
-// uniform draws whole seconds in [lo, hi).
-func uniform(r *rand.Rand, lo, hi int64) int64 {
-	if hi <= lo {
-		return lo
-	}
-	return lo + r.Int64N(hi-lo)
 }
 
 // life keeps an entity's event times strictly increasing (at second

@@ -1,6 +1,7 @@
 package sqlcheck
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -71,7 +72,11 @@ func Lint(stmts []string) []error {
 func LintT(t testing.TB, stmts []string) {
 	t.Helper()
 	for _, err := range Lint(stmts) {
-		le := err.(*LintError)
+		var le *LintError
+		if !errors.As(err, &le) {
+			t.Errorf("sqlcheck: %v", err)
+			continue
+		}
 		t.Errorf("sqlcheck: %v\n--- statement ---\n%s", err, stmts[le.Index])
 	}
 }

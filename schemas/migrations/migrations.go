@@ -251,7 +251,7 @@ func checkIdempotent(stmt string) error {
 	if reValues.MatchString(s) {
 		// Over the native protocol, 18.16 answers INSERT ... VALUES by
 		// waiting for data blocks the client never sends: Exec hangs.
-		return fmt.Errorf("INSERT ... VALUES hangs on ClickHouse 18.16 over the native protocol; write INSERT INTO t (cols) SELECT ...")
+		return fmt.Errorf("INSERT ... VALUES hangs on ClickHouse 18.16 over the native protocol; write INSERT INTO t (cols) SELECT instead")
 	}
 	return nil
 }

@@ -21,7 +21,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -176,7 +175,5 @@ func deref(s *string) string {
 	}
 	return *s
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

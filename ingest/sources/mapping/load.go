@@ -142,8 +142,8 @@ func (v *validator) walk(n *yaml.Node, t reflect.Type, p string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	switch {
-	case t == listType:
+	switch t {
+	case listType:
 		switch n.Kind {
 		case yaml.ScalarNode:
 		case yaml.SequenceNode:
@@ -156,7 +156,7 @@ func (v *validator) walk(n *yaml.Node, t reflect.Type, p string) {
 			v.add(n.Line, p, "must be an id or a list of ids")
 		}
 		return
-	case t == picklistType:
+	case picklistType:
 		if n.Kind != yaml.MappingNode {
 			if !(n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 				v.add(n.Line, p, "must be a mapping of source value: contract value")

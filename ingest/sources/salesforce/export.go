@@ -311,8 +311,6 @@ func (im *importer) readHistory(file string, row export.Row) error {
 	switch ch.field {
 	case "", "created": // only the row's outcome is needed: keep no values
 		ch.old, ch.new = "", ""
-	default: // copies: a slice of the record's line would keep the line
-		ch.old, ch.new = strings.Clone(ch.old), strings.Clone(ch.new)
 	case "amount":
 		for _, v := range []string{ch.old, ch.new} {
 			if v != "" {
@@ -329,6 +327,8 @@ func (im *importer) readHistory(file string, row export.Row) error {
 				}
 			}
 		}
+	default: // copies: a slice of the record's line would keep the line
+		ch.old, ch.new = strings.Clone(ch.old), strings.Clone(ch.new)
 	}
 	im.history = append(im.history, ch)
 	return nil
