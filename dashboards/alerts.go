@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"os"
 	"slices"
 	"strings"
@@ -109,12 +108,6 @@ func (r AlertRule) UID() string { return "impact-" + strings.ReplaceAll(r.Name, 
 
 // Query returns the rule's SQL, macros unexpanded.
 func (r AlertRule) Query() (string, error) { return readSQL(r.SQL) }
-
-// Fires reports whether a row's value fires the rule (Grafana's threshold
-// expression "is above").
-func (r AlertRule) Fires(value float64, t Thresholds) bool {
-	return !math.IsNaN(value) && value > r.Threshold(t)
-}
 
 // Contact is where alerts go: e-mail addresses and/or a webhook URL.
 type Contact struct {

@@ -126,30 +126,6 @@ func (p Panel) Query() (string, error) { return readSQL(p.SQL) }
 // Query returns the variable's raw SQL.
 func (v Variable) Query() (string, error) { return readSQL(v.SQL) }
 
-// NamedQuery is one query of a dashboard with the file it comes from.
-type NamedQuery struct{ Name, SQL string }
-
-// Queries returns the dashboard's variable queries, then its panel
-// queries, unexpanded.
-func (d Dashboard) Queries() ([]NamedQuery, error) {
-	var names []string
-	for _, v := range d.Variables {
-		names = append(names, v.SQL)
-	}
-	for _, p := range d.Panels {
-		names = append(names, p.SQL)
-	}
-	out := make([]NamedQuery, 0, len(names))
-	for _, n := range names {
-		sql, err := readSQL(n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, NamedQuery{n, sql})
-	}
-	return out, nil
-}
-
 func readSQL(name string) (string, error) {
 	b, err := fs.ReadFile(sqlFS, "sql/"+name)
 	if err != nil {

@@ -40,9 +40,3 @@ func probeVersion(bin string, args []string) Version {
 // Version returns the server's release as its binary reported it before
 // it started; zero for 18.16 (see Version).
 func (s *Server) Version() Version { return s.version }
-
-// ReaderConstraints reports whether the reader profile carries the
-// readonly package's constraints (current releases): the reader may then
-// lower max_execution_time per query. Without them (18.16) the reader can
-// change no setting at all.
-func (s *Server) ReaderConstraints() bool { return s.version.constraints() }

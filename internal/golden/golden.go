@@ -21,11 +21,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files with what the tests produce")
 
-// Updating reports whether the tests run with -update, for the few tests
-// that rewrite a golden file through the code under test (an export
-// command, for example) instead of through Check.
-func Updating() bool { return *update }
-
 // Check compares got with the file at path and reports a difference as a
 // test error naming the file. With -update it writes got to path first
 // (creating its directory), so the comparison then passes.

@@ -310,12 +310,6 @@ func BenjaminiHochberg(p []float64) []float64 {
 	return out
 }
 
-// Median returns the median of x (mean of the two middle values for even
-// n); NaN for empty x. x is not modified.
-func Median(x []float64) float64 {
-	return Quantile(x, 0.5)
-}
-
 // Quantile returns the q-quantile of x with linear interpolation between
 // order statistics (Hyndman-Fan type 7, the default of R and numpy). x is
 // not modified.

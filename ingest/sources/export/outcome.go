@@ -61,11 +61,6 @@ func (o Outcome) Status() string {
 	return "ignored"
 }
 
-// FromResult is the Outcome of a mapper Result for the record at file:line.
-func FromResult(file string, line int, r sources.Result) Outcome {
-	return Outcome{File: file, Line: line, Events: r.Events, Ignored: r.Ignored, Unmapped: r.Unmapped}
-}
-
 // ReadFiles calls read with the content of each file in order, going on
 // after a failing file so that one run reports every bad file: the errors
 // (each a *FileError) are returned joined. It stops early only when ctx is
