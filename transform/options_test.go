@@ -37,14 +37,11 @@ func TestOptionsValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.opts.Validate()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
+			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Validate = %v, want %q (\"\": valid)", err, tt.wantErr)
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Validate = %v, want an error containing %q", err, tt.wantErr)
+			if tt.wantErr == "" {
+				return
 			}
 			// Plan refuses the same options (it needs no Dial).
 			if _, err := transform.Plan(tt.opts, transform.Full); (err == nil) != (tt.name == "cluster without dial") {

@@ -26,14 +26,11 @@ func TestOptionsValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.o.Validate()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
+			if (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Validate = %v, want %q (\"\": valid)", err, tt.wantErr)
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Validate = %v, want an error containing %q", err, tt.wantErr)
+			if tt.wantErr == "" {
+				return
 			}
 			if _, err := Run(context.Background(), tt.o); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Run = %v, want the Validate error", err)
