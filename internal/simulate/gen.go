@@ -47,10 +47,10 @@ func WriteJSONL(ctx context.Context, w io.Writer, opts Options) (*Truth, error) 
 // Run simulates opts and hands every line to emit in delivery order. emit
 // errors stop the run and are returned.
 func Run(ctx context.Context, opts Options, emit func(Record) error) (*Truth, error) {
-	opts = opts.withDefaults()
-	if err := opts.check(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	opts = opts.withDefaults()
 	g := newGen(opts, emit)
 	if err := g.run(ctx); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -115,18 +116,31 @@ func (p Params) withDefaults() Params {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Days <= 0 {
+	if o.Days == 0 {
 		o.Days = 365
 	}
 	if o.End.IsZero() {
 		o.End = DefaultEnd
 	}
 	o.End = o.End.UTC().Truncate(time.Second)
-	if o.Scale <= 0 {
+	if o.Scale == 0 {
 		o.Scale = 1
 	}
 	o.Params = o.Params.withDefaults()
 	return o
+}
+
+// Validate names the first bad field: a negative Days or Scale is an error
+// (zero means the default), and so is a window the contract cannot carry
+// (see check). Params keep their own rule: negative means zero.
+func (o Options) Validate() error {
+	switch {
+	case o.Days < 0:
+		return fmt.Errorf("simulate options: Days %d is negative", o.Days)
+	case o.Scale < 0 || math.IsNaN(o.Scale) || math.IsInf(o.Scale, 0):
+		return fmt.Errorf("simulate options: Scale %v is not a volume multiplier (0 means 1)", o.Scale)
+	}
+	return o.withDefaults().check()
 }
 
 // check rejects windows the contract cannot carry: event times must be RFC

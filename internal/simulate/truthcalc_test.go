@@ -240,9 +240,13 @@ func TestOptionsCheck(t *testing.T) {
 		{Options{End: time.Date(1975, 1, 1, 0, 0, 0, 0, time.UTC)}, false},
 		{Options{End: time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC)}, false},
 		{Options{Days: 20000}, false},
+		{Options{Days: -1}, false},
+		{Options{Scale: -2}, false},
+		{Options{Scale: math.NaN()}, false},
+		{Options{Scale: 0.01, Days: 1}, true},
 	}
 	for _, c := range cases {
-		err := c.o.withDefaults().check()
+		err := c.o.Validate()
 		if (err == nil) != c.ok {
 			t.Errorf("%+v: err %v, want ok %v", c.o, err, c.ok)
 		}

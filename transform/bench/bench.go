@@ -114,18 +114,43 @@ type Result struct {
 	ServerCPURatio []float64 `json:"incremental_to_full_server_cpu"`
 }
 
+// Validate names the first bad field. Zero values are the defaults; a
+// negative value, or increments that add up to all the events, is an error.
+func (o Options) Validate() error {
+	switch {
+	case o.Events < 0:
+		return fmt.Errorf("transform bench options: Events %d is negative", o.Events)
+	case o.Rounds < 0:
+		return fmt.Errorf("transform bench options: Rounds %d is negative", o.Rounds)
+	case !(o.IncrementalShare >= 0 && o.IncrementalShare < 1): // NaN too
+		return fmt.Errorf("transform bench options: IncrementalShare %v is not in [0, 1)", o.IncrementalShare)
+	}
+	if d := o.withDefaults(); d.IncrementalShare*float64(d.Rounds) >= 1 {
+		return fmt.Errorf("transform bench options: IncrementalShare %v times Rounds %d leaves nothing for the full refresh", d.IncrementalShare, d.Rounds)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Events == 0 {
+		o.Events = 1_000_000
+	}
+	if o.IncrementalShare == 0 {
+		o.IncrementalShare = 0.01
+	}
+	if o.Rounds == 0 {
+		o.Rounds = 3
+	}
+	return o
+}
+
 // Run performs the benchmark.
 func Run(ctx context.Context, opts Options) (Result, error) {
 	var res Result
-	if opts.Events <= 0 {
-		opts.Events = 1_000_000
+	if err := opts.Validate(); err != nil {
+		return res, err
 	}
-	if opts.IncrementalShare <= 0 || opts.IncrementalShare >= 1 {
-		opts.IncrementalShare = 0.01
-	}
-	if opts.Rounds <= 0 {
-		opts.Rounds = 3
-	}
+	opts = opts.withDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

@@ -7,6 +7,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,21 +78,31 @@ type delivery struct {
 	events int
 }
 
+// Validate names the first bad field. Zero values are the defaults; a
+// negative value is an error, not silently the default.
+func (o Options) Validate() error {
+	switch {
+	case o.Requests < 0:
+		return fmt.Errorf("gateway bench options: Requests %d is negative", o.Requests)
+	case o.Concurrency < 0:
+		return fmt.Errorf("gateway bench options: Concurrency %d is negative", o.Concurrency)
+	case o.MaxDuration < 0:
+		return fmt.Errorf("gateway bench options: MaxDuration %s is negative", o.MaxDuration)
+	case o.Linger < 0:
+		return fmt.Errorf("gateway bench options: Linger %s is negative", o.Linger)
+	}
+	return nil
+}
+
 // Run starts a gateway (and, without brokers, an embedded Kafka), sends
 // the requests and reports throughput and latency.
 func Run(ctx context.Context, opts Options) (Result, error) {
-	n := opts.Requests
-	if n <= 0 {
-		n = 20_000
+	if err := opts.Validate(); err != nil {
+		return Result{}, err
 	}
-	conc := opts.Concurrency
-	if conc <= 0 {
-		conc = 32
-	}
-	maxDur := opts.MaxDuration
-	if maxDur <= 0 {
-		maxDur = 2 * time.Minute
-	}
+	n := cmp.Or(opts.Requests, 20_000)
+	conc := cmp.Or(opts.Concurrency, 32)
+	maxDur := cmp.Or(opts.MaxDuration, 2*time.Minute)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
