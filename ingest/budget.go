@@ -68,6 +68,18 @@ func (b *budget) acquire(ctx context.Context, n int64) error {
 	return ctx.Err()
 }
 
+// tryAcquire takes n bytes (clamped) if they are available now and nobody
+// waits; it never blocks.
+func (b *budget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) == 0 && b.fits(n) {
+		b.used += n
+		return true
+	}
+	return false
+}
+
 // grant serves waiters in order while they fit. Called with mu held.
 func (b *budget) grant() {
 	for len(b.waiters) > 0 && b.fits(b.waiters[0].n) {

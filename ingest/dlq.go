@@ -252,14 +252,12 @@ func permanentDLQError(err error) bool {
 // ingest_rejects row (same index: every row of a rejects batch has one
 // record) notes it in the detail, and the metric counts it.
 func (w *writer) lastResort(t *table, b *batch, i int, err error) {
-	n := len(t.cols)
-	if col := detailColumn(t.cols); col >= 0 && (i+1)*n <= len(b.vals) {
-		d, _ := b.vals[i*n+col].(string)
+	if d, ok := b.block.String(i, "detail"); ok {
 		msg := err.Error()
 		if len(msg) > 200 {
 			msg = msg[:200]
 		}
-		b.vals[i*n+col] = d + dlqNote + msg + "]"
+		b.block.SetString(i, "detail", d+dlqNote+msg+"]")
 	}
 	w.m.dlqUndeliverable.Inc()
 	m := &b.dlq[i]
@@ -267,16 +265,7 @@ func (w *writer) lastResort(t *table, b *batch, i int, err error) {
 	part, _ := header(m, HeaderSourcePartition)
 	off, _ := header(m, HeaderSourceOffset)
 	w.log.Error("dead-letter record refused by the broker; kept in ingest_rejects only",
-		"source_topic", src, "source_partition", part, "source_offset", off, "size", messageSize(m), "err", err)
-}
-
-func detailColumn(cols []string) int {
-	for i, c := range cols {
-		if c == "detail" {
-			return i
-		}
-	}
-	return -1
+		"table", t.name, "source_topic", src, "source_partition", part, "source_offset", off, "size", messageSize(m), "err", err)
 }
 
 func header(m *kafka.Message, key string) (string, bool) {

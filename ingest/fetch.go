@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -70,8 +71,10 @@ type fetchedBatch struct {
 // one (at most two batches per partition, each under its reservation of the
 // fetch share).
 func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPlan) {
-	pr := partitionReader{in: in, i: i, p: p, plan: plan, offset: p.offset, bl: builder{dec: in.decoder, dlqLimit: in.dlqLimit}}
+	pr := partitionReader{in: in, i: i, p: p, plan: plan, offset: p.offset,
+		bl: builder{dec: in.decoder, dlqLimit: in.dlqLimit}, st: newStaged()}
 	pr.consumed = in.m.consumed.WithLabelValues(p.topic)
+	defer pr.push() // what was processed is added to the sink, whatever happens
 	batches := make(chan fetchedBatch, 1)
 	fetchCtx, stop := context.WithCancel(ctx)
 	go func() {
@@ -87,11 +90,13 @@ func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPla
 	}()
 	for b := range batches {
 		ok := true
+		pr.now = time.Now().UTC().Truncate(time.Second)
 		for k := range b.msgs {
 			if ok = pr.process(ctx, &b.msgs[k]); !ok {
 				break
 			}
 		}
+		pr.push()
 		in.fetch.release(b.reserved)
 		if !ok {
 			return
@@ -172,7 +177,9 @@ type partitionReader struct {
 	idle      bool  // the last fetch found nothing new
 	lastCount int   // messages in the last fetch: the next one's capacity
 	bl        builder
-	consumed  interface{ Inc() }
+	st        *staged   // rows built and not yet added to the sink
+	now       time.Time // ingested_at of the rows being built
+	consumed  prometheus.Counter
 }
 
 func (pr *partitionReader) close() {
@@ -285,24 +292,46 @@ func (pr *partitionReader) waitForData(ctx context.Context) error {
 	}
 }
 
-// process charges msg to the memory budget, decodes it and adds its rows to
-// the sink. It returns false when ctx ended first (msg not added, so not
-// committed: the next owner reads it again).
+// stageMessages is how many messages a partition reader decodes before it
+// adds their rows to the sink's batches (at the latest; also at the end of
+// every fetched batch): a few hundred amortise the sink's lock and keep
+// the staged rows small.
+const stageMessages = 512
+
+// process charges msg to the memory budget, decodes it and stages its rows
+// for the sink. It returns false when ctx ended first (msg not staged, so
+// not committed: the next owner reads it again).
 func (pr *partitionReader) process(ctx context.Context, msg *kafka.Message) bool {
 	in := pr.in
 	n := in.budget.clamp(charge(msg))
-	if in.budget.acquire(ctx, n) != nil {
-		return false
+	if !in.budget.tryAcquire(n) {
+		// The staged rows may be what the budget waits for: hand them to
+		// the sink (whose memory-pressure flush stores them) first.
+		pr.push()
+		if in.budget.acquire(ctx, n) != nil {
+			return false
+		}
+		pr.now = time.Now().UTC().Truncate(time.Second)
 	}
 	if in.firstFetch.Load() == 0 {
 		in.firstFetch.CompareAndSwap(0, time.Now().UnixNano())
 	}
-	rows, reason := pr.bl.build(msg, n, time.Now().UTC().Truncate(time.Second))
-	in.sink.add(pr.i, msg.Offset, rows...)
-	pr.consumed.Inc()
-	in.consumed.Add(1)
-	if reason != "" {
+	if reason := pr.bl.build(pr.st, msg, n, pr.now); reason != "" {
 		in.m.rejected.WithLabelValues(reason).Inc()
 	}
+	if pr.st.msgs >= stageMessages {
+		pr.push()
+	}
 	return true
+}
+
+// push adds the staged rows to the sink.
+func (pr *partitionReader) push() {
+	n := pr.st.msgs
+	if n == 0 {
+		return
+	}
+	pr.in.sink.add(pr.i, pr.st)
+	pr.consumed.Add(float64(n))
+	pr.in.consumed.Add(int64(n))
 }

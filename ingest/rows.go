@@ -1,10 +1,7 @@
 package ingest
 
 import (
-	"errors"
 	"time"
-	"unicode/utf8"
-	"unsafe"
 
 	"github.com/segmentio/kafka-go"
 
@@ -12,119 +9,97 @@ import (
 	"github.com/secimpact/impact/schemas"
 )
 
-// The raw and rejects tables (schemas/migrations).
-var (
-	rawTable      = schemas.RawTable
-	rawColumns    = schemas.RawColumns
-	rejectsTable  = schemas.RejectsTable
-	rejectColumns = schemas.RejectColumns
-)
+// rowOverhead approximates the memory of a message's rows beyond its
+// bytes (column slots of two rows) for the memory budget.
+const rowOverhead = 512
 
-const (
-	payloadPrefix = 1024
-	// rowOverhead approximates the memory of a row beyond the message bytes
-	// (boxed values, slice slots) for the memory budget.
-	rowOverhead = 512
-)
+// charge is the budget bytes a message is charged before it is decoded:
+// its bytes, the decoded rows (whose strings point into the message) and
+// the copy clickhouse-go makes into its column buffers while inserting.
+// Measured against the heap in TestChargeCoversMemory and the benchmark's
+// RSS.
+func charge(m *kafka.Message) int64 {
+	return 3*int64(len(m.Value)+len(m.Key)) + 3*rowOverhead
+}
 
-// builder turns one message into table rows. Each partition reader owns
-// one, so its scratch space is reused without locking.
+// staged is the rows of consecutive messages of one partition, built by
+// its reader outside the sink's lock and then added to the sink's batches
+// at once (sink.add).
+type staged struct {
+	rows schemas.Rows
+	// Per table (index of rows.Blocks): the budget bytes charged to its
+	// rows, and the offset of the first message with a row in it (-1).
+	bytes []int64
+	first []int64
+	next  int64 // offset after the last message
+	msgs  int
+	// dlq is the dead-letter record of each ingest_rejects row, in order.
+	dlq []kafka.Message
+}
+
+func newStaged() *staged {
+	st := &staged{}
+	n := len(st.rows.Blocks())
+	st.bytes, st.first = make([]int64, n), make([]int64, n)
+	st.reset()
+	return st
+}
+
+// reset empties st after its rows were added to the sink.
+func (st *staged) reset() {
+	st.rows.Reset()
+	clear(st.bytes)
+	for i := range st.first {
+		st.first[i] = -1
+	}
+	st.next, st.msgs = -1, 0
+	clear(st.dlq)
+	st.dlq = st.dlq[:0]
+}
+
+func (st *staged) charge(t *schemas.Table, offset, bytes int64) {
+	i := t.Index()
+	st.bytes[i] += bytes
+	if st.first[i] < 0 {
+		st.first[i] = offset
+	}
+}
+
+// builder turns messages into staged rows. Each partition reader owns one,
+// so its buffers are reused without locking.
 type builder struct {
 	dec schemas.Decoder
 	// dlqLimit is the largest dead-letter record (see dlqMessage); zero
 	// means Kafka's default max.message.bytes.
 	dlqLimit int
 	hdrs     []schemas.Header
-	scratch  []any
-	rows     [2]row
 }
 
-// charge is the budget bytes a message is charged before it is decoded:
-// its bytes, the decoded rows (about as much again) and the copy
-// clickhouse-go makes into column buffers while inserting. Measured
-// against the heap in TestChargeCoversMemory and the benchmark's RSS.
-func charge(m *kafka.Message) int64 {
-	return 3*int64(len(m.Value)+len(m.Key)) + 3*rowOverhead
-}
-
-// build decodes m and returns its rows (raw + typed, or one reject) with
-// the charged bytes split between them. reason is the reject rule, "" when
-// the message is valid.
-func (bl *builder) build(m *kafka.Message, charged int64, now time.Time) (rows []row, reason string) {
+// build decodes m into st: a row in events_raw and one in its typed table
+// (the charged bytes split between them), or a row in ingest_rejects and a
+// dead-letter record. reason is the reject rule, "" when m is valid.
+func (bl *builder) build(st *staged, m *kafka.Message, charged int64, now time.Time) (reason string) {
 	bl.hdrs = bl.hdrs[:0]
 	for _, h := range m.Headers {
 		bl.hdrs = append(bl.hdrs, schemas.Header{Key: h.Key, Value: h.Value})
 	}
-	ev, err := bl.dec.Decode(m.Value, bl.hdrs)
-	if err != nil {
-		return bl.reject(m, err, charged, now)
-	}
-	// The payload column keeps the event as received (structured mode
-	// JSON). Raw aliases the message value, which kafka-go allocates afresh
-	// for every message and nobody modifies: sharing its bytes is safe and
-	// saves a copy per event.
-	payload := ""
-	if len(ev.Raw) > 0 {
-		payload = unsafe.String(&ev.Raw[0], len(ev.Raw))
-	}
-	part, off := int32(m.Partition), m.Offset
-	s := bl.scratch[:0]
-	s = append(s, ev.Source, ev.ID, ev.Type, ev.Time, ev.Subject, ev.Payload.EntityID(),
-		ev.DataSchema, payload, m.Topic, part, off, now)
-	nraw := len(s)
-	s = append(s, ev.Source, ev.ID, ev.Type, ev.Time)
-	s = ev.Payload.AppendValues(s)
-	s = append(s, m.Topic, part, off, now)
-	bl.scratch = s
-
-	rawBytes := charged / 2
-	p := ev.Payload
-	bl.rows[0] = row{table: rawTable, cols: rawColumns, vals: s[:nraw], bytes: rawBytes}
-	bl.rows[1] = row{table: p.Table(), payload: p, vals: s[nraw:], bytes: charged - rawBytes}
-	return bl.rows[:2], ""
-}
-
-// reject builds the ingest_rejects row and the dead-letter message of m.
-func (bl *builder) reject(m *kafka.Message, err error, charged int64, now time.Time) ([]row, string) {
-	field, rule, detail := "", "invalid", err.Error()
-	var rej *schemas.Rejection
-	if errors.As(err, &rej) {
-		field, rule, detail = rej.Field, rej.Rule, rej.Detail
-	}
-	if rule == "" {
-		rule = "invalid"
-	}
-	src, id, typ := schemas.Identity(m.Value, bl.hdrs)
-
-	prefix := m.Value
-	if len(prefix) > payloadPrefix {
-		prefix = prefix[:payloadPrefix]
-		// Do not cut a rune in half (only the cut: invalid bytes before it
-		// are kept as received).
-		if j := lastRuneStart(prefix); !utf8.FullRune(prefix[j:]) {
-			prefix = prefix[:j]
+	// The rows point into m's bytes, which kafka-go allocates afresh for
+	// every message and nobody modifies: sharing them saves a copy.
+	lin := schemas.Lineage{Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, IngestedAt: now}
+	t, rej := bl.dec.AppendMessage(&st.rows, m.Value, bl.hdrs, lin)
+	st.next = m.Offset + 1
+	st.msgs++
+	if rej != nil {
+		limit := bl.dlqLimit
+		if limit <= 0 {
+			limit = dlqRecordLimit(kafkaio.DefaultMaxMessageBytes)
 		}
+		st.dlq = append(st.dlq, dlqMessage(m, rej.Field, rej.Rule, rej.Detail, limit))
+		st.charge(schemas.IngestRejects, m.Offset, charged)
+		return rej.Rule
 	}
-	limit := bl.dlqLimit
-	if limit <= 0 {
-		limit = dlqRecordLimit(kafkaio.DefaultMaxMessageBytes)
-	}
-	dlq := dlqMessage(m, field, rule, detail, limit)
-
-	s := bl.scratch[:0]
-	s = append(s, m.Topic, int32(m.Partition), m.Offset, now, field, rule, detail, src, id, typ, string(prefix))
-	bl.scratch = s
-	bl.rows[0] = row{table: rejectsTable, cols: rejectColumns, vals: s, bytes: charged, dlq: &dlq}
-	return bl.rows[:1], rule
+	raw := charged / 2
+	st.charge(schemas.EventsRaw, m.Offset, raw)
+	st.charge(t, m.Offset, charged-raw)
+	return ""
 }
-
-// lastRuneStart is the index of the start of b's last (possibly cut) rune.
-func lastRuneStart(b []byte) int {
-	j := len(b) - 1
-	for j > 0 && j > len(b)-utf8.UTFMax && !utf8.RuneStart(b[j]) {
-		j--
-	}
-	return max(j, 0)
-}
-
-func typedColumnsOf(p schemas.Payload) []string { return schemas.TypedColumns(p) }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,23 +12,20 @@ import (
 
 // batch is the rows of one table waiting for one INSERT.
 type batch struct {
-	vals  []any // rows*len(cols) values, row-major
-	rows  int
+	block *schemas.Block
 	bytes int64 // budget bytes charged to this batch
 	born  time.Time
 	// first[p] is the lowest Kafka offset of partition index p with a row
 	// in this batch, -1 when none: what keeps that partition's commit back.
 	first []int64
-	// dlq holds the dead-letter messages of a rejects batch; they are
-	// produced (acks=all) before the rows are inserted.
+	// dlq holds the dead-letter messages of a rejects batch, one per row;
+	// they are produced (acks=all) before the rows are inserted.
 	dlq     []kafka.Message
 	dlqDone bool
 }
 
 func (b *batch) reset(nparts int) {
-	clear(b.vals) // drop references so payloads can be collected
-	b.vals = b.vals[:0]
-	b.rows = 0
+	b.block.Reset() // drops references so messages can be collected
 	b.bytes = 0
 	b.born = time.Time{}
 	if cap(b.first) < nparts {
@@ -47,38 +43,28 @@ func (b *batch) reset(nparts int) {
 // table is one ClickHouse table's batching state. Batches are flushed in
 // order by one flusher goroutine per table, so tables insert concurrently.
 type table struct {
+	t     *schemas.Table
 	name  string
-	cols  []string
-	query string // INSERT INTO name (cols) — fixed, never from input
-
 	cur   *batch   // being filled
 	queue []*batch // detached, queue[0] is being inserted
+	pool  []*batch // stored batches, reused
 	wake  chan struct{}
-}
-
-func newTable(name string, cols []string) *table {
-	return &table{
-		name:  name,
-		cols:  cols,
-		query: "INSERT INTO " + name + " (" + strings.Join(cols, ", ") + ")",
-		wake:  make(chan struct{}, 1),
-	}
 }
 
 // flushFunc writes one batch of t; it returns only when the batch is
 // stored (it retries internally) or ctx is done.
 type flushFunc func(ctx context.Context, t *table, b *batch) error
 
-// sink batches rows per table and tracks, per assigned partition, which
-// offsets are fully stored. All fields are guarded by mu; the work done
-// under mu is a few slice appends per message.
+// sink batches rows per table and, through offsets, tracks which offsets
+// of each assigned partition are fully stored. All fields are guarded by
+// mu; the work done under mu is appending a reader's staged column buffers
+// to the batches.
 type sink struct {
-	mu     sync.Mutex
-	tables map[string]*table
-	order  []*table
-	nparts int
-	next   []int64 // per partition index: offset after the last message added
-	pool   []*batch
+	mu      sync.Mutex
+	tables  []*table // by schemas table index; nil until a row arrives
+	order   []*table // the tables created, in order of creation
+	nparts  int
+	offsets offsets
 
 	budget     *budget
 	batchRows  int
@@ -93,7 +79,6 @@ type sink struct {
 
 func newSink(b *budget, rows int, bytes int64, flush flushFunc) *sink {
 	return &sink{
-		tables:     map[string]*table{},
 		budget:     b,
 		batchRows:  rows,
 		batchBytes: bytes,
@@ -119,72 +104,51 @@ func (s *sink) reset(nparts int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nparts = nparts
-	s.next = make([]int64, nparts)
-	for i := range s.next {
-		s.next[i] = -1
-	}
+	s.offsets.reset(nparts)
 	for _, t := range s.order {
 		if t.cur != nil {
 			t.cur.reset(nparts)
 		}
-	}
-	for _, b := range s.pool {
-		b.reset(nparts)
-	}
-}
-
-// row is one table row to add.
-type row struct {
-	table   string
-	cols    []string        // the table's columns, or nil for a typed table:
-	payload schemas.Payload // then its columns come from the payload
-	vals    []any
-	bytes   int64
-	dlq     *kafka.Message
-}
-
-// add appends the rows of the message at offset of partition index p. The
-// rows' budget bytes must have been acquired. It never blocks.
-func (s *sink) add(p int, offset int64, rows ...row) {
-	s.mu.Lock()
-	for i := range rows {
-		r := &rows[i]
-		t := s.tables[r.table]
-		if t == nil {
-			cols := r.cols
-			if cols == nil {
-				cols = typedColumnsOf(r.payload)
-			}
-			t = newTable(r.table, cols)
-			s.tables[r.table] = t
-			s.order = append(s.order, t)
-			if s.started {
-				s.startFlusher(s.ctx, t)
-			}
+		for _, b := range t.pool {
+			b.reset(nparts)
 		}
+	}
+}
+
+// add appends the staged rows of partition index p to the batches and
+// empties st. The rows' budget bytes must have been acquired. It never
+// blocks.
+func (s *sink) add(p int, st *staged) {
+	if st.msgs == 0 {
+		return
+	}
+	s.mu.Lock()
+	for i, blk := range st.rows.Blocks() {
+		if blk.Len() == 0 {
+			continue
+		}
+		t := s.table(i, blk.Table(), len(st.rows.Blocks()))
 		b := t.cur
 		if b == nil {
-			b = s.newBatch()
+			b = s.newBatch(t)
 			t.cur = b
-		}
-		if b.rows == 0 {
 			b.born = time.Now()
 		}
-		b.vals = append(b.vals, r.vals...)
-		b.rows++
-		b.bytes += r.bytes
-		s.pendingCur += r.bytes
-		if r.dlq != nil {
-			b.dlq = append(b.dlq, *r.dlq)
+		_ = b.block.AppendBlock(blk) // same table by construction
+		b.bytes += st.bytes[i]
+		s.pendingCur += st.bytes[i]
+		if blk.Table() == schemas.IngestRejects {
+			b.dlq = append(b.dlq, st.dlq...)
 		}
 		if b.first[p] < 0 {
-			b.first[p] = offset
+			b.first[p] = st.first[i]
+			s.offsets.hold(p, st.first[i])
 		}
-		if b.rows >= s.batchRows || b.bytes >= s.batchBytes {
+		if b.block.Len() >= s.batchRows || b.bytes >= s.batchBytes {
 			s.detach(t)
 		}
 	}
-	s.next[p] = offset + 1
+	s.offsets.read(p, st.next)
 	// Under memory pressure flush everything early rather than have fetch
 	// wait a whole FlushAge for batches that are not full.
 	if s.budget != nil && s.pendingCur >= s.budget.cap/2 {
@@ -193,15 +157,34 @@ func (s *sink) add(p int, offset int64, rows ...row) {
 		}
 	}
 	s.mu.Unlock()
+	st.reset()
 }
 
-func (s *sink) newBatch() *batch {
-	if n := len(s.pool); n > 0 {
-		b := s.pool[n-1]
-		s.pool = s.pool[:n-1]
+// table returns the batching state of table index i (of n), creating it
+// (and its flusher, once started) on first use. Called with mu held.
+func (s *sink) table(i int, st *schemas.Table, n int) *table {
+	if s.tables == nil {
+		s.tables = make([]*table, n)
+	}
+	t := s.tables[i]
+	if t == nil {
+		t = &table{t: st, name: st.Name(), wake: make(chan struct{}, 1)}
+		s.tables[i] = t
+		s.order = append(s.order, t)
+		if s.started {
+			s.startFlusher(s.ctx, t)
+		}
+	}
+	return t
+}
+
+func (s *sink) newBatch(t *table) *batch {
+	if n := len(t.pool); n > 0 {
+		b := t.pool[n-1]
+		t.pool = t.pool[:n-1]
 		return b
 	}
-	b := &batch{}
+	b := &batch{block: schemas.NewBlock(t.t)}
 	b.reset(s.nparts)
 	return b
 }
@@ -209,7 +192,7 @@ func (s *sink) newBatch() *batch {
 // detach queues t's current batch for flushing. Called with mu held.
 func (s *sink) detach(t *table) {
 	b := t.cur
-	if b == nil || b.rows == 0 {
+	if b == nil || b.block.Len() == 0 {
 		return
 	}
 	t.cur = nil
@@ -227,7 +210,7 @@ func (s *sink) flushOld(age time.Duration) {
 	defer s.mu.Unlock()
 	now := time.Now()
 	for _, t := range s.order {
-		if t.cur != nil && t.cur.rows > 0 && now.Sub(t.cur.born) >= age {
+		if t.cur != nil && t.cur.block.Len() > 0 && now.Sub(t.cur.born) >= age {
 			s.detach(t)
 		}
 	}
@@ -280,25 +263,7 @@ func (s *sink) barrier(ctx context.Context) error {
 func (s *sink) done() []int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]int64, s.nparts)
-	copy(out, s.next)
-	lower := func(b *batch) {
-		if b == nil {
-			return
-		}
-		for p, f := range b.first {
-			if f >= 0 && f < out[p] {
-				out[p] = f
-			}
-		}
-	}
-	for _, t := range s.order {
-		lower(t.cur)
-		for _, b := range t.queue {
-			lower(b)
-		}
-	}
-	return out
+	return s.offsets.commits()
 }
 
 func (s *sink) startFlusher(ctx context.Context, t *table) {
@@ -333,9 +298,14 @@ func (s *sink) flusher(ctx context.Context, t *table) {
 			s.mu.Lock()
 			t.queue[0] = nil
 			t.queue = t.queue[1:]
+			for p, f := range b.first {
+				if f >= 0 {
+					s.offsets.release(p, f)
+				}
+			}
 			charged := b.bytes
 			b.reset(s.nparts)
-			s.pool = append(s.pool, b)
+			t.pool = append(t.pool, b)
 			s.notify()
 			s.mu.Unlock()
 			if s.budget != nil {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -8,7 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/secimpact/impact/ingest/eventgen"
+	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/kafkaio"
+	"github.com/secimpact/impact/schemas"
 )
 
 // gatedFlush is a flushFunc whose inserts complete only when the test
@@ -16,11 +22,11 @@ import (
 type gatedFlush struct {
 	mu      sync.Mutex
 	release map[string]chan struct{}
-	stored  map[string][]int64 // table -> kafka offsets stored (from vals)
+	stored  map[string]int // table -> rows stored
 }
 
 func newGatedFlush() *gatedFlush {
-	return &gatedFlush{release: map[string]chan struct{}{}, stored: map[string][]int64{}}
+	return &gatedFlush{release: map[string]chan struct{}{}, stored: map[string]int{}}
 }
 
 func (g *gatedFlush) gate(table string) chan struct{} {
@@ -41,15 +47,44 @@ func (g *gatedFlush) flush(ctx context.Context, t *table, b *batch) error {
 	case <-g.gate(t.name):
 	}
 	g.mu.Lock()
-	for i := 0; i < len(b.vals); i += len(t.cols) {
-		g.stored[t.name] = append(g.stored[t.name], b.vals[i].(int64))
-	}
+	g.stored[t.name] += b.block.Len()
 	g.mu.Unlock()
 	return nil
 }
 
-func testRow(table string, offset int64) row {
-	return row{table: table, cols: []string{"offset"}, vals: []any{offset}, bytes: 10}
+// Kinds of test message and the tables their rows go to.
+const (
+	finding    = "finding"    // events_raw and finding_events
+	deployment = "deployment" // events_raw and deployment_events
+	rejected   = "rejected"   // ingest_rejects
+)
+
+var tableOf = map[string]string{"raw": schemas.RawTable, finding: "finding_events", deployment: "deployment_events", rejected: schemas.RejectsTable}
+
+// testMessage returns a message of kind at offset.
+func testMessage(t testing.TB, kind string, offset int64) kafka.Message {
+	t.Helper()
+	if kind == rejected {
+		return kafka.Message{Topic: "t", Offset: offset, Value: []byte("not json")}
+	}
+	for _, m := range eventgen.Generate(50, config.DefaultTopics(), eventgen.Options{}) {
+		if bytes.Contains(m.Value, []byte(`"type":"`+kind+".")) || bytes.Contains(m.Value, []byte(`"type":"security.`+kind+".")) {
+			m.Offset = offset
+			return m
+		}
+	}
+	t.Fatalf("no %s event generated", kind)
+	return kafka.Message{}
+}
+
+// stage returns the staged rows of one message of kind at offset, charged
+// 10 bytes.
+func stage(t testing.TB, kind string, offset int64) *staged {
+	st := newStaged()
+	var bl builder
+	m := testMessage(t, kind, offset)
+	bl.build(st, &m, 10, time.Now())
+	return st
 }
 
 // waitFor polls cond for up to 5s.
@@ -71,7 +106,7 @@ func TestSinkCommitOffsets(t *testing.T) {
 	type add struct {
 		part   int
 		offset int64
-		tables []string
+		kind   string
 	}
 	tests := []struct {
 		name    string
@@ -81,31 +116,31 @@ func TestSinkCommitOffsets(t *testing.T) {
 	}{
 		{
 			name: "nothing stored",
-			adds: []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"raw", "b"}}},
+			adds: []add{{0, 0, finding}, {0, 1, deployment}},
 			want: []int64{0, -1},
 		},
 		{
 			name:    "all stored",
-			adds:    []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"raw", "b"}}, {1, 7, []string{"rej"}}},
-			release: []string{"raw", "a", "b", "rej"},
+			adds:    []add{{0, 0, finding}, {0, 1, deployment}, {1, 7, rejected}},
+			release: []string{"raw", finding, deployment, rejected},
 			want:    []int64{2, 8},
 		},
 		{
 			name:    "slow typed table holds its partition back",
-			adds:    []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"raw", "b"}}, {0, 2, []string{"raw", "a"}}, {1, 5, []string{"raw", "a"}}},
-			release: []string{"raw", "a"},
+			adds:    []add{{0, 0, finding}, {0, 1, deployment}, {0, 2, finding}, {1, 5, finding}},
+			release: []string{"raw", finding},
 			want:    []int64{1, 6},
 		},
 		{
 			name:    "slow raw table holds every partition back",
-			adds:    []add{{0, 3, []string{"raw", "a"}}, {1, 9, []string{"raw", "b"}}},
-			release: []string{"a", "b"},
+			adds:    []add{{0, 3, finding}, {1, 9, deployment}},
+			release: []string{finding, deployment},
 			want:    []int64{3, 9},
 		},
 		{
 			name:    "reject in flight holds only its partition",
-			adds:    []add{{0, 0, []string{"raw", "a"}}, {0, 1, []string{"rej"}}, {0, 2, []string{"raw", "a"}}, {1, 0, []string{"raw", "a"}}},
-			release: []string{"raw", "a"},
+			adds:    []add{{0, 0, finding}, {0, 1, rejected}, {0, 2, finding}, {1, 0, finding}},
+			release: []string{"raw", finding},
 			want:    []int64{1, 1},
 		},
 	}
@@ -118,11 +153,7 @@ func TestSinkCommitOffsets(t *testing.T) {
 			s.start(ctx)
 			s.reset(2)
 			for _, a := range tt.adds {
-				var rows []row
-				for _, tb := range a.tables {
-					rows = append(rows, testRow(tb, a.offset))
-				}
-				s.add(a.part, a.offset, rows...)
+				s.add(a.part, stage(t, a.kind, a.offset))
 			}
 			s.mu.Lock()
 			for _, tb := range s.order {
@@ -130,13 +161,13 @@ func TestSinkCommitOffsets(t *testing.T) {
 			}
 			s.mu.Unlock()
 			for _, tb := range tt.release {
-				close(g.gate(tb))
+				close(g.gate(tableOf[tb]))
 			}
 			waitFor(t, "released tables stored", func() bool {
 				s.mu.Lock()
 				defer s.mu.Unlock()
-				for _, tb := range tt.release {
-					if tbl := s.tables[tb]; tbl != nil && len(tbl.queue) > 0 {
+				for _, tbl := range s.order {
+					if slices.ContainsFunc(tt.release, func(k string) bool { return tableOf[k] == tbl.name }) && len(tbl.queue) > 0 {
 						return false
 					}
 				}
@@ -172,12 +203,12 @@ func TestSinkFlushTriggers(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			g := newGatedFlush()
-			close(g.gate("t"))
+			close(g.gate(schemas.RejectsTable))
 			s := newSink(newBudget(1<<30), tt.rows, tt.bytes, g.flush)
 			s.start(ctx)
 			s.reset(1)
 			for i := range tt.add {
-				s.add(0, int64(i), testRow("t", int64(i)))
+				s.add(0, stage(t, rejected, int64(i)))
 			}
 			if tt.age > 0 {
 				time.Sleep(2 * tt.age)
@@ -191,10 +222,10 @@ func TestSinkFlushTriggers(t *testing.T) {
 			waitFor(t, "queue empty", func() bool {
 				s.mu.Lock()
 				defer s.mu.Unlock()
-				return len(s.tables["t"].queue) == 0
+				return len(s.order) == 1 && len(s.order[0].queue) == 0
 			})
 			g.mu.Lock()
-			got := len(g.stored["t"])
+			got := g.stored[schemas.RejectsTable]
 			g.mu.Unlock()
 			if got != tt.wantRows {
 				t.Errorf("stored %d rows, want %d", got, tt.wantRows)
@@ -246,17 +277,17 @@ func TestSinkMemoryPressure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	g := newGatedFlush()
-	close(g.gate("t"))
+	close(g.gate(schemas.RejectsTable))
 	s := newSink(newBudget(100), 1000, 1<<20, g.flush)
 	s.start(ctx)
 	s.reset(1)
 	for i := range 5 { // 5 rows x 10 bytes = half of 100
-		s.add(0, int64(i), testRow("t", int64(i)))
+		s.add(0, stage(t, rejected, int64(i)))
 	}
 	waitFor(t, "early flush", func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		return len(g.stored["t"]) == 5
+		return g.stored[schemas.RejectsTable] == 5
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/sqlcheck"
 	"github.com/secimpact/impact/schemas"
+	"github.com/secimpact/impact/schemas/migrations"
 )
 
 // migratedDB returns a connection to a fresh database holding this
@@ -111,18 +113,22 @@ func splitSQL(s string) []string {
 }
 
 // TestInsertExamples writes every example event, in both modes and twice
-// (a replay), into a migrated ClickHouse database (18.16 in CI) with the
-// values exactly as AppendValues gives them, then reads them back: the
-// types are what the driver and server accept, replays collapse under
-// FINAL, and values survive the round trip.
+// (a replay), into a migrated ClickHouse database (18.16 in CI) with
+// schemas.Rows and Block.Insert, plus a rejected message, then reads them
+// back: the column types are what the driver and server accept, replays
+// collapse under FINAL, and values survive the round trip.
 func TestInsertExamples(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn := migratedDB(ctx, t)
 
 	files, _ := filepath.Glob("testdata/valid/*.json")
-	perTable := map[string]map[string]bool{} // table -> entity ids
-	var events []*schemas.Event
+	perTable := map[string]map[string]bool{} // table -> event identities
+	type message struct {
+		value   []byte
+		headers []schemas.Header
+	}
+	var msgs []message
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -132,7 +138,7 @@ func TestInsertExamples(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		events = append(events, ev)
+		msgs = append(msgs, message{value: b})
 		// The binary form of the same event: a replay by identity.
 		bb, err := os.ReadFile(filepath.Join("testdata", "binary", filepath.Base(f)))
 		if err != nil {
@@ -149,53 +155,26 @@ func TestInsertExamples(t *testing.T) {
 		for _, h := range bf.Headers {
 			hs = append(hs, schemas.Header{Key: h.Key, Value: []byte(h.Value)})
 		}
-		bev, err := schemas.Decode(bf.Value, hs)
-		if err != nil {
-			t.Fatalf("%s binary: %v", f, err)
-		}
-		events = append(events, bev)
+		msgs = append(msgs, message{value: bf.Value, headers: hs})
 		tbl := ev.Payload.Table()
 		if perTable[tbl] == nil {
 			perTable[tbl] = map[string]bool{}
 		}
 		perTable[tbl][ev.Source+"|"+ev.ID] = true
 	}
+	msgs = append(msgs, message{value: []byte(`{"specversion":"1.0"}`)})
 	ingested := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	var dec schemas.Decoder
 	for replay := 0; replay < 2; replay++ {
-		byTable := map[string][]*schemas.Event{}
-		for _, ev := range events {
-			byTable[ev.Payload.Table()] = append(byTable[ev.Payload.Table()], ev)
+		var rows schemas.Rows
+		for i, m := range msgs {
+			lin := schemas.Lineage{Topic: "security.events", Partition: int32(replay), Offset: int64(i), IngestedAt: ingested.Add(time.Duration(replay) * time.Hour)}
+			dec.AppendMessage(&rows, m.value, m.headers, lin)
 		}
-		for tbl, evs := range byTable {
-			cols := schemas.TypedColumns(evs[0].Payload)
-			batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+tbl+" ("+strings.Join(cols, ", ")+")")
-			if err != nil {
-				t.Fatalf("prepare %s: %v", tbl, err)
+		for _, b := range rows.Blocks() {
+			if err := b.Insert(ctx, conn); err != nil {
+				t.Fatalf("insert %s: %v", b.Table().Name(), err)
 			}
-			for i, ev := range evs {
-				row := ev.AppendEnvelope(nil)
-				row = ev.Payload.AppendValues(row)
-				row = append(row, "security.events", int32(replay), int64(i), ingested.Add(time.Duration(replay)*time.Hour))
-				if err := batch.Append(row...); err != nil {
-					t.Fatalf("append %s row %d: %v", tbl, i, err)
-				}
-			}
-			if err := batch.Send(); err != nil {
-				t.Fatalf("send %s: %v", tbl, err)
-			}
-		}
-		raw, err := conn.PrepareBatch(ctx, "INSERT INTO "+schemas.RawTable+" ("+strings.Join(schemas.RawColumns, ", ")+")")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, ev := range events {
-			if err := raw.Append(ev.Source, ev.ID, ev.Type, ev.Time, ev.Subject, ev.Payload.EntityID(), ev.DataSchema,
-				string(ev.Raw), "security.events", int32(replay), int64(i), ingested); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := raw.Send(); err != nil {
-			t.Fatalf("send raw: %v", err)
 		}
 	}
 	for tbl, ids := range perTable {
@@ -213,6 +192,13 @@ func TestInsertExamples(t *testing.T) {
 	}
 	if int(n) != len(files) {
 		t.Errorf("events_raw FINAL: %d rows, want %d", n, len(files))
+	}
+	var rule string
+	if err := conn.QueryRow(ctx, "SELECT count(), any(rule) FROM ingest_rejects FINAL").Scan(&n, &rule); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || rule != "required" { // one per replay: distinct partitions
+		t.Errorf("ingest_rejects FINAL: %d rows, rule %q; want 2, required", n, rule)
 	}
 
 	// Round trip of the typed values of one rich event per kind of column.
@@ -251,5 +237,29 @@ func TestInsertExamples(t *testing.T) {
 	}
 	if err := conn.QueryRow(ctx, "SELECT blocking FROM gate_events FINAL").Scan(&blocking); err != nil || blocking != 1 {
 		t.Errorf("gate round trip: %v %v", blocking, err)
+	}
+}
+
+// TestPartitionLimitOnCurrentClickHouse proves on current ClickHouse
+// (chdb) what Block.Insert's split guards against: one INSERT into
+// events_raw spanning 101 years is refused (max_partitions_per_insert_block,
+// default 100), and INSERTs of MaxPartitionsPerInsert years each, as
+// Insert makes them, are accepted.
+func TestPartitionLimitOnCurrentClickHouse(t *testing.T) {
+	ddl, err := migrations.Statements(migrations.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := func(from, years int) string {
+		return fmt.Sprintf("INSERT INTO events_raw (%s) SELECT 's', toString(number), 'security.finding.opened', "+
+			"toDateTime(concat(toString(%d + number), '-06-01 00:00:00')), '', 'F', '', '{}', 't', 0, number, now() "+
+			"FROM system.numbers LIMIT %d", strings.Join(schemas.EventsRaw.Columns(), ", "), from, years)
+	}
+	n := schemas.MaxPartitionsPerInsert
+	stmts := slices.Concat(ddl, []string{insert(1975, n), insert(1975+n, n)})
+	sqlcheck.RunChDB(t, stmts)
+	_, err = sqlcheck.Check(t.Context(), slices.Concat(ddl, []string{insert(1975, 101)}), sqlcheck.Options{})
+	if err == nil || !strings.Contains(err.Error(), "partitions") {
+		t.Fatalf("an INSERT over 101 years: %v, want current ClickHouse to refuse it (too many partitions)", err)
 	}
 }

@@ -3,13 +3,13 @@ package schemas
 import (
 	"bytes"
 	"errors"
-	"io"
 	"math/big"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -38,39 +38,20 @@ func Decode(value []byte, headers []Header) (*Event, error) {
 // structured mode (content-type application/cloudevents+json, or no ce_
 // headers and a JSON object carrying specversion) and binary mode (ce_*
 // headers, content-type application/json, value = data). A non-nil error
-// is always a *Rejection. The returned Event aliases value.
+// is always a *Rejection. The returned Event's Data and Raw alias value;
+// its strings are copies.
 func (dc *Decoder) Decode(value []byte, headers []Header) (*Event, error) {
-	size := len(value)
-	for _, h := range headers {
-		size += len(h.Key) + len(h.Value)
+	s := statePool.Get().(*state)
+	defer statePool.Put(s)
+	s.alias = false
+	fam, rej := dc.decode(s, value, headers)
+	if rej != nil {
+		return nil, rej
 	}
-	if size > MaxEventSize {
-		return nil, reject("", "size", "message is "+strconv.Itoa(size)+" bytes, over the 1 MiB limit")
-	}
-	if len(headers) > MaxHeaders {
-		return nil, reject("", "headers", "message has "+strconv.Itoa(len(headers))+" headers, over the limit of "+strconv.Itoa(MaxHeaders))
-	}
-	binary := false
-	for _, h := range headers {
-		switch {
-		case h.Key == "ce_specversion":
-			binary = true
-		case strings.EqualFold(h.Key, "content-type"):
-			ct := string(h.Value)
-			if strings.HasPrefix(ct, "application/cloudevents-batch") {
-				return nil, reject("", "content_type", "batched CloudEvents are not supported")
-			}
-			if strings.HasPrefix(ct, "application/cloudevents") {
-				// Structured mode wins over stray ce_ headers.
-				return dc.decodeStructured(value)
-			}
-		}
-	}
-	if binary {
-		return dc.decodeBinary(value, headers)
-	}
-	return dc.decodeStructured(value)
+	return s.event(fam, value, headers), nil
 }
+
+var statePool = sync.Pool{New: func() any { return new(state) }}
 
 // reject builds a Rejection. Field and detail may quote the input; they
 // are cut to maxFieldLen and maxDetailLen bytes so that a rejection (and the
@@ -95,10 +76,23 @@ const (
 var attrNames = [nAttrs]string{"specversion", "id", "source", "type", "time", "subject", "dataschema", "datacontenttype"}
 
 func attrIndex(name []byte) int {
-	for i, n := range attrNames {
-		if string(name) == n {
-			return i
-		}
+	switch string(name) {
+	case "specversion":
+		return attrSpecVersion
+	case "id":
+		return attrID
+	case "source":
+		return attrSource
+	case "type":
+		return attrType
+	case "time":
+		return attrTime
+	case "subject":
+		return attrSubject
+	case "dataschema":
+		return attrDataSchema
+	case "datacontenttype":
+		return attrDataContentType
 	}
 	return -1
 }
@@ -109,129 +103,206 @@ type attr struct {
 	s         string
 }
 
-type envelope struct {
-	attrs   [nAttrs]attr
-	data    []byte
-	hasData bool
-}
-
-// state is the pooled scratch space of one Decode call.
+// state is the scratch space of one decode: reused (pooled by Decode, owned
+// by Rows), so that decoding a typical event allocates nothing.
 type state struct {
-	rd   bytes.Reader
-	dec  *jsontext.Decoder
-	env  envelope
-	vals [32]value
-	used int // vals in use, cleared on put
-	// binary: data is the raw message value, not yet syntax-checked.
-	binary bool
+	sc      scanner
+	attrs   [nAttrs]attr
+	data    []byte // the data member (structured) or the value (binary)
+	hasData bool
+	binary  bool
+	// alias: strings point into the message instead of being copied (Rows,
+	// which keeps the message until its rows are stored).
+	alias bool
+	// inline is the family vals hold from decoding data during the envelope
+	// pass (type came before data), nil when data must be decoded again.
+	inline *family
+	vals   [32]value
+	used   int      // vals to clear before the next decode
+	strs   []string // array items; value.lo:hi index them
+	evTime time.Time
+	// slaVersion is the policy version of a derived sla_due_at, "" when the
+	// source sent it.
+	slaVersion string
 }
 
-// Duplicate names: last wins, as in encoding/json and the JSON Schema
-// validator. Invalid UTF-8 is rejected before parsing; allowing it here
-// only makes escaped lone surrogates decode to U+FFFD like encoding/json.
-var decOpts = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
-
-var statePool = sync.Pool{New: func() any {
-	s := new(state)
-	s.dec = jsontext.NewDecoder(&s.rd, decOpts...)
-	return s
-}}
-
-func getState(b []byte) *state {
-	s := statePool.Get().(*state)
-	s.rd.Reset(b)
-	s.dec.Reset(&s.rd, decOpts...)
-	s.env = envelope{}
-	return s
-}
-
-func putState(s *state) {
+func (s *state) reset() {
+	s.attrs = [nAttrs]attr{}
+	s.data, s.hasData, s.binary, s.inline = nil, false, false, nil
 	clear(s.vals[:s.used])
 	s.used = 0
-	s.env = envelope{}
-	s.binary = false
-	s.rd.Reset(nil)
-	s.dec.Reset(&s.rd, decOpts...)
-	statePool.Put(s)
+	clear(s.strs)
+	s.strs = s.strs[:0]
+	s.evTime, s.slaVersion = time.Time{}, ""
 }
 
-func syntaxReject(err error) *Rejection {
-	return reject("", "json", strings.TrimPrefix(err.Error(), "jsontext: "))
+// clearVals prepares vals for decoding data of fam.
+func (s *state) clearVals(fam *family) {
+	n := len(fam.fields)
+	clear(s.vals[:max(n, s.used)])
+	s.used = n
+	clear(s.strs)
+	s.strs = s.strs[:0]
 }
 
-func (dc *Decoder) decodeStructured(value []byte) (*Event, error) {
-	if !utf8.Valid(value) {
-		return nil, reject("", "utf8", "message is not valid UTF-8")
+// text returns the content of a quoted JSON string: unescaped (a new
+// buffer) when it has escapes, else the input bytes themselves when alias
+// is set, else a copy.
+func (s *state) text(quoted []byte, escaped bool) string {
+	b := content(quoted, escaped)
+	if len(b) == 0 {
+		return ""
 	}
-	s := getState(value)
-	defer putState(s)
-	d := s.dec
-	tok, err := d.ReadToken()
-	if err != nil {
-		return nil, syntaxReject(err)
+	if escaped || s.alias {
+		return unsafe.String(&b[0], len(b))
 	}
-	if tok.Kind() != '{' {
-		return nil, reject("", "type", "event must be a JSON object")
+	return string(b)
+}
+
+// content returns the characters of a quoted JSON string, unescaped.
+func content(quoted []byte, escaped bool) []byte {
+	if !escaped {
+		return quoted[1 : len(quoted)-1]
 	}
-	for d.PeekKind() != '}' {
-		name, err := d.ReadValue()
-		if err != nil {
-			return nil, syntaxReject(err)
-		}
-		nb := unquote(name)
-		if string(nb) == "data" {
-			v, err := d.ReadValue()
-			if err != nil {
-				return nil, syntaxReject(err)
-			}
-			end := int(d.InputOffset())
-			s.env.data = value[end-len(v) : end]
-			s.env.hasData = true
-			continue
-		}
-		i := attrIndex(nb)
-		if i < 0 {
-			if err := d.SkipValue(); err != nil {
-				return nil, syntaxReject(err)
-			}
-			continue
-		}
-		v, err := d.ReadValue()
-		if err != nil {
-			return nil, syntaxReject(err)
-		}
-		a := &s.env.attrs[i]
-		*a = attr{}
-		switch v.Kind() {
-		case 'n':
-			a.null = true
-		case '"':
-			a.set, a.isStr, a.s = true, true, string(unquote(v))
-		default:
-			a.set = true
-		}
+	// The scanner already accepted the string; the only possible error is
+	// a lone surrogate, which AppendUnquote replaces with U+FFFD, as
+	// encoding/json does.
+	b, _ := jsontext.AppendUnquote(nil, quoted)
+	return b
+}
+
+// decode validates one message into s and returns its family.
+func (dc *Decoder) decode(s *state, value []byte, headers []Header) (*family, *Rejection) {
+	s.reset()
+	size := len(value)
+	for _, h := range headers {
+		size += len(h.Key) + len(h.Value)
 	}
-	if _, err := d.ReadToken(); err != nil { // '}'
-		return nil, syntaxReject(err)
+	if size > MaxEventSize {
+		return nil, reject("", "size", "message is "+strconv.Itoa(size)+" bytes, over the 1 MiB limit")
 	}
-	if _, err := d.ReadToken(); !errors.Is(err, io.EOF) {
-		if err == nil {
-			return nil, reject("", "json", "data after the top-level value")
-		}
-		return nil, syntaxReject(err)
+	if len(headers) > MaxHeaders {
+		return nil, reject("", "headers", "message has "+strconv.Itoa(len(headers))+" headers, over the limit of "+strconv.Itoa(MaxHeaders))
 	}
-	ev, rej := dc.finish(s, value)
+	binary, rej := mode(headers)
 	if rej != nil {
 		return nil, rej
 	}
-	return ev, nil
+	if binary {
+		if r := s.binaryEnvelope(value, headers); r != nil {
+			return nil, r
+		}
+	} else if r := s.structuredEnvelope(value); r != nil {
+		return nil, r
+	}
+	return dc.finish(s)
 }
 
-func (dc *Decoder) decodeBinary(value []byte, headers []Header) (*Event, error) {
-	s := getState(nil)
-	defer putState(s)
+// mode tells binary mode (a ce_specversion header and no structured
+// content-type) from structured mode, and refuses batched CloudEvents.
+func mode(headers []Header) (binary bool, rej *Rejection) {
 	for _, h := range headers {
-		var i int // attribute index, -1 for an extension
+		switch {
+		case h.Key == "ce_specversion":
+			binary = true
+		case strings.EqualFold(h.Key, "content-type"):
+			ct := h.Value
+			if bytes.HasPrefix(ct, []byte("application/cloudevents-batch")) {
+				return false, reject("", "content_type", "batched CloudEvents are not supported")
+			}
+			if bytes.HasPrefix(ct, []byte("application/cloudevents")) {
+				return false, nil // structured mode wins over stray ce_ headers
+			}
+		}
+	}
+	return binary, nil
+}
+
+func (s *state) syntaxReject() *Rejection {
+	return reject("", "json", s.sc.err)
+}
+
+// structuredEnvelope reads the whole event in one pass: the attributes,
+// and data (decoded at once when type came before it, which is what
+// CloudEvents SDKs write).
+func (s *state) structuredEnvelope(value []byte) *Rejection {
+	if !utf8.Valid(value) {
+		return reject("", "utf8", "message is not valid UTF-8")
+	}
+	sc := &s.sc
+	sc.reset(value)
+	if sc.peek() != '{' {
+		if !valid(value) {
+			return reject("", "json", "message is not JSON")
+		}
+		return reject("", "type", "event must be a JSON object")
+	}
+	ok := sc.object(1, func(name []byte, escaped bool) bool {
+		n := content(name, escaped)
+		if string(n) == "data" {
+			return s.dataMember()
+		}
+		i := attrIndex(n)
+		if i < 0 {
+			return sc.skip(1)
+		}
+		a := &s.attrs[i]
+		*a = attr{}
+		switch sc.peek() {
+		case 'n':
+			a.null = true
+			return sc.lit("null")
+		case '"':
+			q, esc, ok := sc.str()
+			if ok {
+				a.set, a.isStr, a.s = true, true, s.text(q, esc)
+			}
+			return ok
+		default:
+			a.set = true
+			return sc.skip(1)
+		}
+	})
+	if !ok {
+		return s.syntaxReject()
+	}
+	if !sc.end() {
+		return reject("", "json", "data after the top-level value")
+	}
+	return nil
+}
+
+// dataMember reads the value of a data member of a structured event.
+func (s *state) dataMember() bool {
+	sc := &s.sc
+	c := sc.peek()
+	start := sc.i
+	s.inline = nil
+	var ok bool
+	if fam := s.typeFamily(); c == '{' && fam != nil {
+		s.clearVals(fam)
+		s.inline = fam
+		ok = s.dataObject(fam, 2)
+	} else {
+		ok = sc.skip(1)
+	}
+	s.data, s.hasData = sc.b[start:sc.i], true
+	return ok
+}
+
+// typeFamily is the family of the type attribute read so far, if any.
+func (s *state) typeFamily() *family {
+	if a := &s.attrs[attrType]; a.set && a.isStr {
+		return familyOf(a.s)
+	}
+	return nil
+}
+
+// binaryEnvelope reads the attributes of a binary-mode message from its
+// headers; data is the value.
+func (s *state) binaryEnvelope(value []byte, headers []Header) *Rejection {
+	for _, h := range headers {
+		i := -1
 		switch {
 		case strings.EqualFold(h.Key, "content-type"):
 			i = attrDataContentType
@@ -249,33 +320,37 @@ func (dc *Decoder) decodeBinary(value []byte, headers []Header) (*Event, error) 
 			if i >= 0 {
 				field = attrNames[i]
 			}
-			return nil, reject(field, "utf8", "header "+quote(h.Key)+" is not valid UTF-8")
+			return reject(field, "utf8", "header "+quote(h.Key)+" is not valid UTF-8")
 		}
 		if i >= 0 {
-			s.env.attrs[i] = attr{set: true, isStr: true, s: string(h.Value)}
+			v := ""
+			if len(h.Value) > 0 {
+				if s.alias {
+					v = unsafe.String(&h.Value[0], len(h.Value))
+				} else {
+					v = string(h.Value)
+				}
+			}
+			s.attrs[i] = attr{set: true, isStr: true, s: v}
 		}
 	}
 	if !utf8.Valid(value) {
-		return nil, reject("data", "utf8", "message value is not valid UTF-8")
+		return reject("data", "utf8", "message value is not valid UTF-8")
 	}
-	// The value's JSON syntax is checked by decodeData, in the same pass
-	// that decodes it.
-	s.env.data = bytes.TrimSpace(value)
-	s.env.hasData = true
-	s.binary = true
-	ev, rej := dc.finish(s, nil)
-	if rej != nil {
-		return nil, rej
-	}
-	ev.Raw = structuredFromBinary(value, headers)
-	return ev, nil
+	// The value's JSON syntax is checked by finish, in the same pass that
+	// decodes it.
+	s.sc.reset(value)
+	s.sc.ws()
+	s.data, s.hasData, s.binary = value[s.sc.i:], true, true
+	return nil
 }
 
-// finish validates the envelope, decodes data and builds the event.
-func (dc *Decoder) finish(s *state, raw []byte) (*Event, *Rejection) {
-	a := &s.env.attrs
+// finish validates the envelope, decodes data (unless done inline) and
+// checks every field, then derives sla_due_at.
+func (dc *Decoder) finish(s *state) (*family, *Rejection) {
+	a := &s.attrs
 	for i := range a {
-		if r := checkAttr(i, &a[i]); r != nil {
+		if r := s.checkAttr(i); r != nil {
 			return nil, r
 		}
 	}
@@ -283,24 +358,36 @@ func (dc *Decoder) finish(s *state, raw []byte) (*Event, *Rejection) {
 	if fam == nil {
 		return nil, reject("type", "unknown_type", "unknown event type "+quote(a[attrType].s))
 	}
-	evTime, _ := parseTime([]byte(a[attrTime].s))
-	if r := dc.Window.check(evTime); r != nil {
+	if r := dc.Window.check(s.evTime); r != nil {
 		return nil, r
 	}
-	if !s.env.hasData {
+	if !s.hasData {
 		return nil, reject("data", "required", "missing data")
 	}
-	if len(s.env.data) == 0 || s.env.data[0] != '{' {
-		if s.binary && !jsontext.Value(s.env.data).IsValid(decOpts...) {
+	if len(s.data) == 0 || s.data[0] != '{' {
+		if s.binary && !valid(s.data) {
 			return nil, reject("data", "json", "message value is not JSON")
 		}
 		return nil, reject("data", "type", "data must be a JSON object")
 	}
-	vals := s.vals[:len(fam.fields)]
-	s.used = len(vals)
-	if r := decodeData(s, fam, vals); r != nil {
-		return nil, r
+	if s.inline != fam {
+		s.clearVals(fam)
+		s.sc.reset(s.data)
+		depth := 2
+		if s.binary {
+			depth = 1
+		}
+		ok := s.dataObject(fam, depth)
+		if s.binary {
+			if !ok {
+				return nil, reject("data", "json", s.sc.err)
+			}
+			if !s.sc.end() {
+				return nil, reject("data", "json", "data after the JSON object")
+			}
+		}
 	}
+	vals := s.vals[:len(fam.fields)]
 	for i := range fam.fields {
 		f := &fam.fields[i]
 		v := &vals[i]
@@ -309,38 +396,50 @@ func (dc *Decoder) finish(s *state, raw []byte) (*Event, *Rejection) {
 		}
 		if !v.set && f.required {
 			if v.null {
-				return nil, reject("data."+f.name, "type", "null is not allowed")
+				return nil, reject(f.path, "type", "null is not allowed")
 			}
-			return nil, reject("data."+f.name, "required", "missing required field")
+			return nil, reject(f.path, "required", "missing required field")
 		}
 	}
-	p := fam.build(&values{v: vals})
-	if fd, ok := p.(*Finding); ok {
-		pol := dc.SLA
-		if pol == (SLAPolicy{}) {
-			pol = DefaultSLAPolicy
-		}
-		pol.apply(fd)
+	if fam.sla != nil {
+		dc.deriveSLA(s, fam.sla)
 	}
-	ev := &Event{
-		SpecVersion:     a[attrSpecVersion].s,
-		ID:              a[attrID].s,
-		Source:          a[attrSource].s,
-		Type:            a[attrType].s,
-		Subject:         a[attrSubject].s,
-		DataSchema:      a[attrDataSchema].s,
-		DataContentType: a[attrDataContentType].s,
-		Time:            evTime,
-		Data:            s.env.data,
-		Raw:             raw,
-		Payload:         p,
+	return fam, nil
+}
+
+// deriveSLA sets sla_due_at from detected_at and the policy when the
+// source did not send it.
+func (dc *Decoder) deriveSLA(s *state, f *slaFields) {
+	due := &s.vals[f.due]
+	if due.set {
+		return
 	}
-	return ev, nil
+	pol := dc.SLA
+	if pol == (SLAPolicy{}) {
+		pol = DefaultSLAPolicy
+	}
+	d, ok := pol.For(s.vals[f.severity].s)
+	if !ok {
+		return
+	}
+	t := s.vals[f.detected].t.Add(d)
+	if t.After(maxDateTime) {
+		return // ClickHouse DateTime cannot hold it; a year-2105 finding has no due date
+	}
+	due.set, due.null, due.t = true, false, t
+	s.slaVersion = pol.Version
 }
 
 var requiredAttr = [nAttrs]bool{true, true, true, true, true, false, false, false}
 
-func checkAttr(i int, a *attr) *Rejection {
+// runesOver reports whether s has more than n characters (counting only
+// when its bytes could be).
+func runesOver(s string, n int) bool {
+	return len(s) > n && utf8.RuneCountInString(s) > n
+}
+
+func (s *state) checkAttr(i int) *Rejection {
+	a := &s.attrs[i]
 	name := attrNames[i]
 	if !a.set {
 		if !requiredAttr[i] {
@@ -354,29 +453,30 @@ func checkAttr(i int, a *attr) *Rejection {
 	if !a.isStr {
 		return reject(name, "type", "must be a string")
 	}
-	n := utf8.RuneCountInString(a.s)
 	switch i {
 	case attrSpecVersion:
 		if a.s != SpecVersion {
 			return reject(name, "specversion", "specversion must be \"1.0\", got "+quote(a.s))
 		}
 	case attrID, attrSource:
-		if n < 1 {
+		if a.s == "" {
 			return reject(name, "minLength", "must not be empty")
 		}
-		if n > attrLen {
+		if runesOver(a.s, attrLen) {
 			return reject(name, "maxLength", "longer than "+strconv.Itoa(attrLen)+" characters")
 		}
 	case attrSubject:
-		if n > attrLen {
+		if runesOver(a.s, attrLen) {
 			return reject(name, "maxLength", "longer than "+strconv.Itoa(attrLen)+" characters")
 		}
 	case attrTime:
-		if _, ok := parseTime([]byte(a.s)); !ok {
+		t, ok := parseTime(unsafe.Slice(unsafe.StringData(a.s), len(a.s)))
+		if !ok {
 			return reject(name, "format", "not an RFC 3339 date-time with zone (years 1971-2105): "+quote(a.s))
 		}
+		s.evTime = t
 	case attrDataSchema:
-		if n > attrLen {
+		if runesOver(a.s, attrLen) {
 			return reject(name, "maxLength", "longer than "+strconv.Itoa(attrLen)+" characters")
 		}
 		if !strings.HasSuffix(a.s, "/v1") {
@@ -390,144 +490,156 @@ func checkAttr(i int, a *attr) *Rejection {
 	return nil
 }
 
-// decodeData decodes the data object into vals, one per family field.
-// Rejections of single fields are stored in vals (a later duplicate key
-// replaces them); only syntax errors return at once.
-func decodeData(s *state, fam *family, vals []value) *Rejection {
-	s.rd.Reset(s.env.data)
-	d := s.dec
-	d.Reset(&s.rd, decOpts...)
-	syntax := func(err error) *Rejection {
-		r := syntaxReject(err)
-		if s.binary {
-			r.Field = "data"
+// dataObject decodes a data object of family fam, at nesting depth depth,
+// into vals, one per field. Rejections of single fields are stored in vals
+// (a later duplicate member replaces them, as in the JSON Schema
+// validator: the last one wins); it returns false only on a syntax error.
+func (s *state) dataObject(fam *family, depth int) bool {
+	sc := &s.sc
+	next := 0 // producers usually send the contract's order: try it first
+	return sc.object(depth, func(name []byte, escaped bool) bool {
+		n := content(name, escaped)
+		i := -1
+		if next < len(fam.fields) && string(n) == fam.fields[next].name {
+			i = next
+		} else if j, ok := fam.index[string(n)]; ok {
+			i = j
 		}
-		return r
-	}
-	if _, err := d.ReadToken(); err != nil {
-		return syntax(err)
-	}
-	for d.PeekKind() != '}' {
-		name, err := d.ReadValue()
-		if err != nil {
-			return syntax(err)
+		if i < 0 {
+			return sc.skip(depth)
 		}
-		i, ok := fam.index[string(unquote(name))]
-		if !ok {
-			if err := d.SkipValue(); err != nil {
-				return syntax(err)
-			}
-			continue
-		}
-		v := &vals[i]
+		next = i + 1
+		v := &s.vals[i]
 		*v = value{}
-		if err := decodeField(d, &fam.fields[i], v); err != nil {
-			return syntax(err)
-		}
-	}
-	if _, err := d.ReadToken(); err != nil { // '}'
-		return syntax(err)
-	}
-	if s.binary { // structured data was checked whole by the envelope pass
-		if _, err := d.ReadToken(); !errors.Is(err, io.EOF) {
-			if err == nil {
-				return reject("data", "json", "data after the JSON object")
-			}
-			return syntax(err)
-		}
-	}
-	return nil
+		return s.field(&fam.fields[i], v, depth)
+	})
 }
 
-func decodeField(d *jsontext.Decoder, f *field, v *value) error {
-	if f.kind == kindStrings && d.PeekKind() == '[' {
-		if _, err := d.ReadToken(); err != nil {
-			return err
-		}
-		ss := []string{}
-		for n := 0; d.PeekKind() != ']'; n++ {
-			raw, err := d.ReadValue()
-			if err != nil {
-				return err
-			}
-			if v.rej != nil {
-				continue
-			}
-			path := func() string { return f.path + "[" + strconv.Itoa(n) + "]" }
-			if n >= maxItems {
-				v.rej = reject(f.path, "maxItems", "more than "+strconv.Itoa(maxItems)+" items")
-				continue
-			}
-			if raw.Kind() != '"' {
-				v.rej = reject(path(), "type", "must be a string")
-				continue
-			}
-			b := unquote(raw)
-			if utf8.RuneCount(b) > f.maxLen {
-				v.rej = reject(path(), "maxLength", "longer than "+strconv.Itoa(f.maxLen)+" characters")
-				continue
-			}
-			ss = append(ss, string(b))
-		}
-		if _, err := d.ReadToken(); err != nil {
-			return err
-		}
-		if v.rej == nil {
-			v.set, v.ss = true, ss
-		}
-		return nil
-	}
-	raw, err := d.ReadValue()
-	if err != nil {
-		return err
-	}
-	if raw.Kind() == 'n' {
-		v.null = true
-		return nil
-	}
-	path := f.path
+// typeReject is the rejection of a field whose JSON type is wrong.
+func typeReject(f *field) *Rejection {
 	switch f.kind {
-	case kindString, kindEnum, kindTime:
-		if raw.Kind() != '"' {
-			v.rej = reject(path, "type", "must be a string")
-			return nil
+	case kindNumber, kindInteger:
+		return reject(f.path, "type", "must be a number")
+	case kindBool:
+		return reject(f.path, "type", "must be true or false")
+	case kindStrings:
+		return reject(f.path, "type", "must be an array of strings")
+	}
+	return reject(f.path, "type", "must be a string")
+}
+
+// field decodes the value of field f (a member of an object at depth).
+func (s *state) field(f *field, v *value, depth int) bool {
+	sc := &s.sc
+	switch sc.peek() {
+	case 'n':
+		v.null = true
+		return sc.lit("null")
+	case '"':
+		q, esc, ok := sc.str()
+		if !ok {
+			return false
 		}
-		b := unquote(raw)
 		switch f.kind {
 		case kindString:
-			n := utf8.RuneCount(b)
-			if n < f.minLen {
-				v.rej = reject(path, "minLength", "must not be empty")
-				return nil
+			b := content(q, esc)
+			if len(b) < f.minLen || (f.minLen > 1 && utf8.RuneCount(b) < f.minLen) {
+				v.rej = reject(f.path, "minLength", "must not be empty")
+				return true
 			}
-			if n > f.maxLen {
-				v.rej = reject(path, "maxLength", "longer than "+strconv.Itoa(f.maxLen)+" characters")
-				return nil
+			if len(b) > f.maxLen && utf8.RuneCount(b) > f.maxLen {
+				v.rej = reject(f.path, "maxLength", "longer than "+strconv.Itoa(f.maxLen)+" characters")
+				return true
 			}
-			v.s = string(b)
+			v.s = s.text(q, esc)
 		case kindEnum:
+			b := content(q, esc)
 			for _, e := range f.enum {
 				if string(b) == e {
-					v.s = e // the constant: no allocation
+					v.s = e // the constant: no allocation, no reference to the message
 					break
 				}
 			}
 			if v.s == "" {
-				v.rej = reject(path, "enum", quote(string(b))+" is not one of "+strings.Join(f.enum, ", "))
-				return nil
+				v.rej = reject(f.path, "enum", quote(string(b))+" is not one of "+strings.Join(f.enum, ", "))
+				return true
 			}
 		case kindTime:
+			b := content(q, esc)
 			t, ok := parseTime(b)
 			if !ok {
-				v.rej = reject(path, "format", "not an RFC 3339 date-time with zone (years 1971-2105): "+quote(string(b)))
-				return nil
+				v.rej = reject(f.path, "format", "not an RFC 3339 date-time with zone (years 1971-2105): "+quote(string(b)))
+				return true
 			}
 			v.t = t
+		default:
+			v.rej = typeReject(f)
+			return true
 		}
-	case kindNumber, kindInteger:
-		if raw.Kind() != '0' {
-			v.rej = reject(path, "type", "must be a number")
-			return nil
+	case '[':
+		if f.kind != kindStrings {
+			v.rej = typeReject(f)
+			return sc.skip(depth)
+		}
+		lo := len(s.strs)
+		ok := sc.array(depth+1, func(n int) bool {
+			if v.rej != nil {
+				return sc.skip(depth + 1)
+			}
+			if n >= maxItems {
+				v.rej = reject(f.path, "maxItems", "more than "+strconv.Itoa(maxItems)+" items")
+				return sc.skip(depth + 1)
+			}
+			if sc.peek() != '"' {
+				v.rej = reject(f.path+"["+strconv.Itoa(n)+"]", "type", "must be a string")
+				return sc.skip(depth + 1)
+			}
+			q, esc, ok := sc.str()
+			if !ok {
+				return false
+			}
+			if b := content(q, esc); len(b) > f.maxLen && utf8.RuneCount(b) > f.maxLen {
+				v.rej = reject(f.path+"["+strconv.Itoa(n)+"]", "maxLength", "longer than "+strconv.Itoa(f.maxLen)+" characters")
+				return true
+			}
+			s.strs = append(s.strs, s.text(q, esc))
+			return true
+		})
+		if !ok {
+			return false
+		}
+		if v.rej != nil {
+			return true
+		}
+		v.lo, v.hi = int32(lo), int32(len(s.strs))
+	case 't', 'f':
+		b := sc.b[sc.i] == 't'
+		word := "false"
+		if b {
+			word = "true"
+		}
+		if !sc.lit(word) {
+			return false
+		}
+		if f.kind != kindBool {
+			v.rej = typeReject(f)
+			return true
+		}
+		v.b = b
+		if b {
+			v.i = 1
+		}
+	case '{':
+		v.rej = typeReject(f)
+		return sc.skip(depth)
+	default:
+		raw, ok := sc.num()
+		if !ok {
+			return false
+		}
+		if f.kind != kindNumber && f.kind != kindInteger {
+			v.rej = typeReject(f)
+			return true
 		}
 		x, rule := checkNumber(raw, f)
 		if rule != "" {
@@ -535,32 +647,20 @@ func decodeField(d *jsontext.Decoder, f *field, v *value) error {
 			if rule == "type" {
 				detail = "must be an integer"
 			}
-			v.rej = reject(path, rule, detail+", got "+quote(string(raw)))
-			return nil
+			v.rej = reject(f.path, rule, detail+", got "+quote(string(raw)))
+			return true
 		}
 		v.f, v.i = x, int64(x)
-	case kindBool:
-		switch raw.Kind() {
-		case 't':
-			v.b = true
-		case 'f':
-		default:
-			v.rej = reject(path, "type", "must be true or false")
-			return nil
-		}
-	case kindStrings:
-		v.rej = reject(path, "type", "must be an array of strings")
-		return nil
 	}
 	v.set = true
-	return nil
+	return true
 }
 
 // checkNumber returns the number and the broken rule, if any. Comparisons
 // are exact, as in the JSON Schema validator: float64 settles everything
 // but values that round onto a bound, which big.Rat decides.
 func checkNumber(raw []byte, f *field) (float64, string) {
-	x, err := strconv.ParseFloat(string(raw), 64)
+	x, err := strconv.ParseFloat(unsafe.String(&raw[0], len(raw)), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, "type"
 	}
@@ -569,7 +669,7 @@ func checkNumber(raw []byte, f *field) (float64, string) {
 		return x, "minimum"
 	case x > f.max:
 		return x, "maximum"
-	case x == f.min || x == f.max:
+	case (x == f.min || x == f.max) && !exactInt(raw):
 		r, ok := new(big.Rat).SetString(string(raw))
 		if !ok {
 			return x, "type"
@@ -590,15 +690,44 @@ func checkNumber(raw []byte, f *field) (float64, string) {
 	return x, ""
 }
 
-// unquote returns the content of a JSON string token, unescaped.
-func unquote(raw []byte) []byte {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return raw[1 : len(raw)-1]
+// exactInt reports whether raw is an integer literal that float64 holds
+// exactly (at most 15 digits, no fraction or exponent): then comparing the
+// parsed value with a bound is exact too.
+func exactInt(raw []byte) bool {
+	if len(raw) > 0 && raw[0] == '-' {
+		raw = raw[1:]
 	}
-	// The decoder already accepted the string; the only possible error is
-	// a lone surrogate, which AppendUnquote replaces with U+FFFD.
-	b, _ := jsontext.AppendUnquote(nil, raw)
-	return b
+	if len(raw) == 0 || len(raw) > 15 {
+		return false
+	}
+	for _, c := range raw {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// event builds the Event of a decoded message.
+func (s *state) event(fam *family, value []byte, headers []Header) *Event {
+	a := &s.attrs
+	raw := value
+	if s.binary {
+		raw = structuredFromBinary(value, headers)
+	}
+	return &Event{
+		SpecVersion:     a[attrSpecVersion].s,
+		ID:              a[attrID].s,
+		Source:          a[attrSource].s,
+		Type:            fam.typeConst(a[attrType].s),
+		Subject:         a[attrSubject].s,
+		DataSchema:      a[attrDataSchema].s,
+		DataContentType: a[attrDataContentType].s,
+		Time:            s.evTime,
+		Data:            s.data,
+		Raw:             raw,
+		Payload:         fam.build(&values{v: s.vals[:len(fam.fields)], items: s.strs, slaVersion: s.slaVersion}),
+	}
 }
 
 // parseTime parses an RFC 3339 date-time with a zone and a year between

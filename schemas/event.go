@@ -72,18 +72,13 @@ type Event struct {
 	Payload Payload
 }
 
-// Payload is the typed data of an event: one row of its typed ClickHouse
-// table, without the envelope and lineage columns.
+// Payload is the typed data of an event: the entity columns of one row of
+// its typed ClickHouse table.
 type Payload interface {
 	// Table is the typed ClickHouse table, e.g. finding_events.
 	Table() string
 	// EntityID is the id of the entity the event carries the state of.
 	EntityID() string
-	// Columns are the entity columns in table order.
-	Columns() []string
-	// AppendValues appends one value per column, of the Go type
-	// clickhouse-go v2 expects for the column's ClickHouse type.
-	AppendValues(dst []any) []any
 }
 
 // Rejection says why a message is not a valid event: the field path
@@ -106,63 +101,6 @@ func (r *Rejection) Error() string {
 	return fmt.Sprintf("rejected: %s: %s: %s", r.Field, r.Rule, r.Detail)
 }
 
-// Envelope columns lead every typed table; lineage columns end it.
-var (
-	EnvelopeColumns = []string{"event_source", "event_id", "event_type", "event_time"}
-	LineageColumns  = []string{"kafka_topic", "kafka_partition", "kafka_offset", "ingested_at"}
-)
-
-// RawTable is the table of every accepted event as received.
-const RawTable = "events_raw"
-
-// RawColumns are the columns of RawTable, in table order.
-var RawColumns = []string{
-	"event_source", "event_id", "event_type", "event_time", "subject", "entity_id",
-	"data_schema", "payload", "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at",
-}
-
-// RejectsTable is the table of rejected messages.
-const RejectsTable = "ingest_rejects"
-
-// RejectColumns are the columns of RejectsTable, in table order.
-var RejectColumns = []string{
-	"kafka_topic", "kafka_partition", "kafka_offset", "rejected_at", "field", "rule",
-	"detail", "event_source", "event_id", "event_type", "payload_prefix",
-}
-
-// ProgressTable is the table of consumer progress reports (lag, last
-// commit) per partition, written by ingest for the stall alert.
-const ProgressTable = "ingest_progress"
-
-// ProgressColumns are the columns of ProgressTable, in table order.
-var ProgressColumns = []string{
-	"consumer_group", "kafka_topic", "kafka_partition", "member", "committed_offset", "high_watermark",
-	"lag", "progress_at", "reported_at",
-}
-
-// AppendEnvelope appends the values of EnvelopeColumns for e.
-func (e *Event) AppendEnvelope(dst []any) []any {
-	return append(dst, e.Source, e.ID, e.Type, e.Time)
-}
-
-// TypedColumns returns the full column list of a typed table for p:
-// envelope, entity and lineage columns.
-func TypedColumns(p Payload) []string {
-	cols := make([]string, 0, len(EnvelopeColumns)+len(p.Columns())+len(LineageColumns))
-	cols = append(cols, EnvelopeColumns...)
-	cols = append(cols, p.Columns()...)
-	return append(cols, LineageColumns...)
-}
-
-// Tables lists the typed tables, one per entity.
-func Tables() []string {
-	out := make([]string, len(families))
-	for i, f := range families {
-		out[i] = f.table
-	}
-	return out
-}
-
 // Types lists every event type of contract v1.
 func Types() []string {
 	var out []string
@@ -170,13 +108,4 @@ func Types() []string {
 		out = append(out, f.types...)
 	}
 	return out
-}
-
-// TableFor returns the typed table events of type t are stored in.
-func TableFor(t string) (string, bool) {
-	f := familyOf(t)
-	if f == nil {
-		return "", false
-	}
-	return f.table, true
 }

@@ -57,16 +57,26 @@ func ExampleDecoder() {
 	// Output: 2025-03-11 strict-2026
 }
 
-func ExampleTypedColumns() {
-	ev, _ := schemas.Decode([]byte(`{"specversion":"1.0","id":"e","source":"s","type":"catalog.service.upserted",
+func ExampleDecoder_AppendMessage() {
+	var dec schemas.Decoder
+	var rows schemas.Rows // reused batch after batch: decoding allocates nothing
+	lin := schemas.Lineage{Topic: "catalog.events", Partition: 0, Offset: 41, IngestedAt: time.Now()}
+	tbl, rej := dec.AppendMessage(&rows, []byte(`{"specversion":"1.0","id":"e","source":"s","type":"catalog.service.upserted",
 	  "time":"2025-03-04T09:00:00Z","data":{"service_id":"svc","team":"payments","department":"engineering",
-	  "tier":"high","internet_facing":true,"effective_at":"2025-01-01T00:00:00Z"}}`), nil)
-	// The INSERT column list of the typed table, and one row's values
-	// (ingest appends the four lineage values).
-	fmt.Println(ev.Payload.Table(), schemas.TypedColumns(ev.Payload))
-	row := ev.Payload.AppendValues(ev.AppendEnvelope(nil))
-	fmt.Println(len(row)+len(schemas.LineageColumns) == len(schemas.TypedColumns(ev.Payload)))
+	  "tier":"high","internet_facing":true,"effective_at":"2025-01-01T00:00:00Z"}}`), nil, lin)
+	fmt.Println(tbl.Name(), rej, tbl.Columns())
+	lin.Offset++
+	_, rej = dec.AppendMessage(&rows, []byte(`{"specversion":"1.0"}`), nil, lin)
+	fmt.Println(rej)
+	for _, b := range rows.Blocks() {
+		if b.Len() > 0 {
+			fmt.Println(b.Table().Name(), b.Len()) // then b.Insert(ctx, conn)
+		}
+	}
 	// Output:
-	// service_events [event_source event_id event_type event_time service_id service_name team department product tier internet_facing effective_at kafka_topic kafka_partition kafka_offset ingested_at]
-	// true
+	// service_events <nil> [event_source event_id event_type event_time service_id service_name team department product tier internet_facing effective_at kafka_topic kafka_partition kafka_offset ingested_at]
+	// rejected: id: required: missing required attribute
+	// events_raw 1
+	// service_events 1
+	// ingest_rejects 1
 }

@@ -105,12 +105,12 @@ func structuredFromBinary(value []byte, headers []Header) []byte {
 	return append(b, '}')
 }
 
-// Identity returns the source, id and type of a message that may not be a
+// identity returns the source, id and type of a message that may not be a
 // valid event, as far as they can be read, for the diagnosis of a
 // rejection: from the ce_ headers of binary mode, else from the top-level
 // members of a structured-mode JSON object. Each is cut to 1024 bytes; ""
 // when unreadable.
-func Identity(value []byte, headers []Header) (source, id, typ string) {
+func identity(value []byte, headers []Header) (source, id, typ string) {
 	for _, h := range headers[:min(len(headers), MaxHeaders)] {
 		switch h.Key {
 		case "ce_source":

@@ -214,7 +214,7 @@ func TestIdentity(t *testing.T) {
 		{"not json", []byte(`{`), nil, "", "", ""},
 		{"long values are cut", []byte(`{}`), hdrs("ce_source", long), long[:identityLen], "", ""},
 	} {
-		src, id, typ := Identity(c.value, c.hs)
+		src, id, typ := identity(c.value, c.hs)
 		if src != c.src || id != c.id || typ != c.type_ {
 			t.Errorf("%s: Identity = %.40q, %q, %q; want %.40q, %q, %q", c.name, src, id, typ, c.src, c.id, c.type_)
 		}

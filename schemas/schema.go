@@ -22,8 +22,8 @@ var SchemaFS embed.FS
 // SchemaBaseURI is the base of the schemas' $id.
 const SchemaBaseURI = "https://github.com/secimpact/impact/schemas/v1/"
 
-// SchemaFile returns the file in SchemaFS of the schema of event type t.
-func SchemaFile(t string) (string, bool) {
+// schemaFile returns the file in SchemaFS of the schema of event type t.
+func schemaFile(t string) (string, bool) {
 	f := familyOf(t)
 	if f == nil {
 		return "", false

@@ -51,30 +51,57 @@ type family struct {
 	fields []field
 	index  map[string]int
 	build  func(v *values) Payload
-	// extra columns after the data fields, derived by the decoder.
-	extraColumns []string
-	columns      []string
+	// derivesSLA: the table ends with sla_policy_version, and the decoder
+	// derives sla_due_at (see SLAPolicy).
+	derivesSLA bool
+	sla        *slaFields
+	tbl        *Table
 }
+
+// slaFields are the indexes of the fields SLA derivation reads and sets.
+type slaFields struct{ severity, detected, due int }
 
 func (f *family) init() {
 	f.index = make(map[string]int, len(f.fields))
+	cols := append([]colDef{}, envelopeDefs...)
 	for i, fd := range f.fields {
 		f.index[fd.name] = i
 		f.fields[i].path = "data." + fd.name
-		f.columns = append(f.columns, fd.name)
+		cols = append(cols, colDef{fd.name, fieldType(&fd)})
 	}
-	f.columns = append(f.columns, f.extraColumns...)
+	if f.derivesSLA {
+		f.sla = &slaFields{severity: f.index["severity"], detected: f.index["detected_at"], due: f.index["sla_due_at"]}
+		cols = append(cols, colDef{"sla_policy_version", tString})
+	}
+	f.tbl = newTable(f.table, append(cols, lineageDefs...))
+}
+
+// typeConst returns the family's own copy of event type t (one of
+// f.types), so rows refer to a constant rather than to the message.
+func (f *family) typeConst(t string) string {
+	for _, c := range f.types {
+		if c == t {
+			return c
+		}
+	}
+	return t
 }
 
 var typeIndex map[string]*family
 
 func init() {
 	typeIndex = map[string]*family{}
+	tables = append(tables, rawTable)
 	for _, f := range families {
 		f.init()
 		for _, t := range f.types {
 			typeIndex[t] = f
 		}
+		tables = append(tables, f.tbl)
+	}
+	tables = append(tables, rejectsTable)
+	for i, t := range tables {
+		t.index = i
 	}
 }
 
@@ -134,20 +161,23 @@ func optStrs(name, doc string) field {
 type value struct {
 	set  bool
 	null bool // JSON null: absent for optional fields
+	b    bool
 	rej  *Rejection
 	s    string
 	t    time.Time
 	f    float64
-	i    int64
-	b    bool
-	ss   []string
+	i    int64 // integers; booleans as 0/1
+	// lo, hi index the items of an array of strings in state.strs.
+	lo, hi int32
 }
 
 // values is the decoded data of one event, read back in field order by the
 // family's build function.
 type values struct {
-	v   []value
-	pos int
+	v          []value
+	items      []string // array items, indexed by value.lo:hi
+	slaVersion string
+	pos        int
 }
 
 func (v *values) next() *value { x := &v.v[v.pos]; v.pos++; return x }
@@ -205,4 +235,12 @@ func (v *values) optBool() *bool {
 	return &b
 }
 
-func (v *values) strs() []string { return v.next().ss }
+// strs returns a copy of an array field's items: nil when absent, never
+// nil when present.
+func (v *values) strs() []string {
+	x := v.next()
+	if !x.set {
+		return nil
+	}
+	return append([]string{}, v.items[x.lo:x.hi]...)
+}

@@ -35,7 +35,7 @@ var families = []*family{
 			optTS("sla_due_at", "Remediation due date; derived from detected_at and the SLA policy when absent."),
 			optBool("internet_facing", "The affected asset is reachable from the internet."),
 		},
-		extraColumns: []string{"sla_policy_version"},
+		derivesSLA: true,
 		build: func(v *values) Payload {
 			return &Finding{
 				FindingID: v.str(), Scanner: v.str(), Category: v.str(), Title: v.optStr(),
@@ -43,6 +43,7 @@ var families = []*family{
 				EPSS: v.optNum(), KEV: v.optBool(), ServiceID: v.str(), Repo: v.optStr(),
 				Status: v.str(), DetectedAt: v.time(), FixedAt: v.optTime(), DismissedAt: v.optTime(),
 				DismissedReason: v.optStr(), SLADueAt: v.optTime(), InternetFacing: v.optBool(),
+				SLAPolicyVersion: v.slaVersion,
 			}
 		},
 	},
@@ -308,15 +309,8 @@ type Finding struct {
 	SLAPolicyVersion string `json:"-"`
 }
 
-func (*Finding) Table() string      { return "finding_events" }
+func (*Finding) Table() string      { return families[0].table }
 func (f *Finding) EntityID() string { return f.FindingID }
-func (*Finding) Columns() []string  { return families[0].columns }
-func (f *Finding) AppendValues(dst []any) []any {
-	return append(dst, f.FindingID, f.Scanner, f.Category, f.Title, f.CVEID, f.CWEID,
-		f.Severity, f.CVSS, f.EPSS, u8p(f.KEV), f.ServiceID, f.Repo, f.Status, utc(f.DetectedAt),
-		utcp(f.FixedAt), utcp(f.DismissedAt), f.DismissedReason, utcp(f.SLADueAt),
-		u8p(f.InternetFacing), f.SLAPolicyVersion)
-}
 
 // GateEvaluation is the data of security.gate.evaluated events.
 type GateEvaluation struct {
@@ -334,14 +328,8 @@ type GateEvaluation struct {
 	CompletedAt      time.Time `json:"completed_at"`
 }
 
-func (*GateEvaluation) Table() string      { return "gate_events" }
+func (*GateEvaluation) Table() string      { return families[1].table }
 func (g *GateEvaluation) EntityID() string { return g.RunID }
-func (*GateEvaluation) Columns() []string  { return families[1].columns }
-func (g *GateEvaluation) AppendValues(dst []any) []any {
-	return append(dst, g.RunID, g.ServiceID, g.CommitSHA, g.Tool, g.Result, u8(g.Blocking),
-		g.FindingsCritical, g.FindingsHigh, g.FindingsMedium, g.FindingsLow,
-		utc(g.StartedAt), utc(g.CompletedAt))
-}
 
 // Incident is the data of security.incident.* events.
 type Incident struct {
@@ -359,14 +347,8 @@ type Incident struct {
 	ResolvedAt              *time.Time `json:"resolved_at,omitempty"`
 }
 
-func (*Incident) Table() string      { return "incident_events" }
+func (*Incident) Table() string      { return families[2].table }
 func (i *Incident) EntityID() string { return i.IncidentID }
-func (*Incident) Columns() []string  { return families[2].columns }
-func (i *Incident) AppendValues(dst []any) []any {
-	return append(dst, i.IncidentID, i.Severity, i.Category, i.Status,
-		nonNil(i.AffectedServiceIDs), nonNil(i.AffectedAccountIDs), nonNil(i.ContributingDepartments),
-		i.RecordsExposed, u8p(i.CustomerNotified), i.CostUSD, utc(i.DetectedAt), utcp(i.ResolvedAt))
-}
 
 // PolicyException is the data of security.policy_exception.* events.
 type PolicyException struct {
@@ -379,13 +361,8 @@ type PolicyException struct {
 	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
 }
 
-func (*PolicyException) Table() string      { return "policy_exception_events" }
+func (*PolicyException) Table() string      { return families[3].table }
 func (p *PolicyException) EntityID() string { return p.ExceptionID }
-func (*PolicyException) Columns() []string  { return families[3].columns }
-func (p *PolicyException) AppendValues(dst []any) []any {
-	return append(dst, p.ExceptionID, p.Department, p.Kind, p.RiskTier, p.Description,
-		utc(p.OpenedAt), utcp(p.ResolvedAt))
-}
 
 // SecurityReview is the data of security.review.* events.
 type SecurityReview struct {
@@ -402,13 +379,8 @@ type SecurityReview struct {
 	CompletedAt   *time.Time `json:"completed_at,omitempty"`
 }
 
-func (*SecurityReview) Table() string      { return "review_events" }
+func (*SecurityReview) Table() string      { return families[4].table }
 func (r *SecurityReview) EntityID() string { return r.ReviewID }
-func (*SecurityReview) Columns() []string  { return families[4].columns }
-func (r *SecurityReview) AppendValues(dst []any) []any {
-	return append(dst, r.ReviewID, r.AccountID, r.OpportunityID, r.Channel, r.Questionnaire,
-		r.QuestionCount, r.AutoAnswered, r.EffortHours, r.Status, utc(r.RequestedAt), utcp(r.CompletedAt))
-}
 
 // VendorAssessment is the data of security.vendor_assessment.* events.
 type VendorAssessment struct {
@@ -425,14 +397,8 @@ type VendorAssessment struct {
 	AnnualMonitoringCostUSD *float64   `json:"annual_monitoring_cost_usd,omitempty"`
 }
 
-func (*VendorAssessment) Table() string      { return "vendor_assessment_events" }
+func (*VendorAssessment) Table() string      { return families[5].table }
 func (a *VendorAssessment) EntityID() string { return a.AssessmentID }
-func (*VendorAssessment) Columns() []string  { return families[5].columns }
-func (a *VendorAssessment) AppendValues(dst []any) []any {
-	return append(dst, a.AssessmentID, a.VendorID, a.VendorName, a.Department, a.RiskTier,
-		a.Status, a.Decision, utc(a.RequestedAt), utcp(a.CompletedAt), a.AssessmentCostUSD,
-		a.AnnualMonitoringCostUSD)
-}
 
 // Deployment is the data of deployment.* events.
 type Deployment struct {
@@ -449,14 +415,8 @@ type Deployment struct {
 	FixesFindingIDs         []string   `json:"fixes_finding_ids,omitempty"`
 }
 
-func (*Deployment) Table() string      { return "deployment_events" }
+func (*Deployment) Table() string      { return families[6].table }
 func (d *Deployment) EntityID() string { return d.DeploymentID }
-func (*Deployment) Columns() []string  { return families[6].columns }
-func (d *Deployment) AppendValues(dst []any) []any {
-	return append(dst, d.DeploymentID, d.ServiceID, d.Environment, d.CommitSHA,
-		utcp(d.FirstCommitAt), utc(d.StartedAt), utcp(d.FinishedAt), d.Status, d.Trigger,
-		d.SecurityGateWaitSeconds, nonNil(d.FixesFindingIDs))
-}
 
 // Opportunity is the data of crm.opportunity.* events.
 type Opportunity struct {
@@ -480,15 +440,8 @@ type Opportunity struct {
 	SecurityReviewID       *string    `json:"security_review_id,omitempty"`
 }
 
-func (*Opportunity) Table() string      { return "opportunity_events" }
+func (*Opportunity) Table() string      { return families[7].table }
 func (o *Opportunity) EntityID() string { return o.OpportunityID }
-func (*Opportunity) Columns() []string  { return families[7].columns }
-func (o *Opportunity) AppendValues(dst []any) []any {
-	return append(dst, o.OpportunityID, o.AccountID, o.AccountName, o.Segment, o.Region,
-		o.Industry, o.DealType, o.Stage, o.AmountUSD, o.Currency, o.Amount, o.Product,
-		utc(o.CreatedAt), utcp(o.ClosedAt), o.Outcome, o.LossReason,
-		u8(o.SecurityReviewRequired), o.SecurityReviewID)
-}
 
 // Ticket is the data of support.ticket.* events.
 type Ticket struct {
@@ -507,19 +460,8 @@ type Ticket struct {
 	CSATAt          *time.Time `json:"csat_at,omitempty"`
 }
 
-func (*Ticket) Table() string      { return "ticket_events" }
+func (*Ticket) Table() string      { return families[8].table }
 func (t *Ticket) EntityID() string { return t.TicketID }
-func (*Ticket) Columns() []string  { return families[8].columns }
-func (t *Ticket) AppendValues(dst []any) []any {
-	var csat *uint8
-	if t.CSATScore != nil {
-		c := uint8(*t.CSATScore)
-		csat = &c
-	}
-	return append(dst, t.TicketID, t.AccountID, t.Status, t.Priority, t.Channel, nonNil(t.Tags),
-		u8(t.SecurityRelated), t.IncidentID, utc(t.CreatedAt), utcp(t.FirstReplyAt),
-		utcp(t.SolvedAt), csat, utcp(t.CSATAt))
-}
 
 // Service is the data of catalog.service.upserted events.
 type Service struct {
@@ -533,43 +475,5 @@ type Service struct {
 	EffectiveAt    time.Time `json:"effective_at"`
 }
 
-func (*Service) Table() string      { return "service_events" }
+func (*Service) Table() string      { return families[9].table }
 func (s *Service) EntityID() string { return s.ServiceID }
-func (*Service) Columns() []string  { return families[9].columns }
-func (s *Service) AppendValues(dst []any) []any {
-	return append(dst, s.ServiceID, s.ServiceName, s.Team, s.Department, s.Product, s.Tier,
-		u8(s.InternetFacing), utc(s.EffectiveAt))
-}
-
-func u8(b bool) uint8 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func u8p(b *bool) *uint8 {
-	if b == nil {
-		return nil
-	}
-	v := u8(*b)
-	return &v
-}
-
-func utc(t time.Time) time.Time { return t.UTC() }
-
-func utcp(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// nonNil keeps Array(String) columns away from nil slices.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}

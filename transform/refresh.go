@@ -134,11 +134,9 @@ func (r Report) Rows(table string) uint64 {
 	return 0
 }
 
-// sourceTables are the typed tables the models read.
-var sourceTables = []string{
-	"finding_events", "gate_events", "incident_events", "policy_exception_events", "review_events",
-	"vendor_assessment_events", "deployment_events", "opportunity_events", "ticket_events", "service_events",
-}
+// sourceTables are the typed tables the models read (schemas owns their
+// names).
+var sourceTables = schemas.Tables()
 
 // Refresh brings every analyst contract table up to date with the typed
 // tables in conn's database and records the run in transform_runs. It

@@ -12,7 +12,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/schemas"
 )
 
@@ -76,7 +75,7 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 			Topic:   g.cfg.Kafka.Topics.ForType(ev.Type),
 			Key:     []byte(sourcesKey(ev)),
 			Value:   ev.Raw,
-			Headers: []kafka.Header{{Key: headerContentType, Value: []byte(kafkaio.StructuredContentType)}},
+			Headers: []kafka.Header{{Key: headerContentType, Value: []byte(schemas.StructuredContentType)}},
 		})
 	}
 	if err := g.publish(r.Context(), Events, msgs); err != nil {

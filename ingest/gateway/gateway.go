@@ -446,7 +446,7 @@ func (g *Gateway) eventMessage(ev sources.Event) (kafka.Message, error) {
 		Topic:   g.cfg.Kafka.Topics.ForType(ev.Type),
 		Key:     []byte(ev.Key()),
 		Value:   b,
-		Headers: []kafka.Header{{Key: headerContentType, Value: []byte(kafkaio.StructuredContentType)}},
+		Headers: []kafka.Header{{Key: headerContentType, Value: []byte(schemas.StructuredContentType)}},
 	}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,12 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/secimpact/impact/internal/config"
-)
-
-// Content types of the CloudEvents Kafka protocol binding.
-const (
-	StructuredContentType = "application/cloudevents+json"
-	defaultDataType       = "application/json"
+	"github.com/secimpact/impact/schemas"
 )
 
 // MaxMessageBytes is the largest message NewWriter's writers send; the test
@@ -245,56 +239,45 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
-// envelope is the part of a structured-mode event the publisher needs.
-// Attributes are kept raw so extension attributes of any JSON type survive
-// into binary-mode headers.
-type envelope map[string]json.RawMessage
-
-// encode turns one line into a Kafka message. ok is false when the line is
-// not a JSON object whose type, id and subject (where present) are strings;
-// it is then sent as is to the security topic.
+// encode turns one line into a Kafka message, encoded by schemas (the
+// owner of the CloudEvents wire formats) and routed here: the topic of its
+// type, the entity id as key. ok is false when the line is not a JSON
+// object whose type, id and subject (where present) are strings; it is
+// then sent as is to the security topic.
 func encode(line []byte, opts PublishOptions) (kafka.Message, bool) {
 	raw := kafka.Message{
 		Topic:   opts.Topics.ForType(""),
 		Value:   line,
-		Headers: []kafka.Header{{Key: "content-type", Value: []byte(StructuredContentType)}},
+		Headers: []kafka.Header{{Key: "content-type", Value: []byte(schemas.StructuredContentType)}},
 	}
-	if !opts.Binary {
-		// Structured mode needs only routing and key: decoding three fields
-		// into a struct is about twice as fast as a full attribute map.
-		var a struct {
-			Type    json.RawMessage `json:"type"`
-			ID      json.RawMessage `json:"id"`
-			Subject json.RawMessage `json:"subject"`
-		}
-		if err := json.Unmarshal(line, &a); err != nil || len(line) == 0 || line[0] != '{' {
-			return raw, false
-		}
-		typ, ok1 := rawString(a.Type)
-		id, ok2 := rawString(a.ID)
-		subject, ok3 := rawString(a.Subject)
-		if !ok1 || !ok2 || !ok3 {
-			return raw, false
-		}
-		m := kafka.Message{Topic: opts.Topics.ForType(typ), Key: key(subject, id), Value: line, Headers: raw.Headers}
-		return m, true
+	// Routing needs three attributes only: decoding them into a struct is
+	// about twice as fast as a full attribute map.
+	var a struct {
+		Type    json.RawMessage `json:"type"`
+		ID      json.RawMessage `json:"id"`
+		Subject json.RawMessage `json:"subject"`
 	}
-	var env envelope
-	if err := json.Unmarshal(line, &env); err != nil || env == nil {
+	if err := json.Unmarshal(line, &a); err != nil || len(line) == 0 || line[0] != '{' {
 		return raw, false
 	}
-	typ, ok1 := stringAttr(env, "type")
-	id, ok2 := stringAttr(env, "id")
-	subject, ok3 := stringAttr(env, "subject")
+	typ, ok1 := rawString(a.Type)
+	id, ok2 := rawString(a.ID)
+	subject, ok3 := rawString(a.Subject)
 	if !ok1 || !ok2 || !ok3 {
 		return raw, false
 	}
-	m := kafka.Message{Topic: opts.Topics.ForType(typ), Key: key(subject, id)}
-	value, headers, ok := binaryMode(env)
+	m := kafka.Message{Topic: opts.Topics.ForType(typ), Key: key(subject, id), Value: line, Headers: raw.Headers}
+	if !opts.Binary {
+		return m, true
+	}
+	value, headers, ok := schemas.BinaryMode(line)
 	if !ok {
 		return raw, false
 	}
-	m.Value, m.Headers = value, headers
+	m.Value, m.Headers = value, make([]kafka.Header, len(headers))
+	for i, h := range headers {
+		m.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+	}
 	return m, true
 }
 
@@ -320,76 +303,4 @@ func rawString(v json.RawMessage) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-// stringAttr returns attribute name as a string; ok is false when it is
-// present but not a JSON string. Absent is "", true.
-func stringAttr(env envelope, name string) (string, bool) {
-	v, present := env[name]
-	if !present || string(v) == "null" {
-		return "", true
-	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// binaryMode maps a structured event to the CloudEvents Kafka binding's
-// binary mode: every attribute but data as a ce_<name> header (strings
-// unquoted, other JSON values as their JSON text), datacontenttype as the
-// content-type header, data (or the decoded data_base64) as the value.
-func binaryMode(env envelope) ([]byte, []kafka.Header, bool) {
-	names := make([]string, 0, len(env))
-	for k := range env {
-		names = append(names, k)
-	}
-	sort.Strings(names) // stable header order for tests and humans
-	var headers []kafka.Header
-	contentType := defaultDataType
-	for _, k := range names {
-		switch k {
-		case "data", "data_base64":
-			continue
-		}
-		v := env[k]
-		if string(v) == "null" {
-			continue
-		}
-		s, isString := stringAttr(env, k)
-		if !isString {
-			s = string(v)
-		}
-		if k == "datacontenttype" {
-			contentType = s
-			continue
-		}
-		headers = append(headers, kafka.Header{Key: "ce_" + k, Value: []byte(s)})
-	}
-	headers = append(headers, kafka.Header{Key: "content-type", Value: []byte(contentType)})
-	if b64, ok := env["data_base64"]; ok {
-		var s string
-		if err := json.Unmarshal(b64, &s); err != nil {
-			return nil, nil, false
-		}
-		data, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, nil, false
-		}
-		return data, headers, true
-	}
-	data := env["data"]
-	if string(data) == "null" {
-		data = nil
-	}
-	// A JSON string as data of a non-JSON content type is the text itself.
-	if !strings.Contains(contentType, "json") && len(data) > 0 && data[0] == '"' {
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return nil, nil, false
-		}
-		data = []byte(s)
-	}
-	return data, headers, true
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/internal/testenv"
+	"github.com/secimpact/impact/schemas"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -40,7 +41,7 @@ type want struct {
 }
 
 func TestPublish(t *testing.T) {
-	ct := map[string]string{"content-type": kafkaio.StructuredContentType}
+	ct := map[string]string{"content-type": schemas.StructuredContentType}
 	tests := []struct {
 		name      string
 		input     string

@@ -1,8 +1,9 @@
 // Package bulk loads CloudEvents straight into the typed ClickHouse tables,
 // bypassing Kafka and ingest, so transform tests and the transform
-// benchmark can fill a database with millions of events quickly. It decodes
-// with schemas.Decode exactly as ingest does and writes the same columns,
-// but it is not a substitute for ingest: no DLQ, no offsets, no retries.
+// benchmark can fill a database with millions of events quickly. It builds
+// rows with schemas.Rows, the row builder ingest uses, so it writes the
+// same columns, but it is not a substitute for ingest: no events_raw, no
+// DLQ, no offsets, no retries.
 package bulk
 
 import (
@@ -34,10 +35,10 @@ type Loader struct {
 	// Topics names kafka_topic (by event family); zero value: defaults.
 	Topics config.Topics
 
-	dec     schemas.Decoder
-	pending map[string]*pending
-	offset  int64
-	stats   Stats
+	dec    schemas.Decoder
+	rows   schemas.Rows
+	offset int64
+	stats  Stats
 }
 
 // Stats counts what a Loader did.
@@ -46,55 +47,44 @@ type Stats struct {
 	Rejected int // values schemas.Decode rejected
 }
 
-type pending struct {
-	cols []string
-	rows [][]any
-}
-
 // Add decodes one structured-mode event and queues its row; a full batch
-// is written. A value the decoder rejects is counted and skipped.
+// is written. A value the decoder rejects is counted and skipped. The rows
+// point into value until they are written: it must not change until the
+// next Flush.
 func (l *Loader) Add(ctx context.Context, value []byte) error {
-	ev, err := l.dec.Decode(value, nil)
-	if err != nil {
-		l.stats.Rejected++
-		return nil
-	}
-	if l.pending == nil {
-		l.pending = map[string]*pending{}
-	}
-	table := ev.Payload.Table()
-	p := l.pending[table]
-	if p == nil {
-		p = &pending{cols: schemas.TypedColumns(ev.Payload)}
-		l.pending[table] = p
+	if l.rows.TopicOf == nil {
+		l.rows.TopicOf = l.Topics.ForType
 	}
 	at := l.IngestedAt
 	if at.IsZero() {
 		at = time.Now()
 	}
-	row := make([]any, 0, len(p.cols))
-	row = ev.AppendEnvelope(row)
-	row = ev.Payload.AppendValues(row)
 	if l.Step > 0 {
 		at = at.Add(time.Duration(l.offset) * l.Step)
 	}
-	row = append(row, l.Topics.ForType(ev.Type), int32(0), l.offset, at.UTC().Truncate(time.Second))
+	tbl, rej := l.dec.AppendMessage(&l.rows, value, nil, schemas.Lineage{Offset: l.offset, IngestedAt: at})
+	// Typed tables only: events_raw and ingest_rejects are ingest's.
+	l.rows.Block(schemas.EventsRaw).Reset()
+	l.rows.Block(schemas.IngestRejects).Reset()
+	if rej != nil {
+		l.stats.Rejected++
+		return nil
+	}
 	l.offset++
-	p.rows = append(p.rows, row)
 	n := l.BatchRows
 	if n <= 0 {
 		n = DefaultBatchRows
 	}
-	if len(p.rows) >= n {
-		return l.flush(ctx, table, p)
+	if b := l.rows.Block(tbl); b.Len() >= n {
+		return l.flush(ctx, b)
 	}
 	return nil
 }
 
 // Flush writes every queued row.
 func (l *Loader) Flush(ctx context.Context) error {
-	for table, p := range l.pending {
-		if err := l.flush(ctx, table, p); err != nil {
+	for _, b := range l.rows.Blocks() {
+		if err := l.flush(ctx, b); err != nil {
 			return err
 		}
 	}
@@ -104,32 +94,14 @@ func (l *Loader) Flush(ctx context.Context) error {
 // Stats returns the counts so far.
 func (l *Loader) Stats() Stats { return l.stats }
 
-func (l *Loader) flush(ctx context.Context, table string, p *pending) error {
-	if len(p.rows) == 0 {
+func (l *Loader) flush(ctx context.Context, b *schemas.Block) error {
+	if b.Len() == 0 {
 		return nil
 	}
-	q := "INSERT INTO " + table + " ("
-	for i, c := range p.cols {
-		if i > 0 {
-			q += ", "
-		}
-		q += c
+	if err := b.Insert(ctx, l.Conn); err != nil {
+		return fmt.Errorf("bulk: %w", err)
 	}
-	q += ")"
-	b, err := l.Conn.PrepareBatch(ctx, q)
-	if err != nil {
-		return fmt.Errorf("insert %s batch: %w", table, err)
-	}
-	defer b.Close()
-	for _, r := range p.rows {
-		if err := b.Append(r...); err != nil {
-			return fmt.Errorf("insert %s batch: %w", table, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("insert %s batch: %w", table, err)
-	}
-	l.stats.Rows += len(p.rows)
-	p.rows = p.rows[:0]
+	l.stats.Rows += b.Len()
+	b.Reset()
 	return nil
 }

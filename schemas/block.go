@@ -1,0 +1,349 @@
+package schemas
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Block is rows of one table held column by column: a typed buffer per
+// column ([]string, []int64 seconds for DateTime, []float64, ..., a null
+// flag per row for Nullable columns, item ends for Array(String)) that the
+// decoder appends to directly and Insert hands to clickhouse-go one column
+// at a time. Nothing is boxed per value; a Block is reused after Reset.
+// Strings may point into the messages they were decoded from (see Rows).
+// Not safe for concurrent use.
+type Block struct {
+	t    *Table
+	cols []column
+	rows int
+	// Scratch of Insert for Nullable columns (clickhouse-go takes a
+	// []*T, nil for NULL), reused and cleared after each column.
+	pstr []*string
+	pi64 []*int64
+	pf64 []*float64
+	pu8  []*uint8
+}
+
+// column is the buffer of one column; only the slices of its type are used.
+type column struct {
+	str  []string  // String, Nullable(String); the items of Array(String)
+	i64  []int64   // Int64, Nullable(Int64); DateTime as Unix seconds
+	f64  []float64 // Float64, Nullable(Float64)
+	u8   []uint8   // UInt8, Nullable(UInt8)
+	i32  []int32   // Int32
+	null []bool    // Nullable: true for NULL
+	ends []int32   // Array(String): end of each row's items in str
+}
+
+// NewBlock returns an empty block of table t.
+func NewBlock(t *Table) *Block {
+	return &Block{t: t, cols: make([]column, len(t.cols))}
+}
+
+// Table is the block's table.
+func (b *Block) Table() *Table { return b.t }
+
+// Len is the number of rows.
+func (b *Block) Len() int { return b.rows }
+
+// Reset empties the block, keeping its buffers, and drops its references
+// to message bytes so that they can be collected.
+func (b *Block) Reset() {
+	for i := range b.cols {
+		c := &b.cols[i]
+		clear(c.str)
+		c.str = c.str[:0]
+		c.i64 = c.i64[:0]
+		c.f64 = c.f64[:0]
+		c.u8 = c.u8[:0]
+		c.i32 = c.i32[:0]
+		c.null = c.null[:0]
+		c.ends = c.ends[:0]
+	}
+	b.rows = 0
+}
+
+// truncate drops the rows from n on (a row appended only in part).
+func (b *Block) truncate(n int) {
+	if n >= b.rows {
+		return
+	}
+	for i := range b.cols {
+		c := &b.cols[i]
+		switch typ := b.t.cols[i].typ; typ {
+		case tStrings:
+			end := 0
+			if n > 0 {
+				end = int(c.ends[n-1])
+			}
+			clear(c.str[end:])
+			c.str, c.ends = c.str[:end], c.ends[:n]
+		default:
+			c.cut(typ, n)
+		}
+	}
+	b.rows = n
+}
+
+// cut shortens a scalar column to n rows (no-op for a shorter one).
+func (c *column) cut(typ colType, n int) {
+	switch typ {
+	case tString, tNullString:
+		if len(c.str) > n {
+			clear(c.str[n:])
+			c.str = c.str[:n]
+		}
+	case tDateTime, tNullDateTime, tInt64, tNullInt64:
+		c.i64 = c.i64[:min(n, len(c.i64))]
+	case tFloat64, tNullFloat64:
+		c.f64 = c.f64[:min(n, len(c.f64))]
+	case tUInt8, tNullUInt8:
+		c.u8 = c.u8[:min(n, len(c.u8))]
+	case tInt32:
+		c.i32 = c.i32[:min(n, len(c.i32))]
+	}
+	if typ.nullable() {
+		c.null = c.null[:min(n, len(c.null))]
+	}
+}
+
+// AppendBlock appends the rows of src, a block of the same table.
+func (b *Block) AppendBlock(src *Block) error {
+	if src.t != b.t {
+		return fmt.Errorf("schemas: append a block of %s to a block of %s", src.t.name, b.t.name)
+	}
+	for i := range b.cols {
+		d, s := &b.cols[i], &src.cols[i]
+		if b.t.cols[i].typ == tStrings {
+			base := int32(len(d.str))
+			for _, e := range s.ends {
+				d.ends = append(d.ends, base+e)
+			}
+		}
+		d.str = append(d.str, s.str...)
+		d.i64 = append(d.i64, s.i64...)
+		d.f64 = append(d.f64, s.f64...)
+		d.u8 = append(d.u8, s.u8...)
+		d.i32 = append(d.i32, s.i32...)
+		d.null = append(d.null, s.null...)
+	}
+	b.rows += src.rows
+	return nil
+}
+
+// appendRow appends row r of src (a block of the same table).
+func (b *Block) appendRow(src *Block, r int) {
+	for i := range b.cols {
+		d, s := &b.cols[i], &src.cols[i]
+		typ := b.t.cols[i].typ
+		switch typ {
+		case tString, tNullString:
+			d.str = append(d.str, s.str[r])
+		case tDateTime, tNullDateTime, tInt64, tNullInt64:
+			d.i64 = append(d.i64, s.i64[r])
+		case tFloat64, tNullFloat64:
+			d.f64 = append(d.f64, s.f64[r])
+		case tUInt8, tNullUInt8:
+			d.u8 = append(d.u8, s.u8[r])
+		case tInt32:
+			d.i32 = append(d.i32, s.i32[r])
+		case tStrings:
+			start := int32(0)
+			if r > 0 {
+				start = s.ends[r-1]
+			}
+			d.str = append(d.str, s.str[start:s.ends[r]]...)
+			d.ends = append(d.ends, int32(len(d.str)))
+		}
+		if typ.nullable() {
+			d.null = append(d.null, s.null[r])
+		}
+	}
+	b.rows++
+}
+
+// String returns the value of a String column at row, false when the
+// column is not a String column of the table or row is out of range.
+func (b *Block) String(row int, column string) (string, bool) {
+	i := b.t.column(column)
+	if i < 0 || b.t.cols[i].typ != tString || row < 0 || row >= b.rows {
+		return "", false
+	}
+	return b.cols[i].str[row], true
+}
+
+// SetString sets the value of a String column at row; false as String.
+func (b *Block) SetString(row int, column, v string) bool {
+	i := b.t.column(column)
+	if i < 0 || b.t.cols[i].typ != tString || row < 0 || row >= b.rows {
+		return false
+	}
+	b.cols[i].str[row] = v
+	return true
+}
+
+// blockRows is the row count of the blocks an INSERT is sent in:
+// clickhouse-go holds a block in three forms (columns, encoded, compressed),
+// so one huge block would cost several times the batch in memory.
+const blockRows = 8192
+
+// maxPartitionsPerInsert bounds the partitions (years of event_time) one
+// INSERT touches. Current ClickHouse refuses an INSERT block spanning more
+// than max_partitions_per_insert_block partitions (default 100; 18.16 has
+// no such limit), and a refused batch would be retried for ever. Half the
+// default leaves room for the server's time zone moving a year boundary.
+const maxPartitionsPerInsert = 50
+
+// Insert writes the block's rows to its table with conn: native INSERTs
+// naming the table's columns (server-filled columns such as inserted_at
+// are left out), each column appended whole from its buffer, sent in
+// blocks of 8,192 rows. One INSERT, unless the rows span more than 50
+// years of event_time (then one per group of 50 years).
+func (b *Block) Insert(ctx context.Context, conn driver.Conn) error {
+	if b.rows == 0 {
+		return nil
+	}
+	chunks := b.partitionChunks(maxPartitionsPerInsert)
+	if chunks == nil {
+		return b.send(ctx, conn)
+	}
+	for _, c := range chunks {
+		if err := c.send(ctx, conn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Block) send(ctx context.Context, conn driver.Conn) error {
+	bt, err := conn.PrepareBatch(ctx, b.t.query)
+	if err != nil {
+		return fmt.Errorf("prepare insert into %s: %w", b.t.name, err)
+	}
+	defer bt.Close()
+	for lo := 0; lo < b.rows; lo += blockRows {
+		hi := min(lo+blockRows, b.rows)
+		for i := range b.cols {
+			if err := b.appendColumn(bt.Column(i), i, lo, hi); err != nil {
+				return fmt.Errorf("append column %s of %s rows %d-%d: %w", b.t.cols[i].name, b.t.name, lo, hi, err)
+			}
+		}
+		if hi < b.rows {
+			if err := bt.Flush(); err != nil {
+				return fmt.Errorf("insert %s block at row %d: %w", b.t.name, lo, err)
+			}
+		}
+	}
+	if err := bt.Send(); err != nil {
+		return fmt.Errorf("insert %s batch of %d rows: %w", b.t.name, b.rows, err)
+	}
+	return nil
+}
+
+// appendColumn hands rows lo..hi of column i to clickhouse-go.
+func (b *Block) appendColumn(dst driver.BatchColumn, i, lo, hi int) error {
+	c := &b.cols[i]
+	switch b.t.cols[i].typ {
+	case tString:
+		return dst.Append(c.str[lo:hi])
+	case tNullString:
+		b.pstr = pointers(b.pstr, c.str[lo:hi], c.null[lo:hi])
+		defer clear(b.pstr)
+		return dst.Append(b.pstr)
+	case tDateTime, tInt64:
+		return dst.Append(c.i64[lo:hi])
+	case tNullDateTime, tNullInt64:
+		b.pi64 = pointers(b.pi64, c.i64[lo:hi], c.null[lo:hi])
+		defer clear(b.pi64)
+		return dst.Append(b.pi64)
+	case tFloat64:
+		return dst.Append(c.f64[lo:hi])
+	case tNullFloat64:
+		b.pf64 = pointers(b.pf64, c.f64[lo:hi], c.null[lo:hi])
+		defer clear(b.pf64)
+		return dst.Append(b.pf64)
+	case tUInt8:
+		return dst.Append(c.u8[lo:hi])
+	case tNullUInt8:
+		b.pu8 = pointers(b.pu8, c.u8[lo:hi], c.null[lo:hi])
+		defer clear(b.pu8)
+		return dst.Append(b.pu8)
+	case tInt32:
+		return dst.Append(c.i32[lo:hi])
+	case tStrings:
+		// clickhouse-go has no column append for arrays without
+		// reflection; a row at a time takes its plain []string path.
+		start := int32(0)
+		if lo > 0 {
+			start = c.ends[lo-1]
+		}
+		for _, end := range c.ends[lo:hi] {
+			if err := dst.AppendRow(c.str[start:end]); err != nil {
+				return err
+			}
+			start = end
+		}
+		return nil
+	}
+	return fmt.Errorf("column type %s not supported", b.t.cols[i].typ)
+}
+
+// pointers fills dst with a pointer to each value, nil where null.
+func pointers[T any](dst []*T, vals []T, null []bool) []*T {
+	dst = dst[:0]
+	for k := range vals {
+		if null[k] {
+			dst = append(dst, nil)
+		} else {
+			dst = append(dst, &vals[k])
+		}
+	}
+	return dst
+}
+
+// partitionChunks splits a block of a table partitioned by
+// toYear(event_time) into blocks spanning at most limit years each,
+// keeping row order within each. nil means one chunk: the block itself
+// (always inside the default time window).
+func (b *Block) partitionChunks(limit int) []*Block {
+	col := b.t.year
+	if col < 0 {
+		return nil
+	}
+	secs := b.cols[col].i64
+	lo, hi := secs[0], secs[0]
+	for _, s := range secs {
+		lo, hi = min(lo, s), max(hi, s)
+	}
+	year := func(s int64) int { return time.Unix(s, 0).UTC().Year() }
+	first, last := year(lo), year(hi)
+	if last-first < limit {
+		return nil
+	}
+	used := make([]bool, last-first+1)
+	for _, s := range secs {
+		used[year(s)-first] = true
+	}
+	group := make([]int, len(used)) // year - first -> chunk
+	n := 0
+	for y, u := range used {
+		if u {
+			group[y] = n / limit
+			n++
+		}
+	}
+	if n <= limit {
+		return nil
+	}
+	chunks := make([]*Block, (n+limit-1)/limit)
+	for i := range chunks {
+		chunks[i] = NewBlock(b.t)
+	}
+	for r, s := range secs {
+		chunks[group[year(s)-first]].appendRow(b, r)
+	}
+	return chunks
+}

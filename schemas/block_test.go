@@ -1,0 +1,128 @@
+package schemas
+
+import (
+	"testing"
+	"time"
+)
+
+// yearsBlock is a block of events_raw with one row per year, interleaved:
+// kafka_offset is the row's original position.
+func yearsBlock(n int) *Block {
+	var r Rows
+	b := r.Block(EventsRaw)
+	for i := range n {
+		year := 1971 + (i*7)%135 // 1971..2105, interleaved
+		c := b.cols
+		for k := range c {
+			switch b.t.cols[k].typ {
+			case tString:
+				c[k].str = append(c[k].str, "s")
+			case tInt32:
+				c[k].i32 = append(c[k].i32, 0)
+			case tInt64:
+				c[k].i64 = append(c[k].i64, int64(i))
+			case tDateTime:
+				c[k].i64 = append(c[k].i64, time.Date(year, 6, 1, 0, 0, 0, 0, time.UTC).Unix())
+			}
+		}
+		b.rows++
+	}
+	return b
+}
+
+// TestPartitionChunks: a batch spanning more years than one INSERT may
+// touch is split into chunks of at most the limit, every row kept once and
+// in order within its chunk; other batches and tables stay whole.
+func TestPartitionChunks(t *testing.T) {
+	b := yearsBlock(300)
+	chunks := b.partitionChunks(50)
+	if len(chunks) != 3 {
+		t.Fatalf("%d chunks for 135 years at 50 per INSERT, want 3", len(chunks))
+	}
+	seen := map[int64]bool{}
+	for _, c := range chunks {
+		years := map[int]bool{}
+		last := int64(-1)
+		for r := range c.Len() {
+			years[cell(c, r, 3).(time.Time).Year()] = true
+			i := cell(c, r, rawLineage+2).(int64)
+			if seen[i] || i < last {
+				t.Fatalf("row %d repeated or out of order", i)
+			}
+			seen[i], last = true, i
+		}
+		if len(years) > 50 {
+			t.Errorf("chunk spans %d years", len(years))
+		}
+	}
+	if len(seen) != 300 {
+		t.Errorf("%d rows after splitting, want 300", len(seen))
+	}
+	if c := yearsBlock(40).partitionChunks(50); c != nil {
+		t.Errorf("a batch within the limit was split")
+	}
+	var r Rows
+	rej := r.Block(IngestRejects)
+	rej.rows = 1
+	if c := rej.partitionChunks(50); c != nil {
+		t.Errorf("a table without event_time was split")
+	}
+}
+
+// TestAppendBlock: appending a block copies its rows, arrays included,
+// after the existing ones.
+func TestAppendBlock(t *testing.T) {
+	exs := loadExamples(t)
+	var a, b Rows
+	for i, ex := range exs {
+		dst := &a
+		if i%2 == 1 {
+			dst = &b
+		}
+		if _, rej := contractDecoder.AppendMessage(dst, ex.structured, nil, Lineage{Offset: int64(i)}); rej != nil {
+			t.Fatal(rej)
+		}
+	}
+	var all Rows
+	for _, src := range []*Rows{&a, &b} {
+		for i, blk := range src.Blocks() {
+			if err := all.Blocks()[i].AppendBlock(blk); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := all.Block(EventsRaw).AppendBlock(a.Blocks()[1]); err == nil {
+		t.Error("a block of another table was appended")
+	}
+	for i, blk := range all.Blocks() {
+		n := a.Blocks()[i].Len()
+		for r := range blk.Len() {
+			src, sr := a.Blocks()[i], r
+			if r >= n {
+				src, sr = b.Blocks()[i], r-n
+			}
+			for c := range blk.cols {
+				if got, want := cell(blk, r, c), cell(src, sr, c); !equalCell(got, want) {
+					t.Fatalf("%s row %d col %s: %v, want %v", blk.t.name, r, blk.t.cols[c].name, got, want)
+				}
+			}
+		}
+	}
+}
+
+func equalCell(a, b any) bool {
+	as, ok := a.([]string)
+	if !ok {
+		return a == b
+	}
+	bs := b.([]string)
+	if len(as) != len(bs) {
+		return false
+	}
+	for i := range as {
+		if as[i] != bs[i] {
+			return false
+		}
+	}
+	return true
+}

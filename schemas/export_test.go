@@ -1,0 +1,4 @@
+package schemas
+
+// MaxPartitionsPerInsert is maxPartitionsPerInsert, for the external tests.
+const MaxPartitionsPerInsert = maxPartitionsPerInsert
