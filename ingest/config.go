@@ -110,20 +110,40 @@ func MemoryLimit(budget int64) int64 {
 	return 2*budget + 128<<20
 }
 
-// Validate reports a setting that cannot work, naming the field. Zero
-// values are defaults, not errors.
+// Validate reports a setting that cannot work, naming the field: a
+// negative size, count or duration is an error, not silently the default
+// (zero values are the defaults), and so is a BackoffMax below BackoffMin.
 func (c Config) Validate() error {
-	switch {
-	case c.BatchRows < 0:
-		return fmt.Errorf("ingest: Config.BatchRows %d is negative", c.BatchRows)
-	case c.BatchBytes < 0:
-		return fmt.Errorf("ingest: Config.BatchBytes %d is negative", c.BatchBytes)
-	case c.MemoryBudget < 0:
-		return fmt.Errorf("ingest: Config.MemoryBudget %d is negative", c.MemoryBudget)
-	case c.FetchMaxBytes < 0:
-		return fmt.Errorf("ingest: Config.FetchMaxBytes %d is negative", c.FetchMaxBytes)
-	case c.StallTimeout < 0:
-		return fmt.Errorf("ingest: Config.StallTimeout %s is negative", c.StallTimeout)
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"BatchRows", int64(c.BatchRows)},
+		{"BatchBytes", c.BatchBytes},
+		{"MemoryBudget", c.MemoryBudget},
+		{"FetchMaxBytes", int64(c.FetchMaxBytes)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("ingest: Config.%s %d is negative", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"FlushAge", c.FlushAge},
+		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"BackoffMin", c.BackoffMin},
+		{"BackoffMax", c.BackoffMax},
+		{"CommitInterval", c.CommitInterval},
+		{"StallTimeout", c.StallTimeout},
+	} {
+		if f.d < 0 {
+			return fmt.Errorf("ingest: Config.%s %s is negative", f.name, f.d)
+		}
+	}
+	if c.BackoffMin > 0 && c.BackoffMax > 0 && c.BackoffMax < c.BackoffMin {
+		return fmt.Errorf("ingest: Config.BackoffMax %s is below BackoffMin %s", c.BackoffMax, c.BackoffMin)
 	}
 	if err := c.TimeWindow.Validate(); err != nil {
 		return fmt.Errorf("ingest: Config.TimeWindow: %w", err)
@@ -157,7 +177,7 @@ func (c Config) withDefaults() Config {
 	if c.BackoffMax <= 0 {
 		c.BackoffMax = DefaultBackoffMax
 	}
-	if c.BackoffMax < c.BackoffMin {
+	if c.BackoffMax < c.BackoffMin { // a default below a set BackoffMin
 		c.BackoffMax = c.BackoffMin
 	}
 	if c.CommitInterval <= 0 {

@@ -59,3 +59,46 @@ func TestNewSecurity(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigValidate checks that a setting that cannot work is an error
+// naming its field, and that zero values (the defaults) are not.
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     func(*Config)
+		wantErr string // "" for valid
+	}{
+		{"zero value", func(*Config) {}, ""},
+		{"explicit values", func(c *Config) {
+			c.BatchRows, c.BatchBytes, c.MemoryBudget, c.FetchMaxBytes = 10, 1<<20, 64<<20, 1<<20
+			c.FlushAge, c.BackoffMin, c.BackoffMax = time.Second, time.Second, time.Second
+		}, ""},
+		{"negative batch rows", func(c *Config) { c.BatchRows = -1 }, "Config.BatchRows -1 is negative"},
+		{"negative batch bytes", func(c *Config) { c.BatchBytes = -5 }, "Config.BatchBytes"},
+		{"negative memory budget", func(c *Config) { c.MemoryBudget = -1 }, "Config.MemoryBudget"},
+		{"negative fetch size", func(c *Config) { c.FetchMaxBytes = -1 }, "Config.FetchMaxBytes"},
+		{"negative flush age", func(c *Config) { c.FlushAge = -time.Second }, "Config.FlushAge -1s is negative"},
+		{"negative shutdown timeout", func(c *Config) { c.ShutdownTimeout = -1 }, "Config.ShutdownTimeout"},
+		{"negative backoff", func(c *Config) { c.BackoffMin = -1 }, "Config.BackoffMin"},
+		{"negative commit interval", func(c *Config) { c.CommitInterval = -time.Millisecond }, "Config.CommitInterval"},
+		{"negative stall timeout", func(c *Config) { c.StallTimeout = -time.Minute }, "Config.StallTimeout"},
+		{"backoff max below min", func(c *Config) { c.BackoffMin, c.BackoffMax = time.Second, time.Millisecond }, "Config.BackoffMax 1ms is below BackoffMin 1s"},
+		{"negative clock skew", func(c *Config) { c.TimeWindow.MaxSkew = -time.Hour }, "Config.TimeWindow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			tt.set(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
