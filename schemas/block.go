@@ -250,27 +250,19 @@ func (b *Block) appendColumn(dst driver.BatchColumn, i, lo, hi int) error {
 	case tString:
 		return dst.Append(c.str[lo:hi])
 	case tNullString:
-		b.pstr = pointers(b.pstr, c.str[lo:hi], c.null[lo:hi])
-		defer clear(b.pstr)
-		return dst.Append(b.pstr)
+		return appendNullable(dst, &b.pstr, c.str[lo:hi], c.null[lo:hi])
 	case tDateTime, tInt64:
 		return dst.Append(c.i64[lo:hi])
 	case tNullDateTime, tNullInt64:
-		b.pi64 = pointers(b.pi64, c.i64[lo:hi], c.null[lo:hi])
-		defer clear(b.pi64)
-		return dst.Append(b.pi64)
+		return appendNullable(dst, &b.pi64, c.i64[lo:hi], c.null[lo:hi])
 	case tFloat64:
 		return dst.Append(c.f64[lo:hi])
 	case tNullFloat64:
-		b.pf64 = pointers(b.pf64, c.f64[lo:hi], c.null[lo:hi])
-		defer clear(b.pf64)
-		return dst.Append(b.pf64)
+		return appendNullable(dst, &b.pf64, c.f64[lo:hi], c.null[lo:hi])
 	case tUInt8:
 		return dst.Append(c.u8[lo:hi])
 	case tNullUInt8:
-		b.pu8 = pointers(b.pu8, c.u8[lo:hi], c.null[lo:hi])
-		defer clear(b.pu8)
-		return dst.Append(b.pu8)
+		return appendNullable(dst, &b.pu8, c.u8[lo:hi], c.null[lo:hi])
 	case tInt32:
 		return dst.Append(c.i32[lo:hi])
 	case tStrings:
@@ -289,6 +281,15 @@ func (b *Block) appendColumn(dst driver.BatchColumn, i, lo, hi int) error {
 		return nil
 	}
 	return fmt.Errorf("column type %s not supported", b.t.cols[i].typ)
+}
+
+// appendNullable hands vals to dst in clickhouse-go's form for a Nullable
+// column ([]*T, nil for NULL), built in the reused scratch *ptrs and
+// cleared afterwards so that it keeps nothing alive.
+func appendNullable[T any](dst driver.BatchColumn, ptrs *[]*T, vals []T, null []bool) error {
+	*ptrs = pointers(*ptrs, vals, null)
+	defer clear(*ptrs)
+	return dst.Append(*ptrs)
 }
 
 // pointers fills dst with a pointer to each value, nil where null.
