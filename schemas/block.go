@@ -66,50 +66,6 @@ func (b *Block) Reset() {
 	b.rows = 0
 }
 
-// truncate drops the rows from n on (a row appended only in part).
-func (b *Block) truncate(n int) {
-	if n >= b.rows {
-		return
-	}
-	for i := range b.cols {
-		c := &b.cols[i]
-		switch typ := b.t.cols[i].typ; typ {
-		case tStrings:
-			end := 0
-			if n > 0 {
-				end = int(c.ends[n-1])
-			}
-			clear(c.str[end:])
-			c.str, c.ends = c.str[:end], c.ends[:n]
-		default:
-			c.cut(typ, n)
-		}
-	}
-	b.rows = n
-}
-
-// cut shortens a scalar column to n rows (no-op for a shorter one).
-func (c *column) cut(typ colType, n int) {
-	switch typ {
-	case tString, tNullString:
-		if len(c.str) > n {
-			clear(c.str[n:])
-			c.str = c.str[:n]
-		}
-	case tDateTime, tNullDateTime, tInt64, tNullInt64:
-		c.i64 = c.i64[:min(n, len(c.i64))]
-	case tFloat64, tNullFloat64:
-		c.f64 = c.f64[:min(n, len(c.f64))]
-	case tUInt8, tNullUInt8:
-		c.u8 = c.u8[:min(n, len(c.u8))]
-	case tInt32:
-		c.i32 = c.i32[:min(n, len(c.i32))]
-	}
-	if typ.nullable() {
-		c.null = c.null[:min(n, len(c.null))]
-	}
-}
-
 // AppendBlock appends the rows of src, a block of the same table.
 func (b *Block) AppendBlock(src *Block) error {
 	if src.t != b.t {

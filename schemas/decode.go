@@ -302,7 +302,7 @@ func (s *state) typeFamily() *family {
 // headers; data is the value.
 func (s *state) binaryEnvelope(value []byte, headers []Header) *Rejection {
 	for _, h := range headers {
-		i := -1
+		var i int // attribute index, -1 for an extension
 		switch {
 		case strings.EqualFold(h.Key, "content-type"):
 			i = attrDataContentType

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -94,7 +95,8 @@ func checkRows(t testing.TB, ev *Event, err error, value []byte, hs []Header) {
 	lin := Lineage{Topic: "topic", Partition: 2, Offset: 7, IngestedAt: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}
 	tbl, rej := contractDecoder.AppendMessage(&r, value, hs, lin)
 	if err != nil {
-		if rej == nil || *rej != *err.(*Rejection) {
+		var want *Rejection
+		if !errors.As(err, &want) || rej == nil || *rej != *want {
 			t.Fatalf("AppendMessage rejection %+v, Decode %v", rej, err)
 		}
 		b := r.Block(IngestRejects)

@@ -43,19 +43,3 @@ func (p SLAPolicy) For(severity string) (time.Duration, bool) {
 	return d, d > 0
 }
 
-// apply derives f.SLADueAt when the source did not send it.
-func (p SLAPolicy) apply(f *Finding) {
-	if f.SLADueAt != nil {
-		return
-	}
-	d, ok := p.For(f.Severity)
-	if !ok {
-		return
-	}
-	due := f.DetectedAt.Add(d)
-	if due.After(maxDateTime) {
-		return // ClickHouse DateTime cannot hold it; a year-2105 finding has no due date
-	}
-	f.SLADueAt = &due
-	f.SLAPolicyVersion = p.Version
-}
