@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/testenv"
 )
 
@@ -17,9 +18,10 @@ import (
 // leave every count exact: replays after the crashes are absorbed by the
 // ReplacingMergeTree tables read with FINAL.
 func TestCrashRestart(t *testing.T) {
+	t.Parallel()
 	bin := buildImpact(t)
 	kc := testenv.Kafka(t)
-	cc := testenv.ClickHouse(t)
+	cc := ownClickHouse(t)
 	conn := openCH(t, cc)
 	killOrphanInserts(t, conn)
 	group := groupName(t)
@@ -71,9 +73,10 @@ func TestCrashRestart(t *testing.T) {
 // events, the counts are exact. The survivor then stops on SIGTERM with a
 // clean exit (graceful shutdown: flush, commit, leave).
 func TestGroupTakeover(t *testing.T) {
+	t.Parallel()
 	bin := buildImpact(t)
 	kc := testenv.Kafka(t)
-	cc := testenv.ClickHouse(t)
+	cc := ownClickHouse(t)
 	conn := openCH(t, cc)
 	group := groupName(t)
 	env := childEnv(kc, cc)
@@ -113,6 +116,21 @@ func TestGroupTakeover(t *testing.T) {
 	}
 	checkStored(t, conn, d)
 	checkCommitted(t, kc, group)
+}
+
+// ownClickHouse returns a migrated database on a ClickHouse server of this
+// test alone: killOrphanInserts kills every open INSERT of the server (it
+// matches the query text, which names no database), and on the shared
+// server that would break the tests running in parallel.
+func ownClickHouse(t *testing.T) config.ClickHouse {
+	t.Helper()
+	cc := testenv.ClickHouseServer(t).Config(testenv.DatabaseName(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := migrate(ctx, cc); err != nil {
+		t.Fatalf("migrate %s: %v", cc.Database, err)
+	}
+	return cc
 }
 
 // killOrphanInserts registers a cleanup (run before the database is

@@ -50,6 +50,7 @@ func httpGet(t testing.TB, url string) (int, string) {
 // ingest_rejects with its reason, and committed offsets equal end offsets.
 // It also checks health, readiness, metrics and that no secret is logged.
 func TestIngestDrain(t *testing.T) {
+	t.Parallel()
 	kc := testenv.Kafka(t)
 	cc := testenv.ClickHouse(t)
 	const secret = "s3cr3t-kafka-password-never-logged"

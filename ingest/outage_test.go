@@ -19,6 +19,7 @@ import (
 // memory budget (fetching waits), commits nothing past what is stored,
 // never exits, and after the restart stores everything exactly once.
 func TestClickHouseOutage(t *testing.T) {
+	t.Parallel()
 	srv := testenv.ClickHouseServer(t)
 	kc := testenv.Kafka(t)
 	cc := srv.Config(testenv.DatabaseName(t))

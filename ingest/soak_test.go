@@ -150,6 +150,7 @@ func soakRound(topics config.Topics, round int) (valid, invalid []kafka.Message)
 // analyst tables after a transform, and every invalid one is in the DLQ
 // and ingest_rejects.
 func TestHostileProducerSoak(t *testing.T) {
+	t.Parallel()
 	dur := soakDuration(t)
 	kc := testenv.Kafka(t)
 	cc := testenv.ClickHouse(t)

@@ -337,6 +337,7 @@ func TestReadyzFailsWhenStalled(t *testing.T) {
 // fixed overhead, however much is waiting in Kafka; after the restart every
 // event is stored once.
 func TestFetchMemoryBounded(t *testing.T) {
+	t.Parallel()
 	srv := testenv.ClickHouseServer(t)
 	kc := testenv.Kafka(t)
 	cc := srv.Config(testenv.DatabaseName(t))
