@@ -27,6 +27,9 @@ var rootCmd = &cobra.Command{
 	Short:         "Make the business impact of security work visible",
 	SilenceUsage:  true,
 	SilenceErrors: true,
+	// The shared connection settings, environment and flags both applied,
+	// are checked once before any command connects anywhere.
+	PersistentPreRunE: func(*cobra.Command, []string) error { return cfg.Validate() },
 }
 
 // cfg is filled from the environment before any subcommand runs; subcommand

@@ -177,6 +177,8 @@ func (c *Config) Validate() error {
 	switch {
 	case len(c.Kafka.Brokers) == 0:
 		return errors.New("gateway config: Kafka.Brokers is empty (set IMPACT_KAFKA_BROKERS or --brokers)")
+	case c.Kafka.Validate() != nil:
+		return fmt.Errorf("gateway config: %w", c.Kafka.Validate())
 	case c.MaxBodyBytes < 0:
 		return fmt.Errorf("gateway config: MaxBodyBytes %d is negative", c.MaxBodyBytes)
 	case math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0):
