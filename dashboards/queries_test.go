@@ -18,6 +18,7 @@ import (
 	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/transform/stats"
 	"github.com/secimpact/impact/internal/sqlcheck"
 	"github.com/secimpact/impact/internal/testenv"
 	"github.com/secimpact/impact/transform"
@@ -153,7 +154,11 @@ func TestPanelQueries(t *testing.T) {
 	}
 
 	t.Run("CISO figures equal the simulation truth", func(t *testing.T) {
-		checkCISOTruth(t, results, truth)
+		checkCISOTruth(t, conn, results, truth)
+	})
+
+	t.Run("DORA figures equal the simulation truth", func(t *testing.T) {
+		checkDORATruth(t, results["delivery/dora.sql"], truth)
 	})
 
 	t.Run("chdb current ClickHouse", func(t *testing.T) {
@@ -285,7 +290,7 @@ func num(t *testing.T, row map[string]any, col string) float64 {
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-6*math.Max(1, math.Abs(b)) }
 
-func checkCISOTruth(t *testing.T, results map[string][]map[string]any, truth *simulate.Truth) {
+func checkCISOTruth(t *testing.T, conn driver.Conn, results map[string][]map[string]any, truth *simulate.Truth) {
 	one := func(sql string) map[string]any {
 		rows := results[sql]
 		if len(rows) != 1 {
@@ -325,8 +330,17 @@ func checkCISOTruth(t *testing.T, results map[string][]map[string]any, truth *si
 	if got := num(t, stratified, "estimate_value"); !near(got, truth.Deals.FastMinusSlowStratified) {
 		t.Errorf("stratified win-rate difference %v, truth %v", got, truth.Deals.FastMinusSlowStratified)
 	}
-	if got := num(t, one("ciso/stat_gate_delay.sql"), "estimate_value"); !near(got, dep.LeadTimeBlocked.MedianHours-dep.LeadTimeUnblocked.MedianHours) {
-		t.Errorf("gate delay %v, truth %v", got, dep.LeadTimeBlocked.MedianHours-dep.LeadTimeUnblocked.MedianHours)
+	// impact_stats takes medians with interpolation (stats.Median, type 7),
+	// the truth and the panel SQL the middle element (quantileExact): the
+	// two agree only for odd counts, so the figure is checked against the
+	// type-7 medians of the rows the panel above matched to the truth.
+	leads := map[uint8][]float64{}
+	_, _, rows := query(t, context.Background(), conn, "SELECT gate_blocked, assumeNotNull(lead_time_hours) AS h FROM deployment_facts WHERE isNotNull(lead_time_hours)")
+	for _, r := range rows {
+		leads[r["gate_blocked"].(uint8)] = append(leads[r["gate_blocked"].(uint8)], r["h"].(float64))
+	}
+	if got, want := num(t, one("ciso/stat_gate_delay.sql"), "estimate_value"), stats.Median(leads[1])-stats.Median(leads[0]); !near(got, want) {
+		t.Errorf("gate delay %v, the median difference of deployment_facts %v", got, want)
 	}
 	// The interval must bracket the estimate.
 	for _, sql := range []string{"ciso/win_rate_diff.sql", "ciso/csat_after_incident.sql"} {
@@ -360,5 +374,55 @@ func checkCISOTruth(t *testing.T, results map[string][]map[string]any, truth *si
 	}
 	if !near(lost, truth.Deals.RevenueLostSecurityUSD) {
 		t.Errorf("quarterly revenue lost sums to %v, truth %v", lost, truth.Deals.RevenueLostSecurityUSD)
+	}
+}
+
+// checkDORATruth compares the Delivery dashboard's DORA table over the
+// whole simulation with the truth: per department and per service, split
+// by gate block, the changes, failures, change failure rate and
+// security fixes.
+func checkDORATruth(t *testing.T, rows []map[string]any, truth *simulate.Truth) {
+	t.Helper()
+	seen := 0
+	for _, row := range rows {
+		level, name := row["level"].(string), row["name"].(string)
+		key := "unblocked"
+		if row["gate"] == "blocked" {
+			key = "blocked"
+		}
+		var want simulate.DORAGroup
+		switch level {
+		case "department":
+			want = truth.DORA.ByDepartment[name][key]
+		case "service":
+			want = truth.DORA.ByService[name][key]
+		default:
+			continue
+		}
+		seen++
+		if got := int(num(t, row, "changes")); got != want.Changes {
+			t.Errorf("%s %s %s: %d changes, truth %d", level, name, key, got, want.Changes)
+		}
+		if got := int(num(t, row, "failures")); got != want.Failures {
+			t.Errorf("%s %s %s: %d failures, truth %d", level, name, key, got, want.Failures)
+		}
+		if got := num(t, row, "failure_rate"); !near(got, float64(want.Failures)/float64(want.Changes)) {
+			t.Errorf("%s %s %s: failure rate %v, truth %v", level, name, key, got, float64(want.Failures)/float64(want.Changes))
+		}
+		if got := int(num(t, row, "security_fixes")); got != want.SecurityFixes {
+			t.Errorf("%s %s %s: %d security fixes, truth %d", level, name, key, got, want.SecurityFixes)
+		}
+	}
+	want := 0
+	for _, m := range []map[string]map[string]simulate.DORAGroup{truth.DORA.ByDepartment, truth.DORA.ByService} {
+		for _, g := range m {
+			want += len(g)
+		}
+	}
+	if seen != want || seen == 0 {
+		t.Errorf("%d department and service rows, truth has %d groups", seen, want)
+	}
+	if truth.DORA.Overall["blocked"].Failures == 0 || truth.DORA.Overall["unblocked"].Failures == 0 {
+		t.Errorf("degenerate simulation: %+v", truth.DORA.Overall)
 	}
 }

@@ -18,6 +18,7 @@ var tableDocs = []struct{ name, doc string }{
 	{"deployment_facts", "One row per deployment: latest state, lead time, whether a blocking security gate failed for its service and commit, owner as of the deployment. Built by transform."},
 	{"ticket_facts", "One row per support ticket: latest state, CSAT, and whether the account was hit by a security incident in the 30 days before. Built by transform."},
 	{"department_scorecard", "One row per department and calendar month: security KPIs (open findings, SLA compliance, security debt, gate block rate, policy exceptions) and the cost of risk charged to the department. Built by transform."},
+	{"dora_changes", "One row per change (a production deployment that succeeded, rollbacks aside) with its DORA figures and security lens: lead time, gate blocked, whether a rollback, hotfix or incident on the service marked it as failed within the failure window, time to restore, security-fix lead time. Built by transform."},
 	{"impact_stats", "Computed statistics, one row per metric, dimension and group, each with n, 95% interval, method and evidence level. Metric definitions: docs/metrics.md. Built by transform."},
 	{"transform_runs", "One row per table per refresh (and * for the whole run): duration, rows, mode. For the pipeline-health dashboard."},
 	{"transform_state", "Refresh bookkeeping: the model versions the tables were built with and the ingest watermark."},

@@ -35,6 +35,7 @@ var sqlModels = []model{
 	{name: "deployment_facts", key: "deployment_id"},
 	{name: "ticket_facts", key: "ticket_id"},
 	{name: "department_scorecard"},
+	{name: "dora_changes"},
 }
 
 // Tables lists the analyst contract tables transform maintains, in build

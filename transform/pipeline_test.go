@@ -93,6 +93,7 @@ func compareTruth(t *testing.T, conn driver.Conn, truth *simulate.Truth) {
 		},
 	}
 	got["deployments"].(map[string]any)["security_fix_lead"] = asJSON(o.SecurityFixLead)
+	got["dora"] = asJSON(observeDORA(t, conn))
 	for dep, d := range got["departments"].(map[string]any) {
 		m := d.(map[string]any)
 		m["vendor_assessments_completed"] = float64(o.VendorCycle[dep].N)
@@ -109,7 +110,7 @@ func compareTruth(t *testing.T, conn driver.Conn, truth *simulate.Truth) {
 		delete(deps, k)
 	}
 	delete(finds, "with_sla_due_at")
-	for _, section := range []string{"deals", "deployments", "tickets", "findings", "departments", "durations"} {
+	for _, section := range []string{"deals", "deployments", "tickets", "findings", "departments", "durations", "dora"} {
 		w, ok := want[section]
 		if !ok {
 			continue

@@ -39,6 +39,7 @@ func Plan(opts Options, mode string) ([]string, error) {
 		"sla_medium":   slaSeconds(opts.SLA, "medium"),
 		"sla_low":      slaSeconds(opts.SLA, "low"),
 		"sla_info":     slaSeconds(opts.SLA, "info"),
+		"dora_window":  int64(opts.doraWindow() / time.Second),
 	}
 	state, _ := sqlFS.ReadFile("sql/state.ddl.sql")
 	out, err := statements("state.ddl.sql", string(state), tmplData{})

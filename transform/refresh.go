@@ -54,6 +54,16 @@ const (
 	Incremental = "incremental"
 )
 
+// DefaultDORAWindow is the change-failure window of dora_changes.
+const DefaultDORAWindow = 24 * time.Hour
+
+func (o Options) doraWindow() time.Duration {
+	if o.DORAWindow <= 0 {
+		return DefaultDORAWindow
+	}
+	return o.DORAWindow
+}
+
 // DefaultOverlap is how far below the server clock the watermark is set
 // when Options.Overlap is zero.
 const DefaultOverlap = 10 * time.Second
@@ -91,6 +101,10 @@ type Options struct {
 	// migrations.ErrLeaseHeld that names the holder, when another refresh
 	// of the database is running; by default it waits for it.
 	NoWait bool
+	// DORAWindow is how long after a change a rollback, hotfix or
+	// incident of the same service counts as its failure (dora_changes);
+	// default DefaultDORAWindow.
+	DORAWindow time.Duration
 	// Stats configures impact_stats.
 	Stats StatsOptions
 	// Logger receives one line per table and run; nil means slog.Default().
@@ -219,6 +233,7 @@ func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logg
 		"sla_medium":   slaSeconds(opts.SLA, "medium"),
 		"sla_low":      slaSeconds(opts.SLA, "low"),
 		"sla_info":     slaSeconds(opts.SLA, "info"),
+		"dora_window":  int64(opts.doraWindow() / time.Second),
 	}
 	policy := fmt.Sprintf("%s/%d/%d/%d/%d/%d", opts.SLA.Version, slaSeconds(opts.SLA, "critical"), slaSeconds(opts.SLA, "high"),
 		slaSeconds(opts.SLA, "medium"), slaSeconds(opts.SLA, "low"), slaSeconds(opts.SLA, "info"))

@@ -169,6 +169,66 @@ func (g *gen) deployment(s *service, start, finish int64, trigger, fixes, env st
 			g.event(&l, "deployment.finished", "impact-sim/cd", d.ID, t, g.scratch)
 		}
 		g.tb.deployment(d)
+		waived := s.gateBlocking && (result1 == "waived" || result2 == "waived")
+		g.maybeFail(s, d, waived)
 	}
 	return fin, true
+}
+
+// maybeFail plants a change failure: a successful production change is
+// followed by a rollback or a hotfix of its service 1 to 12 hours after
+// it finished, with probability ChangeFailRate, or ChangeFailRateWaived
+// when its blocking gate was waived. The draws come from their own
+// stream, so every other entity is the same with or without them.
+func (g *gen) maybeFail(s *service, d *Deployment, waived bool) {
+	if d.Env != "production" || d.Status != "success" || d.Finished == 0 || d.Trigger == "rollback" {
+		return
+	}
+	r := g.rFail
+	p := g.p.ChangeFailRate
+	if waived {
+		p = g.p.ChangeFailRateWaived
+	}
+	if r.Float64() >= p {
+		return
+	}
+	trigger := "rollback"
+	if r.Float64() < 0.5 {
+		trigger = "hotfix"
+	}
+	g.followUp(s, d.Finished+3600+r.Int64N(11*3600), trigger)
+}
+
+// followUp is a rollback or hotfix deployment of s whose gate run starts
+// at start: a passing gate, then the deployment, which succeeds.
+func (g *gen) followUp(s *service, start int64, trigger string) {
+	r := g.rFail
+	g.nFollow++
+	gate := 120 + r.Int64N(480)
+	gt := &Gate{ID: fmt.Sprintf("GATEF-%08d", g.nFollow), ServiceID: s.ID, Commit: sha(r), Tool: s.tool, Result: "pass",
+		Blocking: s.gateBlocking, Started: start, Completed: start + gate}
+	// Its lead time is drawn like any unblocked deployment's, so planted
+	// failures leave the gate-delay comparison as it was.
+	coding := hours(quantileLognormal(r.Float64(), 20, 0.9))
+	d := &Deployment{ID: fmt.Sprintf("DEPF-%08d", g.nFollow), ServiceID: s.ID, Env: "production", Commit: gt.Commit,
+		Status: "in_progress", Trigger: trigger, FirstCommit: start - coding}
+	if gt.Completed > g.end {
+		return
+	}
+	g.scratch = gt.data(g.scratch[:0])
+	g.event(&life{n: 1}, "security.gate.evaluated", "impact-sim/ci", gt.ID, gt.Completed, g.scratch)
+	g.tb.gate(gt)
+	d.Started = gt.Completed + 30 + r.Int64N(300)
+	fin := d.Started + 180 + r.Int64N(1020)
+	l := life{end: g.end}
+	if t, ok := l.at(d.Started); ok {
+		g.scratch = d.data(g.scratch[:0])
+		g.event(&l, "deployment.started", "impact-sim/cd", d.ID, t, g.scratch)
+		if t, ok := l.at(fin); ok {
+			d.Finished, d.Status = t, "success"
+			g.scratch = d.data(g.scratch[:0])
+			g.event(&l, "deployment.finished", "impact-sim/cd", d.ID, t, g.scratch)
+		}
+		g.tb.deployment(d)
+	}
 }

@@ -91,6 +91,10 @@ type gen struct {
 	// one PCG stream per concern, so changing one family's draws leaves
 	// the others' unchanged.
 	rOrg, rSec, rDep, rCRM, rSup, rMess *rand.Rand
+	// rFail draws the planted change failures (rollbacks and hotfixes
+	// after a change), apart from rDep so every other deployment stays
+	// as it was without them.
+	rFail *rand.Rand
 
 	heap  []hkey
 	slots []item
@@ -105,6 +109,7 @@ type gen struct {
 	invalidN int
 	// counters for ids
 	nFinding, nGate, nIncident, nExc, nReview, nVA, nDep, nOpp, nTicket int
+	nFollow                                                             int // planted follow-up deployments (DEPF-, GATEF-)
 }
 
 func newGen(opts Options, emit func(Record) error) *gen {
@@ -114,7 +119,7 @@ func newGen(opts Options, emit func(Record) error) *gen {
 		opts: opts, p: opts.Params, emit: emit,
 		end:   opts.End.Unix(),
 		scale: opts.Scale,
-		rOrg:  stream(1), rSec: stream(2), rDep: stream(3), rCRM: stream(4), rSup: stream(5), rMess: stream(6),
+		rOrg:  stream(1), rSec: stream(2), rDep: stream(3), rCRM: stream(4), rSup: stream(5), rMess: stream(6), rFail: stream(7),
 		catLife: map[string]*life{}, weyls: map[string]*weyl{},
 	}
 	g.start = g.end - int64(opts.Days)*daySec

@@ -56,6 +56,15 @@ type Params struct {
 	GateDelayHours float64 `json:"gate_delay_hours"`
 	// GateFailRate is the share of gate runs that fail (default 0.09).
 	GateFailRate float64 `json:"gate_fail_rate"`
+	// ChangeFailRate is the chance that a successful production change
+	// (any trigger but rollback) is followed, 1 to 12 hours after it
+	// finished, by a rollback or a hotfix of the same service (half each);
+	// ChangeFailRateWaived the same for a change whose blocking security
+	// gate was waived (defaults 0.05 and 0.30). Ordinary hotfixes and
+	// rollbacks happen besides, at random, and also count as failure
+	// signals of the change before them.
+	ChangeFailRate       float64 `json:"change_fail_rate"`
+	ChangeFailRateWaived float64 `json:"change_fail_rate_waived"`
 
 	// CSATDrop is the expected drop of the CSAT score (1-5) of tickets
 	// created within 30 days after an incident affecting the account
@@ -105,6 +114,8 @@ func (p Params) withDefaults() Params {
 	f(&p.ReviewShareEnterprise, 0.85)
 	f(&p.GateDelayHours, 18)
 	f(&p.GateFailRate, 0.09)
+	f(&p.ChangeFailRate, 0.05)
+	f(&p.ChangeFailRateWaived, 0.30)
 	f(&p.CSATDrop, 0.6)
 	f(&p.SecurityTicketShare, 0.03)
 	f(&p.SecurityTicketShareAfterIncident, 0.25)

@@ -43,6 +43,8 @@ type Truth struct {
 	Findings    FindingTruth               `json:"findings"`
 	Incidents   IncidentTruth              `json:"incidents"`
 	Departments map[string]DepartmentTruth `json:"departments"` // every department, even with zero figures
+	// DORA is the truth of dora_changes with the failure window DORAWindow.
+	DORA DORATruth `json:"dora"`
 }
 
 // TeamInfo describes one team of the simulated organisation.
@@ -333,4 +335,41 @@ type DepartmentTruth struct {
 	// PolicyExceptionResolvedSeconds sums resolved_at - opened_at over the
 	// resolved ones (metric 16: how long exceptions stay open).
 	PolicyExceptionResolvedSeconds int64 `json:"policy_exception_resolved_seconds"`
+}
+
+// DORAWindow is the change-failure window the truth uses: transform's
+// default (transform.DefaultDORAWindow; a test keeps them equal).
+const DORAWindow = 24 * time.Hour
+
+// DORATruth is the truth of dora_changes: one row per change, a production
+// deployment that succeeded (finished_at set) with any trigger but
+// rollback. A failure signal is a production rollback or hotfix deployment
+// of the same service (at its started_at) or a security incident
+// affecting the service (at its detected_at); each signal marks the
+// latest change of its service that finished before it, if no more than
+// DORAWindow before it (ties: the larger deployment_id). A change with a
+// signal failed; its first signal (by time, then id) gives the kind and
+// the restore time: that deployment's finished_at when it succeeded, the
+// incident's resolved_at when resolved; restore = that - the change's
+// finished_at. Groups are keyed "blocked" and "unblocked" (gate_blocked).
+type DORATruth struct {
+	WindowSeconds int64                           `json:"window_seconds"`
+	Overall       map[string]DORAGroup            `json:"overall"`
+	ByDepartment  map[string]map[string]DORAGroup `json:"by_department"` // owner as of the change's start
+	ByService     map[string]map[string]DORAGroup `json:"by_service"`
+}
+
+// DORAGroup sums the changes of one group.
+type DORAGroup struct {
+	Changes          int            `json:"changes"`
+	Failures         int            `json:"failures"`
+	FailuresBySignal map[string]int `json:"failures_by_signal"` // rollback, hotfix, incident
+	Restored         int            `json:"restored"`           // failures with a restore time
+	RestoreSeconds   int64          `json:"restore_seconds"`
+	LeadTimes        int            `json:"lead_times"` // changes with first_commit_at
+	LeadSeconds      int64          `json:"lead_seconds"`
+	// SecurityFixes: security_fix changes; SecurityFixSeconds sums their
+	// finished_at - the earliest detected_at of the findings they fix.
+	SecurityFixes      int   `json:"security_fixes"`
+	SecurityFixSeconds int64 `json:"security_fix_seconds"`
 }

@@ -23,6 +23,11 @@ type truthBuilder struct {
 	// (they are generated inside its lifecycle): finding -> finished_at.
 	fixedBy  map[string][]int64
 	fixLeads []int64
+	// for DORA: every deployment's and incident's final state, and every
+	// finding's detected_at.
+	doraDeps []Deployment
+	doraIncs []Incident
+	detected map[string]int64
 }
 
 type catalogEntry struct {
@@ -46,7 +51,7 @@ func newTruthBuilder(o Options, start, end int64) *truthBuilder {
 	tb := &truthBuilder{
 		end: end, cat: map[string][]catalogEntry{},
 		reviews: map[string]*Review{}, blocked: map[string]bool{}, incByAcc: map[string][]int64{},
-		fixedBy: map[string][]int64{},
+		fixedBy: map[string][]int64{}, detected: map[string]int64{},
 	}
 	t := &tb.t
 	t.Seed, t.Days, t.Scale, t.Params = o.Seed, o.Days, o.Scale, o.Params
@@ -171,6 +176,7 @@ func (tb *truthBuilder) finding(f *Finding) {
 	if f.Status == "open" && (f.Severity == "high" || f.Severity == "critical") && f.Detected < tb.end-365*daySec {
 		ft.SecurityDebt++
 	}
+	tb.detected[f.ID] = f.Detected
 	for _, fin := range tb.fixedBy[f.ID] {
 		tb.fixLeads = append(tb.fixLeads, fin-f.Detected)
 	}
@@ -215,6 +221,7 @@ func (tb *truthBuilder) incident(in *Incident) {
 	for _, a := range in.Accounts {
 		tb.incByAcc[a] = append(tb.incByAcc[a], in.Detected)
 	}
+	tb.doraIncs = append(tb.doraIncs, *in)
 	for _, d := range in.Depts {
 		dt := tb.t.Departments[d]
 		dt.Incidents++
@@ -298,6 +305,7 @@ func (tb *truthBuilder) deployment(dp *Deployment) {
 		}
 	}
 	tb.deps = append(tb.deps, depFact{key: dp.ServiceID + "\x00" + dp.Commit, lead: lead})
+	tb.doraDeps = append(tb.doraDeps, *dp)
 }
 
 func (tb *truthBuilder) opportunity(op *Opportunity) {
@@ -323,6 +331,7 @@ func (tb *truthBuilder) finish() *Truth {
 	t := &tb.t
 	tb.finishDeals()
 	tb.finishDeployments()
+	tb.finishDORA()
 	tb.finishTickets()
 	for d, dt := range t.Departments {
 		dt.CostOfRiskUSD = dt.IncidentCostUSD + dt.VendorAssessmentCostUSD + dt.VendorMonitoringCostUSD

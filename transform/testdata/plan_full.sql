@@ -734,3 +734,132 @@ FROM
 GROUP BY department, month;
 
 RENAME TABLE department_scorecard_next TO department_scorecard;
+
+DROP TABLE IF EXISTS dora_changes_next;
+
+CREATE TABLE IF NOT EXISTS dora_changes_next (
+    deployment_id String COMMENT 'The change: a production deployment that succeeded (finished_at set), any trigger but rollback.',
+    service_id String COMMENT 'Deployed service.',
+    team String COMMENT 'Owning team from the service catalog as of started_at; empty when unknown.',
+    department String COMMENT 'Owning department from the service catalog as of started_at; empty when unknown.',
+    trigger String COMMENT 'feature, hotfix, security_fix or config.',
+    started_at DateTime COMMENT 'When the deployment started.',
+    finished_at DateTime COMMENT 'When it finished (deployment frequency counts changes by finished_at).',
+    lead_time_hours Nullable(Float64) COMMENT 'Lead time for changes: (finished_at - first_commit_at) in hours; null without first_commit_at.',
+    gate_blocked UInt8 COMMENT '1 when a blocking security gate failed for the same service and commit (the security lens of every DORA figure).',
+    gate_waived UInt8 COMMENT '1 when a blocking gate for the same service and commit was waived.',
+    change_failure UInt8 COMMENT '1 when a failure signal marks this change: a production rollback or hotfix deployment of the same service (at its started_at) or a security incident affecting the service (at its detected_at), within the failure window after finished_at and before any later change of the service finished (a signal marks the latest change before it).',
+    failure_signal String COMMENT 'rollback, hotfix or incident: the first signal marking the change; empty when none.',
+    failure_signal_id String COMMENT 'deployment_id or incident_id of that signal; empty when none.',
+    failure_at Nullable(DateTime) COMMENT 'Time of that signal.',
+    restored_at Nullable(DateTime) COMMENT 'Service restored: finished_at of the signalling rollback or hotfix when it succeeded, resolved_at of the signalling incident when resolved; null otherwise.',
+    restore_hours Nullable(Float64) COMMENT 'Time to restore: (restored_at - finished_at) in hours.',
+    security_fix_lead_hours Nullable(Float64) COMMENT 'For security_fix changes: finished_at - the earliest detected_at of the findings it fixes (fixes_finding_ids), in hours.',
+    failure_window_seconds UInt32 COMMENT 'The failure window the row was built with (transform Options.DORAWindow).',
+    last_event_source String COMMENT 'Lineage: CloudEvents source of the deployment event that gave the latest state.',
+    last_event_id String COMMENT 'Lineage: CloudEvents id of that event.'
+) ENGINE = MergeTree ORDER BY (service_id, finished_at, deployment_id);
+
+-- dora_changes: one row per change (a production deployment that
+-- succeeded, any trigger but rollback) with its DORA figures. A failure
+-- signal (a production rollback or hotfix of the same service, or an
+-- incident affecting it) marks the latest change of its service that
+-- finished before it, when within 86400 seconds; a change's first
+-- signal gives the kind and the restore time.
+INSERT INTO dora_changes_next (deployment_id, service_id, team, department, trigger, started_at, finished_at,
+    lead_time_hours, gate_blocked, gate_waived, change_failure, failure_signal, failure_signal_id, failure_at,
+    restored_at, restore_hours, security_fix_lead_hours, failure_window_seconds, last_event_source, last_event_id)
+SELECT
+    deployment_id, service_id, team, department, trigger, started_at, finished_at,
+    lead_time_hours, gate_blocked, gate_waived,
+    toUInt8(failure_signal != '') AS change_failure,
+    failure_signal, failure_signal_id, failure_at,
+    if(first_restored_s > 0, toDateTime(first_restored_s), NULL),
+    if(first_restored_s > 0, (first_restored_s - toInt64(finished_at)) / 3600, NULL),
+    security_fix_lead_hours,
+    toUInt32(86400),
+    last_event_source, last_event_id
+FROM
+(
+    SELECT
+        deployment_id, service_id, team, department, trigger, started_at, finished_at, lead_time_hours,
+        gate_blocked, gate_waived, last_event_source, last_event_id, security_fix_lead_hours
+    FROM
+    (
+        SELECT deployment_id, service_id, team, department, trigger, started_at,
+            assumeNotNull(finished_at) AS finished_at, lead_time_hours, gate_blocked, gate_waived,
+            last_event_source, last_event_id
+        FROM deployment_facts
+        WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+    ) AS c
+    ALL LEFT JOIN
+    (
+        -- Security-fix lead time: the change's finish minus the earliest
+        -- detection of the findings it fixes.
+        SELECT deployment_id,
+            toNullable((toInt64(any(finished)) - toInt64(min(detected_at))) / 3600) AS security_fix_lead_hours
+        FROM
+        (
+            SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
+            FROM deployment_facts
+            WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+        ) AS fx
+        ALL INNER JOIN
+        (
+            SELECT finding_id, detected_at FROM findings
+        ) AS fd USING finding_id
+        GROUP BY deployment_id
+    ) AS sf USING deployment_id
+) AS changes
+ALL LEFT JOIN
+(
+    -- Per failed change, its first signal.
+    SELECT
+        target_id AS deployment_id,
+        argMin(kind, tuple(signal_at, signal_id)) AS failure_signal,
+        argMin(signal_id, tuple(signal_at, signal_id)) AS failure_signal_id,
+        toNullable(min(signal_at)) AS failure_at,
+        -- Unix seconds, 0 when not restored: aggregates skip NULLs.
+        argMin(restored_s, tuple(signal_at, signal_id)) AS first_restored_s
+    FROM
+    (
+        -- Each signal marks the latest change of its service that
+        -- finished before it, within the window.
+        SELECT signal_id, kind, signal_at, restored_s,
+            tupleElement(argMax(tuple(change_id), tuple(change_finished, change_id)), 1) AS target_id
+        FROM
+        (
+            SELECT service_id, deployment_id AS signal_id, trigger AS kind, started_at AS signal_at,
+                if(status = 'success' AND isNotNull(finished_at), toInt64(assumeNotNull(finished_at)), toInt64(0)) AS restored_s
+            FROM deployment_facts
+            WHERE environment = 'production' AND trigger IN ('rollback', 'hotfix')
+            UNION ALL
+            SELECT service_id, incident_id AS signal_id, 'incident' AS kind, detected_at AS signal_at,
+                if(status = 'resolved' AND isNotNull(resolved_at), toInt64(assumeNotNull(resolved_at)), toInt64(0)) AS restored_s
+            FROM
+            (
+                SELECT incident_id,
+                    tupleElement(s, 1) AS detected_at, tupleElement(s, 2) AS resolved_at, tupleElement(s, 3) AS status,
+                    arrayJoin(tupleElement(s, 4)) AS service_id
+                FROM
+                (
+                    SELECT incident_id,
+                        argMax(tuple(detected_at, resolved_at, status, affected_service_ids), tuple(event_time, event_id)) AS s
+                    FROM incident_events
+                    GROUP BY incident_id
+                )
+            )
+        ) AS sig
+        ALL INNER JOIN
+        (
+            SELECT service_id, deployment_id AS change_id, assumeNotNull(finished_at) AS change_finished
+            FROM deployment_facts
+            WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+        ) AS ch USING service_id
+        WHERE change_finished < signal_at AND toInt64(signal_at) - toInt64(change_finished) <= 86400
+        GROUP BY service_id, signal_id, kind, signal_at, restored_s
+    )
+    GROUP BY target_id
+) AS failures USING deployment_id;
+
+RENAME TABLE dora_changes_next TO dora_changes;

@@ -1,0 +1,41 @@
+-- The department's DORA figures per team (and for the whole department),
+-- split by whether a security gate blocked the change: changes finished in
+-- the range, changes per week, median lead time, change failure rate with
+-- its Wilson 95% interval, median time to restore, security fixes and
+-- their median lead time.
+SELECT
+    team, gate, changes,
+    changes / weeks AS changes_per_week,
+    median_lead_time_hours,
+    failure_rate,
+    (failure_rate + 1.9208 / changes - 1.96 * sqrt(failure_rate * (1 - failure_rate) / changes + 0.9604 / (changes * changes))) / (1 + 3.8416 / changes) AS failure_rate_ci_low,
+    (failure_rate + 1.9208 / changes + 1.96 * sqrt(failure_rate * (1 - failure_rate) / changes + 0.9604 / (changes * changes))) / (1 + 3.8416 / changes) AS failure_rate_ci_high,
+    median_restore_hours,
+    median_security_fix_lead_hours
+FROM
+(
+    SELECT
+        team, if(gate_blocked = 1, 'blocked', 'not blocked') AS gate,
+        count() AS changes,
+        sum(change_failure) / changes AS failure_rate,
+        quantileExact(0.5)(lead_time_hours) AS median_lead_time_hours,
+        quantileExact(0.5)(restore_hours) AS median_restore_hours,
+        quantileExact(0.5)(security_fix_lead_hours) AS median_security_fix_lead_hours,
+        (toInt64(toDateTime(1782864000)) - toInt64(toDateTime(1767225600))) / 604800 AS weeks
+    FROM
+    (
+        SELECT team, gate_blocked, change_failure, lead_time_hours, restore_hours, security_fix_lead_hours
+        FROM dora_changes
+        WHERE finished_at >= toDateTime(1767225600) AND finished_at <= toDateTime(1782864000)
+            AND department = decodeURLComponent('Engineering')
+            AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
+        UNION ALL
+        SELECT '(department)' AS team, gate_blocked, change_failure, lead_time_hours, restore_hours, security_fix_lead_hours
+        FROM dora_changes
+        WHERE finished_at >= toDateTime(1767225600) AND finished_at <= toDateTime(1782864000)
+            AND department = decodeURLComponent('Engineering')
+            AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
+    )
+    GROUP BY team, gate
+)
+ORDER BY team, gate
