@@ -412,7 +412,7 @@ func plant(t *testing.T, conn driver.Conn, source string, pairs [][2]string) {
 	for _, p := range pairs {
 		tuples = append(tuples, "("+lit(p[0])+", "+lit(p[1])+")")
 	}
-	for _, table := range []string{"department_scorecard", "findings", "deployment_facts"} {
+	for _, table := range []string{"department_scorecard", "findings", "deployment_facts", "dora_changes"} {
 		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '"+table+"'")
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ func ExampleTables() {
 	// deployment_facts
 	// ticket_facts
 	// department_scorecard
+	// dora_changes
 	// impact_stats
 }
 

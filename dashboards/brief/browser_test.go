@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,21 +17,15 @@ import (
 	"github.com/secimpact/impact/internal/simulate"
 )
 
-// chromium finds Debian's chromium (or a Chrome) or fails the test with
-// the command that installs it: a brief nobody opened in a browser is not
-// tested.
+// chromium finds the browser or fails the test with the command that
+// installs it: a brief nobody opened in a browser is not tested.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("IMPACT_CHROMIUM"); p != "" {
-		return p
+	p, err := Chromium()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium is not installed: run `sudo apt-get install -y chromium` (or `make deps-test`, scripts/deps.sh test)")
-	return ""
+	return p
 }
 
 // artifactDir is where test artifacts (the screenshot) are kept:
@@ -65,50 +57,12 @@ type pageResult struct {
 // messages, exceptions and browser log errors while it renders.
 func openInChromium(t *testing.T, file string) pageResult {
 	t.Helper()
-	dir := t.TempDir()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(dir),
-		chromedp.WindowSize(1100, 900),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), allocatorOptions(chromium(t), t.TempDir())...)
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
-
-	var mu sync.Mutex
 	var res pageResult
-	messages := chromedp.Console(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for m, err := range messages {
-			if err != nil {
-				if errors.Is(err, context.Canceled) {
-					return // the test is done and stopped the browser
-				}
-				mu.Lock()
-				res.console = append(res.console, "console stream: "+err.Error())
-				mu.Unlock()
-				return
-			}
-			if m.IsException() || m.Type == "error" || m.Type == "warning" || m.Type == "assert" {
-				mu.Lock()
-				res.console = append(res.console, string(m.Type)+": "+m.String())
-				mu.Unlock()
-			}
-		}
-	}()
+	console := recordConsole(ctx)
 
 	tctx, tcancel := context.WithTimeout(ctx, 90*time.Second)
 	defer tcancel()
@@ -147,11 +101,7 @@ func openInChromium(t *testing.T, file string) pageResult {
 		t.Fatal(err)
 	}
 	// Let late console messages arrive, then stop the browser and the reader.
-	time.Sleep(300 * time.Millisecond)
-	cancel()
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
+	res.console = console.stop(cancel)
 	return res
 }
 

@@ -123,6 +123,7 @@ var sliceChecks = map[string]string{
 	"findings":             "department = @d",
 	"deployment_facts":     "department = @d",
 	"department_scorecard": "department = @d",
+	"dora_changes":         "department = @d",
 	"impact_stats":         "dimension = 'department' AND dimension_value = @d OR dimension = 'team' AND dimension_value IN (SELECT team FROM findings WHERE department = @d AND team != '' UNION ALL SELECT team FROM deployment_facts WHERE department = @d AND team != '')",
 }
 

@@ -119,7 +119,7 @@ func newGen(opts Options, emit func(Record) error) *gen {
 		opts: opts, p: opts.Params, emit: emit,
 		end:   opts.End.Unix(),
 		scale: opts.Scale,
-		rOrg:  stream(1), rSec: stream(2), rDep: stream(3), rCRM: stream(4), rSup: stream(5), rMess: stream(6), rFail: stream(7),
+		rOrg:  stream(1), rSec: stream(2), rDep: stream(3), rCRM: stream(4), rSup: stream(5), rMess: stream(6), rFail: stream(8),
 		catLife: map[string]*life{}, weyls: map[string]*weyl{},
 	}
 	g.start = g.end - int64(opts.Days)*daySec

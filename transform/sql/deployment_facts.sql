@@ -51,7 +51,11 @@ FROM
                     argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id)) AS s
+                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s
                 FROM (SELECT * FROM deployment_events
                 {{- if .Incremental}}
                 WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')

@@ -47,7 +47,11 @@ FROM
                          first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
                          kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                                             event_type = 'support.ticket.solved', 3, 4), event_id)) AS s
+                                             event_type = 'support.ticket.solved', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s
         FROM (SELECT * FROM ticket_events
         {{- if .Incremental}}
         WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')

@@ -150,7 +150,11 @@ FROM
                              event_id, kafka_topic, kafka_partition, kafka_offset,
                              severity, service_id, status, detected_at, fixed_at),
                        tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4), event_id)) AS s,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s,
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
@@ -264,7 +268,11 @@ FROM
             argMax(tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
                          event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                   tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id)) AS s
+                   tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s
         FROM (SELECT * FROM opportunity_events)
         GROUP BY opportunity_id
     )
@@ -379,7 +387,11 @@ FROM
                     argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id)) AS s
+                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s
                 FROM (SELECT * FROM deployment_events)
                 GROUP BY deployment_id
             )
@@ -500,7 +512,11 @@ FROM
                          first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
                          kafka_topic, kafka_partition, kafka_offset),
                    tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                                             event_type = 'support.ticket.solved', 3, 4), event_id)) AS s
+                                             event_type = 'support.ticket.solved', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s
         FROM (SELECT * FROM ticket_events)
         GROUP BY ticket_id
     )
