@@ -38,4 +38,4 @@ FROM
     )
     GROUP BY team, gate
 )
-ORDER BY team, gate
+ORDER BY team != '(department)', team, gate
