@@ -12,12 +12,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
-	"github.com/secimpact/impact/internal/testenv"
-	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
 	"github.com/secimpact/impact/transform/bulk"
 )
@@ -175,23 +172,8 @@ func evaluate(t *testing.T, conn driver.Conn, r AlertRule, end time.Time) (map[s
 // ClickHouse) over a copy of the same tables and must answer the same.
 func TestAlertRulesFire(t *testing.T) {
 	ctx := context.Background()
-	srv := testenv.ClickHouseServer(t)
 	db := "impact_alerts"
-	if err := chconn.EnsureDatabase(ctx, srv.Config(db)); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := chconn.Open(ctx, srv.Config(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := migrations.Apply(ctx, conn, migrations.Options{Database: db, SkipLock: true}); err != nil {
-		t.Fatal(err)
-	}
-	truth, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 13, Days: 90})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, conn, truth := pipelinetest.LoadOwn(t, db, simulate.Options{Seed: 13, Days: 90})
 	end := truth.End
 	plantDepartments(t, conn, end)
 	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: end, Full: true}); err != nil {

@@ -14,8 +14,6 @@ import (
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
-	"github.com/secimpact/impact/internal/testenv"
-	"github.com/secimpact/impact/schemas/migrations"
 )
 
 // TestDepartmentDashboardAsItsReader runs every query of each department's
@@ -29,23 +27,8 @@ import (
 // reader sees its own numbers and nothing else.
 func TestDepartmentDashboardAsItsReader(t *testing.T) {
 	ctx := context.Background()
-	srv := testenv.ClickHouseServer(t)
 	base := "impact_dash"
-	if err := chconn.EnsureDatabase(ctx, srv.Config(base)); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := chconn.Open(ctx, srv.Config(base))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := migrations.Apply(ctx, conn, migrations.Options{Database: base, SkipLock: true}); err != nil {
-		t.Fatal(err)
-	}
-	truth, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 9, Days: 120})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, conn, truth := pipelinetest.LoadOwn(t, base, simulate.Options{Seed: 9, Days: 120})
 	opts := access.Options{
 		SecretsFile: filepath.Join(t.TempDir(), "readers.yaml"),
 		UsersFile:   filepath.Join(srv.Dir(), "users.d", "impact-departments.xml"),

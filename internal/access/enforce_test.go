@@ -23,7 +23,6 @@ import (
 	"github.com/secimpact/impact/internal/sqlcheck"
 	"github.com/secimpact/impact/internal/sqlparam"
 	"github.com/secimpact/impact/internal/testenv"
-	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
 )
 
@@ -43,24 +42,9 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
-	srv := testenv.ClickHouseServer(t)
-	w := &world{srv: srv, base: "impact_access"}
-	cfg := srv.Config(w.base)
-	if err := chconn.EnsureDatabase(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := chconn.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	w.admin = admin
-	if _, err := migrations.Apply(ctx, admin, migrations.Options{Database: w.base, SkipLock: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pipelinetest.Fill(ctx, admin, simulate.Options{Seed: 7, Days: 90}); err != nil {
-		t.Fatal(err)
-	}
+	w := &world{base: "impact_access"}
+	srv, admin, _ := pipelinetest.LoadOwn(t, w.base, simulate.Options{Seed: 7, Days: 90})
+	w.srv, w.admin = srv, admin
 	dir := t.TempDir()
 	w.opts = access.Options{
 		SecretsFile: filepath.Join(dir, "secrets.yaml"),

@@ -22,9 +22,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/chlocal"
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/testenv"
+	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
 	"github.com/secimpact/impact/transform/bulk"
 )
@@ -167,4 +169,30 @@ func valuesOf(ctx context.Context, httpAddr, table string) (string, error) {
 		return "", fmt.Errorf("export %s: status %d: %s", table, resp.StatusCode, b)
 	}
 	return string(b), nil
+}
+
+// LoadOwn is Load on a ClickHouse server of this test alone
+// (testenv.ClickHouseServer), in database db: for tests that change the
+// server itself (a users.d file) or read it over HTTP. The connection is
+// closed and the server stopped when the test ends.
+func LoadOwn(t testing.TB, db string, opts simulate.Options) (*chlocal.Server, driver.Conn, *simulate.Truth) {
+	t.Helper()
+	ctx := context.Background()
+	srv := testenv.ClickHouseServer(t)
+	if err := chconn.EnsureDatabase(ctx, srv.Config(db)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := chconn.Open(ctx, srv.Config(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := migrations.Apply(ctx, conn, migrations.Options{Database: db, SkipLock: true}); err != nil {
+		t.Fatal(err)
+	}
+	truth, err := Fill(ctx, conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, conn, truth
 }

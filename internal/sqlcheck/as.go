@@ -1,15 +1,11 @@
 package sqlcheck
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 )
 
 //go:embed chdb_as.py
@@ -37,21 +33,9 @@ func RunAs(ctx context.Context, setup []string, usersXML string, queries []strin
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("encode chdb request: %w", err)
 	}
-	py := os.Getenv("IMPACT_PYTHON")
-	if py == "" {
-		py = "python3"
-	}
-	cmd := exec.CommandContext(ctx, py, "-c", asScript)
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 3:
-		return Result{}, nil, fmt.Errorf("%w: %s", ErrNoChDB, strings.TrimSpace(stderr.String()))
-	case err != nil:
-		return Result{}, nil, fmt.Errorf("run chdb as a user with %s: %w: %s", py, err, strings.TrimSpace(stderr.String()))
+	stdout, stderr, err := runScript(ctx, "", asScript, in)
+	if err != nil {
+		return Result{}, nil, err
 	}
 	var resp struct {
 		Version string `json:"version"`
@@ -66,8 +50,8 @@ func RunAs(ctx context.Context, setup []string, usersXML string, queries []strin
 			Error string `json:"error"`
 		} `json:"results"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
-		return Result{}, nil, fmt.Errorf("read chdb output: %w: %s", err, strings.TrimSpace(stderr.String()))
+	if err := json.Unmarshal(stdout, &resp); err != nil {
+		return Result{}, nil, fmt.Errorf("read chdb output: %w: %s", err, stderr)
 	}
 	var errs []error
 	for _, s := range resp.Setup {

@@ -81,32 +81,17 @@ type response struct {
 // one *Error per failed statement; with execution, later failures may be
 // consequences of the first.
 func Check(ctx context.Context, stmts []string, opts Options) (Result, error) {
-	py := opts.Python
-	if py == "" {
-		py = os.Getenv("IMPACT_PYTHON")
-	}
-	if py == "" {
-		py = "python3"
-	}
 	in, err := json.Marshal(request{Database: opts.Database, ParseOnly: opts.ParseOnly, Statements: stmts})
 	if err != nil {
 		return Result{}, fmt.Errorf("encode chdb request: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, py, "-c", script)
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 3:
-		return Result{}, fmt.Errorf("%w: %s", ErrNoChDB, strings.TrimSpace(stderr.String()))
-	case err != nil:
-		return Result{}, fmt.Errorf("run chdb check with %s: %w: %s", py, err, strings.TrimSpace(stderr.String()))
+	stdout, stderr, err := runScript(ctx, opts.Python, script, in)
+	if err != nil {
+		return Result{}, err
 	}
 	var resp response
-	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
-		return Result{}, fmt.Errorf("read chdb check output: %w: %s", err, strings.TrimSpace(stderr.String()))
+	if err := json.Unmarshal(stdout, &resp); err != nil {
+		return Result{}, fmt.Errorf("read chdb check output: %w: %s", err, stderr)
 	}
 	if len(resp.Results) != len(stmts) {
 		return Result{}, fmt.Errorf("chdb check answered for %d of %d statements", len(resp.Results), len(stmts))
@@ -144,4 +129,29 @@ func run(t testing.TB, stmts []string, opts Options) Result {
 	}
 	t.Logf("sqlcheck: %d statements ok on ClickHouse %s (chdb)", len(stmts), r.Version)
 	return r
+}
+
+// runScript runs a Python script with in on its standard input and
+// returns its output; exit status 3 means chdb is not importable.
+func runScript(ctx context.Context, py, script string, in []byte) (stdout []byte, stderr string, err error) {
+	if py == "" {
+		py = os.Getenv("IMPACT_PYTHON")
+	}
+	if py == "" {
+		py = "python3"
+	}
+	cmd := exec.CommandContext(ctx, py, "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	stderr = strings.TrimSpace(errOut.String())
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr) && exitErr.ExitCode() == 3:
+		return nil, stderr, fmt.Errorf("%w: %s", ErrNoChDB, stderr)
+	case err != nil:
+		return nil, stderr, fmt.Errorf("run chdb with %s: %w: %s", py, err, stderr)
+	}
+	return out.Bytes(), stderr, nil
 }

@@ -3,7 +3,9 @@
 -- its history) and every department of the scorecard (findings and
 -- deployments as owned at the time, policy exceptions, vendor
 -- assessments, incident contributions). The empty department (a service
--- the catalog does not know) is no department.
+-- the catalog does not know) is no department, and neither is the
+-- scorecard's (unassigned), where incidents naming no contributing
+-- department are shown.
 SELECT department
 FROM
 (
@@ -11,6 +13,6 @@ FROM
     UNION ALL
     SELECT department FROM department_scorecard
 )
-WHERE department != ''
+WHERE department != '' AND department != '(unassigned)'
 GROUP BY department
 ORDER BY department
