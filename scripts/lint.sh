@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 # reach the product's go.mod. `go tool -n` builds the tool (once per
 # version) and prints its path.
 lint=$(go -C tools tool -n golangci-lint)
-exec "$lint" run ./... "$@"
+# Several worktrees on one machine may lint at once: without the flag a
+# second run fails ("parallel golangci-lint is running").
+exec "$lint" run --allow-parallel-runners ./... "$@"
