@@ -44,6 +44,23 @@ type Options struct {
 	Repo string
 }
 
+// Validate names the first bad field: a Repo that is not owner/name, an
+// EffectiveAt the event contract cannot carry (outside the years
+// 1971-2105). Zero values mean "not given" and are checked where a file
+// needs them.
+func (o Options) Validate() error {
+	if o.Repo != "" {
+		owner, name, ok := strings.Cut(o.Repo, "/")
+		if !ok || owner == "" || name == "" || strings.ContainsAny(o.Repo, " \t\n") || strings.Contains(name, "/") {
+			return fmt.Errorf("catalog options: Repo %q is not owner/name", o.Repo)
+		}
+	}
+	if !o.EffectiveAt.IsZero() && (o.EffectiveAt.Year() < 1971 || o.EffectiveAt.Year() > 2105) {
+		return fmt.Errorf("catalog options: EffectiveAt %s is outside the years 1971-2105", o.EffectiveAt.Format(time.DateOnly))
+	}
+	return nil
+}
+
 // Source is the CloudEvents source attribute of catalog events, whichever
 // file they came from: the ownership of a service from a date is one fact,
 // so importing it again from another kind of file replaces it.
@@ -57,6 +74,9 @@ const Source = "catalog"
 // field; the errors of every file are returned joined and nothing is
 // emitted then.
 func Import(ctx context.Context, files []export.File, m *mapping.File, o Options, emit func(export.Outcome) error) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
 	if m == nil {
 		m = &mapping.File{}
 	}
