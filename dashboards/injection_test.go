@@ -270,8 +270,11 @@ func TestHostileVariablesOnClickHouse(t *testing.T) {
 	defer reader.Close()
 	r := Request{From: l.Truth.Start.AddDate(-3, 0, 0), To: l.Truth.End, Interval: time.Hour}
 
-	var source string
-	if err := admin.QueryRow(ctx, "SELECT department FROM department_scorecard ORDER BY department LIMIT 1").Scan(&source); err != nil {
+	var source, sourceTeam string
+	if err := admin.QueryRow(ctx, "SELECT department FROM department_scorecard WHERE department != '(unassigned)' ORDER BY department LIMIT 1").Scan(&source); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.QueryRow(ctx, "SELECT team FROM findings WHERE department = ? AND team != '' ORDER BY team LIMIT 1", source).Scan(&sourceTeam); err != nil {
 		t.Fatal(err)
 	}
 	// Stored names: every hostile value becomes a department, with a team
@@ -289,7 +292,7 @@ func TestHostileVariablesOnClickHouse(t *testing.T) {
 	for _, p := range twins {
 		planted = append(planted, [2]string{p.dept, p.team}, [2]string{p.twinDept, p.twinTeam})
 	}
-	plant(t, admin, source, planted)
+	plant(t, admin, source, sourceTeam, planted)
 	// Values typed in or linked that name no stored department.
 	typed := []map[string]Selection{
 		{"department": Select("x' UNION ALL SELECT * FROM url('" + srv.URL + "/typed', TSV, 's String') --"), "team": SelectAll},
@@ -403,14 +406,43 @@ type twin struct{ dept, team, twinDept, twinTeam string }
 // plant copies the source department's rows of the department tables
 // once for every (department, team) pair, in one INSERT per table (the
 // fact tables are partitioned, so an INSERT per pair would leave
-// thousands of small parts).
-func plant(t *testing.T, conn driver.Conn, source string, pairs [][2]string) {
+// thousands of small parts); in impact_stats, the figures the panels read,
+// the source department's rows and one of its teams' rows (sourceTeam).
+func plant(t *testing.T, conn driver.Conn, source, sourceTeam string, pairs [][2]string) {
 	t.Helper()
 	ctx := context.Background()
 	lit := func(s string) string { return "unhex('" + hex.EncodeToString([]byte(s)) + "')" }
 	var tuples []string
 	for _, p := range pairs {
 		tuples = append(tuples, "("+lit(p[0])+", "+lit(p[1])+")")
+	}
+	var cols []string
+	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'impact_stats'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	for i, m := range []struct{ plain, nested, from string }{{"department", "department_severity", source}, {"team", "team_severity", sourceTeam}} {
+		var exprs []string
+		for _, c := range cols {
+			if c == "dimension_value" {
+				to := fmt.Sprintf("tupleElement(planted, %d)", i+1)
+				c = fmt.Sprintf("if(dimension = '%s', %s, concat(%s, '/', replaceRegexpOne(dimension_value, '(?s)^.*/', '')))", m.plain, to, to)
+			}
+			exprs = append(exprs, c)
+		}
+		sql := fmt.Sprintf("INSERT INTO impact_stats (%s) SELECT %s FROM impact_stats ARRAY JOIN [%s] AS planted WHERE (dimension = '%s' AND dimension_value = %s) OR (dimension = '%s' AND substring(dimension_value, 1, length(%s) + 1) = concat(%s, '/'))",
+			strings.Join(cols, ", "), strings.Join(exprs, ", "), strings.Join(tuples, ", "), m.plain, lit(m.from), m.nested, lit(m.from), lit(m.from))
+		if err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("plant %d departments in impact_stats: %v", len(pairs), err)
+		}
 	}
 	for _, table := range []string{"department_scorecard", "findings", "deployment_facts", "dora_changes"} {
 		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '"+table+"'")

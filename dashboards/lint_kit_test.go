@@ -43,7 +43,16 @@ var forbiddenSQL = []struct {
 var safeVariable = regexp.MustCompile(`decodeURLComponent\('\$\{(\w+):percentencode\}'\)`)
 
 var (
-	macroRef = regexp.MustCompile(`\$__(\w+)`)
+	// Output columns of panel SQL (every alias, subqueries included).
+	outputAlias = regexp.MustCompile(`(?i)\bAS\s+([a-z_][a-z0-9_]*)`)
+	// A column showing a rate or a difference of two figures.
+	rateAlias = regexp.MustCompile(`(?i)(^|_)(rate|share|diff|difference|compliance|change|did)(_|$)`)
+	// The sample size behind a figure: n or n_<what>.
+	nAlias = regexp.MustCompile(`(?i)^n(_[a-z0-9_]+)?$`)
+	// A pooled estimate, and the adjusted one that must stand beside it.
+	pooledAlias   = regexp.MustCompile(`(?i)(^|_)pooled(_|$)`)
+	adjustedAlias = regexp.MustCompile(`(?i)(^|_)adjusted(_|$)`)
+	macroRef      = regexp.MustCompile(`\$__(\w+)`)
 	// Causal wording the statistics rules forbid: figures are associations.
 	causalWords = regexp.MustCompile(`(?i)\b(drove|drives|driven by|caused|causes|because of|leads to|led to|results in)\b`)
 )
@@ -77,11 +86,63 @@ func LintSQL(sql string) []string {
 	return problems
 }
 
+// AdjustedDimension names, for each impact_stats metric that has a
+// segment-adjusted version, the dimension of that version: a panel reading
+// the metric's pooled row must read this one too.
+var AdjustedDimension = map[string]string{
+	"win_rate_diff_fast_minus_slow": "stratified",
+}
+
+// LintFigures returns the problems of a panel query as a figure: a rate or
+// a difference (a column named *rate*, *share*, *diff*, *compliance*,
+// *change*, *did*, or a percentunit panel) without a column giving its n
+// (n or n_<what>); a pooled estimate (a column named *pooled*) without an
+// adjusted one beside it (*adjusted*); a pooled impact_stats row of a
+// metric with an adjusted version without that version. Operational
+// panels (pipeline health) are measurements, not estimates, and exempt.
+func LintFigures(sql string, percent bool) []string {
+	var problems []string
+	var aliases []string
+	for _, m := range outputAlias.FindAllStringSubmatch(sql, -1) {
+		aliases = append(aliases, m[1])
+	}
+	rate, n, pooled, adjusted := "", false, "", false
+	for _, a := range aliases {
+		switch {
+		case nAlias.MatchString(a):
+			n = true
+		case rateAlias.MatchString(a) && rate == "":
+			rate = a
+		}
+		if pooledAlias.MatchString(a) && pooled == "" {
+			pooled = a
+		}
+		adjusted = adjusted || adjustedAlias.MatchString(a)
+	}
+	if rate == "" && percent {
+		rate = "the percentunit values"
+	}
+	if rate != "" && !n {
+		problems = append(problems, fmt.Sprintf("shows a rate or difference (%s) without its n: select the sample size as n or n_<what>", rate))
+	}
+	if pooled != "" && !adjusted {
+		problems = append(problems, fmt.Sprintf("shows a pooled estimate (%s) without the adjusted one beside it (a column named adjusted_*)", pooled))
+	}
+	for metric, dim := range AdjustedDimension {
+		if strings.Contains(sql, "'"+metric+"'") && strings.Contains(sql, "'pooled'") && !strings.Contains(sql, "'"+dim+"'") {
+			problems = append(problems, fmt.Sprintf("reads the pooled %s without its adjusted (%s) row", metric, dim))
+		}
+	}
+	return problems
+}
+
 // Lint checks one exported dashboard JSON against the house rules: every
 // panel has a title, a description stating method, n and evidence level
 // without causal wording, a unit, and takes its data from the ${datasource}
 // variable; every query uses only safe macros and SQL ClickHouse 18.16
-// runs. It returns the problems found, each prefixed with where.
+// runs; a rate or difference comes with its n and a pooled estimate with
+// the adjusted one (LintFigures). It returns the problems found, each
+// prefixed with where.
 func Lint(dashboardJSON []byte) []string {
 	var d struct {
 		UID        string `json:"uid"`
@@ -162,6 +223,15 @@ func Lint(dashboardJSON []byte) []string {
 		if p.FieldConfig.Defaults.Unit == "" {
 			add(where, "no unit")
 		}
+		percent := p.FieldConfig.Defaults.Unit == unitPercent
+		for _, o := range p.FieldConfig.Overrides {
+			for _, prop := range o.Properties {
+				if v, ok := prop.Value.(string); ok && prop.ID == "unit" && v == unitPercent {
+					percent = true
+				}
+			}
+		}
+		operational := strings.Contains(p.Description, "Evidence: "+Operational+".")
 		if p.Datasource == nil || p.Datasource.UID != DatasourceVar || p.Datasource.Type != PluginID {
 			add(where, "datasource is not the %s variable of type %s", DatasourceVar, PluginID)
 		}
@@ -185,6 +255,11 @@ func Lint(dashboardJSON []byte) []string {
 			for _, prob := range LintSQL(t.RawSQL) {
 				add(where, "%s", prob)
 			}
+			if !operational {
+				for _, prob := range LintFigures(t.RawSQL, percent) {
+					add(where, "%s", prob)
+				}
+			}
 		}
 	}
 	return problems
@@ -204,6 +279,12 @@ type lintPanel struct {
 		Defaults struct {
 			Unit string `json:"unit"`
 		} `json:"defaults"`
+		Overrides []struct {
+			Properties []struct {
+				ID    string `json:"id"`
+				Value any    `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
 	} `json:"fieldConfig"`
 	Targets []struct {
 		RefID      string `json:"refId"`

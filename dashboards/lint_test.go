@@ -172,3 +172,62 @@ func TestPanelSQLLint(t *testing.T) {
 		}
 	}
 }
+
+// TestLintFiguresCatches proves each figure rule fires on a business
+// dashboard (the CISO one): a rate or difference without its n, a pooled
+// estimate without the adjusted one, a pooled impact_stats row without its
+// adjusted row; and that operational panels are exempt.
+func TestLintFiguresCatches(t *testing.T) {
+	good, err := ciso().JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := Lint(good); len(probs) != 0 {
+		t.Fatalf("clean dashboard has problems: %v", probs)
+	}
+	tests := []struct {
+		name, sql, unit, want string
+	}{
+		{"rate without n", "SELECT avg(won) AS win_rate FROM deal_facts", unitUSD, "shows a rate or difference (win_rate) without its n"},
+		{"difference without n", "SELECT 0.1 AS adjusted_difference, 0.2 AS ci_low", unitUSD, "shows a rate or difference (adjusted_difference) without its n"},
+		{"percent panel without n", "SELECT avg(won) AS x FROM deal_facts", unitPercent, "shows a rate or difference (the percentunit values) without its n"},
+		{"count is not an n", "SELECT avg(won) AS win_rate, count() AS deals FROM deal_facts", unitUSD, "without its n"},
+		{"pooled without adjusted", "SELECT 0.2 AS pooled_difference, 100 AS n_deals", unitUSD, "shows a pooled estimate (pooled_difference) without the adjusted one"},
+		{"pooled row without its adjusted row", "SELECT estimate AS x, n FROM impact_stats WHERE metric = 'win_rate_diff_fast_minus_slow' AND dimension_value = 'pooled'", unitUSD,
+			"reads the pooled win_rate_diff_fast_minus_slow without its adjusted (stratified) row"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(good, &m); err != nil {
+				t.Fatal(err)
+			}
+			target(m)["rawSql"] = tt.sql
+			p := panel(m)
+			p["fieldConfig"].(map[string]any)["defaults"].(map[string]any)["unit"] = tt.unit
+			p["fieldConfig"].(map[string]any)["overrides"] = []any{}
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if probs := Lint(b); !strings.Contains(strings.Join(probs, "\n"), tt.want) {
+				t.Errorf("problems %q do not mention %q", probs, tt.want)
+			}
+		})
+	}
+	// The same SQL on an operational (pipeline health) panel is a
+	// measurement, not an estimate: no figure rule applies.
+	pipe, err := pipeline().JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(pipe, &m); err != nil {
+		t.Fatal(err)
+	}
+	target(m)["rawSql"] = "SELECT now() AS time, 0.2 AS pooled_reject_rate"
+	b, _ := json.Marshal(m)
+	if probs := Lint(b); len(probs) != 0 {
+		t.Errorf("operational panel: %v", probs)
+	}
+}

@@ -58,7 +58,9 @@ func pipelineDB(t testing.TB, scale float64) (driver.Conn, string, *simulate.Tru
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true}); err != nil {
+	// A named process change, so the difference-in-differences panel has rows.
+	change := transform.Change{Name: "questionnaire-automation", Date: truth.Start.AddDate(0, 4, 0)}
+	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: truth.End, Full: true, Stats: transform.StatsOptions{Changes: []transform.Change{change}}}); err != nil {
 		t.Fatalf("transform: %v", err)
 	}
 	return conn, chCfg.DB(), truth
@@ -298,75 +300,69 @@ func checkCISOTruth(t *testing.T, conn driver.Conn, results map[string][]map[str
 		}
 		return rows[0]
 	}
-	fast, slow := truth.Deals.ByBucket[simulate.BucketFast], truth.Deals.ByBucket[simulate.BucketSlow]
-	tk := truth.Tickets
-	dep := truth.Deployments
-	checks := []struct {
-		sql, col string
-		want     float64
-	}{
-		{"ciso/win_rate_diff.sql", "difference", truth.Deals.FastMinusSlowPooled},
-		{"ciso/win_rate_diff.sql", "n_fast", float64(fast.N)},
-		{"ciso/win_rate_diff.sql", "n_slow", float64(slow.N)},
-		{"ciso/revenue_lost_security.sql", "revenue_lost_usd", truth.Deals.RevenueLostSecurityUSD},
-		{"ciso/revenue_lost_security.sql", "deals_lost_to_security", float64(truth.Deals.LostSecurity)},
-		{"ciso/csat_after_incident.sql", "mean_after_incident", tk.CSATAfterIncident.Mean},
-		{"ciso/csat_after_incident.sql", "n_after_incident", float64(tk.CSATAfterIncident.N)},
-		{"ciso/csat_after_incident.sql", "mean_baseline", tk.CSATAffectedBaseline.Mean},
-		{"ciso/csat_after_incident.sql", "n_baseline", float64(tk.CSATAffectedBaseline.N)},
-		{"ciso/csat_after_incident.sql", "difference", tk.CSATAfterIncident.Mean - tk.CSATAffectedBaseline.Mean},
-		{"ciso/gate_delay.sql", "median_blocked_hours", dep.LeadTimeBlocked.MedianHours},
-		{"ciso/gate_delay.sql", "median_unblocked_hours", dep.LeadTimeUnblocked.MedianHours},
-		{"ciso/gate_delay.sql", "n_blocked", float64(dep.LeadTimeBlocked.N)},
-		{"ciso/gate_delay.sql", "n_unblocked", float64(dep.LeadTimeUnblocked.N)},
-	}
-	for _, c := range checks {
-		if got := num(t, one(c.sql), c.col); !near(got, c.want) {
-			t.Errorf("%s %s = %v, truth %v", c.sql, c.col, got, c.want)
+	// Over the whole simulation every panel shows the all-data row.
+	for _, sql := range []string{"ciso/win_rate_diff.sql", "ciso/revenue.sql", "ciso/csat_change.sql", "ciso/gate_delay.sql"} {
+		if p := one(sql)["period_shown"]; p != "all" {
+			t.Errorf("%s shows period %v, want all", sql, p)
 		}
 	}
-	// The transform's figures shown on the dashboard.
-	stratified := one("ciso/stat_win_rate_stratified.sql")
-	if got := num(t, stratified, "estimate_value"); !near(got, truth.Deals.FastMinusSlowStratified) {
-		t.Errorf("stratified win-rate difference %v, truth %v", got, truth.Deals.FastMinusSlowStratified)
+	w := one("ciso/win_rate_diff.sql")
+	if got := num(t, w, "pooled_difference_confounded_by_segment"); !near(got, truth.Deals.FastMinusSlowPooled) {
+		t.Errorf("pooled difference %v, truth %v", got, truth.Deals.FastMinusSlowPooled)
 	}
-	// impact_stats takes medians with interpolation (stats.Quantile, type 7),
-	// the truth and the panel SQL the middle element (quantileExact): the
-	// two agree only for odd counts, so the figure is checked against the
-	// type-7 medians of the rows the panel above matched to the truth.
-	leads := map[uint8][]float64{}
-	_, _, rows := query(t, context.Background(), conn, "SELECT gate_blocked, assumeNotNull(lead_time_hours) AS h FROM deployment_facts WHERE isNotNull(lead_time_hours)")
-	for _, r := range rows {
-		leads[r["gate_blocked"].(uint8)] = append(leads[r["gate_blocked"].(uint8)], r["h"].(float64))
-	}
-	if got, want := num(t, one("ciso/stat_gate_delay.sql"), "estimate_value"), stats.Quantile(leads[1], 0.5)-stats.Quantile(leads[0], 0.5); !near(got, want) {
-		t.Errorf("gate delay %v, the median difference of deployment_facts %v", got, want)
-	}
-	// The interval must bracket the estimate.
-	for _, sql := range []string{"ciso/win_rate_diff.sql", "ciso/csat_after_incident.sql"} {
-		r := one(sql)
-		if lo, est, hi := num(t, r, "ci_low"), num(t, r, "difference"), num(t, r, "ci_high"); !(lo <= est && est <= hi) {
-			t.Errorf("%s interval [%v, %v] does not bracket %v", sql, lo, hi, est)
+	// The adjusted figure: Mantel-Haenszel over the segments with the
+	// minimum n fast and slow deals, blank when none has.
+	var strata []stats.Stratum
+	n := 0
+	for _, seg := range simulate.Segments {
+		f, sl := truth.Deals.BySegmentLandmarkBucket[seg]["fast"], truth.Deals.BySegmentLandmarkBucket[seg]["slow"]
+		if f.N >= stats.DefaultMinN && sl.N >= stats.DefaultMinN {
+			strata = append(strata, stats.Stratum{X1: f.Won, N1: f.N, X0: sl.Won, N0: sl.N})
+			n += f.N + sl.N
 		}
 	}
-	// Cost of risk per department.
-	got := map[string]float64{}
+	if len(strata) == 0 {
+		if w["adjusted_difference"] != nil || w["evidence_level"] != "insufficient" {
+			t.Errorf("no segment has the minimum n, yet the adjusted difference shows %v (%v)", w["adjusted_difference"], w["evidence_level"])
+		}
+	} else {
+		if got, want := num(t, w, "adjusted_difference"), stats.MantelHaenszelRD(strata, 0.95).Value; !near(got, want) {
+			t.Errorf("adjusted difference %v, truth %v", got, want)
+		}
+		if got := num(t, w, "n_deals"); int(got) != n {
+			t.Errorf("adjusted difference n %v, truth %d", got, n)
+		}
+	}
+	r := one("ciso/revenue.sql")
+	if got := num(t, r, "recorded_lost_to_security_usd"); !near(got, truth.Deals.RevenueLostSecurityUSD) {
+		t.Errorf("revenue recorded lost %v, truth %v", got, truth.Deals.RevenueLostSecurityUSD)
+	}
+	if got := num(t, r, "n_deals_lost_to_security"); int(got) != truth.Deals.LostSecurity {
+		t.Errorf("deals lost to security %v, truth %d", got, truth.Deals.LostSecurity)
+	}
+	// Intervals bracket their estimates where there is one.
+	for _, c := range [][2]string{{"ciso/csat_change.sql", "csat_change"}, {"ciso/gate_delay.sql", "delay_hours"}} {
+		row := one(c[0])
+		if row[c[1]] == nil {
+			continue // below the minimum n at this volume
+		}
+		if lo, est, hi := num(t, row, "ci_low"), num(t, row, c[1]), num(t, row, "ci_high"); !(lo <= est && est <= hi) {
+			t.Errorf("%s interval [%v, %v] does not bracket %v", c[0], lo, hi, est)
+		}
+	}
+	// Incident cost and control spend per department, apart.
+	inc, ctl := map[string]float64{}, map[string]float64{}
 	for _, row := range results["ciso/cost_of_risk_by_department.sql"] {
-		got[row["department"].(string)] = num(t, row, "cost_of_risk_usd")
+		d := row["department"].(string)
+		inc[d], ctl[d] = num(t, row, "incident_cost_usd"), num(t, row, "control_spend_usd")
 	}
 	for d, want := range truth.Departments {
-		if !near(got[d], want.CostOfRiskUSD) {
-			t.Errorf("cost of risk %s = %v, truth %v", d, got[d], want.CostOfRiskUSD)
+		if !near(inc[d], want.IncidentCostUSD) || !near(ctl[d], want.VendorAssessmentCostUSD+want.VendorMonitoringCostUSD) {
+			t.Errorf("%s: incident cost %v, control spend %v; truth %v, %v", d, inc[d], ctl[d], want.IncidentCostUSD, want.VendorAssessmentCostUSD+want.VendorMonitoringCostUSD)
 		}
 	}
-	// The quarterly trend counts every fast and slow deal once.
-	var nFast, nSlow float64
-	for _, row := range results["ciso/win_rate_by_quarter.sql"] {
-		nFast += num(t, row, "fast_deals")
-		nSlow += num(t, row, "slow_deals")
-	}
-	if int(nFast) != fast.N || int(nSlow) != slow.N {
-		t.Errorf("quarterly trend counts %v fast, %v slow deals; truth %d, %d", nFast, nSlow, fast.N, slow.N)
+	if !near(inc["(unassigned)"], truth.Incidents.UnattributedCostUSD) {
+		t.Errorf("unassigned incident cost %v, truth %v", inc["(unassigned)"], truth.Incidents.UnattributedCostUSD)
 	}
 	var lost float64
 	for _, row := range results["ciso/revenue_lost_by_quarter.sql"] {

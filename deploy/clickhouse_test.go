@@ -124,12 +124,24 @@ func TestClickHouseSettingsKnown(t *testing.T) {
 
 	// Server settings of config.d (logger is a section, not a setting).
 	cfg := readXML(t, "deploy/clickhouse/config.d/impact.xml")
+	tz := ""
 	for _, s := range cfg.Children {
 		if s.XMLName.Local == "logger" || len(s.Children) > 0 {
 			continue
 		}
+		if s.XMLName.Local == "timezone" {
+			// Not in system.server_settings: check the zone name instead.
+			tz = strings.TrimSpace(s.Text)
+			stmts = append(stmts, "SELECT toDateTime(0, "+settingLiteral(tz)+")")
+			continue
+		}
 		stmts = append(stmts, fmt.Sprintf(
 			"SELECT throwIf(count() = 0, 'unknown server setting %[1]s') FROM system.server_settings WHERE name = '%[1]s'", s.XMLName.Local))
+	}
+	// Every month and period is computed in the server time zone: the
+	// production server must run in UTC, as the embedded one does.
+	if tz != "UTC" {
+		t.Errorf("config.d/impact.xml timezone %q, want UTC", tz)
 	}
 	res := sqlcheck.RunChDB(t, stmts)
 	t.Logf("%d settings statements ran on ClickHouse %s (chdb)", len(stmts), res.Version)

@@ -219,7 +219,7 @@ func TestInsertExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sev != "high" || cvss == nil || *cvss != 7.4 || kev == nil || *kev != 0 || !detected.Equal(time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)) ||
-		due == nil || !due.Equal(time.Date(2025, 4, 3, 9, 0, 0, 0, time.UTC)) || policy != "default-v1" || title == nil {
+		due != nil || policy != "" || title == nil { // no sla_due_at sent: none stored (the transform derives it)
 		t.Errorf("finding round trip: %s %v %v %v %v %q %v", sev, cvss, kev, detected, due, policy, title)
 	}
 	q = "SELECT affected_account_ids, contributing_departments, records_exposed FROM incident_events FINAL WHERE event_id = 'security.incident.updated-1'"

@@ -14,13 +14,10 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Decoder turns Kafka messages into events. The zero value is ready to use
-// and derives missing sla_due_at with DefaultSLAPolicy.
+// Decoder turns Kafka messages into events. The zero value is ready to
+// use. It keeps a finding's sla_due_at as the source sent it and derives
+// none: the transform owns the SLA policy (transform.SLAPolicy).
 type Decoder struct {
-	// SLA is the remediation SLA policy for findings without sla_due_at.
-	// The zero value means DefaultSLAPolicy; a policy with only a Version
-	// (all durations zero) derives no due dates.
-	SLA SLAPolicy
 	// Window is the accepted range of event times; the zero value is
 	// DefaultEarliest .. now + DefaultMaxSkew.
 	Window TimeWindow
@@ -121,9 +118,6 @@ type state struct {
 	used   int      // vals to clear before the next decode
 	strs   []string // array items; value.lo:hi index them
 	evTime time.Time
-	// slaVersion is the policy version of a derived sla_due_at, "" when the
-	// source sent it.
-	slaVersion string
 }
 
 func (s *state) reset() {
@@ -133,7 +127,7 @@ func (s *state) reset() {
 	s.used = 0
 	clear(s.strs)
 	s.strs = s.strs[:0]
-	s.evTime, s.slaVersion = time.Time{}, ""
+	s.evTime = time.Time{}
 }
 
 // clearVals prepares vals for decoding data of fam.
@@ -346,7 +340,7 @@ func (s *state) binaryEnvelope(value []byte, headers []Header) *Rejection {
 }
 
 // finish validates the envelope, decodes data (unless done inline) and
-// checks every field, then derives sla_due_at.
+// checks every field.
 func (dc *Decoder) finish(s *state) (*family, *Rejection) {
 	a := &s.attrs
 	for i := range a {
@@ -401,33 +395,7 @@ func (dc *Decoder) finish(s *state) (*family, *Rejection) {
 			return nil, reject(f.path, "required", "missing required field")
 		}
 	}
-	if fam.sla != nil {
-		dc.deriveSLA(s, fam.sla)
-	}
 	return fam, nil
-}
-
-// deriveSLA sets sla_due_at from detected_at and the policy when the
-// source did not send it.
-func (dc *Decoder) deriveSLA(s *state, f *slaFields) {
-	due := &s.vals[f.due]
-	if due.set {
-		return
-	}
-	pol := dc.SLA
-	if pol == (SLAPolicy{}) {
-		pol = DefaultSLAPolicy
-	}
-	d, ok := pol.For(s.vals[f.severity].s)
-	if !ok {
-		return
-	}
-	t := s.vals[f.detected].t.Add(d)
-	if t.After(maxDateTime) {
-		return // ClickHouse DateTime cannot hold it; a year-2105 finding has no due date
-	}
-	due.set, due.null, due.t = true, false, t
-	s.slaVersion = pol.Version
 }
 
 var requiredAttr = [nAttrs]bool{true, true, true, true, true, false, false, false}
@@ -726,7 +694,7 @@ func (s *state) event(fam *family, value []byte, headers []Header) *Event {
 		Time:            s.evTime,
 		Data:            s.data,
 		Raw:             raw,
-		Payload:         fam.build(&values{v: s.vals[:len(fam.fields)], items: s.strs, slaVersion: s.slaVersion}),
+		Payload:         fam.build(&values{v: s.vals[:len(fam.fields)], items: s.strs}),
 	}
 }
 

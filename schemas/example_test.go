@@ -21,7 +21,7 @@ func ExampleDecode() {
 	}
 	f := ev.Payload.(*schemas.Finding)
 	fmt.Println(ev.Type, ev.Time, ev.Payload.Table(), ev.Payload.EntityID())
-	fmt.Println("sla_due_at", f.SLADueAt.Format("2006-01-02"), "by policy", f.SLAPolicyVersion)
+	fmt.Println("severity", f.Severity, "sla_due_at sent:", f.SLADueAt != nil) // the transform derives due dates
 
 	// Binary mode: attributes in ce_ headers, data as the value.
 	_, err = schemas.Decode([]byte(`{"deployment_id": "d-1"}`), []schemas.Header{
@@ -38,23 +38,8 @@ func ExampleDecode() {
 	}
 	// Output:
 	// security.finding.opened 2025-03-04 09:15:00 +0000 UTC finding_events F-1
-	// sla_due_at 2025-03-19 by policy default-v1
+	// severity critical sla_due_at sent: false
 	// rejected: field data.service_id, rule required
-}
-
-func ExampleDecoder() {
-	// A stricter, versioned SLA policy: critical findings due in 7 days.
-	dec := schemas.Decoder{SLA: schemas.SLAPolicy{Version: "strict-2026", Critical: 7 * 24 * time.Hour}}
-	ev, err := dec.Decode([]byte(`{"specversion":"1.0","id":"e","source":"s","type":"security.finding.opened",
-	  "time":"2025-03-04T09:00:00Z","data":{"finding_id":"F-2","scanner":"zap","category":"dast",
-	  "severity":"critical","service_id":"svc","status":"open","detected_at":"2025-03-04T09:00:00Z"}}`), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	f := ev.Payload.(*schemas.Finding)
-	fmt.Println(f.SLADueAt.Format("2006-01-02"), f.SLAPolicyVersion)
-	// Output: 2025-03-11 strict-2026
 }
 
 func ExampleDecoder_AppendMessage() {

@@ -123,7 +123,7 @@ func (dc *Decoder) AppendMessage(r *Rows, value []byte, headers []Header, lin Li
 	}
 	c = c[len(vals):]
 	if fam.derivesSLA {
-		c[0].str = append(c[0].str, s.slaVersion)
+		c[0].str = append(c[0].str, "") // sla_policy_version: no due date is derived here
 		c = c[1:]
 	}
 	appendLineage(c, topic, lin, at)

@@ -51,15 +51,13 @@ type family struct {
 	fields []field
 	index  map[string]int
 	build  func(v *values) Payload
-	// derivesSLA: the table ends with sla_policy_version, and the decoder
-	// derives sla_due_at (see SLAPolicy).
+	// derivesSLA: the table ends with sla_policy_version. The decoder
+	// writes it empty (it derives no sla_due_at: the transform owns the
+	// SLA policy); rows of older releases, whose decoder derived a due
+	// date, carry that policy's version and the transform re-derives them.
 	derivesSLA bool
-	sla        *slaFields
 	tbl        *Table
 }
-
-// slaFields are the indexes of the fields SLA derivation reads and sets.
-type slaFields struct{ severity, detected, due int }
 
 func (f *family) init() {
 	f.index = make(map[string]int, len(f.fields))
@@ -70,7 +68,6 @@ func (f *family) init() {
 		cols = append(cols, colDef{fd.name, fieldType(&fd)})
 	}
 	if f.derivesSLA {
-		f.sla = &slaFields{severity: f.index["severity"], detected: f.index["detected_at"], due: f.index["sla_due_at"]}
 		cols = append(cols, colDef{"sla_policy_version", tString})
 	}
 	f.tbl = newTable(f.table, append(cols, lineageDefs...))
@@ -174,10 +171,9 @@ type value struct {
 // values is the decoded data of one event, read back in field order by the
 // family's build function.
 type values struct {
-	v          []value
-	items      []string // array items, indexed by value.lo:hi
-	slaVersion string
-	pos        int
+	v     []value
+	items []string // array items, indexed by value.lo:hi
+	pos   int
 }
 
 func (v *values) next() *value { x := &v.v[v.pos]; v.pos++; return x }

@@ -43,7 +43,6 @@ var families = []*family{
 				EPSS: v.optNum(), KEV: v.optBool(), ServiceID: v.str(), Repo: v.optStr(),
 				Status: v.str(), DetectedAt: v.time(), FixedAt: v.optTime(), DismissedAt: v.optTime(),
 				DismissedReason: v.optStr(), SLADueAt: v.optTime(), InternetFacing: v.optBool(),
-				SLAPolicyVersion: v.slaVersion,
 			}
 		},
 	},
@@ -304,8 +303,10 @@ type Finding struct {
 	DismissedReason *string    `json:"dismissed_reason,omitempty"`
 	SLADueAt        *time.Time `json:"sla_due_at,omitempty"`
 	InternetFacing  *bool      `json:"internet_facing,omitempty"`
-	// SLAPolicyVersion is set by the decoder when it derived SLADueAt from
-	// an SLAPolicy; empty when the source sent sla_due_at.
+	// SLAPolicyVersion is always empty now: sla_due_at is only what the
+	// source sent. Rows stored by earlier releases, whose decoder derived
+	// a due date, carry that policy's version, and the transform (the one
+	// owner of the SLA policy) ignores their sla_due_at.
 	SLAPolicyVersion string `json:"-"`
 }
 

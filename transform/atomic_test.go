@@ -10,7 +10,6 @@ import (
 
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/simulate"
-	"github.com/secimpact/impact/schemas"
 	"github.com/secimpact/impact/transform"
 )
 
@@ -73,7 +72,7 @@ func TestRefreshAtomicForReaders(t *testing.T) {
 			}
 		}()
 	}
-	policy := schemas.DefaultSLAPolicy
+	policy := transform.DefaultSLAPolicy
 	policy.Version = "test-stricter"
 	policy.Critical = 7 * 24 * time.Hour
 	for _, o := range []transform.Options{

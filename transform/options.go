@@ -3,8 +3,6 @@ package transform
 import (
 	"fmt"
 	"time"
-
-	"github.com/secimpact/impact/schemas"
 )
 
 // Validate names the first bad field of o. Zero values are the defaults; a
@@ -19,7 +17,7 @@ func (o Options) validate(connects bool) error {
 	case connects && o.Cluster != "" && o.Dial == nil:
 		return fmt.Errorf("transform options: Cluster %q is set but Dial is nil (a refresh on a cluster connects to every server)", o.Cluster)
 	}
-	if o.SLA != (schemas.SLAPolicy{}) {
+	if o.SLA != (SLAPolicy{}) {
 		if o.SLA.Version == "" {
 			return fmt.Errorf("transform options: SLA.Version is empty (it is recorded with every due date it derives)")
 		}

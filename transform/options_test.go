@@ -8,7 +8,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/secimpact/impact/schemas"
 	"github.com/secimpact/impact/transform"
 	"github.com/secimpact/impact/transform/stats"
 )
@@ -23,16 +22,17 @@ func TestOptionsValidate(t *testing.T) {
 		wantErr string // "" = valid
 	}{
 		{name: "zero value", opts: transform.Options{}},
-		{name: "all set", opts: transform.Options{Overlap: time.Minute, Cluster: "c", Dial: dial, SLA: schemas.DefaultSLAPolicy,
-			Stats: stats.Options{Rules: stats.Rules{MinN: 10}, Confidence: 0.9, Resamples: 500, Seed: 3}}},
+		{name: "all set", opts: transform.Options{Overlap: time.Minute, Cluster: "c", Dial: dial, SLA: transform.DefaultSLAPolicy,
+			Stats: transform.StatsOptions{Options: stats.Options{Rules: stats.Rules{MinN: 10}, Confidence: 0.9, Resamples: 500, Seed: 3}}}},
 		{name: "negative overlap", opts: transform.Options{Overlap: -time.Second}, wantErr: "Overlap -1s is negative"},
 		{name: "cluster without dial", opts: transform.Options{Cluster: "c"}, wantErr: "Dial is nil"},
-		{name: "SLA without version", opts: transform.Options{SLA: schemas.SLAPolicy{High: time.Hour}}, wantErr: "SLA.Version is empty"},
-		{name: "negative SLA", opts: transform.Options{SLA: schemas.SLAPolicy{Version: "v", Medium: -time.Hour}}, wantErr: "SLA.Medium -1h0m0s is negative"},
-		{name: "confidence 1", opts: transform.Options{Stats: stats.Options{Confidence: 1}}, wantErr: "Stats: stats options: Confidence 1 is not in (0, 1)"},
-		{name: "confidence 95", opts: transform.Options{Stats: stats.Options{Confidence: 95}}, wantErr: "Confidence 95"},
-		{name: "negative resamples", opts: transform.Options{Stats: stats.Options{Resamples: -1}}, wantErr: "Resamples -1 is negative"},
-		{name: "negative min n", opts: transform.Options{Stats: stats.Options{Rules: stats.Rules{MinN: -5}}}, wantErr: "Rules.MinN -5 is negative"},
+		{name: "SLA without version", opts: transform.Options{SLA: transform.SLAPolicy{High: time.Hour}}, wantErr: "SLA.Version is empty"},
+		{name: "negative SLA", opts: transform.Options{SLA: transform.SLAPolicy{Version: "v", Medium: -time.Hour}}, wantErr: "SLA.Medium -1h0m0s is negative"},
+		{name: "confidence 1", opts: transform.Options{Stats: transform.StatsOptions{Options: stats.Options{Confidence: 1}}}, wantErr: "Stats: stats options: Confidence 1 is not in (0, 1)"},
+		{name: "confidence 95", opts: transform.Options{Stats: transform.StatsOptions{Options: stats.Options{Confidence: 95}}}, wantErr: "Confidence 95"},
+		{name: "negative resamples", opts: transform.Options{Stats: transform.StatsOptions{Options: stats.Options{Resamples: -1}}}, wantErr: "Resamples -1 is negative"},
+		{name: "change without a date", opts: transform.Options{Stats: transform.StatsOptions{Changes: []transform.Change{{Name: "automation"}}}}, wantErr: `Changes[0] "automation": want a name and a date`},
+		{name: "negative min n", opts: transform.Options{Stats: transform.StatsOptions{Options: stats.Options{Rules: stats.Rules{MinN: -5}}}}, wantErr: "Rules.MinN -5 is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -266,7 +266,8 @@ func snapshot(t *testing.T, conn driver.Conn) map[string]string {
 	for _, table := range transform.Tables() {
 		cols := "*"
 		if table == transform.StatsTable {
-			cols = "metric, dimension, dimension_value, n, estimate, ci_low, ci_high, method, evidence, p_value, p_adjusted, unit, as_of"
+			cols = "metric, dimension, dimension_value, n, estimate, ci_low, ci_high, method, evidence, p_value, p_adjusted, unit, as_of, " +
+				"period, period_grain, period_start, period_end, naive_ci_low, naive_ci_high, cluster, clusters, mde, min_n, enough_n, note"
 		}
 		rows, err := conn.Query(context.Background(), "SELECT "+cols+" FROM "+table)
 		if err != nil {
@@ -303,19 +304,22 @@ func snapshot(t *testing.T, conn driver.Conn) map[string]string {
 }
 
 type statRow struct {
-	n                uint64
-	est, low, high   *float64
-	method, evidence string
+	n                   uint64
+	est, low, high      *float64
+	method, evidence    string
+	naiveLow, naiveHigh *float64
+	cluster             string
+	mde                 *float64
 }
 
 func readStats(t *testing.T, conn driver.Conn) map[string]statRow {
 	t.Helper()
 	out := map[string]statRow{}
-	query(t, conn, "SELECT metric, dimension, dimension_value, n, estimate, ci_low, ci_high, method, evidence FROM impact_stats", nil,
+	query(t, conn, "SELECT metric, dimension, dimension_value, n, estimate, ci_low, ci_high, method, evidence, naive_ci_low, naive_ci_high, cluster, mde FROM impact_stats WHERE period = 'all'", nil,
 		func(r driver.Rows) error {
 			var m, d, v string
 			var s statRow
-			if err := r.Scan(&m, &d, &v, &s.n, &s.est, &s.low, &s.high, &s.method, &s.evidence); err != nil {
+			if err := r.Scan(&m, &d, &v, &s.n, &s.est, &s.low, &s.high, &s.method, &s.evidence, &s.naiveLow, &s.naiveHigh, &s.cluster, &s.mde); err != nil {
 				return err
 			}
 			out[m+"/"+d+"/"+v] = s
@@ -375,4 +379,24 @@ func checkPlanted(t *testing.T, conn driver.Conn, truth *simulate.Truth) {
 	}
 	near("pooled estimate", *pooled.est, truth.Deals.FastMinusSlowPooled)
 	near("stratified estimate", *strat.est, truth.Deals.FastMinusSlowStratified)
+	// The planted account effects make deals of one account go together:
+	// the account-clustered intervals are wider than the independence
+	// ones beside them, and each comparison states its detectable effect.
+	for _, k := range []string{"win_rate_diff_fast_minus_slow/all/pooled", "win_rate_diff_fast_minus_slow/stratified/segment"} {
+		s := get(k)
+		if s.cluster != "account" || s.naiveLow == nil || s.naiveHigh == nil || s.mde == nil {
+			t.Fatalf("%s: cluster %q naive %v %v mde %v", k, s.cluster, s.naiveLow, s.naiveHigh, s.mde)
+		}
+		if w, nw := *s.high-*s.low, *s.naiveHigh-*s.naiveLow; w <= nw {
+			t.Errorf("%s: clustered interval width %.4f not above the naive %.4f", k, w, nw)
+		}
+		t.Logf("%s: clustered [%.4f, %.4f], naive [%.4f, %.4f], mde %.4f", k, *s.low, *s.high, *s.naiveLow, *s.naiveHigh, *s.mde)
+	}
+	rev := get("revenue_associated_slow_reviews_usd/stratified/segment")
+	if *rev.est <= 0 || *rev.low > *rev.est || *rev.high < *rev.est {
+		t.Errorf("revenue associated with slow reviews %v [%v, %v]", *rev.est, *rev.low, *rev.high)
+	}
+	if g := get("gate_delay_hours/all/blocked_minus_unblocked"); g.cluster != "service" || g.naiveLow == nil {
+		t.Errorf("gate delay: cluster %q, naive %v", g.cluster, g.naiveLow)
+	}
 }

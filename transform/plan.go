@@ -3,8 +3,6 @@ package transform
 import (
 	"fmt"
 	"time"
-
-	"github.com/secimpact/impact/schemas"
 )
 
 // Plan returns the statements a refresh sends for the SQL models (the
@@ -20,8 +18,8 @@ func Plan(opts Options, mode string) ([]string, error) {
 	if err := opts.validate(false); err != nil {
 		return nil, err
 	}
-	if opts.SLA == (schemas.SLAPolicy{}) {
-		opts.SLA = schemas.DefaultSLAPolicy
+	if opts.SLA == (SLAPolicy{}) {
+		opts.SLA = DefaultSLAPolicy
 	}
 	if opts.Overlap <= 0 {
 		opts.Overlap = DefaultOverlap

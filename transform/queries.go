@@ -2,27 +2,32 @@ package transform
 
 // The SQL impact_stats reads, in one place. Each reads a fact table (or
 // the latest states of a small typed table) at the grain the statistics
-// need: one row per deal, deployment, ticket, finding.
+// need: one row per deal, incident, assessment, exception; deployments,
+// tickets and findings pre-aggregated into groups small enough to decode
+// fast, with the values a median or a survival curve needs as one array
+// per group. Every group carries its month (toYYYYMM, UTC) so the figures
+// can be computed per month, quarter and year as well as over all data.
+// Every statistic is invariant to the order of rows and of array elements
+// (the computation sorts where order matters), so no server-side sort is
+// needed for correctness; ORDER BY only makes runs easy to compare.
 const (
-	qDeals = `SELECT segment, review_bucket, outcome, ifNull(loss_reason, ''), won, review_turnaround_days, cycle_days, amount_usd FROM deal_facts ORDER BY opportunity_id`
+	qDeals = `SELECT account_id, segment, landmark_bucket, review_bucket, outcome, ifNull(loss_reason, ''), won,
+    review_turnaround_days, cycle_days, amount_usd, toUInt32(toYYYYMM(closed_at)), review_required
+FROM deal_facts ORDER BY opportunity_id`
 
-	// Deployments pre-aggregated per department and gate outcome: the
-	// counts, and the lead times as one array per group. Every statistic
-	// but the bootstrap is invariant to the order of the lead times
-	// (medians and McKean-Schrader sort them, Mann-Whitney rank sums are
-	// exact), so no server-side sort and no million-row string decoding.
-	qDeploymentGroups = `SELECT department, gate_blocked, gate_waived, count() AS n,
-    groupArrayIf(assumeNotNull(lead_time_hours), isNotNull(lead_time_hours)) AS lead
+	// Deployments per service, owner, environment, status, gate outcome
+	// and start month: the count, and the lead times (non-negative: a
+	// first commit stamped after the finish is clock skew).
+	qDeploymentGroups = `SELECT service_id, department, team, environment, status, gate_blocked, gate_waived,
+    toUInt32(toYYYYMM(started_at)) AS month, count() AS n,
+    groupArrayIf(assumeNotNull(lead_time_hours), isNotNull(lead_time_hours) AND assumeNotNull(lead_time_hours) >= 0) AS lead
 FROM deployment_facts
-GROUP BY department, gate_blocked, gate_waived
-ORDER BY department, gate_blocked, gate_waived`
+GROUP BY service_id, department, team, environment, status, gate_blocked, gate_waived, month
+ORDER BY service_id, department, team, environment, status, gate_blocked, gate_waived, month`
 
-	// The bootstrap resamples by position, so it reads the lead times in
-	// deployment order (only for samples small enough to bootstrap).
-	qDeploymentLeads = `SELECT gate_blocked, assumeNotNull(lead_time_hours) FROM deployment_facts WHERE isNotNull(lead_time_hours) ORDER BY deployment_id`
-
-	// Only a median of these is taken, so their order does not matter.
-	qSecurityFix = `SELECT (toInt64(finished_at) - toInt64(detected_at)) / 3600
+	// Security-fix lead times (finding detected -> the deployment that
+	// fixes it finished), by the month the fix shipped.
+	qSecurityFix = `SELECT toUInt32(toYYYYMM(finished_at)), (toInt64(finished_at) - toInt64(detected_at)) / 3600
 FROM
 (
     SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS finished_at
@@ -34,15 +39,14 @@ ALL INNER JOIN
     SELECT finding_id, detected_at FROM findings
 ) AS r1 USING finding_id`
 
-	// Tickets counted per account, incident window, security flag, CSAT
-	// score and affected flag (the account appears in any incident's
-	// affected_account_ids: the accounts whose own baseline metric 12
-	// compares against). Scores are small integers, so the statistics are
-	// computed from the counts in score order, whatever the row order.
-	qTicketGroups = `SELECT account_id, after_incident_30d, security_related, isNotNull(csat_score) AS rated, ifNull(csat_score, 0) AS csat, affected, count() AS n
+	// Tickets counted per account, creation month, incident window,
+	// security flag, CSAT score and affected flag (the account appears in
+	// any incident's affected_account_ids: the accounts whose own baseline
+	// metric 12 compares against).
+	qTicketGroups = `SELECT account_id, month, after_incident_30d, security_related, isNotNull(csat_score) AS rated, ifNull(csat_score, 0) AS csat, affected, count() AS n
 FROM
 (
-    SELECT account_id, after_incident_30d, security_related, csat_score FROM ticket_facts
+    SELECT account_id, toUInt32(toYYYYMM(created_at)) AS month, after_incident_30d, security_related, csat_score FROM ticket_facts
 ) AS l2
 ALL LEFT JOIN
 (
@@ -53,35 +57,50 @@ ALL LEFT JOIN
         FROM (SELECT * FROM incident_events) GROUP BY incident_id
     )
 ) AS r2 USING account_id
-GROUP BY account_id, after_incident_30d, security_related, rated, csat, affected`
+GROUP BY account_id, month, after_incident_30d, security_related, rated, csat, affected
+ORDER BY account_id, month, after_incident_30d, security_related, rated, csat, affected`
 
-	// Findings pre-aggregated per team, department, severity, status, SLA
-	// outcome (2: undecided) and debt flag: the count and the times to fix
-	// in days as one array per group (fixed findings observed, open ones
-	// censored at their age as of @asof, dismissed ones at dismissal).
-	// Kaplan-Meier sorts the times, so their order does not matter.
-	qFindingGroups = `SELECT team, department, severity, status, within, debt, count() AS n, groupArray(days) AS days
+	// Findings per team, department, severity, status, SLA outcome (2: none
+	// yet), debt flag, detection month and due-date cohort month (0: not in
+	// a cohort): the count and the times to fix in days (fixed findings
+	// observed, open ones censored at their age as of @asof, dismissed ones
+	// at dismissal).
+	qFindingGroups = `SELECT team, department, severity, status, within, debt, dmonth, cmonth, count() AS n, groupArray(days) AS days
 FROM
 (
     SELECT team, department, severity, status, ifNull(within_sla, 2) AS within,
         (toInt64(multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
                          status = 'dismissed', ifNull(dismissed_at, last_event_time),
                          toDateTime(@asof))) - toInt64(detected_at)) / 86400 AS days,
-        toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(@asof) - 365 * 86400) AS debt
+        toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(@asof) - 365 * 86400) AS debt,
+        toUInt32(toYYYYMM(detected_at)) AS dmonth,
+        toUInt32(if(isNull(sla_cohort_month), 0, toYYYYMM(assumeNotNull(sla_cohort_month)))) AS cmonth
     FROM findings
 )
-GROUP BY team, department, severity, status, within, debt
-ORDER BY team, department, severity, status, within, debt`
+GROUP BY team, department, severity, status, within, debt, dmonth, cmonth
+ORDER BY team, department, severity, status, within, debt, dmonth, cmonth`
+
+	// Incidents, latest state: detection month, contributing departments,
+	// the cost when known.
+	qIncidents = `SELECT incident_id, toUInt32(toYYYYMM(tupleElement(i, 1))), tupleElement(i, 2), tupleElement(i, 3)
+FROM
+(
+    SELECT incident_id, argMax(tuple(detected_at, contributing_departments, cost_usd), tuple(event_time, event_id)) AS i
+    FROM (SELECT * FROM incident_events) GROUP BY incident_id
+)
+ORDER BY incident_id`
 
 	qCostOfRisk = `SELECT department, sum(cost_of_risk_usd), sum(incidents) FROM department_scorecard GROUP BY department ORDER BY department`
 
 	qVendors = `SELECT tupleElement(s, 1),
+    toUInt32(toYYYYMM(tupleElement(s, 3))),
     toFloat64(ifNull(tupleElement(s, 2), 0)),
+    toFloat64(ifNull(tupleElement(s, 5), 0)),
     if(isNotNull(tupleElement(s, 4)), (toInt64(assumeNotNull(tupleElement(s, 4))) - toInt64(tupleElement(s, 3))) / 86400, NULL)
 FROM
 (
     SELECT assessment_id,
-           argMax(tuple(department, assessment_cost_usd, requested_at, completed_at), tuple(event_time, event_id)) AS s
+           argMax(tuple(department, assessment_cost_usd, requested_at, completed_at, annual_monitoring_cost_usd), tuple(event_time, event_id)) AS s
     FROM (SELECT * FROM vendor_assessment_events) GROUP BY assessment_id
 )
 ORDER BY assessment_id`

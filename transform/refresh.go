@@ -77,9 +77,10 @@ type Options struct {
 	// AsOf is the instant state-dependent figures are computed for (an
 	// open finding is overdue when sla_due_at < AsOf). Zero means now.
 	AsOf time.Time
-	// SLA derives sla_due_at when an event does not carry it. Zero value:
-	// schemas.DefaultSLAPolicy.
-	SLA schemas.SLAPolicy
+	// SLA derives sla_due_at where the source did not send one (the
+	// transform is the one owner of the policy). Zero value:
+	// DefaultSLAPolicy.
+	SLA SLAPolicy
 	// Full forces a full rebuild of every table.
 	Full bool
 	// Overlap moves the watermark this far below the server clock at the
@@ -183,8 +184,8 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 }
 
 func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logger) (Report, error) {
-	if opts.SLA == (schemas.SLAPolicy{}) {
-		opts.SLA = schemas.DefaultSLAPolicy
+	if opts.SLA == (SLAPolicy{}) {
+		opts.SLA = DefaultSLAPolicy
 	}
 	if opts.Overlap <= 0 {
 		opts.Overlap = DefaultOverlap
@@ -365,7 +366,7 @@ func firstError(errs []error) error {
 	return nil
 }
 
-func slaSeconds(p schemas.SLAPolicy, severity string) int64 {
+func slaSeconds(p SLAPolicy, severity string) int64 {
 	d, ok := p.For(severity)
 	if !ok {
 		return 0

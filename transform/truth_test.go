@@ -86,19 +86,24 @@ func observe(t *testing.T, conn driver.Conn, end time.Time) observed {
 	d.ByBucket = map[string]simulate.Rate{}
 	d.BySegment = map[string]simulate.Rate{}
 	d.BySegmentBucket = map[string]map[string]simulate.Rate{}
+	d.ByLandmarkBucket = map[string]simulate.Rate{}
+	d.BySegmentLandmarkBucket = map[string]map[string]simulate.Rate{}
 	d.ByOutcome = map[string]int{}
 	d.RevenueLostBySegment = map[string]float64{}
 	d.CycleSecondsByBucket = map[string]int64{}
 	for _, s := range simulate.Segments {
 		d.BySegmentBucket[s] = map[string]simulate.Rate{}
+		d.BySegmentLandmarkBucket[s] = map[string]simulate.Rate{}
 		for _, b := range simulate.Buckets {
 			d.BySegmentBucket[s][b] = simulate.Rate{}
+			d.BySegmentLandmarkBucket[s][b] = simulate.Rate{}
 		}
 		d.BySegment[s] = simulate.Rate{}
 		d.RevenueLostBySegment[s] = 0
 	}
 	for _, b := range simulate.Buckets {
 		d.ByBucket[b] = simulate.Rate{}
+		d.ByLandmarkBucket[b] = simulate.Rate{}
 		d.CycleSecondsByBucket[b] = 0
 	}
 	query(t, conn, `SELECT review_bucket, segment, outcome, count(), sum(amount_usd), sum(toInt64(closed_at) - toInt64(created_at)),
@@ -127,10 +132,22 @@ func observe(t *testing.T, conn driver.Conn, end time.Time) observed {
 		d.ByBucket[b], d.BySegment[s], d.BySegmentBucket[s][b] = rb, rs, rsb
 		return nil
 	})
-	d.FastMinusSlowPooled = d.ByBucket["fast"].WinRate - d.ByBucket["slow"].WinRate
+	query(t, conn, `SELECT landmark_bucket, segment, outcome, count() FROM deal_facts GROUP BY landmark_bucket, segment, outcome`, nil, func(r driver.Rows) error {
+		var b, s, out string
+		var n uint64
+		if err := r.Scan(&b, &s, &out, &n); err != nil {
+			return err
+		}
+		rb, rsb := d.ByLandmarkBucket[b], d.BySegmentLandmarkBucket[s][b]
+		addRate(&rb, out, int(n))
+		addRate(&rsb, out, int(n))
+		d.ByLandmarkBucket[b], d.BySegmentLandmarkBucket[s][b] = rb, rsb
+		return nil
+	})
+	d.FastMinusSlowPooled = d.ByLandmarkBucket["fast"].WinRate - d.ByLandmarkBucket["slow"].WinRate
 	var strata []stats.Stratum
 	for _, s := range simulate.Segments {
-		f, sl := d.BySegmentBucket[s]["fast"], d.BySegmentBucket[s]["slow"]
+		f, sl := d.BySegmentLandmarkBucket[s]["fast"], d.BySegmentLandmarkBucket[s]["slow"]
 		strata = append(strata, stats.Stratum{X1: f.Won, N1: f.N, X0: sl.Won, N0: sl.N})
 	}
 	d.FastMinusSlowStratified = stats.MantelHaenszelRD(strata, 0.95).Value

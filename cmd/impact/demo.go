@@ -75,6 +75,9 @@ func printSummary(w io.Writer, s demo.Summary, keep bool) {
 	fmt.Fprintf(w, "\nHeadline findings, simulated window %s to %s (seed %d):\n", s.Start.Format("2006-01-02"), s.End.AddDate(0, 0, -1).Format("2006-01-02"), s.Seed)
 	for _, h := range s.Headlines {
 		fmt.Fprintf(w, "  • %s: %s\n", h.Title, figure(h))
+		if c := clustering(h); c != "" {
+			fmt.Fprintf(w, "    %s\n", c)
+		}
 		if h.Wording != "" {
 			fmt.Fprintf(w, "    %s\n", h.Wording)
 		}
@@ -84,9 +87,13 @@ func printSummary(w io.Writer, s demo.Summary, keep bool) {
 		parts = append(parts, fmt.Sprintf("%s %s (n=%d)", h.Value, pct(h.Estimate), h.N))
 	}
 	fmt.Fprintf(w, "  • Win rate by review bucket (Wilson 95%% intervals in the brief): %s\n", strings.Join(parts, ", "))
-	if len(s.CostOfRisk) > 0 {
-		h := s.CostOfRisk[0]
-		fmt.Fprintf(w, "  • Largest cost of risk: %s %s (incidents it contributed to, vendor assessments it asked for)\n", h.Value, usd(h.Estimate))
+	if len(s.IncidentCost) > 0 {
+		h := s.IncidentCost[0]
+		fmt.Fprintf(w, "  • Largest incident cost: %s %s (incidents its decisions contributed to, n = %d incidents)\n", h.Value, usd(h.Estimate), h.N)
+	}
+	if len(s.ControlSpend) > 0 {
+		h := s.ControlSpend[0]
+		fmt.Fprintf(w, "  • Largest control spend: %s %s (assessing and monitoring the tools it asked for; shown apart, not a loss)\n", h.Value, usd(h.Estimate))
 	}
 	ok := 0
 	for _, c := range s.Checks {
@@ -136,27 +143,47 @@ func figure(h demo.Headline) string {
 	if h.Estimate == nil || h.Evidence == "insufficient" {
 		return fmt.Sprintf("n too small (n = %d, %s)", h.N, h.Evidence)
 	}
-	f := func(v *float64) string {
-		if v == nil {
-			return "–"
-		}
-		switch h.Unit {
-		case "ratio":
-			return fmt.Sprintf("%+.1f pp", *v*100)
-		case "usd":
-			return usd(v)
-		case "score":
-			return fmt.Sprintf("%+.2f points", *v)
-		case "hours":
-			return fmt.Sprintf("%+.1f h", *v)
-		}
-		return fmt.Sprintf("%.3g %s", *v, h.Unit)
-	}
+	f := func(v *float64) string { return value(v, h.Unit) }
 	ci := "no interval"
 	if h.Low != nil && h.High != nil {
 		ci = "95% CI " + f(h.Low) + " to " + f(h.High)
 	}
 	return fmt.Sprintf("%s (%s), n = %d, evidence: %s", f(h.Estimate), ci, h.N, h.Evidence)
+}
+
+// value formats one figure in its unit.
+func value(v *float64, unit string) string {
+	if v == nil {
+		return "–"
+	}
+	switch unit {
+	case "ratio":
+		return fmt.Sprintf("%+.1f pp", *v*100)
+	case "usd":
+		return usd(v)
+	case "score":
+		return fmt.Sprintf("%+.2f points", *v)
+	case "hours":
+		return fmt.Sprintf("%+.1f h", *v)
+	}
+	return fmt.Sprintf("%.3g %s", *v, unit)
+}
+
+// clustering says which unit the interval treats as independent and, for
+// a clustered one, what treating every deal or deployment as independent
+// would give: the difference the account and service effects make.
+func clustering(h demo.Headline) string {
+	if h.Cluster == "" || h.Estimate == nil || h.Evidence == "insufficient" {
+		return ""
+	}
+	out := "interval clustered by " + h.Cluster
+	if h.NaiveLow != nil && h.NaiveHigh != nil {
+		out += "; treating each observation as independent would give " + value(h.NaiveLow, h.Unit) + " to " + value(h.NaiveHigh, h.Unit)
+	}
+	if h.MDE != nil {
+		out += "; detectable at 80% power: " + value(h.MDE, h.Unit)
+	}
+	return out
 }
 
 func pct(v *float64) string {

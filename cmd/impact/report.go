@@ -12,11 +12,21 @@ import (
 	"github.com/secimpact/impact/dashboards/brief"
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/config"
+	"github.com/secimpact/impact/transform"
 )
+
+// briefStat is a computed impact_stats row in the brief's form.
+func briefStat(r transform.Stat) brief.Stat {
+	return brief.Stat{Metric: r.Metric, Dimension: r.Dimension, Value: r.Value, Period: r.Period.Name, Grain: r.Period.Grain,
+		Start: r.Period.Start, End: r.Period.End, N: int64(r.N), Estimate: r.Estimate, Low: r.Low, High: r.High,
+		Method: r.Method, Evidence: r.Evidence, P: r.P, Unit: r.Unit, NaiveLow: r.NaiveLow, NaiveHigh: r.NaiveHigh,
+		Cluster: r.Cluster, Clusters: int64(r.Clusters), MDE: r.MDE, MinN: int64(r.MinN), Enough: r.Enough, Note: r.Note}
+}
 
 func init() {
 	var (
 		out, from, to, org string
+		changes            []string
 	)
 	cmd := &cobra.Command{
 		Use:   "report --out brief.html [--from DATE --to DATE]",
@@ -25,18 +35,28 @@ func init() {
 department_scorecard, impact_stats) and writes the executive brief: headline
 figures with n, 95% interval and evidence level, win rate by review bucket,
 revenue lost to security, CSAT around incidents, gate delay, the department
-scorecard with cost of risk, and a plain-language methods section. The file
+scorecard with incident cost and control spend, and a plain-language methods section. The file
 needs no network to open and prints to PDF from a browser.
 
 The period is --from to --to, both dates (YYYY-MM-DD, UTC) and --to included.
 Without them it is the last full calendar quarter before the earlier of now and
 the as-of time of the latest transform run, so a brief of backfilled or
-simulated data covers the last quarter that has data.`,
+simulated data covers the last quarter that has data.
+
+Every figure is read from impact_stats: for each, the stored period (all data,
+a calendar year, quarter or month) that lies inside the brief's period, all data
+when it does, else the longest; the dashboards show the same number for the same
+range. A calendar quarter, month or year gives exactly that period's figures.
+
+--change NAME=YYYY-MM-DD (repeatable) adds the difference-in-differences of win
+rates around a process change (deals that required a security review against
+deals that did not, before and after; with a placebo and the parallel-trends
+caveat), computed with the transform's code over all deals.`,
 		Example: `  impact report --out brief.html
   impact report --out q2.html --from 2026-04-01 --to 2026-06-30`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReport(cmd.Context(), cmd.ErrOrStderr(), cfg.ClickHouse, reportArgs{out: out, from: from, to: to, org: org, now: time.Now()})
+			return runReport(cmd.Context(), cmd.ErrOrStderr(), cfg.ClickHouse, reportArgs{out: out, from: from, to: to, org: org, now: time.Now(), changes: changes})
 		},
 	}
 	f := cmd.Flags()
@@ -44,6 +64,7 @@ simulated data covers the last quarter that has data.`,
 	f.StringVar(&from, "from", "", "first day of the period, YYYY-MM-DD (UTC)")
 	f.StringVar(&to, "to", "", "last day of the period, included, YYYY-MM-DD (UTC)")
 	f.StringVar(&org, "organisation", "", "organisation name for the header")
+	f.StringArrayVar(&changes, "change", nil, "a named process change NAME=YYYY-MM-DD: add its difference-in-differences of win rates (repeatable)")
 	addClickHouseFlags(cmd)
 	rootCmd.AddCommand(cmd)
 }
@@ -51,6 +72,7 @@ simulated data covers the last quarter that has data.`,
 type reportArgs struct {
 	out, from, to, org string
 	now                time.Time
+	changes            []string
 }
 
 // runReport writes the brief for the period the flags select and says
@@ -58,6 +80,14 @@ type reportArgs struct {
 func runReport(ctx context.Context, w io.Writer, cc config.ClickHouse, a reportArgs) error {
 	var p brief.Period
 	var err error
+	var changes []transform.Change
+	for _, c := range a.changes {
+		ch, err := transform.ParseChange(c)
+		if err != nil {
+			return fmt.Errorf("--change: %w", err)
+		}
+		changes = append(changes, ch)
+	}
 	switch {
 	case a.from == "" && a.to == "":
 	case a.from == "" || a.to == "":
@@ -85,7 +115,17 @@ func runReport(ctx context.Context, w io.Writer, cc config.ClickHouse, a reportA
 			return err
 		}
 	}
-	data, err := brief.Load(ctx, conn, p, brief.LoadOptions{Organisation: a.org, Now: a.now})
+	lo := brief.LoadOptions{Organisation: a.org, Now: a.now}
+	if len(changes) > 0 {
+		rows, err := transform.ComputeChanges(ctx, conn, transform.StatsOptions{}, changes)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			lo.Changes = append(lo.Changes, briefStat(r))
+		}
+	}
+	data, err := brief.Load(ctx, conn, p, lo)
 	if err != nil {
 		return err
 	}

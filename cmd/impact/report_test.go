@@ -58,17 +58,21 @@ func TestReportCommand(t *testing.T) {
 		wantPeriod     string // printed period; "" when the command must fail
 		wantErr        string
 		wantInPage     []string
+		changes        []string
 	}{
-		{"default: last full quarter with data", "", "", "2026-04-01..2026-06-30", "", []string{"1 Apr 2026 – 30 Jun 2026", "Win rate by security-review turnaround"}},
-		{"explicit period, --to included", "2026-05-01", "2026-05-31", "2026-05-01..2026-05-31", "", []string{"1 May 2026 – 31 May 2026"}},
-		{"only --from", "2026-05-01", "", "", "give both --from and --to", nil},
-		{"bad date", "2026-13-01", "2026-12-31", "", "--from: want YYYY-MM-DD", nil},
-		{"reversed", "2026-06-01", "2026-05-01", "", "is after --to", nil},
+		{"process change", "", "", "2026-04-01..2026-06-30", "", []string{"Process changes: before and after", "questionnaire-automation", "placebo", "parallel trends"},
+			[]string{"questionnaire-automation=2026-05-01"}},
+		{"bad change", "", "", "", "--change: change \"automation\": want NAME=YYYY-MM-DD", nil, []string{"automation"}},
+		{"default: last full quarter with data", "", "", "2026-04-01..2026-06-30", "", []string{"1 Apr 2026 – 30 Jun 2026", "Win rate by security-review turnaround"}, nil},
+		{"explicit period, --to included", "2026-05-01", "2026-05-31", "2026-05-01..2026-05-31", "", []string{"1 May 2026 – 31 May 2026"}, nil},
+		{"only --from", "2026-05-01", "", "", "give both --from and --to", nil, nil},
+		{"bad date", "2026-13-01", "2026-12-31", "", "--from: want YYYY-MM-DD", nil, nil},
+		{"reversed", "2026-06-01", "2026-05-01", "", "is after --to", nil, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "brief.html")
 			var log bytes.Buffer
-			err := runReport(ctx, &log, reader, reportArgs{out: out, from: c.from, to: c.to, org: "Test Org", now: now})
+			err := runReport(ctx, &log, reader, reportArgs{out: out, from: c.from, to: c.to, org: "Test Org", now: now, changes: c.changes})
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err %v, want %q", err, c.wantErr)

@@ -21,6 +21,8 @@ func init() {
 		interval time.Duration
 		asOf     string
 		plan     string
+		changes  []string
+		sla      string
 	)
 	cmd := &cobra.Command{
 		Use:   "transform",
@@ -35,7 +37,16 @@ It refreshes every --interval until stopped; --once refreshes once and exits.
 One refresh runs at a time per database, across processes and hosts: while
 another holds the transform lock, a refresh waits for it (saying whose it is),
 or with --no-wait exits with an error naming the holder.
---plan full|incremental prints the SQL a refresh sends, without running it.`,
+--plan full|incremental prints the SQL a refresh sends, without running it.
+
+--change NAME=YYYY-MM-DD (repeatable) names a process change, for example
+--change questionnaire-automation=2026-03-01: impact_stats then carries the
+difference-in-differences of win rates of deals that required a security
+review against deals that did not, before and after it (win_rate_did, with a
+placebo before the change; the CISO dashboard's process-change panel).
+--sla-policy "critical=15d,high=30d,medium=90d,low=180d" sets the remediation
+SLA policy (the transform owns it: due dates the source sent are kept, every
+other one follows the policy; a changed policy rebuilds findings).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if asOf != "" {
@@ -44,6 +55,20 @@ or with --no-wait exits with an error naming the holder.
 					return fmt.Errorf("--as-of: %w", err)
 				}
 				opts.AsOf = t
+			}
+			for _, c := range changes {
+				ch, err := transform.ParseChange(c)
+				if err != nil {
+					return fmt.Errorf("--change: %w", err)
+				}
+				opts.Stats.Changes = append(opts.Stats.Changes, ch)
+			}
+			if sla != "" {
+				p, err := transform.ParseSLAPolicy(sla, "")
+				if err != nil {
+					return fmt.Errorf("--sla-policy: %w", err)
+				}
+				opts.SLA = p
 			}
 			if plan != "" {
 				stmts, err := transform.Plan(opts, plan)
@@ -104,5 +129,7 @@ or with --no-wait exits with an error naming the holder.
 	f.StringVar(&asOf, "as-of", "", "RFC 3339 instant state-dependent figures are computed for (default: now)")
 	f.IntVar(&opts.Stats.Rules.MinN, "min-n", 0, "smallest group a statistic is shown for (default 30)")
 	f.StringVar(&plan, "plan", "", "print the SQL of a full or incremental refresh and exit")
+	f.StringArrayVar(&changes, "change", nil, "a named process change NAME=YYYY-MM-DD for the difference-in-differences of win rates (repeatable)")
+	f.StringVar(&sla, "sla-policy", "", `remediation SLA policy, e.g. "critical=15d,high=30d,medium=90d,low=180d" (default that)`)
 	rootCmd.AddCommand(cmd)
 }

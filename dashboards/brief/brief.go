@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -25,21 +26,45 @@ type Figure struct {
 	Evidence   string // descriptive | adjusted | quasi_experiment | experiment | insufficient
 	Wording    string // the sentence, "associated with" not "drove"
 	Suppressed bool   // below the minimum n: shown greyed, no estimate
+	// Period is the stored impact_stats period the figure is (2026-Q2,
+	// all, ...); Cluster what its interval treats as the unit (account,
+	// service; empty: observations independent), NaiveLow/NaiveHigh the
+	// interval assuming independence (NaN: none), MDE the minimum
+	// detectable effect at 80% power (NaN: none), Note what to know.
+	Period              string
+	Cluster             string
+	NaiveLow, NaiveHigh float64
+	MDE                 float64
+	Note                string
 }
 
 // ScorecardRow is one department's line of the scorecard table.
 type ScorecardRow struct {
-	Department         string
-	OpenCritical       int64
-	OpenHigh           int64
-	SLACompliance      float64 // share 0..1; NaN when nothing was due
-	SecurityDebt       int64
-	GateBlockRate      float64 // share 0..1; NaN when no gate evaluations
-	OpenExceptions     int64
-	CostOfRiskUSD      float64
-	IncidentCostUSD    float64
-	VendorCostUSD      float64
-	RemediationCostUSD float64
+	Department     string
+	OpenCritical   int64
+	OpenHigh       int64
+	SLACompliance  float64 // share 0..1 of the findings due in the period; NaN when none was
+	SLAN           int64   // findings due (the n of SLACompliance)
+	SLAMuted       bool    // SLAN below the minimum n
+	SecurityDebt   int64
+	GateBlockRate  float64 // share 0..1; NaN when no deployments
+	Deployments    int64   // the n of GateBlockRate
+	GateMuted      bool
+	OpenExceptions int64
+	// Incident cost and control spend, apart; CostOfRiskUSD is their sum
+	// (the scorecard's cost_of_risk_usd), not shown as one figure.
+	IncidentCostUSD      float64
+	ControlSpendUSD      float64
+	IncidentsCostUnknown int64 // incidents whose cost is not known yet
+	CostOfRiskUSD        float64
+}
+
+// TrendRow is one quarter of the trend table.
+type TrendRow struct {
+	Quarter string
+	Start   time.Time
+	WinRate Figure // adjusted fast-minus-slow difference
+	CSAT    Figure // within-account CSAT change
 }
 
 // Data is everything the brief shows. Load fills it from the analyst
@@ -52,14 +77,21 @@ type Data struct {
 
 	Headlines []Figure
 
-	WinRateByBucket []Bar // won/closed per review bucket, Wilson interval
-	WinRateNote     string
-	RevenueLost     Figure // closed-lost deals with loss_reason = security
-	CSAT            []Bar  // baseline vs within 30 days after an incident
-	GateLeadTime    []Bar  // median lead time, blocked vs not
-	CostOfRisk      []Bar  // per department
-	Scorecard       []ScorecardRow
-	Confounding     []Figure // pooled vs stratified win-rate difference
+	WinRateByBucket   []Bar    // won/closed per landmark review bucket, Wilson interval
+	Confounding       []Figure // pooled (confounded by segment) and adjusted win-rate difference
+	Segments          []Figure // the difference within each segment
+	RevenueLost       Figure   // what sales recorded as lost to security
+	RevenueAssociated Figure   // adjusted difference x slow-review pipeline
+	CSAT              []Bar    // baseline vs within 30 days after an incident
+	GateLeadTime      []Bar    // median lead time, blocked vs not (like with like)
+	IncidentCost      []Bar    // per department, apart from...
+	ControlSpend      []Bar    // ...control spend per department
+	Scorecard         []ScorecardRow
+	Trend             []TrendRow // quarters up to the period's end
+	Changes           []Figure   // difference-in-differences of named process changes
+	// Periods are the stored impact_stats periods the figures came from
+	// (one when the brief's period is a stored month, quarter or year).
+	Periods []string
 }
 
 //go:embed brief.html.tmpl
@@ -70,6 +102,9 @@ var page = template.Must(template.New("brief").Funcs(template.FuncMap{
 	"pct":      formatShare,
 	"usd":      formatUSD,
 	"interval": formatInterval,
+	"naive":    formatNaive,
+	"p":        formatP,
+	"join":     strings.Join,
 	"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"lastday":  func(t time.Time) string { return t.UTC().Add(-time.Second).Format("2 Jan 2006") },
 }).Parse(pageTemplate))
@@ -77,7 +112,7 @@ var page = template.Must(template.New("brief").Funcs(template.FuncMap{
 // Render writes the brief as one HTML document.
 func Render(w io.Writer, d Data) error {
 	charts := struct {
-		WinRate, CSAT, Gate, Cost template.HTML
+		WinRate, CSAT, Gate, Incidents, Controls template.HTML
 	}{}
 	var err error
 	if charts.WinRate, err = barChart("Win rate by security-review turnaround", "win rate (%)", d.WinRateByBucket, false); err != nil {
@@ -89,7 +124,10 @@ func Render(w io.Writer, d Data) error {
 	if charts.Gate, err = barChart("Deployment lead time, gate-blocked vs not", "median lead time (hours)", d.GateLeadTime, false); err != nil {
 		return err
 	}
-	if charts.Cost, err = barChart("Cost of risk by department", "USD", d.CostOfRisk, true); err != nil {
+	if charts.Incidents, err = barChart("Incident cost by department", "USD", d.IncidentCost, true); err != nil {
+		return err
+	}
+	if charts.Controls, err = barChart("Control spend by department", "USD", d.ControlSpend, true); err != nil {
 		return err
 	}
 	if err := page.Execute(w, struct {
@@ -142,6 +180,28 @@ func formatUSD(v float64) string {
 		s = "−" + s
 	}
 	return s
+}
+
+// formatNaive is the independence interval beside a clustered one.
+func formatNaive(f Figure) string {
+	if f.Cluster == "" || math.IsNaN(f.NaiveLow) || math.IsNaN(f.NaiveHigh) {
+		return ""
+	}
+	lo, hi := formatNumber(f.NaiveLow), formatNumber(f.NaiveHigh)
+	if f.Unit == "USD" {
+		lo, hi = formatUSD(f.NaiveLow), formatUSD(f.NaiveHigh)
+	}
+	return "clustered by " + f.Cluster + "; treating each observation as independent would give " + lo + " to " + hi
+}
+
+func formatP(p float64) string {
+	switch {
+	case math.IsNaN(p):
+		return "–"
+	case p < 0.001:
+		return "< 0.001"
+	}
+	return fmt.Sprintf("%.3f", p)
 }
 
 func formatInterval(f Figure) string {

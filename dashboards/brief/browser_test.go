@@ -139,8 +139,8 @@ func TestBriefInChromium(t *testing.T) {
 	if len(res.console) > 0 {
 		t.Errorf("console errors while rendering:\n  %s", strings.Join(res.console, "\n  "))
 	}
-	if res.charts != 4 {
-		t.Errorf("%d charts (svg.chart) rendered, want 4", res.charts)
+	if res.charts != 5 {
+		t.Errorf("%d charts (svg.chart) rendered, want 5", res.charts)
 	}
 	for i, w := range res.chartBoxes {
 		if w < 200 {

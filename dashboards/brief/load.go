@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -64,7 +65,7 @@ func DefaultPeriod(ctx context.Context, conn driver.Conn, now time.Time) (Period
 // the order Load sends them (for checks on other servers).
 func Statements(p Period) ([]string, error) {
 	var out []string
-	for _, name := range []string{"as_of.sql", "deals.sql", "tickets.sql", "deployments.sql", "scorecard.sql"} {
+	for _, name := range []string{"as_of.sql", "stats.sql", "trend.sql", "scorecard.sql"} {
 		q, err := statement(name, p)
 		if err != nil {
 			return nil, err
@@ -93,23 +94,56 @@ func statement(name string, p Period) (string, error) {
 	return q, nil
 }
 
-// LoadOptions configure Load. The zero value uses 95% intervals, the
-// default minimum n (stats.DefaultMinN), 2000 bootstrap resamples, seed 1.
+// LoadOptions configure Load. The zero value is what the transform
+// stored; Changes adds difference-in-differences figures computed by the
+// caller with the transform's code (transform.ComputeChanges).
 type LoadOptions struct {
-	// Options are the statistics' settings, the ones transform computes
-	// impact_stats with.
-	stats.Options
 	// Organisation is printed in the header.
 	Organisation string
 	// Now is the generated-at time; zero means time.Now().
 	Now time.Time
+	// Changes are extra rows (win_rate_did, win_rate_did_placebo) for
+	// process changes the transform was not told about.
+	Changes []Stat
 }
 
-// Load fills Data for period p from the analyst tables of conn's database
-// (deal_facts, ticket_facts, deployment_facts, department_scorecard). The
-// period figures are computed here with the transform/stats procedures
-// over the fact rows of the period, because impact_stats holds whole-window
-// figures only.
+// Validate names the first bad field: a Changes row that is not a
+// difference-in-differences figure of a named change.
+func (o LoadOptions) Validate() error {
+	for i, r := range o.Changes {
+		if (r.Metric != "win_rate_did" && r.Metric != "win_rate_did_placebo") || r.Dimension != "change" || r.Value == "" {
+			return fmt.Errorf("brief options: Changes[%d] is %s/%s/%q, want win_rate_did or win_rate_did_placebo of a named change", i, r.Metric, r.Dimension, r.Value)
+		}
+	}
+	return nil
+}
+
+// Stat is one impact_stats row as the brief reads it.
+type Stat struct {
+	Metric, Dimension, Value string
+	Period, Grain            string
+	Start, End               time.Time
+	N                        int64
+	Estimate, Low, High      float64 // NaN: null
+	Method, Evidence         string
+	P                        float64
+	Unit                     string
+	NaiveLow, NaiveHigh      float64
+	Cluster                  string
+	Clusters                 int64
+	MDE                      float64
+	MinN                     int64
+	Enough                   bool
+	Note                     string
+}
+
+// Load fills Data for period p. Every figure is read from impact_stats,
+// the one computation the dashboards and impact demo read too: for each
+// figure the longest stored period (month, quarter, year or all data)
+// inside p, the rule the dashboards apply to their time range, so the
+// brief of a quarter shows the quarter's row and the dashboards show the
+// same number for the same range. The department table's stocks and costs
+// come from department_scorecard.
 func Load(ctx context.Context, conn driver.Conn, p Period, o LoadOptions) (Data, error) {
 	if !p.From.Before(p.To) {
 		return Data{}, fmt.Errorf("brief period %s: from must be before to", p)
@@ -117,29 +151,125 @@ func Load(ctx context.Context, conn driver.Conn, p Period, o LoadOptions) (Data,
 	if err := o.Validate(); err != nil {
 		return Data{}, fmt.Errorf("brief: %w", err)
 	}
-	if o.Confidence == 0 {
-		o.Confidence = stats.DefaultConfidence
-	}
-	if o.Resamples == 0 {
-		o.Resamples = stats.DefaultResamples
-	}
-	if o.Seed == 0 {
-		o.Seed = 1
-	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	minN := o.Rules.MinN
-	if minN == 0 {
-		minN = stats.DefaultMinN
+	rows, err := readStats(ctx, conn, "stats.sql", p)
+	if err != nil {
+		return Data{}, err
 	}
-	d := Data{Organisation: o.Organisation, From: p.From.UTC(), To: p.To.UTC(), GeneratedAt: o.Now.UTC(), MinN: int64(minN)}
-	for _, step := range []func(context.Context, driver.Conn, Period, LoadOptions, *Data) error{loadDeals, loadTickets, loadDeployments, loadScorecard} {
-		if err := step(ctx, conn, p, o, &d); err != nil {
-			return Data{}, err
+	s := newStore(rows)
+	d := Data{Organisation: o.Organisation, From: p.From.UTC(), To: p.To.UTC(), GeneratedAt: o.Now.UTC(), MinN: s.minN()}
+	loadDeals(s, &d)
+	loadTickets(s, &d)
+	loadDeployments(s, &d)
+	if err := loadScorecard(ctx, conn, p, s, &d); err != nil {
+		return Data{}, err
+	}
+	trend, err := readStats(ctx, conn, "trend.sql", p)
+	if err != nil {
+		return Data{}, err
+	}
+	loadTrend(trend, &d)
+	loadChanges(s, o.Changes, &d)
+	d.Periods = s.used()
+	return d, nil
+}
+
+// readStats runs an embedded impact_stats query for p.
+func readStats(ctx context.Context, conn driver.Conn, name string, p Period) ([]Stat, error) {
+	var out []Stat
+	err := query(ctx, conn, name, p, func(r driver.Rows) error {
+		var s Stat
+		var n, clusters, minN uint64
+		var est, lo, hi, pv, nlo, nhi, mde *float64
+		var enough uint8
+		if err := r.Scan(&s.Metric, &s.Dimension, &s.Value, &s.Period, &s.Grain, &s.Start, &s.End, &n, &est, &lo, &hi,
+			&s.Method, &s.Evidence, &pv, &s.Unit, &nlo, &nhi, &s.Cluster, &clusters, &mde, &minN, &enough, &s.Note); err != nil {
+			return err
+		}
+		s.N, s.Clusters, s.MinN, s.Enough = int64(n), int64(clusters), int64(minN), enough == 1
+		s.Estimate, s.Low, s.High, s.P, s.NaiveLow, s.NaiveHigh, s.MDE = val(est), val(lo), val(hi), val(pv), val(nlo), val(nhi), val(mde)
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+func val(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// store holds the impact_stats rows inside the period and picks, per
+// figure, the longest stored period (ties: the latest).
+type store struct {
+	by   map[string][]Stat
+	seen map[string]bool
+}
+
+func newStore(rows []Stat) *store {
+	s := &store{by: map[string][]Stat{}, seen: map[string]bool{}}
+	for _, r := range rows {
+		k := r.Metric + "/" + r.Dimension + "/" + r.Value
+		s.by[k] = append(s.by[k], r)
+	}
+	return s
+}
+
+// Pick returns the row the brief shows for metric/dimension/value among
+// rows, all inside the period: all data when it lies inside (it holds
+// every other period's rows), else the longest stored period, ties broken
+// by the latest end. The dashboards' SQL applies the same rule.
+func Pick(rows []Stat) (Stat, bool) {
+	if len(rows) == 0 {
+		return Stat{}, false
+	}
+	best := rows[0]
+	for _, r := range rows[1:] {
+		if (r.Grain == "all") != (best.Grain == "all") {
+			if r.Grain == "all" {
+				best = r
+			}
+			continue
+		}
+		span, bspan := r.End.Sub(r.Start), best.End.Sub(best.Start)
+		if span > bspan || (span == bspan && r.End.After(best.End)) {
+			best = r
 		}
 	}
-	return d, nil
+	return best, true
+}
+
+func (s *store) get(metric, dim, value string) (Stat, bool) {
+	r, ok := Pick(s.by[metric+"/"+dim+"/"+value])
+	if ok {
+		s.seen[r.Period] = true
+	}
+	return r, ok
+}
+
+func (s *store) minN() int64 {
+	for _, rows := range s.by {
+		for _, r := range rows {
+			if r.MinN > 0 {
+				return r.MinN
+			}
+		}
+	}
+	return int64(stats.DefaultMinN)
+}
+
+// used lists the stored periods the figures came from.
+func (s *store) used() []string {
+	var out []string
+	for p := range s.seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // query runs one embedded statement for p and calls scan for every row.
@@ -164,87 +294,78 @@ func query(ctx context.Context, conn driver.Conn, name string, p Period, scan fu
 	return nil
 }
 
-var (
-	bucketOrder  = []string{"none", "fast", "medium", "slow", "incomplete"}
-	segmentOrder = []string{"smb", "mid_market", "enterprise"}
-)
+var bucketOrder = []string{"none", "fast", "medium", "slow", "incomplete"}
 
-func loadDeals(ctx context.Context, conn driver.Conn, p Period, o LoadOptions, d *Data) error {
-	type wn struct{ won, n int }
-	byB := map[string]*wn{}
-	bySB := map[string]*wn{}
-	var lost float64
-	var nLost int
-	err := query(ctx, conn, "deals.sql", p, func(r driver.Rows) error {
-		var seg, bucket, outcome, reason string
-		var won uint8
-		var amount float64
-		if err := r.Scan(&seg, &bucket, &won, &outcome, &reason, &amount); err != nil {
-			return err
-		}
-		for _, k := range []struct {
-			m map[string]*wn
-			k string
-		}{{byB, bucket}, {bySB, seg + "/" + bucket}} {
-			if k.m[k.k] == nil {
-				k.m[k.k] = &wn{}
-			}
-			k.m[k.k].n++
-			k.m[k.k].won += int(won)
-		}
-		if outcome == "lost" && reason == "security" {
-			lost += amount
-			nLost++
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+// figure turns a row into a Figure, scaled (100 for percentage points).
+func figure(title string, r Stat, unit string, scale float64) Figure {
+	f := Figure{Title: title, Estimate: scale * r.Estimate, Low: scale * r.Low, High: scale * r.High, N: r.N, Unit: unit,
+		Method: methodName(r), Evidence: r.Evidence, Period: r.Period, Cluster: r.Cluster,
+		NaiveLow: scale * r.NaiveLow, NaiveHigh: scale * r.NaiveHigh, MDE: scale * r.MDE, Note: r.Note}
+	if !r.Enough || r.Evidence == stats.Insufficient {
+		f.Evidence = stats.Insufficient
 	}
-	get := func(m map[string]*wn, k string) wn {
-		if v := m[k]; v != nil {
-			return *v
-		}
-		return wn{}
+	return f
+}
+
+var methodNames = map[string]string{
+	"mantel_haenszel_rd_ols_cluster_cr1_t": "Mantel-Haenszel by segment, account-clustered t interval",
+	"diff_ols_cluster_cr1_t":               "difference, account-clustered t interval",
+	"stratified_rd_x_slow_pipeline":        "adjusted difference x slow-review pipeline",
+	"paired_account_mean_diff_t":           "paired per-account mean difference, t interval",
+	"median_diff_cluster_bootstrap":        "difference of medians, service cluster bootstrap",
+	"did_ols_cluster_cr1_t":                "difference-in-differences, account-clustered t interval",
+	"wilson":                               "Wilson",
+	"mean_t":                               "mean, t interval",
+	"median_order_statistic":               "median, order-statistic interval",
+	"sum":                                  "sum",
+}
+
+func methodName(r Stat) string {
+	if n, ok := methodNames[r.Method]; ok {
+		return n
 	}
-	r, c := o.Rules, o.Confidence
+	return r.Method
+}
+
+func loadDeals(s *store, d *Data) {
 	for _, b := range bucketOrder {
-		g := get(byB, b)
-		e := stats.Wilson(g.won, g.n, c)
-		bar := Bar{Label: b, N: int64(g.n), Muted: !r.Enough(g.n)}
-		if g.n > 0 {
-			bar.Value, bar.Low, bar.High, bar.HasRange = 100*e.Value, 100*e.Low, 100*e.High, true
+		r, ok := s.get("win_rate", "review_bucket", b)
+		bar := Bar{Label: b}
+		if ok {
+			bar = estimateBar(b, r, 100)
 		}
 		d.WinRateByBucket = append(d.WinRateByBucket, bar)
 	}
-	f, s := get(byB, "fast"), get(byB, "slow")
-	pooled := stats.NewcombeDiff(f.won, f.n, s.won, s.n, c)
-	var strata []stats.Stratum
-	for _, seg := range segmentOrder {
-		fs, ss := get(bySB, seg+"/fast"), get(bySB, seg+"/slow")
-		strata = append(strata, stats.Stratum{X1: fs.won, N1: fs.n, X0: ss.won, N0: ss.n})
+	adj, ok := s.get("win_rate_diff_fast_minus_slow", "stratified", "segment")
+	if ok {
+		head := figure("Win-rate difference, fast vs slow security reviews, within segments", adj, "pp", 100)
+		head.Wording = fmt.Sprintf("Within the same customer segment, deals whose security review took 5 days or less are associated with a win rate %s percentage points %s than deals whose review was still pending 15 days after the request.",
+			formatNumber(math.Abs(adj.Estimate*100)), higherLower(adj.Estimate))
+		if het, ok := s.get("win_rate_diff_heterogeneity", "stratified", "segment"); ok && !math.IsNaN(het.P) {
+			head.Wording += fmt.Sprintf(" Whether it differs between segments: p = %s.", formatP(het.P))
+		}
+		d.Headlines = append(d.Headlines, suppress(head))
+		d.Confounding = append(d.Confounding, head)
 	}
-	mh := stats.MantelHaenszelRD(strata, c)
-	pooledFig := pp("pooled (all segments together)", pooled, "Newcombe hybrid score", r.Evidence(stats.Descriptive, f.n, s.n), f.n+s.n)
-	mhFig := pp("stratified by customer segment", mh, "Mantel-Haenszel, Greenland-Robins variance", r.Evidence(stats.Adjusted, f.n, s.n), mh.N)
-	d.Confounding = []Figure{pooledFig, mhFig}
-	head := mhFig
-	head.Title = "Win-rate difference, fast vs slow security reviews"
-	head.Wording = fmt.Sprintf("Within the same customer segment, deals whose security review took 5 days or less are associated with a win rate %s percentage points %s than deals whose review took more than 15 days.",
-		formatNumber(math.Abs(mh.Value*100)), higherLower(mh.Value))
-	d.Headlines = append(d.Headlines, suppress(head))
-	d.WinRateNote = fmt.Sprintf("Fast vs slow, pooled: %s pp (%s); within segments: %s pp (%s).",
-		formatNumber(pooledFig.Estimate), formatInterval(pooledFig), formatNumber(mhFig.Estimate), formatInterval(mhFig))
-
-	d.RevenueLost = Figure{Title: "Revenue lost to security reasons", Estimate: lost, Low: math.NaN(), High: math.NaN(), N: int64(nLost),
-		Unit: "USD", Method: "sum of amount_usd", Evidence: stats.Descriptive,
-		Wording: "Amount of deals closed as lost whose recorded loss reason was security."}
-	d.Headlines = append(d.Headlines, d.RevenueLost)
-	return nil
-}
-
-func pp(title string, e stats.Estimate, method, evidence string, n int) Figure {
-	return Figure{Title: title, Estimate: 100 * e.Value, Low: 100 * e.Low, High: 100 * e.High, N: int64(n), Unit: "pp", Method: method, Evidence: evidence}
+	if pooled, ok := s.get("win_rate_diff_fast_minus_slow", "all", "pooled"); ok {
+		f := figure("pooled (all segments together): confounded by segment", pooled, "pp", 100)
+		d.Confounding = append([]Figure{f}, d.Confounding...)
+	}
+	for _, seg := range []string{"smb", "mid_market", "enterprise"} {
+		if r, ok := s.get("win_rate_diff_fast_minus_slow", "segment", seg); ok {
+			d.Segments = append(d.Segments, figure(seg, r, "pp", 100))
+		}
+	}
+	if r, ok := s.get("revenue_lost_security_usd", "all", "pooled"); ok {
+		d.RevenueLost = figure("Revenue recorded as lost to security", r, "USD", 1)
+		d.RevenueLost.Wording = "Amount of deals closed as lost whose recorded loss reason was security: what sales wrote, not a causal estimate."
+		d.Headlines = append(d.Headlines, d.RevenueLost)
+	}
+	if r, ok := s.get("revenue_associated_slow_reviews_usd", "stratified", "segment"); ok {
+		d.RevenueAssociated = figure("Revenue associated with slow reviews", r, "USD", 1)
+		d.RevenueAssociated.Wording = "The adjusted win-rate difference times the amount of slow-review deals: what those deals are associated with having lost against the fast-review win rate, with its interval."
+		d.Headlines = append(d.Headlines, suppress(d.RevenueAssociated))
+	}
 }
 
 func higherLower(v float64) string {
@@ -264,121 +385,63 @@ func suppress(f Figure) Figure {
 	}
 	if f.Low <= 0 && f.High >= 0 {
 		f.Wording += " The interval includes zero: the data do not show a clear difference."
+		if !math.IsNaN(f.MDE) && f.MDE > 0 {
+			f.Wording += fmt.Sprintf(" Only a difference of about %s %s or more would have been detected reliably (80%% power).", formatNumber(f.MDE), f.Unit)
+		}
 	}
 	return f
 }
 
-func loadTickets(ctx context.Context, conn driver.Conn, p Period, o LoadOptions, d *Data) error {
-	type acct struct{ after, before []float64 }
-	accounts := map[string]*acct{}
-	var after, base []float64
-	err := query(ctx, conn, "tickets.sql", p, func(r driver.Rows) error {
-		var id string
-		var a uint8
-		var score float64
-		if err := r.Scan(&id, &a, &score); err != nil {
-			return err
+func loadTickets(s *store, d *Data) {
+	for _, g := range []struct{ label, value string }{{"own baseline", "0_affected_accounts"}, {"30 days after an incident", "1"}} {
+		r, ok := s.get("csat", "after_incident_30d", g.value)
+		bar := Bar{Label: g.label}
+		if ok {
+			bar = estimateBar(g.label, r, 1)
 		}
-		if accounts[id] == nil {
-			accounts[id] = &acct{}
-		}
-		if a == 1 {
-			after = append(after, score)
-			accounts[id].after = append(accounts[id].after, score)
-		} else {
-			base = append(base, score)
-			accounts[id].before = append(accounts[id].before, score)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+		d.CSAT = append(d.CSAT, bar)
 	}
-	r, c := o.Rules, o.Confidence
-	d.CSAT = append(d.CSAT, estimateBars(r, c, stats.MeanT, group{"own baseline", base}, group{"30 days after an incident", after})...)
-	ids := make([]string, 0, len(accounts))
-	for id := range accounts {
-		ids = append(ids, id)
+	r, ok := s.get("csat_incident_drop", "paired", "account")
+	if !ok {
+		return
 	}
-	sort.Strings(ids)
-	var paired []float64
-	for _, id := range ids {
-		a := accounts[id]
-		if len(a.after) > 0 && len(a.before) > 0 {
-			paired = append(paired, mean(a.after)-mean(a.before))
-		}
-	}
-	e := stats.MeanT(paired, c)
-	f := Figure{Title: "CSAT change after security incidents", Estimate: e.Value, Low: e.Low, High: e.High, N: int64(len(paired)),
-		Unit: "points", Method: "paired per-account mean difference, t interval", Evidence: r.Evidence(stats.QuasiExperiment, len(paired))}
+	f := figure("CSAT change after security incidents", r, "points", 1)
 	f.Wording = fmt.Sprintf("Tickets an account filed within 30 days after a security incident affecting it are associated with a CSAT %s points %s than the same account's other tickets (n = accounts with both).",
-		formatNumber(math.Abs(e.Value)), higherLower(e.Value))
+		formatNumber(math.Abs(r.Estimate)), higherLower(r.Estimate))
 	d.Headlines = append(d.Headlines, suppress(f))
-	return nil
 }
 
-// group is one labelled sample of a bar chart.
-type group struct {
-	label string
-	x     []float64
-}
-
-// estimateBars is one bar per group: estimate applied to its sample at
-// confidence c (see estimateBar).
-func estimateBars(r stats.Rules, c float64, estimate func([]float64, float64) stats.Estimate, groups ...group) []Bar {
-	bars := make([]Bar, 0, len(groups))
-	for _, g := range groups {
-		bars = append(bars, estimateBar(g.label, len(g.x), estimate(g.x, c), r))
-	}
-	return bars
-}
-
-// estimateBar is the bar of an estimate over n observations, muted below
-// the minimum n, its interval drawn only when it has one.
-func estimateBar(label string, n int, e stats.Estimate, r stats.Rules) Bar {
-	bar := Bar{Label: label, N: int64(n), Muted: !r.Enough(n)}
-	if n > 0 {
-		bar.Value, bar.Low, bar.High = e.Value, e.Low, e.High
-		bar.HasRange = !math.IsNaN(e.Low) && !math.IsNaN(e.High)
+// estimateBar is the bar of a row, muted below the minimum n, its
+// interval drawn only when it has one.
+func estimateBar(label string, r Stat, scale float64) Bar {
+	bar := Bar{Label: label, N: r.N, Muted: !r.Enough}
+	if r.N > 0 && !math.IsNaN(r.Estimate) {
+		bar.Value, bar.Low, bar.High = scale*r.Estimate, scale*r.Low, scale*r.High
+		bar.HasRange = !math.IsNaN(r.Low) && !math.IsNaN(r.High)
+		if !bar.HasRange {
+			bar.Low, bar.High = bar.Value, bar.Value
+		}
 	}
 	return bar
 }
 
-func mean(x []float64) float64 {
-	s := 0.0
-	for _, v := range x {
-		s += v
-	}
-	return s / float64(len(x))
-}
-
-func loadDeployments(ctx context.Context, conn driver.Conn, p Period, o LoadOptions, d *Data) error {
-	var blocked, unblocked []float64
-	err := query(ctx, conn, "deployments.sql", p, func(r driver.Rows) error {
-		var b uint8
-		var h float64
-		if err := r.Scan(&b, &h); err != nil {
-			return err
+func loadDeployments(s *store, d *Data) {
+	for _, g := range []struct{ label, value string }{{"not blocked", "0"}, {"gate-blocked", "1"}} {
+		r, ok := s.get("deploy_lead_time_hours", "gate_blocked", g.value)
+		bar := Bar{Label: g.label}
+		if ok {
+			bar = estimateBar(g.label, r, 1)
 		}
-		if b == 1 {
-			blocked = append(blocked, h)
-		} else {
-			unblocked = append(unblocked, h)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+		d.GateLeadTime = append(d.GateLeadTime, bar)
 	}
-	r, c := o.Rules, o.Confidence
-	d.GateLeadTime = append(d.GateLeadTime, estimateBars(r, c, stats.MedianCI, group{"not blocked", unblocked}, group{"gate-blocked", blocked})...)
-	e := stats.BootstrapMedianDiff(blocked, unblocked, o.Resamples, c, o.Seed)
-	f := Figure{Title: "Deployment delay when a security gate blocks", Estimate: e.Value, Low: e.Low, High: e.High, N: int64(len(blocked) + len(unblocked)),
-		Unit: "h", Method: "difference of median lead times, bootstrap", Evidence: r.Evidence(stats.Descriptive, len(blocked), len(unblocked))}
-	f.Wording = fmt.Sprintf("Deployments whose commit a failing blocking gate held are associated with a median lead time %s hours %s than the others (%d blocked of %d).",
-		formatNumber(math.Abs(e.Value)), longerShorter(e.Value), len(blocked), len(blocked)+len(unblocked))
+	r, ok := s.get("gate_delay_hours", "all", "blocked_minus_unblocked")
+	if !ok {
+		return
+	}
+	f := figure("Deployment delay when a security gate blocks", r, "h", 1)
+	f.Wording = fmt.Sprintf("Comparing like with like (%s), deployments whose commit a failing blocking gate held are associated with a median lead time %s hours %s than the others.",
+		r.Note, formatNumber(math.Abs(r.Estimate)), longerShorter(r.Estimate))
 	d.Headlines = append(d.Headlines, suppress(f))
-	return nil
 }
 
 func longerShorter(v float64) string {
@@ -388,48 +451,111 @@ func longerShorter(v float64) string {
 	return "longer"
 }
 
-func loadScorecard(ctx context.Context, conn driver.Conn, p Period, o LoadOptions, d *Data) error {
-	var total float64
-	var top ScorecardRow
+func loadScorecard(ctx context.Context, conn driver.Conn, p Period, s *store, d *Data) error {
 	err := query(ctx, conn, "scorecard.sql", p, func(r driver.Rows) error {
 		var row ScorecardRow
-		var oc, oh, within, breached, debt, deps, blocked, exc uint64
-		if err := r.Scan(&row.Department, &oc, &oh, &within, &breached, &debt, &deps, &blocked, &exc,
-			&row.CostOfRiskUSD, &row.IncidentCostUSD, &row.VendorCostUSD); err != nil {
+		var oc, oh, debt, exc, unknown uint64
+		if err := r.Scan(&row.Department, &oc, &oh, &debt, &exc, &row.IncidentCostUSD, &row.ControlSpendUSD, &unknown); err != nil {
 			return err
 		}
 		if row.Department == "" {
 			row.Department = "(not in catalog)"
 		}
-		row.OpenCritical, row.OpenHigh, row.SecurityDebt, row.OpenExceptions = int64(oc), int64(oh), int64(debt), int64(exc)
+		row.OpenCritical, row.OpenHigh, row.SecurityDebt, row.OpenExceptions, row.IncidentsCostUnknown = int64(oc), int64(oh), int64(debt), int64(exc), int64(unknown)
+		row.CostOfRiskUSD = row.IncidentCostUSD + row.ControlSpendUSD
 		row.SLACompliance, row.GateBlockRate = math.NaN(), math.NaN()
-		if within+breached > 0 {
-			row.SLACompliance = float64(within) / float64(within+breached)
+		dept := row.Department
+		if dept == "(not in catalog)" {
+			dept = ""
 		}
-		if deps > 0 {
-			row.GateBlockRate = float64(blocked) / float64(deps)
+		// Rates from impact_stats, so they equal the dashboards'.
+		if st, ok := s.get("sla_compliance", "department", dept); ok {
+			row.SLACompliance, row.SLAN, row.SLAMuted = st.Estimate, st.N, !st.Enough
+		}
+		if st, ok := s.get("gate_block_rate", "department", dept); ok {
+			row.GateBlockRate, row.Deployments, row.GateMuted = st.Estimate, st.N, !st.Enough
 		}
 		d.Scorecard = append(d.Scorecard, row)
-		if row.CostOfRiskUSD > 0 {
-			d.CostOfRisk = append(d.CostOfRisk, Bar{Label: row.Department, Value: row.CostOfRiskUSD, Low: row.CostOfRiskUSD, High: row.CostOfRiskUSD})
-		}
-		total += row.CostOfRiskUSD
-		if row.CostOfRiskUSD > top.CostOfRiskUSD {
-			top = row
+		if row.IncidentCostUSD > 0 || row.ControlSpendUSD > 0 {
+			d.IncidentCost = append(d.IncidentCost, Bar{Label: row.Department, Value: row.IncidentCostUSD, Low: row.IncidentCostUSD, High: row.IncidentCostUSD})
+			d.ControlSpend = append(d.ControlSpend, Bar{Label: row.Department, Value: row.ControlSpendUSD, Low: row.ControlSpendUSD, High: row.ControlSpendUSD})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	f := Figure{Title: "Cost of risk, all departments", Estimate: total, Low: math.NaN(), High: math.NaN(), N: int64(len(d.Scorecard)),
-		Unit: "USD", Method: "sum over departments", Evidence: stats.Descriptive}
-	if top.Department != "" && total > 0 {
-		f.Wording = fmt.Sprintf("%s carries the largest share: %s (%s of it from incidents its decisions contributed to). n = departments.",
-			top.Department, formatUSD(top.CostOfRiskUSD), formatUSD(top.IncidentCostUSD))
+	if r, ok := s.get("incident_cost_usd", "all", "total"); ok {
+		f := figure("Incident cost", r, "USD", 1)
+		unknown := 0.0
+		if u, ok := s.get("incidents_cost_unknown", "all", "total"); ok {
+			unknown = u.Estimate
+		}
+		f.Wording = fmt.Sprintf("Cost of the %d security incidents detected in the period, charged to the departments whose decisions contributed (incidents naming none: (unassigned)).", r.N)
+		if unknown > 0 {
+			f.Wording += fmt.Sprintf(" %.0f of them have no cost yet: a lower bound.", unknown)
+		}
+		d.Headlines = append(d.Headlines, f)
 	}
-	d.Headlines = append(d.Headlines, f)
+	if r, ok := s.get("control_spend_usd", "all", "total"); ok {
+		f := figure("Control spend", r, "USD", 1)
+		f.Wording = fmt.Sprintf("Cost of assessing and monitoring the %d vendor tools departments asked for in the period: spend on controls, not a loss.", r.N)
+		d.Headlines = append(d.Headlines, f)
+	}
 	return nil
+}
+
+// loadTrend keeps the quarterly rows of the two trend figures up to the
+// period's end.
+func loadTrend(rows []Stat, d *Data) {
+	byQ := map[string]*TrendRow{}
+	for _, r := range rows {
+		t := byQ[r.Period]
+		if t == nil {
+			t = &TrendRow{Quarter: r.Period, Start: r.Start}
+			byQ[r.Period] = t
+		}
+		switch r.Metric {
+		case "win_rate_diff_fast_minus_slow":
+			t.WinRate = figure(r.Period, r, "pp", 100)
+		case "csat_incident_drop":
+			t.CSAT = figure(r.Period, r, "points", 1)
+		}
+	}
+	for _, t := range byQ {
+		d.Trend = append(d.Trend, *t)
+	}
+	sort.Slice(d.Trend, func(i, j int) bool { return d.Trend[i].Start.Before(d.Trend[j].Start) })
+}
+
+// loadChanges lists the difference-in-differences figures: stored ones and
+// those computed for this brief.
+func loadChanges(s *store, extra []Stat, d *Data) {
+	add := func(r Stat) {
+		f := figure(r.Value, r, "pp", 100)
+		if r.Metric == "win_rate_did_placebo" {
+			f.Title = r.Value + " (placebo, before the change)"
+		}
+		d.Changes = append(d.Changes, f)
+	}
+	seen := map[string]bool{}
+	for _, r := range extra {
+		seen[r.Metric+"/"+r.Value] = true
+		add(r)
+	}
+	var keys []string
+	for k := range s.by {
+		if strings.HasPrefix(k, "win_rate_did") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r, ok := s.get(strings.SplitN(k, "/", 3)[0], "change", strings.SplitN(k, "/", 3)[2])
+		if ok && !seen[r.Metric+"/"+r.Value] {
+			add(r)
+		}
+	}
 }
 
 // ErrNoAnalystTables is returned (wrapped) when the database lacks the

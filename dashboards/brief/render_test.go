@@ -33,15 +33,18 @@ func sampleData() Data {
 		RevenueLost:  Figure{Estimate: 1.25e6, N: 17},
 		CSAT:         []Bar{{Label: "baseline", Value: 4.2, Low: 4.1, High: 4.3, N: 900, HasRange: true}, {Label: "after incident", Value: 3.6, Low: 3.4, High: 3.8, N: 240, HasRange: true}},
 		GateLeadTime: []Bar{{Label: "not blocked", Value: 20, N: 3000}, {Label: "blocked", Value: 38, N: 300}},
-		CostOfRisk:   []Bar{{Label: "Engineering", Value: 420000}, {Label: "Marketing", Value: 130000}, {Label: "Sales", Value: 90000}},
+		IncidentCost: []Bar{{Label: "Engineering", Value: 400000}, {Label: "Marketing", Value: 100000}, {Label: "(unassigned)", Value: 90000}},
+		ControlSpend: []Bar{{Label: "Engineering", Value: 20000}, {Label: "Marketing", Value: 30000}, {Label: "(unassigned)", Value: 0}},
 		Scorecard: []ScorecardRow{
-			{Department: "Engineering", OpenCritical: 3, OpenHigh: 27, SLACompliance: 0.81, SecurityDebt: 4, GateBlockRate: 0.07, OpenExceptions: 1, CostOfRiskUSD: 420000},
-			{Department: "Marketing", SLACompliance: nan, GateBlockRate: nan, OpenExceptions: 5, CostOfRiskUSD: 130000},
+			{Department: "Engineering", OpenCritical: 3, OpenHigh: 27, SLACompliance: 0.81, SLAN: 120, SecurityDebt: 4, GateBlockRate: 0.07, Deployments: 900, OpenExceptions: 1,
+				IncidentCostUSD: 400000, ControlSpendUSD: 20000, IncidentsCostUnknown: 2},
+			{Department: "Marketing", SLACompliance: nan, GateBlockRate: nan, OpenExceptions: 5, IncidentCostUSD: 100000, ControlSpendUSD: 30000},
 		},
 		Confounding: []Figure{
-			{Title: "pooled", Estimate: 9.8, Low: 4.2, High: 15.3, N: 450, Unit: "pp", Method: "Newcombe"},
-			{Title: "stratified by segment", Estimate: 14.2, Low: 6.1, High: 21.9, N: 450, Unit: "pp", Method: "Mantel-Haenszel"},
+			{Title: "pooled (all segments together): confounded by segment", Estimate: 19.8, Low: 14.2, High: 25.3, N: 450, Unit: "pp", Method: "difference, account-clustered t interval"},
+			{Title: "within segments", Estimate: 14.2, Low: 6.1, High: 21.9, N: 450, Unit: "pp", Method: "Mantel-Haenszel by segment, account-clustered t interval"},
 		},
+		Periods: []string{"2026-Q3"},
 	}
 }
 
@@ -53,14 +56,14 @@ func TestRenderSelfContained(t *testing.T) {
 	html := buf.String()
 	for _, want := range []string{
 		"<svg", "Win rate by security-review turnaround", "14.2 pp", "95% CI 6.10 to 21.9 pp",
-		"$1.25M", "n too small", "Engineering", "81%", "Associated with", "stratified by segment",
+		"$1.25M", "n too small", "Engineering", "81% (120)", "Associated with", "confounded by segment", "+2 unknown", "stored period 2026-Q3",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("brief lacks %q", want)
 		}
 	}
-	if n := strings.Count(html, "<svg"); n != 4 {
-		t.Errorf("brief has %d charts, want 4", n)
+	if n := strings.Count(html, "<svg"); n != 5 {
+		t.Errorf("brief has %d charts, want 5", n)
 	}
 	// Self-contained: nothing fetched from anywhere.
 	for _, bad := range []string{"http://", "https://", "<script", "<link", "@import", "src="} {

@@ -27,6 +27,7 @@ import (
 	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/schemas/migrations"
+	"github.com/secimpact/impact/transform/stats"
 )
 
 //go:embed sql/*.sql
@@ -80,13 +81,21 @@ type Summary struct {
 	Stages    []Stage    `json:"stages"`
 	Seconds   float64    `json:"seconds"` // whole run, servers included
 	Headlines []Headline `json:"headlines"`
-	// WinRateByBucket is the whole-window win rate per review bucket.
+	// WinRateByBucket is the whole-window win rate per landmark review bucket.
 	WinRateByBucket []Headline `json:"win_rate_by_bucket"`
-	CostOfRisk      []Headline `json:"cost_of_risk_by_department"`
-	Checks          []Check    `json:"checks"` // observed vs the simulation's truth
-	Paths           Paths      `json:"paths"`
-	ClickHouse      CHInfo     `json:"clickhouse"`
-	Kafka           KafkaInfo  `json:"kafka"`
+	// CostOfRisk is the scorecard's incident cost + control spend per
+	// department (kept for the analyst contract); IncidentCost and
+	// ControlSpend are the two parts the demo shows, apart.
+	CostOfRisk   []Headline `json:"cost_of_risk_by_department"`
+	IncidentCost []Headline `json:"incident_cost_by_department"`
+	ControlSpend []Headline `json:"control_spend_by_department"`
+	// Brief is the brief's headline figures for its period (the last full
+	// quarter): the same stored rows the dashboards show for that range.
+	Brief      []BriefFigure `json:"brief_headlines"`
+	Checks     []Check       `json:"checks"` // observed vs the simulation's truth
+	Paths      Paths         `json:"paths"`
+	ClickHouse CHInfo        `json:"clickhouse"`
+	Kafka      KafkaInfo     `json:"kafka"`
 }
 
 // PeriodJSON is the brief's period, To exclusive.
@@ -116,6 +125,27 @@ type Headline struct {
 	Method    string   `json:"method"`
 	Evidence  string   `json:"evidence"`
 	Wording   string   `json:"wording,omitempty"`
+	// Cluster is what the interval treats as the unit (account, service);
+	// NaiveLow/NaiveHigh the interval treating observations as independent.
+	Cluster   string   `json:"cluster,omitempty"`
+	NaiveLow  *float64 `json:"naive_ci_low,omitempty"`
+	NaiveHigh *float64 `json:"naive_ci_high,omitempty"`
+	MDE       *float64 `json:"detectable_at_80pct_power,omitempty"`
+	Period    string   `json:"period"`
+	Note      string   `json:"note,omitempty"`
+}
+
+// BriefFigure is one headline of the brief (percentage points for win-rate
+// differences).
+type BriefFigure struct {
+	Title    string   `json:"title"`
+	Estimate *float64 `json:"estimate"`
+	Low      *float64 `json:"ci_low"`
+	High     *float64 `json:"ci_high"`
+	N        int64    `json:"n"`
+	Unit     string   `json:"unit"`
+	Evidence string   `json:"evidence"`
+	Period   string   `json:"period"`
 }
 
 // Check compares one observed figure with the simulation's truth.
@@ -239,12 +269,25 @@ func count(ctx context.Context, conn driver.Conn, name string) (uint64, error) {
 	return n, nil
 }
 
+// headlineOrder is the order the demo prints its headlines in: the
+// adjusted estimate first, the pooled one beside it.
+var headlineOrder = []string{"win_rate_diff_fast_minus_slow/stratified", "win_rate_diff_fast_minus_slow/all", "revenue_lost_security_usd/all",
+	"revenue_associated_slow_reviews_usd/stratified", "csat_incident_drop/paired", "gate_delay_hours/all"}
+
 var titles = map[string]string{
-	"win_rate_diff_fast_minus_slow/stratified": "Win-rate difference, fast (<= 5 d) minus slow (> 15 d) security reviews, within segments",
-	"win_rate_diff_fast_minus_slow/all":        "Win-rate difference, fast minus slow reviews, all segments pooled",
-	"revenue_lost_security_usd/all":            "Revenue of deals lost to security reasons",
-	"csat_incident_drop/paired":                "CSAT change after a security incident, same accounts",
-	"gate_delay_hours/all":                     "Extra median deployment lead time when a security gate blocks",
+	"win_rate_diff_fast_minus_slow/stratified":       "Win-rate difference, fast (<= 5 d) minus slow (pending at 15 d) security reviews, within segments",
+	"win_rate_diff_fast_minus_slow/all":              "Win-rate difference, pooled over segments (confounded by segment: quote the one above)",
+	"revenue_lost_security_usd/all":                  "Revenue recorded as lost to security",
+	"revenue_associated_slow_reviews_usd/stratified": "Revenue associated with slow reviews (adjusted difference x slow-review pipeline)",
+	"csat_incident_drop/paired":                      "CSAT change after a security incident, same accounts",
+	"gate_delay_hours/all":                           "Extra median deployment lead time when a security gate blocks, like with like",
+}
+
+func ptr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 // headlines reads the whole-window figures of impact_stats.
@@ -261,7 +304,8 @@ func headlines(ctx context.Context, conn driver.Conn, sum *Summary) error {
 	var byKey = map[string]Headline{}
 	for rows.Next() {
 		var h Headline
-		if err := rows.Scan(&h.Metric, &h.Dimension, &h.Value, &h.N, &h.Estimate, &h.Low, &h.High, &h.Unit, &h.Method, &h.Evidence); err != nil {
+		if err := rows.Scan(&h.Metric, &h.Dimension, &h.Value, &h.N, &h.Estimate, &h.Low, &h.High, &h.Unit, &h.Method, &h.Evidence,
+			&h.NaiveLow, &h.NaiveHigh, &h.Cluster, &h.MDE, &h.Period, &h.Note); err != nil {
 			return fmt.Errorf("read headline figures: %w", err)
 		}
 		switch h.Metric {
@@ -269,8 +313,14 @@ func headlines(ctx context.Context, conn driver.Conn, sum *Summary) error {
 			h.Title = "Win rate, review bucket " + h.Value
 			sum.WinRateByBucket = append(sum.WinRateByBucket, h)
 		case "cost_of_risk_usd":
-			h.Title = "Cost of risk, " + h.Value
+			h.Title = "Incident cost + control spend, " + h.Value
 			sum.CostOfRisk = append(sum.CostOfRisk, h)
+		case "incident_cost_usd":
+			h.Title = "Incident cost, " + h.Value
+			sum.IncidentCost = append(sum.IncidentCost, h)
+		case "control_spend_usd":
+			h.Title = "Control spend, " + h.Value
+			sum.ControlSpend = append(sum.ControlSpend, h)
 		default:
 			byKey[h.Metric+"/"+h.Dimension] = h
 		}
@@ -278,7 +328,7 @@ func headlines(ctx context.Context, conn driver.Conn, sum *Summary) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read headline figures: %w", err)
 	}
-	for _, k := range []string{"win_rate_diff_fast_minus_slow/stratified", "win_rate_diff_fast_minus_slow/all", "revenue_lost_security_usd/all", "csat_incident_drop/paired", "gate_delay_hours/all"} {
+	for _, k := range headlineOrder {
 		h, ok := byKey[k]
 		if !ok {
 			continue
@@ -293,7 +343,9 @@ func headlines(ctx context.Context, conn driver.Conn, sum *Summary) error {
 		order[b] = i
 	}
 	sortBy(sum.WinRateByBucket, func(a, b Headline) bool { return order[a.Value] < order[b.Value] })
-	sortBy(sum.CostOfRisk, func(a, b Headline) bool { return val(a.Estimate) > val(b.Estimate) })
+	for _, s := range [][]Headline{sum.CostOfRisk, sum.IncidentCost, sum.ControlSpend} {
+		sortBy(s, func(a, b Headline) bool { return val(a.Estimate) > val(b.Estimate) })
+	}
 	return nil
 }
 
@@ -326,17 +378,18 @@ func wording(h Headline) string {
 	}
 	switch h.Metric {
 	case "win_rate_diff_fast_minus_slow":
-		scope := "across all deals"
 		if h.Dimension == "stratified" {
-			scope = "within the same customer segment"
+			return fmt.Sprintf("Fast security reviews are associated with a win rate %.1f percentage points %s than slow ones within the same customer segment.", math.Abs(e*100), more("higher", "lower"))
 		}
-		return fmt.Sprintf("Fast security reviews are associated with a win rate %.1f percentage points %s than slow ones, %s.", math.Abs(e*100), more("higher", "lower"), scope)
+		return fmt.Sprintf("Pooled over segments fast reviews are associated with a win rate %.1f points %s, but enterprise deals review slowly and win less anyway: this mixes segment with review speed (confounded by segment).", math.Abs(e*100), more("higher", "lower"))
 	case "revenue_lost_security_usd":
-		return fmt.Sprintf("%d deals worth %s USD were lost with security as the recorded reason (what sales recorded, not a causal estimate).", h.N, thousands(int64(math.Round(e))))
+		return fmt.Sprintf("%d deals worth %s USD were lost with security as the recorded reason (what sales recorded, not a causal estimate; every deal at full value).", h.N, thousands(int64(math.Round(e))))
+	case "revenue_associated_slow_reviews_usd":
+		return fmt.Sprintf("Slow-review deals are associated with %s USD less won revenue than at the fast-review win rate (%s).", thousands(int64(math.Round(e))), h.Note)
 	case "csat_incident_drop":
 		return fmt.Sprintf("Tickets within 30 days after an incident are associated with a CSAT %.2f points %s than the same accounts' other tickets.", math.Abs(e), more("higher", "lower"))
 	case "gate_delay_hours":
-		return fmt.Sprintf("Gate-blocked deployments are associated with a median lead time %.1f hours %s than unblocked ones.", math.Abs(e), more("longer", "shorter"))
+		return fmt.Sprintf("Gate-blocked deployments are associated with a median lead time %.1f hours %s than unblocked ones (%s).", math.Abs(e), more("longer", "shorter"), h.Note)
 	}
 	return ""
 }
@@ -411,12 +464,34 @@ func checks(ctx context.Context, conn driver.Conn, sum *Summary, truth *simulate
 			continue
 		}
 		if h.Dimension == "stratified" {
-			add("fast_minus_slow_stratified", val(h.Estimate), truth.Deals.FastMinusSlowStratified)
+			if want, ok := stratifiedTruth(truth); ok {
+				add("fast_minus_slow_stratified", val(h.Estimate), want)
+			}
 		} else {
 			add("fast_minus_slow_pooled", val(h.Estimate), truth.Deals.FastMinusSlowPooled)
 		}
 	}
 	return nil
+}
+
+// stratifiedTruth is the truth's Mantel-Haenszel difference over the
+// segments the transform uses: those with the default minimum n of fast
+// and slow deals (false when none has).
+func stratifiedTruth(truth *simulate.Truth) (float64, bool) {
+	var num, den float64
+	for _, seg := range simulate.Segments {
+		f, s := truth.Deals.BySegmentLandmarkBucket[seg][simulate.BucketFast], truth.Deals.BySegmentLandmarkBucket[seg][simulate.BucketSlow]
+		if f.N < stats.DefaultMinN || s.N < stats.DefaultMinN {
+			continue
+		}
+		w := float64(f.N) * float64(s.N) / float64(f.N+s.N)
+		num += w * (f.WinRate - s.WinRate)
+		den += w
+	}
+	if den == 0 {
+		return 0, false
+	}
+	return num / den, true
 }
 
 func writeJSON(path string, v any) error {

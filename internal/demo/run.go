@@ -292,6 +292,10 @@ func (r *run) brief(ctx context.Context) error {
 	if err := writeBrief(r.sum.Paths.Brief, data); err != nil {
 		return err
 	}
+	for _, f := range data.Headlines {
+		r.sum.Brief = append(r.sum.Brief, BriefFigure{Title: f.Title, Estimate: ptr(f.Estimate), Low: ptr(f.Low), High: ptr(f.High),
+			N: f.N, Unit: f.Unit, Evidence: f.Evidence, Period: f.Period})
+	}
 	r.end(map[string]int64{"figures": int64(len(data.Headlines))})
 	return nil
 }

@@ -105,6 +105,29 @@ func bucketOf(required bool, requested, completed, closed int64) string {
 	return BucketSlow
 }
 
+// landmarkOf is deal_facts.landmark_bucket for a closed deal: what was
+// known 15 days after the review request (requested 0: no review record).
+func landmarkOf(required bool, requested, completed, closed int64) string {
+	switch {
+	case !required:
+		return BucketNone
+	case requested == 0:
+		return BucketIncomplete
+	}
+	if completed != 0 && completed <= closed {
+		switch d := completed - requested; {
+		case d <= 5*daySec:
+			return BucketFast
+		case d <= 15*daySec:
+			return BucketMedium
+		}
+	}
+	if closed > requested+15*daySec {
+		return BucketSlow // still pending at the landmark, the deal open
+	}
+	return BucketIncomplete
+}
+
 func (g *gen) winProb(seg, bucket string) float64 {
 	p := g.p
 	w := map[string]float64{"smb": p.WinRateSMB, "mid_market": p.WinRateMidMarket, "enterprise": p.WinRateEnterprise}[seg]
@@ -124,8 +147,7 @@ func (g *gen) deal(t0 int64) {
 	p := g.p
 	seg := pick(r, Segments, []float64{segSpec["smb"].mix, segSpec["mid_market"].mix, segSpec["enterprise"].mix})
 	spec := segSpec[seg]
-	accs := g.org.bySeg[seg]
-	a := g.org.accounts[accs[r.IntN(len(accs))]]
+	a := g.org.accounts[g.org.dealAccount(r, seg)]
 	g.nOpp++
 	op := &Opportunity{
 		ID: fmt.Sprintf("OPP-%07d", g.nOpp), AccountID: a.ID, AccountName: a.Name, Segment: seg,
@@ -158,19 +180,21 @@ func (g *gen) deal(t0 int64) {
 			rv.AutoAnswered = int64(float64(rv.Questions) * r.Float64() * 0.8)
 		}
 		if r.Float64() >= 0.08 { // 8% stall and never complete
-			reviewDone = req + max(days(lognormal(r, spec.review, 1.0)), 3*3600)
+			reviewDone = req + max(days(lognormal(r, spec.review*a.reviewFactor, 1.0)), 3*3600)
 			if c := reviewDone + days(1+9*r.Float64()); c > closeAt {
 				closeAt = c
 			}
 		}
 	}
+	// The planted effect follows the landmark bucket, the one the win-rate
+	// figures compare; the account's own factor comes on top.
 	bucket := BucketNone
 	if rv != nil {
-		bucket = bucketOf(true, rv.Requested, reviewDone, closeAt)
+		bucket = landmarkOf(true, rv.Requested, reviewDone, closeAt)
 	}
 	outcome := "lost"
 	switch u := g.lowDisc("win/" + seg + "/" + bucket).next(); {
-	case u < g.winProb(seg, bucket):
+	case u < g.winProb(seg, bucket)*(1+a.winEffect):
 		outcome = "won"
 	case r.Float64() < 0.2:
 		outcome = "no_decision"

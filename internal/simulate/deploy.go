@@ -94,7 +94,7 @@ func (g *gen) deployment(s *service, start, finish int64, trigger, fixes, env st
 	if blocked {
 		group = "coding/blocked"
 	}
-	coding := hours(quantileLognormal(g.lowDisc(group).next(), 20, 0.9))
+	coding := hours(quantileLognormal(g.lowDisc(group).next(), 20*s.leadFactor, 0.9))
 	var wait, gate2 int64
 	result2 := ""
 	if blocked {

@@ -124,6 +124,7 @@ func newGen(opts Options, emit func(Record) error) *gen {
 	}
 	g.start = g.end - int64(opts.Days)*daySec
 	g.org = newOrg(g.rOrg, opts.Scale)
+	g.org.plantEffects(stream(7), g.p)
 	g.tb = newTruthBuilder(opts, g.start, g.end)
 	return g
 }

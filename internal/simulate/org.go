@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 )
@@ -37,11 +38,15 @@ type service struct {
 	tool                                string  // gate tool
 	deployRate                          float64 // deployments per day at scale 1
 	team                                int     // index into teamSpecs, as of now
+	leadFactor                          float64 // planted service effect: multiplies its coding time
 }
 
 type account struct {
 	ID, Name, Segment, Region, Industry string
 	ticketWeight                        float64
+	winEffect                           float64 // planted account effect: its deals' win probabilities are multiplied by 1+winEffect
+	dealWeight                          float64 // relative number of opportunities it brings
+	reviewFactor                        float64 // multiplies the review turnaround of its deals
 }
 
 type vendor struct{ ID, Name string }
@@ -50,8 +55,9 @@ type vendor struct{ ID, Name string }
 type org struct {
 	services  []*service
 	accounts  []account
-	bySeg     map[string][]int // segment -> account indexes
-	ticketCum []float64        // cumulative ticket weights over accounts
+	bySeg     map[string][]int     // segment -> account indexes
+	ticketCum []float64            // cumulative ticket weights over accounts
+	dealCum   map[string][]float64 // segment -> cumulative deal weights over bySeg[segment]
 	vendors   []vendor
 }
 
@@ -129,8 +135,46 @@ func newOrg(r *rand.Rand, scale float64) *org {
 	return o
 }
 
+// plantEffects gives every account and service its planted random
+// effect, from a stream of its own so the rest of the organisation does
+// not change with the effect sizes: an account's deals share a win-rate
+// factor 1+u, u uniform in [-AccountWinEffect, +AccountWinEffect], a service's
+// deployments a coding-time factor exp(N(0, ServiceLeadSpread^2)). Deals of
+// one account and deployments of one service are then not independent,
+// and intervals that assume they are come out too narrow. Accounts also
+// differ in how many opportunities they bring (log-normal weights with
+// sigma AccountDealSkew, as a few large customers bring many renewals and
+// expansions) and in how long their security reviews take (a factor
+// exp(N(0, AccountReviewSpread^2)): some send heavy questionnaires every
+// time), which makes the clustering matter more.
+func (o *org) plantEffects(r *rand.Rand, p Params) {
+	for i := range o.accounts {
+		o.accounts[i].winEffect = p.AccountWinEffect * (2*r.Float64() - 1)
+		o.accounts[i].dealWeight = math.Exp(p.AccountDealSkew * r.NormFloat64())
+		o.accounts[i].reviewFactor = math.Exp(p.AccountReviewSpread * r.NormFloat64())
+	}
+	o.dealCum = map[string][]float64{}
+	for _, seg := range Segments {
+		sum := 0.0
+		for _, i := range o.bySeg[seg] {
+			sum += o.accounts[i].dealWeight
+			o.dealCum[seg] = append(o.dealCum[seg], sum)
+		}
+	}
+	for _, s := range o.services {
+		s.leadFactor = math.Exp(p.ServiceLeadSpread * r.NormFloat64())
+	}
+}
+
 func industriesTitle(r *rand.Rand) string {
 	return pick(r, []string{"Corp", "Inc", "GmbH", "Ltd", "Group", "Labs"}, nil)
+}
+
+// dealAccount draws an account of a segment weighted by its deal weight.
+func (o *org) dealAccount(r *rand.Rand, seg string) int {
+	cum := o.dealCum[seg]
+	x := r.Float64() * cum[len(cum)-1]
+	return o.bySeg[seg][min(sort.SearchFloat64s(cum, x), len(cum)-1)]
 }
 
 // ticketAccount draws an account weighted by its ticket rate.

@@ -35,9 +35,10 @@ type Params struct {
 	WinRateEnterprise float64 `json:"win_rate_enterprise"`
 	// MediumReviewPenalty, SlowReviewPenalty and IncompleteReviewPenalty are
 	// subtracted from the segment's win probability when the deal's review
-	// bucket is medium, slow or incomplete (defaults 0.07, 0.15, 0.20). The
-	// planted fast-minus-slow difference within every segment is
-	// SlowReviewPenalty.
+	// bucket at the landmark (deal_facts.landmark_bucket: what was known 15
+	// days after the review request) is medium, slow or incomplete
+	// (defaults 0.07, 0.15, 0.20). The planted fast-minus-slow difference
+	// within every segment is SlowReviewPenalty.
 	MediumReviewPenalty     float64 `json:"medium_review_penalty"`
 	SlowReviewPenalty       float64 `json:"slow_review_penalty"`
 	IncompleteReviewPenalty float64 `json:"incomplete_review_penalty"`
@@ -49,6 +50,28 @@ type Params struct {
 	ReviewShareSMB        float64 `json:"review_share_smb"`
 	ReviewShareMidMarket  float64 `json:"review_share_mid_market"`
 	ReviewShareEnterprise float64 `json:"review_share_enterprise"`
+	// AccountWinEffect is the half-width of each account's planted win-rate
+	// factor: every win probability of the account's deals is multiplied by
+	// 1+u, u uniform in [-AccountWinEffect, +AccountWinEffect] (default 0.8;
+	// keep (1+AccountWinEffect) x the largest win rate below 1). Deals of one
+	// account go together, which is what cluster-robust intervals allow for.
+	// u averages out over accounts, so the planted fast-minus-slow
+	// difference within a segment is still SlowReviewPenalty.
+	AccountWinEffect float64 `json:"account_win_effect"`
+	// AccountDealSkew is the standard deviation of the log of each
+	// account's relative number of opportunities (default 1.5; a negative
+	// value makes every account of a segment equally likely).
+	AccountDealSkew float64 `json:"account_deal_skew"`
+	// AccountReviewSpread is the standard deviation of the log of each
+	// account's review-time factor (default 0.8): some customers send
+	// heavy questionnaires every time, so an account's reviews tend to be
+	// all fast or all slow, and its deals cluster on one side of the
+	// comparison. Independent of AccountWinEffect: no confounding.
+	AccountReviewSpread float64 `json:"account_review_spread"`
+	// ServiceLeadSpread is the standard deviation of the log of each
+	// service's planted coding-time factor (default 0.3): deployments of
+	// one service go together.
+	ServiceLeadSpread float64 `json:"service_lead_spread"`
 
 	// GateDelayHours is the mean extra wait of a deployment whose blocking
 	// security gate failed, before the re-run or waiver lets it through
@@ -112,6 +135,10 @@ func (p Params) withDefaults() Params {
 	f(&p.ReviewShareSMB, 0.20)
 	f(&p.ReviewShareMidMarket, 0.50)
 	f(&p.ReviewShareEnterprise, 0.85)
+	f(&p.AccountWinEffect, 0.8)
+	f(&p.AccountDealSkew, 1.5)
+	f(&p.AccountReviewSpread, 0.8)
+	f(&p.ServiceLeadSpread, 0.3)
 	f(&p.GateDelayHours, 18)
 	f(&p.GateFailRate, 0.09)
 	f(&p.ChangeFailRate, 0.05)

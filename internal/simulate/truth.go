@@ -130,6 +130,15 @@ type DealTruth struct {
 	BySegment map[string]Rate `json:"by_segment"`
 	// BySegmentBucket: segment -> review_bucket -> closed deals (all keys present).
 	BySegmentBucket map[string]map[string]Rate `json:"by_segment_bucket"`
+	// ByLandmarkBucket and BySegmentLandmarkBucket: the same by
+	// landmark_bucket, what was known 15 days after the review request:
+	// none (no review required); incomplete when there is no review record;
+	// fast (<= 5 days) or medium (<= 15 days) when completed_at <= closed_at;
+	// else slow when closed_at > requested_at + 15 days (pending at the
+	// landmark while the deal was open), else incomplete (closed before the
+	// landmark without a completed review). The win-rate figures use these.
+	ByLandmarkBucket        map[string]Rate            `json:"by_landmark_bucket"`
+	BySegmentLandmarkBucket map[string]map[string]Rate `json:"by_segment_landmark_bucket"`
 	// ByOutcome counts closed deals per outcome (won, lost, no_decision).
 	ByOutcome map[string]int `json:"by_outcome"`
 
@@ -141,12 +150,14 @@ type DealTruth struct {
 	LostSecurity           int                `json:"lost_security"`
 	RevenueLostBySegment   map[string]float64 `json:"revenue_lost_security_by_segment"`
 
-	// FastMinusSlowPooled = ByBucket[fast].WinRate - ByBucket[slow].WinRate.
+	// FastMinusSlowPooled = ByLandmarkBucket[fast].WinRate -
+	// ByLandmarkBucket[slow].WinRate.
 	FastMinusSlowPooled float64 `json:"fast_minus_slow_pooled"`
 	// FastMinusSlowStratified is the Mantel-Haenszel risk difference over
-	// segments: sum_s w_s (p_fast,s - p_slow,s) / sum_s w_s with
-	// w_s = n_fast,s * n_slow,s / (n_fast,s + n_slow,s) (segments with an
-	// empty bucket get weight 0). The planted value is Params.SlowReviewPenalty.
+	// segments of the landmark buckets: sum_s w_s (p_fast,s - p_slow,s) /
+	// sum_s w_s with w_s = n_fast,s * n_slow,s / (n_fast,s + n_slow,s)
+	// (segments with an empty bucket get weight 0). The planted value is
+	// Params.SlowReviewPenalty.
 	FastMinusSlowStratified float64 `json:"fast_minus_slow_stratified"`
 	// CycleSecondsByBucket is the sum over closed deals of closed_at -
 	// created_at in seconds, per review bucket (metric 4: mean cycle days =
@@ -261,7 +272,8 @@ type Mean struct {
 // for info). days_to_fix = (fixed_at - detected_at) / 86400 when status is
 // fixed. within_sla: status fixed -> fixed_at <= sla_due_at; status open ->
 // 0 when sla_due_at < End (overdue as of End), null when not yet due;
-// dismissed or no sla_due_at -> null.
+// dismissed -> 0 when dismissed_at > sla_due_at (dismissed when already
+// overdue), else null; no sla_due_at -> null.
 type FindingTruth struct {
 	Findings int `json:"findings"`
 	// BySeverityStatus: severity -> status -> count (all keys present).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/secimpact/impact/schemas"
+	"github.com/secimpact/impact/transform"
 )
 
 // TestTruthMatchesEvents recomputes the truth the way the analyst SQL does:
@@ -222,6 +223,26 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 				}
 			}
 		}
+		// The landmark bucket: what was known 15 days after the request.
+		landmark := "none"
+		if op.SecurityReviewRequired {
+			landmark = "incomplete"
+			if op.SecurityReviewID != nil {
+				if rv := reviews[*op.SecurityReviewID]; rv != nil {
+					mark := rv.RequestedAt.Add(15 * 24 * time.Hour)
+					if rv.CompletedAt != nil && !rv.CompletedAt.After(*op.ClosedAt) && !rv.CompletedAt.After(mark) {
+						landmark = "medium"
+						if !rv.CompletedAt.After(rv.RequestedAt.Add(5 * 24 * time.Hour)) {
+							landmark = "fast"
+						}
+					} else if op.ClosedAt.After(mark) {
+						landmark = "slow"
+					}
+				}
+			}
+		}
+		dt.ByLandmarkBucket[landmark] = dt.ByLandmarkBucket[landmark].add(op.Outcome)
+		dt.BySegmentLandmarkBucket[op.Segment][landmark] = dt.BySegmentLandmarkBucket[op.Segment][landmark].add(op.Outcome)
 		dt.ByBucket[bucket] = dt.ByBucket[bucket].add(op.Outcome)
 		dt.BySegment[op.Segment] = dt.BySegment[op.Segment].add(op.Outcome)
 		dt.BySegmentBucket[op.Segment][bucket] = dt.BySegmentBucket[op.Segment][bucket].add(op.Outcome)
@@ -232,8 +253,8 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 			dt.RevenueLostBySegment[op.Segment] += op.AmountUSD
 		}
 	}
-	dt.FastMinusSlowPooled = dt.ByBucket["fast"].WinRate - dt.ByBucket["slow"].WinRate
-	dt.FastMinusSlowStratified = mantelHaenszelRD(dt.BySegmentBucket)
+	dt.FastMinusSlowPooled = dt.ByLandmarkBucket["fast"].WinRate - dt.ByLandmarkBucket["slow"].WinRate
+	dt.FastMinusSlowStratified = mantelHaenszelRD(dt.BySegmentLandmarkBucket)
 
 	// deployment_facts
 	d := &out.Deployments
@@ -352,16 +373,28 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 				owner = s
 			}
 		}
+		// The due date: as sent, else the transform's default policy.
+		due := f.SLADueAt
+		if due == nil {
+			if d, ok := transform.DefaultSLAPolicy.For(f.Severity); ok {
+				v := f.DetectedAt.Add(d)
+				due = &v
+			}
+		}
 		within := -1
-		if f.SLADueAt != nil {
+		if due != nil {
 			switch f.Status {
 			case "fixed":
 				within = 0
-				if !f.FixedAt.After(*f.SLADueAt) {
+				if !f.FixedAt.After(*due) {
 					within = 1
 				}
 			case "open":
-				if f.SLADueAt.Before(end) {
+				if due.Before(end) {
+					within = 0
+				}
+			case "dismissed":
+				if f.DismissedAt != nil && due.Before(*f.DismissedAt) {
 					within = 0
 				}
 			}

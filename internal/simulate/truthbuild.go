@@ -70,6 +70,8 @@ func newTruthBuilder(o Options, start, end int64) *truthBuilder {
 	t.Deals.ByBucket = map[string]Rate{}
 	t.Deals.BySegment = map[string]Rate{}
 	t.Deals.BySegmentBucket = map[string]map[string]Rate{}
+	t.Deals.ByLandmarkBucket = map[string]Rate{}
+	t.Deals.BySegmentLandmarkBucket = map[string]map[string]Rate{}
 	t.Deals.ByOutcome = map[string]int{"won": 0, "lost": 0, "no_decision": 0}
 	t.Deals.RevenueLostBySegment = map[string]float64{}
 	t.Deals.CycleSecondsByBucket = map[string]int64{}
@@ -77,12 +79,15 @@ func newTruthBuilder(o Options, start, end int64) *truthBuilder {
 		t.Deals.BySegment[s] = Rate{}
 		t.Deals.RevenueLostBySegment[s] = 0
 		t.Deals.BySegmentBucket[s] = map[string]Rate{}
+		t.Deals.BySegmentLandmarkBucket[s] = map[string]Rate{}
 		for _, b := range Buckets {
 			t.Deals.BySegmentBucket[s][b] = Rate{}
+			t.Deals.BySegmentLandmarkBucket[s][b] = Rate{}
 		}
 	}
 	for _, b := range Buckets {
 		t.Deals.ByBucket[b] = Rate{}
+		t.Deals.ByLandmarkBucket[b] = Rate{}
 		t.Deals.CycleSecondsByBucket[b] = 0
 	}
 	t.Deployments.ByStatus = map[string]int{}
@@ -157,6 +162,10 @@ func findingSLA(f *Finding, asOf int64) (due int64, within int8) {
 	case "open":
 		if due < asOf {
 			return due, 0
+		}
+	case "dismissed":
+		if due < f.Dismissed {
+			return due, 0 // dismissed when already overdue: missed
 		}
 	}
 	return due, -1
@@ -376,14 +385,17 @@ func (tb *truthBuilder) finishDeals() {
 		dt.BySegment[op.Segment] = dt.BySegment[op.Segment].add(op.Outcome)
 		dt.BySegmentBucket[op.Segment][b] = dt.BySegmentBucket[op.Segment][b].add(op.Outcome)
 		dt.CycleSecondsByBucket[b] += op.Closed - op.Created
+		lb := landmarkOf(op.ReviewRequired, requested, completed, op.Closed)
+		dt.ByLandmarkBucket[lb] = dt.ByLandmarkBucket[lb].add(op.Outcome)
+		dt.BySegmentLandmarkBucket[op.Segment][lb] = dt.BySegmentLandmarkBucket[op.Segment][lb].add(op.Outcome)
 		if op.Outcome == "lost" && op.LossReason == "security" {
 			dt.LostSecurity++
 			dt.RevenueLostSecurityUSD += op.AmountUSD
 			dt.RevenueLostBySegment[op.Segment] += op.AmountUSD
 		}
 	}
-	dt.FastMinusSlowPooled = dt.ByBucket[BucketFast].WinRate - dt.ByBucket[BucketSlow].WinRate
-	dt.FastMinusSlowStratified = mantelHaenszelRD(dt.BySegmentBucket)
+	dt.FastMinusSlowPooled = dt.ByLandmarkBucket[BucketFast].WinRate - dt.ByLandmarkBucket[BucketSlow].WinRate
+	dt.FastMinusSlowStratified = mantelHaenszelRD(dt.BySegmentLandmarkBucket)
 }
 
 func (r Rate) add(outcome string) Rate {

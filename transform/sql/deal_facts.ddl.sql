@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS {{.Table}} (
     review_effort_hours Nullable(Float64) COMMENT 'Effort spent on the review, when sent.',
     review_turnaround_days Nullable(Float64) COMMENT '(review completed_at - requested_at) in days, when the review completed.',
     review_bucket String COMMENT 'none (no review required), fast (<= 5 days), medium (> 5 and <= 15), slow (> 15), incomplete (required but no completed review with completed_at <= closed_at).',
+    landmark_bucket String COMMENT 'The review bucket by what was known 15 days after the review request (the landmark), the one every win-rate figure uses: none (no review required), fast (completed within 5 days and by the close), medium (within 15 days and by the close), slow (still pending 15 days after the request while the deal was open, whether it completed later or never), incomplete (closed before the landmark without a completed review, or no review record).',
     last_event_time DateTime COMMENT 'Time of the opportunity event that gave the latest state.',
     last_event_source String COMMENT 'Lineage: CloudEvents source of that event.',
     last_event_id String COMMENT 'Lineage: CloudEvents id of that event.',

@@ -4,7 +4,7 @@
 INSERT INTO {{.Table}} (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
-    review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+    review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
 SELECT
     opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at,
@@ -20,6 +20,17 @@ SELECT
             toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 5 * 86400, 'fast',
             toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 15 * 86400, 'medium',
             'slow') AS review_bucket,
+    -- What was known at the landmark, 15 days after the review request (or at
+    -- the close, when that came first): a review still pending at the landmark
+    -- makes the deal slow whatever happened later, so deals lost while their
+    -- review was pending stay in the fast-vs-slow comparison.
+    multiIf(review_required = 0, 'none',
+            has_review = 1 AND isNotNull(r_completed_at) AND assumeNotNull(r_completed_at) <= closed_at
+                AND toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 5 * 86400, 'fast',
+            has_review = 1 AND isNotNull(r_completed_at) AND assumeNotNull(r_completed_at) <= closed_at
+                AND toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 15 * 86400, 'medium',
+            has_review = 1 AND toInt64(closed_at) > toInt64(r_requested_at) + 15 * 86400, 'slow',
+            'incomplete') AS landmark_bucket,
     last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
 FROM
 (

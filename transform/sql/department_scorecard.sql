@@ -6,7 +6,8 @@ INSERT INTO {{.Table}} (department, month, findings_opened, findings_fixed, open
     open_low, open_info, security_debt, sla_within, sla_breached, sla_compliance, deployments,
     gate_blocked_deployments, gate_block_rate, policy_exceptions_opened, policy_exceptions_open, incidents,
     incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_assessments_completed, vendor_cycle_seconds,
-    policy_exceptions_resolved, policy_exception_resolved_seconds, vendor_monitoring_cost_usd, cost_of_risk_usd)
+    policy_exceptions_resolved, policy_exception_resolved_seconds, vendor_monitoring_cost_usd, cost_of_risk_usd,
+    control_spend_usd, incidents_cost_unknown)
 SELECT
     department, month,
     toUInt64(sumIf(v, metric = 'findings_opened')),
@@ -34,7 +35,9 @@ SELECT
     toUInt64(sumIf(v, metric = 'policy_exceptions_resolved')),
     toUInt64(sumIf(v, metric = 'policy_exception_resolved_seconds')),
     sumIf(v, metric = 'vendor_monitoring_cost_usd') AS vm_cost,
-    inc_cost + va_cost + vm_cost
+    inc_cost + va_cost + vm_cost,
+    va_cost + vm_cost,
+    toUInt64(sumIf(v, metric = 'incidents_cost_unknown'))
 FROM
 (
     SELECT department, toStartOfMonth(detected_at) AS month, 'findings_opened' AS metric, toFloat64(1) AS v FROM findings
@@ -42,11 +45,10 @@ FROM
     SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, 'findings_fixed' AS metric, toFloat64(1) AS v
     FROM findings WHERE status = 'fixed' AND isNotNull(fixed_at)
     UNION ALL
-    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
-    FROM findings WHERE status = 'fixed' AND isNotNull(within_sla) AND isNotNull(fixed_at)
-    UNION ALL
-    SELECT department, toStartOfMonth(assumeNotNull(sla_due_at)) AS month, 'sla_breached' AS metric, toFloat64(1) AS v
-    FROM findings WHERE status = 'open' AND within_sla = 0
+    -- SLA outcomes by due-date cohort (findings.sla_cohort_month), the one
+    -- definition every SLA compliance figure uses.
+    SELECT department, assumeNotNull(sla_cohort_month) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
+    FROM findings WHERE isNotNull(sla_cohort_month)
     UNION ALL
     -- Month-end snapshots of open findings: one row per finding and month it
     -- was open at the month's end (or at @asof in the as-of month).
@@ -113,13 +115,17 @@ FROM
     )
     WHERE opened_at < month_end AND (isNull(resolved_at) OR assumeNotNull(resolved_at) >= month_end)
     UNION ALL
+    -- Incidents: cost split evenly over the contributing departments; an
+    -- incident naming none is charged to '(unassigned)', not dropped; one
+    -- whose cost is not known yet is counted in incidents_cost_unknown.
     SELECT department, month, metric, v
     FROM
     (
-        SELECT department, toStartOfMonth(inc_detected_at) AS month, cost / length(depts) AS share
+        SELECT department, toStartOfMonth(inc_detected_at) AS month, cost / length(depts) AS share, unknown
         FROM
         (
-            SELECT tupleElement(i, 1) AS depts, tupleElement(i, 2) AS inc_detected_at, toFloat64(ifNull(tupleElement(i, 3), 0)) AS cost
+            SELECT if(empty(tupleElement(i, 1)), ['(unassigned)'], tupleElement(i, 1)) AS depts, tupleElement(i, 2) AS inc_detected_at,
+                   toFloat64(ifNull(tupleElement(i, 3), 0)) AS cost, toFloat64(isNull(tupleElement(i, 3))) AS unknown
             FROM
             (
                 SELECT incident_id, argMax(tuple(contributing_departments, detected_at, cost_usd), tuple(event_time, event_id)) AS i
@@ -128,7 +134,7 @@ FROM
         )
         ARRAY JOIN depts AS department
     )
-    ARRAY JOIN ['incidents', 'incident_cost_usd'] AS metric, [toFloat64(1), share] AS v
+    ARRAY JOIN ['incidents', 'incident_cost_usd', 'incidents_cost_unknown'] AS metric, [toFloat64(1), share, unknown] AS v
     UNION ALL
     SELECT tupleElement(a, 1) AS department, toStartOfMonth(tupleElement(a, 2)) AS month, metric, v
     FROM

@@ -2,9 +2,19 @@
 -- then event id), team and department from the catalog as of detection,
 -- SLA due date and compliance as of @asof. Duplicate deliveries of an event
 -- are identical rows, so argMax needs no FINAL.
+--
+-- The SLA rule lives here and only here: the due date is the one the source
+-- sent (sla_policy_version empty; rows of older releases whose decoder
+-- derived a date carry its policy version and are re-derived), else
+-- detected_at + the refresh's policy. within_sla: fixed by the due date 1,
+-- fixed after it 0; open past it 0; dismissed after it was already overdue
+-- 0, dismissed in time null; open and not yet due null. sla_cohort_month is
+-- the month the due date fell in, for decided findings due by @asof: every
+-- SLA compliance figure counts within_sla by it (the due-date cohort), so a
+-- late fix never changes a past month.
 INSERT INTO {{.Table}} (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
     service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
-    team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time,
+    team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,
     last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
 SELECT
     finding_id,
@@ -32,7 +42,9 @@ SELECT
     multiIf(isNull(due_at), NULL,
         st = 'fixed' AND isNotNull(fix), toUInt8(assumeNotNull(fix) <= assumeNotNull(due_at)),
         st = 'open' AND assumeNotNull(due_at) < toDateTime(@asof), toUInt8(0),
+        st = 'dismissed' AND assumeNotNull(due_at) < ifNull(tupleElement(s, 10), tupleElement(s, 14)), toUInt8(0),
         NULL) AS within_sla,
+    if(isNotNull(within_sla) AND assumeNotNull(due_at) <= toDateTime(@asof), toStartOfMonth(assumeNotNull(due_at)), NULL) AS sla_cohort_month,
     reop AS reopened,
     evn AS event_count,
     first_t AS first_event_time,
@@ -61,24 +73,24 @@ FROM
             tupleElement(s, 23) AS status,
             tupleElement(s, 24) AS detected_at,
             tupleElement(s, 25) AS fixed_at,
-            if(isNotNull(tupleElement(s, 13)), tupleElement(s, 13),
-                multiIf(severity = 'critical', detected_at + @sla_critical,
-                        severity = 'high', detected_at + @sla_high,
-                        severity = 'medium', detected_at + @sla_medium,
-                        severity = 'low', detected_at + @sla_low,
-                        severity = 'info' AND @sla_info > 0, detected_at + @sla_info,
-                        NULL)) AS due,
+            multiIf(severity = 'critical', @sla_critical, severity = 'high', @sla_high, severity = 'medium', @sla_medium,
+                    severity = 'low', @sla_low, severity = 'info', @sla_info, 0) AS policy_seconds,
+            -- The date the source sent wins; else the policy's, when it has one
+            -- for the severity and DateTime can hold it.
+            if(isNotNull(tupleElement(s, 13)) AND tupleElement(s, 26) = '', tupleElement(s, 13),
+                if(policy_seconds > 0 AND toInt64(detected_at) + policy_seconds <= 4294967295,
+                   toDateTime(toInt64(detected_at) + policy_seconds), NULL)) AS due,
             reopened, event_count, first_event_time
         FROM
         (
             SELECT
                 finding_id,
-                -- One argMax over the whole state: elements 1-20 as named, 21-25
-                -- severity, service_id, status, detected_at, fixed_at.
+                -- One argMax over the whole state: elements 1-20 as named, 21-26
+                -- severity, service_id, status, detected_at, fixed_at, sla_policy_version.
                 argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
                              event_id, kafka_topic, kafka_partition, kafka_offset,
-                             severity, service_id, status, detected_at, fixed_at),
+                             severity, service_id, status, detected_at, fixed_at, sla_policy_version),
                        tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4), event_id,
                              -- Duplicate deliveries of one event tie on everything above; the

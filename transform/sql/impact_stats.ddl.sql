@@ -12,5 +12,17 @@ CREATE TABLE IF NOT EXISTS {{.Table}} (
     p_adjusted Nullable(Float64) COMMENT 'Benjamini-Hochberg adjusted p-value across the segments scanned for this metric.',
     unit String COMMENT 'Unit of estimate: ratio, usd, days, hours, score, count, rho, r.',
     as_of DateTime COMMENT 'The as-of time of the refresh the figure describes.',
-    computed_at DateTime COMMENT 'When the figure was computed.'
-) ENGINE = MergeTree ORDER BY (metric, dimension, dimension_value)
+    computed_at DateTime COMMENT 'When the figure was computed.',
+    period String COMMENT 'The stretch of data the figure covers: all (every row; the only period before this column existed, so filter period = ''all'' for whole-data figures), a calendar year (2026), quarter (2026-Q2) or month (2026-06), UTC. Deals count by closed_at, tickets by created_at, deployments by started_at, SLA outcomes by the month the finding fell due, remediation times by detected_at, incidents by detected_at, vendor assessments by requested_at.',
+    period_grain String COMMENT 'all, year, quarter or month.',
+    period_start Date COMMENT 'First day of the period (for all: of the first month with data).',
+    period_end Date COMMENT 'First day after the period (exclusive; for all: after the last month with data). Dashboards show the longest stored period inside the selected time range.',
+    naive_ci_low Nullable(Float64) COMMENT 'Lower limit of the 95% interval assuming independent observations, beside a cluster-robust ci_low (see cluster); null when the figure has only one interval.',
+    naive_ci_high Nullable(Float64) COMMENT 'Upper limit of that interval.',
+    cluster String COMMENT 'What ci_low/ci_high treat as the independent unit: account (deals and tickets of one account go together), service (deployments of one service), or empty (observations independent).',
+    clusters UInt64 COMMENT 'Number of clusters behind a cluster-robust interval; 0 otherwise.',
+    mde Nullable(Float64) COMMENT 'Minimum detectable effect: the smallest true difference this comparison would find significant (95%) with 80% power, in the unit of estimate; a non-significant estimate with a large mde means too few data, not no difference.',
+    min_n UInt64 COMMENT 'The minimum n applied (impact transform --min-n, default 30), the same for every figure.',
+    enough_n UInt8 COMMENT '1 when every compared group has at least min_n observations; 0: grey the figure out (evidence is insufficient).',
+    note String COMMENT 'What to know to read the figure: strata used and left out, the environment compared, costs not known yet, the parallel-trends assumption.'
+) ENGINE = MergeTree ORDER BY (metric, dimension, dimension_value, period)

@@ -41,6 +41,11 @@ func TestKaplanMeierQuantile(t *testing.T) {
 	// Without censoring KM is the empirical distribution: the median is the
 	// smallest t with F(t) >= 0.5.
 	near(t, "uncensored", KaplanMeierQuantile([]float64{4, 1, 3, 2}, []bool{true, true, true, true}, 0.5), 2, 0)
+	// Several quantiles from one sort: the same values.
+	qs := KaplanMeierQuantiles(times, obs, 0.25, 0.5, 0.9)
+	for i, q := range []float64{0.25, 0.5, 0.9} {
+		near(t, "KM quantiles", qs[i], KaplanMeierQuantile(times, obs, q), 0)
+	}
 }
 
 // McKean-Schrader: the same samples as TestMeansAndMedianCI; reference

@@ -40,6 +40,13 @@ type Estimate struct {
 	Low    float64 // lower confidence limit
 	High   float64 // upper confidence limit
 	Method string  // short name of the method, stored in impact_stats.method
+	// SE is the standard error of Value where the method has one (0
+	// otherwise), DF the degrees of freedom of its t interval (0: normal).
+	SE float64
+	DF float64
+	// Clusters is the number of clusters (accounts, services) behind a
+	// cluster-robust interval; 0 when the method assumes independence.
+	Clusters int
 }
 
 // z returns the two-sided standard normal critical value for confidence
@@ -155,6 +162,7 @@ func MantelHaenszelRD(strata []Stratum, conf float64) Estimate {
 	e.Value = num / wsum
 	se := math.Sqrt(vnum) / wsum
 	zz := z(conf)
+	e.SE = se
 	e.Low, e.High = e.Value-zz*se, e.Value+zz*se
 	return e
 }

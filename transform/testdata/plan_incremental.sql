@@ -47,8 +47,9 @@ CREATE TABLE IF NOT EXISTS findings_next (
     team String COMMENT 'Owning team from the service catalog as of detected_at (latest effective_at <= detected_at); empty when the catalog has no entry by then.',
     department String COMMENT 'Owning department from the service catalog as of detected_at; empty when unknown.',
     days_to_fix Nullable(Float64) COMMENT '(fixed_at - detected_at) in days when status is fixed, else null.',
-    sla_due_at Nullable(DateTime) COMMENT 'Remediation due date: the event''s sla_due_at, else detected_at + the SLA policy days of the severity; null for info.',
-    within_sla Nullable(UInt8) COMMENT 'fixed: 1 when fixed_at <= sla_due_at else 0; open: 0 once overdue as of the refresh as-of time, null while not yet due; dismissed or no SLA: null.',
+    sla_due_at Nullable(DateTime) COMMENT 'Remediation due date: the sla_due_at the source sent, else detected_at + the transform''s SLA policy days of the severity (default critical 15, high 30, medium 90, low 180); null for info.',
+    within_sla Nullable(UInt8) COMMENT 'fixed: 1 when fixed_at <= sla_due_at else 0; open: 0 once overdue as of the refresh as-of time, null while not yet due; dismissed: 0 when dismissed after sla_due_at (already overdue), null when dismissed in time; no SLA: null.',
+    sla_cohort_month Nullable(Date) COMMENT 'Due-date cohort: first day of the month sla_due_at fell in, when within_sla is not null and sla_due_at <= the as-of time; null otherwise. SLA compliance of a period = avg(within_sla) over findings whose sla_cohort_month is in it.',
     reopened UInt8 COMMENT '1 when the finding has a security.finding.reopened event.',
     event_count UInt32 COMMENT 'Distinct events (source+id) of this finding.',
     first_event_time DateTime COMMENT 'Time of the earliest event of this finding.',
@@ -78,18 +79,31 @@ SELECT DISTINCT 'findings', finding_id FROM findings
 WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- within_sla of an open finding flips to 0 when it becomes overdue as of
--- the new as-of time, without any new event.
+-- the new as-of time, without any new event; a decided finding (fixed
+-- early) joins its due-date cohort (sla_cohort_month) once its due date
+-- passes.
 INSERT INTO transform_keys (model, key)
 SELECT 'findings', finding_id FROM findings
-WHERE status = 'open' AND isNull(within_sla) AND sla_due_at < toDateTime(1782864000);
+WHERE (status = 'open' AND isNull(within_sla) AND sla_due_at < toDateTime(1782864000))
+    OR (isNotNull(within_sla) AND isNull(sla_cohort_month) AND sla_due_at <= toDateTime(1782864000));
 
 -- findings: latest state per finding by event time (ties: lifecycle order,
 -- then event id), team and department from the catalog as of detection,
 -- SLA due date and compliance as of 1782864000. Duplicate deliveries of an event
 -- are identical rows, so argMax needs no FINAL.
+--
+-- The SLA rule lives here and only here: the due date is the one the source
+-- sent (sla_policy_version empty; rows of older releases whose decoder
+-- derived a date carry its policy version and are re-derived), else
+-- detected_at + the refresh's policy. within_sla: fixed by the due date 1,
+-- fixed after it 0; open past it 0; dismissed after it was already overdue
+-- 0, dismissed in time null; open and not yet due null. sla_cohort_month is
+-- the month the due date fell in, for decided findings due by 1782864000: every
+-- SLA compliance figure counts within_sla by it (the due-date cohort), so a
+-- late fix never changes a past month.
 INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
     service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
-    team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time,
+    team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,
     last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
 SELECT
     finding_id,
@@ -117,7 +131,9 @@ SELECT
     multiIf(isNull(due_at), NULL,
         st = 'fixed' AND isNotNull(fix), toUInt8(assumeNotNull(fix) <= assumeNotNull(due_at)),
         st = 'open' AND assumeNotNull(due_at) < toDateTime(1782864000), toUInt8(0),
+        st = 'dismissed' AND assumeNotNull(due_at) < ifNull(tupleElement(s, 10), tupleElement(s, 14)), toUInt8(0),
         NULL) AS within_sla,
+    if(isNotNull(within_sla) AND assumeNotNull(due_at) <= toDateTime(1782864000), toStartOfMonth(assumeNotNull(due_at)), NULL) AS sla_cohort_month,
     reop AS reopened,
     evn AS event_count,
     first_t AS first_event_time,
@@ -146,24 +162,24 @@ FROM
             tupleElement(s, 23) AS status,
             tupleElement(s, 24) AS detected_at,
             tupleElement(s, 25) AS fixed_at,
-            if(isNotNull(tupleElement(s, 13)), tupleElement(s, 13),
-                multiIf(severity = 'critical', detected_at + 1296000,
-                        severity = 'high', detected_at + 2592000,
-                        severity = 'medium', detected_at + 7776000,
-                        severity = 'low', detected_at + 15552000,
-                        severity = 'info' AND 0 > 0, detected_at + 0,
-                        NULL)) AS due,
+            multiIf(severity = 'critical', 1296000, severity = 'high', 2592000, severity = 'medium', 7776000,
+                    severity = 'low', 15552000, severity = 'info', 0, 0) AS policy_seconds,
+            -- The date the source sent wins; else the policy's, when it has one
+            -- for the severity and DateTime can hold it.
+            if(isNotNull(tupleElement(s, 13)) AND tupleElement(s, 26) = '', tupleElement(s, 13),
+                if(policy_seconds > 0 AND toInt64(detected_at) + policy_seconds <= 4294967295,
+                   toDateTime(toInt64(detected_at) + policy_seconds), NULL)) AS due,
             reopened, event_count, first_event_time
         FROM
         (
             SELECT
                 finding_id,
-                -- One argMax over the whole state: elements 1-20 as named, 21-25
-                -- severity, service_id, status, detected_at, fixed_at.
+                -- One argMax over the whole state: elements 1-20 as named, 21-26
+                -- severity, service_id, status, detected_at, fixed_at, sla_policy_version.
                 argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
                              event_id, kafka_topic, kafka_partition, kafka_offset,
-                             severity, service_id, status, detected_at, fixed_at),
+                             severity, service_id, status, detected_at, fixed_at, sla_policy_version),
                        tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4), event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
@@ -203,8 +219,8 @@ ORDER BY p;
 -- Incremental refresh: carry over the unchanged entities of the partitions
 -- being rebuilt (those that held or now hold a changed entity). The other
 -- partitions are attached from the live table as they are (carry.sql).
-INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings
+INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings
 PREWHERE if(status = 'open', 0, toYYYYMM(last_event_time)) IN (0, 202607)
 WHERE finding_id NOT IN (SELECT key FROM transform_keys WHERE model = 'findings');
 
@@ -246,6 +262,7 @@ CREATE TABLE IF NOT EXISTS deal_facts_next (
     review_effort_hours Nullable(Float64) COMMENT 'Effort spent on the review, when sent.',
     review_turnaround_days Nullable(Float64) COMMENT '(review completed_at - requested_at) in days, when the review completed.',
     review_bucket String COMMENT 'none (no review required), fast (<= 5 days), medium (> 5 and <= 15), slow (> 15), incomplete (required but no completed review with completed_at <= closed_at).',
+    landmark_bucket String COMMENT 'The review bucket by what was known 15 days after the review request (the landmark), the one every win-rate figure uses: none (no review required), fast (completed within 5 days and by the close), medium (within 15 days and by the close), slow (still pending 15 days after the request while the deal was open, whether it completed later or never), incomplete (closed before the landmark without a completed review, or no review record).',
     last_event_time DateTime COMMENT 'Time of the opportunity event that gave the latest state.',
     last_event_source String COMMENT 'Lineage: CloudEvents source of that event.',
     last_event_id String COMMENT 'Lineage: CloudEvents id of that event.',
@@ -279,7 +296,7 @@ WHERE security_review_id GLOBAL IN (SELECT review_id FROM review_events WHERE in
 INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
-    review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+    review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
 SELECT
     opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at,
@@ -295,6 +312,17 @@ SELECT
             toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 5 * 86400, 'fast',
             toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 15 * 86400, 'medium',
             'slow') AS review_bucket,
+    -- What was known at the landmark, 15 days after the review request (or at
+    -- the close, when that came first): a review still pending at the landmark
+    -- makes the deal slow whatever happened later, so deals lost while their
+    -- review was pending stay in the fast-vs-slow comparison.
+    multiIf(review_required = 0, 'none',
+            has_review = 1 AND isNotNull(r_completed_at) AND assumeNotNull(r_completed_at) <= closed_at
+                AND toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 5 * 86400, 'fast',
+            has_review = 1 AND isNotNull(r_completed_at) AND assumeNotNull(r_completed_at) <= closed_at
+                AND toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 15 * 86400, 'medium',
+            has_review = 1 AND toInt64(closed_at) > toInt64(r_requested_at) + 15 * 86400, 'slow',
+            'incomplete') AS landmark_bucket,
     last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
 FROM
 (
@@ -380,8 +408,8 @@ ORDER BY p;
 -- Incremental refresh: carry over the unchanged entities of the partitions
 -- being rebuilt (those that held or now hold a changed entity). The other
 -- partitions are attached from the live table as they are (carry.sql).
-INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deal_facts
+INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deal_facts
 PREWHERE toYYYYMM(closed_at) IN (0, 202607)
 WHERE opportunity_id NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts');
 
@@ -763,16 +791,16 @@ CREATE TABLE IF NOT EXISTS department_scorecard_next (
     open_low UInt64 COMMENT 'Low findings open at month end.',
     open_info UInt64 COMMENT 'Info findings open at month end.',
     security_debt UInt64 COMMENT 'Open high and critical findings detected more than 365 days before month end.',
-    sla_within UInt64 COMMENT 'Findings fixed within SLA, counted in the month they were fixed.',
-    sla_breached UInt64 COMMENT 'Findings that breached their SLA: fixed late (month of the fix) or open and overdue (month the SLA fell due).',
+    sla_within UInt64 COMMENT 'Findings due in the month (due-date cohort, findings.sla_cohort_month) that were fixed by their due date.',
+    sla_breached UInt64 COMMENT 'Findings due in the month that missed it: fixed late, still open past it, or dismissed after it.',
     sla_compliance Nullable(Float64) COMMENT 'sla_within / (sla_within + sla_breached); null when both are 0.',
     deployments UInt64 COMMENT 'Deployments started in the month.',
     gate_blocked_deployments UInt64 COMMENT 'Of those, deployments with gate_blocked = 1.',
     gate_block_rate Nullable(Float64) COMMENT 'gate_blocked_deployments / deployments; null without deployments.',
     policy_exceptions_opened UInt64 COMMENT 'Policy exceptions opened in the month.',
     policy_exceptions_open UInt64 COMMENT 'Policy exceptions open at month end.',
-    incidents UInt64 COMMENT 'Incidents detected in the month that name this department among contributing_departments.',
-    incident_cost_usd Float64 COMMENT 'cost_usd of those incidents split evenly over their contributing departments (incidents naming none are charged to nobody).',
+    incidents UInt64 COMMENT 'Incidents detected in the month that name this department among contributing_departments (department (unassigned): incidents whose review named none).',
+    incident_cost_usd Float64 COMMENT 'cost_usd of those incidents split evenly over their contributing departments; incidents naming none are charged to the department (unassigned); costs not known yet count 0 here (see incidents_cost_unknown).',
     vendor_assessments UInt64 COMMENT 'Vendor assessments the department requested in the month.',
     vendor_assessment_cost_usd Float64 COMMENT 'assessment_cost_usd of those assessments.',
     vendor_assessments_completed UInt64 COMMENT 'Vendor assessments of the department completed in the month.',
@@ -780,7 +808,9 @@ CREATE TABLE IF NOT EXISTS department_scorecard_next (
     policy_exceptions_resolved UInt64 COMMENT 'Policy exceptions resolved in the month.',
     policy_exception_resolved_seconds UInt64 COMMENT 'Sum of resolved_at - opened_at over those, seconds (how long exceptions stay open).',
     vendor_monitoring_cost_usd Float64 COMMENT 'annual_monitoring_cost_usd of those assessments, booked in full in the month of the request (the commitment the request makes).',
-    cost_of_risk_usd Float64 COMMENT 'incident_cost_usd + vendor_assessment_cost_usd + vendor_monitoring_cost_usd. Remediation effort is not in event contract v1 and is not included.'
+    cost_of_risk_usd Float64 COMMENT 'incident_cost_usd + vendor_assessment_cost_usd + vendor_monitoring_cost_usd (kept for compatibility: the dashboards and the brief show incident cost and control spend apart). Remediation effort is not in event contract v1 and is not included.',
+    control_spend_usd Float64 COMMENT 'Control spend: vendor_assessment_cost_usd + vendor_monitoring_cost_usd, what the department''s tool requests cost to assess and monitor (not a loss).',
+    incidents_cost_unknown UInt64 COMMENT 'Of incidents, those whose cost_usd is not known yet: incident_cost_usd is a lower bound while this is above 0.'
 ) ENGINE = MergeTree ORDER BY (department, month);
 
 -- department_scorecard: per department and month, from the fact tables and
@@ -791,7 +821,8 @@ INSERT INTO department_scorecard_next (department, month, findings_opened, findi
     open_low, open_info, security_debt, sla_within, sla_breached, sla_compliance, deployments,
     gate_blocked_deployments, gate_block_rate, policy_exceptions_opened, policy_exceptions_open, incidents,
     incident_cost_usd, vendor_assessments, vendor_assessment_cost_usd, vendor_assessments_completed, vendor_cycle_seconds,
-    policy_exceptions_resolved, policy_exception_resolved_seconds, vendor_monitoring_cost_usd, cost_of_risk_usd)
+    policy_exceptions_resolved, policy_exception_resolved_seconds, vendor_monitoring_cost_usd, cost_of_risk_usd,
+    control_spend_usd, incidents_cost_unknown)
 SELECT
     department, month,
     toUInt64(sumIf(v, metric = 'findings_opened')),
@@ -819,7 +850,9 @@ SELECT
     toUInt64(sumIf(v, metric = 'policy_exceptions_resolved')),
     toUInt64(sumIf(v, metric = 'policy_exception_resolved_seconds')),
     sumIf(v, metric = 'vendor_monitoring_cost_usd') AS vm_cost,
-    inc_cost + va_cost + vm_cost
+    inc_cost + va_cost + vm_cost,
+    va_cost + vm_cost,
+    toUInt64(sumIf(v, metric = 'incidents_cost_unknown'))
 FROM
 (
     SELECT department, toStartOfMonth(detected_at) AS month, 'findings_opened' AS metric, toFloat64(1) AS v FROM findings
@@ -827,11 +860,10 @@ FROM
     SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, 'findings_fixed' AS metric, toFloat64(1) AS v
     FROM findings WHERE status = 'fixed' AND isNotNull(fixed_at)
     UNION ALL
-    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
-    FROM findings WHERE status = 'fixed' AND isNotNull(within_sla) AND isNotNull(fixed_at)
-    UNION ALL
-    SELECT department, toStartOfMonth(assumeNotNull(sla_due_at)) AS month, 'sla_breached' AS metric, toFloat64(1) AS v
-    FROM findings WHERE status = 'open' AND within_sla = 0
+    -- SLA outcomes by due-date cohort (findings.sla_cohort_month), the one
+    -- definition every SLA compliance figure uses.
+    SELECT department, assumeNotNull(sla_cohort_month) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
+    FROM findings WHERE isNotNull(sla_cohort_month)
     UNION ALL
     -- Month-end snapshots of open findings: one row per finding and month it
     -- was open at the month's end (or at 1782864000 in the as-of month).
@@ -898,13 +930,17 @@ FROM
     )
     WHERE opened_at < month_end AND (isNull(resolved_at) OR assumeNotNull(resolved_at) >= month_end)
     UNION ALL
+    -- Incidents: cost split evenly over the contributing departments; an
+    -- incident naming none is charged to '(unassigned)', not dropped; one
+    -- whose cost is not known yet is counted in incidents_cost_unknown.
     SELECT department, month, metric, v
     FROM
     (
-        SELECT department, toStartOfMonth(inc_detected_at) AS month, cost / length(depts) AS share
+        SELECT department, toStartOfMonth(inc_detected_at) AS month, cost / length(depts) AS share, unknown
         FROM
         (
-            SELECT tupleElement(i, 1) AS depts, tupleElement(i, 2) AS inc_detected_at, toFloat64(ifNull(tupleElement(i, 3), 0)) AS cost
+            SELECT if(empty(tupleElement(i, 1)), ['(unassigned)'], tupleElement(i, 1)) AS depts, tupleElement(i, 2) AS inc_detected_at,
+                   toFloat64(ifNull(tupleElement(i, 3), 0)) AS cost, toFloat64(isNull(tupleElement(i, 3))) AS unknown
             FROM
             (
                 SELECT incident_id, argMax(tuple(contributing_departments, detected_at, cost_usd), tuple(event_time, event_id)) AS i
@@ -913,7 +949,7 @@ FROM
         )
         ARRAY JOIN depts AS department
     )
-    ARRAY JOIN ['incidents', 'incident_cost_usd'] AS metric, [toFloat64(1), share] AS v
+    ARRAY JOIN ['incidents', 'incident_cost_usd', 'incidents_cost_unknown'] AS metric, [toFloat64(1), share, unknown] AS v
     UNION ALL
     SELECT tupleElement(a, 1) AS department, toStartOfMonth(tupleElement(a, 2)) AS month, metric, v
     FROM

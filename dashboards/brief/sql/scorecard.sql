@@ -1,20 +1,17 @@
--- Per department over the months that overlap the period: flows (SLA outcomes,
--- deployments, costs) are summed; stocks (open findings, debt, open
--- exceptions) are taken at the last month of the period.
+-- Per department over the months that overlap the period: stocks (open
+-- findings, debt, open exceptions) at the last month, incident cost and
+-- control spend summed apart, incidents whose cost is not known yet.
+-- (unassigned) holds incidents whose review named no department.
 SELECT
     department,
     argMax(open_critical, month) AS open_critical,
     argMax(open_high, month) AS open_high,
-    sum(sla_within) AS sla_within,
-    sum(sla_breached) AS sla_breached,
     argMax(security_debt, month) AS security_debt,
-    sum(deployments) AS deployments,
-    sum(gate_blocked_deployments) AS gate_blocked_deployments,
     argMax(policy_exceptions_open, month) AS policy_exceptions_open,
-    sum(cost_of_risk_usd) AS cost_of_risk_usd,
     sum(incident_cost_usd) AS incident_cost_usd,
-    sum(vendor_assessment_cost_usd + vendor_monitoring_cost_usd) AS vendor_cost_usd
+    sum(control_spend_usd) AS control_spend_usd,
+    sum(incidents_cost_unknown) AS incidents_cost_unknown
 FROM department_scorecard
 WHERE month >= toStartOfMonth(toDate(@from_date)) AND month < toDate(@to_date)
 GROUP BY department
-ORDER BY cost_of_risk_usd DESC, department
+ORDER BY incident_cost_usd + control_spend_usd DESC, department

@@ -3,65 +3,42 @@
 SELECT toInt64(max(as_of)) AS as_of, count() AS n FROM impact_stats
 ;
 
--- One row per deal closed in the period: what the win-rate, stratified
--- difference and revenue-lost figures are computed from (in Go, with the
--- transform/stats procedures, so the period figures use the same methods as
--- impact_stats).
-SELECT segment, review_bucket, won, outcome, ifNull(loss_reason, '') AS loss_reason, amount_usd
-FROM deal_facts
-WHERE closed_at >= toDateTime(1775001600) AND closed_at < toDateTime(1782864000)
-ORDER BY opportunity_id
+-- Every impact_stats row whose stored period (a month, quarter, year or all
+-- data) lies inside the brief's period; Load shows, per figure, the longest
+-- of them, the rule the dashboards apply to their time range.
+SELECT metric, dimension, dimension_value, period, period_grain, period_start, period_end, n, estimate, ci_low, ci_high,
+    method, evidence, p_value, unit, naive_ci_low, naive_ci_high, cluster, clusters, mde, min_n, enough_n, note
+FROM impact_stats
+WHERE period_start >= toDate('2026-04-01') AND period_end <= toDate('2026-07-01')
+ORDER BY metric, dimension, dimension_value, period
 ;
 
--- Rated tickets created in the period by accounts that some security
--- incident affected: after_incident_30d = 1 are the tickets within 30 days
--- after an incident, the others are the same accounts' own baseline.
-SELECT account_id, after_incident_30d, toFloat64(assumeNotNull(csat_score)) AS score
-FROM ticket_facts
-WHERE created_at >= toDateTime(1775001600) AND created_at < toDateTime(1782864000)
-    AND isNotNull(csat_score)
-    AND account_id IN
-    (
-        SELECT arrayJoin(accounts)
-        FROM
-        (
-            SELECT argMax(affected_account_ids, tuple(event_time, event_id)) AS accounts
-            FROM incident_events
-            GROUP BY incident_id
-        )
-    )
-ORDER BY ticket_id
+-- The quarterly trend up to the end of the period (two years at most): the
+-- adjusted win-rate difference and the within-account CSAT change.
+SELECT metric, dimension, dimension_value, period, period_grain, period_start, period_end, n, estimate, ci_low, ci_high,
+    method, evidence, p_value, unit, naive_ci_low, naive_ci_high, cluster, clusters, mde, min_n, enough_n, note
+FROM impact_stats
+WHERE period_grain = 'quarter' AND period_end <= toDate('2026-07-01') AND period_start >= addMonths(toDate('2026-07-01'), -24)
+    AND ((metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified' AND dimension_value = 'segment')
+        OR (metric = 'csat_incident_drop' AND dimension = 'paired' AND dimension_value = 'account'))
+ORDER BY period_start, metric
 ;
 
--- Deployments started in the period with a lead time, and whether a
--- failing blocking gate held their commit. A negative lead time (first commit
--- stamped after the deployment finished: clock skew) is left out. The alias
--- differs from the column: ClickHouse resolves aliases in WHERE.
-SELECT gate_blocked, assumeNotNull(lead_time_hours) AS lead_hours
-FROM deployment_facts
-WHERE started_at >= toDateTime(1775001600) AND started_at < toDateTime(1782864000)
-    AND isNotNull(lead_time_hours) AND lead_time_hours >= 0
-ORDER BY deployment_id
-;
-
--- Per department over the months that overlap the period: flows (SLA outcomes,
--- deployments, costs) are summed; stocks (open findings, debt, open
--- exceptions) are taken at the last month of the period.
+-- Per department over the months that overlap the period: stocks (open
+-- findings, debt, open exceptions) at the last month, incident cost and
+-- control spend summed apart, incidents whose cost is not known yet.
+-- (unassigned) holds incidents whose review named no department.
 SELECT
     department,
     argMax(open_critical, month) AS open_critical,
     argMax(open_high, month) AS open_high,
-    sum(sla_within) AS sla_within,
-    sum(sla_breached) AS sla_breached,
     argMax(security_debt, month) AS security_debt,
-    sum(deployments) AS deployments,
-    sum(gate_blocked_deployments) AS gate_blocked_deployments,
     argMax(policy_exceptions_open, month) AS policy_exceptions_open,
-    sum(cost_of_risk_usd) AS cost_of_risk_usd,
     sum(incident_cost_usd) AS incident_cost_usd,
-    sum(vendor_assessment_cost_usd + vendor_monitoring_cost_usd) AS vendor_cost_usd
+    sum(control_spend_usd) AS control_spend_usd,
+    sum(incidents_cost_unknown) AS incidents_cost_unknown
 FROM department_scorecard
 WHERE month >= toStartOfMonth(toDate('2026-04-01')) AND month < toDate('2026-07-01')
 GROUP BY department
-ORDER BY cost_of_risk_usd DESC, department
+ORDER BY incident_cost_usd + control_spend_usd DESC, department
 ;

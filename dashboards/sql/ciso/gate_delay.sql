@@ -1,18 +1,19 @@
--- Median lead time (first commit -> finished) of deployments a blocking
--- security gate failed for, minus that of deployments without a block.
+-- Extra median lead time of gate-blocked deployments, like with like
+-- (successful deployments to one environment, named in note), with the
+-- service cluster bootstrap interval, for the longest stored period inside
+-- the time range; null below the minimum n.
 SELECT
-    median_blocked - median_unblocked AS difference_hours,
-    median_blocked AS median_blocked_hours,
-    median_unblocked AS median_unblocked_hours,
-    n_blocked,
-    n_unblocked
-FROM
-(
-    SELECT
-        quantileExactIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 1) AS median_blocked,
-        quantileExactIf(0.5)(assumeNotNull(lead_time_hours), gate_blocked = 0) AS median_unblocked,
-        countIf(gate_blocked = 1) AS n_blocked,
-        countIf(gate_blocked = 0) AS n_unblocked
-    FROM deployment_facts
-    WHERE $__timeFilter(started_at) AND isNotNull(lead_time_hours)
-)
+    period AS period_shown,
+    if(enough_n = 1, estimate, NULL) AS delay_hours,
+    ci_low,
+    ci_high,
+    n AS n_deployments,
+    naive_ci_low AS independent_ci_low,
+    naive_ci_high AS independent_ci_high,
+    evidence AS evidence_level,
+    note
+FROM impact_stats
+WHERE metric = 'gate_delay_hours' AND dimension = 'all' AND dimension_value = 'blocked_minus_unblocked'
+    AND period_start >= toDate($__fromTime) AND period_end <= toDate($__toTime) + 1
+ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+LIMIT 1

@@ -1,7 +1,10 @@
+-- Quarterly revenue recorded as lost to security, with the deals behind it.
 SELECT
-    toDateTime(toStartOfQuarter(closed_at)) AS time,
-    sumIf(amount_usd, outcome = 'lost' AND ifNull(loss_reason, '') = 'security') AS revenue_lost_security_usd
-FROM deal_facts
-WHERE $__timeFilter(closed_at)
-GROUP BY time
+    toDateTime(period_start) AS time,
+    estimate AS revenue_lost_security_usd,
+    n AS n_deals
+FROM impact_stats
+WHERE metric = 'revenue_lost_security_usd' AND dimension = 'all' AND dimension_value = 'pooled'
+    AND period_grain = 'quarter'
+    AND period_start >= toStartOfQuarter(toDate($__fromTime)) AND period_start <= toDate($__toTime)
 ORDER BY time

@@ -1,13 +1,15 @@
+-- Share of deployments a failing blocking security gate held up, Wilson
+-- interval, from impact_stats for the longest stored period inside the
+-- time range.
 SELECT
-    block_rate,
-    (block_rate + 1.9208 / deployments - 1.96 * sqrt(block_rate * (1 - block_rate) / deployments + 0.9604 / (deployments * deployments))) / (1 + 3.8416 / deployments) AS ci_low,
-    (block_rate + 1.9208 / deployments + 1.96 * sqrt(block_rate * (1 - block_rate) / deployments + 0.9604 / (deployments * deployments))) / (1 + 3.8416 / deployments) AS ci_high,
-    deployments
-FROM
-(
-    SELECT
-        count() AS deployments,
-        sum(gate_blocked) / deployments AS block_rate
-    FROM deployment_facts
-    WHERE $__timeFilter(started_at)
-)
+    period AS period_shown,
+    if(enough_n = 1, estimate, NULL) AS block_rate,
+    ci_low,
+    ci_high,
+    n AS n_deployments,
+    evidence AS evidence_level
+FROM impact_stats
+WHERE metric = 'gate_block_rate' AND dimension = 'all' AND dimension_value = 'pooled'
+    AND period_start >= toDate($__fromTime) AND period_end <= toDate($__toTime) + 1
+ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+LIMIT 1

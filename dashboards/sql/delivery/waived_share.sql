@@ -1,24 +1,15 @@
--- Of blocking gate runs that did not pass (latest state per run), the share
--- that was waived rather than left failing; Wilson 95% interval.
+-- Of deployments whose blocking gate did not pass, the share where the
+-- block was waived rather than fixed, Wilson interval, from impact_stats
+-- for the longest stored period inside the time range.
 SELECT
-    waived_share,
-    (waived_share + 1.9208 / gate_runs - 1.96 * sqrt(waived_share * (1 - waived_share) / gate_runs + 0.9604 / (gate_runs * gate_runs))) / (1 + 3.8416 / gate_runs) AS ci_low,
-    (waived_share + 1.9208 / gate_runs + 1.96 * sqrt(waived_share * (1 - waived_share) / gate_runs + 0.9604 / (gate_runs * gate_runs))) / (1 + 3.8416 / gate_runs) AS ci_high,
-    gate_runs
-FROM
-(
-    SELECT
-        count() AS gate_runs,
-        countIf(last_result = 'waived') / gate_runs AS waived_share
-    FROM
-    (
-        SELECT
-            run_id,
-            argMax(result, event_time) AS last_result,
-            argMax(blocking, event_time) AS last_blocking,
-            argMax(completed_at, event_time) AS last_completed_at
-        FROM gate_events
-        GROUP BY run_id
-    )
-    WHERE last_blocking = 1 AND last_result IN ('fail', 'waived') AND $__timeFilter(last_completed_at)
-)
+    period AS period_shown,
+    if(enough_n = 1, estimate, NULL) AS waived_share,
+    ci_low,
+    ci_high,
+    n AS n_blocking_outcomes,
+    evidence AS evidence_level
+FROM impact_stats
+WHERE metric = 'gate_waived_share' AND dimension = 'all' AND dimension_value = 'pooled'
+    AND period_start >= toDate($__fromTime) AND period_end <= toDate($__toTime) + 1
+ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+LIMIT 1

@@ -1,18 +1,17 @@
--- Share of the department's findings due in the range that were fixed within
--- their remediation SLA (open and overdue counts as missed; open and not yet
--- due is excluded), Wilson 95% interval.
+-- SLA compliance of the department (or the team picked) by due-date
+-- cohort: findings that fell due in the period, met if fixed by the due
+-- date, missed if fixed late, still open or dismissed after it. From
+-- impact_stats (Wilson interval) for the longest stored period inside the
+-- time range: the same figure as the scorecard and the brief.
 SELECT
-    compliance,
-    (compliance + 1.9208 / findings - 1.96 * sqrt(compliance * (1 - compliance) / findings + 0.9604 / (findings * findings))) / (1 + 3.8416 / findings) AS ci_low,
-    (compliance + 1.9208 / findings + 1.96 * sqrt(compliance * (1 - compliance) / findings + 0.9604 / (findings * findings))) / (1 + 3.8416 / findings) AS ci_high,
-    findings
-FROM
-(
-    SELECT
-        count(within_sla) AS findings,
-        sum(within_sla) / findings AS compliance
-    FROM findings
-    WHERE $__timeFilter(sla_due_at)
-        AND department = decodeURLComponent('${department:percentencode}')
-        AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
-)
+    period AS period_shown,
+    if(enough_n = 1, estimate, NULL) AS compliance,
+    ci_low,
+    ci_high,
+    n AS n_findings_due,
+    evidence AS evidence_level
+FROM impact_stats
+WHERE metric = 'sla_compliance' AND dimension = if(decodeURLComponent('${team:percentencode}') = '__all', 'department', 'team') AND dimension_value = if(decodeURLComponent('${team:percentencode}') = '__all', decodeURLComponent('${department:percentencode}'), decodeURLComponent('${team:percentencode}'))
+    AND period_start >= toDate($__fromTime) AND period_end <= toDate($__toTime) + 1
+ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+LIMIT 1

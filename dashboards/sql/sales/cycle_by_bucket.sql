@@ -1,15 +1,20 @@
+-- Median deal cycle days per landmark review bucket with order-statistic
+-- intervals, from impact_stats for the longest stored period inside the
+-- time range.
 SELECT
-    review_bucket,
-    quantile(0.5)(cycle_days) AS median_cycle_days,
-    quantile(0.9)(cycle_days) AS p90_cycle_days,
-    count() AS deals
-FROM
-(
-    SELECT
-        review_bucket,
-        (toInt64(closed_at) - toInt64(created_at)) / 86400 AS cycle_days
-    FROM deal_facts
-    WHERE $__timeFilter(closed_at)
-)
-GROUP BY review_bucket
-ORDER BY review_bucket
+    dimension_value AS review_bucket,
+    if(enough_n = 1, estimate, NULL) AS median_cycle_days,
+    ci_low,
+    ci_high,
+    n AS n_deals
+FROM impact_stats
+WHERE metric = 'deal_cycle_days' AND dimension = 'review_bucket'
+    AND period IN
+    (
+        SELECT period FROM impact_stats
+        WHERE metric = 'deal_cycle_days' AND dimension = 'review_bucket'
+            AND period_start >= toDate($__fromTime) AND period_end <= toDate($__toTime) + 1
+        ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+        LIMIT 1
+    )
+ORDER BY indexOf(['none', 'fast', 'medium', 'slow', 'incomplete'], review_bucket)

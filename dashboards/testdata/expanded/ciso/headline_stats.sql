@@ -1,15 +1,21 @@
--- The latest computation of every statistic transform wrote.
+-- Every statistic the transform computed over all data (period all), with
+-- its interval, sample size, clustering, detectable effect and evidence.
 SELECT
     metric,
     dimension,
     dimension_value,
-    argMax(estimate, computed_at) AS estimate_value,
-    argMax(ci_low, computed_at) AS ci_low_value,
-    argMax(ci_high, computed_at) AS ci_high_value,
-    argMax(n, computed_at) AS sample_size,
-    argMax(evidence, computed_at) AS evidence_level,
-    argMax(method, computed_at) AS method_used,
-    max(computed_at) AS computed
+    estimate AS estimate_value,
+    ci_low AS ci_low_value,
+    ci_high AS ci_high_value,
+    n,
+    cluster,
+    naive_ci_low,
+    naive_ci_high,
+    mde AS detectable_at_80pct_power,
+    evidence AS evidence_level,
+    method AS method_used,
+    note,
+    computed_at AS computed
 FROM impact_stats
-GROUP BY metric, dimension, dimension_value
+WHERE period = 'all'
 ORDER BY metric, dimension, dimension_value

@@ -1,31 +1,29 @@
--- Win rate of deals whose security review finished fast (<= 5 days) minus
--- slow (> 15 days), Wilson 95% bounds per bucket, Newcombe hybrid score
--- interval for the difference.
+-- The fast-minus-slow win-rate difference adjusted for segment (the figure
+-- to quote) with its account-clustered interval, the p-value of the test
+-- that it differs between segments, and the pooled difference beside it,
+-- confounded by segment: all from impact_stats for the longest stored
+-- period (month, quarter, year or all) inside the time range, the same row
+-- the brief and impact demo show. The adjusted estimate is null when a
+-- compared group is below the minimum n.
 SELECT
-    p_fast - p_slow AS difference,
-    difference - sqrt(pow(p_fast - l_fast, 2) + pow(u_slow - p_slow, 2)) AS ci_low,
-    difference + sqrt(pow(u_fast - p_fast, 2) + pow(p_slow - l_slow, 2)) AS ci_high,
-    n_fast,
-    n_slow
-FROM
-(
-    SELECT
-        n_fast,
-        n_slow,
-        p_fast,
-        p_slow,
-        (p_fast + 1.9208 / n_fast - 1.96 * sqrt(p_fast * (1 - p_fast) / n_fast + 0.9604 / (n_fast * n_fast))) / (1 + 3.8416 / n_fast) AS l_fast,
-        (p_fast + 1.9208 / n_fast + 1.96 * sqrt(p_fast * (1 - p_fast) / n_fast + 0.9604 / (n_fast * n_fast))) / (1 + 3.8416 / n_fast) AS u_fast,
-        (p_slow + 1.9208 / n_slow - 1.96 * sqrt(p_slow * (1 - p_slow) / n_slow + 0.9604 / (n_slow * n_slow))) / (1 + 3.8416 / n_slow) AS l_slow,
-        (p_slow + 1.9208 / n_slow + 1.96 * sqrt(p_slow * (1 - p_slow) / n_slow + 0.9604 / (n_slow * n_slow))) / (1 + 3.8416 / n_slow) AS u_slow
-    FROM
+    any(period) AS period_shown,
+    if(anyIf(enough_n, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified') = 1, anyIf(estimate, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified'), NULL) AS adjusted_difference,
+    anyIf(ci_low, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified') AS ci_low,
+    anyIf(ci_high, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified') AS ci_high,
+    anyIf(n, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified') AS n_deals,
+    anyIf(mde, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified') AS detectable_at_80pct_power,
+    anyIf(p_value, metric = 'win_rate_diff_heterogeneity') AS segments_differ_p,
+    anyIf(estimate, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'all') AS pooled_difference_confounded_by_segment,
+    anyIf(evidence, metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified') AS evidence_level
+FROM impact_stats
+WHERE ((metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified' AND dimension_value = 'segment')
+        OR (metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'all' AND dimension_value = 'pooled')
+        OR (metric = 'win_rate_diff_heterogeneity' AND dimension = 'stratified' AND dimension_value = 'segment'))
+    AND period IN
     (
-        SELECT
-            countIf(review_bucket = 'fast') AS n_fast,
-            countIf(review_bucket = 'slow') AS n_slow,
-            sumIf(won, review_bucket = 'fast') / n_fast AS p_fast,
-            sumIf(won, review_bucket = 'slow') / n_slow AS p_slow
-        FROM deal_facts
-        WHERE closed_at >= toDateTime(1767225600) AND closed_at <= toDateTime(1782864000)
+        SELECT period FROM impact_stats
+        WHERE metric = 'win_rate_diff_fast_minus_slow' AND dimension = 'stratified' AND dimension_value = 'segment'
+            AND period_start >= toDate(toDateTime(1767225600)) AND period_end <= toDate(toDateTime(1782864000)) + 1
+        ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+        LIMIT 1
     )
-)

@@ -2,7 +2,7 @@
 -- deployment that lists it in fixes_finding_ids, per finding severity.
 SELECT
     severity,
-    count() AS fixes,
+    count() AS n_fixes,
     quantile(0.5)(hours) AS median_hours,
     quantile(0.9)(hours) AS p90_hours
 FROM

@@ -1,22 +1,28 @@
--- Days to fix per severity; open findings enter with their age so far (a
--- lower bound) instead of being dropped.
+-- Remediation time per severity of findings detected in the period:
+-- Kaplan-Meier median and p90 days with open (and dismissed) findings
+-- censored, from impact_stats for the longest stored period inside the
+-- time range; null where fewer than half (a tenth) are fixed or below the
+-- minimum n.
 SELECT
-    severity,
-    count() AS findings,
-    countIf(status = 'open') AS still_open,
-    quantile(0.5)(days) AS median_days,
-    quantile(0.9)(days) AS p90_days
-FROM
-(
-    SELECT
-        severity,
-        status,
-        if(isNull(days_to_fix), (toInt64(toDateTime(1782864000)) - toInt64(detected_at)) / 86400, toFloat64(assumeNotNull(days_to_fix))) AS days
-    FROM findings
-    WHERE detected_at >= toDateTime(1767225600) AND detected_at <= toDateTime(1782864000)
-        AND department = decodeURLComponent('Engineering')
-        AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
-        AND status != 'dismissed'
-)
+    replaceRegexpOne(dimension_value, '(?s)^.*/', '') AS severity,
+    sumIf(n, metric = 'findings_open') AS n_findings,
+    sumIf(estimate, metric = 'findings_open') AS still_open,
+    if(anyIf(enough_n, metric = 'mttr_days_median') = 1, anyIf(estimate, metric = 'mttr_days_median'), NULL) AS median_days,
+    if(anyIf(enough_n, metric = 'mttr_days_p90') = 1, anyIf(estimate, metric = 'mttr_days_p90'), NULL) AS p90_days,
+    anyIf(evidence, metric = 'mttr_days_median') AS evidence_level
+FROM impact_stats
+WHERE metric IN ('mttr_days_median', 'mttr_days_p90', 'findings_open')
+    AND dimension = if(decodeURLComponent('__all') = '__all', 'department_severity', 'team_severity')
+    AND substring(dimension_value, 1, length(if(decodeURLComponent('__all') = '__all', decodeURLComponent('Engineering'), decodeURLComponent('__all'))) + 1) = concat(if(decodeURLComponent('__all') = '__all', decodeURLComponent('Engineering'), decodeURLComponent('__all')), '/')
+    AND period IN
+    (
+        SELECT period FROM impact_stats
+        WHERE metric = 'findings_open'
+            AND dimension = if(decodeURLComponent('__all') = '__all', 'department', 'team')
+            AND dimension_value = if(decodeURLComponent('__all') = '__all', decodeURLComponent('Engineering'), decodeURLComponent('__all'))
+            AND period_start >= toDate(toDateTime(1767225600)) AND period_end <= toDate(toDateTime(1782864000)) + 1
+        ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+        LIMIT 1
+    )
 GROUP BY severity
-ORDER BY severity
+ORDER BY indexOf(['critical', 'high', 'medium', 'low', 'info'], severity)

@@ -1,3 +1,6 @@
+-- The department's monthly scorecard rows: SLA compliance of the findings
+-- due that month (due-date cohort) with the count behind it, gate block
+-- rate with its deployments, incident cost and control spend apart.
 SELECT
     month,
     open_critical,
@@ -5,10 +8,13 @@ SELECT
     open_medium,
     open_low,
     sla_compliance,
+    sla_within + sla_breached AS n_findings_due,
     security_debt,
     gate_block_rate,
+    deployments AS n_deployments,
     policy_exceptions_open,
-    cost_of_risk_usd
+    incident_cost_usd,
+    control_spend_usd
 FROM department_scorecard
 WHERE department = decodeURLComponent('Engineering')
     AND toDate(month) >= toStartOfMonth(toDateTime(1767225600)) AND toDate(month) <= toDate(toDateTime(1782864000))

@@ -1,1 +1,1 @@
-SELECT DISTINCT department FROM department_scorecard ORDER BY department
+SELECT DISTINCT department FROM department_scorecard WHERE department != '(unassigned)' ORDER BY department

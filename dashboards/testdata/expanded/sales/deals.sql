@@ -8,6 +8,7 @@ SELECT
     closed_at,
     outcome,
     loss_reason,
+    landmark_bucket,
     review_bucket,
     review_turnaround_days
 FROM deal_facts

@@ -1,19 +1,21 @@
--- Mean CSAT of rated tickets by group, normal 95% interval of the mean.
+-- Mean CSAT of rated tickets within 30 days after an incident and of the
+-- same accounts' other tickets, Student t intervals, from impact_stats for
+-- the longest stored period inside the time range.
 SELECT
-    if(after_incident_30d = 1, 'within 30 days after incident', 'no recent incident') AS incident_window,
-    if(security_related = 1, 'security-related', 'other') AS ticket_kind,
-    count() AS rated_tickets,
-    avg(score) AS mean_csat,
-    mean_csat - 1.96 * stddevSamp(score) / sqrt(rated_tickets) AS ci_low,
-    mean_csat + 1.96 * stddevSamp(score) / sqrt(rated_tickets) AS ci_high
-FROM
-(
-    SELECT
-        after_incident_30d,
-        security_related,
-        toFloat64(assumeNotNull(csat_score)) AS score
-    FROM ticket_facts
-    WHERE created_at >= toDateTime(1767225600) AND created_at <= toDateTime(1782864000) AND isNotNull(csat_score)
-)
-GROUP BY incident_window, ticket_kind
-ORDER BY incident_window, ticket_kind
+    if(dimension_value = '1', 'within 30 days after incident', 'own baseline (same accounts)') AS incident_window,
+    n AS n_rated_tickets,
+    if(enough_n = 1, estimate, NULL) AS mean_csat,
+    ci_low,
+    ci_high,
+    evidence AS evidence_level
+FROM impact_stats
+WHERE metric = 'csat' AND dimension = 'after_incident_30d'
+    AND period IN
+    (
+        SELECT period FROM impact_stats
+        WHERE metric = 'csat' AND dimension = 'after_incident_30d' AND dimension_value = '1'
+            AND period_start >= toDate(toDateTime(1767225600)) AND period_end <= toDate(toDateTime(1782864000)) + 1
+        ORDER BY period_grain = 'all' DESC, toInt32(period_end) - toInt32(period_start) DESC, period_end DESC
+        LIMIT 1
+    )
+ORDER BY incident_window

@@ -1,0 +1,267 @@
+package transform
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// statsInput is everything impact_stats is computed from: one value per
+// deal, incident, assessment and exception, and pre-aggregated groups of
+// deployments, tickets and findings. loadStats fills it from the analyst
+// tables; computeStats (figures.go) turns it into rows without touching
+// the database, so tests can run the same computation on organisations
+// simulated in memory.
+type statsInput struct {
+	Deals       []dealRow
+	Deployments []deployGroup
+	SecurityFix []fixLead
+	Tickets     []ticketGroup
+	Findings    []findingGroup
+	Incidents   []incidentRow
+	CostOfRisk  []costRow
+	Vendors     []vendorRow
+	Exceptions  []exceptionRow
+}
+
+// month is a calendar month as YYYYMM (toYYYYMM, UTC).
+type month uint32
+
+type dealRow struct {
+	Account, Segment string
+	Bucket           string // landmark_bucket
+	ReviewBucket     string // review_bucket (completion-time buckets)
+	Outcome, Loss    string
+	Won              bool
+	Turnaround       *float64
+	Cycle, Amount    float64
+	Month            month // closed_at
+	ReviewRequired   bool
+}
+
+type deployGroup struct {
+	Service, Department, Team, Environment, Status string
+	Blocked, Waived                                bool
+	Month                                          month // started_at
+	N                                              int
+	Lead                                           []float64 // hours, non-negative
+}
+
+type fixLead struct {
+	Month month // the fixing deployment's finished_at
+	Hours float64
+}
+
+type ticketGroup struct {
+	Account                              string
+	Month                                month // created_at
+	After, Security, Rated, AffectedAcct bool
+	CSAT                                 uint8
+	N                                    int
+}
+
+type findingGroup struct {
+	Team, Department, Severity, Status string
+	Within                             uint8 // 0, 1; 2: no SLA outcome
+	Debt                               bool
+	Detected, Cohort                   month // Cohort 0: not in an SLA cohort
+	N                                  int
+	Days                               []float64 // time to fix, or to censoring
+}
+
+type incidentRow struct {
+	ID          string
+	Month       month // detected_at
+	Departments []string
+	Cost        *float64 // nil: not known yet
+}
+
+type costRow struct {
+	Department string
+	USD        float64
+	Incidents  int
+}
+
+type vendorRow struct {
+	Department             string
+	Month                  month // requested_at
+	Assessment, Monitoring float64
+	Cycle                  *float64 // days; nil while open
+}
+
+type exceptionRow struct {
+	Department string
+	Days       float64
+	Resolved   bool
+}
+
+// loadStats reads the analyst tables of conn's database into a
+// statsInput. The reads are independent and run concurrently (conn is a
+// pool), so the server scans one table while the client decodes another.
+func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInput, error) {
+	in := &statsInput{}
+	steps := []func(context.Context) error{
+		func(ctx context.Context) (err error) {
+			in.Deals, err = loadDeals(ctx, conn)
+			return err
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, qDeploymentGroups, "deployment_facts", func(r driver.Rows) error {
+				var g deployGroup
+				var b, w uint8
+				var m uint32
+				var n uint64
+				if err := r.Scan(&g.Service, &g.Department, &g.Team, &g.Environment, &g.Status, &b, &w, &m, &n, &g.Lead); err != nil {
+					return err
+				}
+				g.Blocked, g.Waived, g.Month, g.N = b == 1, w == 1, month(m), int(n)
+				in.Deployments = append(in.Deployments, g)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, qSecurityFix, "security fix lead times", func(r driver.Rows) error {
+				var f fixLead
+				var m uint32
+				if err := r.Scan(&m, &f.Hours); err != nil {
+					return err
+				}
+				f.Month = month(m)
+				in.SecurityFix = append(in.SecurityFix, f)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, qTicketGroups, "ticket_facts", func(r driver.Rows) error {
+				var g ticketGroup
+				var m uint32
+				var a, s, rated, affected uint8
+				var n uint64
+				if err := r.Scan(&g.Account, &m, &a, &s, &rated, &g.CSAT, &affected, &n); err != nil {
+					return err
+				}
+				g.Month, g.After, g.Security, g.Rated, g.AffectedAcct, g.N = month(m), a == 1, s == 1, rated == 1, affected == 1, int(n)
+				in.Tickets = append(in.Tickets, g)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, bindAsOf(qFindingGroups, asOf), "findings", func(r driver.Rows) error {
+				var g findingGroup
+				var debt uint8
+				var dm, cm uint32
+				var n uint64
+				if err := r.Scan(&g.Team, &g.Department, &g.Severity, &g.Status, &g.Within, &debt, &dm, &cm, &n, &g.Days); err != nil {
+					return err
+				}
+				g.Debt, g.Detected, g.Cohort, g.N = debt == 1, month(dm), month(cm), int(n)
+				in.Findings = append(in.Findings, g)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, qIncidents, "incidents", func(r driver.Rows) error {
+				var i incidentRow
+				var m uint32
+				if err := r.Scan(&i.ID, &m, &i.Departments, &i.Cost); err != nil {
+					return err
+				}
+				i.Month = month(m)
+				in.Incidents = append(in.Incidents, i)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, qCostOfRisk, "department_scorecard", func(r driver.Rows) error {
+				var c costRow
+				var n uint64
+				if err := r.Scan(&c.Department, &c.USD, &n); err != nil {
+					return err
+				}
+				c.Incidents = int(n)
+				in.CostOfRisk = append(in.CostOfRisk, c)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, qVendors, "vendor assessments", func(r driver.Rows) error {
+				var v vendorRow
+				var m uint32
+				if err := r.Scan(&v.Department, &m, &v.Assessment, &v.Monitoring, &v.Cycle); err != nil {
+					return err
+				}
+				v.Month = month(m)
+				in.Vendors = append(in.Vendors, v)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return scanRows(ctx, conn, bindAsOf(qExceptions, asOf), "policy exceptions", func(r driver.Rows) error {
+				var e exceptionRow
+				var resolved uint8
+				if err := r.Scan(&e.Department, &e.Days, &resolved); err != nil {
+					return err
+				}
+				e.Resolved = resolved == 1
+				in.Exceptions = append(in.Exceptions, e)
+				return nil
+			})
+		},
+	}
+	errs := make([]error, len(steps))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, step := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = step(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := firstError(errs); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// loadDeals reads deal_facts, one row per closed deal.
+func loadDeals(ctx context.Context, conn driver.Conn) ([]dealRow, error) {
+	var deals []dealRow
+	err := scanRows(ctx, conn, qDeals, "deal_facts", func(r driver.Rows) error {
+		var d dealRow
+		var won, req uint8
+		var m uint32
+		if err := r.Scan(&d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req); err != nil {
+			return err
+		}
+		d.Won, d.ReviewRequired, d.Month = won == 1, req == 1, month(m)
+		deals = append(deals, d)
+		return nil
+	})
+	return deals, err
+}
+
+// scanRows runs q and calls scan for every row; errors say what was read.
+func scanRows(ctx context.Context, conn driver.Conn, q, what string, scan func(driver.Rows) error) error {
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("read %s: %w", what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	return nil
+}
