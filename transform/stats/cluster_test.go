@@ -218,7 +218,7 @@ func TestClusterBootstrapMedianDiff(t *testing.T) {
 	if a != b {
 		t.Errorf("same seed, different results: %+v %+v", a, b)
 	}
-	near(t, "estimate", a.Value, Median(x)-Median(y), 1e-12)
+	near(t, "estimate", a.Value, median(x)-median(y), 1e-12)
 	iid := BootstrapMedianDiff(x, y, 500, 0.95, 7)
 	if !(a.High-a.Low > iid.High-iid.Low) || !(a.Low <= a.Value && a.Value <= a.High) {
 		t.Errorf("cluster bootstrap [%v, %v] vs independent [%v, %v]", a.Low, a.High, iid.Low, iid.High)
@@ -266,8 +266,8 @@ func TestClusterSampleWeightedMedian(t *testing.T) {
 		if ok != (len(written) > 0) {
 			t.Fatalf("trial %d: ok %v with %d values", trial, ok, len(written))
 		}
-		if ok && got != Median(written) {
-			t.Fatalf("trial %d: weighted median %v, median of the resample %v", trial, got, Median(written))
+		if ok && got != median(written) {
+			t.Fatalf("trial %d: weighted median %v, median of the resample %v", trial, got, median(written))
 		}
 	}
 }

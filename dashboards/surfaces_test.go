@@ -1,4 +1,4 @@
-package demo
+package dashboards_test
 
 import (
 	"context"
@@ -12,10 +12,9 @@ import (
 	"github.com/secimpact/impact/dashboards"
 	"github.com/secimpact/impact/dashboards/brief"
 	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/demo"
 	"github.com/secimpact/impact/internal/testenv"
 )
-
-func TestMain(m *testing.M) { testenv.Main(m) }
 
 // panelRow runs one panel query of a dashboard as Grafana sends it for the
 // range [from, to) and returns its single row.
@@ -116,7 +115,9 @@ func same(a, b float64) bool {
 	return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b))
 }
 
-// TestSurfacesShowOneFigure: the dashboards, the brief and impact demo show
+// TestSurfacesShowOneFigure (in package dashboards_test, where the panel
+// rendering kit of the dashboards tests is at hand): the dashboards, the
+// brief and impact demo show
 // the same number for the same figure and period, because all three read
 // the one computation in impact_stats. It runs the demo (the real
 // pipeline: Kafka, ingest, transform) into a test database and, for the
@@ -129,7 +130,7 @@ func TestSurfacesShowOneFigure(t *testing.T) {
 	t.Parallel()
 	cfg := testenv.ClickHouseEmpty(t)
 	ctx := context.Background()
-	sum, err := Run(ctx, Options{Days: 240, Seed: 4, Out: t.TempDir(), ClickHouse: cfg, Now: time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC)})
+	sum, err := demo.Run(ctx, demo.Options{Days: 240, Seed: 4, Out: t.TempDir(), ClickHouse: cfg, Now: time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,11 +142,11 @@ func TestSurfacesShowOneFigure(t *testing.T) {
 
 	whole := brief.Period{From: sum.Start.AddDate(-3, 0, 0), To: sum.End}
 	quarter := brief.Period{From: sum.Period.From, To: sum.Period.To}
-	demoAll := map[string]Headline{}
+	demoAll := map[string]demo.Headline{}
 	for _, h := range sum.Headlines {
 		demoAll[h.Metric+"/"+h.Dimension] = h
 	}
-	demoBrief := map[string]BriefFigure{}
+	demoBrief := map[string]demo.BriefFigure{}
 	for _, f := range sum.Brief {
 		demoBrief[f.Title] = f
 	}
