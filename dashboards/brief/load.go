@@ -393,14 +393,7 @@ func suppress(f Figure) Figure {
 }
 
 func loadTickets(s *store, d *Data) {
-	for _, g := range []struct{ label, value string }{{"own baseline", "0_affected_accounts"}, {"30 days after an incident", "1"}} {
-		r, ok := s.get("csat", "after_incident_30d", g.value)
-		bar := Bar{Label: g.label}
-		if ok {
-			bar = estimateBar(g.label, r, 1)
-		}
-		d.CSAT = append(d.CSAT, bar)
-	}
+	d.CSAT = append(d.CSAT, storedBars(s, "csat", "after_incident_30d", group{"own baseline", "0_affected_accounts"}, group{"30 days after an incident", "1"})...)
 	r, ok := s.get("csat_incident_drop", "paired", "account")
 	if !ok {
 		return
@@ -409,6 +402,23 @@ func loadTickets(s *store, d *Data) {
 	f.Wording = fmt.Sprintf("Tickets an account filed within 30 days after a security incident affecting it are associated with a CSAT %s points %s than the same account's other tickets (n = accounts with both).",
 		formatNumber(math.Abs(r.Estimate)), higherLower(r.Estimate))
 	d.Headlines = append(d.Headlines, suppress(f))
+}
+
+// group is one labelled bar: the stored row whose dimension_value is value.
+type group struct{ label, value string }
+
+// storedBars is one bar per group, from the stored rows of metric and
+// dimension dim (an empty bar where none is stored).
+func storedBars(s *store, metric, dim string, groups ...group) []Bar {
+	bars := make([]Bar, 0, len(groups))
+	for _, g := range groups {
+		bar := Bar{Label: g.label}
+		if r, ok := s.get(metric, dim, g.value); ok {
+			bar = estimateBar(g.label, r, 1)
+		}
+		bars = append(bars, bar)
+	}
+	return bars
 }
 
 // estimateBar is the bar of a row, muted below the minimum n, its
@@ -426,14 +436,7 @@ func estimateBar(label string, r Stat, scale float64) Bar {
 }
 
 func loadDeployments(s *store, d *Data) {
-	for _, g := range []struct{ label, value string }{{"not blocked", "0"}, {"gate-blocked", "1"}} {
-		r, ok := s.get("deploy_lead_time_hours", "gate_blocked", g.value)
-		bar := Bar{Label: g.label}
-		if ok {
-			bar = estimateBar(g.label, r, 1)
-		}
-		d.GateLeadTime = append(d.GateLeadTime, bar)
-	}
+	d.GateLeadTime = append(d.GateLeadTime, storedBars(s, "deploy_lead_time_hours", "gate_blocked", group{"not blocked", "0"}, group{"gate-blocked", "1"})...)
 	r, ok := s.get("gate_delay_hours", "all", "blocked_minus_unblocked")
 	if !ok {
 		return
