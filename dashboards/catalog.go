@@ -236,13 +236,13 @@ func department() Dashboard {
 				Evidence: Descriptive,
 				SQL:      "department/scorecard.sql", Columns: []string{"month", "open_critical", "open_high", "open_medium", "open_low", "sla_compliance", "n_findings_due", "security_debt", "gate_block_rate", "n_deployments", "policy_exceptions_open", "incident_cost_usd", "control_spend_usd"}},
 			{Title: "DORA with a security lens", Kind: Table, Unit: unitHours, Width: 24,
-				Units: map[string]string{"changes": unitCount, "changes_per_week": unitCount, "failure_rate": unitPercent,
+				Units: map[string]string{"n_changes": unitCount, "changes_per_week": unitCount, "failure_rate": unitPercent,
 					"failure_rate_ci_low": unitPercent, "failure_rate_ci_high": unitPercent},
 				Summary:  "The department's delivery figures per team and in total, split by whether a security gate blocked the change: changes per week, lead time, change failure rate, time to restore and security-fix lead time; gate blocks are associated with the differences.",
 				Method:   "dora_changes of the department finished in range: changes per week; exact medians of lead_time_hours, restore_hours and security_fix_lead_hours; change failure rate (rollback, hotfix or incident on the service within the failure window) with " + wilson,
-				N:        "changes",
+				N:        "n_changes",
 				Evidence: Descriptive,
-				SQL:      "department/dora.sql", Columns: []string{"team", "gate", "changes", "changes_per_week", "median_lead_time_hours", "failure_rate", "failure_rate_ci_low", "failure_rate_ci_high", "median_restore_hours", "median_security_fix_lead_hours"}},
+				SQL:      "department/dora.sql", Columns: []string{"team", "gate", "n_changes", "changes_per_week", "median_lead_time_hours", "failure_rate", "failure_rate_ci_low", "failure_rate_ci_high", "median_restore_hours", "median_security_fix_lead_hours"}},
 		},
 	}
 }
@@ -296,13 +296,13 @@ func delivery() Dashboard {
 				Evidence: Descriptive,
 				SQL:      "delivery/block_rate_by_department.sql", Columns: []string{"department", "block_rate", "n_deployments"}},
 			{Title: "DORA with a security lens: department, team, service", Kind: Table, Unit: unitHours, Width: 24, Height: 12,
-				Units: map[string]string{"changes": unitCount, "changes_per_week": unitCount, "failure_rate": unitPercent,
+				Units: map[string]string{"n_changes": unitCount, "changes_per_week": unitCount, "failure_rate": unitPercent,
 					"failure_rate_ci_low": unitPercent, "failure_rate_ci_high": unitPercent, "failures": unitCount, "security_fixes": unitCount},
 				Summary:  "Deployment frequency, lead time for changes, change failure rate and time to restore per department, team and service, each split by whether a security gate blocked the change, with the security-fix lead time; gate blocks are associated with the differences, which also reflect what the blocked changes were.",
 				Method:   "dora_changes finished in range (successful production deployments, rollbacks aside): changes per week; exact medians of lead_time_hours and restore_hours; change failure rate = changes marked by a rollback, hotfix or incident on the same service within the failure window (default 24 h; a signal marks the latest change before it), " + wilson + "; median security_fix_lead_hours over security fixes",
-				N:        "changes (failure rate), failures (time to restore), security_fixes (security-fix lead time)",
+				N:        "n_changes (failure rate), failures (time to restore), security_fixes (security-fix lead time)",
 				Evidence: Descriptive,
-				SQL:      "delivery/dora.sql", Columns: []string{"level", "name", "gate", "changes", "changes_per_week", "median_lead_time_hours", "failure_rate", "failure_rate_ci_low", "failure_rate_ci_high", "failures", "median_restore_hours", "security_fixes", "median_security_fix_lead_hours"}},
+				SQL:      "delivery/dora.sql", Columns: []string{"level", "name", "gate", "n_changes", "changes_per_week", "median_lead_time_hours", "failure_rate", "failure_rate_ci_low", "failure_rate_ci_high", "failures", "median_restore_hours", "security_fixes", "median_security_fix_lead_hours"}},
 		},
 	}
 }

@@ -396,7 +396,7 @@ func checkDORATruth(t *testing.T, rows []map[string]any, truth *simulate.Truth) 
 			continue
 		}
 		seen++
-		if got := int(num(t, row, "changes")); got != want.Changes {
+		if got := int(num(t, row, "n_changes")); got != want.Changes {
 			t.Errorf("%s %s %s: %d changes, truth %d", level, name, key, got, want.Changes)
 		}
 		if got := int(num(t, row, "failures")); got != want.Failures {

@@ -6,7 +6,7 @@
 -- interval, median time to restore, and the median security-fix lead time
 -- (finding detected -> the change that fixes it) of the security fixes.
 SELECT
-    level, name, gate, changes,
+    level, name, gate, changes AS n_changes,
     changes / weeks AS changes_per_week,
     median_lead_time_hours,
     failure_rate,

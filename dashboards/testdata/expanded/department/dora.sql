@@ -4,7 +4,7 @@
 -- its Wilson 95% interval, median time to restore, security fixes and
 -- their median lead time.
 SELECT
-    team, gate, changes,
+    team, gate, changes AS n_changes,
     changes / weeks AS changes_per_week,
     median_lead_time_hours,
     failure_rate,
