@@ -128,8 +128,15 @@ func same(a, b float64) bool {
 // scorecard and the brief.
 func TestSurfacesShowOneFigure(t *testing.T) {
 	t.Parallel()
-	cfg := testenv.ClickHouseEmpty(t)
+	// A server of its own: the demo leaves a large, freshly merged database
+	// whose DROP on a shared, busy 18.16 server can outlast the cleanup's
+	// deadline; closing this server removes everything at once.
+	srv := testenv.ClickHouseServer(t)
+	cfg := srv.Config("impact")
 	ctx := context.Background()
+	if err := chconn.EnsureDatabase(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
 	sum, err := demo.Run(ctx, demo.Options{Days: 240, Seed: 4, Out: t.TempDir(), ClickHouse: cfg, Now: time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)

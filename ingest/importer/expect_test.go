@@ -354,22 +354,27 @@ func (k kestrelFacts) owner(service string, at time.Time) (string, string) {
 	return team, dept
 }
 
-// bucket is deal_facts' review bucket.
+// bucket is the deal's landmark review bucket (docs/metrics.md 1): what
+// was known 15 days after the review request. Fast or medium: completed
+// within 5 or 15 days and by the close; slow: still open 15 days after
+// the request without a completion by then; incomplete: closed before the
+// landmark without a completed review.
 func (d deal) bucket() string {
-	switch {
-	case d.requested == nil:
+	if d.requested == nil {
 		return "none"
-	case d.completed == nil || d.completed.After(d.closedAt):
-		return "incomplete"
 	}
-	days := d.completed.Sub(*d.requested).Hours() / 24
-	switch {
-	case days <= 5:
-		return "fast"
-	case days <= 15:
-		return "medium"
+	if d.completed != nil && !d.completed.After(d.closedAt) {
+		switch days := d.completed.Sub(*d.requested).Hours() / 24; {
+		case days <= 5:
+			return "fast"
+		case days <= 15:
+			return "medium"
+		}
 	}
-	return "slow"
+	if d.closedAt.Unix() > d.requested.Unix()+15*86400 {
+		return "slow"
+	}
+	return "incomplete"
 }
 
 // winRates counts won and closed deals per review bucket closed in [from, to).

@@ -108,7 +108,10 @@ var sliceChecks = map[string]string{
 	"deployment_facts":     "department = @d",
 	"department_scorecard": "department = @d",
 	"dora_changes":         "department = @d",
-	"impact_stats":         "dimension = 'department' AND dimension_value = @d OR dimension = 'team' AND dimension_value IN (SELECT team FROM findings WHERE department = @d AND team != '' UNION ALL SELECT team FROM deployment_facts WHERE department = @d AND team != '')",
+	"impact_stats": "dimension = 'department' AND dimension_value = @d" +
+		" OR dimension = 'department_severity' AND replaceRegexpOne(dimension_value, '(?s)/[^/]*$', '') = @d" +
+		" OR dimension IN ('team', 'team_severity') AND if(dimension = 'team', dimension_value, replaceRegexpOne(dimension_value, '(?s)/[^/]*$', '')) IN" +
+		" (SELECT team FROM findings WHERE department = @d AND team != '' UNION ALL SELECT team FROM deployment_facts WHERE department = @d AND team != '')",
 }
 
 // escapes must all fail for a department reader, whatever the version.
