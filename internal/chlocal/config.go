@@ -67,6 +67,9 @@ var usersXML = template.Must(template.New("users.xml").Parse(`<?xml version="1.0
             <max_memory_usage>4000000000</max_memory_usage>
             <use_uncompressed_cache>0</use_uncompressed_cache>
             <load_balancing>random</load_balancing>
+            <!-- ON CLUSTER DDL of the cluster tests: on a loaded 2-core
+                 machine one replica of four can take over the default 180 s -->
+            <distributed_ddl_task_timeout>600</distributed_ddl_task_timeout>
         </default>
 {{.ReaderProfile -}}
     </profiles>
