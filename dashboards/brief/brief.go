@@ -41,6 +41,7 @@ type Figure struct {
 // ScorecardRow is one department's line of the scorecard table.
 type ScorecardRow struct {
 	Department     string
+	Month          string // the department version's rows: YYYY-MM-DD of the month
 	OpenCritical   int64
 	OpenHigh       int64
 	SLACompliance  float64 // share 0..1 of the findings due in the period; NaN when none was
@@ -92,6 +93,12 @@ type Data struct {
 	// Periods are the stored impact_stats periods the figures came from
 	// (one when the brief's period is a stored month, quarter or year).
 	Periods []string
+
+	// Department is set for a department's one-page version.
+	Department string
+	// Comparison, when set, shows each headline figure beside the same
+	// figure of an earlier period and the change, with its interval.
+	Comparison *Comparison
 }
 
 //go:embed brief.html.tmpl
@@ -105,35 +112,51 @@ var page = template.Must(template.New("brief").Funcs(template.FuncMap{
 	"naive":    formatNaive,
 	"p":        formatP,
 	"join":     strings.Join,
+	"change":   formatChange,
 	"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"lastday":  func(t time.Time) string { return t.UTC().Add(-time.Second).Format("2 Jan 2006") },
 }).Parse(pageTemplate))
 
-// Render writes the brief as one HTML document.
-func Render(w io.Writer, d Data) error {
-	charts := struct {
-		WinRate, CSAT, Gate, Incidents, Controls template.HTML
-	}{}
+// charts are the company brief's charts, rendered as inline SVG.
+type charts struct {
+	WinRate, CSAT, Gate, Incidents, Controls template.HTML
+}
+
+func companyCharts(d Data) (charts, error) {
+	var c charts
 	var err error
-	if charts.WinRate, err = barChart("Win rate by security-review turnaround", "win rate (%)", d.WinRateByBucket, false); err != nil {
-		return err
+	if c.WinRate, err = barChart("Win rate by security-review turnaround", "win rate (%)", d.WinRateByBucket, false); err != nil {
+		return c, err
 	}
-	if charts.CSAT, err = barChart("CSAT: own baseline vs 30 days after an incident", "mean CSAT (1-5)", d.CSAT, false); err != nil {
-		return err
+	if c.CSAT, err = barChart("CSAT: own baseline vs 30 days after an incident", "mean CSAT (1-5)", d.CSAT, false); err != nil {
+		return c, err
 	}
-	if charts.Gate, err = barChart("Deployment lead time, gate-blocked vs not", "median lead time (hours)", d.GateLeadTime, false); err != nil {
-		return err
+	if c.Gate, err = barChart("Deployment lead time, gate-blocked vs not", "median lead time (hours)", d.GateLeadTime, false); err != nil {
+		return c, err
 	}
-	if charts.Incidents, err = barChart("Incident cost by department", "USD", d.IncidentCost, true); err != nil {
-		return err
+	if c.Incidents, err = barChart("Incident cost by department", "USD", d.IncidentCost, true); err != nil {
+		return c, err
 	}
-	if charts.Controls, err = barChart("Control spend by department", "USD", d.ControlSpend, true); err != nil {
-		return err
+	if c.Controls, err = barChart("Control spend by department", "USD", d.ControlSpend, true); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Render writes the brief as one HTML document: the company brief, or a
+// department's one-page version (Data.Department, no company charts).
+func Render(w io.Writer, d Data) error {
+	var c charts
+	if d.Department == "" {
+		var err error
+		if c, err = companyCharts(d); err != nil {
+			return err
+		}
 	}
 	if err := page.Execute(w, struct {
 		Data
-		Charts any
-	}{d, charts}); err != nil {
+		Charts charts
+	}{d, c}); err != nil {
 		return fmt.Errorf("render brief: %w", err)
 	}
 	return nil
@@ -212,4 +235,30 @@ func formatInterval(f Figure) string {
 		return "95% CI " + formatUSD(f.Low) + " to " + formatUSD(f.High)
 	}
 	return "95% CI " + formatNumber(f.Low) + " to " + formatNumber(f.High) + " " + f.Unit
+}
+
+// formatChange writes a period-over-period change with its sign, unit and
+// interval.
+func formatChange(c Change) string {
+	if math.IsNaN(c.Change) {
+		return "–"
+	}
+	sign := func(v float64, s string) string {
+		if v > 0 {
+			return "+" + s
+		}
+		return s
+	}
+	if c.Unit == "USD" {
+		return sign(c.Change, formatUSD(c.Change))
+	}
+	unit := c.Unit
+	if unit == "%" {
+		unit = "pp" // a change of a percentage is in percentage points
+	}
+	out := sign(c.Change, formatNumber(c.Change)) + " " + unit
+	if !math.IsNaN(c.Low) {
+		out += " (95% CI " + formatNumber(c.Low) + " to " + formatNumber(c.High) + ")"
+	}
+	return out
 }

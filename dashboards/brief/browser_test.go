@@ -47,6 +47,7 @@ type pageResult struct {
 	chartBoxes  []float64 // rendered widths of the charts
 	headlines   string
 	scorecard   int
+	comparison  int // rows of the period-over-period table
 	console     []string
 	screenshot  []byte
 	title       string
@@ -91,6 +92,10 @@ func openInChromium(t *testing.T, file string) pageResult {
 		return
 	})
 	get("title", func() (e error) { res.title, e = chromedp.Run(tctx, chromedp.Title()); return })
+	get("comparison", func() (e error) {
+		res.comparison, e = chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll("#comparison tr[data-metric]").length`))
+		return
+	})
 	get("overflow", func() (e error) {
 		// Elements wider than the page would be cut off when printed.
 		res.overflowing, e = chromedp.Run(tctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(el => el.tagName + "." + el.className)`))
@@ -173,6 +178,63 @@ func TestBriefInChromium(t *testing.T) {
 		for _, w := range want {
 			if !strings.Contains(res.headlines, w) {
 				t.Errorf("rendered headlines lack %q (figure %q)", w, f.Title)
+			}
+		}
+	}
+}
+
+// TestComparedBriefsInChromium opens the company brief and a department's
+// one-page version of a simulated organisation's last quarter, each
+// compared with the quarter before, in headless Chromium: no console
+// errors, one comparison row per headline figure, no element wider than
+// the page; then prints the compared brief to PDF as impact report --mail
+// does.
+func TestComparedBriefsInChromium(t *testing.T) {
+	s := pipelinetest.Load(t, simulate.Options{Seed: 6, Days: 200})
+	ctx := context.Background()
+	q := LastFullQuarter(s.Truth.End)
+	for _, dept := range []string{"", "Engineering"} {
+		opts := LoadOptions{Organisation: "Example Corp", Department: dept}
+		cur, err := Load(ctx, s.Conn, q, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev, err := Load(ctx, s.Conn, q.Previous(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur.Comparison = Compare(cur, prev, "previous quarter ("+q.Previous().Name()+")")
+		file := filepath.Join(t.TempDir(), "brief.html")
+		var buf bytes.Buffer
+		if err := Render(&buf, cur); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := openInChromium(t, file)
+		if len(res.console) > 0 {
+			t.Errorf("department %q: console: %v", dept, res.console)
+		}
+		if res.comparison != len(cur.Headlines) || res.comparison == 0 {
+			t.Errorf("department %q: %d comparison rows, %d headline figures", dept, res.comparison, len(cur.Headlines))
+		}
+		if len(res.overflowing) > 0 {
+			t.Errorf("department %q: wider than the page: %v", dept, res.overflowing)
+		}
+		if dept != "" && (res.charts != 0 || !strings.Contains(res.title, dept)) {
+			t.Errorf("department version: %d charts, title %q", res.charts, res.title)
+		}
+		if err := os.WriteFile(filepath.Join(artifactDir(t), "brief-compared"+strings.ToLower(dept)+".png"), res.screenshot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if dept == "" {
+			printed, err := PrintPDF(ctx, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(printed.PDF, []byte("%PDF-")) || len(printed.PDF) < 10000 || len(printed.Console) > 0 {
+				t.Errorf("PDF: %d bytes starting %q, console %v", len(printed.PDF), printed.PDF[:min(8, len(printed.PDF))], printed.Console)
 			}
 		}
 	}

@@ -53,11 +53,15 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 		// Thinner than the 30pt row pitch below, so bars never overlap.
 		width = vg.Points(16)
 	}
+	// A group without data (a quarter before the first deal, say) has a
+	// NaN figure: drawn as no bar, and kept out of the axis range (a NaN
+	// range makes gonum's tick search loop for ever).
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	maxV := 0.0
 	for i, b := range bars {
 		vals := plotter.Values{}
 		for j := range bars {
-			if j == i {
+			if j == i && finite(b.Value) {
 				vals = append(vals, b.Value)
 			} else {
 				vals = append(vals, 0)
@@ -74,14 +78,21 @@ func barChart(title, yLabel string, bars []Bar, horizontal bool) (template.HTML,
 		}
 		bc.LineStyle.Width = 0
 		p.Add(bc)
-		maxV = math.Max(maxV, math.Max(b.Value, b.High))
+		for _, v := range []float64{b.Value, b.High} {
+			if finite(v) {
+				maxV = math.Max(maxV, v)
+			}
+		}
+	}
+	if maxV == 0 {
+		maxV = 1
 	}
 	// Intervals as error bars over each bar.
 	var pts plotter.XYs
 	var errs plotter.YErrors
 	var xerrs plotter.XErrors
 	for i, b := range bars {
-		if !b.HasRange {
+		if !b.HasRange || !finite(b.Value) || !finite(b.Low) || !finite(b.High) {
 			continue
 		}
 		if horizontal {

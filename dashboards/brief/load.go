@@ -45,28 +45,54 @@ func LastFullQuarter(t time.Time) Period {
 // has data rather than an empty one. Without impact_stats rows it is the
 // last full quarter before now.
 func DefaultPeriod(ctx context.Context, conn driver.Conn, now time.Time) (Period, error) {
-	q, err := statement("as_of.sql", Period{})
+	anchor, err := AsOf(ctx, conn, now)
 	if err != nil {
 		return Period{}, err
-	}
-	var asOf int64
-	var n uint64
-	if err := conn.QueryRow(ctx, q).Scan(&asOf, &n); err != nil {
-		return Period{}, hint(fmt.Errorf("read as_of of impact_stats: %w", err))
-	}
-	anchor := now
-	if n > 0 && time.Unix(asOf, 0).Before(now) {
-		anchor = time.Unix(asOf, 0)
 	}
 	return LastFullQuarter(anchor), nil
 }
 
+// AsOf is the earlier of now and the as-of instant of the latest
+// transform run: the instant the data describe.
+func AsOf(ctx context.Context, conn driver.Conn, now time.Time) (time.Time, error) {
+	q, err := statement("as_of.sql", Period{}, "")
+	if err != nil {
+		return time.Time{}, err
+	}
+	var asOf int64
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&asOf, &n); err != nil {
+		return time.Time{}, hint(fmt.Errorf("read as_of of impact_stats: %w", err))
+	}
+	if n > 0 && time.Unix(asOf, 0).Before(now) {
+		return time.Unix(asOf, 0).UTC(), nil
+	}
+	return now.UTC(), nil
+}
+
+// FirstData is the earliest deal close, ticket or deployment start in the
+// analyst tables (the first period impact report --every writes); ok is
+// false without any.
+func FirstData(ctx context.Context, conn driver.Conn) (time.Time, bool, error) {
+	q, err := statement("first_data.sql", Period{}, "")
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	var first int64
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&first, &n); err != nil {
+		return time.Time{}, false, hint(fmt.Errorf("read the first data: %w", err))
+	}
+	return time.Unix(first, 0).UTC(), n > 0, nil
+}
+
 // Statements returns the SQL Load sends for p, parameters inlined, in
-// the order Load sends them (for checks on other servers).
+// the order Load sends them (for checks on other servers). The department
+// version's statements are bound to the example department 'Engineering'.
 func Statements(p Period) ([]string, error) {
 	var out []string
-	for _, name := range []string{"as_of.sql", "stats.sql", "trend.sql", "scorecard.sql"} {
-		q, err := statement(name, p)
+	for _, name := range []string{"as_of.sql", "first_data.sql", "stats.sql", "trend.sql", "scorecard.sql", "department.sql", "department_dora.sql"} {
+		q, err := statement(name, p, "Engineering")
 		if err != nil {
 			return nil, err
 		}
@@ -75,18 +101,21 @@ func Statements(p Period) ([]string, error) {
 	return out, nil
 }
 
-// statement reads an embedded query and inlines the period (internal/sqlparam):
-// it keeps one rendering for the server, the chdb check and the reader.
-func statement(name string, p Period) (string, error) {
+// statement reads an embedded query and inlines the period and the
+// department (internal/sqlparam: the department, user text, becomes an
+// escaped string literal that cannot change the statement): it keeps one
+// rendering for the server, the chdb check and the reader.
+func statement(name string, p Period, department string) (string, error) {
 	b, err := sqlFiles.ReadFile("sql/" + name)
 	if err != nil {
 		return "", fmt.Errorf("read query %s: %w", name, err)
 	}
 	q, err := sqlparam.Bind(string(b), map[string]any{
-		"from_date": p.From.UTC().Format(time.DateOnly),
-		"to_date":   p.To.UTC().Format(time.DateOnly),
-		"from":      p.From.Unix(),
-		"to":        p.To.Unix(),
+		"from_date":  p.From.UTC().Format(time.DateOnly),
+		"to_date":    p.To.UTC().Format(time.DateOnly),
+		"from":       p.From.Unix(),
+		"to":         p.To.Unix(),
+		"department": department,
 	})
 	if err != nil {
 		return "", fmt.Errorf("query %s: %w", name, err)
@@ -105,6 +134,11 @@ type LoadOptions struct {
 	// Changes are extra rows (win_rate_did, win_rate_did_placebo) for
 	// process changes the transform was not told about.
 	Changes []Stat
+	// Department, when set, makes the brief the department's one-page
+	// version: its own security KPIs, DORA figures, incident cost and
+	// control spend, and monthly scorecard, none of the company-wide
+	// figures.
+	Department string
 }
 
 // Validate names the first bad field: a Changes row that is not a
@@ -159,7 +193,14 @@ func Load(ctx context.Context, conn driver.Conn, p Period, o LoadOptions) (Data,
 		return Data{}, err
 	}
 	s := newStore(rows)
-	d := Data{Organisation: o.Organisation, From: p.From.UTC(), To: p.To.UTC(), GeneratedAt: o.Now.UTC(), MinN: s.minN()}
+	d := Data{Organisation: o.Organisation, From: p.From.UTC(), To: p.To.UTC(), GeneratedAt: o.Now.UTC(), MinN: s.minN(), Department: o.Department}
+	if o.Department != "" {
+		if err := loadDepartment(ctx, conn, p, s, o.Department, &d); err != nil {
+			return Data{}, err
+		}
+		d.Periods = s.used()
+		return d, nil
+	}
 	loadDeals(s, &d)
 	loadTickets(s, &d)
 	loadDeployments(s, &d)
@@ -274,7 +315,13 @@ func (s *store) used() []string {
 
 // query runs one embedded statement for p and calls scan for every row.
 func query(ctx context.Context, conn driver.Conn, name string, p Period, scan func(driver.Rows) error) error {
-	q, err := statement(name, p)
+	return queryDepartment(ctx, conn, name, p, "", scan)
+}
+
+// queryDepartment is query for a statement of one department's rows
+// (@department).
+func queryDepartment(ctx context.Context, conn driver.Conn, name string, p Period, department string, scan func(driver.Rows) error) error {
+	q, err := statement(name, p, department)
 	if err != nil {
 		return err
 	}

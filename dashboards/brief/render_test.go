@@ -2,6 +2,7 @@ package brief
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -76,5 +77,27 @@ func TestRenderSelfContained(t *testing.T) {
 		if strings.Contains(line, "http") && !strings.Contains(line, "www.w3.org") {
 			t.Errorf("brief refers to the network: %s", strings.TrimSpace(line))
 		}
+	}
+}
+
+// TestRenderNoData renders a period without any data (every figure NaN):
+// the charts draw no bars instead of hanging on a NaN axis range.
+func TestRenderNoData(t *testing.T) {
+	nan := math.NaN()
+	d := sampleData()
+	for _, bars := range []*[]Bar{&d.WinRateByBucket, &d.CSAT, &d.GateLeadTime, &d.IncidentCost, &d.ControlSpend} {
+		for i := range *bars {
+			(*bars)[i].Value, (*bars)[i].Low, (*bars)[i].High = nan, nan, nan
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- Render(io.Discard, d) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Render did not finish with NaN figures")
 	}
 }

@@ -3,6 +3,19 @@
 SELECT toInt64(max(as_of)) AS as_of, count() AS n FROM impact_stats
 ;
 
+-- The earliest deal close, ticket and deployment start: impact report
+-- --every writes the periods from there on.
+SELECT toInt64(min(t)) AS first, count() AS n
+FROM
+(
+    SELECT closed_at AS t FROM deal_facts
+    UNION ALL
+    SELECT created_at AS t FROM ticket_facts
+    UNION ALL
+    SELECT started_at AS t FROM deployment_facts
+)
+;
+
 -- Every impact_stats row whose stored period (a month, quarter, year or all
 -- data) lies inside the brief's period; Load shows, per figure, the longest
 -- of them, the rule the dashboards apply to their time range.
@@ -41,4 +54,28 @@ FROM department_scorecard
 WHERE month >= toStartOfMonth(toDate('2026-04-01')) AND month < toDate('2026-07-01')
 GROUP BY department
 ORDER BY incident_cost_usd + control_spend_usd DESC, department
+;
+
+-- One department's scorecard, month by month over the months that overlap
+-- the period (the brief's one-page department version): stocks at each
+-- month's end, SLA outcomes of the findings due in the month, deployments,
+-- incident cost and control spend apart.
+SELECT
+    toString(month) AS month_label,
+    open_critical, open_high, sla_within, sla_breached, security_debt,
+    deployments, gate_blocked_deployments, policy_exceptions_open,
+    incident_cost_usd, control_spend_usd, incidents_cost_unknown
+FROM department_scorecard
+WHERE department = 'Engineering'
+    AND month >= toStartOfMonth(toDate('2026-04-01')) AND month < toDate('2026-07-01')
+ORDER BY month
+;
+
+-- One department's changes finished in the period (dora_changes): whether
+-- a gate blocked each, whether it failed, its lead time.
+SELECT gate_blocked, change_failure, lead_time_hours
+FROM dora_changes
+WHERE department = 'Engineering'
+    AND finished_at >= toDateTime(1775001600) AND finished_at < toDateTime(1782864000)
+ORDER BY deployment_id
 ;
