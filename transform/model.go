@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/secimpact/impact/internal/sqlparam"
+	"github.com/secimpact/impact/schemas/migrations"
 )
 
 //go:embed sql/*.sql
@@ -22,30 +23,148 @@ var sqlFS embed.FS
 // builds rows, with an incremental variant filtered on transform_keys) and,
 // for models refreshed incrementally, <name>.touch.sql (which entity keys
 // changed since the watermark).
+//
+// Each model declares the tables it reads; the refresh derives from them
+// what runs after what (buildOrder): a model runs after every model whose
+// table it reads, and models that read none of each other's tables run
+// side by side. TestModelReads checks each declaration against the
+// model's SQL.
 type model struct {
-	name string // table name, also the model name in transform_keys/state
-	key  string // entity key column; empty: always rebuilt in full
+	name  string   // table name, also the model name in transform_keys/state
+	key   string   // entity key column; empty: always rebuilt in full
+	reads []string // tables it reads: typed tables (migrations) or other models' tables
 }
 
-// sqlModels are built in this order: department_scorecard reads the fact
-// tables. impact_stats is computed in Go (stats.go) and comes last.
+// sqlModels are the models built by SQL, in the order they are listed
+// (Tables, reports) within a build level.
 var sqlModels = []model{
-	{name: "findings", key: "finding_id"},
-	{name: "deal_facts", key: "opportunity_id"},
-	{name: "deployment_facts", key: "deployment_id"},
-	{name: "ticket_facts", key: "ticket_id"},
-	{name: "department_scorecard"},
-	{name: "dora_changes"},
+	{name: "findings", key: "finding_id", reads: []string{"finding_events", "service_events"}},
+	{name: "deal_facts", key: "opportunity_id", reads: []string{"opportunity_events", "review_events"}},
+	{name: "deployment_facts", key: "deployment_id", reads: []string{"deployment_events", "gate_events", "service_events"}},
+	{name: "ticket_facts", key: "ticket_id", reads: []string{"ticket_events", "incident_events"}},
+	{name: "department_scorecard", reads: []string{"findings", "deployment_facts", "incident_events",
+		"policy_exception_events", "vendor_assessment_events"}},
+	{name: "dora_changes", reads: []string{"deployment_facts", "findings", "incident_events"}},
 }
+
+// statsModel is impact_stats, computed in Go (stats.go) from the tables it
+// reads (queries.go, statsload.go).
+var statsModel = model{name: StatsTable, reads: []string{"findings", "deal_facts", "deployment_facts", "ticket_facts",
+	"department_scorecard", "incident_events", "policy_exception_events", "vendor_assessment_events"}}
 
 // Tables lists the analyst contract tables transform maintains, in build
 // order.
 func Tables() []string {
-	out := make([]string, 0, len(sqlModels)+1)
-	for _, m := range sqlModels {
-		out = append(out, m.name)
+	levels, err := buildOrder()
+	if err != nil {
+		// The declarations are constants checked by the package's tests
+		// (TestBuildOrder); list them as declared.
+		levels = [][]model{append(append([]model(nil), sqlModels...), statsModel)}
 	}
-	return append(out, StatsTable)
+	var out []string
+	for _, l := range levels {
+		for _, m := range l {
+			out = append(out, m.name)
+		}
+	}
+	return out
+}
+
+// buildOrder returns the models (SQL models and impact_stats) in build
+// levels, from their declarations and the tables the migrations create.
+func buildOrder() ([][]model, error) {
+	provided, err := migrationTables()
+	if err != nil {
+		return nil, err
+	}
+	return order(append(append([]model(nil), sqlModels...), statsModel), provided)
+}
+
+var createTableRE = regexp.MustCompile(`(?im)^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// migrationTables lists the tables the migrations create.
+func migrationTables() ([]string, error) {
+	ms, err := migrations.Load(nil)
+	if err != nil {
+		return nil, fmt.Errorf("transform: tables of the migrations: %w", err)
+	}
+	var out []string
+	for _, m := range ms {
+		for _, q := range m.Statements {
+			for _, mm := range createTableRE.FindAllStringSubmatch(q, -1) {
+				out = append(out, mm[1])
+			}
+		}
+	}
+	return out, nil
+}
+
+// order sorts models into build levels: a model comes one level after the
+// last of the models whose tables it reads; within a level models keep
+// their listed order. provided are the tables something other than a
+// model creates (the migrations). A model reading a table that neither a
+// model nor provided holds, and models that read each other's tables (a
+// cycle), are errors. A model may read its own table (the live table an
+// incremental refresh compares with).
+func order(ms []model, provided []string) ([][]model, error) {
+	have := map[string]bool{}
+	for _, t := range provided {
+		have[t] = true
+	}
+	byName := map[string]int{}
+	for i, m := range ms {
+		if _, dup := byName[m.name]; dup {
+			return nil, fmt.Errorf("transform: model %s is declared twice", m.name)
+		}
+		byName[m.name] = i
+	}
+	for _, m := range ms {
+		for _, t := range m.reads {
+			if _, isModel := byName[t]; !isModel && !have[t] {
+				return nil, fmt.Errorf("transform: model %s reads table %s, which no model or migration provides", m.name, t)
+			}
+		}
+	}
+	level := make([]int, len(ms)) // -1: not placed yet
+	for i := range level {
+		level[i] = -1
+	}
+	var out [][]model
+	for placed := 0; placed < len(ms); {
+		var next []int
+		for i, m := range ms {
+			if level[i] >= 0 {
+				continue
+			}
+			ready := true
+			for _, t := range m.reads {
+				if j, isModel := byName[t]; isModel && j != i && level[j] < 0 {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				next = append(next, i)
+			}
+		}
+		if len(next) == 0 {
+			var stuck []string
+			for i, m := range ms {
+				if level[i] < 0 {
+					stuck = append(stuck, m.name)
+				}
+			}
+			return nil, fmt.Errorf("transform: models %s read each other's tables (a cycle): no build order", strings.Join(stuck, ", "))
+		}
+		var l []model
+		for _, i := range next {
+			level[i] = len(out)
+			l = append(l, ms[i])
+		}
+		out = append(out, l)
+		placed += len(next)
+	}
+	return out, nil
 }
 
 // tmplData is what the SQL templates may use: table names chosen by this
@@ -96,39 +215,7 @@ func statements(name, text string, d tmplData) ([]string, error) {
 	if err := t.Execute(&buf, d); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
-	return splitSQL(buf.String()), nil
-}
-
-func splitSQL(s string) []string {
-	var out []string
-	var cur strings.Builder
-	flush := func() {
-		if q := strings.TrimSpace(cur.String()); q != "" && !onlyComments(q) {
-			out = append(out, q)
-		}
-		cur.Reset()
-	}
-	for _, line := range strings.Split(s, "\n") {
-		trimmed := strings.TrimRight(line, " \t\r")
-		if strings.HasSuffix(trimmed, ";") && !strings.HasPrefix(strings.TrimSpace(trimmed), "--") {
-			cur.WriteString(strings.TrimSuffix(trimmed, ";"))
-			flush()
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	flush()
-	return out
-}
-
-func onlyComments(q string) bool {
-	for _, l := range strings.Split(q, "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "--") {
-			return false
-		}
-	}
-	return true
+	return migrations.Split(buf.String()), nil
 }
 
 // params are the values the model SQL refers to as @name: Unix times and

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -28,24 +29,21 @@ func Plan(opts Options, mode string) ([]string, error) {
 	if asOf.IsZero() {
 		asOf = time.Now()
 	}
-	p := params{
-		"asof":         asOf.Unix(),
-		"since":        asOf.Add(-opts.Overlap).Unix(),
-		"until":        asOf.Unix(),
-		"sla_critical": slaSeconds(opts.SLA, "critical"),
-		"sla_high":     slaSeconds(opts.SLA, "high"),
-		"sla_medium":   slaSeconds(opts.SLA, "medium"),
-		"sla_low":      slaSeconds(opts.SLA, "low"),
-		"sla_info":     slaSeconds(opts.SLA, "info"),
-		"dora_window":  int64(opts.doraWindow() / time.Second),
-	}
+	p := runParams(opts, asOf, asOf.Add(-opts.Overlap), asOf)
 	state, _ := sqlFS.ReadFile("sql/state.ddl.sql")
 	out, err := statements("state.ddl.sql", string(state), tmplData{})
 	if err != nil {
 		return nil, err
 	}
 	out = append(out, "TRUNCATE TABLE transform_keys") // once per refresh, before the models
-	for _, m := range sqlModels {
+	levels, err := buildOrder()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range slices.Concat(levels...) {
+		if m.name == StatsTable {
+			continue // computed in Go
+		}
 		mm := mode
 		if m.key == "" {
 			mm = Full

@@ -183,7 +183,51 @@ func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error
 	return refresh(ctx, conn, opts, log)
 }
 
+// run is one refresh in progress: what its stages share.
+type run struct {
+	conn     driver.Conn
+	opts     Options
+	log      *slog.Logger
+	start    time.Time
+	rep      Report
+	p        params // the values the model SQL refers to as @name
+	policy   string // the SLA policy, part of every model's version
+	state    map[string]stateRow
+	havePrev bool // an earlier refresh completed: incremental builds are possible
+	versions []stateRow
+}
+
+// refresh runs the stages of a refresh: start (bookkeeping tables,
+// watermark, parameters), each build level of the models in the order
+// their declared reads give (buildOrder), the department slices, and the
+// record of the run.
 func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logger) (Report, error) {
+	levels, err := buildOrder()
+	if err != nil {
+		return Report{}, err
+	}
+	r, ctx, err := startRun(ctx, conn, opts, log)
+	if err != nil {
+		return r.rep, err
+	}
+	for _, l := range levels {
+		if err := r.buildLevel(ctx, l); err != nil {
+			return r.rep, err
+		}
+	}
+	if err := r.slices(ctx); err != nil {
+		return r.rep, err
+	}
+	if err := r.record(ctx); err != nil {
+		return r.rep, err
+	}
+	return r.rep, nil
+}
+
+// startRun creates the bookkeeping tables, reads the state of the last
+// refresh and the watermark, and fixes the parameters of this run. The
+// returned context carries the server settings the statements need.
+func startRun(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logger) (*run, context.Context, error) {
 	if opts.SLA == (SLAPolicy{}) {
 		opts.SLA = DefaultSLAPolicy
 	}
@@ -191,163 +235,181 @@ func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logg
 		opts.Overlap = DefaultOverlap
 	}
 	start := time.Now()
-	rep := Report{RunID: fmt.Sprintf("%d", start.UnixNano()), Started: start.UTC().Truncate(time.Second), AsOf: opts.AsOf, Mode: Incremental}
-	if rep.AsOf.IsZero() {
-		rep.AsOf = start
+	r := &run{conn: conn, opts: opts, log: log, start: start,
+		rep: Report{RunID: fmt.Sprintf("%d", start.UnixNano()), Started: start.UTC().Truncate(time.Second), AsOf: opts.AsOf, Mode: Incremental}}
+	if r.rep.AsOf.IsZero() {
+		r.rep.AsOf = start
 	}
-	rep.AsOf = rep.AsOf.UTC().Truncate(time.Second)
+	r.rep.AsOf = r.rep.AsOf.UTC().Truncate(time.Second)
 
 	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
-		return rep, err
+		return r, ctx, err
 	}
 	// Current releases refuse an INSERT whose rows span more than 100
 	// partitions (months, here) by default; 18.16 has no such limit (and
 	// no such setting).
 	var limited uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.settings WHERE name = 'max_partitions_per_insert_block'").Scan(&limited); err != nil {
-		return rep, fmt.Errorf("read server settings: %w", err)
+		return r, ctx, fmt.Errorf("read server settings: %w", err)
 	}
 	if limited > 0 {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_partitions_per_insert_block": 0}))
 	}
-	state, err := readState(ctx, conn)
-	if err != nil {
-		return rep, err
+	var err error
+	if r.state, err = readState(ctx, conn); err != nil {
+		return r, ctx, err
 	}
 	until, wm, err := snapshotWatermark(ctx, conn, opts)
 	if err != nil {
-		return rep, err
+		return r, ctx, err
 	}
-	rep.Watermark = wm
-	prev, havePrev := state["*"]
+	r.rep.Watermark = wm
+	var prev stateRow
+	prev, r.havePrev = r.state["*"]
 	since := prev.watermark
 	if since.Unix() < 0 {
 		since = time.Unix(0, 0)
 	}
-
-	p := params{
-		"asof":         rep.AsOf.Unix(),
-		"since":        since.Unix(),
-		"until":        until.Unix(),
-		"sla_critical": slaSeconds(opts.SLA, "critical"),
-		"sla_high":     slaSeconds(opts.SLA, "high"),
-		"sla_medium":   slaSeconds(opts.SLA, "medium"),
-		"sla_low":      slaSeconds(opts.SLA, "low"),
-		"sla_info":     slaSeconds(opts.SLA, "info"),
-		"dora_window":  int64(opts.doraWindow() / time.Second),
-	}
-	policy := fmt.Sprintf("%s/%d/%d/%d/%d/%d", opts.SLA.Version, slaSeconds(opts.SLA, "critical"), slaSeconds(opts.SLA, "high"),
+	r.p = runParams(opts, r.rep.AsOf, since, until)
+	r.policy = fmt.Sprintf("%s/%d/%d/%d/%d/%d", opts.SLA.Version, slaSeconds(opts.SLA, "critical"), slaSeconds(opts.SLA, "high"),
 		slaSeconds(opts.SLA, "medium"), slaSeconds(opts.SLA, "low"), slaSeconds(opts.SLA, "info"))
 
 	// Keys of every model go to one transform_keys, told apart by the
-	// model column, so it is emptied once and the entity models (which
-	// read only the typed tables and their own live table) are built
-	// concurrently: while one waits on an INSERT ... SELECT the server
-	// runs another's, and their per-table statement overheads overlap.
-	// department_scorecard reads the fact tables, so it comes after them.
+	// model column, so it is emptied once, before the first level.
 	if err := conn.Exec(ctx, "TRUNCATE TABLE transform_keys"); err != nil {
-		return rep, fmt.Errorf("empty transform_keys: %w", err)
+		return r, ctx, fmt.Errorf("empty transform_keys: %w", err)
 	}
-	build := func(ctx context.Context, m model) (TableReport, error) {
-		t0 := time.Now()
-		v := m.version(policy)
-		exists, err := tableExists(ctx, conn, m.name)
-		if err != nil {
-			return TableReport{}, err
-		}
-		mode := Incremental
-		if opts.Full || !havePrev || !exists || m.key == "" || state[m.name].version != v {
-			mode = Full
-		}
-		tr := TableReport{Table: m.name, Mode: mode}
-		if err := buildModel(ctx, conn, m, mode, exists, p, &tr); err != nil {
-			return tr, err
-		}
-		if tr.Rows, err = countRows(ctx, conn, m.name); err != nil {
-			return tr, err
-		}
-		tr.Duration = time.Since(t0)
-		log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "written", tr.Written,
-			"partitions_rebuilt", tr.Rebuilt, "partitions_kept", tr.Kept, "duration", tr.Duration.Round(time.Millisecond))
-		return tr, nil
+	return r, ctx, nil
+}
+
+// runParams are the @name values of the model SQL for a run with opts (its
+// SLA policy and DORA failure window) as of asOf, reading typed rows
+// stamped in [since, until).
+func runParams(opts Options, asOf, since, until time.Time) params {
+	sla := opts.SLA
+	return params{
+		"asof":         asOf.Unix(),
+		"since":        since.Unix(),
+		"until":        until.Unix(),
+		"sla_critical": slaSeconds(sla, "critical"),
+		"sla_high":     slaSeconds(sla, "high"),
+		"sla_medium":   slaSeconds(sla, "medium"),
+		"sla_low":      slaSeconds(sla, "low"),
+		"sla_info":     slaSeconds(sla, "info"),
+		"dora_window":  int64(opts.doraWindow() / time.Second),
 	}
-	reports := make([]TableReport, len(sqlModels))
-	errs := make([]error, len(sqlModels))
+}
+
+// buildLevel builds the models of one level: they read none of each
+// other's tables. In an incremental refresh they are built concurrently:
+// while one waits on an INSERT ... SELECT the server runs another's, and
+// their per-table statement overheads overlap. A full build is CPU-bound
+// on the server, which already spreads each query over its cores:
+// concurrent full builds only compete (the 10M-event benchmark's full
+// refresh got slower), so they run one after the other.
+func (r *run) buildLevel(ctx context.Context, level []model) error {
+	reports := make([]TableReport, len(level))
+	errs := make([]error, len(level))
 	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
-	for i, m := range sqlModels {
-		if m.key == "" {
-			continue
-		}
-		run := func() {
-			if reports[i], errs[i] = build(bctx, m); errs[i] != nil {
+	for i, m := range level {
+		build := func() {
+			if reports[i], errs[i] = r.build(bctx, m); errs[i] != nil {
 				cancel()
 			}
 		}
-		// A full build is CPU-bound on the server, which already spreads
-		// each query over its cores: concurrent full builds only compete
-		// (the 10M-event benchmark's full refresh got slower), so only
-		// incremental refreshes build concurrently.
-		if opts.Full || !havePrev {
-			run()
+		if r.opts.Full || !r.havePrev || len(level) == 1 {
+			if build(); errs[i] != nil {
+				break
+			}
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run()
+			build()
 		}()
 	}
 	wg.Wait()
-	cancel()
 	if err := firstError(errs); err != nil {
-		return rep, err
+		return err
 	}
-	for i, m := range sqlModels {
-		if m.key != "" {
+	for i, m := range level {
+		if m.name == StatsTable {
+			r.rep.Tables = append(r.rep.Tables, reports[i])
 			continue
 		}
-		if reports[i], err = build(ctx, m); err != nil {
-			return rep, err
-		}
-	}
-	var versions []stateRow
-	for i, m := range sqlModels {
 		if reports[i].Mode == Full && m.key != "" {
-			rep.Mode = Full
+			r.rep.Mode = Full
 		}
-		rep.Tables = append(rep.Tables, reports[i])
-		versions = append(versions, stateRow{model: m.name, version: m.version(policy)})
+		r.rep.Tables = append(r.rep.Tables, reports[i])
+		r.versions = append(r.versions, stateRow{model: m.name, version: m.version(r.policy)})
 	}
+	return nil
+}
 
+// build refreshes one model's table: impact_stats by its Go computation,
+// an SQL model in full or incrementally.
+func (r *run) build(ctx context.Context, m model) (TableReport, error) {
 	t0 := time.Now()
-	st, err := refreshStats(ctx, conn, opts.Stats, rep.AsOf)
-	if err != nil {
-		return rep, err
+	if m.name == StatsTable {
+		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf)
+		if err != nil {
+			return st, err
+		}
+		st.Duration = time.Since(t0)
+		r.log.Info("transform table", "table", StatsTable, "mode", Full, "rows", st.Rows, "duration", st.Duration.Round(time.Millisecond))
+		return st, nil
 	}
-	st.Duration = time.Since(t0)
-	rep.Tables = append(rep.Tables, st)
-	log.Info("transform table", "table", StatsTable, "mode", Full, "rows", st.Rows, "duration", st.Duration.Round(time.Millisecond))
-
-	// Each registered department's slice, from the tables just built.
-	sl, err := refreshDepartments(ctx, conn, log)
+	v := m.version(r.policy)
+	exists, err := tableExists(ctx, r.conn, m.name)
 	if err != nil {
-		return rep, err
+		return TableReport{}, err
+	}
+	mode := Incremental
+	if r.opts.Full || !r.havePrev || !exists || m.key == "" || r.state[m.name].version != v {
+		mode = Full
+	}
+	tr := TableReport{Table: m.name, Mode: mode}
+	if err := buildModel(ctx, r.conn, m, mode, exists, r.p, &tr); err != nil {
+		return tr, err
+	}
+	if tr.Rows, err = countRows(ctx, r.conn, m.name); err != nil {
+		return tr, err
+	}
+	tr.Duration = time.Since(t0)
+	r.log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "written", tr.Written,
+		"partitions_rebuilt", tr.Rebuilt, "partitions_kept", tr.Kept, "duration", tr.Duration.Round(time.Millisecond))
+	return tr, nil
+}
+
+// slices refreshes each registered department's slice, from the tables
+// just built.
+func (r *run) slices(ctx context.Context) error {
+	sl, err := refreshDepartments(ctx, r.conn, r.log)
+	if err != nil {
+		return err
 	}
 	if sl.Table != "" {
-		rep.Tables = append(rep.Tables, sl)
+		r.rep.Tables = append(r.rep.Tables, sl)
 	}
+	return nil
+}
 
-	rep.Duration = time.Since(start)
-	versions = append(versions, stateRow{model: "*", version: "", watermark: wm})
-	if err := writeState(ctx, conn, versions); err != nil {
-		return rep, err
+// record stores the models' versions and the new watermark
+// (transform_state) and the run's report (transform_runs).
+func (r *run) record(ctx context.Context) error {
+	r.rep.Duration = time.Since(r.start)
+	versions := append(r.versions, stateRow{model: "*", version: "", watermark: r.rep.Watermark})
+	if err := writeState(ctx, r.conn, versions); err != nil {
+		return err
 	}
-	if err := writeRuns(ctx, conn, rep); err != nil {
-		return rep, err
+	if err := writeRuns(ctx, r.conn, r.rep); err != nil {
+		return err
 	}
-	log.Info("transform refresh", "mode", rep.Mode, "duration", rep.Duration.Round(time.Millisecond), "watermark", wm)
-	return rep, nil
+	r.log.Info("transform refresh", "mode", r.rep.Mode, "duration", r.rep.Duration.Round(time.Millisecond), "watermark", r.rep.Watermark)
+	return nil
 }
 
 // firstError returns the first error that is not a cancellation caused by

@@ -1,0 +1,131 @@
+package transform
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestBuildOrder: the declared models have a build order, and order
+// refuses a model reading a table nothing provides and models that read
+// each other's tables.
+func TestBuildOrder(t *testing.T) {
+	levels, err := buildOrder()
+	if err != nil {
+		t.Fatalf("the declared models: %v", err)
+	}
+	var names [][]string
+	for _, l := range levels {
+		var n []string
+		for _, m := range l {
+			n = append(n, m.name)
+		}
+		names = append(names, n)
+	}
+	want := [][]string{{"findings", "deal_facts", "deployment_facts", "ticket_facts"}, {"department_scorecard"}, {StatsTable}}
+	if !slices.EqualFunc(names, want, slices.Equal) {
+		t.Errorf("build levels %v, want %v", names, want)
+	}
+	if got := Tables(); !slices.Equal(got, slices.Concat(want...)) {
+		t.Errorf("Tables() = %v, want the build order %v", got, slices.Concat(want...))
+	}
+
+	provided := []string{"a_events", "b_events"}
+	for _, c := range []struct {
+		name   string
+		models []model
+		want   string // error text; "" for an order
+		levels string
+	}{
+		{"chain and a side model", []model{
+			{name: "c", reads: []string{"b"}},
+			{name: "a", reads: []string{"a_events", "a"}},
+			{name: "b", reads: []string{"a", "b_events"}},
+			{name: "d", reads: []string{"b_events"}},
+		}, "", "a d | b | c"},
+		{"unknown table", []model{{name: "a", reads: []string{"a_events", "missing_events"}}},
+			"model a reads table missing_events, which no model or migration provides", ""},
+		{"cycle", []model{
+			{name: "a", reads: []string{"c"}},
+			{name: "b", reads: []string{"a_events"}},
+			{name: "c", reads: []string{"a"}},
+		}, "models a, c read each other's tables (a cycle)", ""},
+		{"declared twice", []model{{name: "a"}, {name: "a"}}, "model a is declared twice", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			levels, err := order(c.models, provided)
+			if c.want != "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("err %v, want %q", err, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ls []string
+			for _, l := range levels {
+				var n []string
+				for _, m := range l {
+					n = append(n, m.name)
+				}
+				ls = append(ls, strings.Join(n, " "))
+			}
+			if got := strings.Join(ls, " | "); got != c.levels {
+				t.Errorf("levels %q, want %q", got, c.levels)
+			}
+		})
+	}
+}
+
+var (
+	readRE    = regexp.MustCompile(`\b(ARRAY\s+)?(?:FROM|JOIN)\s+([A-Za-z_][A-Za-z0-9_.]*)`)
+	commentRE = regexp.MustCompile(`(?m)^\s*(--|//).*$`)
+)
+
+// readsOf lists the tables SQL text reads: the names after FROM and JOIN
+// (upper case, the house style; comment lines skipped), bar ARRAY JOIN, database-qualified names (system tables) and those
+// listed in skip.
+func readsOf(text string, skip ...string) []string {
+	var out []string
+	for _, m := range readRE.FindAllStringSubmatch(commentRE.ReplaceAllString(text, ""), -1) {
+		if m[1] != "" || strings.Contains(m[2], ".") || slices.Contains(skip, m[2]) || slices.Contains(out, m[2]) {
+			continue
+		}
+		out = append(out, m[2])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestModelReads: each model's declared reads are the tables its SQL (for
+// impact_stats, the queries of queries.go) reads, so the build order
+// derived from them is the one the SQL needs.
+func TestModelReads(t *testing.T) {
+	for _, m := range append(slices.Clone(sqlModels), statsModel) {
+		t.Run(m.name, func(t *testing.T) {
+			var text string
+			if m.name == StatsTable {
+				b, err := os.ReadFile("queries.go")
+				if err != nil {
+					t.Fatal(err)
+				}
+				text = string(b)
+			} else {
+				for _, suffix := range []string{".sql", ".touch.sql"} {
+					s, _ := m.file(suffix)
+					text += s + "\n"
+				}
+			}
+			// The model's own live table (read by an incremental refresh)
+			// and the refresh's bookkeeping are not dependencies.
+			got := readsOf(text, m.name, "transform_keys")
+			want := slices.Sorted(slices.Values(m.reads))
+			if !slices.Equal(got, want) {
+				t.Errorf("%s reads %v, declared %v: update its reads in model.go", m.name, got, want)
+			}
+		})
+	}
+}
