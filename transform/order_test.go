@@ -24,7 +24,7 @@ func TestBuildOrder(t *testing.T) {
 		}
 		names = append(names, n)
 	}
-	want := [][]string{{"findings", "deal_facts", "deployment_facts", "ticket_facts"}, {"department_scorecard"}, {StatsTable}}
+	want := [][]string{{"findings", "deal_facts", "deployment_facts", "ticket_facts"}, {"department_scorecard", "dora_changes"}, {StatsTable}}
 	if !slices.EqualFunc(names, want, slices.Equal) {
 		t.Errorf("build levels %v, want %v", names, want)
 	}
