@@ -3,6 +3,7 @@ package schemas
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -13,14 +14,15 @@ import (
 // flag per row for Nullable columns, item ends for Array(String)) that the
 // decoder appends to directly and Insert hands to clickhouse-go one column
 // at a time. Nothing is boxed per value; a Block is reused after Reset.
-// Strings may point into the messages they were decoded from (see Rows).
 // Not safe for concurrent use.
 type Block struct {
 	t    *Table
 	cols []column
 	rows int
-	// Scratch of Insert for Nullable columns (clickhouse-go takes a
-	// []*T, nil for NULL), reused and cleared after each column.
+	// Scratch of Insert: the strings of a column (pointing into its
+	// buffer), and for Nullable columns the []*T clickhouse-go takes (nil
+	// for NULL); reused and cleared after each column.
+	sstr []string
 	pstr []*string
 	pi64 []*int64
 	pf64 []*float64
@@ -28,14 +30,44 @@ type Block struct {
 }
 
 // column is the buffer of one column; only the slices of its type are used.
+// Strings are copied into buf, one after the other, so that a block holds
+// no pointer per value: the garbage collector has nothing to scan in it
+// however many rows it holds, and the messages the strings were decoded
+// from can be collected as soon as they are decoded.
 type column struct {
-	str  []string  // String, Nullable(String); the items of Array(String)
+	buf  []byte    // String, Nullable(String), the items of Array(String): their bytes
+	end  []uint32  // the end of each string in buf
 	i64  []int64   // Int64, Nullable(Int64); DateTime as Unix seconds
 	f64  []float64 // Float64, Nullable(Float64)
 	u8   []uint8   // UInt8, Nullable(UInt8)
 	i32  []int32   // Int32
 	null []bool    // Nullable: true for NULL
-	ends []int32   // Array(String): end of each row's items in str
+	ends []int32   // Array(String): end of each row's items (an index of end)
+}
+
+// addStr appends string v.
+func (c *column) addStr(v string) {
+	c.buf = append(c.buf, v...)
+	c.end = append(c.end, uint32(len(c.buf)))
+}
+
+// strAt returns string k, pointing into buf: valid until the block is
+// reset or appended to.
+func (c *column) strAt(k int) string {
+	start := uint32(0)
+	if k > 0 {
+		start = c.end[k-1]
+	}
+	return bytesString(c.buf[start:c.end[k]])
+}
+
+// strings fills dst with strings lo..hi (pointing into buf).
+func (c *column) strings(dst []string, lo, hi int) []string {
+	dst = dst[:0]
+	for k := lo; k < hi; k++ {
+		dst = append(dst, c.strAt(k))
+	}
+	return dst
 }
 
 // NewBlock returns an empty block of table t.
@@ -49,13 +81,12 @@ func (b *Block) Table() *Table { return b.t }
 // Len is the number of rows.
 func (b *Block) Len() int { return b.rows }
 
-// Reset empties the block, keeping its buffers, and drops its references
-// to message bytes so that they can be collected.
+// Reset empties the block, keeping its buffers.
 func (b *Block) Reset() {
 	for i := range b.cols {
 		c := &b.cols[i]
-		clear(c.str)
-		c.str = c.str[:0]
+		c.buf = c.buf[:0]
+		c.end = c.end[:0]
 		c.i64 = c.i64[:0]
 		c.f64 = c.f64[:0]
 		c.u8 = c.u8[:0]
@@ -74,12 +105,16 @@ func (b *Block) AppendBlock(src *Block) error {
 	for i := range b.cols {
 		d, s := &b.cols[i], &src.cols[i]
 		if b.t.cols[i].typ == tStrings {
-			base := int32(len(d.str))
+			items := int32(len(d.end))
 			for _, e := range s.ends {
-				d.ends = append(d.ends, base+e)
+				d.ends = append(d.ends, items+e)
 			}
 		}
-		d.str = append(d.str, s.str...)
+		base := uint32(len(d.buf))
+		d.buf = append(d.buf, s.buf...)
+		for _, e := range s.end {
+			d.end = append(d.end, base+e)
+		}
 		d.i64 = append(d.i64, s.i64...)
 		d.f64 = append(d.f64, s.f64...)
 		d.u8 = append(d.u8, s.u8...)
@@ -97,7 +132,7 @@ func (b *Block) appendRow(src *Block, r int) {
 		typ := b.t.cols[i].typ
 		switch typ {
 		case tString, tNullString:
-			d.str = append(d.str, s.str[r])
+			d.addStr(s.strAt(r))
 		case tDateTime, tNullDateTime, tInt64, tNullInt64:
 			d.i64 = append(d.i64, s.i64[r])
 		case tFloat64, tNullFloat64:
@@ -111,8 +146,10 @@ func (b *Block) appendRow(src *Block, r int) {
 			if r > 0 {
 				start = s.ends[r-1]
 			}
-			d.str = append(d.str, s.str[start:s.ends[r]]...)
-			d.ends = append(d.ends, int32(len(d.str)))
+			for k := start; k < s.ends[r]; k++ {
+				d.addStr(s.strAt(int(k)))
+			}
+			d.ends = append(d.ends, int32(len(d.end)))
 		}
 		if typ.nullable() {
 			d.null = append(d.null, s.null[r])
@@ -128,16 +165,26 @@ func (b *Block) String(row int, column string) (string, bool) {
 	if i < 0 || b.t.cols[i].typ != tString || row < 0 || row >= b.rows {
 		return "", false
 	}
-	return b.cols[i].str[row], true
+	return strings.Clone(b.cols[i].strAt(row)), true
 }
 
 // SetString sets the value of a String column at row; false as String.
-func (b *Block) SetString(row int, column, v string) bool {
-	i := b.t.column(column)
+func (b *Block) SetString(row int, name, v string) bool {
+	i := b.t.column(name)
 	if i < 0 || b.t.cols[i].typ != tString || row < 0 || row >= b.rows {
 		return false
 	}
-	b.cols[i].str[row] = v
+	// Rare (the dead-letter last resort): the column is rebuilt.
+	c := &b.cols[i]
+	var nc column
+	for k := range c.end {
+		if k == row {
+			nc.addStr(v)
+		} else {
+			nc.addStr(c.strAt(k))
+		}
+	}
+	c.buf, c.end = nc.buf, nc.end
 	return true
 }
 
@@ -204,9 +251,13 @@ func (b *Block) appendColumn(dst driver.BatchColumn, i, lo, hi int) error {
 	c := &b.cols[i]
 	switch b.t.cols[i].typ {
 	case tString:
-		return dst.Append(c.str[lo:hi])
+		b.sstr = c.strings(b.sstr, lo, hi)
+		defer clear(b.sstr)
+		return dst.Append(b.sstr)
 	case tNullString:
-		return appendNullable(dst, &b.pstr, c.str[lo:hi], c.null[lo:hi])
+		b.sstr = c.strings(b.sstr, lo, hi)
+		defer clear(b.sstr)
+		return appendNullable(dst, &b.pstr, b.sstr, c.null[lo:hi])
 	case tDateTime, tInt64:
 		return dst.Append(c.i64[lo:hi])
 	case tNullDateTime, tNullInt64:
@@ -229,11 +280,14 @@ func (b *Block) appendColumn(dst driver.BatchColumn, i, lo, hi int) error {
 			start = c.ends[lo-1]
 		}
 		for _, end := range c.ends[lo:hi] {
-			if err := dst.AppendRow(c.str[start:end]); err != nil {
+			b.sstr = c.strings(b.sstr, int(start), int(end))
+			if err := dst.AppendRow(b.sstr); err != nil {
+				clear(b.sstr)
 				return err
 			}
 			start = end
 		}
+		clear(b.sstr)
 		return nil
 	}
 	return fmt.Errorf("column type %s not supported", b.t.cols[i].typ)

@@ -16,7 +16,7 @@ func yearsBlock(n int) *Block {
 		for k := range c {
 			switch b.t.cols[k].typ {
 			case tString:
-				c[k].str = append(c[k].str, "s")
+				c[k].addStr("s")
 			case tInt32:
 				c[k].i32 = append(c[k].i32, 0)
 			case tInt64:

@@ -109,7 +109,7 @@ type state struct {
 	hasData bool
 	binary  bool
 	// alias: strings point into the message instead of being copied (Rows,
-	// which keeps the message until its rows are stored).
+	// which copies them into its blocks before the message can change).
 	alias bool
 	// inline is the family vals hold from decoding data during the envelope
 	// pass (type came before data), nil when data must be decoded again.

@@ -9,9 +9,11 @@ import (
 // Rows is the row builder of ingest, the direct loader and transform/bulk:
 // the rows of a set of messages, one Block per table a message is stored
 // in (events_raw, its typed table, or ingest_rejects), filled straight by
-// the decoder. Decoding a typical event into Rows allocates nothing: its
-// strings are slices of the message (so the message must stay unchanged
-// until the rows are inserted or reset), enum values and types are the
+// the decoder. Decoding a typical event into Rows allocates nothing once
+// the blocks have grown: the decoder reads strings as slices of the
+// message and the blocks copy their bytes into one buffer per column (no
+// pointer per value for the garbage collector to scan, and the message is
+// free once AppendMessage returns); enum values and types are the
 // contract's constants, times are Unix seconds.
 //
 // The zero value is ready to use. Not safe for concurrent use.
@@ -71,8 +73,8 @@ var (
 // AppendMessage decodes and validates one Kafka message as Decode does
 // and appends its rows: a row to events_raw and one to its typed table,
 // whose Table it returns; or, for an invalid message, a row to
-// ingest_rejects and the Rejection. value and the headers must not change
-// until the rows are inserted or reset.
+// ingest_rejects and the Rejection. The rows hold copies: value and the
+// headers may be reused once it returns.
 func (dc *Decoder) AppendMessage(r *Rows, value []byte, headers []Header, lin Lineage) (*Table, *Rejection) {
 	r.init()
 	s := &r.st
@@ -94,28 +96,28 @@ func (dc *Decoder) AppendMessage(r *Rows, value []byte, headers []Header, lin Li
 
 	raw := r.blocks[rawTable.index]
 	c := raw.cols
-	c[0].str = append(c[0].str, a[attrSource].s)
-	c[1].str = append(c[1].str, a[attrID].s)
-	c[2].str = append(c[2].str, typ)
+	c[0].addStr(a[attrSource].s)
+	c[1].addStr(a[attrID].s)
+	c[2].addStr(typ)
 	c[3].i64 = append(c[3].i64, evTime)
-	c[rawSubject].str = append(c[rawSubject].str, a[attrSubject].s)
-	c[rawEntityID].str = append(c[rawEntityID].str, vals[0].s)
-	c[rawDataSchema].str = append(c[rawDataSchema].str, a[attrDataSchema].s)
+	c[rawSubject].addStr(a[attrSubject].s)
+	c[rawEntityID].addStr(vals[0].s)
+	c[rawDataSchema].addStr(a[attrDataSchema].s)
 	// The payload keeps the event as received, structured-mode JSON: the
 	// value itself, or rebuilt from the headers in binary mode.
 	payload := value
 	if s.binary {
 		payload = structuredFromBinary(value, headers)
 	}
-	c[rawPayload].str = append(c[rawPayload].str, bytesString(payload))
+	c[rawPayload].addStr(bytesString(payload))
 	appendLineage(c[rawLineage:], topic, lin, at)
 	raw.rows++
 
 	b := r.blocks[fam.tbl.index]
 	c = b.cols
-	c[0].str = append(c[0].str, a[attrSource].s)
-	c[1].str = append(c[1].str, a[attrID].s)
-	c[2].str = append(c[2].str, typ)
+	c[0].addStr(a[attrSource].s)
+	c[1].addStr(a[attrID].s)
+	c[2].addStr(typ)
 	c[3].i64 = append(c[3].i64, evTime)
 	c = c[len(envelopeDefs):]
 	for i := range vals {
@@ -123,7 +125,7 @@ func (dc *Decoder) AppendMessage(r *Rows, value []byte, headers []Header, lin Li
 	}
 	c = c[len(vals):]
 	if fam.derivesSLA {
-		c[0].str = append(c[0].str, "") // sla_policy_version: no due date is derived here
+		c[0].addStr("") // sla_policy_version: no due date is derived here
 		c = c[1:]
 	}
 	appendLineage(c, topic, lin, at)
@@ -132,7 +134,7 @@ func (dc *Decoder) AppendMessage(r *Rows, value []byte, headers []Header, lin Li
 }
 
 func appendLineage(c []column, topic string, lin Lineage, at int64) {
-	c[0].str = append(c[0].str, topic)
+	c[0].addStr(topic)
 	c[1].i32 = append(c[1].i32, lin.Partition)
 	c[2].i64 = append(c[2].i64, lin.Offset)
 	c[3].i64 = append(c[3].i64, at)
@@ -142,7 +144,7 @@ func appendLineage(c []column, topic string, lin Lineage, at int64) {
 func appendValue(c *column, typ colType, v *value, items []string) {
 	switch typ {
 	case tString, tNullString:
-		c.str = append(c.str, v.s)
+		c.addStr(v.s)
 	case tDateTime, tNullDateTime:
 		sec := int64(0)
 		if v.set {
@@ -157,9 +159,11 @@ func appendValue(c *column, typ colType, v *value, items []string) {
 		c.u8 = append(c.u8, uint8(v.i))
 	case tStrings:
 		if v.set {
-			c.str = append(c.str, items[v.lo:v.hi]...)
+			for _, it := range items[v.lo:v.hi] {
+				c.addStr(it)
+			}
 		}
-		c.ends = append(c.ends, int32(len(c.str)))
+		c.ends = append(c.ends, int32(len(c.end)))
 	}
 	if typ.nullable() {
 		c.null = append(c.null, !v.set)
@@ -199,12 +203,12 @@ func (r *Rows) appendReject(value []byte, headers []Header, lin Lineage, rej *Re
 	}
 	b := r.blocks[rejectsTable.index]
 	c := b.cols
-	c[0].str = append(c[0].str, lin.Topic)
+	c[0].addStr(lin.Topic)
 	c[1].i32 = append(c[1].i32, lin.Partition)
 	c[2].i64 = append(c[2].i64, lin.Offset)
 	c[3].i64 = append(c[3].i64, lin.IngestedAt.Unix())
 	for k, v := range []string{rej.Field, rule, rej.Detail, src, id, typ, string(prefix)} {
-		c[4+k].str = append(c[4+k].str, v)
+		c[4+k].addStr(v)
 	}
 	b.rows++
 }

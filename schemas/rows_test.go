@@ -27,7 +27,7 @@ func cell(b *Block, row, col int) any {
 	}
 	switch typ {
 	case tString, tNullString:
-		return c.str[row]
+		return c.strAt(row)
 	case tDateTime, tNullDateTime:
 		return time.Unix(c.i64[row], 0).UTC()
 	case tInt64, tNullInt64:
@@ -43,7 +43,7 @@ func cell(b *Block, row, col int) any {
 		if row > 0 {
 			start = c.ends[row-1]
 		}
-		return append([]string{}, c.str[start:c.ends[row]]...)
+		return append([]string{}, c.strings(nil, int(start), int(c.ends[row]))...)
 	}
 	return nil
 }
@@ -199,13 +199,8 @@ func TestRowsAccumulate(t *testing.T) {
 	}
 	for _, b := range r.Blocks() {
 		for _, c := range b.cols {
-			if len(c.str)+len(c.i64)+len(c.f64)+len(c.u8)+len(c.i32)+len(c.null)+len(c.ends) != 0 {
+			if len(c.buf)+len(c.end)+len(c.i64)+len(c.f64)+len(c.u8)+len(c.i32)+len(c.null)+len(c.ends) != 0 {
 				t.Fatalf("%s: a column is not empty after Reset", b.t.name)
-			}
-			for _, s := range c.str[:cap(c.str)] {
-				if s != "" {
-					t.Fatalf("%s: Reset keeps a reference to message bytes", b.t.name)
-				}
 			}
 		}
 	}

@@ -48,9 +48,8 @@ type Stats struct {
 }
 
 // Add decodes one structured-mode event and queues its row; a full batch
-// is written. A value the decoder rejects is counted and skipped. The rows
-// point into value until they are written: it must not change until the
-// next Flush.
+// is written. A value the decoder rejects is counted and skipped. The row
+// holds a copy: value may be reused once Add returns.
 func (l *Loader) Add(ctx context.Context, value []byte) error {
 	if l.rows.TopicOf == nil {
 		l.rows.TopicOf = l.Topics.ForType
