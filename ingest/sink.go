@@ -47,8 +47,23 @@ type table struct {
 	name  string
 	cur   *batch   // being filled
 	queue []*batch // detached, queue[0] is being inserted
-	pool  []*batch // stored batches, reused
+	pool  []*batch // stored batches, reused (their buffers' bytes in sink.pooled)
 	wake  chan struct{}
+}
+
+// Stored batches are kept for reuse (growing column buffers again costs
+// CPU), but what the pools hold is not charged to the memory budget: all
+// tables' pools together keep at most half the budget (defaultPoolBytes
+// without one: 64 MiB, a full events_raw batch of 50,000 rows and the
+// typed tables' batches), a batch that would pass it is dropped.
+const defaultPoolBytes = 64 << 20
+
+// poolLimit is the most the batch pools may hold.
+func (s *sink) poolLimit() int {
+	if s.budget == nil {
+		return defaultPoolBytes
+	}
+	return int(s.budget.cap / 2)
 }
 
 // flushFunc writes one batch of t; it returns only when the batch is
@@ -70,6 +85,7 @@ type sink struct {
 	batchRows  int
 	batchBytes int64
 	pendingCur int64 // bytes in cur batches, for the memory-pressure flush
+	pooled     int   // buffer bytes of the batches in the tables' pools
 	changed    chan struct{}
 	flush      flushFunc
 	wg         sync.WaitGroup
@@ -182,6 +198,7 @@ func (s *sink) newBatch(t *table) *batch {
 	if n := len(t.pool); n > 0 {
 		b := t.pool[n-1]
 		t.pool = t.pool[:n-1]
+		s.pooled -= b.block.CapBytes()
 		return b
 	}
 	b := &batch{block: schemas.NewBlock(t.t)}
@@ -305,7 +322,10 @@ func (s *sink) flusher(ctx context.Context, t *table) {
 			}
 			charged := b.bytes
 			b.reset(s.nparts)
-			t.pool = append(t.pool, b)
+			if n := b.block.CapBytes(); s.pooled+n <= s.poolLimit() {
+				t.pool = append(t.pool, b)
+				s.pooled += n
+			}
 			s.notify()
 			s.mu.Unlock()
 			if s.budget != nil {

@@ -81,6 +81,16 @@ func (b *Block) Table() *Table { return b.t }
 // Len is the number of rows.
 func (b *Block) Len() int { return b.rows }
 
+// CapBytes is the memory the block's buffers hold, used or not.
+func (b *Block) CapBytes() int {
+	n := 0
+	for i := range b.cols {
+		c := &b.cols[i]
+		n += cap(c.buf) + 4*cap(c.end) + 8*cap(c.i64) + 8*cap(c.f64) + cap(c.u8) + 4*cap(c.i32) + cap(c.null) + 4*cap(c.ends)
+	}
+	return n
+}
+
 // Reset empties the block, keeping its buffers.
 func (b *Block) Reset() {
 	for i := range b.cols {
