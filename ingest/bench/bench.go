@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/secimpact/impact/ingest"
 	"github.com/secimpact/impact/ingest/eventgen"
@@ -239,10 +240,9 @@ func fetchAll(ctx context.Context, kc config.Kafka) (int, float64, error) {
 		return 0, 0, fmt.Errorf("bench: %w", err)
 	}
 	var (
-		wg    sync.WaitGroup
+		g     errgroup.Group
 		mu    sync.Mutex
 		total int
-		first error
 	)
 	start := time.Now()
 	for topic, ps := range ends {
@@ -250,9 +250,7 @@ func fetchAll(ctx context.Context, kc config.Kafka) (int, float64, error) {
 			if end == 0 {
 				continue
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			g.Go(func() error {
 				r := kafka.NewReader(kafka.ReaderConfig{
 					Brokers: kc.Brokers, Topic: topic, Partition: p, Dialer: dialer,
 					MinBytes: 1, MaxBytes: ingest.DefaultFetchMaxBytes, MaxWait: 250 * time.Millisecond,
@@ -263,10 +261,7 @@ func fetchAll(ctx context.Context, kc config.Kafka) (int, float64, error) {
 				for {
 					m, err := r.FetchMessage(ctx)
 					if err != nil {
-						mu.Lock()
-						first = cmpErr(first, fmt.Errorf("bench: fetch %s/%d: %w", topic, p, err))
-						mu.Unlock()
-						return
+						return fmt.Errorf("bench: fetch %s/%d: %w", topic, p, err)
 					}
 					n++
 					if m.Offset+1 >= end {
@@ -276,18 +271,12 @@ func fetchAll(ctx context.Context, kc config.Kafka) (int, float64, error) {
 				mu.Lock()
 				total += n
 				mu.Unlock()
-			}()
+				return nil
+			})
 		}
 	}
-	wg.Wait()
-	return total, time.Since(start).Seconds(), first
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	err = g.Wait()
+	return total, time.Since(start).Seconds(), err
 }
 
 // pipeline runs `impact ingest --drain` on a fresh group as a child and
