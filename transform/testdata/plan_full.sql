@@ -653,34 +653,69 @@ FROM
     SELECT department, assumeNotNull(sla_cohort_month) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
     FROM findings WHERE isNotNull(sla_cohort_month)
     UNION ALL
-    -- Month-end snapshots of open findings: one row per finding and month it
-    -- was open at the month's end (or at 1782864000 in the as-of month).
-    SELECT department, month, metric, toFloat64(1) AS v
+    -- Month-end snapshots of open findings (open_<severity>, security_debt):
+    -- a finding is open at the end of month m (or at 1782864000 in the as-of
+    -- month) when detected_at < end(m) and it was not closed by then. That is
+    -- every month from its detection month up to the month before it closed
+    -- (or up to the as-of month while open at 1782864000), and security debt from
+    -- the month detected_at + 365 days falls in. Each finding emits +1 where
+    -- such a stretch starts and -1 where it ends; the running sum over the
+    -- months of each department and metric gives the month-end counts, without
+    -- a row per finding and month.
+    SELECT department, month, metric, toFloat64(open) AS v
     FROM
     (
-        SELECT department, month, severity, detected_at, close_at,
-               least(toDateTime(addMonths(month, 1)), toDateTime(1782864000)) AS month_end
+        -- The lambda gets months and deltas as arguments: 18.16 prunes the
+        -- subquery columns that a lambda captures without naming them elsewhere.
+        SELECT department, metric,
+               arrayMap(i -> addMonths(first, i), range(toUInt32(dateDiff('month', first, toStartOfMonth(toDateTime(1782864000))) + 1))) AS all_months,
+               arrayCumSum(arrayMap((m, ms, ds) -> if(indexOf(ms, m) = 0, toInt64(0), arrayElement(ds, indexOf(ms, m))),
+                   all_months, arrayResize([months], length(all_months), months), arrayResize([deltas], length(all_months), deltas))) AS counts
         FROM
         (
-            SELECT department, severity, detected_at, close_at,
-                   arrayJoin(arrayMap(i -> addMonths(toStartOfMonth(detected_at), i),
-                       range(toUInt32(greatest(0, dateDiff('month', toStartOfMonth(detected_at),
-                           toStartOfMonth(least(ifNull(close_at, toDateTime(1782864000)), toDateTime(1782864000))))) + 1)))) AS month
+            SELECT department, metric, groupArray(month) AS months, groupArray(delta) AS deltas, min(month) AS first
             FROM
             (
-                SELECT department, severity, detected_at,
-                       multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
-                               status = 'dismissed', ifNull(dismissed_at, last_event_time), NULL) AS close_at
-                FROM findings
-                WHERE detected_at < toDateTime(1782864000)
+                SELECT department, metric, month, sum(delta) AS delta
+                FROM
+                (
+                    SELECT department, tupleElement(d, 1) AS metric, tupleElement(d, 2) AS month, tupleElement(d, 3) AS delta
+                    FROM
+                    (
+                        SELECT department, det_month, close_month, debt_month,
+                            arrayJoin(arrayFilter(x -> tupleElement(x, 1) != '', [
+                                tuple(if(close_month > det_month, concat('open_', severity), ''), det_month, toInt64(1)),
+                                tuple(if(close_month > det_month AND close_month <= asof_month, concat('open_', severity), ''), close_month, toInt64(-1)),
+                                tuple(if(debt AND close_month > debt_month, 'security_debt', ''), debt_month, toInt64(1)),
+                                tuple(if(debt AND close_month > debt_month AND close_month <= asof_month, 'security_debt', ''), close_month, toInt64(-1))])) AS d
+                        FROM
+                        (
+                            -- close_month: the month of the close when it came before
+                            -- 1782864000, else the month after the as-of month (open to the end).
+                            SELECT department, severity,
+                                toStartOfMonth(detected_at) AS det_month,
+                                toStartOfMonth(toDateTime(1782864000)) AS asof_month,
+                                if(isNotNull(close_at) AND assumeNotNull(close_at) < toDateTime(1782864000), toStartOfMonth(assumeNotNull(close_at)), addMonths(asof_month, 1)) AS close_month,
+                                severity IN ('critical', 'high') AND toInt64(detected_at) + 365 * 86400 < 1782864000 AS debt,
+                                if(debt, toStartOfMonth(toDateTime(toInt64(detected_at) + 365 * 86400)), det_month) AS debt_month
+                            FROM
+                            (
+                                SELECT department, severity, detected_at,
+                                       multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
+                                               status = 'dismissed', ifNull(dismissed_at, last_event_time), NULL) AS close_at
+                                FROM findings
+                                WHERE detected_at < toDateTime(1782864000)
+                            )
+                        )
+                    )
+                )
+                GROUP BY department, metric, month
             )
+            GROUP BY department, metric
         )
     )
-    ARRAY JOIN
-        arrayFilter(x -> x != '', [
-            if(detected_at < month_end AND (isNull(close_at) OR assumeNotNull(close_at) >= month_end), concat('open_', severity), ''),
-            if(detected_at < month_end AND (isNull(close_at) OR assumeNotNull(close_at) >= month_end)
-               AND severity IN ('critical', 'high') AND detected_at < month_end - 365 * 86400, 'security_debt', '')]) AS metric
+    ARRAY JOIN all_months AS month, counts AS open
+    WHERE open > 0
     UNION ALL
     SELECT department, toStartOfMonth(started_at) AS month, 'deployments' AS metric, toFloat64(1) AS v FROM deployment_facts
     UNION ALL
