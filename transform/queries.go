@@ -26,7 +26,9 @@ GROUP BY service_id, department, team, environment, status, gate_blocked, gate_w
 ORDER BY service_id, department, team, environment, status, gate_blocked, gate_waived, month`
 
 	// Security-fix lead times (finding detected -> the deployment that
-	// fixes it finished), by the month the fix shipped.
+	// fixes it finished), by the month the fix shipped. The right side
+	// holds only the findings a security fix names (a set filter on the
+	// findings, not a hash table of every finding id).
 	qSecurityFix = `SELECT toUInt32(toYYYYMM(finished_at)), (toInt64(finished_at) - toInt64(detected_at)) / 3600
 FROM
 (
@@ -37,6 +39,7 @@ FROM
 ALL INNER JOIN
 (
     SELECT finding_id, detected_at FROM findings
+    WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts WHERE trigger = 'security_fix' AND isNotNull(finished_at))
 ) AS r1 USING finding_id`
 
 	// Tickets counted per account, creation month, incident window,

@@ -855,15 +855,20 @@ SELECT
     toUInt64(sumIf(v, metric = 'incidents_cost_unknown'))
 FROM
 (
-    SELECT department, toStartOfMonth(detected_at) AS month, 'findings_opened' AS metric, toFloat64(1) AS v FROM findings
+    -- The branches over the big fact tables count per department and month
+    -- before the pivot, so the pivot's sumIf runs over a few thousand rows.
+    SELECT department, toStartOfMonth(detected_at) AS month, 'findings_opened' AS metric, toFloat64(count()) AS v FROM findings
+    GROUP BY department, month
     UNION ALL
-    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, 'findings_fixed' AS metric, toFloat64(1) AS v
+    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, 'findings_fixed' AS metric, toFloat64(count()) AS v
     FROM findings WHERE status = 'fixed' AND isNotNull(fixed_at)
+    GROUP BY department, month
     UNION ALL
     -- SLA outcomes by due-date cohort (findings.sla_cohort_month), the one
     -- definition every SLA compliance figure uses.
-    SELECT department, assumeNotNull(sla_cohort_month) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(1) AS v
+    SELECT department, assumeNotNull(sla_cohort_month) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(count()) AS v
     FROM findings WHERE isNotNull(sla_cohort_month)
+    GROUP BY department, month, metric
     UNION ALL
     -- Month-end snapshots of open findings (open_<severity>, security_debt):
     -- a finding is open at the end of month m (or at 1782864000 in the as-of
@@ -929,9 +934,11 @@ FROM
     ARRAY JOIN all_months AS month, counts AS open
     WHERE open > 0
     UNION ALL
-    SELECT department, toStartOfMonth(started_at) AS month, 'deployments' AS metric, toFloat64(1) AS v FROM deployment_facts
+    SELECT department, toStartOfMonth(started_at) AS month, 'deployments' AS metric, toFloat64(count()) AS v FROM deployment_facts
+    GROUP BY department, month
     UNION ALL
-    SELECT department, toStartOfMonth(started_at) AS month, 'gate_blocked' AS metric, toFloat64(gate_blocked) AS v FROM deployment_facts
+    SELECT department, toStartOfMonth(started_at) AS month, 'gate_blocked' AS metric, toFloat64(sum(gate_blocked)) AS v FROM deployment_facts
+    GROUP BY department, month
     UNION ALL
     SELECT tupleElement(p, 1) AS department, toStartOfMonth(tupleElement(p, 2)) AS month, 'policy_exceptions_opened' AS metric, toFloat64(1) AS v
     FROM
