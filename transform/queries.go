@@ -46,10 +46,15 @@ ALL INNER JOIN
 	// security flag, CSAT score and affected flag (the account appears in
 	// any incident's affected_account_ids: the accounts whose own baseline
 	// metric 12 compares against).
-	qTicketGroups = `SELECT account_id, month, after_incident_30d, security_related, isNotNull(csat_score) AS rated, ifNull(csat_score, 0) AS csat, affected, count() AS n
+	// The tickets are counted before the join (affected depends on the
+	// account alone), so the join probes groups, not tickets.
+	qTicketGroups = `SELECT account_id, month, after_incident_30d, security_related, rated, csat, affected, n
 FROM
 (
-    SELECT account_id, toUInt32(toYYYYMM(created_at)) AS month, after_incident_30d, security_related, csat_score FROM ticket_facts
+    SELECT account_id, toUInt32(toYYYYMM(created_at)) AS month, after_incident_30d, security_related,
+        isNotNull(csat_score) AS rated, ifNull(csat_score, 0) AS csat, count() AS n
+    FROM ticket_facts
+    GROUP BY account_id, month, after_incident_30d, security_related, rated, csat
 ) AS l2
 ALL LEFT JOIN
 (
@@ -60,7 +65,6 @@ ALL LEFT JOIN
         FROM (SELECT * FROM incident_events) GROUP BY incident_id
     )
 ) AS r2 USING account_id
-GROUP BY account_id, month, after_incident_30d, security_related, rated, csat, affected
 ORDER BY account_id, month, after_incident_30d, security_related, rated, csat, affected`
 
 	// Findings per team, department, severity, status, SLA outcome (2: none
