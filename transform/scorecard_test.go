@@ -95,20 +95,8 @@ func TestScorecardOpenSnapshots(t *testing.T) {
 		if len(want) == 0 || debt == 0 {
 			t.Fatalf("%s: the data has %d month-end counts, %d of security debt: nothing to compare", name, len(want), debt)
 		}
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			for i := 0; i < len(got) || i < len(want); i++ {
-				var g, w string
-				if i < len(got) {
-					g = got[i]
-				}
-				if i < len(want) {
-					w = want[i]
-				}
-				if g != w {
-					t.Fatalf("%s: scorecard %d counts, definition %d; first difference:\nscorecard  %s\ndefinition %s", name, len(got), len(want), g, w)
-				}
-			}
-		}
+		sameSnapshots(t, name+" (scorecard; full = the per-finding definition)", map[string]string{"department_scorecard": strings.Join(got, "\n")},
+			map[string]string{"department_scorecard": strings.Join(want, "\n")})
 	}
 	refresh(t, conn, transform.Options{AsOf: mid, Overlap: time.Second})
 	check("full, as of mid-month", mid)
