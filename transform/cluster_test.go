@@ -24,14 +24,18 @@ import (
 // that follows more events (written through one server's Distributed
 // tables, synchronously, as ingest does).
 func TestClusterSameAsSingleServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
+	// Starting waits while another package's cluster runs (chlocal
+	// runs one at a time): the test's own deadline starts after it.
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancelStart()
 	start := time.Now()
-	cl, err := chlocal.StartCluster(ctx, chlocal.ClusterOptions{Name: "impact_test", Shards: 2, Replicas: 2})
+	cl, err := chlocal.StartCluster(startCtx, chlocal.ClusterOptions{Name: "impact_test", Shards: 2, Replicas: 2})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
 	t.Cleanup(func() { cl.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
 	ccfg := cl.Servers[0][0].Config("impact")
 	if err := chconn.EnsureDatabase(ctx, ccfg); err != nil {
 		t.Fatal(err)

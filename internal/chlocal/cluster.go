@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +30,37 @@ type Cluster struct {
 	Name      string
 	ZooKeeper *ZooKeeper
 	Servers   [][]*Server // [shard][replica]
+
+	lock *os.File // held from start to Close (lockClusters)
+}
+
+// lockClusters takes the machine-wide lock that lets one local cluster run
+// at a time. `go test` runs packages in parallel, and three of them start a
+// cluster (four servers and ZooKeeper each); on two cores, clusters started
+// side by side starved each other until an ON CLUSTER DDL outlived its
+// test's deadline. The lock is an flock on a file in the temporary
+// directory, released when its descriptor closes, also if the process dies.
+func lockClusters(ctx context.Context) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "impact-chlocal-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cluster lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("cluster lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("wait for another local cluster to stop: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // StartCluster starts ZooKeeper and the servers and waits until all answer.
@@ -40,11 +74,16 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 2
 	}
-	zk, err := StartZooKeeper(ctx, opts.ZooKeeper)
+	lock, err := lockClusters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Name: opts.Name, ZooKeeper: zk}
+	zk, err := StartZooKeeper(ctx, opts.ZooKeeper)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	c := &Cluster{Name: opts.Name, ZooKeeper: zk, lock: lock}
 	n := opts.Shards * opts.Replicas
 	// Every server's configuration names every other's native port, so
 	// the ports are chosen before any server starts.
@@ -148,6 +187,10 @@ func (c *Cluster) Close() error {
 	}
 	if c.ZooKeeper != nil {
 		errs = append(errs, c.ZooKeeper.Close())
+	}
+	if c.lock != nil {
+		errs = append(errs, c.lock.Close())
+		c.lock = nil
 	}
 	return errors.Join(errs...)
 }

@@ -24,14 +24,18 @@ import (
 // each, a replayed event still collapses under FINAL, and a second run
 // from another server has nothing to do.
 func TestClusterApply(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	// Starting waits while another package's cluster runs (chlocal
+	// runs one at a time): the test's own deadline starts after it.
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancelStart()
 	start := time.Now()
-	cl, err := chlocal.StartCluster(ctx, chlocal.ClusterOptions{Name: "impact_test", Shards: 2, Replicas: 2})
+	cl, err := chlocal.StartCluster(startCtx, chlocal.ClusterOptions{Name: "impact_test", Shards: 2, Replicas: 2})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
 	t.Cleanup(func() { cl.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	t.Logf("cluster of 4 servers + ZooKeeper up in %s", time.Since(start).Round(time.Millisecond))
 	first, other := cl.Servers[0][0], cl.Servers[1][1]
 
