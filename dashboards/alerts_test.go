@@ -12,6 +12,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/pipelinetest"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/internal/sqlcheck"
@@ -47,9 +49,14 @@ func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // plantDepartments adds two departments to the simulated organisation:
 // Planted, where every department alert's condition holds at end, and
 // Control, which has data for every rule but none of the conditions.
-func plantDepartments(t *testing.T, conn driver.Conn, end time.Time) {
+func plantDepartments(t *testing.T, cfg config.ClickHouse, end time.Time) {
 	ctx := context.Background()
-	p := &planter{t: t, l: &bulk.Loader{Conn: conn}}
+	ins, err := chconn.NewInserter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	p := &planter{t: t, l: &bulk.Loader{Inserter: ins}}
 	day := 24 * time.Hour
 	for _, d := range []string{"Planted", "Control"} {
 		svc := "svc-" + strings.ToLower(d)
@@ -175,7 +182,7 @@ func TestAlertRulesFire(t *testing.T) {
 	db := "impact_alerts"
 	srv, conn, truth := pipelinetest.LoadOwn(t, db, simulate.Options{Seed: 13, Days: 90})
 	end := truth.End
-	plantDepartments(t, conn, end)
+	plantDepartments(t, srv.Config(db), end)
 	if _, err := transform.Refresh(ctx, conn, transform.Options{AsOf: end, Full: true}); err != nil {
 		t.Fatal(err)
 	}

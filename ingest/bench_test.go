@@ -6,6 +6,7 @@ import (
 
 	"github.com/secimpact/impact/ingest"
 	"github.com/secimpact/impact/ingest/eventgen"
+	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/testenv"
 )
@@ -14,11 +15,15 @@ import (
 // generated events inserted in batches, no Kafka.
 func BenchmarkInsertDirect(b *testing.B) {
 	cc := testenv.ClickHouse(b)
-	conn := openCH(b, cc)
+	ins, err := chconn.NewInserter(cc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ins.Close()
 	msgs := eventgen.Generate(50000, config.DefaultTopics(), eventgen.Options{})
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := ingest.InsertDirect(context.Background(), conn, msgs, 50000); err != nil {
+		if _, err := ingest.InsertDirect(context.Background(), ins, msgs, 50000); err != nil {
 			b.Fatal(err)
 		}
 	}

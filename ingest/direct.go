@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/secimpact/impact/internal/chconn"
 )
 
 // InsertDirect decodes msgs and inserts their rows into ClickHouse exactly
@@ -16,7 +17,7 @@ import (
 // retries. It returns the time spent inserting, excluding decoding: the
 // benchmark's raw ClickHouse rate. Rejected messages go to ingest_rejects
 // only.
-func InsertDirect(ctx context.Context, conn driver.Conn, msgs []kafka.Message, batchRows int) (time.Duration, error) {
+func InsertDirect(ctx context.Context, ins *chconn.Inserter, msgs []kafka.Message, batchRows int) (time.Duration, error) {
 	if batchRows <= 0 {
 		batchRows = DefaultBatchRows
 	}
@@ -35,7 +36,7 @@ func InsertDirect(ctx context.Context, conn driver.Conn, msgs []kafka.Message, b
 		g, gctx := errgroup.WithContext(ctx)
 		for _, b := range st.rows.Blocks() {
 			if b.Len() > 0 {
-				g.Go(func() error { return b.Insert(gctx, conn) })
+				g.Go(func() error { return b.Insert(gctx, ins) })
 			}
 		}
 		err := g.Wait()

@@ -162,7 +162,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	in.log.Info("ingest starting",
 		"brokers", cfg.Kafka.Brokers, "topics", in.topics, "dlq", cfg.Kafka.Topics.DLQTopic(),
 		"group", cfg.GroupID, "kafka_tls", cfg.Kafka.TLS, "kafka_sasl", cfg.Kafka.SASLMechanism,
-		"clickhouse", cfg.ClickHouse.Addr, "database", cfg.ClickHouse.DB(), "clickhouse_user", cfg.ClickHouse.Username(),
+		"clickhouse", cfg.ClickHouse.Addr, "clickhouse_http", cfg.ClickHouse.HTTPAddrs(), "database", cfg.ClickHouse.DB(), "clickhouse_user", cfg.ClickHouse.Username(),
 		"clickhouse_tls", cfg.ClickHouse.TLS, "drain", cfg.Drain, "batch_rows", cfg.BatchRows,
 		"batch_bytes", cfg.BatchBytes, "flush_age", cfg.FlushAge, "memory_budget", cfg.MemoryBudget)
 
@@ -192,7 +192,12 @@ func (in *Ingester) Run(ctx context.Context) error {
 	dlq := newDLQWriter(cfg.Kafka.Brokers, dlqTopic, transport, in.dlqLimit)
 	defer dlq.Close()
 
-	w := &writer{conn: conn, dlq: dlq, log: in.log, m: in.m, min: cfg.BackoffMin, max: cfg.BackoffMax}
+	ins, err := chconn.NewInserter(cfg.ClickHouse)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer ins.Close()
+	w := &writer{ins: ins, dlq: dlq, log: in.log, m: in.m, min: cfg.BackoffMin, max: cfg.BackoffMax}
 	in.sink = newSink(in.budget, cfg.BatchRows, cfg.BatchBytes, w.flush)
 	in.sink.start(hard)
 	go in.ageFlusher(hard)

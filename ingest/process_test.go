@@ -53,6 +53,7 @@ func childEnv(kc config.Kafka, cc config.ClickHouse) []string {
 		"IMPACT_KAFKA_BROKERS=" + strings.Join(kc.Brokers, ","),
 		"IMPACT_TOPIC_SUFFIX=" + strings.TrimPrefix(kc.Topics.Security, config.DefaultTopics().Security),
 		"IMPACT_CLICKHOUSE_ADDR=" + cc.Addr,
+		"IMPACT_CLICKHOUSE_HTTP_ADDR=" + cc.HTTPAddr,
 		"IMPACT_CLICKHOUSE_USER=" + cc.User,
 		"IMPACT_CLICKHOUSE_PASSWORD=" + cc.Password,
 		"IMPACT_CLICKHOUSE_DATABASE=" + cc.Database,

@@ -5,8 +5,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/secimpact/impact/internal/chconn"
 )
 
 // writer stores batches: dead-letter messages to Kafka, rows to ClickHouse.
@@ -14,7 +15,7 @@ import (
 // or ctx ends; while a batch retries its table's queue (and, through the
 // memory budget, fetching) waits and no offset past it is committed.
 type writer struct {
-	conn     driver.Conn
+	ins      *chconn.Inserter
 	dlq      *kafka.Writer
 	log      *slog.Logger
 	m        *metrics
@@ -52,8 +53,8 @@ func (w *writer) flush(ctx context.Context, t *table, b *batch) error {
 	}
 }
 
-// insert sends b's rows to ClickHouse (schemas.Block.Insert: native
-// INSERTs with the table's explicit column list, column by column).
+// insert sends b's rows to ClickHouse (schemas.Block.Insert: INSERTs with
+// the table's explicit column list, the rows in the Native format).
 func (w *writer) insert(ctx context.Context, b *batch) error {
-	return b.block.Insert(ctx, w.conn)
+	return b.block.Insert(ctx, w.ins)
 }

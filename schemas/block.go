@@ -6,27 +6,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/secimpact/impact/internal/chconn"
 )
 
 // Block is rows of one table held column by column: a typed buffer per
 // column ([]string, []int64 seconds for DateTime, []float64, ..., a null
 // flag per row for Nullable columns, item ends for Array(String)) that the
-// decoder appends to directly and Insert hands to clickhouse-go one column
-// at a time. Nothing is boxed per value; a Block is reused after Reset.
+// decoder appends to directly and Insert encodes straight into ClickHouse's
+// Native format. Nothing is boxed per value; a Block is reused after Reset.
 // Not safe for concurrent use.
 type Block struct {
 	t    *Table
 	cols []column
 	rows int
-	// Scratch of Insert: the strings of a column (pointing into its
-	// buffer), and for Nullable columns the []*T clickhouse-go takes (nil
-	// for NULL); reused and cleared after each column.
-	sstr []string
-	pstr []*string
-	pi64 []*int64
-	pf64 []*float64
-	pu8  []*uint8
 }
 
 // column is the buffer of one column; only the slices of its type are used.
@@ -198,11 +190,6 @@ func (b *Block) SetString(row int, name, v string) bool {
 	return true
 }
 
-// blockRows is the row count of the blocks an INSERT is sent in:
-// clickhouse-go holds a block in three forms (columns, encoded, compressed),
-// so one huge block would cost several times the batch in memory.
-const blockRows = 8192
-
 // maxPartitionsPerInsert bounds the partitions (years of event_time) one
 // INSERT touches. Current ClickHouse refuses an INSERT block spanning more
 // than max_partitions_per_insert_block partitions (default 100; 18.16 has
@@ -210,119 +197,25 @@ const blockRows = 8192
 // default leaves room for the server's time zone moving a year boundary.
 const maxPartitionsPerInsert = 50
 
-// Insert writes the block's rows to its table with conn: native INSERTs
-// naming the table's columns (server-filled columns such as inserted_at
-// are left out), each column appended whole from its buffer, sent in
-// blocks of 8,192 rows. One INSERT, unless the rows span more than 50
-// years of event_time (then one per group of 50 years).
-func (b *Block) Insert(ctx context.Context, conn driver.Conn) error {
+// Insert writes the block's rows to its table with ins: INSERTs naming the
+// table's columns (server-filled columns such as inserted_at are left
+// out), the rows in ClickHouse's Native format encoded from the block's
+// buffers as they are sent (see AppendNative). One INSERT, unless the rows
+// span more than 50 years of event_time (then one per group of 50 years).
+func (b *Block) Insert(ctx context.Context, ins *chconn.Inserter) error {
 	if b.rows == 0 {
 		return nil
 	}
 	chunks := b.partitionChunks(maxPartitionsPerInsert)
 	if chunks == nil {
-		return b.send(ctx, conn)
+		chunks = []*Block{b}
 	}
 	for _, c := range chunks {
-		if err := c.send(ctx, conn); err != nil {
-			return err
+		if err := ins.Insert(ctx, b.t.query, c); err != nil {
+			return fmt.Errorf("insert %d rows into %s: %w", c.rows, b.t.name, err)
 		}
 	}
 	return nil
-}
-
-func (b *Block) send(ctx context.Context, conn driver.Conn) error {
-	bt, err := conn.PrepareBatch(ctx, b.t.query)
-	if err != nil {
-		return fmt.Errorf("prepare insert into %s: %w", b.t.name, err)
-	}
-	defer bt.Close()
-	for lo := 0; lo < b.rows; lo += blockRows {
-		hi := min(lo+blockRows, b.rows)
-		for i := range b.cols {
-			if err := b.appendColumn(bt.Column(i), i, lo, hi); err != nil {
-				return fmt.Errorf("append column %s of %s rows %d-%d: %w", b.t.cols[i].name, b.t.name, lo, hi, err)
-			}
-		}
-		if hi < b.rows {
-			if err := bt.Flush(); err != nil {
-				return fmt.Errorf("insert %s block at row %d: %w", b.t.name, lo, err)
-			}
-		}
-	}
-	if err := bt.Send(); err != nil {
-		return fmt.Errorf("insert %s batch of %d rows: %w", b.t.name, b.rows, err)
-	}
-	return nil
-}
-
-// appendColumn hands rows lo..hi of column i to clickhouse-go.
-func (b *Block) appendColumn(dst driver.BatchColumn, i, lo, hi int) error {
-	c := &b.cols[i]
-	switch b.t.cols[i].typ {
-	case tString:
-		b.sstr = c.strings(b.sstr, lo, hi)
-		defer clear(b.sstr)
-		return dst.Append(b.sstr)
-	case tNullString:
-		b.sstr = c.strings(b.sstr, lo, hi)
-		defer clear(b.sstr)
-		return appendNullable(dst, &b.pstr, b.sstr, c.null[lo:hi])
-	case tDateTime, tInt64:
-		return dst.Append(c.i64[lo:hi])
-	case tNullDateTime, tNullInt64:
-		return appendNullable(dst, &b.pi64, c.i64[lo:hi], c.null[lo:hi])
-	case tFloat64:
-		return dst.Append(c.f64[lo:hi])
-	case tNullFloat64:
-		return appendNullable(dst, &b.pf64, c.f64[lo:hi], c.null[lo:hi])
-	case tUInt8:
-		return dst.Append(c.u8[lo:hi])
-	case tNullUInt8:
-		return appendNullable(dst, &b.pu8, c.u8[lo:hi], c.null[lo:hi])
-	case tInt32:
-		return dst.Append(c.i32[lo:hi])
-	case tStrings:
-		// clickhouse-go has no column append for arrays without
-		// reflection; a row at a time takes its plain []string path.
-		start := int32(0)
-		if lo > 0 {
-			start = c.ends[lo-1]
-		}
-		for _, end := range c.ends[lo:hi] {
-			b.sstr = c.strings(b.sstr, int(start), int(end))
-			if err := dst.AppendRow(b.sstr); err != nil {
-				clear(b.sstr)
-				return err
-			}
-			start = end
-		}
-		clear(b.sstr)
-		return nil
-	}
-	return fmt.Errorf("column type %s not supported", b.t.cols[i].typ)
-}
-
-// appendNullable hands vals to dst in clickhouse-go's form for a Nullable
-// column ([]*T, nil for NULL), built in the reused scratch *ptrs and
-// cleared afterwards so that it keeps nothing alive.
-func appendNullable[T any](dst driver.BatchColumn, ptrs *[]*T, vals []T, null []bool) error {
-	*ptrs = pointers(*ptrs, vals, null)
-	defer clear(*ptrs)
-	return dst.Append(*ptrs)
-}
-
-// pointers fills dst with a pointer to each value, nil where null.
-func pointers[T any](dst []*T, vals []T, null []bool) []*T {
-	dst = dst[:0]
-	for k := range vals {
-		if null[k] {
-			dst = append(dst, nil)
-		} else {
-			dst = append(dst, &vals[k])
-		}
-	}
-	return dst
 }
 
 // partitionChunks splits a block of a table partitioned by

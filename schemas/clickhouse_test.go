@@ -26,7 +26,7 @@ import (
 // the test judges the DDL itself, whatever the runner does). The server is
 // IMPACT_CLICKHOUSE_ADDR when set, else a local one (Debian's 18.16 in CI)
 // started for this test.
-func migratedDB(ctx context.Context, t *testing.T) driver.Conn {
+func migratedDB(ctx context.Context, t *testing.T) (driver.Conn, config.ClickHouse) {
 	t.Helper()
 	cfg := config.FromEnv().ClickHouse
 	if cfg.Addr == "" {
@@ -67,7 +67,7 @@ func migratedDB(ctx context.Context, t *testing.T) driver.Conn {
 		t.Fatal(err)
 	}
 	t.Logf("ClickHouse %s", version)
-	return conn
+	return conn, cfg
 }
 
 func migrationStatements(t *testing.T) []string {
@@ -120,49 +120,14 @@ func splitSQL(s string) []string {
 func TestInsertExamples(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn := migratedDB(ctx, t)
+	conn, cfg := migratedDB(ctx, t)
+	ins, err := chconn.NewInserter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
 
-	files, _ := filepath.Glob("testdata/valid/*.json")
-	perTable := map[string]map[string]bool{} // table -> event identities
-	type message struct {
-		value   []byte
-		headers []schemas.Header
-	}
-	var msgs []message
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := schemas.Decode(b, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		msgs = append(msgs, message{value: b})
-		// The binary form of the same event: a replay by identity.
-		bb, err := os.ReadFile(filepath.Join("testdata", "binary", filepath.Base(f)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var bf struct {
-			Headers []struct{ Key, Value string }
-			Value   json.RawMessage
-		}
-		if err := json.Unmarshal(bb, &bf); err != nil {
-			t.Fatal(err)
-		}
-		var hs []schemas.Header
-		for _, h := range bf.Headers {
-			hs = append(hs, schemas.Header{Key: h.Key, Value: []byte(h.Value)})
-		}
-		msgs = append(msgs, message{value: bf.Value, headers: hs})
-		tbl := ev.Payload.Table()
-		if perTable[tbl] == nil {
-			perTable[tbl] = map[string]bool{}
-		}
-		perTable[tbl][ev.Source+"|"+ev.ID] = true
-	}
-	msgs = append(msgs, message{value: []byte(`{"specversion":"1.0"}`)})
+	msgs, perTable, files := exampleMessages(t)
 	ingested := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	var dec schemas.Decoder
 	for replay := 0; replay < 2; replay++ {
@@ -172,7 +137,7 @@ func TestInsertExamples(t *testing.T) {
 			dec.AppendMessage(&rows, m.value, m.headers, lin)
 		}
 		for _, b := range rows.Blocks() {
-			if err := b.Insert(ctx, conn); err != nil {
+			if err := b.Insert(ctx, ins); err != nil {
 				t.Fatalf("insert %s: %v", b.Table().Name(), err)
 			}
 		}
@@ -238,6 +203,113 @@ func TestInsertExamples(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT blocking FROM gate_events FINAL").Scan(&blocking); err != nil || blocking != 1 {
 		t.Errorf("gate round trip: %v %v", blocking, err)
 	}
+}
+
+// message is a Kafka message's value and headers.
+type message struct {
+	value   []byte
+	headers []schemas.Header
+}
+
+// exampleMessages returns every valid example in structured and binary
+// mode (a replay by identity) and one invalid event, the event identities
+// per typed table and the example files.
+func exampleMessages(t *testing.T) (msgs []message, perTable map[string]map[string]bool, files []string) {
+	t.Helper()
+	files, _ = filepath.Glob("testdata/valid/*.json")
+	perTable = map[string]map[string]bool{} // table -> event identities
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := schemas.Decode(b, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		msgs = append(msgs, message{value: b})
+		// The binary form of the same event: a replay by identity.
+		bb, err := os.ReadFile(filepath.Join("testdata", "binary", filepath.Base(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bf struct {
+			Headers []struct{ Key, Value string }
+			Value   json.RawMessage
+		}
+		if err := json.Unmarshal(bb, &bf); err != nil {
+			t.Fatal(err)
+		}
+		var hs []schemas.Header
+		for _, h := range bf.Headers {
+			hs = append(hs, schemas.Header{Key: h.Key, Value: []byte(h.Value)})
+		}
+		msgs = append(msgs, message{value: bf.Value, headers: hs})
+		tbl := ev.Payload.Table()
+		if perTable[tbl] == nil {
+			perTable[tbl] = map[string]bool{}
+		}
+		perTable[tbl][ev.Source+"|"+ev.ID] = true
+	}
+	msgs = append(msgs, message{value: []byte(`{"specversion":"1.0"}`)})
+	return msgs, perTable, files
+}
+
+// TestNativeOnCurrentClickHouse: the Native encoding of the blocks (what
+// Block.Insert sends) is read by current ClickHouse (chdb) with the values
+// TestInsertExamples checks on 18.16, whether a block's rows go in one
+// Native block or in several (Array offsets restart in each block), and
+// is accepted by INSERTs into the migrated tables.
+func TestNativeOnCurrentClickHouse(t *testing.T) {
+	msgs, perTable, files := exampleMessages(t)
+	var dec schemas.Decoder
+	var rows schemas.Rows
+	for i, m := range msgs {
+		dec.AppendMessage(&rows, m.value, m.headers, schemas.Lineage{Topic: "security.events", Offset: int64(i), IngestedAt: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
+	}
+	stmts, err := migrations.Statements(migrations.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := map[string]string{} // table -> its rows in one Native block
+	for _, b := range rows.Blocks() {
+		if b.Len() == 0 {
+			continue
+		}
+		name := b.Table().Name()
+		mid := b.Len() / 2
+		var paths [2]string
+		for k, data := range [][]byte{b.AppendNative(nil, 0, b.Len()), b.AppendNative(b.AppendNative(nil, 0, mid), mid, b.Len())} {
+			paths[k] = filepath.Join(dir, fmt.Sprintf("%s-%d.native", name, k))
+			if err := os.WriteFile(paths[k], data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO %s (%s) SELECT * FROM file('%s', 'Native')", name, strings.Join(b.Table().Columns(), ", "), paths[k]))
+		}
+		file[name] = fmt.Sprintf("file('%s', 'Native')", paths[0])
+		one, two := file[name], fmt.Sprintf("file('%s', 'Native')", paths[1])
+		stmts = append(stmts,
+			fmt.Sprintf("SELECT throwIf(count() != %d) FROM %s", b.Len(), one),
+			fmt.Sprintf("SELECT throwIf(count() != %d) FROM %s", b.Len(), two),
+			fmt.Sprintf("SELECT throwIf((SELECT count() FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s)) + (SELECT count() FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s)) != 0)", one, two, two, one))
+	}
+	for tbl, ids := range perTable {
+		stmts = append(stmts, fmt.Sprintf("SELECT throwIf(uniqExact(event_source, event_id) != %d) FROM %s", len(ids), file[tbl]))
+	}
+	stmts = append(stmts,
+		fmt.Sprintf("SELECT throwIf(uniqExact(event_source, event_id) != %d) FROM %s", len(files), file["events_raw"]),
+		fmt.Sprintf("SELECT throwIf(count() != 1 OR any(rule) != 'required') FROM %s", file["ingest_rejects"]),
+		`SELECT throwIf(count() = 0 OR NOT min(severity = 'high' AND cvss = 7.4 AND kev = 0 AND detected_at = toDateTime('2025-03-04 09:00:00', 'UTC')
+			AND sla_due_at IS NULL AND sla_policy_version = '' AND title IS NOT NULL))
+		FROM `+file["finding_events"]+` WHERE event_id = 'security.finding.opened-1'`,
+		`SELECT throwIf(count() = 0 OR NOT min(arrayStringConcat(affected_account_ids, ',') = 'acct-1,acct-22'
+			AND arrayStringConcat(contributing_departments, ',') = 'marketing' AND records_exposed = 1200))
+		FROM `+file["incident_events"]+` WHERE event_id = 'security.incident.updated-1'`,
+		"SELECT throwIf(count() = 0 OR NOT min(csat_score = 2 AND security_related = 0)) FROM "+file["ticket_events"]+" WHERE event_id = 'support.ticket.rated-1'",
+		"SELECT throwIf(count() = 0 OR min(blocking) != 1) FROM "+file["gate_events"],
+	)
+	sqlcheck.RunChDB(t, stmts)
 }
 
 // TestPartitionLimitOnCurrentClickHouse proves on current ClickHouse

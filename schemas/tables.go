@@ -66,7 +66,7 @@ type Table struct {
 	name  string
 	cols  []colDef
 	index int    // position in Rows.Blocks
-	query string // INSERT INTO name (columns): fixed, never from input
+	query string // INSERT INTO name (columns) FORMAT Native: fixed, never from input
 	// year is the index of event_time, by whose year the table is
 	// partitioned; -1 for an unpartitioned table.
 	year int
@@ -80,7 +80,7 @@ func newTable(name string, cols []colDef) *Table {
 			t.year = i
 		}
 	}
-	t.query = "INSERT INTO " + name + " (" + strings.Join(names, ", ") + ")"
+	t.query = "INSERT INTO " + name + " (" + strings.Join(names, ", ") + ") FORMAT Native"
 	return t
 }
 

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/secimpact/impact/internal/chconn"
@@ -53,7 +52,18 @@ func TestClusterSameAsSingleServer(t *testing.T) {
 		t.Fatalf("migrate --cluster: %v", err)
 	}
 	t.Logf("cluster up and migrated in %s", time.Since(start).Round(time.Millisecond))
-	sconn := open(t)
+	scfg, sconn := openDB(t)
+	sins, err := chconn.NewInserter(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sins.Close()
+	cins, err := chconn.NewInserter(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cins.Close()
+	cins = cins.WithSettings(map[string]string{"insert_distributed_sync": "1"})
 
 	var lines [][]byte
 	truth, err := simulate.Run(ctx, simulate.Options{Seed: 31, Days: 90}, func(r simulate.Record) error {
@@ -64,20 +74,16 @@ func TestClusterSameAsSingleServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := len(lines) * 95 / 100
-	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	load := func(part [][]byte) {
 		t.Helper()
-		for _, c := range []struct {
-			ctx  context.Context
-			conn driver.Conn
-		}{{ctx, sconn}, {sync, cconn}} {
-			l := &bulk.Loader{Conn: c.conn, IngestedAt: time.Now().Add(-time.Hour)}
+		for _, ins := range []*chconn.Inserter{sins, cins} {
+			l := &bulk.Loader{Inserter: ins, IngestedAt: time.Now().Add(-time.Hour)}
 			for _, v := range part {
-				if err := l.Add(c.ctx, v); err != nil {
+				if err := l.Add(ctx, v); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := l.Flush(c.ctx); err != nil {
+			if err := l.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}

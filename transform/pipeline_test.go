@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,7 +152,7 @@ func loadSimulation(t *testing.T, conn driver.Conn, opts simulate.Options, split
 	// Rows are stamped one second apart, like a steady ingest, so the
 	// incremental refresh's overlap window re-reads only the last few.
 	load := func(part [][]byte, at time.Time) {
-		l := &bulk.Loader{Conn: conn, IngestedAt: at, Step: time.Second}
+		l := &bulk.Loader{Inserter: inserter(t, conn), IngestedAt: at, Step: time.Second}
 		for _, v := range part {
 			if err := l.Add(ctx, v); err != nil {
 				t.Fatal(err)
@@ -173,6 +174,20 @@ func loadSimulation(t *testing.T, conn driver.Conn, opts simulate.Options, split
 // applied. The statements are run directly (migrations.Statements) rather
 // than through testenv.ClickHouse, whose migration lock timed out on 18.16
 // when this was written.
+// inserters holds the Inserter of each connection openDB made, for the
+// bulk loads of tests that only keep the connection.
+var inserters sync.Map // driver.Conn -> *chconn.Inserter
+
+// inserter is the Inserter writing to conn's database.
+func inserter(t *testing.T, conn driver.Conn) *chconn.Inserter {
+	t.Helper()
+	ins, ok := inserters.Load(conn)
+	if !ok {
+		t.Fatal("no inserter for this connection: open it with openDB")
+	}
+	return ins.(*chconn.Inserter)
+}
+
 func open(t *testing.T) driver.Conn {
 	t.Helper()
 	_, conn := openDB(t)
@@ -188,6 +203,12 @@ func openDB(t *testing.T) (config.ClickHouse, driver.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	ins, err := chconn.NewInserter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserters.Store(conn, ins)
+	t.Cleanup(func() { inserters.Delete(conn); ins.Close() })
 	stmts, err := migrations.Statements(migrations.Options{Database: cfg.DB()})
 	if err != nil {
 		t.Fatal(err)

@@ -73,7 +73,7 @@ func TestSLAPolicyOwnedByTransform(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	conn := open(t)
-	l := &bulk.Loader{Conn: conn}
+	l := &bulk.Loader{Inserter: inserter(t, conn)}
 	add := func(v []byte) {
 		t.Helper()
 		if err := l.Add(ctx, v); err != nil {
@@ -104,7 +104,7 @@ func TestSLAPolicyOwnedByTransform(t *testing.T) {
 	if !blk.SetString(0, "sla_policy_version", "old-v0") {
 		t.Fatal("finding_events has no sla_policy_version String column")
 	}
-	if err := blk.Insert(ctx, conn); err != nil {
+	if err := blk.Insert(ctx, inserter(t, conn)); err != nil {
 		t.Fatal(err)
 	}
 

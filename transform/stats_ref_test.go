@@ -23,8 +23,8 @@ import (
 // to rounding).
 func TestStatsPreAggregatedEqualPerRow(t *testing.T) {
 	ctx := context.Background()
-	conn := open(t)
-	truth, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 3})
+	cfg, conn := openDB(t)
+	truth, err := pipelinetest.Fill(ctx, cfg, conn, simulate.Options{Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ func openInput(name string) (io.ReadCloser, error) {
 func addClickHouseFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&cfg.ClickHouse.Addr, "clickhouse-addr", cfg.ClickHouse.Addr, "ClickHouse native address host:port (env IMPACT_CLICKHOUSE_ADDR)")
+	f.StringVar(&cfg.ClickHouse.HTTPAddr, "clickhouse-http-addr", cfg.ClickHouse.HTTPAddr, "ClickHouse HTTP address host:port, where ingest inserts (env IMPACT_CLICKHOUSE_HTTP_ADDR; default the hosts of --clickhouse-addr, port 8123, 8443 with TLS)")
 	f.StringVar(&cfg.ClickHouse.User, "clickhouse-user", cfg.ClickHouse.User, "ClickHouse user (env IMPACT_CLICKHOUSE_USER; password from IMPACT_CLICKHOUSE_PASSWORD)")
 	f.StringVar(&cfg.ClickHouse.Database, "clickhouse-database", cfg.ClickHouse.DB(), "ClickHouse database (env IMPACT_CLICKHOUSE_DATABASE)")
 	f.BoolVar(&cfg.ClickHouse.TLS, "clickhouse-tls", cfg.ClickHouse.TLS, "connect to ClickHouse over TLS (env IMPACT_CLICKHOUSE_TLS)")

@@ -47,7 +47,7 @@ func TestReportCommand(t *testing.T) {
 	if _, err := migrations.Apply(ctx, conn, migrations.Options{Database: "impact", SkipLock: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 4, Days: 120}); err != nil {
+	if _, err := pipelinetest.Fill(ctx, cc, conn, simulate.Options{Seed: 4, Days: 120}); err != nil {
 		t.Fatal(err)
 	}
 	// Before transform ran: one sentence naming the fix.

@@ -290,6 +290,7 @@ func pipeline(ctx context.Context, opts Options, kc config.Kafka, cc config.Clic
 		"IMPACT_KAFKA_BROKERS="+strings.Join(kc.Brokers, ","),
 		"IMPACT_TOPIC_SUFFIX="+strings.TrimPrefix(kc.Topics.Security, config.DefaultTopics().Security),
 		"IMPACT_CLICKHOUSE_ADDR="+cc.Addr,
+		"IMPACT_CLICKHOUSE_HTTP_ADDR="+cc.HTTPAddr,
 		"IMPACT_CLICKHOUSE_USER="+cc.Username(),
 		"IMPACT_CLICKHOUSE_PASSWORD="+cc.Password,
 		"IMPACT_CLICKHOUSE_DATABASE="+cc.Database,
@@ -348,12 +349,12 @@ var activeRE = regexp.MustCompile(`drain complete.* active_seconds=([0-9.e+-]+)`
 // insertAll inserts the rows of msgs straight into ClickHouse (no Kafka)
 // and returns the seconds spent in inserts.
 func insertAll(ctx context.Context, cc config.ClickHouse, msgs []kafka.Message) (float64, error) {
-	conn, err := chconn.Open(ctx, cc)
+	ins, err := chconn.NewInserter(cc)
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
 	}
-	defer conn.Close()
-	d, err := ingest.InsertDirect(ctx, conn, msgs, ingest.DefaultBatchRows)
+	defer ins.Close()
+	d, err := ingest.InsertDirect(ctx, ins, msgs, ingest.DefaultBatchRows)
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
 	}

@@ -198,12 +198,12 @@ func (s *Server) Dir() string { return s.dir }
 // Config returns connection settings for the server's default user and
 // the given database (empty means config's default, "impact").
 func (s *Server) Config(database string) config.ClickHouse {
-	return config.ClickHouse{Addr: s.Addr(), User: "default", Database: database}
+	return config.ClickHouse{Addr: s.Addr(), HTTPAddr: s.HTTPAddr(), User: "default", Database: database}
 }
 
 // ReaderConfig is Config for the read-only user ReaderUser.
 func (s *Server) ReaderConfig(database string) config.ClickHouse {
-	return config.ClickHouse{Addr: s.Addr(), User: ReaderUser, Database: database}
+	return config.ClickHouse{Addr: s.Addr(), HTTPAddr: s.HTTPAddr(), User: ReaderUser, Database: database}
 }
 
 // Running reports whether the server process is alive.

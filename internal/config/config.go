@@ -7,6 +7,7 @@ package config
 
 import (
 	"cmp"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -67,6 +68,11 @@ type Kafka struct {
 // ClickHouse holds the ClickHouse connection settings.
 type ClickHouse struct {
 	Addr     string // IMPACT_CLICKHOUSE_ADDR host:port of the native protocol; empty means start a local server
+	// HTTPAddr is host:port of the HTTP interface, where ingest sends its
+	// rows (IMPACT_CLICKHOUSE_HTTP_ADDR, comma separated like Addr);
+	// default: each host of Addr with port 8123 (8443 with TLS), see
+	// HTTPAddrs.
+	HTTPAddr string
 	User     string // IMPACT_CLICKHOUSE_USER, default "default"
 	Password string // IMPACT_CLICKHOUSE_PASSWORD; never logged
 	Database string // IMPACT_CLICKHOUSE_DATABASE, default "impact"
@@ -80,6 +86,26 @@ type ClickHouse struct {
 
 // DB returns the database name, defaulted.
 func (c ClickHouse) DB() string { return cmp.Or(c.Database, "impact") }
+
+// HTTPAddrs returns the addresses of the HTTP interface: HTTPAddr's, or
+// else each host of Addr with ClickHouse's default HTTP port (8123, or
+// 8443 with TLS).
+func (c ClickHouse) HTTPAddrs() []string {
+	if c.HTTPAddr != "" {
+		return SplitList(c.HTTPAddr)
+	}
+	port := "8123"
+	if c.TLS || c.TLSCAFile != "" {
+		port = "8443"
+	}
+	var out []string
+	for _, a := range SplitList(c.Addr) {
+		if host, _, err := net.SplitHostPort(a); err == nil {
+			out = append(out, net.JoinHostPort(host, port))
+		}
+	}
+	return out
+}
 
 // Username returns the user name, defaulted.
 func (c ClickHouse) Username() string { return cmp.Or(c.User, "default") }
@@ -123,6 +149,7 @@ func fromLookup(lookup func(string) (string, bool)) Config {
 	c.Kafka.SASLPassword, _ = lookup("IMPACT_KAFKA_SASL_PASSWORD")
 
 	c.ClickHouse.Addr = get("IMPACT_CLICKHOUSE_ADDR")
+	c.ClickHouse.HTTPAddr = get("IMPACT_CLICKHOUSE_HTTP_ADDR")
 	c.ClickHouse.User = get("IMPACT_CLICKHOUSE_USER")
 	c.ClickHouse.Password, _ = lookup("IMPACT_CLICKHOUSE_PASSWORD")
 	c.ClickHouse.Database = get("IMPACT_CLICKHOUSE_DATABASE")

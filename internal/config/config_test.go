@@ -18,12 +18,13 @@ func TestFromLookup(t *testing.T) {
 			"IMPACT_KAFKA_TLS_INSECURE":   "0",
 			"IMPACT_KAFKA_SASL_MECHANISM": "scram-sha-512",
 			"IMPACT_CLICKHOUSE_ADDR":      "ch:9000",
+			"IMPACT_CLICKHOUSE_HTTP_ADDR": "ch:8124",
 			"IMPACT_CLICKHOUSE_DATABASE":  "analytics",
 			"IMPACT_CLICKHOUSE_TLS":       "TRUE",
 			"IMPACT_GRAFANA_URL":          "http://grafana:3000",
 		}, Config{
 			Kafka:      Kafka{Brokers: []string{"a:9092", "b:9092"}, TLS: true, SASLMechanism: "SCRAM-SHA-512"},
-			ClickHouse: ClickHouse{Addr: "ch:9000", Database: "analytics", TLS: true},
+			ClickHouse: ClickHouse{Addr: "ch:9000", HTTPAddr: "ch:8124", Database: "analytics", TLS: true},
 			Grafana:    Grafana{URL: "http://grafana:3000"},
 		}},
 		{"secrets are taken verbatim", map[string]string{
@@ -72,5 +73,26 @@ func TestTopicsForType(t *testing.T) {
 	}
 	if got, want := (Topics{}).WithSuffix(".x"), (Topics{"security.events.x", "deployment.events.x", "crm.events.x", "support.events.x", "catalog.events.x", "impact.dlq.x"}); got != want {
 		t.Errorf("WithSuffix = %+v, want %+v", got, want)
+	}
+}
+
+func TestHTTPAddrs(t *testing.T) {
+	tests := []struct {
+		name string
+		c    ClickHouse
+		want []string
+	}{
+		{"given", ClickHouse{Addr: "ch:9000", HTTPAddr: "a:1, b:2"}, []string{"a:1", "b:2"}},
+		{"from the native hosts", ClickHouse{Addr: "ch1:9000,ch2:9001"}, []string{"ch1:8123", "ch2:8123"}},
+		{"TLS", ClickHouse{Addr: "[::1]:9440", TLS: true}, []string{"[::1]:8443"}},
+		{"TLS by its CA", ClickHouse{Addr: "ch:9440", TLSCAFile: "ca.pem"}, []string{"ch:8443"}},
+		{"none", ClickHouse{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.HTTPAddrs(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("HTTPAddrs() = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -50,6 +50,8 @@ func (c ClickHouse) Validate() error {
 	switch {
 	case c.Addr != "" && hostPort(c.Addr) != nil:
 		return fmt.Errorf("clickhouse config: Addr %q (IMPACT_CLICKHOUSE_ADDR): %w", c.Addr, hostPort(c.Addr))
+	case c.HTTPAddr != "" && listHostPort(c.HTTPAddr) != nil:
+		return fmt.Errorf("clickhouse config: HTTPAddr %q (IMPACT_CLICKHOUSE_HTTP_ADDR): %w", c.HTTPAddr, listHostPort(c.HTTPAddr))
 	case c.DialTimeout < 0:
 		return fmt.Errorf("clickhouse config: DialTimeout %s is negative", c.DialTimeout)
 	case !c.TLS && c.TLSCAFile == "" && c.TLSSkipVerify:
@@ -79,6 +81,16 @@ func hostPort(addr string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || host == "" {
 		return errors.New("not host:port with a port in 1-65535")
+	}
+	return nil
+}
+
+// listHostPort checks every address of a comma separated list.
+func listHostPort(list string) error {
+	for _, a := range SplitList(list) {
+		if err := hostPort(a); err != nil {
+			return fmt.Errorf("%s: %w", a, err)
+		}
 	}
 	return nil
 }

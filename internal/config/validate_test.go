@@ -28,6 +28,7 @@ func TestValidate(t *testing.T) {
 		{"kafka CA without TLS", Config{Kafka: Kafka{TLSCAFile: "/ca.pem"}}, "TLS (IMPACT_KAFKA_TLS) is off"},
 		{"topic twice", Config{Kafka: Kafka{Topics: Topics{CRM: "security.events"}}}, "Topics name \"security.events\" twice"},
 		{"clickhouse addr", Config{ClickHouse: ClickHouse{Addr: "clickhouse"}}, "Addr \"clickhouse\" (IMPACT_CLICKHOUSE_ADDR)"},
+		{"clickhouse http addr", Config{ClickHouse: ClickHouse{HTTPAddr: "ch:8123,ch2"}}, "HTTPAddr \"ch:8123,ch2\" (IMPACT_CLICKHOUSE_HTTP_ADDR): ch2: not host:port"},
 		{"clickhouse insecure without TLS", Config{ClickHouse: ClickHouse{TLSSkipVerify: true}}, "TLSSkipVerify (IMPACT_CLICKHOUSE_TLS_INSECURE)"},
 		{"negative dial timeout", Config{ClickHouse: ClickHouse{DialTimeout: -time.Second}}, "DialTimeout -1s"},
 		{"grafana URL", Config{Grafana: Grafana{URL: "grafana:3000"}}, "URL \"grafana:3000\" (IMPACT_GRAFANA_URL)"},

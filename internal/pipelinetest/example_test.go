@@ -35,7 +35,7 @@ func ExampleFill() {
 		log.Fatal(err)
 	}
 
-	truth, err := pipelinetest.Fill(ctx, conn, simulate.Options{Seed: 1, Days: 60, Scale: 0.2})
+	truth, err := pipelinetest.Fill(ctx, cfg, conn, simulate.Options{Seed: 1, Days: 60, Scale: 0.2})
 	if err != nil {
 		log.Fatal(err)
 	}

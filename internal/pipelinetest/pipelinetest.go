@@ -53,18 +53,23 @@ func Load(t testing.TB, opts simulate.Options) Loaded {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	truth, err := Fill(ctx, conn, opts)
+	truth, err := Fill(ctx, cfg, conn, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Loaded{Conn: conn, Config: cfg, Truth: truth}
 }
 
-// Fill simulates opts into the typed tables of conn's database, which must
-// be migrated, and rebuilds every analyst table as of the simulation's end.
+// Fill simulates opts into the typed tables of cfg's database (conn is
+// connected to it), which must be migrated, and rebuilds every analyst table as of the simulation's end.
 // It returns the simulation's truth.
-func Fill(ctx context.Context, conn driver.Conn, opts simulate.Options) (*simulate.Truth, error) {
-	l := &bulk.Loader{Conn: conn}
+func Fill(ctx context.Context, cfg config.ClickHouse, conn driver.Conn, opts simulate.Options) (*simulate.Truth, error) {
+	ins, err := chconn.NewInserter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer ins.Close()
+	l := &bulk.Loader{Inserter: ins}
 	truth, err := simulate.Run(ctx, opts, func(r simulate.Record) error { return l.Add(ctx, r.Value) })
 	if err != nil {
 		return nil, fmt.Errorf("simulate into typed tables: %w", err)
@@ -190,7 +195,7 @@ func LoadOwn(t testing.TB, db string, opts simulate.Options) (*chlocal.Server, d
 	if _, err := migrations.Apply(ctx, conn, migrations.Options{Database: db, SkipLock: true}); err != nil {
 		t.Fatal(err)
 	}
-	truth, err := Fill(ctx, conn, opts)
+	truth, err := Fill(ctx, srv.Config(db), conn, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,6 +181,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	defer conn.Close()
+	ins, err := chconn.NewInserter(cc)
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	defer ins.Close()
 	if v, err := conn.ServerVersion(); err == nil {
 		res.ServerVersion = v.String()
 	}
@@ -199,7 +204,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	t0 := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	keep := int(float64(opts.Events)*opts.IncrementalShare) * opts.Rounds
 	var tail [][]byte
-	loader := &bulk.Loader{Conn: conn, IngestedAt: t0, Step: time.Second}
+	loader := &bulk.Loader{Inserter: ins, IngestedAt: t0, Step: time.Second}
 	start := time.Now()
 	scale := float64(opts.Events) / eventsPerScale
 	truth, err := simulate.Run(ctx, simulate.Options{Seed: opts.Seed, Scale: scale}, func(r simulate.Record) error {
@@ -277,7 +282,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		if r == opts.Rounds-1 {
 			part = tail[r*chunk:]
 		}
-		inc := &bulk.Loader{Conn: conn, IngestedAt: rep.Watermark.Add(time.Hour), Step: time.Second}
+		inc := &bulk.Loader{Inserter: ins, IngestedAt: rep.Watermark.Add(time.Hour), Step: time.Second}
 		for _, v := range part {
 			if err := inc.Add(ctx, v); err != nil {
 				return res, err

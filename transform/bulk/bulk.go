@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/secimpact/impact/internal/chconn"
 
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/schemas"
@@ -23,7 +23,8 @@ const DefaultBatchRows = 100_000
 // Loader batches decoded events per typed table. Not safe for concurrent
 // use.
 type Loader struct {
-	Conn driver.Conn
+	// Inserter writes the batches (chconn.NewInserter).
+	Inserter *chconn.Inserter
 	// BatchRows is the rows per table batch; default DefaultBatchRows.
 	BatchRows int
 	// IngestedAt is written to ingested_at; zero means time.Now() at Add.
@@ -97,7 +98,7 @@ func (l *Loader) flush(ctx context.Context, b *schemas.Block) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	if err := b.Insert(ctx, l.Conn); err != nil {
+	if err := b.Insert(ctx, l.Inserter); err != nil {
 		return fmt.Errorf("bulk: %w", err)
 	}
 	l.stats.Rows += b.Len()
