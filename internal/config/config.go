@@ -67,7 +67,7 @@ type Kafka struct {
 
 // ClickHouse holds the ClickHouse connection settings.
 type ClickHouse struct {
-	Addr     string // IMPACT_CLICKHOUSE_ADDR host:port of the native protocol; empty means start a local server
+	Addr string // IMPACT_CLICKHOUSE_ADDR host:port of the native protocol; empty means start a local server
 	// HTTPAddr is host:port of the HTTP interface, where ingest sends its
 	// rows (IMPACT_CLICKHOUSE_HTTP_ADDR, comma separated like Addr);
 	// default: each host of Addr with port 8123 (8443 with TLS), see
