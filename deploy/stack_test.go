@@ -291,6 +291,8 @@ func (s *stack) env(svc types.ServiceConfig) []string {
 			val = strings.Join(s.brokers, ",")
 		case "IMPACT_CLICKHOUSE_ADDR":
 			val = s.ch.Addr()
+		case "IMPACT_CLICKHOUSE_HTTP_ADDR":
+			val = s.ch.HTTPAddr()
 		case "IMPACT_CLICKHOUSE_USER":
 			switch val {
 			case "impact_writer":
