@@ -897,7 +897,11 @@ FROM
         ) AS fx
         ALL INNER JOIN
         (
+            -- Only the findings a fix names: a set filter, not a hash
+            -- table of every finding.
             SELECT finding_id, detected_at FROM findings
+            WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts
+                                 WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at))
         ) AS fd USING finding_id
         GROUP BY deployment_id
     ) AS sf USING deployment_id
@@ -915,40 +919,71 @@ ALL LEFT JOIN
     FROM
     (
         -- Each signal marks the latest change of its service that
-        -- finished before it, within the window.
-        SELECT signal_id, kind, signal_at, restored_s,
-            tupleElement(argMax(tuple(change_id), tuple(change_finished, change_id)), 1) AS target_id
+        -- finished before it, within the window. Per service, changes and
+        -- signals sorted by time (a change that finished in a signal's
+        -- second sorts after it: only changes strictly before it count):
+        -- the number of changes up to a signal, k, is the position of the
+        -- latest change before it among the service's changes sorted by
+        -- (finish, id). One sort per service and a join on (service, k),
+        -- not every pair of a signal and a change of its service.
+        SELECT signal_id, kind, toDateTime(signal_t) AS signal_at, restored_s, change_id AS target_id
         FROM
         (
-            SELECT service_id, deployment_id AS signal_id, trigger AS kind, started_at AS signal_at,
-                if(status = 'success' AND isNotNull(finished_at), toInt64(assumeNotNull(finished_at)), toInt64(0)) AS restored_s
-            FROM deployment_facts
-            WHERE environment = 'production' AND trigger IN ('rollback', 'hotfix')
-            UNION ALL
-            SELECT service_id, incident_id AS signal_id, 'incident' AS kind, detected_at AS signal_at,
-                if(status = 'resolved' AND isNotNull(resolved_at), toInt64(assumeNotNull(resolved_at)), toInt64(0)) AS restored_s
+            SELECT service_id, tupleElement(tupleElement(x, 1), 1) AS signal_t, tupleElement(tupleElement(x, 1), 3) AS signal_id,
+                tupleElement(tupleElement(x, 1), 4) AS kind, tupleElement(tupleElement(x, 1), 5) AS restored_s, tupleElement(x, 2) AS k
             FROM
             (
-                SELECT incident_id,
-                    tupleElement(s, 1) AS detected_at, tupleElement(s, 2) AS resolved_at, tupleElement(s, 3) AS status,
-                    arrayJoin(tupleElement(s, 4)) AS service_id
+                SELECT service_id,
+                    -- (time, 0 signal / 1 change, id, kind, restored)
+                    arraySort(groupArray(tuple(t, is_change, id, kind, restored_s))) AS ev,
+                    arrayCumSum(arrayMap(e -> toUInt64(tupleElement(e, 2)), ev)) AS changes_up_to,
+                    arrayJoin(arrayFilter(p -> tupleElement(tupleElement(p, 1), 2) = 0 AND tupleElement(p, 2) > 0,
+                        arrayMap((e, n) -> tuple(e, n), ev, changes_up_to))) AS x
                 FROM
                 (
-                    SELECT incident_id,
-                        argMax(tuple(detected_at, resolved_at, status, affected_service_ids), tuple(event_time, event_id)) AS s
-                    FROM incident_events
-                    GROUP BY incident_id
+                    SELECT service_id, toInt64(started_at) AS t, toUInt8(0) AS is_change, deployment_id AS id, trigger AS kind,
+                        if(status = 'success' AND isNotNull(finished_at), toInt64(assumeNotNull(finished_at)), toInt64(0)) AS restored_s
+                    FROM deployment_facts
+                    WHERE environment = 'production' AND trigger IN ('rollback', 'hotfix')
+                    UNION ALL
+                    SELECT service_id, toInt64(detected_at) AS t, toUInt8(0) AS is_change, incident_id AS id, 'incident' AS kind,
+                        if(status = 'resolved' AND isNotNull(resolved_at), toInt64(assumeNotNull(resolved_at)), toInt64(0)) AS restored_s
+                    FROM
+                    (
+                        SELECT incident_id,
+                            tupleElement(s, 1) AS detected_at, tupleElement(s, 2) AS resolved_at, tupleElement(s, 3) AS status,
+                            arrayJoin(tupleElement(s, 4)) AS service_id
+                        FROM
+                        (
+                            SELECT incident_id,
+                                argMax(tuple(detected_at, resolved_at, status, affected_service_ids), tuple(event_time, event_id)) AS s
+                            FROM incident_events
+                            GROUP BY incident_id
+                        )
+                    )
+                    UNION ALL
+                    SELECT service_id, toInt64(assumeNotNull(finished_at)) AS t, toUInt8(1) AS is_change, deployment_id AS id, '' AS kind,
+                        toInt64(0) AS restored_s
+                    FROM deployment_facts
+                    WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
                 )
+                GROUP BY service_id
             )
         ) AS sig
         ALL INNER JOIN
         (
-            SELECT service_id, deployment_id AS change_id, assumeNotNull(finished_at) AS change_finished
-            FROM deployment_facts
-            WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
-        ) AS ch USING service_id
-        WHERE change_finished < signal_at AND toInt64(signal_at) - toInt64(change_finished) <= 86400
-        GROUP BY service_id, signal_id, kind, signal_at, restored_s
+            -- The changes of each service numbered in (finish, id) order.
+            SELECT service_id, toUInt64(n) AS k, tupleElement(c, 1) AS change_t, tupleElement(c, 2) AS change_id
+            FROM
+            (
+                SELECT service_id, arraySort(groupArray(tuple(toInt64(assumeNotNull(finished_at)), deployment_id))) AS cs
+                FROM deployment_facts
+                WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+                GROUP BY service_id
+            )
+            ARRAY JOIN cs AS c, arrayEnumerate(cs) AS n
+        ) AS ch USING service_id, k
+        WHERE signal_t - change_t <= 86400
     )
     GROUP BY target_id
 ) AS failures USING deployment_id;
