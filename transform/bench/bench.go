@@ -51,6 +51,12 @@ type Options struct {
 	// too.
 	ClickHouse config.ClickHouse
 	Logger     *slog.Logger
+	// ReuseLoad keeps the loaded typed tables and the held-back events in
+	// the database <database>_load and, when a later run has the same
+	// Events, Seed, IncrementalShare and Rounds, restores them from there
+	// (hard links) instead of simulating and loading again: for iterating
+	// on the refresh. The refreshes measured are the same.
+	ReuseLoad bool
 	// CPUProfile, when set, receives a Go CPU profile of the refreshes
 	// (the client side: impact_stats, batching).
 	CPUProfile io.Writer
@@ -89,6 +95,7 @@ type Result struct {
 	LoadedRows         int                `json:"loaded_rows"`
 	LoadSeconds        float64            `json:"load_seconds"`
 	LoadRowsPerSec     float64            `json:"load_rows_per_sec"`
+	LoadReused         bool               `json:"load_reused"` // restored from a kept load (Options.ReuseLoad): no load timed
 	FullSeconds        float64            `json:"full_refresh_seconds"`
 	IncrementalEvents  int                `json:"incremental_events"`
 	IncrementalSeconds float64            `json:"incremental_refresh_seconds"`
@@ -199,36 +206,31 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 	}
 
-	// Load: every line but the last Rounds x IncrementalShare, stamped
-	// one second apart like a steady ingest; the tail waits in memory.
-	t0 := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	keep := int(float64(opts.Events)*opts.IncrementalShare) * opts.Rounds
-	var tail [][]byte
-	loader := &bulk.Loader{Inserter: ins, IngestedAt: t0, Step: time.Second}
-	start := time.Now()
-	scale := float64(opts.Events) / eventsPerScale
-	truth, err := simulate.Run(ctx, simulate.Options{Seed: opts.Seed, Scale: scale}, func(r simulate.Record) error {
-		tail = append(tail, r.Value)
-		if len(tail) > keep {
-			v := tail[0]
-			tail = tail[1:]
-			return loader.Add(ctx, v)
+	var kept keptLoad
+	reused := false
+	if opts.ReuseLoad {
+		if kept, reused, err = restoreLoad(ctx, conn, cc.DB(), opts); err != nil {
+			return res, err
 		}
-		return nil
-	})
-	if err != nil {
-		return res, fmt.Errorf("bench: simulate: %w", err)
 	}
-	if err := loader.Flush(ctx); err != nil {
-		return res, err
+	if !reused {
+		if kept, err = load(ctx, ins, opts, &res); err != nil {
+			return res, err
+		}
+		if opts.ReuseLoad {
+			if err := keepLoad(ctx, conn, cc.DB(), opts, kept); err != nil {
+				return res, err
+			}
+		}
+	} else {
+		res.LoadedRows, res.LoadReused = kept.rows, true
 	}
-	res.LoadSeconds = time.Since(start).Seconds()
-	res.LoadedRows = loader.Stats().Rows
-	res.LoadRowsPerSec = float64(res.LoadedRows) / res.LoadSeconds
-	log.Info("bench transform: loaded", "rows", res.LoadedRows, "seconds", res.LoadSeconds)
+	tail := kept.tail
+	log.Info("bench transform: loaded", "rows", res.LoadedRows, "seconds", res.LoadSeconds, "reused", reused)
 
 	// One server: the watermark needs no clock-skew margin.
-	ropts := transform.Options{AsOf: truth.End, Logger: log, Overlap: time.Second}
+	ropts := transform.Options{AsOf: kept.asOf, Logger: log, Overlap: time.Second}
+
 	if opts.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {
 			return res, fmt.Errorf("bench: cpu profile: %w", err)
@@ -343,4 +345,35 @@ func tableSeconds(r transform.Report) map[string]float64 {
 		out[t.Table] = t.Duration.Seconds()
 	}
 	return out
+}
+
+// load simulates the events and bulk loads every line but the last Rounds
+// x IncrementalShare, stamped one second apart like a steady ingest; the
+// tail is returned, to be loaded before the incremental refreshes.
+func load(ctx context.Context, ins *chconn.Inserter, opts Options, res *Result) (keptLoad, error) {
+	t0 := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	keep := int(float64(opts.Events)*opts.IncrementalShare) * opts.Rounds
+	var tail [][]byte
+	loader := &bulk.Loader{Inserter: ins, IngestedAt: t0, Step: time.Second}
+	start := time.Now()
+	scale := float64(opts.Events) / eventsPerScale
+	truth, err := simulate.Run(ctx, simulate.Options{Seed: opts.Seed, Scale: scale}, func(r simulate.Record) error {
+		tail = append(tail, r.Value)
+		if len(tail) > keep {
+			v := tail[0]
+			tail = tail[1:]
+			return loader.Add(ctx, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return keptLoad{}, fmt.Errorf("bench: simulate: %w", err)
+	}
+	if err := loader.Flush(ctx); err != nil {
+		return keptLoad{}, err
+	}
+	res.LoadSeconds = time.Since(start).Seconds()
+	res.LoadedRows = loader.Stats().Rows
+	res.LoadRowsPerSec = float64(res.LoadedRows) / res.LoadSeconds
+	return keptLoad{asOf: truth.End, rows: res.LoadedRows, tail: tail}, nil
 }
