@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/secimpact/impact/transform/stats"
@@ -17,15 +18,33 @@ import (
 // is deterministic (the bootstraps are seeded), so the same input always
 // gives the same rows. This is the one computation of every figure the
 // dashboards, the brief and the demo show.
+//
+// The families share no state (each reads its own inputs, which none
+// modifies, and adds rows to its own computer), so they run concurrently,
+// one goroutine each: at 10 million events they cost several seconds of
+// CPU per refresh, and a refresh waits for the slowest family instead of
+// their sum. Their rows are concatenated in the fixed family order, so the
+// output does not depend on the schedule.
 func computeStats(in *statsInput, o StatsOptions) []Stat {
-	c := newComputer(o)
-	c.deals(in.Deals)
-	c.changes(in.Deals)
-	c.deployments(in.Deployments, in.SecurityFix)
-	c.tickets(in.Tickets)
-	c.findings(in.Findings)
-	c.departments(in)
-	return c.out
+	families := []func(c *computer){
+		func(c *computer) { c.deals(in.Deals) },
+		func(c *computer) { c.changes(in.Deals) },
+		func(c *computer) { c.deployments(in.Deployments, in.SecurityFix) },
+		func(c *computer) { c.tickets(in.Tickets) },
+		func(c *computer) { c.findings(in.Findings) },
+		func(c *computer) { c.departments(in) },
+	}
+	outs := make([][]Stat, len(families))
+	var wg sync.WaitGroup
+	for i, family := range families {
+		wg.Go(func() {
+			c := newComputer(o)
+			family(c)
+			outs[i] = c.out
+		})
+	}
+	wg.Wait()
+	return slices.Concat(outs...)
 }
 
 func newComputer(o StatsOptions) *computer {
