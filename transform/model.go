@@ -44,7 +44,9 @@ var sqlModels = []model{
 	{name: "ticket_facts", key: "ticket_id", reads: []string{"ticket_events", "incident_events"}},
 	{name: "department_scorecard", reads: []string{"findings", "deployment_facts", "incident_events",
 		"policy_exception_events", "vendor_assessment_events"}},
-	{name: "dora_changes", reads: []string{"deployment_facts", "findings", "incident_events"}},
+	// Keyed by the change; its touched changes come from deployment_facts'
+	// and findings' keys of the same run (dora_changes.touch.sql).
+	{name: "dora_changes", key: "deployment_id", reads: []string{"deployment_facts", "findings", "incident_events"}},
 }
 
 // statsModel is impact_stats, computed in Go (stats.go) from the tables it

@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -344,7 +345,7 @@ func (r *run) buildLevel(ctx context.Context, level []model) error {
 			r.rep.Mode = Full
 		}
 		r.rep.Tables = append(r.rep.Tables, reports[i])
-		r.versions = append(r.versions, stateRow{model: m.name, version: m.version(r.policy)})
+		r.versions = append(r.versions, stateRow{model: m.name, version: r.version(m)})
 	}
 	return nil
 }
@@ -362,13 +363,13 @@ func (r *run) build(ctx context.Context, m model) (TableReport, error) {
 		r.log.Info("transform table", "table", StatsTable, "mode", Full, "rows", st.Rows, "duration", st.Duration.Round(time.Millisecond))
 		return st, nil
 	}
-	v := m.version(r.policy)
+	v := r.version(m)
 	exists, err := tableExists(ctx, r.conn, m.name)
 	if err != nil {
 		return TableReport{}, err
 	}
 	mode := Incremental
-	if r.opts.Full || !r.havePrev || !exists || m.key == "" || r.state[m.name].version != v {
+	if r.opts.Full || !r.havePrev || !exists || m.key == "" || r.state[m.name].version != v || r.readsFullBuild(m) {
 		mode = Full
 	}
 	tr := TableReport{Table: m.name, Mode: mode}
@@ -382,6 +383,33 @@ func (r *run) build(ctx context.Context, m model) (TableReport, error) {
 	r.log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "written", tr.Written,
 		"partitions_rebuilt", tr.Rebuilt, "partitions_kept", tr.Kept, "duration", tr.Duration.Round(time.Millisecond))
 	return tr, nil
+}
+
+// version is m's version in this run: its SQL and the SLA policy, and the
+// DORA failure window for a model whose SQL uses it (its rows depend on
+// it, so another window rebuilds them in full).
+func (r *run) version(m model) string {
+	policy := r.policy
+	for _, suffix := range []string{".sql", ".touch.sql"} {
+		if text, _ := m.file(suffix); strings.Contains(text, "@dora_window") {
+			policy += fmt.Sprintf("/dora=%d", r.p["dora_window"])
+			break
+		}
+	}
+	return m.version(policy)
+}
+
+// readsFullBuild tells whether a model m reads was rebuilt in full in this
+// run (an earlier level): a model that finds its touched entities through
+// another model's keys of this run (dora_changes) has none to go by then,
+// so it is rebuilt in full too.
+func (r *run) readsFullBuild(m model) bool {
+	for _, t := range r.rep.Tables {
+		if t.Mode == Full && slices.Contains(m.reads, t.Table) {
+			return true
+		}
+	}
+	return false
 }
 
 // slices refreshes each registered department's slice, from the tables

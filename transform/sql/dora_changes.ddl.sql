@@ -19,4 +19,8 @@ CREATE TABLE IF NOT EXISTS {{.Table}} (
     failure_window_seconds UInt32 COMMENT 'The failure window the row was built with (transform Options.DORAWindow).',
     last_event_source String COMMENT 'Lineage: CloudEvents source of the deployment event that gave the latest state.',
     last_event_id String COMMENT 'Lineage: CloudEvents id of that event.'
-) ENGINE = MergeTree ORDER BY (service_id, finished_at, deployment_id)
+) ENGINE = MergeTree
+-- New changes and signals land in the latest month: an incremental refresh
+-- rebuilds the months holding a changed row (transform/refresh.go).
+PARTITION BY toYYYYMM(finished_at)
+ORDER BY (service_id, finished_at, deployment_id)

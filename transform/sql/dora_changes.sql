@@ -29,6 +29,9 @@ FROM
             last_event_source, last_event_id
         FROM deployment_facts
         WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+        {{- if .Incremental}}
+            AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+        {{- end}}
     ) AS c
     ALL LEFT JOIN
     (
@@ -41,6 +44,9 @@ FROM
             SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
             FROM deployment_facts
             WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+            {{- if .Incremental}}
+                AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+            {{- end}}
         ) AS fx
         ALL INNER JOIN
         (
@@ -48,7 +54,8 @@ FROM
             -- table of every finding.
             SELECT finding_id, detected_at FROM findings
             WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts
-                                 WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at))
+                                 WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+                                 {{- if .Incremental}} AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes'){{end}})
         ) AS fd USING finding_id
         GROUP BY deployment_id
     ) AS sf USING deployment_id
@@ -114,6 +121,22 @@ ALL LEFT JOIN
                     FROM deployment_facts
                     WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
                 )
+                {{- if .Incremental}}
+                -- Incremental: only the signals that can mark a recomputed
+                -- change (within the window after its finish: its window-long
+                -- bucket of time b or the next), and the changes that can be
+                -- the latest before those signals (buckets b - 1 to b + 1).
+                WHERE (service_id, intDiv(t, @dora_window), is_change) GLOBAL IN
+                (
+                    SELECT service_id, arrayJoin([b, b + 1]) AS bucket, toUInt8(0) FROM
+                        (SELECT DISTINCT service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window) AS b FROM deployment_facts
+                         WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes'))
+                    UNION ALL
+                    SELECT service_id, arrayJoin([b - 1, b, b + 1]) AS bucket, toUInt8(1) FROM
+                        (SELECT DISTINCT service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window) AS b FROM deployment_facts
+                         WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes'))
+                )
+                {{- end}}
                 GROUP BY service_id
             )
         ) AS sig
@@ -126,6 +149,12 @@ ALL LEFT JOIN
                 SELECT service_id, arraySort(groupArray(tuple(toInt64(assumeNotNull(finished_at)), deployment_id))) AS cs
                 FROM deployment_facts
                 WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+                {{- if .Incremental}}
+                    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)) GLOBAL IN
+                        (SELECT service_id, arrayJoin([b - 1, b, b + 1]) FROM
+                            (SELECT DISTINCT service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window) AS b FROM deployment_facts
+                         WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')))
+                {{- end}}
                 GROUP BY service_id
             )
             ARRAY JOIN cs AS c, arrayEnumerate(cs) AS n

@@ -1065,7 +1065,72 @@ CREATE TABLE IF NOT EXISTS dora_changes_next (
     failure_window_seconds UInt32 COMMENT 'The failure window the row was built with (transform Options.DORAWindow).',
     last_event_source String COMMENT 'Lineage: CloudEvents source of the deployment event that gave the latest state.',
     last_event_id String COMMENT 'Lineage: CloudEvents id of that event.'
-) ENGINE = MergeTree ORDER BY (service_id, finished_at, deployment_id);
+) ENGINE = MergeTree
+-- New changes and signals land in the latest month: an incremental refresh
+-- rebuilds the months holding a changed row (transform/refresh.go).
+PARTITION BY toYYYYMM(finished_at)
+ORDER BY (service_id, finished_at, deployment_id);
+
+-- Changes to recompute. Runs after deployment_facts and findings were
+-- refreshed incrementally in this run (a full rebuild of either rebuilds
+-- this model in full), so their transform_keys are this run's.
+--
+-- The recomputed deployments: new, changed, or no longer a change (their
+-- old row goes).
+INSERT INTO transform_keys (model, key)
+SELECT 'dora_changes', key FROM transform_keys WHERE model = 'deployment_facts';
+
+-- Changes whose first signal changed: a recomputed rollback or hotfix
+-- deployment, or an incident with new events (any version).
+INSERT INTO transform_keys (model, key)
+SELECT 'dora_changes', deployment_id FROM dora_changes
+WHERE failure_signal_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    OR failure_signal_id GLOBAL IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
+
+-- Changes of a service near a changed time: a signal marks the latest
+-- change within the window before it, so a new, moved or removed change or
+-- signal at time t can change the rows of the service's changes that
+-- finished within the window around t. Window-long buckets of time: every
+-- change in the bucket of t, the one before or the one after. The times
+-- are a recomputed deployment's finish before (dora_changes) and after
+-- (deployment_facts) and start (a signal), and every version's detection
+-- time of an incident with new events, for each service it names.
+INSERT INTO transform_keys (model, key)
+SELECT 'dora_changes', deployment_id FROM deployment_facts
+WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) GLOBAL IN
+    (
+        SELECT service_id, arrayJoin([b - 1, b, b + 1])
+        FROM
+        (
+            SELECT service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400) AS b FROM deployment_facts
+            WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+            UNION ALL
+            SELECT service_id, intDiv(toInt64(started_at), 86400) AS b FROM deployment_facts
+            WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+            UNION ALL
+            SELECT service_id, intDiv(toInt64(finished_at), 86400) AS b FROM dora_changes
+            WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+            UNION ALL
+            SELECT service_id, intDiv(toInt64(detected_at), 86400) AS b
+            FROM
+            (
+                SELECT arrayJoin(affected_service_ids) AS service_id, detected_at
+                FROM (SELECT * FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000))
+            )
+        )
+    );
+
+-- Security fixes that name a recomputed finding (its detection time gives
+-- the security-fix lead time).
+INSERT INTO transform_keys (model, key)
+SELECT DISTINCT 'dora_changes', deployment_id
+FROM
+(
+    SELECT deployment_id, arrayJoin(fixes_finding_ids) AS finding_id FROM deployment_facts
+    WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+)
+WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings');
 
 -- dora_changes: one row per change (a production deployment that
 -- succeeded, any trigger but rollback) with its DORA figures. A failure
@@ -1098,6 +1163,7 @@ FROM
             last_event_source, last_event_id
         FROM deployment_facts
         WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+            AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
     ) AS c
     ALL LEFT JOIN
     (
@@ -1110,6 +1176,7 @@ FROM
             SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
             FROM deployment_facts
             WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+                AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
         ) AS fx
         ALL INNER JOIN
         (
@@ -1117,7 +1184,7 @@ FROM
             -- table of every finding.
             SELECT finding_id, detected_at FROM findings
             WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts
-                                 WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at))
+                                 WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes'))
         ) AS fd USING finding_id
         GROUP BY deployment_id
     ) AS sf USING deployment_id
@@ -1183,6 +1250,20 @@ ALL LEFT JOIN
                     FROM deployment_facts
                     WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
                 )
+                -- Incremental: only the signals that can mark a recomputed
+                -- change (within the window after its finish: its window-long
+                -- bucket of time b or the next), and the changes that can be
+                -- the latest before those signals (buckets b - 1 to b + 1).
+                WHERE (service_id, intDiv(t, 86400), is_change) GLOBAL IN
+                (
+                    SELECT service_id, arrayJoin([b, b + 1]) AS bucket, toUInt8(0) FROM
+                        (SELECT DISTINCT service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400) AS b FROM deployment_facts
+                         WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes'))
+                    UNION ALL
+                    SELECT service_id, arrayJoin([b - 1, b, b + 1]) AS bucket, toUInt8(1) FROM
+                        (SELECT DISTINCT service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400) AS b FROM deployment_facts
+                         WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes'))
+                )
                 GROUP BY service_id
             )
         ) AS sig
@@ -1195,6 +1276,10 @@ ALL LEFT JOIN
                 SELECT service_id, arraySort(groupArray(tuple(toInt64(assumeNotNull(finished_at)), deployment_id))) AS cs
                 FROM deployment_facts
                 WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
+                    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) GLOBAL IN
+                        (SELECT service_id, arrayJoin([b - 1, b, b + 1]) FROM
+                            (SELECT DISTINCT service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400) AS b FROM deployment_facts
+                         WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')))
                 GROUP BY service_id
             )
             ARRAY JOIN cs AS c, arrayEnumerate(cs) AS n
@@ -1203,6 +1288,34 @@ ALL LEFT JOIN
     )
     GROUP BY target_id
 ) AS failures USING deployment_id;
+
+-- Partitions to rebuild in an incremental refresh: those the changed
+-- entities were in (live table) and those their recomputed rows go to
+-- (new table). An entity may move (an open finding that is fixed leaves
+-- the open partition for the month of its fix): both are rebuilt.
+SELECT DISTINCT p
+FROM
+(
+    SELECT toString(toYYYYMM(finished_at)) AS p FROM dora_changes
+    WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+    UNION ALL
+    SELECT toString(toYYYYMM(finished_at)) AS p FROM dora_changes_next
+)
+ORDER BY p;
+
+-- Incremental refresh: carry over the unchanged entities of the partitions
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
+INSERT INTO dora_changes_next (deployment_id, service_id, team, department, trigger, started_at, finished_at, lead_time_hours, gate_blocked, gate_waived, change_failure, failure_signal, failure_signal_id, failure_at, restored_at, restore_hours, security_fix_lead_hours, failure_window_seconds, last_event_source, last_event_id)
+SELECT deployment_id, service_id, team, department, trigger, started_at, finished_at, lead_time_hours, gate_blocked, gate_waived, change_failure, failure_signal, failure_signal_id, failure_at, restored_at, restore_hours, security_fix_lead_hours, failure_window_seconds, last_event_source, last_event_id FROM dora_changes
+PREWHERE toYYYYMM(finished_at) IN (0, 202607)
+WHERE deployment_id NOT IN (SELECT key FROM transform_keys WHERE model = 'dora_changes');
+
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
+ALTER TABLE dora_changes_next
+    ATTACH PARTITION ID '202606' FROM dora_changes;
 
 DROP TABLE IF EXISTS dora_changes_old;
 
