@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -514,6 +515,11 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 		// services (cluster bootstrap), the naive one deployments.
 		for _, env := range slices.Sorted(maps.Keys(byEnv)) {
 			l := byEnv[env]
+			// Every procedure below sorts its input (the figures do not
+			// depend on the order); sorted once here, by value and
+			// service, their sorts find it sorted and take linear time.
+			sortWithClusters(l.x, l.cx)
+			sortWithClusters(l.y, l.cy)
 			if env == headEnv {
 				c.add("deploy_lead_time_hours", "gate_blocked", "1", "hours", stats.Descriptive, stats.MedianCI(l.x, conf), len(l.x)).Note = "successful deployments to " + env
 				c.add("deploy_lead_time_hours", "gate_blocked", "0", "hours", stats.Descriptive, stats.MedianCI(l.y, conf), len(l.y)).Note = "successful deployments to " + env
@@ -543,6 +549,28 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 			h[k] = fixes[i].Hours
 		}
 		c.add("security_fix_lead_time_hours", "all", "median", "hours", stats.Descriptive, stats.MedianCI(h, c.conf), len(h))
+	}
+}
+
+// sortWithClusters sorts v by value (then cluster), keeping each value's
+// cluster in c beside it.
+func sortWithClusters(v []float64, c []int) {
+	type vc struct {
+		v float64
+		c int
+	}
+	p := make([]vc, len(v))
+	for i := range v {
+		p[i] = vc{v[i], c[i]}
+	}
+	slices.SortFunc(p, func(a, b vc) int {
+		if r := cmp.Compare(a.v, b.v); r != 0 {
+			return r
+		}
+		return cmp.Compare(a.c, b.c)
+	})
+	for i, x := range p {
+		v[i], c[i] = x.v, x.c
 	}
 }
 
