@@ -36,8 +36,8 @@ type Config struct {
 	// BatchBytes flushes a table's batch at this many message bytes; default 32 MiB.
 	BatchBytes int64
 	// MemoryBudget bounds the bytes of fetched messages not yet in
-	// ClickHouse; fetching waits when it is used up. Default 128 MiB, which
-	// keeps the process under about 400 MiB RSS (see MemoryLimit).
+	// ClickHouse; fetching waits when it is used up. Default 64 MiB, which
+	// keeps the process under about 256 MiB RSS (see MemoryLimit).
 	MemoryBudget int64
 
 	// ShutdownTimeout bounds the final flush and commit after the context
@@ -86,7 +86,7 @@ const (
 	DefaultFlushAge       = time.Second
 	DefaultBatchRows      = 50_000
 	DefaultBatchBytes     = 32 << 20
-	DefaultMemoryBudget   = 128 << 20
+	DefaultMemoryBudget   = 64 << 20
 	DefaultShutdown       = 30 * time.Second
 	DefaultBackoffMin     = 100 * time.Millisecond
 	DefaultBackoffMax     = 30 * time.Second
@@ -107,7 +107,7 @@ func MemoryLimit(budget int64) int64 {
 	if budget <= 0 {
 		budget = DefaultMemoryBudget
 	}
-	return 2*budget + 128<<20
+	return 2*budget + 64<<20
 }
 
 // Validate reports a setting that cannot work, naming the field: a

@@ -23,6 +23,7 @@ func init() {
 		budget     int64
 		verbose    bool
 		memprofile string
+		childArgs  []string
 	)
 	ingestCmd := &cobra.Command{
 		Use:   "ingest",
@@ -51,6 +52,7 @@ local ClickHouse server itself.`,
 			if budget > 0 {
 				opts.IngestArgs = append(opts.IngestArgs, "--memory-budget-mib", strconv.FormatInt(budget, 10))
 			}
+			opts.IngestArgs = append(opts.IngestArgs, childArgs...)
 			opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 			if verbose {
 				opts.ChildLog = os.Stderr
@@ -77,6 +79,7 @@ local ClickHouse server itself.`,
 	f := ingestCmd.Flags()
 	f.IntVar(&opts.Events, "events", 100_000, "number of events to generate")
 	f.IntVar(&opts.Partitions, "partitions", 3, "partitions per source topic")
+	f.StringArrayVar(&childArgs, "ingest-arg", nil, "an extra flag for the pipeline child 'impact ingest', e.g. --ingest-arg=--flush-age=5s (repeatable)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON (pipeline_eps, kafka_raw_eps, clickhouse_raw_eps, ratio, peak_rss_bytes, ...)")
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the pipeline child to this file")
 	f.Int64Var(&budget, "memory-budget-mib", 0, "memory budget of the pipeline child (default: ingest's default)")

@@ -123,9 +123,13 @@ type NativeSource interface {
 
 // Insert runs query, an `INSERT INTO t (columns) FORMAT Native` fixed by
 // the caller (never built from input), with src's rows as its body. The
-// rows are encoded while they are sent, in blocks of about 1 MiB. On a
-// connection error the next address is tried once; other failures are
-// returned (the server's message included) for the caller to retry.
+// rows are encoded while they are sent, in blocks of about 1 MiB. After a
+// connection error (such as a keep-alive connection the server closed
+// while the request was being written) the INSERT is sent once more, to
+// the next address if there is one; the server's refusals are returned
+// with its message, for the caller to retry or not. A retried INSERT may
+// have been stored before the connection broke: impact's tables are
+// ReplacingMergeTrees keyed on the event, so a second copy is harmless.
 func (in *Inserter) Insert(ctx context.Context, query string, src NativeSource) error {
 	if src.Len() == 0 {
 		return nil
@@ -140,7 +144,7 @@ func (in *Inserter) Insert(ctx context.Context, query string, src NativeSource) 
 	q := "?" + params.Encode()
 	first := int(in.next.Load())
 	var errs []error
-	for k := range in.urls {
+	for k := range max(len(in.urls), 2) {
 		i := (first + k) % len(in.urls)
 		err := in.post(ctx, in.urls[i]+q, src)
 		if err == nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +192,52 @@ func TestInserterConfig(t *testing.T) {
 		if ins.Compressed() != tt.compress {
 			t.Errorf("%s: Compressed() = %v, want %v", tt.addr, ins.Compressed(), tt.compress)
 		}
+	}
+}
+
+// TestInserterRetriesBrokenConnection: a connection that breaks while the
+// INSERT is sent (the server closed it) is retried once with the whole
+// body; a second break is returned.
+func TestInserterRetriesBrokenConnection(t *testing.T) {
+	var mu sync.Mutex
+	var breaks, got int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if breaks > 0 {
+			breaks--
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				c.Close()
+			}
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		got = len(body)
+	}))
+	defer srv.Close()
+	ins, err := chconn.NewInserter(config.ClickHouse{HTTPAddr: strings.TrimPrefix(srv.URL, "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ins.Close()
+	src := numbers{rows: 5000, pad: "z"}
+	want := len(src.AppendNative(nil, 0, src.rows))
+	for _, tt := range []struct {
+		breaks int
+		ok     bool
+	}{{0, true}, {1, true}, {2, false}} {
+		mu.Lock()
+		breaks, got = tt.breaks, 0
+		mu.Unlock()
+		err := ins.Insert(t.Context(), insertT, src)
+		mu.Lock()
+		if tt.ok && (err != nil || got < want) {
+			t.Errorf("%d broken connections: %v, %d bytes received, want %d or more", tt.breaks, err, got, want)
+		}
+		if !tt.ok && err == nil {
+			t.Errorf("%d broken connections: no error", tt.breaks)
+		}
+		mu.Unlock()
 	}
 }
