@@ -165,15 +165,33 @@ func (s *sink) add(p int, st *staged) {
 		}
 	}
 	s.offsets.read(p, st.next)
-	// Under memory pressure flush everything early rather than have fetch
-	// wait a whole FlushAge for batches that are not full.
+	// Under memory pressure flush early rather than have fetch wait a
+	// whole FlushAge for batches that are not full: the largest batches
+	// first, until a quarter of the budget is pending. Flushing every table
+	// would insert the small tables' few rows each time, and every INSERT
+	// makes a part ClickHouse merges later (server CPU).
 	if s.budget != nil && s.pendingCur >= s.budget.cap/2 {
-		for _, t := range s.order {
-			s.detach(t)
-		}
+		s.relieve(s.budget.cap / 4)
 	}
 	s.mu.Unlock()
 	st.reset()
+}
+
+// relieve detaches the largest current batches until at most target
+// bytes are pending. Called with mu held.
+func (s *sink) relieve(target int64) {
+	for s.pendingCur > target {
+		var big *table
+		for _, t := range s.order {
+			if t.cur != nil && t.cur.block.Len() > 0 && (big == nil || t.cur.bytes > big.cur.bytes) {
+				big = t
+			}
+		}
+		if big == nil {
+			return
+		}
+		s.detach(big)
+	}
 }
 
 // table returns the batching state of table index i (of n), creating it

@@ -31,6 +31,7 @@ import (
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/kafkaio"
 	"github.com/secimpact/impact/internal/kafkalocal"
+	"github.com/secimpact/impact/internal/rss"
 	"github.com/secimpact/impact/schemas/migrations"
 )
 
@@ -73,6 +74,13 @@ type Result struct {
 	// the active time it shows how much of the run the ingester itself
 	// computed and how much it waited (on ClickHouse, on Kafka).
 	PipelineCPUSeconds float64 `json:"pipeline_cpu_seconds"`
+	// ClickHouseCPUSeconds is the ClickHouse server's CPU time during the
+	// pipeline phase (only for the local server the benchmark starts), and
+	// KafkaCPUSeconds the embedded Kafka's (this process's, which does
+	// nothing else meanwhile): with PipelineCPUSeconds, where the
+	// pipeline's CPU goes on a machine that runs all three.
+	ClickHouseCPUSeconds float64 `json:"clickhouse_cpu_seconds,omitempty"`
+	KafkaCPUSeconds      float64 `json:"kafka_cpu_seconds,omitempty"`
 	ProduceEPS         float64 `json:"produce_eps"`
 	KafkaMode          string  `json:"kafka"`
 	Partitions         int     `json:"partitions_per_topic"`
@@ -113,6 +121,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	cc := opts.ClickHouse
 	ownServer := cc.Addr == ""
+	serverPID := ""
 	if ownServer {
 		srv, err := chlocal.Start(ctx, chlocal.Options{})
 		if err != nil {
@@ -120,6 +129,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		defer srv.Close()
 		cc = srv.Config("")
+		serverPID = strconv.Itoa(srv.PID())
 	}
 	pipeDB, rawDB := cc, cc
 	pipeDB.Database = "bench_pipeline_" + strconv.Itoa(os.Getpid())
@@ -163,15 +173,40 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.ClickHouseRawEPS = float64(len(msgs)) / secs
 	log.Info("raw clickhouse insert", "events", len(msgs), "eps", int(res.ClickHouseRawEPS))
-	runtime.GC() // the pipeline phase should not compete with the generated messages (dead from here)
+	// The raw phase's parts would be merged in the background while the
+	// pipeline runs, and the pipeline phase should not compete with the
+	// generated messages either (dead from here).
+	if err := chconn.DropDatabase(ctx, rawDB); err != nil {
+		return nil, fmt.Errorf("bench: drop %s: %w", rawDB.Database, err)
+	}
+	runtime.GC()
 
+	cpu0 := cpuTimes(serverPID)
 	if err := pipeline(ctx, opts, kc, pipeDB, res); err != nil {
 		return nil, err
+	}
+	cpu1 := cpuTimes(serverPID)
+	res.ClickHouseCPUSeconds = cpu1.server - cpu0.server
+	if res.KafkaMode == "embedded" {
+		res.KafkaCPUSeconds = cpu1.self - cpu0.self
 	}
 	res.Ratio = res.PipelineEPS / min(res.KafkaRawEPS, res.ClickHouseRawEPS)
 	res.RSSNote = "VmHWM of the `impact ingest --drain` child process alone; Kafka (kfake, in the bench process) and ClickHouse run outside it"
 	log.Info("pipeline", "eps", int(res.PipelineEPS), "ratio", res.Ratio, "peak_rss_mib", res.PeakRSSBytes>>20)
 	return res, nil
+}
+
+// cpu is CPU seconds used so far by this process and the ClickHouse server
+// (0 when serverPID is empty or unreadable).
+type cpu struct{ self, server float64 }
+
+func cpuTimes(serverPID string) cpu {
+	var c cpu
+	c.self, _ = rss.CPUOf("self")
+	if serverPID != "" {
+		c.server, _ = rss.CPUOf(serverPID)
+	}
+	return c
 }
 
 func freshDatabase(ctx context.Context, cc config.ClickHouse) error {

@@ -33,7 +33,7 @@ func TestRunSmall(t *testing.T) {
 	if res.PeakRSSBytes < 10<<20 || res.PeakRSSBytes > 4<<30 {
 		t.Errorf("peak RSS %d implausible", res.PeakRSSBytes)
 	}
-	if res.PipelineCPUSeconds <= 0 || res.PipelineActiveSeconds <= 0 {
+	if res.PipelineCPUSeconds <= 0 || res.PipelineActiveSeconds <= 0 || res.ClickHouseCPUSeconds <= 0 {
 		t.Errorf("pipeline times not measured: %+v", res)
 	}
 	b, err := json.Marshal(res)
@@ -44,7 +44,7 @@ func TestRunSmall(t *testing.T) {
 	if err := json.Unmarshal(b, &keys); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"pipeline_eps", "kafka_raw_eps", "clickhouse_raw_eps", "ratio", "peak_rss_bytes"} {
+	for _, k := range []string{"pipeline_eps", "kafka_raw_eps", "clickhouse_raw_eps", "ratio", "peak_rss_bytes", "pipeline_cpu_seconds", "clickhouse_cpu_seconds"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("JSON lacks %s: %s", k, b)
 		}

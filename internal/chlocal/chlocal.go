@@ -206,6 +206,16 @@ func (s *Server) ReaderConfig(database string) config.ClickHouse {
 	return config.ClickHouse{Addr: s.Addr(), HTTPAddr: s.HTTPAddr(), User: ReaderUser, Database: database}
 }
 
+// PID is the server process's id (0 when it was never started).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Running reports whether the server process is alive.
 func (s *Server) Running() bool {
 	s.mu.Lock()

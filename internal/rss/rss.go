@@ -1,4 +1,5 @@
-// Package rss reads a process's peak resident set size from /proc.
+// Package rss reads a process's peak resident set size (and its CPU time)
+// from /proc.
 //
 // Why not getrusage: a child started with fork+exec inherits, in
 // ru_maxrss, the high-water mark of its parent's address space at exec time
@@ -47,4 +48,36 @@ func parseHWM(status []byte) (int64, error) {
 		return kb << 10, nil
 	}
 	return 0, errors.New("read peak rss: no VmHWM in status")
+}
+
+// CPUOf returns the CPU time (user + system) process pid ("self" or a
+// number) has used so far, in seconds.
+func CPUOf(pid string) (float64, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read cpu time: %w", err)
+	}
+	return parseCPU(b)
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+func parseCPU(stat []byte) (float64, error) {
+	// The command name (field 2) may hold spaces: count fields after its ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("read cpu time: no command name in /proc stat")
+	}
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("read cpu time: short /proc stat")
+	}
+	u, err1 := strconv.ParseUint(string(f[11]), 10, 64) // utime, field 14
+	s, err2 := strconv.ParseUint(string(f[12]), 10, 64) // stime, field 15
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("read cpu time: %w", err)
+	}
+	return float64(u+s) / clockTicks, nil
 }

@@ -46,3 +46,22 @@ func TestPeakGrows(t *testing.T) {
 		t.Errorf("peak %d -> %d after touching 64 MiB", before, after)
 	}
 }
+
+func TestCPU(t *testing.T) {
+	got, err := parseCPU([]byte("4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 3 0 100 1000 10"))
+	if err != nil || got != 2.81 {
+		t.Errorf("parseCPU = %v, %v; want 2.81", got, err)
+	}
+	if _, err := parseCPU([]byte("4242 (cmd) S 1")); err == nil {
+		t.Error("short stat: no error")
+	}
+	before, err := CPUOf("self")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // spin until the kernel has counted a tick or two
+		if now, _ := CPUOf("self"); now >= before+0.02 {
+			break
+		}
+	}
+}
