@@ -271,24 +271,43 @@ func TestBudget(t *testing.T) {
 	}
 }
 
-// TestSinkMemoryPressure checks that a sink whose unflushed rows reach half
-// the budget flushes early instead of waiting for the age flush.
+// TestSinkMemoryPressure checks that a sink whose unflushed rows reach
+// three quarters of the budget flushes early instead of waiting for the
+// age flush, the largest batches first and only until a quarter of the
+// budget is pending: small batches keep filling (each INSERT is a part
+// for ClickHouse to merge).
 func TestSinkMemoryPressure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	g := newGatedFlush()
-	close(g.gate(schemas.RejectsTable))
+	for _, tbl := range tableOf {
+		close(g.gate(tbl))
+	}
 	s := newSink(newBudget(100), 1000, 1<<20, g.flush)
 	s.start(ctx)
 	s.reset(1)
-	for i := range 5 { // 5 rows x 10 bytes = half of 100
-		s.add(0, stage(t, rejected, int64(i)))
+	s.add(0, stage(t, finding, 0)) // 5 bytes to events_raw, 5 to finding_events
+	for i := range 6 {             // 60 bytes to ingest_rejects: 70 pending, under 75
+		s.add(0, stage(t, rejected, int64(1+i)))
 	}
+	time.Sleep(50 * time.Millisecond)
+	g.mu.Lock()
+	if n := len(g.stored); n != 0 {
+		t.Errorf("flushed below three quarters of the budget: %v", g.stored)
+	}
+	g.mu.Unlock()
+	s.add(0, stage(t, rejected, 7)) // 80 pending
 	waitFor(t, "early flush", func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		return g.stored[schemas.RejectsTable] == 5
+		return g.stored[schemas.RejectsTable] == 7
 	})
+	time.Sleep(50 * time.Millisecond)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stored[schemas.RawTable] != 0 || g.stored["finding_events"] != 0 {
+		t.Errorf("small batches flushed too: %v", g.stored)
+	}
 }
 
 func TestBackoff(t *testing.T) {
