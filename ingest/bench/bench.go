@@ -81,11 +81,11 @@ type Result struct {
 	// pipeline's CPU goes on a machine that runs all three.
 	ClickHouseCPUSeconds float64 `json:"clickhouse_cpu_seconds,omitempty"`
 	KafkaCPUSeconds      float64 `json:"kafka_cpu_seconds,omitempty"`
-	ProduceEPS         float64 `json:"produce_eps"`
-	KafkaMode          string  `json:"kafka"`
-	Partitions         int     `json:"partitions_per_topic"`
-	CPUs               int     `json:"cpus"`
-	RSSNote            string  `json:"rss_note"`
+	ProduceEPS           float64 `json:"produce_eps"`
+	KafkaMode            string  `json:"kafka"`
+	Partitions           int     `json:"partitions_per_topic"`
+	CPUs                 int     `json:"cpus"`
+	RSSNote              string  `json:"rss_note"`
 }
 
 // Run performs the three measurements.
