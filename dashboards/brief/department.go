@@ -2,8 +2,11 @@ package brief
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -32,6 +35,9 @@ const (
 // (impact_stats holds none). The department reaches the SQL only as an
 // escaped string literal (internal/sqlparam).
 func loadDepartment(ctx context.Context, conn driver.Conn, p Period, s *store, dept string, d *Data) error {
+	if err := knownDepartment(ctx, conn, p, dept); err != nil {
+		return err
+	}
 	minN := d.MinN
 	var debt int64
 	err := queryDepartment(ctx, conn, "department.sql", p, dept, func(r driver.Rows) error {
@@ -139,4 +145,32 @@ func ratio(x, n uint64) float64 {
 		return math.NaN()
 	}
 	return float64(x) / float64(n)
+}
+
+// ErrUnknownDepartment is returned by Load for a department the scorecard
+// has no rows for.
+var ErrUnknownDepartment = errors.New("unknown department")
+
+// knownDepartment refuses a department the scorecard has never seen,
+// naming the ones it has.
+func knownDepartment(ctx context.Context, conn driver.Conn, p Period, dept string) error {
+	var known []string
+	err := query(ctx, conn, "departments.sql", p, func(r driver.Rows) error {
+		var name string
+		if err := r.Scan(&name); err != nil {
+			return err
+		}
+		known = append(known, name)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if slices.Contains(known, dept) {
+		return nil
+	}
+	if len(known) > 20 {
+		known = append(known[:20], "...")
+	}
+	return fmt.Errorf("%w %q: the scorecard has %s", ErrUnknownDepartment, dept, strings.Join(known, ", "))
 }

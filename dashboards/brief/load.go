@@ -91,7 +91,7 @@ func FirstData(ctx context.Context, conn driver.Conn) (time.Time, bool, error) {
 // version's statements are bound to the example department 'Engineering'.
 func Statements(p Period) ([]string, error) {
 	var out []string
-	for _, name := range []string{"as_of.sql", "first_data.sql", "stats.sql", "trend.sql", "scorecard.sql", "department.sql", "department_dora.sql"} {
+	for _, name := range []string{"as_of.sql", "first_data.sql", "stats.sql", "trend.sql", "scorecard.sql", "department.sql", "department_dora.sql", "departments.sql"} {
 		q, err := statement(name, p, "Engineering")
 		if err != nil {
 			return nil, err

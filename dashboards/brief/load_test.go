@@ -2,6 +2,7 @@ package brief
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -188,6 +189,16 @@ func TestLoad(t *testing.T) {
 		}
 		r := sqlcheck.RunChDB(t, append(stmts, q...))
 		t.Logf("chdb ClickHouse %s ran %d statements", r.Version, len(stmts)+len(q))
+	})
+
+	t.Run("a department the scorecard does not know is refused", func(t *testing.T) {
+		_, err := Load(ctx, s.Conn, whole, LoadOptions{Now: truth.End, Department: "Enginering"})
+		if !errors.Is(err, ErrUnknownDepartment) || !strings.Contains(err.Error(), "Engineering") {
+			t.Errorf("Load with a misspelt department: %v, want ErrUnknownDepartment naming the known ones", err)
+		}
+		if _, err := Load(ctx, s.Conn, whole, LoadOptions{Now: truth.End, Department: "Engineering"}); err != nil {
+			t.Errorf("Load of a known department: %v", err)
+		}
 	})
 }
 

@@ -79,3 +79,11 @@ WHERE department = 'Engineering'
     AND finished_at >= toDateTime(1775001600) AND finished_at < toDateTime(1782864000)
 ORDER BY deployment_id
 ;
+
+-- Every department the scorecard has rows for: a department's one-page
+-- brief refuses any other name (a typo would give an empty page).
+SELECT DISTINCT department
+FROM department_scorecard
+WHERE department != ''
+ORDER BY department
+;
