@@ -253,7 +253,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 		for len(b.out) == 0 {
 			if err := b.encode(); err != nil {
 				b.mu.Unlock()
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					return total, nil
 				}
 				return total, err
