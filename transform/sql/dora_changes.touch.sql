@@ -45,13 +45,36 @@ WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_a
             )
         )
     );
--- Security fixes that name a recomputed finding (its detection time gives
--- the security-fix lead time).
+-- Security fixes that name a recomputed finding and whose security-fix
+-- lead time (finish minus the earliest detection of the findings it names)
+-- differs from the stored one: a finding's detection time seldom changes,
+-- and most recomputed findings are named by fixes of earlier months.
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'dora_changes', deployment_id
+SELECT 'dora_changes', deployment_id
 FROM
 (
-    SELECT deployment_id, arrayJoin(fixes_finding_ids) AS finding_id FROM deployment_facts
-    WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
-)
-WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings')
+    SELECT deployment_id, (toInt64(any(finished)) - toInt64(min(detected_at))) / 3600 AS lead
+    FROM
+    (
+        SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
+        FROM deployment_facts
+        WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+            AND deployment_id IN
+            (
+                SELECT deployment_id
+                FROM (SELECT deployment_id, arrayJoin(fixes_finding_ids) AS finding_id FROM deployment_facts WHERE trigger = 'security_fix')
+                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings')
+            )
+    ) AS fx
+    ALL INNER JOIN
+    (
+        SELECT finding_id, detected_at FROM findings
+        WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts WHERE trigger = 'security_fix')
+    ) AS fd USING finding_id
+    GROUP BY deployment_id
+) AS recomputed
+ALL INNER JOIN
+(
+    SELECT deployment_id, security_fix_lead_hours FROM dora_changes WHERE trigger = 'security_fix'
+) AS stored USING deployment_id
+WHERE isNull(security_fix_lead_hours) OR assumeNotNull(security_fix_lead_hours) != lead
