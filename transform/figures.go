@@ -552,6 +552,61 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 	}
 }
 
+// timeRun is a sorted run of times that are all events (obs) or all
+// censorings.
+type timeRun struct {
+	t   []float64
+	obs bool
+}
+
+// mergeRuns merges sorted runs into times sorted as Kaplan-Meier sorts
+// them (by time, events before censorings at equal times), with each
+// time's observed flag: pairwise, in O(n log runs).
+func mergeRuns(runs []timeRun) ([]float64, []bool) {
+	type run struct {
+		t   []float64
+		obs []bool
+	}
+	rs := make([]run, len(runs))
+	for i, r := range runs {
+		o := make([]bool, len(r.t))
+		if r.obs {
+			for j := range o {
+				o[j] = true
+			}
+		}
+		rs[i] = run{r.t, o}
+	}
+	for len(rs) > 1 {
+		next := make([]run, 0, (len(rs)+1)/2)
+		for i := 0; i+1 < len(rs); i += 2 {
+			a, b := rs[i], rs[i+1]
+			m := run{make([]float64, 0, len(a.t)+len(b.t)), make([]bool, 0, len(a.t)+len(b.t))}
+			x, y := 0, 0
+			for x < len(a.t) && y < len(b.t) {
+				if a.t[x] < b.t[y] || (a.t[x] == b.t[y] && a.obs[x]) {
+					m.t, m.obs = append(m.t, a.t[x]), append(m.obs, a.obs[x])
+					x++
+				} else {
+					m.t, m.obs = append(m.t, b.t[y]), append(m.obs, b.obs[y])
+					y++
+				}
+			}
+			m.t, m.obs = append(m.t, a.t[x:]...), append(m.obs, a.obs[x:]...)
+			m.t, m.obs = append(m.t, b.t[y:]...), append(m.obs, b.obs[y:]...)
+			next = append(next, m)
+		}
+		if len(rs)%2 == 1 {
+			next = append(next, rs[len(rs)-1])
+		}
+		rs = next
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	return rs[0].t, rs[0].obs
+}
+
 // sortWithClusters sorts v by value (then cluster), keeping each value's
 // cluster in c beside it.
 func sortWithClusters(v []float64, c []int) {
@@ -702,11 +757,21 @@ func (c *computer) findings(groups []findingGroup) {
 	// 5. Remediation time by detection period: Kaplan-Meier median and
 	// p90 with open (and dismissed) findings censored, so slow teams are
 	// not flattered by dropping what they have not fixed.
+	//
+	// Each group's times sorted once: a breakdown's times are then merged
+	// from its groups' sorted runs (a group's findings share a status, so
+	// each run is all events or all censorings) instead of sorted anew for
+	// every breakdown and period a finding is in (eleven), and
+	// Kaplan-Meier's own sort finds them sorted.
+	sortedDays := make([][]float64, len(groups))
+	for i := range groups {
+		sortedDays[i] = slices.Clone(groups[i].Days)
+		slices.Sort(sortedDays[i])
+	}
 	for _, p := range byPeriod(len(groups), func(i int) month { return groups[i].Detected }) {
 		c.per = p.Period
 		type ttf struct {
-			t       []float64
-			obs     []bool
+			runs    []timeRun
 			n, open int
 		}
 		// Per month, quarter and year only the breakdowns the department
@@ -731,11 +796,8 @@ func (c *computer) findings(groups []findingGroup) {
 					m[dv[0]][dv[1]] = t
 				}
 				t.n += len(g.Days)
-				if curves(dv[0]) {
-					t.t = append(t.t, g.Days...)
-					for range g.Days {
-						t.obs = append(t.obs, g.Status == "fixed")
-					}
+				if curves(dv[0]) && len(g.Days) > 0 {
+					t.runs = append(t.runs, timeRun{t: sortedDays[i], obs: g.Status == "fixed"})
 				}
 				if g.Status == "open" {
 					t.open += g.N
@@ -756,10 +818,11 @@ func (c *computer) findings(groups []findingGroup) {
 					c.total("findings_open", d, k, "count", g.n, float64(g.open))
 					continue
 				}
-				qs := stats.KaplanMeierQuantiles(g.t, g.obs, 0.5, 0.9)
+				times, obs := mergeRuns(g.runs)
+				qs := stats.KaplanMeierQuantiles(times, obs, 0.5, 0.9)
 				for i, name := range []string{"mttr_days_median", "mttr_days_p90"} {
-					c.add(name, d, k, "days", stats.Descriptive, stats.Estimate{N: len(g.t), Value: qs[i],
-						Low: math.NaN(), High: math.NaN(), Method: "kaplan_meier"}, len(g.t)).Note = "open and dismissed findings censored"
+					c.add(name, d, k, "days", stats.Descriptive, stats.Estimate{N: len(times), Value: qs[i],
+						Low: math.NaN(), High: math.NaN(), Method: "kaplan_meier"}, len(times)).Note = "open and dismissed findings censored"
 				}
 				c.total("findings_open", d, k, "count", g.n, float64(g.open))
 			}
