@@ -34,9 +34,9 @@ func (in *Ingester) ready(ctx context.Context) string {
 		return "not a member of a consumer group generation\n"
 	}
 	in.mu.Lock()
-	conn := in.conn
+	conn, ins := in.conn, in.ins
 	in.mu.Unlock()
-	if conn == nil {
+	if conn == nil || ins == nil {
 		return "not connected to clickhouse\n"
 	}
 	if why := in.progress.stalled(in.cfg.StallTimeout); why != "" {
@@ -46,6 +46,9 @@ func (in *Ingester) ready(ctx context.Context) string {
 	defer cancel()
 	if err := conn.Ping(ctx); err != nil {
 		return "clickhouse ping failed\n"
+	}
+	if err := ins.Ping(ctx); err != nil { // where the rows go
+		return "clickhouse http ping failed\n"
 	}
 	return ""
 }

@@ -43,7 +43,8 @@ type Ingester struct {
 	srv *http.Server
 
 	mu     sync.Mutex
-	conn   driver.Conn // nil until connected
+	conn   driver.Conn      // nil until connected
+	ins    *chconn.Inserter // nil until Run has one
 	joined atomic.Bool
 
 	consumed   atomic.Int64
@@ -197,6 +198,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	defer ins.Close()
+	in.mu.Lock()
+	in.ins = ins
+	in.mu.Unlock()
 	w := &writer{ins: ins, dlq: dlq, log: in.log, m: in.m, min: cfg.BackoffMin, max: cfg.BackoffMax}
 	in.sink = newSink(in.budget, cfg.BatchRows, cfg.BatchBytes, w.flush)
 	in.sink.start(hard)

@@ -160,6 +160,26 @@ func (in *Inserter) Insert(ctx context.Context, query string, src NativeSource) 
 	return errors.Join(errs...)
 }
 
+// Ping asks the HTTP interface of the address INSERTs go to first whether
+// it serves (ClickHouse's /ping): for readiness checks.
+func (in *Inserter) Ping(ctx context.Context) error {
+	u := in.urls[int(in.next.Load())%len(in.urls)] + "ping"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("ping clickhouse http: %w", err)
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("ping clickhouse http: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ping clickhouse http %s: HTTP %d", u, resp.StatusCode)
+	}
+	return nil
+}
+
 func (in *Inserter) post(ctx context.Context, u string, src NativeSource) error {
 	body := in.newBody(src)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)

@@ -241,3 +241,27 @@ func TestInserterRetriesBrokenConnection(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+func TestInserterPing(t *testing.T) {
+	cfg := testenv.ClickHouseEmpty(t)
+	ins, err := chconn.NewInserter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ins.Ping(t.Context()); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	cfg.HTTPAddr = dead
+	if ins, err = chconn.NewInserter(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := ins.Ping(t.Context()); err == nil {
+		t.Error("ping of a closed port: no error")
+	}
+}
