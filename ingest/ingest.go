@@ -100,7 +100,7 @@ func New(cfg Config) (*Ingester, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: kafka dialer: %w", err)
 	}
-	share := cfg.MemoryBudget / fetchShareDiv
+	share := fetchShare(cfg.MemoryBudget)
 	in := &Ingester{
 		cfg:     cfg,
 		log:     cfg.Logger,

@@ -53,7 +53,7 @@ type table struct {
 
 // Stored batches are kept for reuse (growing column buffers again costs
 // CPU), but what the pools hold is not charged to the memory budget: all
-// tables' pools together keep at most a quarter of the budget (defaultPoolBytes
+// tables' pools together keep at most an eighth of the budget (defaultPoolBytes
 // without one: 64 MiB, a full events_raw batch of 50,000 rows and the
 // typed tables' batches), a batch that would pass it is dropped.
 const defaultPoolBytes = 64 << 20
@@ -63,7 +63,7 @@ func (s *sink) poolLimit() int {
 	if s.budget == nil {
 		return defaultPoolBytes
 	}
-	return int(s.budget.cap / 4)
+	return int(s.budget.cap / 8)
 }
 
 // flushFunc writes one batch of t; it returns only when the batch is
