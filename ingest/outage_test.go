@@ -78,8 +78,12 @@ func TestClickHouseOutage(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second)
 	consumed := metric("impact_ingest_events_consumed_total")
-	if inflight := metric("impact_ingest_inflight_bytes"); inflight > float64(cfg.MemoryBudget) {
-		t.Errorf("in-flight bytes %v over the budget %d", inflight, cfg.MemoryBudget)
+	// A fetch may bring one record batch beyond its reservation (KIP-74:
+	// the broker returns the first batch whole), charged after the fact
+	// (docs/ingest.md, "Memory bound"): at most max.message.bytes, 1 MiB
+	// by default, here.
+	if inflight := metric("impact_ingest_inflight_bytes"); inflight > float64(cfg.MemoryBudget+1<<20) {
+		t.Errorf("in-flight bytes %v over the budget %d + one record batch", inflight, cfg.MemoryBudget)
 	}
 	time.Sleep(2 * time.Second)
 	if again := metric("impact_ingest_events_consumed_total"); again != consumed {
