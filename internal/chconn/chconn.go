@@ -1,4 +1,5 @@
-// Package chconn opens clickhouse-go v2 connections from config.ClickHouse.
+// Package chconn opens clickhouse-go v2 connections from config.ClickHouse,
+// and sends ingest's INSERTs over the HTTP interface (Inserter, insert.go).
 //
 // Every impact command and test connects through here, so the choices that
 // matter for ClickHouse 18.16 (the Debian server used in tests) live in one
@@ -14,7 +15,9 @@
 //     18.16 ignores per-query settings of such users on the native
 //     protocol, and current releases accept max_execution_time only up to
 //     the profile's limit (changeable_in_readonly);
-//   - INSERT statements must name their columns (see the design brief).
+//   - INSERT statements must name their columns (see the design brief);
+//   - rows in bulk go through Inserter: the Native format over HTTP,
+//     encoded from the caller's column buffers.
 package chconn
 
 import (
