@@ -15,13 +15,12 @@ const rowOverhead = 512
 
 // charge is the budget bytes a message is charged before it is decoded:
 // its rows (the blocks copy its strings, so about its bytes, plus the
-// column slots of its two rows: measured 985 B held per message of
-// eventgen's mix, charged 1,232, TestChargeCoversMemory). The message itself is held by its fetched
-// batch, charged to the fetch share until processed; inserting adds
-// nothing per row (the rows are encoded from the blocks into one reused
-// buffer of about 1 MiB, chconn.Inserter).
-// Measured against the heap in TestChargeCoversMemory and the benchmark's
-// RSS.
+// column slots of its two rows). The message itself is held by its
+// fetched batch, charged to the fetch share until processed; inserting
+// adds nothing per row (the rows are encoded from the blocks into one
+// reused buffer of about 1 MiB, chconn.Inserter). Measured against the
+// heap by TestChargeCoversMemory (eventgen's mix: 985 B held per message,
+// 1,232 charged) and against the benchmark's RSS.
 func charge(m *kafka.Message) int64 {
 	return int64(len(m.Value)+len(m.Key)) + 3*rowOverhead/2
 }
