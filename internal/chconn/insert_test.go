@@ -139,14 +139,8 @@ func TestInserterErrors(t *testing.T) {
 		t.Errorf("insert into a missing table: %v, want the server's message", err)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
 	two := cfg
-	two.HTTPAddr = dead + "," + cfg.HTTPAddrs()[0]
+	two.HTTPAddr = deadAddr(t) + "," + cfg.HTTPAddrs()[0]
 	fo, err := chconn.NewInserter(two)
 	if err != nil {
 		t.Fatal(err)
@@ -251,17 +245,22 @@ func TestInserterPing(t *testing.T) {
 	if err := ins.Ping(t.Context()); err != nil {
 		t.Errorf("ping: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
-	cfg.HTTPAddr = dead
+	cfg.HTTPAddr = deadAddr(t)
 	if ins, err = chconn.NewInserter(cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := ins.Ping(t.Context()); err == nil {
 		t.Error("ping of a closed port: no error")
 	}
+}
+
+// deadAddr is a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
