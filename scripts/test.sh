@@ -32,7 +32,7 @@ bash scripts/lint.sh
 # decoder and SQL checks) without it, where it would only slow them 2-10x.
 # The child processes that tests start (`impact ingest`, `impact demo`) are
 # built without it: the crash, soak and memory tests measure their RSS.
-RACE_PKGS=(./cmd/impact ./dashboards/... ./deploy ./ingest/... ./internal/chlocal ./internal/demo
+RACE_PKGS=(./cmd/impact ./dashboards/... ./deploy ./ingest/... ./internal/chconn ./internal/chlocal ./internal/demo
 	./internal/kafkaio ./internal/kafkalocal ./internal/mail/... ./internal/simulate ./schemas/migrations ./transform/...)
 race_pkgs=$(go list "${RACE_PKGS[@]}")
 other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' "$race_pkgs"))
