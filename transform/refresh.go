@@ -749,6 +749,19 @@ func snapshotWatermark(ctx context.Context, conn driver.Conn, opts Options) (unt
 	return until, until.Add(-back), nil
 }
 
+// Watermark returns the watermark a refresh with opts started now would
+// record: the refresh after it reads again every row stamped at or after
+// it (see snapshotWatermark). A benchmark that wants each refresh to
+// read only the rows written since the last one waits until the
+// watermark has passed the newest row.
+func Watermark(ctx context.Context, conn driver.Conn, opts Options) (time.Time, error) {
+	if opts.Overlap <= 0 {
+		opts.Overlap = DefaultOverlap
+	}
+	_, wm, err := snapshotWatermark(ctx, conn, opts)
+	return wm, err
+}
+
 // syncCluster reads the longest running INSERT on every server of the
 // cluster, then syncs every replica of the typed tables; see
 // snapshotWatermark.

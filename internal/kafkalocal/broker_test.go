@@ -108,8 +108,11 @@ func TestBrokerStopsWhenOwnerDies(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	start := exec.Command("bash", script, "start")
 	start.Env = append(os.Environ(), "KAFKA_STATE_DIR="+state, "KAFKA_OWNER_PID="+strconv.Itoa(owner.Process.Pid))
+	var stderr strings.Builder
+	start.Stderr = &stderr
 	if out, err := start.Output(); err != nil || !strings.HasPrefix(string(out), "IMPACT_KAFKA_BROKERS=127.0.0.1:") {
-		t.Fatalf("start: %v, output %q", err, out)
+		logs, _ := os.ReadFile(filepath.Join(state, "broker.log"))
+		t.Fatalf("start: %v, output %q, stderr:\n%s\nbroker.log:\n%s", err, out, stderr.String(), logs)
 	}
 	pidText, err := os.ReadFile(filepath.Join(state, "broker.pid"))
 	if err != nil {

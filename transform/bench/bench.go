@@ -25,6 +25,7 @@ import (
 	"github.com/secimpact/impact/internal/chlocal"
 	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/schemas"
 	"github.com/secimpact/impact/schemas/migrations"
 	"github.com/secimpact/impact/transform"
 	"github.com/secimpact/impact/transform/bulk"
@@ -238,14 +239,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		defer pprof.StopCPUProfile()
 	}
 	measure := func(newEvents int) (Refresh, transform.Report, error) {
-		// The rows a refresh re-reads are those written within the
-		// overlap (plus a second) before it starts: wait that out, so
-		// that each refresh measures its new share alone, as under a
-		// steady ingest.
-		select {
-		case <-ctx.Done():
-			return Refresh{}, transform.Report{}, ctx.Err()
-		case <-time.After(ropts.Overlap + 2*time.Second):
+		if err := settle(ctx, conn, ropts); err != nil {
+			return Refresh{}, transform.Report{}, err
 		}
 		var from time.Time
 		if err := conn.QueryRow(ctx, "SELECT now()").Scan(&from); err != nil {
@@ -337,6 +332,46 @@ func queryLogCPU(ctx context.Context, conn driver.Conn, from time.Time) (float64
 		return 0, fmt.Errorf("bench: server CPU from the query log: %w", err)
 	}
 	return float64(us) / 1e6, nil
+}
+
+// settle waits until a refresh started now would record a watermark
+// past the newest typed row, so that the refresh after it reads only the
+// rows written later: each refresh then measures its new share alone, as
+// under a steady ingest. The watermark lies the overlap below the server
+// clock, and further below while any INSERT runs on the server (another
+// database's load, in tests that share one), so a fixed wait is not
+// enough. The margin covers an INSERT that begins just before the
+// refresh reads the watermark.
+func settle(ctx context.Context, conn driver.Conn, ropts transform.Options) error {
+	var newest time.Time
+	for _, t := range schemas.Tables() {
+		var at time.Time
+		if err := conn.QueryRow(ctx, "SELECT max(inserted_at) FROM "+t).Scan(&at); err != nil {
+			return fmt.Errorf("bench: newest row of %s: %w", t, err)
+		}
+		if at.After(newest) {
+			newest = at
+		}
+	}
+	const margin = 2 * time.Second
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		wm, err := transform.Watermark(ctx, conn, ropts)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		if wm.After(newest.Add(margin)) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: the watermark (%s) did not pass the newest row (%s) within 5 minutes: INSERTs keep running on the server", wm, newest)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func tableSeconds(r transform.Report) map[string]float64 {
