@@ -37,9 +37,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -64,6 +62,10 @@ func (o Options) doraWindow() time.Duration {
 	}
 	return o.DORAWindow
 }
+
+// fullBuildConcurrency is how many models of a level a full refresh
+// builds at once (see buildModels).
+const fullBuildConcurrency = 2
 
 // DefaultOverlap is how far below the server clock the watermark is set
 // when Options.Overlap is zero.
@@ -211,10 +213,8 @@ func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logg
 	if err != nil {
 		return r.rep, err
 	}
-	for _, l := range levels {
-		if err := r.buildLevel(ctx, l); err != nil {
-			return r.rep, err
-		}
+	if err := r.buildModels(ctx, levels); err != nil {
+		return r.rep, err
 	}
 	if err := r.slices(ctx); err != nil {
 		return r.rep, err
@@ -301,42 +301,92 @@ func runParams(opts Options, asOf, since, until time.Time) params {
 	}
 }
 
-// buildLevel builds the models of one level: they read none of each
-// other's tables. In an incremental refresh they are built concurrently:
-// while one waits on an INSERT ... SELECT the server runs another's, and
-// their per-table statement overheads overlap. A full build is CPU-bound
-// on the server, which already spreads each query over its cores:
-// concurrent full builds only compete (the 10M-event benchmark's full
-// refresh got slower), so they run one after the other.
-func (r *run) buildLevel(ctx context.Context, level []model) error {
-	reports := make([]TableReport, len(level))
-	errs := make([]error, len(level))
+// buildModels builds every model, each as soon as the models whose
+// tables it reads are built (not level by level: impact_stats waits for
+// department_scorecard, not for dora_changes beside it). Models that read
+// none of each other's tables are built concurrently. In an incremental
+// refresh all of them at once: while one waits on an INSERT ... SELECT
+// the server runs another's, and their per-table statement overheads
+// overlap. Full builds two at a time: each is CPU-bound on the server,
+// but only part of it runs on all cores (the final merge of the
+// aggregation and the writing of the parts are single-threaded), and a
+// second build fills the idle core; more only compete for memory and
+// cores. Reports keep the order of the levels.
+func (r *run) buildModels(ctx context.Context, levels [][]model) error {
+	var ms []model
+	for _, l := range levels {
+		ms = append(ms, l...)
+	}
+	index := make(map[string]int, len(ms))
+	for i, m := range ms {
+		index[m.name] = i
+	}
+	deps := make([][]int, len(ms))
+	for i, m := range ms {
+		for _, t := range m.reads {
+			if j, ok := index[t]; ok && j != i {
+				deps[i] = append(deps[i], j)
+			}
+		}
+	}
+	limit := len(ms)
+	if r.opts.Full || !r.havePrev {
+		limit = fullBuildConcurrency
+	}
+
+	type result struct {
+		i   int
+		rep TableReport
+		err error
+	}
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for i, m := range level {
-		build := func() {
-			if reports[i], errs[i] = r.build(bctx, m); errs[i] != nil {
-				cancel()
+	reports := make([]TableReport, len(ms))
+	started := make([]bool, len(ms))
+	built := make([]bool, len(ms))
+	results := make(chan result, len(ms))
+	running, left := 0, len(ms)
+	var firstErr error
+	for left > 0 {
+		for i := range ms {
+			if firstErr != nil || running >= limit || started[i] {
+				continue
 			}
-		}
-		if r.opts.Full || !r.havePrev || len(level) == 1 {
-			if build(); errs[i] != nil {
-				break
+			ready, depFull := true, false
+			for _, j := range deps[i] {
+				ready = ready && built[j]
+				depFull = depFull || (built[j] && reports[j].Mode == Full)
 			}
-			continue
+			if !ready {
+				continue
+			}
+			started[i], running = true, running+1
+			go func() {
+				rep, err := r.build(bctx, ms[i], depFull)
+				results <- result{i, rep, err}
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			build()
-		}()
+		if running == 0 {
+			break // an error stopped the launches
+		}
+		res := <-results
+		running, left = running-1, left-1
+		reports[res.i], built[res.i] = res.rep, res.err == nil
+		if res.err != nil && firstErr == nil {
+			firstErr = res.err
+			cancel()
+		}
 	}
-	wg.Wait()
-	if err := firstError(errs); err != nil {
-		return err
+	if firstErr != nil {
+		return firstErr
 	}
-	for i, m := range level {
+	if left > 0 {
+		return fmt.Errorf("transform: %d models wait for tables no model builds", left) // buildOrder rules it out
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("transform: %w", err)
+	}
+	for i, m := range ms {
 		if m.name == StatsTable {
 			r.rep.Tables = append(r.rep.Tables, reports[i])
 			continue
@@ -352,7 +402,12 @@ func (r *run) buildLevel(ctx context.Context, level []model) error {
 
 // build refreshes one model's table: impact_stats by its Go computation,
 // an SQL model in full or incrementally.
-func (r *run) build(ctx context.Context, m model) (TableReport, error) {
+//
+// depFull tells that a model m reads was rebuilt in full in this run: a
+// model that finds its touched entities through another model's keys of
+// this run (dora_changes) has none to go by then, so it is rebuilt in
+// full too.
+func (r *run) build(ctx context.Context, m model, depFull bool) (TableReport, error) {
 	t0 := time.Now()
 	if m.name == StatsTable {
 		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf)
@@ -369,7 +424,7 @@ func (r *run) build(ctx context.Context, m model) (TableReport, error) {
 		return TableReport{}, err
 	}
 	mode := Incremental
-	if r.opts.Full || !r.havePrev || !exists || m.key == "" || r.state[m.name].version != v || r.readsFullBuild(m) {
+	if r.opts.Full || !r.havePrev || !exists || m.key == "" || r.state[m.name].version != v || depFull {
 		mode = Full
 	}
 	tr := TableReport{Table: m.name, Mode: mode}
@@ -397,19 +452,6 @@ func (r *run) version(m model) string {
 		}
 	}
 	return m.version(policy)
-}
-
-// readsFullBuild tells whether a model m reads was rebuilt in full in this
-// run (an earlier level): a model that finds its touched entities through
-// another model's keys of this run (dora_changes) has none to go by then,
-// so it is rebuilt in full too.
-func (r *run) readsFullBuild(m model) bool {
-	for _, t := range r.rep.Tables {
-		if t.Mode == Full && slices.Contains(m.reads, t.Table) {
-			return true
-		}
-	}
-	return false
 }
 
 // slices refreshes each registered department's slice, from the tables

@@ -248,6 +248,66 @@ func Ranks(x []float64) []float64 {
 	return r
 }
 
+// rankSum returns the sum of x's mid-ranks in x and y pooled, and the sum
+// of t^3 - t over the pooled values' tie groups (of size t).
+func rankSum(x, y []float64) (r1, tie float64) {
+	all := make([]float64, 0, len(x)+len(y))
+	all = append(append(all, x...), y...)
+	r := Ranks(all)
+	for i := range x {
+		r1 += r[i]
+	}
+	sort.Float64s(all)
+	for i := 0; i < len(all); {
+		j := i
+		for j+1 < len(all) && all[j+1] == all[i] {
+			j++
+		}
+		t := float64(j - i + 1)
+		tie += t*t*t - t
+		i = j + 1
+	}
+	return r1, tie
+}
+
+// mergedRankSum is rankSum for x and y sorted in ascending order (callers
+// that sort once for several procedures pass them so): one merge, in
+// linear time and without allocating.
+func mergedRankSum(x, y []float64) (r1, tie float64) {
+	i, j, pos := 0, 0, 0
+	for i < len(x) || j < len(y) {
+		var v float64
+		switch {
+		case j == len(y) || (i < len(x) && x[i] <= y[j]):
+			v = x[i]
+		default:
+			v = y[j]
+		}
+		cx, cy := 0, 0
+		for i < len(x) && x[i] == v {
+			i, cx = i+1, cx+1
+		}
+		for j < len(y) && y[j] == v {
+			j, cy = j+1, cy+1
+		}
+		t := cx + cy
+		r1 += float64(cx) * (float64(pos) + float64(t+1)/2)
+		tie += float64(t)*float64(t)*float64(t) - float64(t)
+		pos += t
+	}
+	return r1, tie
+}
+
+// sortedNumbers tells whether x is in ascending order and holds no NaN.
+func sortedNumbers(x []float64) bool {
+	for i := range x {
+		if math.IsNaN(x[i]) || (i > 0 && x[i] < x[i-1]) {
+			return false
+		}
+	}
+	return true
+}
+
 // MannWhitney returns the Mann-Whitney U statistic of x (U1, the number of
 // pairs with x > y plus half the ties) and the two-sided p-value of the
 // normal approximation with tie and continuity correction, as
@@ -257,29 +317,15 @@ func MannWhitney(x, y []float64) (u, p float64) {
 	if n1 == 0 || n2 == 0 {
 		return math.NaN(), math.NaN()
 	}
-	all := make([]float64, 0, n1+n2)
-	all = append(append(all, x...), y...)
-	r := Ranks(all)
-	var r1 float64
-	for i := 0; i < n1; i++ {
-		r1 += r[i]
+	var r1, tie float64
+	if sortedNumbers(x) && sortedNumbers(y) {
+		r1, tie = mergedRankSum(x, y)
+	} else {
+		r1, tie = rankSum(x, y)
 	}
 	fn1, fn2 := float64(n1), float64(n2)
 	u = r1 - fn1*(fn1+1)/2
 	n := fn1 + fn2
-	// Tie correction: sum of t^3 - t over tie groups.
-	sorted := append([]float64(nil), all...)
-	sort.Float64s(sorted)
-	var tie float64
-	for i := 0; i < len(sorted); {
-		j := i
-		for j+1 < len(sorted) && sorted[j+1] == sorted[i] {
-			j++
-		}
-		t := float64(j - i + 1)
-		tie += t*t*t - t
-		i = j + 1
-	}
 	mu := fn1 * fn2 / 2
 	sigma := math.Sqrt(fn1 * fn2 / 12 * ((n + 1) - tie/(n*(n-1))))
 	if sigma == 0 {
