@@ -11,11 +11,11 @@ import (
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.GroupID != "impact-ingest" || c.FlushAge != time.Second || c.BatchRows != 50_000 ||
-		c.BatchBytes != 32<<20 || c.MemoryBudget != 80<<20 || c.ShutdownTimeout != 30*time.Second ||
+		c.BatchBytes != 32<<20 || c.MemoryBudget != 96<<20 || c.ShutdownTimeout != 30*time.Second ||
 		c.BackoffMin != 100*time.Millisecond || c.BackoffMax != 30*time.Second || c.Logger == nil {
 		t.Errorf("zero Config defaults = %+v", c)
 	}
-	if got := MemoryLimit(0); got != DefaultMemoryBudget+128<<20 {
+	if got := MemoryLimit(0); got != DefaultMemoryBudget+112<<20 {
 		t.Errorf("MemoryLimit(0) = %d", got)
 	}
 }

@@ -252,12 +252,12 @@ func permanentDLQError(err error) bool {
 // ingest_rejects row (same index: every row of a rejects batch has one
 // record) notes it in the detail, and the metric counts it.
 func (w *writer) lastResort(t *table, b *batch, i int, err error) {
-	if d, ok := b.block.String(i, "detail"); ok {
+	if d, ok := b.chunks.String(i, "detail"); ok {
 		msg := err.Error()
 		if len(msg) > 200 {
 			msg = msg[:200]
 		}
-		b.block.SetString(i, "detail", d+dlqNote+msg+"]")
+		b.chunks.SetString(i, "detail", d+dlqNote+msg+"]")
 	}
 	w.m.dlqUndeliverable.Inc()
 	m := &b.dlq[i]

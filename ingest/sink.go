@@ -10,11 +10,15 @@ import (
 	"github.com/secimpact/impact/schemas"
 )
 
-// batch is the rows of one table waiting for one INSERT.
+// batch is the rows of one table waiting for one INSERT, in chunks of
+// about chunkBytes (see schemas.Blocks): full chunks are never copied
+// again, and inserted chunks are reused by the table's next batches.
 type batch struct {
-	block *schemas.Block
-	bytes int64 // budget bytes charged to this batch
-	born  time.Time
+	chunks schemas.Blocks
+	rows   int
+	last   int64 // budget bytes charged to the last chunk
+	bytes  int64 // budget bytes charged to this batch
+	born   time.Time
 	// first[p] is the lowest Kafka offset of partition index p with a row
 	// in this batch, -1 when none: what keeps that partition's commit back.
 	first []int64
@@ -24,8 +28,15 @@ type batch struct {
 	dlqDone bool
 }
 
+// chunkBytes is about the budget bytes of rows one chunk of a batch
+// holds: the size of the Native blocks an INSERT sends, and small enough
+// that reused chunks fit every table's batches.
+const chunkBytes = 1 << 20
+
+// reset empties b for reuse; its chunks must have been taken (sink.recycle).
 func (b *batch) reset(nparts int) {
-	b.block.Reset() // drops references so messages can be collected
+	b.chunks = b.chunks[:0]
+	b.rows, b.last = 0, 0
 	b.bytes = 0
 	b.born = time.Time{}
 	if cap(b.first) < nparts {
@@ -45,17 +56,20 @@ func (b *batch) reset(nparts int) {
 type table struct {
 	t     *schemas.Table
 	name  string
-	cur   *batch   // being filled
-	queue []*batch // detached, queue[0] is being inserted
-	pool  []*batch // stored batches, reused (their buffers' bytes in sink.pooled)
+	cur   *batch           // being filled
+	queue []*batch         // detached, queue[0] is being inserted
+	free  []*schemas.Block // chunks of stored batches, reused (their buffers' bytes in sink.pooled)
+	spare []*batch         // emptied batches, reused
 	wake  chan struct{}
 }
 
-// Stored batches are kept for reuse (growing column buffers again costs
-// CPU), but what the pools hold is not charged to the memory budget: all
-// tables' pools together keep at most an eighth of the budget (defaultPoolBytes
-// without one: 64 MiB, a full events_raw batch of 50,000 rows and the
-// typed tables' batches), a batch that would pass it is dropped.
+// The chunks of stored batches are kept for reuse (growing column buffers
+// again costs CPU), but what the pools hold is not charged to the memory
+// budget: all tables' pools together keep at most a quarter of the budget
+// (defaultPoolBytes without one: 64 MiB), a chunk that would pass it is
+// dropped. Peak RSS did not change between an eighth and a half (2M-event
+// bench, 230-235 MiB): the soft memory limit bounds it, and a chunk kept
+// is garbage not made.
 const defaultPoolBytes = 64 << 20
 
 // poolLimit is the most the batch pools may hold.
@@ -63,7 +77,7 @@ func (s *sink) poolLimit() int {
 	if s.budget == nil {
 		return defaultPoolBytes
 	}
-	return int(s.budget.cap / 8)
+	return int(s.budget.cap / 4)
 }
 
 // flushFunc writes one batch of t; it returns only when the batch is
@@ -85,7 +99,7 @@ type sink struct {
 	batchRows  int
 	batchBytes int64
 	pendingCur int64 // bytes in cur batches, for the memory-pressure flush
-	pooled     int   // buffer bytes of the batches in the tables' pools
+	pooled     int   // buffer bytes of the chunks in the tables' pools
 	changed    chan struct{}
 	flush      flushFunc
 	wg         sync.WaitGroup
@@ -125,7 +139,7 @@ func (s *sink) reset(nparts int) {
 		if t.cur != nil {
 			t.cur.reset(nparts)
 		}
-		for _, b := range t.pool {
+		for _, b := range t.spare {
 			b.reset(nparts)
 		}
 	}
@@ -150,8 +164,7 @@ func (s *sink) add(p int, st *staged) {
 			t.cur = b
 			b.born = time.Now()
 		}
-		_ = b.block.AppendBlock(blk) // same table by construction
-		b.bytes += st.bytes[i]
+		s.appendRows(t, b, blk, st.bytes[i])
 		s.pendingCur += st.bytes[i]
 		if blk.Table() == schemas.IngestRejects {
 			b.dlq = append(b.dlq, st.dlq...)
@@ -160,7 +173,7 @@ func (s *sink) add(p int, st *staged) {
 			b.first[p] = st.first[i]
 			s.offsets.hold(p, st.first[i])
 		}
-		if b.block.Len() >= s.batchRows || b.bytes >= s.batchBytes {
+		if b.rows >= s.batchRows || b.bytes >= s.batchBytes {
 			s.detach(t)
 		}
 	}
@@ -186,7 +199,7 @@ func (s *sink) relieve(target int64) {
 	for s.pendingCur > target {
 		var big *table
 		for _, t := range s.order {
-			if t.cur != nil && t.cur.block.Len() > 0 && (big == nil || t.cur.bytes > big.cur.bytes) {
+			if t.cur != nil && t.cur.rows > 0 && (big == nil || t.cur.bytes > big.cur.bytes) {
 				big = t
 			}
 		}
@@ -216,21 +229,59 @@ func (s *sink) table(i int, st *schemas.Table, n int) *table {
 }
 
 func (s *sink) newBatch(t *table) *batch {
-	if n := len(t.pool); n > 0 {
-		b := t.pool[n-1]
-		t.pool = t.pool[:n-1]
-		s.pooled -= b.block.CapBytes()
+	if n := len(t.spare); n > 0 {
+		b := t.spare[n-1]
+		t.spare = t.spare[:n-1]
 		return b
 	}
-	b := &batch{block: schemas.NewBlock(t.t)}
+	b := &batch{}
 	b.reset(s.nparts)
 	return b
+}
+
+// appendRows appends the staged rows blk (charged bytes) to b: to its last
+// chunk while that stays under chunkBytes, else to a new one, reused from
+// t's pool when there is one. Called with mu held.
+func (s *sink) appendRows(t *table, b *batch, blk *schemas.Block, bytes int64) {
+	if len(b.chunks) == 0 || (b.last > 0 && b.last+bytes > chunkBytes) {
+		var c *schemas.Block
+		if n := len(t.free); n > 0 {
+			c = t.free[n-1]
+			t.free[n-1] = nil
+			t.free = t.free[:n-1]
+			s.pooled -= c.CapBytes()
+		} else {
+			c = schemas.NewBlock(t.t)
+		}
+		b.chunks = append(b.chunks, c)
+		b.last = 0
+	}
+	_ = b.chunks[len(b.chunks)-1].AppendBlock(blk) // same table by construction
+	b.rows += blk.Len()
+	b.last += bytes
+	b.bytes += bytes
+}
+
+// recycle empties a stored batch: its chunks go to t's pool while the
+// pools hold less than poolLimit, the batch to t's spares. Called with mu
+// held.
+func (s *sink) recycle(t *table, b *batch) {
+	for i, c := range b.chunks {
+		c.Reset() // drops references so messages can be collected
+		if n := c.CapBytes(); s.pooled+n <= s.poolLimit() {
+			t.free = append(t.free, c)
+			s.pooled += n
+		}
+		b.chunks[i] = nil
+	}
+	b.reset(s.nparts)
+	t.spare = append(t.spare, b)
 }
 
 // detach queues t's current batch for flushing. Called with mu held.
 func (s *sink) detach(t *table) {
 	b := t.cur
-	if b == nil || b.block.Len() == 0 {
+	if b == nil || b.rows == 0 {
 		return
 	}
 	t.cur = nil
@@ -248,7 +299,7 @@ func (s *sink) flushOld(age time.Duration) {
 	defer s.mu.Unlock()
 	now := time.Now()
 	for _, t := range s.order {
-		if t.cur != nil && t.cur.block.Len() > 0 && now.Sub(t.cur.born) >= age {
+		if t.cur != nil && t.cur.rows > 0 && now.Sub(t.cur.born) >= age {
 			s.detach(t)
 		}
 	}
@@ -342,11 +393,7 @@ func (s *sink) flusher(ctx context.Context, t *table) {
 				}
 			}
 			charged := b.bytes
-			b.reset(s.nparts)
-			if n := b.block.CapBytes(); s.pooled+n <= s.poolLimit() {
-				t.pool = append(t.pool, b)
-				s.pooled += n
-			}
+			s.recycle(t, b)
 			s.notify()
 			s.mu.Unlock()
 			if s.budget != nil {

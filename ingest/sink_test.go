@@ -47,7 +47,7 @@ func (g *gatedFlush) flush(ctx context.Context, t *table, b *batch) error {
 	case <-g.gate(t.name):
 	}
 	g.mu.Lock()
-	g.stored[t.name] += b.block.Len()
+	g.stored[t.name] += b.rows
 	g.mu.Unlock()
 	return nil
 }

@@ -34,10 +34,10 @@ func (w *writer) flush(ctx context.Context, t *table, b *batch) error {
 		err := w.insert(ctx, b)
 		if err == nil {
 			w.m.insertSec.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
-			w.m.batchRows.WithLabelValues(t.name).Observe(float64(b.block.Len()))
-			w.m.inserted.WithLabelValues(t.name).Add(float64(b.block.Len()))
+			w.m.batchRows.WithLabelValues(t.name).Observe(float64(b.rows))
+			w.m.inserted.WithLabelValues(t.name).Add(float64(b.rows))
 			if bo.attempt > 0 {
-				w.log.Info("insert succeeded after retries", "table", t.name, "rows", b.block.Len(), "attempts", bo.attempt+1)
+				w.log.Info("insert succeeded after retries", "table", t.name, "rows", b.rows, "attempts", bo.attempt+1)
 			}
 			return nil
 		}
@@ -46,15 +46,15 @@ func (w *writer) flush(ctx context.Context, t *table, b *batch) error {
 		}
 		d := bo.next()
 		w.m.retries.WithLabelValues("insert").Inc()
-		w.log.Warn("insert failed; retrying", "table", t.name, "rows", b.block.Len(), "err", err, "retry_in", d)
+		w.log.Warn("insert failed; retrying", "table", t.name, "rows", b.rows, "err", err, "retry_in", d)
 		if err := sleep(ctx, d); err != nil {
 			return err
 		}
 	}
 }
 
-// insert sends b's rows to ClickHouse (schemas.Block.Insert: INSERTs with
-// the table's explicit column list, the rows in the Native format).
+// insert sends b's rows to ClickHouse (schemas.Blocks.Insert: one INSERT
+// with the table's explicit column list, the rows in the Native format).
 func (w *writer) insert(ctx context.Context, b *batch) error {
-	return b.block.Insert(ctx, w.ins)
+	return b.chunks.Insert(ctx, w.ins)
 }

@@ -228,12 +228,7 @@ func (b *Block) partitionChunks(limit int) []*Block {
 		return nil
 	}
 	secs := b.cols[col].i64
-	lo, hi := secs[0], secs[0]
-	for _, s := range secs {
-		lo, hi = min(lo, s), max(hi, s)
-	}
-	year := func(s int64) int { return time.Unix(s, 0).UTC().Year() }
-	first, last := year(lo), year(hi)
+	first, last, _ := b.years()
 	if last-first < limit {
 		return nil
 	}
@@ -260,4 +255,20 @@ func (b *Block) partitionChunks(limit int) []*Block {
 		chunks[group[year(s)-first]].appendRow(b, r)
 	}
 	return chunks
+}
+
+func year(s int64) int { return time.Unix(s, 0).UTC().Year() }
+
+// years returns the first and last year of event_time in the block's
+// rows; false when it has none or its table no event_time.
+func (b *Block) years() (first, last int, ok bool) {
+	if b.t.year < 0 || b.rows == 0 {
+		return 0, 0, false
+	}
+	secs := b.cols[b.t.year].i64
+	lo, hi := secs[0], secs[0]
+	for _, s := range secs {
+		lo, hi = min(lo, s), max(hi, s)
+	}
+	return year(lo), year(hi), true
 }

@@ -126,3 +126,54 @@ func equalCell(a, b any) bool {
 	}
 	return true
 }
+
+// TestBlocks: rows held in several blocks count, read, change and encode
+// as the same rows in one block; a range across blocks encodes as one
+// Native block per block it touches.
+func TestBlocks(t *testing.T) {
+	b := yearsBlock(300)
+	bs := SplitBlock(b, 4)
+	if len(bs) != 4 || bs.Len() != 300 || bs[0].Len() != 75 {
+		t.Fatalf("split into %d blocks, %d rows, first %d; want 4, 300, 75", len(bs), bs.Len(), bs[0].Len())
+	}
+	for _, r := range [][2]int{{0, 300}, {10, 20}, {70, 80}, {74, 76}, {75, 150}, {0, 1}, {299, 300}, {140, 230}} {
+		lo, hi := r[0], r[1]
+		var want []byte
+		size := 0
+		for k := 0; k < 4; k++ { // the parts of lo..hi in each block of 75 rows
+			a, z := max(lo, 75*k), min(hi, 75*(k+1))
+			if a < z {
+				want = b.AppendNative(want, a, z)
+				size += b.NativeSize(a, z)
+			}
+		}
+		if got := bs.AppendNative(nil, lo, hi); string(got) != string(want) {
+			t.Errorf("rows %d..%d: Native bytes differ from the single block's parts", lo, hi)
+		}
+		if got := bs.NativeSize(lo, hi); got != size {
+			t.Errorf("rows %d..%d: NativeSize %d, want %d", lo, hi, got, size)
+		}
+	}
+	for _, r := range []int{0, 74, 75, 299} {
+		if !bs.SetString(r, "event_id", "changed") {
+			t.Fatalf("SetString row %d refused", r)
+		}
+		if v, ok := bs.String(r, "event_id"); !ok || v != "changed" {
+			t.Errorf("row %d: %q after SetString", r, v)
+		}
+	}
+	for _, r := range []int{1, 73, 76, 298} {
+		if v, _ := bs.String(r, "event_id"); v != "s" {
+			t.Errorf("row %d: %q, changed by SetString of another row", r, v)
+		}
+	}
+	if _, ok := bs.String(300, "event_id"); ok {
+		t.Error("row 300 of 300 read")
+	}
+	if got := bs.yearSpan(); got != 134 {
+		t.Errorf("yearSpan %d, want 134 (1971..2105)", got)
+	}
+	if got := SplitBlock(yearsBlock(2), 5); len(got) != 2 {
+		t.Errorf("2 rows split into %d blocks", len(got))
+	}
+}

@@ -113,7 +113,7 @@ func (in *Inserter) Close() { in.client.CloseIdleConnections() }
 func (in *Inserter) Compressed() bool { return in.compress }
 
 // NativeSource is rows to insert: Len of them, encoded by AppendNative
-// (rows lo..hi as one Native block appended to dst) and sized by
+// (rows lo..hi as Native blocks, one or more, appended to dst) and sized by
 // NativeSize (about the bytes AppendNative would append).
 type NativeSource interface {
 	Len() int

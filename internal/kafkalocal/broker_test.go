@@ -106,13 +106,24 @@ func TestBrokerStopsWhenOwnerDies(t *testing.T) {
 	}
 	defer owner.Process.Kill()
 	state := filepath.Join(t.TempDir(), "state")
-	start := exec.Command("bash", script, "start")
-	start.Env = append(os.Environ(), "KAFKA_STATE_DIR="+state, "KAFKA_OWNER_PID="+strconv.Itoa(owner.Process.Pid))
-	var stderr strings.Builder
-	start.Stderr = &stderr
-	if out, err := start.Output(); err != nil || !strings.HasPrefix(string(out), "IMPACT_KAFKA_BROKERS=127.0.0.1:") {
+	// Starting is TestFreshBroker's subject; this test's is the watchdog. A
+	// start failed once in CI within a second, with nothing on stdout, and
+	// its stderr was not kept: it is logged now, and the start tried once
+	// more.
+	for attempt := 1; ; attempt++ {
+		start := exec.Command("bash", script, "start")
+		start.Env = append(os.Environ(), "KAFKA_STATE_DIR="+state, "KAFKA_OWNER_PID="+strconv.Itoa(owner.Process.Pid))
+		var stderr strings.Builder
+		start.Stderr = &stderr
+		out, err := start.Output()
+		if err == nil && strings.HasPrefix(string(out), "IMPACT_KAFKA_BROKERS=127.0.0.1:") {
+			break
+		}
 		logs, _ := os.ReadFile(filepath.Join(state, "broker.log"))
-		t.Fatalf("start: %v, output %q, stderr:\n%s\nbroker.log:\n%s", err, out, stderr.String(), logs)
+		if attempt == 2 {
+			t.Fatalf("start: %v, output %q, stderr:\n%s\nbroker.log:\n%s", err, out, stderr.String(), logs)
+		}
+		t.Logf("start (attempt %d): %v, output %q, stderr:\n%s\nbroker.log:\n%s", attempt, err, out, stderr.String(), logs)
 	}
 	pidText, err := os.ReadFile(filepath.Join(state, "broker.pid"))
 	if err != nil {
