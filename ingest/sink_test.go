@@ -350,3 +350,76 @@ func TestCaughtUpTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestSinkChunks: a batch keeps its rows in chunks of about chunkBytes of
+// charged bytes, in order, and the chunks of a stored batch are reused by
+// the table's next batch while the pools stay under their limit.
+func TestSinkChunks(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		full  bool // the pools already hold their limit
+		reuse bool
+	}{
+		{"pools under the limit", false, true},
+		{"pools at the limit", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			var stored []schemas.Blocks
+			var lens [][]int // rows per chunk when stored (the chunks are reset after)
+			flush := func(_ context.Context, _ *table, b *batch) error {
+				mu.Lock()
+				defer mu.Unlock()
+				stored = append(stored, slices.Clone(b.chunks))
+				var l []int
+				for _, c := range b.chunks {
+					l = append(l, c.Len())
+				}
+				lens = append(lens, l)
+				return nil
+			}
+			s := newSink(newBudget(64<<20), 6, 1<<40, flush)
+			s.start(ctx)
+			s.reset(1)
+			if tc.full {
+				s.mu.Lock()
+				s.pooled = s.poolLimit()
+				s.mu.Unlock()
+			}
+			const charge = 400 << 10 // two messages per chunk of 1 MiB
+			var bl builder
+			for i := range 12 {
+				st := newStaged()
+				m := testMessage(t, rejected, int64(i))
+				bl.build(st, &m, charge, time.Now())
+				s.add(0, st)
+				if i == 5 { // the first batch (6 rows) stored before the second fills
+					waitFor(t, "first batch stored", func() bool { mu.Lock(); defer mu.Unlock(); return len(stored) == 1 })
+				}
+			}
+			waitFor(t, "second batch stored", func() bool { mu.Lock(); defer mu.Unlock(); return len(stored) == 2 })
+			mu.Lock()
+			defer mu.Unlock()
+			first, second := stored[0], stored[1]
+			for k, l := range lens {
+				if !slices.Equal(l, []int{2, 2, 2}) {
+					t.Fatalf("batch %d: rows per chunk %v, want [2 2 2]", k+1, l)
+				}
+			}
+			reused := 0
+			for _, c := range second {
+				if slices.Contains(first, c) {
+					reused++
+				}
+			}
+			if tc.reuse && reused != len(second) {
+				t.Errorf("%d of the second batch's %d chunks reused, want all", reused, len(second))
+			}
+			if !tc.reuse && reused != 0 {
+				t.Errorf("%d chunks reused past the pool limit", reused)
+			}
+		})
+	}
+}
