@@ -63,8 +63,8 @@ func (o Options) doraWindow() time.Duration {
 	return o.DORAWindow
 }
 
-// fullBuildConcurrency is how many models of a level a full refresh
-// builds at once (see buildModels).
+// fullBuildConcurrency is how many models a full refresh builds at once
+// (see buildModels).
 const fullBuildConcurrency = 2
 
 // DefaultOverlap is how far below the server clock the watermark is set
