@@ -101,7 +101,13 @@ func startZooKeeper(ctx context.Context, java, cp, dir string, timeout time.Dura
 	z := &ZooKeeper{dir: dir, port: ports[0]}
 	// Short ticks keep session handling quick in tests; the admin HTTP
 	// server (port 8080 by default) is off, so only the client port opens.
+	// maxSessionTimeout lets the servers have the 30 s sessions they ask
+	// for: by default ZooKeeper caps a session at 20 ticks (10 s here), a
+	// session a server on two loaded cores can miss the heartbeats of, and
+	// an ON CLUSTER DDL then hung past its test's 5 minutes in CI (twice,
+	// in migration 0004's ALTERs of replicated tables).
 	cfg := fmt.Sprintf(`tickTime=500
+maxSessionTimeout=60000
 initLimit=10
 syncLimit=5
 dataDir=%s

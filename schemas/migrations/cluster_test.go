@@ -56,6 +56,11 @@ func TestClusterApply(t *testing.T) {
 		conn := open(t, first.Config(tt.db))
 		r, err := migrations.Apply(ctx, conn, opts)
 		if err != nil {
+			// An ON CLUSTER statement once ran past the deadline in CI:
+			// the servers' error logs say which host's DDL worker hung.
+			for _, srv := range cl.All() {
+				t.Logf("server %s:\n%s", srv.Addr(), srv.LogTail(4000))
+			}
 			t.Fatalf("%s: cluster apply: %v", tt.db, err)
 		}
 		t.Logf("%s: %s", tt.db, r)
