@@ -173,7 +173,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 		defer srv.Close()
 		cc = srv.Config("impact_bench")
-		pid = serverPID(srv.Dir())
+		pid = srv.PID()
 	}
 	if cc.Database == "" {
 		cc.Database = "impact_bench"

@@ -2,10 +2,11 @@ package bench
 
 import (
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/secimpact/impact/internal/rss"
 )
 
 // The machine the benchmark runs on may be shared, so wall time alone
@@ -13,52 +14,14 @@ import (
 // process are reported beside it (on a dedicated 2-core machine, wall time
 // is at least CPU / 2).
 
-// clockTicks is USER_HZ, 100 on every Linux this runs on.
-const clockTicks = 100
-
-// serverPID finds the process whose command line names dir (the local
-// server's private directory); 0 when not found.
-func serverPID(dir string) int {
-	if dir == "" {
-		return 0
-	}
-	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil || !strings.Contains(string(b), dir) || !strings.Contains(string(b), "clickhouse") {
-			continue
-		}
-		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		if err == nil && pid != os.Getpid() {
-			return pid
-		}
-	}
-	return 0
-}
-
-// processCPU returns utime+stime of pid in seconds (0 if unreadable).
+// processCPU returns utime+stime of pid in seconds (0 if unknown or
+// unreadable).
 func processCPU(pid int) float64 {
 	if pid == 0 {
 		return 0
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the parenthesised command name; utime and stime are
-	// fields 14 and 15 of the whole line.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (u + st) / clockTicks
+	cpu, _ := rss.CPUOf(strconv.Itoa(pid))
+	return cpu
 }
 
 // selfCPU returns this process's user+system CPU seconds.
