@@ -2,6 +2,7 @@ package transform
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -27,25 +28,58 @@ import (
 // their sum. Their rows are concatenated in the fixed family order, so the
 // output does not depend on the schedule.
 func computeStats(in *statsInput, o StatsOptions) []Stat {
-	families := []func(c *computer){
-		func(c *computer) { c.deals(in.Deals) },
-		func(c *computer) { c.changes(in.Deals) },
-		func(c *computer) { c.deployments(in.Deployments, in.SecurityFix) },
-		func(c *computer) { c.tickets(in.Tickets) },
-		func(c *computer) { c.findings(in.Findings) },
-		func(c *computer) { c.departments(in) },
+	out, _ := runFamilies(context.Background(), in, o, func(context.Context, []statsPart) error { return nil })
+	return out
+}
+
+// A statsFamily is one family of figures and the parts of the input it
+// reads.
+type statsFamily struct {
+	needs []statsPart
+	run   func(c *computer, in *statsInput)
+}
+
+var statsFamilies = []statsFamily{
+	{[]statsPart{partDeals}, func(c *computer, in *statsInput) { c.deals(in.Deals) }},
+	{[]statsPart{partDeals}, func(c *computer, in *statsInput) { c.changes(in.Deals) }},
+	{[]statsPart{partDeployments, partSecurityFix}, func(c *computer, in *statsInput) { c.deployments(in.Deployments, in.SecurityFix) }},
+	{[]statsPart{partTickets}, func(c *computer, in *statsInput) { c.tickets(in.Tickets) }},
+	{[]statsPart{partFindings}, func(c *computer, in *statsInput) { c.findings(in.Findings) }},
+	// The "all" period of the department figures spans every part.
+	{allParts(), func(c *computer, in *statsInput) { c.departments(in) }},
+}
+
+func allParts() []statsPart {
+	ps := make([]statsPart, numParts)
+	for i := range ps {
+		ps[i] = statsPart(i)
 	}
-	outs := make([][]Stat, len(families))
+	return ps
+}
+
+// runFamilies computes every family of figures, each once loaded says the
+// parts it needs are in in (a refresh computes the figures of the deals
+// while other tables are still being read or built), and concatenates
+// their rows in the fixed family order.
+func runFamilies(ctx context.Context, in *statsInput, o StatsOptions, loaded func(context.Context, []statsPart) error) ([]Stat, error) {
+	outs := make([][]Stat, len(statsFamilies))
+	errs := make([]error, len(statsFamilies))
 	var wg sync.WaitGroup
-	for i, family := range families {
+	for i, f := range statsFamilies {
 		wg.Go(func() {
+			if errs[i] = loaded(ctx, f.needs); errs[i] != nil {
+				return
+			}
 			c := newComputer(o)
-			family(c)
+			f.run(c, in)
 			outs[i] = c.out
 		})
 	}
 	wg.Wait()
-	return slices.Concat(outs...)
+	if err := firstError(errs); err != nil {
+		return nil, err
+	}
+	return slices.Concat(outs...), nil
 }
 
 func newComputer(o StatsOptions) *computer {

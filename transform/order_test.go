@@ -129,3 +129,29 @@ func TestModelReads(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsPartReads: each read of impact_stats waits for exactly the
+// analyst tables its query reads (partTables), so in an incremental
+// refresh, where impact_stats starts before the other models are built,
+// no read sees a table of the previous run.
+func TestStatsPartReads(t *testing.T) {
+	models := map[string]bool{}
+	for _, m := range sqlModels {
+		models[m.name] = true
+	}
+	for p, q := range partQueries {
+		var got []string
+		for _, table := range readsOf(q) {
+			if models[table] {
+				got = append(got, table)
+			}
+			if !slices.Contains(statsModel.reads, table) {
+				t.Errorf("part %d reads %s, which statsModel.reads lacks", p, table)
+			}
+		}
+		want := slices.Sorted(slices.Values(partTables[p]))
+		if !slices.Equal(got, want) {
+			t.Errorf("part %d reads the analyst tables %v, waits for %v: update partTables", p, got, want)
+		}
+	}
+}

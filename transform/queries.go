@@ -123,3 +123,16 @@ FROM
 )
 ORDER BY exception_id`
 )
+
+// partQueries is the query of each part of the statsInput, in part order.
+var partQueries = [numParts]string{
+	partDeals:       qDeals,
+	partDeployments: qDeploymentGroups,
+	partSecurityFix: qSecurityFix,
+	partTickets:     qTicketGroups,
+	partFindings:    qFindingGroups,
+	partIncidents:   qIncidents,
+	partCostOfRisk:  qCostOfRisk,
+	partVendors:     qVendors,
+	partExceptions:  qExceptions,
+}

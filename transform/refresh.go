@@ -312,6 +312,13 @@ func runParams(opts Options, asOf, since, until time.Time) params {
 // aggregation and the writing of the parts are single-threaded), and a
 // second build fills the idle core; more only compete for memory and
 // cores. Reports keep the order of the levels.
+//
+// impact_stats reads most tables, each for some of its figures only. In an
+// incremental refresh it starts at once and each of its reads waits for
+// its own tables (tablesBuilt), so the figures of the deals are computed
+// while findings and dora_changes are still being built. A table built in
+// this run does not change again in it, so the figures are those of
+// reading every table at the end.
 func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 	var ms []model
 	for _, l := range levels {
@@ -344,6 +351,24 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 	reports := make([]TableReport, len(ms))
 	started := make([]bool, len(ms))
 	built := make([]bool, len(ms))
+	done := make([]chan struct{}, len(ms)) // closed when the model is built
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	wait := func(ctx context.Context, tables ...string) error {
+		for _, t := range tables {
+			j, ok := index[t]
+			if !ok {
+				continue // a typed table: not written by a refresh
+			}
+			select {
+			case <-done[j]:
+			case <-ctx.Done():
+				return fmt.Errorf("transform: wait for %s: %w", t, ctx.Err())
+			}
+		}
+		return nil
+	}
 	results := make(chan result, len(ms))
 	running, left := 0, len(ms)
 	var firstErr error
@@ -357,12 +382,16 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 				ready = ready && built[j]
 				depFull = depFull || (built[j] && reports[j].Mode == Full)
 			}
-			if !ready {
+			// impact_stats waits for its tables read by read (wait) in an
+			// incremental refresh; in a full one it would hold one of the
+			// two places while it waits.
+			early := ms[i].name == StatsTable && limit == len(ms)
+			if !ready && !early {
 				continue
 			}
 			started[i], running = true, running+1
 			go func() {
-				rep, err := r.build(bctx, ms[i], depFull)
+				rep, err := r.build(bctx, ms[i], depFull, wait)
 				results <- result{i, rep, err}
 			}()
 		}
@@ -372,6 +401,9 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 		res := <-results
 		running, left = running-1, left-1
 		reports[res.i], built[res.i] = res.rep, res.err == nil
+		if res.err == nil {
+			close(done[res.i])
+		}
 		if res.err != nil && firstErr == nil {
 			firstErr = res.err
 			cancel()
@@ -406,11 +438,12 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 // depFull tells that a model m reads was rebuilt in full in this run: a
 // model that finds its touched entities through another model's keys of
 // this run (dora_changes) has none to go by then, so it is rebuilt in
-// full too.
-func (r *run) build(ctx context.Context, m model, depFull bool) (TableReport, error) {
+// full too. wait blocks until tables of this run are built: impact_stats
+// reads each as it comes.
+func (r *run) build(ctx context.Context, m model, depFull bool, wait tablesBuilt) (TableReport, error) {
 	t0 := time.Now()
 	if m.name == StatsTable {
-		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf)
+		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf, wait)
 		if err != nil {
 			return st, err
 		}

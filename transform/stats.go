@@ -82,10 +82,11 @@ type Stat struct {
 	Note                string
 }
 
-// refreshStats computes impact_stats from the fact tables and swaps it in.
-func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) (TableReport, error) {
+// refreshStats computes impact_stats from the fact tables, each read when
+// wait says it is built, and swaps it in.
+func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time, wait tablesBuilt) (TableReport, error) {
 	tr := TableReport{Table: StatsTable, Mode: Full}
-	rowsOut, err := ComputeStats(ctx, conn, o, asOf)
+	rowsOut, err := pipeStats(ctx, conn, o, asOf, wait)
 	if err != nil {
 		return tr, err
 	}
@@ -170,14 +171,49 @@ func ComputeChanges(ctx context.Context, conn driver.Conn, o StatsOptions, chang
 // conn's database without writing them: it loads the tables (loadStats)
 // and runs the one computation of every figure (computeStats).
 func ComputeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) ([]Stat, error) {
+	return pipeStats(ctx, conn, o, asOf, noWait)
+}
+
+// pipeStats loads the inputs (loadStats) and computes the figures
+// (runFamilies) side by side: each read starts when wait says its tables
+// are built, each family when the parts it needs are read.
+func pipeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time, wait tablesBuilt) ([]Stat, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
-	in, err := loadStats(ctx, conn, asOf)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := &statsInput{}
+	var read [numParts]chan struct{}
+	for i := range read {
+		read[i] = make(chan struct{})
+	}
+	loaded := func(ctx context.Context, needs []statsPart) error {
+		for _, p := range needs {
+			select {
+			case <-read[p]:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	var out []Stat
+	var famErr error
+	computed := make(chan struct{})
+	go func() {
+		defer close(computed)
+		out, famErr = runFamilies(ctx, in, o, loaded)
+	}()
+	err := loadStats(ctx, conn, asOf, in, wait, func(p statsPart) { close(read[p]) })
+	if err != nil {
+		cancel() // the families waiting for a part that failed stop
+	}
+	<-computed
 	if err != nil {
 		return nil, err
 	}
-	return computeStats(in, o), nil
+	return out, famErr
 }
 
 // resamples is the bootstrap replicate count: Options.Resamples when set,
@@ -210,7 +246,7 @@ const statsInsertColumns = "metric, dimension, dimension_value, n, estimate, ci_
 func StatsStatements() []string {
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	out := []string{}
-	for _, q := range []string{qDeals, qDeploymentGroups, qSecurityFix, qTicketGroups, qFindingGroups, qIncidents, qCostOfRisk, qVendors, qExceptions} {
+	for _, q := range partQueries {
 		out = append(out, bindAsOf(q, asOf))
 	}
 	ddl, _ := sqlFS.ReadFile("sql/" + StatsTable + ".ddl.sql")

@@ -1,15 +1,19 @@
 package transform
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/golden"
@@ -57,7 +61,7 @@ func TestStatsFixture(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf); err != nil {
+	if _, err := refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf, noWait); err != nil {
 		t.Fatal(err)
 	}
 	got, err := tableRows(ctx, conn, statsModel)
@@ -65,6 +69,63 @@ func TestStatsFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "models", StatsTable, "output.json"), computedAt.ReplaceAll(got, []byte(`"computed_at": null`)))
+
+	// As an incremental refresh runs it: each read waits for its tables,
+	// which come in another order than the reads'; the rows are the same.
+	order := []string{"department_scorecard", "findings", "ticket_facts", "deployment_facts", "deal_facts"}
+	var mu sync.Mutex
+	arrived := map[string]chan struct{}{}
+	for _, name := range order {
+		arrived[name] = make(chan struct{})
+	}
+	var waited []string
+	go func() {
+		for _, name := range order {
+			time.Sleep(20 * time.Millisecond)
+			close(arrived[name])
+		}
+	}()
+	wait := func(ctx context.Context, tables ...string) error {
+		for _, name := range tables {
+			mu.Lock()
+			waited = append(waited, name)
+			mu.Unlock()
+			if ch := arrived[name]; ch != nil {
+				<-ch
+			}
+		}
+		return nil
+	}
+	if _, err := refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf, wait); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := tableRows(ctx, conn, statsModel); err != nil {
+		t.Fatal(err)
+	} else if !bytes.Equal(computedAt.ReplaceAll(again, nil), computedAt.ReplaceAll(got, nil)) {
+		t.Error("impact_stats computed as its tables arrive differs from impact_stats computed from built tables")
+	}
+	slices.Sort(waited)
+	if want := []string{"deal_facts", "department_scorecard", "deployment_facts", "deployment_facts", "findings", "findings", "ticket_facts"}; !slices.Equal(waited, want) {
+		t.Errorf("reads waited for %v, want %v", waited, want)
+	}
+
+	// A table that is not built (its model failed) fails the computation,
+	// which stops instead of waiting for it, and impact_stats stays.
+	failed := errors.New("findings: not built")
+	_, err = refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf, func(ctx context.Context, tables ...string) error {
+		if slices.Contains(tables, "findings") {
+			return failed
+		}
+		return nil
+	})
+	if !errors.Is(err, failed) {
+		t.Errorf("refreshStats with findings not built: %v, want %v", err, failed)
+	}
+	if again, err := tableRows(ctx, conn, statsModel); err != nil {
+		t.Fatal(err)
+	} else if !bytes.Equal(computedAt.ReplaceAll(again, nil), computedAt.ReplaceAll(got, nil)) {
+		t.Error("a failed computation changed impact_stats")
+	}
 }
 
 var computedAt = regexp.MustCompile(`"computed_at": "[^"]*"`)

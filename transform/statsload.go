@@ -98,17 +98,53 @@ type exceptionRow struct {
 	Resolved   bool
 }
 
-// loadStats reads the analyst tables of conn's database into a
-// statsInput. The reads are independent and run concurrently (conn is a
-// pool), so the server scans one table while the client decodes another.
-func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInput, error) {
-	in := &statsInput{}
-	steps := []func(context.Context) error{
-		func(ctx context.Context) (err error) {
+// statsPart names one part of a statsInput, filled by one read.
+type statsPart int
+
+const (
+	partDeals statsPart = iota
+	partDeployments
+	partSecurityFix
+	partTickets
+	partFindings
+	partIncidents
+	partCostOfRisk
+	partVendors
+	partExceptions
+	numParts
+)
+
+// partTables are the analyst tables each part's read reads (the typed
+// tables it also reads are not written by a refresh). A refresh starts
+// the read when they are built (tablesBuilt). statsModel.reads holds
+// them all.
+var partTables = [numParts][]string{
+	partDeals:       {"deal_facts"},
+	partDeployments: {"deployment_facts"},
+	partSecurityFix: {"deployment_facts", "findings"},
+	partTickets:     {"ticket_facts"},
+	partFindings:    {"findings"},
+	partCostOfRisk:  {"department_scorecard"},
+}
+
+// tablesBuilt blocks until the named tables are built in the running
+// refresh (noWait: they are).
+type tablesBuilt func(ctx context.Context, tables ...string) error
+
+func noWait(context.Context, ...string) error { return nil }
+
+// loadStats reads the analyst tables of conn's database into in. The
+// reads are independent and run concurrently (conn is a pool), so the
+// server scans one table while the client decodes another. Each starts
+// when wait says its tables are built, and loaded is called (from its
+// goroutine) when it has filled its part.
+func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsInput, wait tablesBuilt, loaded func(statsPart)) error {
+	steps := [numParts]func(context.Context) error{
+		partDeals: func(ctx context.Context) (err error) {
 			in.Deals, err = loadDeals(ctx, conn)
 			return err
 		},
-		func(ctx context.Context) error {
+		partDeployments: func(ctx context.Context) error {
 			return scanRows(ctx, conn, qDeploymentGroups, "deployment_facts", func(r driver.Rows) error {
 				var g deployGroup
 				var b, w uint8
@@ -122,7 +158,7 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 				return nil
 			})
 		},
-		func(ctx context.Context) error {
+		partSecurityFix: func(ctx context.Context) error {
 			return scanRows(ctx, conn, qSecurityFix, "security fix lead times", func(r driver.Rows) error {
 				var f fixLead
 				var m uint32
@@ -134,7 +170,7 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 				return nil
 			})
 		},
-		func(ctx context.Context) error {
+		partTickets: func(ctx context.Context) error {
 			return scanRows(ctx, conn, qTicketGroups, "ticket_facts", func(r driver.Rows) error {
 				var g ticketGroup
 				var m uint32
@@ -148,7 +184,7 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 				return nil
 			})
 		},
-		func(ctx context.Context) error {
+		partFindings: func(ctx context.Context) error {
 			return scanRows(ctx, conn, bindAsOf(qFindingGroups, asOf), "findings", func(r driver.Rows) error {
 				var g findingGroup
 				var debt uint8
@@ -162,7 +198,7 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 				return nil
 			})
 		},
-		func(ctx context.Context) error {
+		partIncidents: func(ctx context.Context) error {
 			return scanRows(ctx, conn, qIncidents, "incidents", func(r driver.Rows) error {
 				var i incidentRow
 				var m uint32
@@ -174,7 +210,7 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 				return nil
 			})
 		},
-		func(ctx context.Context) error {
+		partCostOfRisk: func(ctx context.Context) error {
 			return scanRows(ctx, conn, qCostOfRisk, "department_scorecard", func(r driver.Rows) error {
 				var c costRow
 				var n uint64
@@ -186,7 +222,7 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 				return nil
 			})
 		},
-		func(ctx context.Context) error {
+		partVendors: func(ctx context.Context) error {
 			return scanRows(ctx, conn, qVendors, "vendor assessments", func(r driver.Rows) error {
 				var v vendorRow
 				var m uint32
@@ -198,7 +234,7 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 				return nil
 			})
 		},
-		func(ctx context.Context) error {
+		partExceptions: func(ctx context.Context) error {
 			return scanRows(ctx, conn, bindAsOf(qExceptions, asOf), "policy exceptions", func(r driver.Rows) error {
 				var e exceptionRow
 				var resolved uint8
@@ -216,19 +252,20 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time) (*statsInp
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, step := range steps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = step(ctx); errs[i] != nil {
-				cancel()
+		wg.Go(func() {
+			errs[i] = wait(ctx, partTables[i]...)
+			if errs[i] == nil {
+				errs[i] = step(ctx)
 			}
-		}()
+			if errs[i] != nil {
+				cancel()
+				return
+			}
+			loaded(statsPart(i))
+		})
 	}
 	wg.Wait()
-	if err := firstError(errs); err != nil {
-		return nil, err
-	}
-	return in, nil
+	return firstError(errs)
 }
 
 // loadDeals reads deal_facts, one row per closed deal.
