@@ -48,7 +48,12 @@ func TestClusterSameAsSingleServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrations.Apply(ctx, cconn, migrations.Options{Database: "impact", Cluster: cl.Name, FS: fsys}); err != nil {
+	dial := func(ctx context.Context, addr string) (driver.Conn, error) {
+		c := ccfg
+		c.Addr = addr
+		return chconn.Open(ctx, c)
+	}
+	if _, err := migrations.Apply(ctx, cconn, migrations.Options{Database: "impact", Cluster: cl.Name, FS: fsys, Dial: dial}); err != nil {
 		t.Fatalf("migrate --cluster: %v", err)
 	}
 	t.Logf("cluster up and migrated in %s", time.Since(start).Round(time.Millisecond))
@@ -91,11 +96,7 @@ func TestClusterSameAsSingleServer(t *testing.T) {
 	opts := transform.Options{AsOf: truth.End}
 	copts := opts
 	copts.Cluster = cl.Name
-	copts.Dial = func(ctx context.Context, addr string) (driver.Conn, error) {
-		c := ccfg
-		c.Addr = addr
-		return chconn.Open(ctx, c)
-	}
+	copts.Dial = dial
 	compare := func(what string) {
 		t.Helper()
 		if _, err := transform.Refresh(ctx, sconn, opts); err != nil {

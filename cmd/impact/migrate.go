@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/spf13/cobra"
 
 	"github.com/secimpact/impact/internal/chconn"
@@ -24,7 +25,10 @@ has not seen yet, creating the database first. A second run reports
 
 With --cluster NAME the DDL runs ON CLUSTER NAME with Replicated*MergeTree
 tables named <table>_local behind Distributed tables named <table> (the
-servers need ZooKeeper/Keeper and the {shard} and {replica} macros).
+servers need ZooKeeper/Keeper and the {shard} and {replica} macros). The
+ALTERs of <table>_local run on one replica of each shard instead (the
+servers of system.clusters, reached with this command's credentials):
+replication carries them to the other replicas.
 --dry-run prints the statements that would run and changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,6 +44,15 @@ servers need ZooKeeper/Keeper and the {shard} and {replica} macros).
 
 func runMigrate(ctx context.Context, out io.Writer, ch config.ClickHouse, opts migrations.Options) error {
 	where := fmt.Sprintf("%s/%s", ch.Addr, ch.DB())
+	if opts.Cluster != "" && opts.Dial == nil {
+		// The other servers of the cluster, with the same credentials
+		// and database (see migrations.Options.Dial).
+		opts.Dial = func(ctx context.Context, addr string) (driver.Conn, error) {
+			c := ch
+			c.Addr = addr
+			return chconn.Open(ctx, c)
+		}
+	}
 	if opts.DryRun {
 		exists, err := chconn.DatabaseExists(ctx, ch)
 		if err != nil {

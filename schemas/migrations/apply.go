@@ -42,6 +42,9 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) 
 	if err := opts.check(); err != nil {
 		return Result{}, err
 	}
+	if opts.Cluster != "" && !opts.DryRun && opts.Dial == nil {
+		return Result{}, fmt.Errorf("migrations: Cluster %q is set but Dial is nil (ALTERs of replicated tables run on one replica of each shard)", opts.Cluster)
+	}
 	all, err := Load(opts.fsys())
 	if err != nil {
 		return Result{}, err
@@ -66,7 +69,9 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) 
 		r.Already = len(applied)
 		r.Applied = pending
 		for _, m := range pending {
-			r.Statements = append(r.Statements, byVersion[m.Version]...)
+			for _, st := range byVersion[m.Version] {
+				r.Statements = append(r.Statements, st.String())
+			}
 		}
 		return r, nil
 	}
@@ -128,8 +133,18 @@ func applyLocked(ctx context.Context, conn driver.Conn, all []Migration, opts Op
 	if err != nil {
 		return r, err
 	}
+	shards := &shardConns{opts: opts}
+	defer shards.close()
 	for _, m := range pending {
-		for i, s := range byVersion[m.Version] {
+		for i, st := range byVersion[m.Version] {
+			if st.perShard {
+				if err := shards.alter(ctx, conn, st); err != nil {
+					return r, fmt.Errorf("apply migration %s statement %d: %w", m.Name, i+1, err)
+				}
+				r.Statements = append(r.Statements, st.String())
+				continue
+			}
+			s := st.sql
 			if table, col, ok := addedColumn(s); ok {
 				var n uint64
 				if err := conn.QueryRow(ctx, sqlHasColumn, table, col).Scan(&n); err != nil {

@@ -13,7 +13,8 @@ import (
 // servers' remote_servers configuration, which also need ZooKeeper/Keeper
 // and the {shard} and {replica} macros):
 //
-//   - every CREATE/ALTER/DROP gets ON CLUSTER <cluster>;
+//   - every CREATE/ALTER/DROP gets ON CLUSTER <cluster>, except the ALTER
+//     of a replicated <table>_local (below);
 //   - a table with a *MergeTree engine becomes <table>_local with engine
 //     Replicated*MergeTree('/clickhouse/tables/{shard}/<database>/<table>_local',
 //     '{replica}', <original arguments>), and <table> itself becomes a
@@ -23,7 +24,9 @@ import (
 //     lands on the shard (and in the part) its first copy went to and
 //     ReplacingMergeTree still collapses it;
 //   - ALTER and DROP of such a table apply to both <table>_local and
-//     <table>;
+//     <table>; the ALTER of <table>_local runs without ON CLUSTER on one
+//     replica of each shard (see shards.go), because ClickHouse 18.16's
+//     distributed DDL of a replicated ALTER can stop a server's DDL worker;
 //   - INSERT statements are left alone (they go through the Distributed
 //     table).
 //
@@ -52,9 +55,43 @@ func Statements(opts Options) ([]string, error) {
 	}
 	out := bootstrapStatements(opts)
 	for _, m := range all {
-		out = append(out, byVersion[m.Version]...)
+		for _, st := range byVersion[m.Version] {
+			out = append(out, st.String())
+		}
 	}
 	return out, nil
+}
+
+// step is one statement of a migration as the runner executes it.
+type step struct {
+	sql string
+	// perShard: an ALTER of the replicated table table (database-
+	// qualified in sql, not here), run without ON CLUSTER on one replica
+	// of each shard; replication carries it to the other replicas (see
+	// shards.go).
+	perShard bool
+	table    string
+}
+
+// perShardNote heads a per-shard step in Statements, Result.Statements and
+// --dry-run output, which show the plan as it runs.
+const perShardNote = "-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)\n"
+
+// String is the statement as Statements shows it.
+func (s step) String() string {
+	if s.perShard {
+		return perShardNote + s.sql
+	}
+	return s.sql
+}
+
+// plainSteps wraps statements that run as they are.
+func plainSteps(stmts ...string) []step {
+	out := make([]step, len(stmts))
+	for i, s := range stmts {
+		out[i] = step{sql: s}
+	}
+	return out
 }
 
 const (
@@ -101,12 +138,12 @@ func bootstrapStatements(opts Options) []string {
 // for opts, by version. Cluster rewriting carries state from one migration
 // to the next (the Distributed engine of each split table, needed again
 // when an ALTER recreates it), so it always walks all of them.
-func statementsByVersion(all []Migration, opts Options) (map[int][]string, error) {
-	out := make(map[int][]string, len(all))
+func statementsByVersion(all []Migration, opts Options) (map[int][]step, error) {
+	out := make(map[int][]step, len(all))
 	rw := &rewriter{opts: opts, dist: map[string]string{}}
 	for _, m := range all {
 		if opts.Cluster == "" {
-			out[m.Version] = m.Statements
+			out[m.Version] = plainSteps(m.Statements...)
 			continue
 		}
 		for i, s := range m.Statements {
@@ -145,7 +182,7 @@ var (
 )
 
 // rewrite turns one single-server statement into its cluster form.
-func (rw *rewriter) rewrite(stmt string) ([]string, error) {
+func (rw *rewriter) rewrite(stmt string) ([]step, error) {
 	opts := rw.opts
 	s := stripComments(stmt)
 	if reOnClust.MatchString(s) {
@@ -166,7 +203,7 @@ func (rw *rewriter) rewrite(stmt string) ([]string, error) {
 		eng := reEngine.FindStringSubmatchIndex(rest)
 		if eng == nil {
 			// Not MergeTree (Memory, Distributed, ...): just everywhere.
-			return []string{"CREATE TABLE IF NOT EXISTS " + q + table + on + rest}, nil
+			return plainSteps("CREATE TABLE IF NOT EXISTS " + q + table + on + rest), nil
 		}
 		local := table + "_local"
 		kind := rest[eng[2]:eng[3]]
@@ -191,7 +228,7 @@ func (rw *rewriter) rewrite(stmt string) ([]string, error) {
 		createDist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s%s AS %s%s\nENGINE = Distributed(%s, %s, %s, cityHash64(%s))",
 			q, table, on, q, local, opts.Cluster, opts.database(), local, key)
 		rw.dist[table] = createDist
-		return []string{createLocal, createDist}, nil
+		return plainSteps(createLocal, createDist), nil
 
 	case reCreateView.MatchString(s):
 		loc := reCreateView.FindStringSubmatchIndex(s)
@@ -212,7 +249,7 @@ func (rw *rewriter) rewrite(stmt string) ([]string, error) {
 				rest = rest[:eng[0]] + "ENGINE = Replicated" + rest[eng[2]:eng[3]] + "MergeTree(" + replArgs + ")" + rest[eng[1]:]
 			}
 		}
-		return []string{head + q + name + on + rest}, nil
+		return plainSteps(head + q + name + on + rest), nil
 
 	case reAlter.MatchString(s):
 		loc := reAlter.FindStringSubmatchIndex(s)
@@ -220,7 +257,7 @@ func (rw *rewriter) rewrite(stmt string) ([]string, error) {
 		rest := s[loc[1]:]
 		createDist, split := rw.dist[table]
 		if !split {
-			return []string{"ALTER TABLE " + q + table + on + rest}, nil
+			return plainSteps("ALTER TABLE " + q + table + on + rest), nil
 		}
 		// The Distributed table must mirror the local table's columns, but
 		// ALTER ... ON CLUSTER of a Distributed table is refused when the
@@ -228,10 +265,16 @@ func (rw *rewriter) rewrite(stmt string) ([]string, error) {
 		// but shard #1 is replicated"), so it is recreated instead. It
 		// holds no data when writers insert synchronously
 		// (insert_distributed_sync, see docs/scaling.md).
-		return []string{
-			"ALTER TABLE " + q + table + "_local" + on + rest,
-			"DROP TABLE IF EXISTS " + q + table + on,
-			createDist,
+		// The ALTER of the replicated table goes without ON CLUSTER: in
+		// 18.16's distributed DDL both replicas of a shard race for the
+		// shard's "executed" node, and the loser's DDL worker thread
+		// stops for good ("Node exists ... Terminating"), hanging every
+		// later ON CLUSTER statement. Run on one replica of each shard,
+		// replication carries it to the others (shards.go).
+		return []step{
+			{sql: "ALTER TABLE " + q + table + "_local" + rest, perShard: true, table: table + "_local"},
+			{sql: "DROP TABLE IF EXISTS " + q + table + on},
+			{sql: createDist},
 		}, nil
 
 	case reDropTbl.MatchString(s):
@@ -239,17 +282,17 @@ func (rw *rewriter) rewrite(stmt string) ([]string, error) {
 		kind, name := s[loc[2]:loc[3]], s[loc[4]:loc[5]]
 		rest := s[loc[1]:]
 		if strings.EqualFold(kind, "VIEW") {
-			return []string{"DROP VIEW IF EXISTS " + q + name + on + rest}, nil
+			return plainSteps("DROP VIEW IF EXISTS " + q + name + on + rest), nil
 		}
 		// Dropping a table that was never split is harmless (IF EXISTS).
 		delete(rw.dist, name)
-		return []string{
-			"DROP TABLE IF EXISTS " + q + name + on + rest,
-			"DROP TABLE IF EXISTS " + q + name + "_local" + on + rest,
-		}, nil
+		return plainSteps(
+			"DROP TABLE IF EXISTS "+q+name+on+rest,
+			"DROP TABLE IF EXISTS "+q+name+"_local"+on+rest,
+		), nil
 
 	case reInsert.MatchString(s):
-		return []string{s}, nil
+		return plainSteps(s), nil
 	}
 	head := s
 	if len(head) > 40 {

@@ -18,6 +18,7 @@ package migrations
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -27,6 +28,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Options configures Apply and Statements. The zero value applies the
@@ -41,6 +44,14 @@ type Options struct {
 	// Replicated*MergeTree engines and a Distributed table in front of each
 	// MergeTree table (see cluster.go).
 	Cluster string
+
+	// Dial connects to another server of the cluster (addr is host:port
+	// of its native protocol, from system.clusters) with the same
+	// credentials and database as Apply's connection. Apply needs it in
+	// cluster mode: the ALTERs of replicated tables run on one replica of
+	// each shard rather than ON CLUSTER (see shards.go). Apply closes the
+	// connections it opens.
+	Dial func(ctx context.Context, addr string) (driver.Conn, error)
 
 	// DryRun makes Apply report what it would do without changing
 	// anything (not even creating schema_migrations).

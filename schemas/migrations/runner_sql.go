@@ -9,7 +9,14 @@ const (
 	sqlCurrentDatabase    = "SELECT currentDatabase()"
 	sqlHasMigrationsTable = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
 	// args: table, column
-	sqlHasColumn   = "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?"
+	sqlHasColumn = "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?"
+	// args: database, table, column; on another server of the cluster,
+	// whose connection's database is not relied on
+	sqlHasColumnIn = "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?"
+	// args: cluster
+	sqlClusterHosts = "SELECT shard_num, concat(host_address, ':', toString(port)) FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num"
+	// args: database, table
+	sqlColumnsOf   = "SELECT concat(name, ' ', type, ' ', default_kind, ' ', default_expression, ' ', comment) FROM system.columns WHERE database = ? AND table = ? ORDER BY name"
 	sqlReadApplied = "SELECT version, name, checksum FROM schema_migrations FINAL ORDER BY version"
 	// args: version, name, checksum
 	sqlRecordApplied = "INSERT INTO schema_migrations (version, name, checksum, applied_at) SELECT ?, ?, ?, now()"

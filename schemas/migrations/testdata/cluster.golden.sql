@@ -365,140 +365,160 @@ ORDER BY (kafka_topic, kafka_partition, kafka_offset);
 CREATE TABLE IF NOT EXISTS impact.ingest_rejects ON CLUSTER impact_cluster AS impact.ingest_rejects_local
 ENGINE = Distributed(impact_cluster, impact, ingest_rejects_local, cityHash64(kafka_topic, kafka_partition, kafka_offset));
 
-ALTER TABLE impact.finding_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.finding_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.finding_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.finding_events ON CLUSTER impact_cluster AS impact.finding_events_local
 ENGINE = Distributed(impact_cluster, impact, finding_events_local, cityHash64(finding_id, event_source, event_id));
 
-ALTER TABLE impact.finding_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.finding_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.finding_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.finding_events ON CLUSTER impact_cluster AS impact.finding_events_local
 ENGINE = Distributed(impact_cluster, impact, finding_events_local, cityHash64(finding_id, event_source, event_id));
 
-ALTER TABLE impact.gate_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.gate_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.gate_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.gate_events ON CLUSTER impact_cluster AS impact.gate_events_local
 ENGINE = Distributed(impact_cluster, impact, gate_events_local, cityHash64(run_id, event_source, event_id));
 
-ALTER TABLE impact.gate_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.gate_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.gate_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.gate_events ON CLUSTER impact_cluster AS impact.gate_events_local
 ENGINE = Distributed(impact_cluster, impact, gate_events_local, cityHash64(run_id, event_source, event_id));
 
-ALTER TABLE impact.incident_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.incident_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.incident_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.incident_events ON CLUSTER impact_cluster AS impact.incident_events_local
 ENGINE = Distributed(impact_cluster, impact, incident_events_local, cityHash64(incident_id, event_source, event_id));
 
-ALTER TABLE impact.incident_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.incident_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.incident_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.incident_events ON CLUSTER impact_cluster AS impact.incident_events_local
 ENGINE = Distributed(impact_cluster, impact, incident_events_local, cityHash64(incident_id, event_source, event_id));
 
-ALTER TABLE impact.policy_exception_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.policy_exception_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.policy_exception_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.policy_exception_events ON CLUSTER impact_cluster AS impact.policy_exception_events_local
 ENGINE = Distributed(impact_cluster, impact, policy_exception_events_local, cityHash64(exception_id, event_source, event_id));
 
-ALTER TABLE impact.policy_exception_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.policy_exception_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.policy_exception_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.policy_exception_events ON CLUSTER impact_cluster AS impact.policy_exception_events_local
 ENGINE = Distributed(impact_cluster, impact, policy_exception_events_local, cityHash64(exception_id, event_source, event_id));
 
-ALTER TABLE impact.review_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.review_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.review_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.review_events ON CLUSTER impact_cluster AS impact.review_events_local
 ENGINE = Distributed(impact_cluster, impact, review_events_local, cityHash64(review_id, event_source, event_id));
 
-ALTER TABLE impact.review_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.review_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.review_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.review_events ON CLUSTER impact_cluster AS impact.review_events_local
 ENGINE = Distributed(impact_cluster, impact, review_events_local, cityHash64(review_id, event_source, event_id));
 
-ALTER TABLE impact.vendor_assessment_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.vendor_assessment_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster AS impact.vendor_assessment_events_local
 ENGINE = Distributed(impact_cluster, impact, vendor_assessment_events_local, cityHash64(assessment_id, event_source, event_id));
 
-ALTER TABLE impact.vendor_assessment_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.vendor_assessment_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster AS impact.vendor_assessment_events_local
 ENGINE = Distributed(impact_cluster, impact, vendor_assessment_events_local, cityHash64(assessment_id, event_source, event_id));
 
-ALTER TABLE impact.deployment_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.deployment_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.deployment_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.deployment_events ON CLUSTER impact_cluster AS impact.deployment_events_local
 ENGINE = Distributed(impact_cluster, impact, deployment_events_local, cityHash64(deployment_id, event_source, event_id));
 
-ALTER TABLE impact.deployment_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.deployment_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.deployment_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.deployment_events ON CLUSTER impact_cluster AS impact.deployment_events_local
 ENGINE = Distributed(impact_cluster, impact, deployment_events_local, cityHash64(deployment_id, event_source, event_id));
 
-ALTER TABLE impact.opportunity_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.opportunity_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.opportunity_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.opportunity_events ON CLUSTER impact_cluster AS impact.opportunity_events_local
 ENGINE = Distributed(impact_cluster, impact, opportunity_events_local, cityHash64(opportunity_id, event_source, event_id));
 
-ALTER TABLE impact.opportunity_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.opportunity_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.opportunity_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.opportunity_events ON CLUSTER impact_cluster AS impact.opportunity_events_local
 ENGINE = Distributed(impact_cluster, impact, opportunity_events_local, cityHash64(opportunity_id, event_source, event_id));
 
-ALTER TABLE impact.ticket_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.ticket_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.ticket_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.ticket_events ON CLUSTER impact_cluster AS impact.ticket_events_local
 ENGINE = Distributed(impact_cluster, impact, ticket_events_local, cityHash64(ticket_id, event_source, event_id));
 
-ALTER TABLE impact.ticket_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.ticket_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.ticket_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.ticket_events ON CLUSTER impact_cluster AS impact.ticket_events_local
 ENGINE = Distributed(impact_cluster, impact, ticket_events_local, cityHash64(ticket_id, event_source, event_id));
 
-ALTER TABLE impact.service_events_local ON CLUSTER impact_cluster ADD COLUMN inserted_at DateTime MATERIALIZED now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.service_events_local ADD COLUMN inserted_at DateTime MATERIALIZED now();
 
 DROP TABLE IF EXISTS impact.service_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.service_events ON CLUSTER impact_cluster AS impact.service_events_local
 ENGINE = Distributed(impact_cluster, impact, service_events_local, cityHash64(service_id, event_source, event_id));
 
-ALTER TABLE impact.service_events_local ON CLUSTER impact_cluster COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.service_events_local COMMENT COLUMN inserted_at 'When the server wrote the row (UTC, server clock), set by ClickHouse: the transform watermark reads it';
 
 DROP TABLE IF EXISTS impact.service_events ON CLUSTER impact_cluster;
 
@@ -523,70 +543,80 @@ ORDER BY (consumer_group, kafka_topic, kafka_partition);
 CREATE TABLE IF NOT EXISTS impact.ingest_progress ON CLUSTER impact_cluster AS impact.ingest_progress_local
 ENGINE = Distributed(impact_cluster, impact, ingest_progress_local, cityHash64(consumer_group, kafka_topic, kafka_partition));
 
-ALTER TABLE impact.finding_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.finding_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.finding_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.finding_events ON CLUSTER impact_cluster AS impact.finding_events_local
 ENGINE = Distributed(impact_cluster, impact, finding_events_local, cityHash64(finding_id, event_source, event_id));
 
-ALTER TABLE impact.gate_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.gate_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.gate_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.gate_events ON CLUSTER impact_cluster AS impact.gate_events_local
 ENGINE = Distributed(impact_cluster, impact, gate_events_local, cityHash64(run_id, event_source, event_id));
 
-ALTER TABLE impact.incident_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.incident_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.incident_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.incident_events ON CLUSTER impact_cluster AS impact.incident_events_local
 ENGINE = Distributed(impact_cluster, impact, incident_events_local, cityHash64(incident_id, event_source, event_id));
 
-ALTER TABLE impact.policy_exception_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.policy_exception_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.policy_exception_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.policy_exception_events ON CLUSTER impact_cluster AS impact.policy_exception_events_local
 ENGINE = Distributed(impact_cluster, impact, policy_exception_events_local, cityHash64(exception_id, event_source, event_id));
 
-ALTER TABLE impact.review_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.review_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.review_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.review_events ON CLUSTER impact_cluster AS impact.review_events_local
 ENGINE = Distributed(impact_cluster, impact, review_events_local, cityHash64(review_id, event_source, event_id));
 
-ALTER TABLE impact.vendor_assessment_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.vendor_assessment_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.vendor_assessment_events ON CLUSTER impact_cluster AS impact.vendor_assessment_events_local
 ENGINE = Distributed(impact_cluster, impact, vendor_assessment_events_local, cityHash64(assessment_id, event_source, event_id));
 
-ALTER TABLE impact.deployment_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.deployment_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.deployment_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.deployment_events ON CLUSTER impact_cluster AS impact.deployment_events_local
 ENGINE = Distributed(impact_cluster, impact, deployment_events_local, cityHash64(deployment_id, event_source, event_id));
 
-ALTER TABLE impact.opportunity_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.opportunity_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.opportunity_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.opportunity_events ON CLUSTER impact_cluster AS impact.opportunity_events_local
 ENGINE = Distributed(impact_cluster, impact, opportunity_events_local, cityHash64(opportunity_id, event_source, event_id));
 
-ALTER TABLE impact.ticket_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.ticket_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.ticket_events ON CLUSTER impact_cluster;
 
 CREATE TABLE IF NOT EXISTS impact.ticket_events ON CLUSTER impact_cluster AS impact.ticket_events_local
 ENGINE = Distributed(impact_cluster, impact, ticket_events_local, cityHash64(ticket_id, event_source, event_id));
 
-ALTER TABLE impact.service_events_local ON CLUSTER impact_cluster MODIFY COLUMN inserted_at DateTime DEFAULT now();
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE impact.service_events_local MODIFY COLUMN inserted_at DateTime DEFAULT now();
 
 DROP TABLE IF EXISTS impact.service_events ON CLUSTER impact_cluster;
 

@@ -44,7 +44,8 @@ ORDER BY note_id;
 CREATE TABLE IF NOT EXISTS analytics.notes ON CLUSTER impact_cluster AS analytics.notes_local
 ENGINE = Distributed(impact_cluster, analytics, notes_local, cityHash64(note_id));
 
-ALTER TABLE analytics.events_local ON CLUSTER impact_cluster ADD COLUMN subject String DEFAULT '';
+-- per shard, not ON CLUSTER: runs on one replica of each shard, replication carries it to the others (docs/scaling.md)
+ALTER TABLE analytics.events_local ADD COLUMN subject String DEFAULT '';
 
 DROP TABLE IF EXISTS analytics.events ON CLUSTER impact_cluster;
 
