@@ -138,10 +138,13 @@ func applyLocked(ctx context.Context, conn driver.Conn, all []Migration, opts Op
 	for _, m := range pending {
 		for i, st := range byVersion[m.Version] {
 			if st.perShard {
-				if err := shards.alter(ctx, conn, st); err != nil {
+				ran, err := shards.alter(ctx, conn, st)
+				if err != nil {
 					return r, fmt.Errorf("apply migration %s statement %d: %w", m.Name, i+1, err)
 				}
-				r.Statements = append(r.Statements, st.String())
+				if ran {
+					r.Statements = append(r.Statements, st.String())
+				}
 				continue
 			}
 			s := st.sql

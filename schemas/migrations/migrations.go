@@ -42,7 +42,8 @@ type Options struct {
 
 	// Cluster, when set, makes the DDL replicated: ON CLUSTER Cluster,
 	// Replicated*MergeTree engines and a Distributed table in front of each
-	// MergeTree table (see cluster.go).
+	// MergeTree table, and ALTERs of those replicated tables on one
+	// replica of each shard (see cluster.go). Apply then needs Dial.
 	Cluster string
 
 	// Dial connects to another server of the cluster (addr is host:port

@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,10 +99,10 @@ func (sc *shardConns) close() {
 // waits until every server of the cluster shows the same columns of its
 // table. An ADD COLUMN is skipped on a shard whose replica has the column
 // already (a runner that failed half way through the shards), as on a
-// single server.
-func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) error {
+// single server. ran reports whether any shard ran it.
+func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) (ran bool, err error) {
 	if err := sc.open(ctx, conn); err != nil {
-		return err
+		return false, err
 	}
 	db := sc.opts.database()
 	for _, reps := range sc.shards {
@@ -109,17 +110,18 @@ func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) erro
 		if table, col, ok := addedColumn(st.sql); ok {
 			var n uint64
 			if err := target.conn.QueryRow(ctx, sqlHasColumnIn, db, table, col).Scan(&n); err != nil {
-				return fmt.Errorf("look up column %s.%s on %s: %w", table, col, target.addr, err)
+				return ran, fmt.Errorf("look up column %s.%s on %s: %w", table, col, target.addr, err)
 			}
 			if n > 0 {
 				continue
 			}
 		}
 		if err := target.conn.Exec(ctx, st.sql); err != nil {
-			return fmt.Errorf("on %s: %w", target.addr, err)
+			return ran, fmt.Errorf("on %s: %w", target.addr, err)
 		}
+		ran = true
 	}
-	return sc.waitColumns(ctx, st.table)
+	return ran, sc.waitColumns(ctx, st.table)
 }
 
 // waitColumns waits until every server shows the columns of db.table that
@@ -141,7 +143,7 @@ func (sc *shardConns) waitColumns(ctx context.Context, table string) error {
 				if err != nil {
 					return fmt.Errorf("columns of %s.%s on %s: %w", db, table, s.addr, err)
 				}
-				if !equalStrings(cols, want) {
+				if !slices.Equal(cols, want) {
 					behind = append(behind, s.addr)
 					got = cols
 				}
@@ -177,16 +179,4 @@ func columnsOf(ctx context.Context, conn driver.Conn, db, table string) ([]strin
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
