@@ -142,103 +142,217 @@ var (
 	segments = []string{"smb", "mid_market", "enterprise"}
 )
 
-// ids numbers strings in sorted order, so cluster numbers (and the sums
-// over clusters) do not depend on row order.
-func ids(keys []string) map[string]int {
-	u := map[string]bool{}
-	for _, k := range keys {
-		u[k] = true
+// keyIndex numbers the distinct keys of a family's items in sorted order,
+// once per refresh: tallies per key are then slices indexed by number
+// instead of maps keyed by strings (a deal is in four periods, a finding
+// in up to twenty breakdowns), and walking the numbers in order walks the
+// keys sorted, the order rows are written in. As cluster numbers they
+// make the sums over clusters independent of row order.
+type keyIndex struct {
+	names []string // the distinct keys, sorted
+	of    []int32  // of[i]: the number of item i's key
+}
+
+func indexKeys(n int, key func(i int) string) keyIndex {
+	num := map[string]int32{}
+	of := make([]int32, n)
+	for i := range n {
+		k := key(i)
+		x, ok := num[k]
+		if !ok {
+			x = int32(len(num))
+			num[k] = x
+		}
+		of[i] = x
 	}
-	s := make([]string, 0, len(u))
-	for k := range u {
-		s = append(s, k)
+	names := slices.Sorted(maps.Keys(num))
+	rank := make([]int32, len(names))
+	for r, k := range names {
+		rank[num[k]] = int32(r)
 	}
-	sort.Strings(s)
-	out := make(map[string]int, len(s))
-	for i, k := range s {
-		out[k] = i
+	for i, x := range of {
+		of[i] = rank[x]
+	}
+	return keyIndex{names: names, of: of}
+}
+
+// grainIndex returns, for each of n items, the index in ps of the period
+// of the given grain holding it (-1: none).
+func grainIndex(ps []periodItems, grain string, n int) []int32 {
+	at := make([]int32, n)
+	for i := range at {
+		at[i] = -1
+	}
+	for pi, p := range ps {
+		if p.Grain == grain {
+			for _, i := range p.Items {
+				at[i] = int32(pi)
+			}
+		}
+	}
+	return at
+}
+
+// scatter copies items into slots (slot returns -1 to leave an item out),
+// each slot's items contiguous and in their order in items: a stable
+// counting sort by slot, in linear time. Items sorted once by value thus
+// give every breakdown of every period its values sorted, instead of a
+// sort per breakdown and period (each value is in four periods and
+// several breakdowns). Slot s is out[off[s]:off[s+1]]; out reuses buf.
+func scatter[T any](items []T, nSlots int, slot func(T) int, buf []T) (out []T, off []int) {
+	off = make([]int, nSlots+1)
+	for _, it := range items {
+		if s := slot(it); s >= 0 {
+			off[s+1]++
+		}
+	}
+	for s := range nSlots {
+		off[s+1] += off[s]
+	}
+	out = slices.Grow(buf[:0], off[nSlots])[:off[nSlots]]
+	next := slices.Clone(off[:nSlots])
+	for _, it := range items {
+		if s := slot(it); s >= 0 {
+			out[next[s]] = it
+			next[s]++
+		}
+	}
+	return out, off
+}
+
+// sortedPerPeriod returns the values of each period of ps, by key, sorted:
+// out[pi*nKeys+key] for period pi (nil when none). value gives item i's
+// value and key (ok false: the item has none). The values are sorted once
+// and scattered per grain, instead of sorted again in each of the four
+// periods an item is in.
+func sortedPerPeriod(ps []periodItems, n, nKeys int, value func(i int) (v float64, key int, ok bool)) [][]float64 {
+	type item struct {
+		v      float64
+		i, key int32
+	}
+	items := make([]item, 0, n)
+	for i := range n {
+		if v, key, ok := value(i); ok {
+			items = append(items, item{v, int32(i), int32(key)})
+		}
+	}
+	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.v, b.v) })
+	out := make([][]float64, len(ps)*nKeys)
+	var buf []item
+	for _, grain := range []string{GrainAll, GrainYear, GrainQuarter, GrainMonth} {
+		at := grainIndex(ps, grain, n)
+		var off []int
+		buf, off = scatter(items, len(out), func(x item) int {
+			if at[x.i] < 0 {
+				return -1
+			}
+			return int(at[x.i])*nKeys + int(x.key)
+		}, buf)
+		vals := make([]float64, len(buf))
+		for j, x := range buf {
+			vals[j] = x.v
+		}
+		for s := range out {
+			if off[s] < off[s+1] {
+				out[s] = vals[off[s]:off[s+1]:off[s+1]]
+			}
+		}
 	}
 	return out
 }
 
 func (c *computer) deals(deals []dealRow) {
-	keys := make([]string, len(deals))
-	for i, d := range deals {
-		keys[i] = d.Account
+	// Each deal's account, bucket and segment numbered once (-1: a bucket
+	// or segment no figure breaks down by), not looked up per period.
+	acct := indexKeys(len(deals), func(i int) string { return deals[i].Account })
+	bucketOf, segOf := make([]int8, len(deals)), make([]int8, len(deals))
+	for i := range deals {
+		bucketOf[i] = int8(slices.Index(buckets, deals[i].Bucket))
+		segOf[i] = int8(slices.Index(segments, deals[i].Segment))
 	}
-	acct := ids(keys)
-	segIdx := map[string]int{}
-	for i, s := range segments {
-		segIdx[s] = i
+	nb := len(buckets)
+	fast, slow := slices.Index(buckets, "fast"), slices.Index(buckets, "slow")
+	// A completed review's turnaround (and its share of the cycle).
+	reviewed := func(d *dealRow) bool {
+		return d.Turnaround != nil && d.ReviewBucket != "none" && d.ReviewBucket != "incomplete"
 	}
-	for _, p := range byPeriod(len(deals), func(i int) month { return deals[i].Month }) {
+	periods := byPeriod(len(deals), func(i int) month { return deals[i].Month })
+	// The medians' samples sorted per period (sortedPerPeriod).
+	cycles := sortedPerPeriod(periods, len(deals), nb, func(i int) (float64, int, bool) {
+		return deals[i].Cycle, int(bucketOf[i]), bucketOf[i] >= 0
+	})
+	turns := sortedPerPeriod(periods, len(deals), 1, func(i int) (float64, int, bool) {
+		d := &deals[i]
+		if !reviewed(d) {
+			return 0, 0, false
+		}
+		return *d.Turnaround, 0, true
+	})
+	shares := sortedPerPeriod(periods, len(deals), 1, func(i int) (float64, int, bool) {
+		d := &deals[i]
+		if !reviewed(d) || !(d.Cycle > 0) {
+			return 0, 0, false
+		}
+		return *d.Turnaround / d.Cycle, 0, true
+	})
+	for pi, p := range periods {
 		c.per = p.Period
 		type wn struct{ won, n int }
-		byB := map[string]*wn{}
-		bySB := map[string]*wn{}
-		for _, b := range buckets {
-			byB[b] = &wn{}
-			for _, s := range segments {
-				bySB[s+"/"+b] = &wn{}
-			}
-		}
-		cycle := map[string][]float64{}
+		byB := make([]wn, nb)
+		bySB := make([]wn, len(segments)*nb) // segment si, bucket b: si*nb+b
 		var lostSec float64
 		var nLostSec int
-		lostSecSeg := map[string]float64{}
-		nLostSecSeg := map[string]int{}
-		var turn, wonF, share []float64
+		lostSecSeg, slowUSD := make([]float64, len(segments)), make([]float64, len(segments))
+		nLostSecSeg, slowN := make([]int, len(segments)), make([]int, len(segments))
+		var turn, wonF []float64 // in deal order: Spearman and Pearson pair them
 		var obs []stats.Obs
-		slowUSD := map[string]float64{}
-		slowN := map[string]int{}
 		for _, i := range p.Items {
 			d := &deals[i]
 			won := 0
 			if d.Won {
 				won = 1
 			}
-			if g := byB[d.Bucket]; g != nil {
-				g.n++
-				g.won += won
+			b, si := int(bucketOf[i]), int(segOf[i])
+			if b >= 0 {
+				byB[b].n++
+				byB[b].won += won
+				if si >= 0 {
+					bySB[si*nb+b].n++
+					bySB[si*nb+b].won += won
+				}
 			}
-			if g := bySB[d.Segment+"/"+d.Bucket]; g != nil {
-				g.n++
-				g.won += won
-			}
-			cycle[d.Bucket] = append(cycle[d.Bucket], d.Cycle)
 			if d.Outcome == "lost" && d.Loss == "security" {
 				lostSec += d.Amount
 				nLostSec++
-				lostSecSeg[d.Segment] += d.Amount
-				nLostSecSeg[d.Segment]++
-			}
-			if d.Turnaround != nil && d.ReviewBucket != "none" && d.ReviewBucket != "incomplete" {
-				turn = append(turn, *d.Turnaround)
-				wonF = append(wonF, float64(won))
-				if d.Cycle > 0 {
-					share = append(share, *d.Turnaround/d.Cycle)
+				if si >= 0 {
+					lostSecSeg[si] += d.Amount
+					nLostSecSeg[si]++
 				}
 			}
-			if s, ok := segIdx[d.Segment]; ok && (d.Bucket == "fast" || d.Bucket == "slow") {
-				obs = append(obs, stats.Obs{Y: float64(won), X: d.Bucket == "fast", Stratum: s, Cluster: acct[d.Account]})
-				if d.Bucket == "slow" {
-					slowUSD[d.Segment] += d.Amount
-					slowN[d.Segment]++
+			if reviewed(d) {
+				turn = append(turn, *d.Turnaround)
+				wonF = append(wonF, float64(won))
+			}
+			if si >= 0 && (b == fast || b == slow) {
+				obs = append(obs, stats.Obs{Y: float64(won), X: b == fast, Stratum: si, Cluster: int(acct.of[i])})
+				if b == slow {
+					slowUSD[si] += d.Amount
+					slowN[si]++
 				}
 			}
 		}
 		r, conf := c.r, c.conf
 		// 1. Win rate by landmark bucket; fast minus slow pooled, per
 		// segment (BH across segments) and stratified by segment.
-		for _, b := range buckets {
-			g := byB[b]
+		for bi, b := range buckets {
+			g := byB[bi]
 			c.add("win_rate", "review_bucket", b, "ratio", stats.Descriptive, stats.Wilson(g.won, g.n, conf), g.n)
-			for _, s := range segments {
-				g := bySB[s+"/"+b]
+			for si, s := range segments {
+				g := bySB[si*nb+bi]
 				c.add("win_rate", "segment_review_bucket", s+"/"+b, "ratio", stats.Descriptive, stats.Wilson(g.won, g.n, conf), g.n)
 			}
 		}
-		f, s := byB["fast"], byB["slow"]
+		f, s := byB[fast], byB[slow]
 		pooled := stats.ClusterDiff(obs, conf)
 		naive := stats.NewcombeDiff(f.won, f.n, s.won, s.n, conf)
 		pooled.N = f.n + s.n
@@ -246,13 +360,13 @@ func (c *computer) deals(deals []dealRow) {
 		row.clustered("account", pooled, naive, conf)
 		row.P = stats.TwoProportionP(f.won, f.n, s.won, s.n)
 		row.Note = "confounded by segment: quote the stratified figure"
-		var segRows []*Stat
+		var segRows []int // indices in c.out: a later add may move the rows
 		var ps []float64
 		var strata, used []stats.Stratum
 		var usedNames, leftOut []string
 		var usedEst, usedVar []float64
 		for si, seg := range segments {
-			fs, ss := bySB[seg+"/fast"], bySB[seg+"/slow"]
+			fs, ss := bySB[si*nb+fast], bySB[si*nb+slow]
 			st := stats.Stratum{X1: fs.won, N1: fs.n, X0: ss.won, N0: ss.n}
 			strata = append(strata, st)
 			var segObs []stats.Obs
@@ -265,7 +379,7 @@ func (c *computer) deals(deals []dealRow) {
 			row := c.add("win_rate_diff_fast_minus_slow", "segment", seg, "ratio", stats.Descriptive, e, fs.n, ss.n)
 			row.clustered("account", e, stats.NewcombeDiff(fs.won, fs.n, ss.won, ss.n, conf), conf)
 			row.P = stats.TwoProportionP(fs.won, fs.n, ss.won, ss.n)
-			segRows = append(segRows, row)
+			segRows = append(segRows, len(c.out)-1)
 			ps = append(ps, row.P)
 			if r.Enough(fs.n, ss.n) {
 				used = append(used, st)
@@ -276,7 +390,7 @@ func (c *computer) deals(deals []dealRow) {
 			}
 		}
 		for i, q := range stats.BenjaminiHochberg(ps) {
-			segRows[i].PAdjusted = q
+			c.out[segRows[i]].PAdjusted = q
 		}
 		// The stratified estimate uses the segments with at least the
 		// minimum n fast and slow deals; the others are named in the note.
@@ -330,21 +444,15 @@ func (c *computer) deals(deals []dealRow) {
 		// with slow reviews: the adjusted difference times the slow-review
 		// pipeline of the segments used.
 		c.total("revenue_lost_security_usd", "all", "pooled", "usd", nLostSec, lostSec).Note = "what sales recorded as the loss reason, not a causal estimate"
-		for _, seg := range segments {
-			c.total("revenue_lost_security_usd", "segment", seg, "usd", nLostSecSeg[seg], lostSecSeg[seg])
+		for si, seg := range segments {
+			c.total("revenue_lost_security_usd", "segment", seg, "usd", nLostSecSeg[si], lostSecSeg[si])
 		}
 		var pipe float64
 		var nSlow int
 		for _, seg := range orAll(usedNames) {
-			pipe += slowUSD[seg]
-			nSlow += slowN[seg]
-		}
-		if len(usedNames) == 0 {
-			pipe, nSlow = 0, 0
-			for _, seg := range segments {
-				pipe += slowUSD[seg]
-				nSlow += slowN[seg]
-			}
+			si := slices.Index(segments, seg)
+			pipe += slowUSD[si]
+			nSlow += slowN[si]
 		}
 		rev := stats.Estimate{N: nSlow, Value: adj.Value * pipe, Low: adj.Low * pipe, High: adj.High * pipe,
 			Method: "stratified_rd_x_slow_pipeline", SE: adj.SE * pipe, DF: adj.DF, Clusters: adj.Clusters}
@@ -353,13 +461,14 @@ func (c *computer) deals(deals []dealRow) {
 		row.Note = fmt.Sprintf("adjusted fast-minus-slow win-rate difference x %.0f USD of slow-review deals (%d deals) in %s: what slow-review deals would have won at the fast-review rate, if the association held", pipe, nSlow, strings.Join(orAll(usedNames), ", "))
 		// 3. Review turnaround (completed reviews) and its share of the
 		// cycle; Spearman and Pearson of turnaround with winning.
-		c.add("review_turnaround_days", "all", "median", "days", stats.Descriptive, stats.MedianCI(turn, conf), len(turn))
+		share := shares[pi]
+		c.add("review_turnaround_days", "all", "median", "days", stats.Descriptive, stats.MedianCI(turns[pi], conf), len(turn))
 		c.add("review_share_of_cycle", "all", "median", "ratio", stats.Descriptive, stats.MedianCI(share, conf), len(share))
 		c.add("review_turnaround_vs_won", "all", "spearman", "rho", stats.Descriptive, stats.Spearman(turn, wonF, conf), len(turn))
 		c.add("review_turnaround_vs_won", "all", "pearson", "r", stats.Descriptive, stats.Pearson(turn, wonF, conf), len(turn))
 		// 4. Deal cycle by bucket.
-		for _, b := range buckets {
-			c.add("deal_cycle_days", "review_bucket", b, "days", stats.Descriptive, stats.MedianCI(cycle[b], conf), len(cycle[b]))
+		for bi, b := range buckets {
+			c.add("deal_cycle_days", "review_bucket", b, "days", stats.Descriptive, stats.MedianCI(cycles[pi*nb+bi], conf), len(cycles[pi*nb+bi]))
 		}
 	}
 }
@@ -392,10 +501,8 @@ func (c *computer) changes(deals []dealRow) {
 	if len(c.o.Changes) == 0 || len(deals) == 0 {
 		return
 	}
-	keys := make([]string, len(deals))
 	var lo, hi month
-	for i, d := range deals {
-		keys[i] = d.Account
+	for _, d := range deals {
 		if lo == 0 || d.Month < lo {
 			lo = d.Month
 		}
@@ -403,19 +510,25 @@ func (c *computer) changes(deals []dealRow) {
 			hi = d.Month
 		}
 	}
-	acct := ids(keys)
+	acct := indexKeys(len(deals), func(i int) string { return deals[i].Account })
 	c.per = Period{Name: "all", Grain: GrainAll, Start: lo.start(), End: hi.start().AddDate(0, 1, 0)}
 	for _, ch := range c.o.Changes {
 		cm := month(ch.Date.UTC().Year()*100 + int(ch.Date.UTC().Month()))
-		did := func(rows []dealRow, split month) (stats.Estimate, [4]int) {
+		// did compares the deals before a month, or all (before 0), split
+		// at split.
+		did := func(before, split month) (stats.Estimate, [4]int) {
 			var obs []stats.DiDObs
 			var n [4]int
-			for _, d := range rows {
+			for i := range deals {
+				d := &deals[i]
+				if before != 0 && d.Month >= before {
+					continue
+				}
 				y := 0.0
 				if d.Won {
 					y = 1
 				}
-				o := stats.DiDObs{Y: y, Treated: d.ReviewRequired, After: d.Month >= split, Cluster: acct[d.Account]}
+				o := stats.DiDObs{Y: y, Treated: d.ReviewRequired, After: d.Month >= split, Cluster: int(acct.of[i])}
 				obs = append(obs, o)
 				k := 0
 				if o.Treated {
@@ -428,19 +541,17 @@ func (c *computer) changes(deals []dealRow) {
 			}
 			return stats.DiffInDiff(obs, c.conf), n
 		}
-		e, n := did(deals, cm)
+		e, n := did(0, cm)
 		row := c.add("win_rate_did", "change", ch.Name, "ratio", stats.QuasiExperiment, e, n[0], n[1], n[2], n[3])
 		row.Cluster, row.Clusters = "account", e.Clusters
 		row.MDE = stats.MinimumDetectableEffect(e.SE, e.DF, c.conf, stats.DefaultPower)
 		row.P = stats.TwoSidedP(e)
 		row.Note = fmt.Sprintf("change %s from %s (counted from the start of that month): win rate of deals that required a security review minus deals that did not, after minus before; assumes parallel trends (without the change both would have moved alike): see win_rate_did_placebo", ch.Name, ch.Date.UTC().Format(time.DateOnly))
 		// Placebo: the months before the change split at their midpoint.
-		var pre []dealRow
 		seen := map[month]bool{}
 		var months []month
 		for _, d := range deals {
 			if d.Month < cm {
-				pre = append(pre, d)
 				if !seen[d.Month] {
 					seen[d.Month] = true
 					months = append(months, d.Month)
@@ -452,7 +563,7 @@ func (c *computer) changes(deals []dealRow) {
 		}
 		sort.Slice(months, func(a, b int) bool { return months[a] < months[b] })
 		mid := months[len(months)/2]
-		pe, pn := did(pre, mid)
+		pe, pn := did(cm, mid)
 		prow := c.add("win_rate_did_placebo", "change", ch.Name, "ratio", stats.QuasiExperiment, pe, pn[0], pn[1], pn[2], pn[3])
 		prow.Cluster, prow.Clusters = "account", pe.Clusters
 		prow.P = stats.TwoSidedP(pe)
@@ -476,38 +587,83 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 			headEnv = e
 		}
 	}
-	keys := make([]string, len(groups))
-	var nLeads int
-	for i, g := range groups {
-		keys[i] = g.Service
-		nLeads += len(g.Lead)
+	n := len(groups)
+	svc := indexKeys(n, func(i int) string { return groups[i].Service })
+	dept := indexKeys(n, func(i int) string { return groups[i].Department })
+	team := indexKeys(n, func(i int) string { return groups[i].Team })
+	envs := indexKeys(n, func(i int) string { return groups[i].Environment })
+	// The lead times of successful deployments, sorted once by value and
+	// service, the order every procedure below sorts them in: scattered
+	// per grain into their period, environment and gate outcome (slot),
+	// each breakdown's come out sorted, instead of being sorted again in
+	// each of the four periods a deployment is in.
+	type lead struct {
+		v   float64
+		svc int32
+		g   int32
 	}
-	svc := ids(keys)
+	var nLeads, nSuccess int
+	for _, g := range groups {
+		nLeads += len(g.Lead)
+		if g.Status == "success" {
+			nSuccess += len(g.Lead)
+		}
+	}
+	leads := make([]lead, 0, nSuccess)
+	for i, g := range groups {
+		if g.Status == "success" {
+			for _, v := range g.Lead {
+				leads = append(leads, lead{v, svc.of[i], int32(i)})
+			}
+		}
+	}
+	slices.SortFunc(leads, func(a, b lead) int {
+		if r := cmp.Compare(a.v, b.v); r != 0 {
+			return r
+		}
+		return cmp.Compare(a.svc, b.svc)
+	})
+	nEnv := len(envs.names)
+	slot := func(pi, e int, blocked bool) int {
+		s := (pi*nEnv + e) * 2
+		if blocked {
+			s++
+		}
+		return s
+	}
+	var sorted []lead
+	var off []int
+	var x, y []float64
+	var cx, cy []int
 	// One replicate count for every period, sized by all the data: each
 	// deployment is in four periods (month, quarter, year, all), so a
 	// refresh resamples about 4 x resamples(n) x n values at most.
 	boot := resamples(c.o.Resamples, nLeads)
-	for _, p := range byPeriod(len(groups), func(i int) month { return groups[i].Month }) {
+	periods := byPeriod(n, func(i int) month { return groups[i].Month })
+	for pi, p := range periods {
 		c.per = p.Period
-		type cnt struct{ blocked, waived, n int }
-		byDept, byTeam := map[string]*cnt{}, map[string]*cnt{}
-		var all cnt
-		type leads struct {
-			x, y   []float64
-			cx, cy []int
-		}
-		byEnv := map[string]*leads{}
-		for _, i := range p.Items {
-			g := &groups[i]
-			for _, k := range []struct {
-				m map[string]*cnt
-				k string
-			}{{byDept, g.Department}, {byTeam, g.Team}} {
-				if k.m[k.k] == nil {
-					k.m[k.k] = &cnt{}
+		if pi == 0 || p.Grain != periods[pi-1].Grain {
+			// byPeriod lists the periods grain by grain.
+			at := grainIndex(periods, p.Grain, n)
+			slotOf := make([]int32, n)
+			for i, pi := range at {
+				slotOf[i] = -1
+				if pi >= 0 {
+					slotOf[i] = int32(slot(int(pi), int(envs.of[i]), groups[i].Blocked))
 				}
 			}
-			for _, ct := range []*cnt{byDept[g.Department], byTeam[g.Team], &all} {
+			sorted, off = scatter(leads, len(periods)*nEnv*2, func(l lead) int { return int(slotOf[l.g]) }, sorted)
+		}
+		type cnt struct {
+			blocked, waived, n int
+			seen               bool
+		}
+		byDept, byTeam := make([]cnt, len(dept.names)), make([]cnt, len(team.names))
+		var all cnt
+		for _, i := range p.Items {
+			g := &groups[i]
+			for _, ct := range [...]*cnt{&byDept[dept.of[i]], &byTeam[team.of[i]], &all} {
+				ct.seen = true
 				ct.n += g.N
 				if g.Blocked {
 					ct.blocked += g.N
@@ -516,59 +672,55 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 					ct.waived += g.N
 				}
 			}
-			if g.Status != "success" || len(g.Lead) == 0 {
-				continue
-			}
-			l := byEnv[g.Environment]
-			if l == nil {
-				l = &leads{}
-				byEnv[g.Environment] = l
-			}
-			for _, v := range g.Lead {
-				if g.Blocked {
-					l.x, l.cx = append(l.x, v), append(l.cx, svc[g.Service])
-				} else {
-					l.y, l.cy = append(l.y, v), append(l.cy, svc[g.Service])
-				}
-			}
 		}
 		conf := c.conf
 		// 9. Gate block rate and the share of blocking outcomes waived.
 		c.add("gate_block_rate", "all", "pooled", "ratio", stats.Descriptive, stats.Wilson(all.blocked, all.n, conf), all.n)
 		c.add("gate_waived_share", "all", "pooled", "ratio", stats.Descriptive, stats.Wilson(all.waived, all.blocked+all.waived, conf), all.blocked+all.waived)
-		for _, d := range slices.Sorted(maps.Keys(byDept)) {
-			g := byDept[d]
-			c.add("gate_block_rate", "department", d, "ratio", stats.Descriptive, stats.Wilson(g.blocked, g.n, conf), g.n)
+		for d, g := range byDept {
+			if g.seen {
+				c.add("gate_block_rate", "department", dept.names[d], "ratio", stats.Descriptive, stats.Wilson(g.blocked, g.n, conf), g.n)
+			}
 		}
-		for _, t := range slices.Sorted(maps.Keys(byTeam)) {
-			g := byTeam[t]
-			c.add("gate_block_rate", "team", t, "ratio", stats.Descriptive, stats.Wilson(g.blocked, g.n, conf), g.n)
+		for t, g := range byTeam {
+			if g.seen {
+				c.add("gate_block_rate", "team", team.names[t], "ratio", stats.Descriptive, stats.Wilson(g.blocked, g.n, conf), g.n)
+			}
 		}
 		// 10. Lead time blocked vs unblocked, like with like: successful
 		// deployments of one environment; the delay's interval resamples
 		// services (cluster bootstrap), the naive one deployments.
-		for _, env := range slices.Sorted(maps.Keys(byEnv)) {
-			l := byEnv[env]
+		for ei, env := range envs.names {
 			// Every procedure below sorts its input (the figures do not
-			// depend on the order); sorted once here, by value and
-			// service, their sorts find it sorted and take linear time.
-			sortWithClusters(l.x, l.cx)
-			sortWithClusters(l.y, l.cy)
-			if env == headEnv {
-				c.add("deploy_lead_time_hours", "gate_blocked", "1", "hours", stats.Descriptive, stats.MedianCI(l.x, conf), len(l.x)).Note = "successful deployments to " + env
-				c.add("deploy_lead_time_hours", "gate_blocked", "0", "hours", stats.Descriptive, stats.MedianCI(l.y, conf), len(l.y)).Note = "successful deployments to " + env
+			// depend on the order); found sorted, their sorts take
+			// linear time.
+			bl, un := sorted[off[slot(pi, ei, true)]:off[slot(pi, ei, true)+1]], sorted[off[slot(pi, ei, false)]:off[slot(pi, ei, false)+1]]
+			if len(bl)+len(un) == 0 {
+				continue
 			}
-			e := stats.ClusterBootstrapMedianDiff(l.x, l.cx, l.y, l.cy, boot, conf, c.o.Seed)
+			x, cx = x[:0], cx[:0]
+			for _, l := range bl {
+				x, cx = append(x, l.v), append(cx, int(l.svc))
+			}
+			y, cy = y[:0], cy[:0]
+			for _, l := range un {
+				y, cy = append(y, l.v), append(cy, int(l.svc))
+			}
+			if env == headEnv {
+				c.add("deploy_lead_time_hours", "gate_blocked", "1", "hours", stats.Descriptive, stats.MedianCI(x, conf), len(x)).Note = "successful deployments to " + env
+				c.add("deploy_lead_time_hours", "gate_blocked", "0", "hours", stats.Descriptive, stats.MedianCI(y, conf), len(y)).Note = "successful deployments to " + env
+			}
+			e := stats.ClusterBootstrapMedianDiff(x, cx, y, cy, boot, conf, c.o.Seed)
 			// The independence interval beside it: McKean and Schrader's
 			// normal interval, no resampling (it is only the comparison).
-			naive := stats.MedianDiffMcKeanSchrader(l.x, l.y, conf)
-			_, pv := stats.MannWhitney(l.x, l.y)
+			naive := stats.MedianDiffMcKeanSchrader(x, y, conf)
+			_, pv := stats.MannWhitney(x, y)
 			dims := [][2]string{{"environment", env}}
 			if env == headEnv {
 				dims = append([][2]string{{"all", "blocked_minus_unblocked"}}, dims...)
 			}
 			for _, dv := range dims {
-				row := c.add("gate_delay_hours", dv[0], dv[1], "hours", stats.Descriptive, e, len(l.x), len(l.y))
+				row := c.add("gate_delay_hours", dv[0], dv[1], "hours", stats.Descriptive, e, len(x), len(y))
 				row.clustered("service", e, naive, conf)
 				row.P = pv
 				row.Note = "successful deployments to " + env + ", gate-blocked minus not blocked"
@@ -576,98 +728,22 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 		}
 	}
 	// 11. Security-fix lead time, by the month the fix shipped.
-	for _, p := range byPeriod(len(fixes), func(i int) month { return fixes[i].Month }) {
+	fp := byPeriod(len(fixes), func(i int) month { return fixes[i].Month })
+	hours := sortedPerPeriod(fp, len(fixes), 1, func(i int) (float64, int, bool) { return fixes[i].Hours, 0, true })
+	for pi, p := range fp {
 		c.per = p.Period
-		h := make([]float64, len(p.Items))
-		for k, i := range p.Items {
-			h[k] = fixes[i].Hours
-		}
+		h := hours[pi]
 		c.add("security_fix_lead_time_hours", "all", "median", "hours", stats.Descriptive, stats.MedianCI(h, c.conf), len(h))
 	}
 }
 
-// timeRun is a sorted run of times that are all events (obs) or all
-// censorings.
-type timeRun struct {
-	t   []float64
-	obs bool
-}
-
-// mergeRuns merges sorted runs into times sorted as Kaplan-Meier sorts
-// them (by time, events before censorings at equal times), with each
-// time's observed flag: pairwise, in O(n log runs).
-func mergeRuns(runs []timeRun) ([]float64, []bool) {
-	type run struct {
-		t   []float64
-		obs []bool
-	}
-	rs := make([]run, len(runs))
-	for i, r := range runs {
-		o := make([]bool, len(r.t))
-		if r.obs {
-			for j := range o {
-				o[j] = true
-			}
-		}
-		rs[i] = run{r.t, o}
-	}
-	for len(rs) > 1 {
-		next := make([]run, 0, (len(rs)+1)/2)
-		for i := 0; i+1 < len(rs); i += 2 {
-			a, b := rs[i], rs[i+1]
-			m := run{make([]float64, 0, len(a.t)+len(b.t)), make([]bool, 0, len(a.t)+len(b.t))}
-			x, y := 0, 0
-			for x < len(a.t) && y < len(b.t) {
-				if a.t[x] < b.t[y] || (a.t[x] == b.t[y] && a.obs[x]) {
-					m.t, m.obs = append(m.t, a.t[x]), append(m.obs, a.obs[x])
-					x++
-				} else {
-					m.t, m.obs = append(m.t, b.t[y]), append(m.obs, b.obs[y])
-					y++
-				}
-			}
-			m.t, m.obs = append(m.t, a.t[x:]...), append(m.obs, a.obs[x:]...)
-			m.t, m.obs = append(m.t, b.t[y:]...), append(m.obs, b.obs[y:]...)
-			next = append(next, m)
-		}
-		if len(rs)%2 == 1 {
-			next = append(next, rs[len(rs)-1])
-		}
-		rs = next
-	}
-	if len(rs) == 0 {
-		return nil, nil
-	}
-	return rs[0].t, rs[0].obs
-}
-
-// sortWithClusters sorts v by value (then cluster), keeping each value's
-// cluster in c beside it.
-func sortWithClusters(v []float64, c []int) {
-	type vc struct {
-		v float64
-		c int
-	}
-	p := make([]vc, len(v))
-	for i := range v {
-		p[i] = vc{v[i], c[i]}
-	}
-	slices.SortFunc(p, func(a, b vc) int {
-		if r := cmp.Compare(a.v, b.v); r != 0 {
-			return r
-		}
-		return cmp.Compare(a.c, b.c)
-	})
-	for i, x := range p {
-		v[i], c[i] = x.v, x.c
-	}
-}
-
 func (c *computer) tickets(groups []ticketGroup) {
+	acctOf := indexKeys(len(groups), func(i int) string { return groups[i].Account })
+	type acct struct{ afterSum, afterN, beforeSum, beforeN float64 }
+	accounts := make([]acct, len(acctOf.names))
 	for _, p := range byPeriod(len(groups), func(i int) month { return groups[i].Month }) {
 		c.per = p.Period
-		type acct struct{ afterSum, afterN, beforeSum, beforeN float64 }
-		accounts := map[string]*acct{}
+		clear(accounts)
 		var afterN, baseN [256]int
 		var n, sec, nAfter, secAfter int
 		for _, i := range p.Items {
@@ -693,11 +769,7 @@ func (c *computer) tickets(groups []ticketGroup) {
 				baseN[g.CSAT] += k
 			}
 			if g.AffectedAcct {
-				a := accounts[g.Account]
-				if a == nil {
-					a = &acct{}
-					accounts[g.Account] = a
-				}
+				a := &accounts[acctOf.of[i]]
 				if g.After {
 					a.afterSum += v * float64(k)
 					a.afterN += float64(k)
@@ -730,8 +802,7 @@ func (c *computer) tickets(groups []ticketGroup) {
 		row.P = pv
 		row.Note = "tickets as independent observations: see the paired figure, which compares each account with itself"
 		var paired []float64
-		for _, id := range slices.Sorted(maps.Keys(accounts)) {
-			a := accounts[id]
+		for _, a := range accounts { // in account order
 			if a.afterN > 0 && a.beforeN > 0 {
 				paired = append(paired, a.afterSum/a.afterN-a.beforeSum/a.beforeN)
 			}
@@ -751,90 +822,83 @@ func (c *computer) tickets(groups []ticketGroup) {
 
 func (c *computer) findings(groups []findingGroup) {
 	conf := c.conf
+	n := len(groups)
+	dept := indexKeys(n, func(i int) string { return groups[i].Department })
+	team := indexKeys(n, func(i int) string { return groups[i].Team })
 	// 6. SLA compliance by due-date cohort (findings.sla_cohort_month).
-	for _, p := range byPeriod(len(groups), func(i int) month {
+	type sla struct {
+		within, n int
+		seen      bool
+	}
+	for _, p := range byPeriod(n, func(i int) month {
 		if groups[i].Within == 2 {
 			return 0
 		}
 		return groups[i].Cohort
 	}) {
 		c.per = p.Period
-		type sla struct{ within, n int }
-		all := &sla{}
-		byDept, byTeam := map[string]*sla{}, map[string]*sla{}
+		var all sla
+		byDept, byTeam := make([]sla, len(dept.names)), make([]sla, len(team.names))
 		for _, i := range p.Items {
 			g := &groups[i]
-			for _, k := range []struct {
-				m map[string]*sla
-				k string
-			}{{byDept, g.Department}, {byTeam, g.Team}} {
-				if k.m[k.k] == nil {
-					k.m[k.k] = &sla{}
-				}
-			}
-			for _, s := range []*sla{all, byDept[g.Department], byTeam[g.Team]} {
+			for _, s := range [...]*sla{&all, &byDept[dept.of[i]], &byTeam[team.of[i]]} {
+				s.seen = true
 				s.n += g.N
 				s.within += int(g.Within) * g.N
 			}
 		}
 		c.add("sla_compliance", "all", "pooled", "ratio", stats.Descriptive, stats.Wilson(all.within, all.n, conf), all.n)
 		for _, kv := range []struct {
-			dim string
-			m   map[string]*sla
-		}{{"department", byDept}, {"team", byTeam}} {
-			for _, k := range slices.Sorted(maps.Keys(kv.m)) {
-				g := kv.m[k]
-				c.add("sla_compliance", kv.dim, k, "ratio", stats.Descriptive, stats.Wilson(g.within, g.n, conf), g.n)
+			dim  string
+			keys keyIndex
+			t    []sla
+		}{{"department", dept, byDept}, {"team", team, byTeam}} {
+			for k, g := range kv.t {
+				if g.seen {
+					c.add("sla_compliance", kv.dim, kv.keys.names[k], "ratio", stats.Descriptive, stats.Wilson(g.within, g.n, conf), g.n)
+				}
 			}
 		}
 	}
 	// 5. Remediation time by detection period: Kaplan-Meier median and
 	// p90 with open (and dismissed) findings censored, so slow teams are
 	// not flattered by dropping what they have not fixed.
-	//
-	// Each group's times sorted once: a breakdown's times are then merged
-	// from its groups' sorted runs (a group's findings share a status, so
-	// each run is all events or all censorings) instead of sorted anew for
-	// every breakdown and period a finding is in (eleven), and
-	// Kaplan-Meier's own sort finds them sorted.
-	sortedDays := make([][]float64, len(groups))
-	for i := range groups {
-		sortedDays[i] = slices.Clone(groups[i].Days)
-		slices.Sort(sortedDays[i])
+	dims := []struct {
+		name string
+		keys keyIndex
+	}{
+		{"severity", indexKeys(n, func(i int) string { return groups[i].Severity })},
+		{"team", team},
+		{"department", dept},
+		{"department_severity", indexKeys(n, func(i int) string { return groups[i].Department + "/" + groups[i].Severity })},
+		{"team_severity", indexKeys(n, func(i int) string { return groups[i].Team + "/" + groups[i].Severity })},
 	}
-	for _, p := range byPeriod(len(groups), func(i int) month { return groups[i].Detected }) {
+	periods := byPeriod(n, func(i int) month { return groups[i].Detected })
+	// Per month, quarter and year only the breakdowns the department
+	// dashboard reads get survival curves; every one keeps its counts.
+	curves := func(grain string, d int) bool {
+		return grain == GrainAll || dims[d].name == "department_severity" || dims[d].name == "team_severity"
+	}
+	km := c.survivalQuantiles(groups, periods, len(dims), func(d int) keyIndex { return dims[d].keys }, curves)
+	type tally struct {
+		n, open int
+		seen    bool
+	}
+	for pi, p := range periods {
 		c.per = p.Period
-		type ttf struct {
-			runs    []timeRun
-			n, open int
-		}
-		// Per month, quarter and year only the breakdowns the department
-		// dashboard reads get survival curves (sorting is the refresh's
-		// largest cost); every one keeps its counts.
-		curves := func(d string) bool {
-			return p.Grain == GrainAll || d == "department_severity" || d == "team_severity"
-		}
-		dims := []string{"severity", "team", "department", "department_severity", "team_severity"}
-		m := map[string]map[string]*ttf{}
-		for _, d := range dims {
-			m[d] = map[string]*ttf{}
+		t := make([][]tally, len(dims))
+		for d := range dims {
+			t[d] = make([]tally, len(dims[d].keys.names))
 		}
 		var opened, fixed, debt int
 		for _, i := range p.Items {
 			g := &groups[i]
-			for _, dv := range [][2]string{{"severity", g.Severity}, {"team", g.Team}, {"department", g.Department},
-				{"department_severity", g.Department + "/" + g.Severity}, {"team_severity", g.Team + "/" + g.Severity}} {
-				t := m[dv[0]][dv[1]]
-				if t == nil {
-					t = &ttf{}
-					m[dv[0]][dv[1]] = t
-				}
-				t.n += len(g.Days)
-				if curves(dv[0]) && len(g.Days) > 0 {
-					t.runs = append(t.runs, timeRun{t: sortedDays[i], obs: g.Status == "fixed"})
-				}
+			for d := range dims {
+				x := &t[d][dims[d].keys.of[i]]
+				x.seen = true
+				x.n += len(g.Days)
 				if g.Status == "open" {
-					t.open += g.N
+					x.open += g.N
 				}
 			}
 			opened += g.N
@@ -845,20 +909,20 @@ func (c *computer) findings(groups []findingGroup) {
 				debt += g.N
 			}
 		}
-		for _, d := range dims {
-			for _, k := range slices.Sorted(maps.Keys(m[d])) {
-				g := m[d][k]
-				if !curves(d) {
-					c.total("findings_open", d, k, "count", g.n, float64(g.open))
+		for d, dim := range dims {
+			for k, x := range t[d] {
+				if !x.seen {
 					continue
 				}
-				times, obs := mergeRuns(g.runs)
-				qs := stats.KaplanMeierQuantiles(times, obs, 0.5, 0.9)
-				for i, name := range []string{"mttr_days_median", "mttr_days_p90"} {
-					c.add(name, d, k, "days", stats.Descriptive, stats.Estimate{N: len(times), Value: qs[i],
-						Low: math.NaN(), High: math.NaN(), Method: "kaplan_meier"}, len(times)).Note = "open and dismissed findings censored"
+				name := dim.keys.names[k]
+				if curves(p.Grain, d) {
+					qs := km[d][pi*len(dim.keys.names)+k]
+					for j, metric := range [...]string{"mttr_days_median", "mttr_days_p90"} {
+						c.add(metric, dim.name, name, "days", stats.Descriptive, stats.Estimate{N: x.n, Value: qs[j],
+							Low: math.NaN(), High: math.NaN(), Method: "kaplan_meier"}, x.n).Note = "open and dismissed findings censored"
+					}
 				}
-				c.total("findings_open", d, k, "count", g.n, float64(g.open))
+				c.total("findings_open", dim.name, name, "count", x.n, float64(x.open))
 			}
 		}
 		if p.Grain == GrainAll {
@@ -871,6 +935,87 @@ func (c *computer) findings(groups []findingGroup) {
 			}
 		}
 	}
+}
+
+// survivalQuantiles returns the Kaplan-Meier median and p90 of the times
+// to fix of every breakdown d (keys(d)) of every period of periods that
+// curves selects: out[d][pi*len(keys(d).names)+k] for period pi and key k
+// (NaN when none).
+//
+// Every finding's time is sorted once, as Kaplan-Meier sorts them (by
+// time, events before censorings at equal times), and scattered per grain
+// and breakdown into its curve, keeping that order (scatter): a finding
+// is in up to eleven curves, which a sort per curve would sort eleven
+// times, and Kaplan-Meier then finds its input sorted.
+func (c *computer) survivalQuantiles(groups []findingGroup, periods []periodItems, nDims int, keys func(d int) keyIndex, curves func(grain string, d int) bool) [][][2]float64 {
+	type event struct {
+		t   float64
+		g   int32
+		obs bool
+	}
+	var total int
+	for _, g := range groups {
+		total += len(g.Days)
+	}
+	events := make([]event, 0, total)
+	for i, g := range groups {
+		for _, t := range g.Days {
+			events = append(events, event{t, int32(i), g.Status == "fixed"})
+		}
+	}
+	slices.SortFunc(events, func(a, b event) int {
+		if r := cmp.Compare(a.t, b.t); r != 0 {
+			return r
+		}
+		switch {
+		case a.obs == b.obs:
+			return 0
+		case a.obs:
+			return -1
+		}
+		return 1
+	})
+	out := make([][][2]float64, nDims)
+	for d := range out {
+		out[d] = make([][2]float64, len(periods)*len(keys(d).names))
+		for i := range out[d] {
+			out[d][i] = [2]float64{math.NaN(), math.NaN()}
+		}
+	}
+	var buf []event
+	var times []float64
+	var obs []bool
+	for _, grain := range []string{GrainAll, GrainYear, GrainQuarter, GrainMonth} {
+		at := grainIndex(periods, grain, len(groups))
+		for d := range nDims {
+			if !curves(grain, d) {
+				continue
+			}
+			k := keys(d)
+			nk := len(k.names)
+			curve := make([]int32, len(groups)) // each group's curve (slot)
+			for i, pi := range at {
+				curve[i] = -1
+				if pi >= 0 {
+					curve[i] = pi*int32(nk) + k.of[i]
+				}
+			}
+			var off []int
+			buf, off = scatter(events, len(periods)*nk, func(e event) int { return int(curve[e.g]) }, buf)
+			for s := range len(periods) * nk {
+				if off[s] == off[s+1] {
+					continue
+				}
+				times, obs = times[:0], obs[:0]
+				for _, e := range buf[off[s]:off[s+1]] {
+					times, obs = append(times, e.t), append(obs, e.obs)
+				}
+				qs := stats.KaplanMeierQuantiles(times, obs, 0.5, 0.9)
+				out[d][s] = [2]float64{qs[0], qs[1]}
+			}
+		}
+	}
+	return out
 }
 
 // Unassigned is the department an incident is charged to when its review

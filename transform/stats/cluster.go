@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -412,19 +413,7 @@ func ClusterBootstrapMedianDiff(x []float64, cx []int, y []float64, cy []int, b 
 		conf = DefaultConfidence
 	}
 	// Clusters renumbered 0..G-1 in id order.
-	idx := map[int]int{}
-	for _, c := range append(append([]int(nil), cx...), cy...) {
-		idx[c] = 0
-	}
-	ids := make([]int, 0, len(idx))
-	for c := range idx {
-		ids = append(ids, c)
-	}
-	slices.Sort(ids)
-	for i, c := range ids {
-		idx[c] = i
-	}
-	g := len(ids)
+	idx, g := renumber(cx, cy)
 	e.Clusters = g
 	sx, sy := newClusterSample(x, cx, idx, g), newClusterSample(y, cy, idx, g)
 	e.Value = sx.median() - sy.median()
@@ -472,14 +461,49 @@ type clusterSample struct {
 
 const sampleBlock = 64
 
-func newClusterSample(v []float64, c []int, idx map[int]int, g int) clusterSample {
+// renumber numbers the distinct cluster ids of cx and cy 0..g-1 in id
+// order: idx(id) is the number of id.
+func renumber(cx, cy []int) (idx func(int) int, g int) {
+	lo, hi := math.MaxInt, math.MinInt
+	for _, c := range slices.Concat(cx, cy) {
+		lo, hi = min(lo, c), max(hi, c)
+	}
+	if uint64(hi-lo) < uint64(4*(len(cx)+len(cy))) { // (hi-lo wraps for ids far apart: a map then)
+		// Dense ids (callers number clusters 0..G-1): a table, not a map
+		// probed for every value.
+		num := make([]int32, hi-lo+1)
+		for _, c := range slices.Concat(cx, cy) {
+			num[c-lo] = 1
+		}
+		for i, seen := range num {
+			if seen == 1 {
+				num[i] = int32(g)
+				g++
+			} else {
+				num[i] = -1
+			}
+		}
+		return func(c int) int { return int(num[c-lo]) }, g
+	}
+	m := map[int]int{}
+	for _, c := range slices.Concat(cx, cy) {
+		m[c] = 0
+	}
+	ids := slices.Sorted(maps.Keys(m))
+	for i, c := range ids {
+		m[c] = i
+	}
+	return func(c int) int { return m[c] }, len(ids)
+}
+
+func newClusterSample(v []float64, c []int, idx func(int) int, g int) clusterSample {
 	type vc struct {
 		v float64
 		c int32
 	}
 	p := make([]vc, len(v))
 	for i := range v {
-		p[i] = vc{v[i], int32(idx[c[i]])}
+		p[i] = vc{v[i], int32(idx(c[i]))}
 	}
 	slices.SortFunc(p, func(a, b vc) int {
 		switch {

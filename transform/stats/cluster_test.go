@@ -251,7 +251,7 @@ func TestClusterSampleWeightedMedian(t *testing.T) {
 		if len(v) == 0 {
 			continue
 		}
-		s := newClusterSample(v, c, idx, g)
+		s := newClusterSample(v, c, func(k int) int { return idx[k] }, g)
 		mult := make([]int, g)
 		for k := range mult {
 			mult[k] = r.IntN(3)
@@ -268,6 +268,30 @@ func TestClusterSampleWeightedMedian(t *testing.T) {
 		}
 		if ok && got != median(written) {
 			t.Fatalf("trial %d: weighted median %v, median of the resample %v", trial, got, median(written))
+		}
+	}
+}
+
+// TestRenumber: cluster ids are numbered 0..G-1 in id order, by a table
+// for dense ids and a map for ids far apart alike.
+func TestRenumber(t *testing.T) {
+	for _, tc := range []struct {
+		cx, cy []int
+		want   map[int]int
+	}{
+		{[]int{3, 1, 3}, []int{7, 1}, map[int]int{1: 0, 3: 1, 7: 2}},
+		{[]int{-5, 0}, []int{5}, map[int]int{-5: 0, 0: 1, 5: 2}},
+		{[]int{math.MaxInt, math.MinInt}, []int{0}, map[int]int{math.MinInt: 0, 0: 1, math.MaxInt: 2}},
+		{[]int{1 << 40, 2}, nil, map[int]int{2: 0, 1 << 40: 1}},
+	} {
+		idx, g := renumber(tc.cx, tc.cy)
+		if g != len(tc.want) {
+			t.Errorf("%v %v: %d clusters, want %d", tc.cx, tc.cy, g, len(tc.want))
+		}
+		for id, want := range tc.want {
+			if got := idx(id); got != want {
+				t.Errorf("%v %v: id %d numbered %d, want %d", tc.cx, tc.cy, id, got, want)
+			}
 		}
 	}
 }
