@@ -982,9 +982,9 @@ func (c *computer) survivalQuantiles(groups []findingGroup, periods []periodItem
 			out[d][i] = [2]float64{math.NaN(), math.NaN()}
 		}
 	}
-	var buf []event
-	var times []float64
-	var obs []bool
+	// scatter's stable counting sort, written out to fill the two slices
+	// Kaplan-Meier takes (no copy per curve), counting per group.
+	times, obs := make([]float64, len(events)), make([]bool, len(events))
 	for _, grain := range []string{GrainAll, GrainYear, GrainQuarter, GrainMonth} {
 		at := grainIndex(periods, grain, len(groups))
 		for d := range nDims {
@@ -992,26 +992,31 @@ func (c *computer) survivalQuantiles(groups []findingGroup, periods []periodItem
 				continue
 			}
 			k := keys(d)
-			nk := len(k.names)
+			nSlots := len(periods) * len(k.names)
 			curve := make([]int32, len(groups)) // each group's curve (slot)
+			off := make([]int, nSlots+1)
 			for i, pi := range at {
 				curve[i] = -1
 				if pi >= 0 {
-					curve[i] = pi*int32(nk) + k.of[i]
+					curve[i] = pi*int32(len(k.names)) + k.of[i]
+					off[curve[i]+1] += len(groups[i].Days)
 				}
 			}
-			var off []int
-			buf, off = scatter(events, len(periods)*nk, func(e event) int { return int(curve[e.g]) }, buf)
-			for s := range len(periods) * nk {
-				if off[s] == off[s+1] {
-					continue
+			for s := range nSlots {
+				off[s+1] += off[s]
+			}
+			next := slices.Clone(off[:nSlots])
+			for _, e := range events {
+				if s := curve[e.g]; s >= 0 {
+					times[next[s]], obs[next[s]] = e.t, e.obs
+					next[s]++
 				}
-				times, obs = times[:0], obs[:0]
-				for _, e := range buf[off[s]:off[s+1]] {
-					times, obs = append(times, e.t), append(obs, e.obs)
+			}
+			for s := range nSlots {
+				if off[s] < off[s+1] {
+					qs := stats.KaplanMeierQuantiles(times[off[s]:off[s+1]], obs[off[s]:off[s+1]], 0.5, 0.9)
+					out[d][s] = [2]float64{qs[0], qs[1]}
 				}
-				qs := stats.KaplanMeierQuantiles(times, obs, 0.5, 0.9)
-				out[d][s] = [2]float64{qs[0], qs[1]}
 			}
 		}
 	}

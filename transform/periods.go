@@ -68,17 +68,27 @@ func byPeriod(n int, monthOf func(i int) month) []periodItems {
 	}
 	all := periodItems{Period: Period{Name: "all", Grain: GrainAll}}
 	groups := map[string]*periodItems{}
-	of := map[month][3]Period{} // periodsOf formats names: once per month
+	// A month's year, quarter and month, looked up once per month
+	// (periodsOf formats names), not by name for every item.
+	of := map[month]*[3]*periodItems{}
 	var lo, hi month
 	for i := 0; i < n; i++ {
 		m := monthOf(i)
 		if m == 0 {
 			continue
 		}
-		ps, ok := of[m]
+		gs, ok := of[m]
 		if !ok {
-			ps = periodsOf(m)
-			of[m] = ps
+			gs = new([3]*periodItems)
+			for k, p := range periodsOf(m) {
+				g := groups[p.Name]
+				if g == nil {
+					g = &periodItems{Period: p}
+					groups[p.Name] = g
+				}
+				gs[k] = g
+			}
+			of[m] = gs
 		}
 		all.Items = append(all.Items, i)
 		if lo == 0 || m < lo {
@@ -87,12 +97,7 @@ func byPeriod(n int, monthOf func(i int) month) []periodItems {
 		if m > hi {
 			hi = m
 		}
-		for _, p := range ps {
-			g := groups[p.Name]
-			if g == nil {
-				g = &periodItems{Period: p}
-				groups[p.Name] = g
-			}
+		for _, g := range gs {
 			g.Items = append(g.Items, i)
 		}
 	}

@@ -60,13 +60,21 @@ func ClusterStratifiedDiff(obs []Obs, conf float64) Estimate {
 		n1, n0     int
 		sum1, sum0 float64
 	}
-	strata := map[int]*st{}
-	for _, o := range obs {
-		s := strata[o.Stratum]
-		if s == nil {
-			s = &st{}
-			strata[o.Stratum] = s
-		}
+	// Strata and clusters numbered in id order (renumber): tables indexed
+	// by number, walked in id order, instead of maps probed per
+	// observation.
+	sid, cid := make([]int, len(obs)), make([]int, len(obs))
+	for i, o := range obs {
+		sid[i], cid[i] = o.Stratum, o.Cluster
+	}
+	sIdx, nStrata := renumber(sid, nil)
+	cIdx, nClusters := renumber(cid, nil)
+	for i := range obs {
+		sid[i], cid[i] = sIdx(sid[i]), cIdx(cid[i])
+	}
+	strata := make([]st, nStrata)
+	for i, o := range obs {
+		s := &strata[sid[i]]
 		if o.X {
 			s.n1++
 			s.sum1 += o.Y
@@ -77,15 +85,9 @@ func ClusterStratifiedDiff(obs []Obs, conf float64) Estimate {
 	}
 	// Sum over strata in stratum order: the same floats whatever order the
 	// observations came in.
-	keys := make([]int, 0, len(strata))
-	for k := range strata {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var num, den float64
 	k := 1 // parameters: X and one intercept per stratum used
-	for _, key := range keys {
-		s := strata[key]
+	for _, s := range strata {
 		if s.n1 == 0 || s.n0 == 0 {
 			continue
 		}
@@ -105,9 +107,10 @@ func ClusterStratifiedDiff(obs []Obs, conf float64) Estimate {
 	// Score of each cluster: sum of x~ * residual over its observations,
 	// x~ = X - n1/n of the stratum, residual = Y - (stratum mean - beta *
 	// n1/n) - beta * X.
-	score := map[int]float64{}
-	for _, o := range obs {
-		s := strata[o.Stratum]
+	score := make([]float64, nClusters)
+	scored := make([]bool, nClusters)
+	for i, o := range obs {
+		s := &strata[sid[i]]
 		if s.n1 == 0 || s.n0 == 0 {
 			continue
 		}
@@ -118,15 +121,24 @@ func ClusterStratifiedDiff(obs []Obs, conf float64) Estimate {
 		if o.X {
 			x = 1
 		}
-		score[o.Cluster] += (x - pi) * (o.Y - alpha - beta*x)
+		score[cid[i]] += (x - pi) * (o.Y - alpha - beta*x)
+		scored[cid[i]] = true
 	}
-	g := len(score)
+	// The middle of the sandwich: the sum over clusters of the squared
+	// cluster scores, in cluster order.
+	var meat float64
+	g := 0
+	for c, sc := range score {
+		if scored[c] {
+			meat += sc * sc
+			g++
+		}
+	}
 	e.Clusters = g
 	if g < 2 || e.N <= k {
 		e.Low, e.High, e.SE = math.NaN(), math.NaN(), math.NaN()
 		return e
 	}
-	meat := sumSquares(score)
 	gf, nf := float64(g), float64(e.N)
 	v := meat / (den * den) * gf / (gf - 1) * (nf - 1) / (nf - float64(k))
 	e.SE = math.Sqrt(v)
