@@ -220,6 +220,65 @@ func scatter[T any](items []T, nSlots int, slot func(T) int, buf []T) (out []T, 
 	return out, off
 }
 
+// sortByKey sorts items stably by a float64 key, ascending, as
+// slices.SortStableFunc comparing the keys with cmp.Compare would (but
+// -0 before +0), in linear time: a least-significant-digit radix sort of
+// the keys' bits mapped to unsigned integers in the floats' order. The
+// families sort a million values or so per refresh, and comparison sorts
+// of them were a large part of a refresh's CPU. Keys with a NaN are
+// compared instead.
+func sortByKey[T any](items []T, key func(T) float64) {
+	const bits = 11 // 2048 buckets a pass: six passes of 64 bits
+	type kv struct {
+		k uint64
+		i int32
+	}
+	if len(items) < 2 {
+		return
+	}
+	a, b := make([]kv, len(items)), make([]kv, len(items))
+	for i, it := range items {
+		f := key(it)
+		if math.IsNaN(f) {
+			slices.SortStableFunc(items, func(x, y T) int { return cmp.Compare(key(x), key(y)) })
+			return
+		}
+		k := math.Float64bits(f)
+		if k>>63 == 1 {
+			k = ^k // negative: larger magnitude first
+		} else {
+			k |= 1 << 63
+		}
+		a[i] = kv{k, int32(i)}
+	}
+	var count [1 << bits]int
+	for shift := 0; shift < 64; shift += bits {
+		clear(count[:])
+		for _, x := range a {
+			count[x.k>>shift&(1<<bits-1)]++
+		}
+		if count[a[0].k>>shift&(1<<bits-1)] == len(a) {
+			continue // every key has this digit: the pass would move nothing
+		}
+		pos := 0
+		for d, n := range count {
+			count[d] = pos
+			pos += n
+		}
+		for _, x := range a {
+			d := x.k >> shift & (1<<bits - 1)
+			b[count[d]] = x
+			count[d]++
+		}
+		a, b = b, a
+	}
+	sorted := make([]T, len(items))
+	for j, x := range a {
+		sorted[j] = items[x.i]
+	}
+	copy(items, sorted)
+}
+
 // sortedPerPeriod returns the values of each period of ps, by key, sorted:
 // out[pi*nKeys+key] for period pi (nil when none). value gives item i's
 // value and key (ok false: the item has none). The values are sorted once
@@ -236,7 +295,7 @@ func sortedPerPeriod(ps []periodItems, n, nKeys int, value func(i int) (v float6
 			items = append(items, item{v, int32(i), int32(key)})
 		}
 	}
-	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.v, b.v) })
+	sortByKey(items, func(x item) float64 { return x.v })
 	out := make([][]float64, len(ps)*nKeys)
 	var buf []item
 	for _, grain := range []string{GrainAll, GrainYear, GrainQuarter, GrainMonth} {
@@ -609,20 +668,22 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 			nSuccess += len(g.Lead)
 		}
 	}
+	// In service order, so the stable sort by value orders equal values
+	// by service.
+	bySvc := make([]int, n)
+	for i := range bySvc {
+		bySvc[i] = i
+	}
+	slices.SortStableFunc(bySvc, func(a, b int) int { return cmp.Compare(svc.of[a], svc.of[b]) })
 	leads := make([]lead, 0, nSuccess)
-	for i, g := range groups {
-		if g.Status == "success" {
+	for _, i := range bySvc {
+		if g := &groups[i]; g.Status == "success" {
 			for _, v := range g.Lead {
 				leads = append(leads, lead{v, svc.of[i], int32(i)})
 			}
 		}
 	}
-	slices.SortFunc(leads, func(a, b lead) int {
-		if r := cmp.Compare(a.v, b.v); r != 0 {
-			return r
-		}
-		return cmp.Compare(a.svc, b.svc)
-	})
+	sortByKey(leads, func(l lead) float64 { return l.v })
 	nEnv := len(envs.names)
 	slot := func(pi, e int, blocked bool) int {
 		s := (pi*nEnv + e) * 2
@@ -957,24 +1018,19 @@ func (c *computer) survivalQuantiles(groups []findingGroup, periods []periodItem
 	for _, g := range groups {
 		total += len(g.Days)
 	}
+	// Events first, then censorings: the stable sort by time keeps events
+	// before censorings at equal times.
 	events := make([]event, 0, total)
-	for i, g := range groups {
-		for _, t := range g.Days {
-			events = append(events, event{t, int32(i), g.Status == "fixed"})
+	for _, fixed := range []bool{true, false} {
+		for i, g := range groups {
+			if (g.Status == "fixed") == fixed {
+				for _, t := range g.Days {
+					events = append(events, event{t, int32(i), fixed})
+				}
+			}
 		}
 	}
-	slices.SortFunc(events, func(a, b event) int {
-		if r := cmp.Compare(a.t, b.t); r != 0 {
-			return r
-		}
-		switch {
-		case a.obs == b.obs:
-			return 0
-		case a.obs:
-			return -1
-		}
-		return 1
-	})
+	sortByKey(events, func(e event) float64 { return e.t })
 	out := make([][][2]float64, nDims)
 	for d := range out {
 		out[d] = make([][2]float64, len(periods)*len(keys(d).names))
