@@ -220,65 +220,6 @@ func scatter[T any](items []T, nSlots int, slot func(T) int, buf []T) (out []T, 
 	return out, off
 }
 
-// sortByKey sorts items stably by a float64 key, ascending, as
-// slices.SortStableFunc comparing the keys with cmp.Compare would (but
-// -0 before +0), in linear time: a least-significant-digit radix sort of
-// the keys' bits mapped to unsigned integers in the floats' order. The
-// families sort a million values or so per refresh, and comparison sorts
-// of them were a large part of a refresh's CPU. Keys with a NaN are
-// compared instead.
-func sortByKey[T any](items []T, key func(T) float64) {
-	const bits = 11 // 2048 buckets a pass: six passes of 64 bits
-	type kv struct {
-		k uint64
-		i int32
-	}
-	if len(items) < 2 {
-		return
-	}
-	a, b := make([]kv, len(items)), make([]kv, len(items))
-	for i, it := range items {
-		f := key(it)
-		if math.IsNaN(f) {
-			slices.SortStableFunc(items, func(x, y T) int { return cmp.Compare(key(x), key(y)) })
-			return
-		}
-		k := math.Float64bits(f)
-		if k>>63 == 1 {
-			k = ^k // negative: larger magnitude first
-		} else {
-			k |= 1 << 63
-		}
-		a[i] = kv{k, int32(i)}
-	}
-	var count [1 << bits]int
-	for shift := 0; shift < 64; shift += bits {
-		clear(count[:])
-		for _, x := range a {
-			count[x.k>>shift&(1<<bits-1)]++
-		}
-		if count[a[0].k>>shift&(1<<bits-1)] == len(a) {
-			continue // every key has this digit: the pass would move nothing
-		}
-		pos := 0
-		for d, n := range count {
-			count[d] = pos
-			pos += n
-		}
-		for _, x := range a {
-			d := x.k >> shift & (1<<bits - 1)
-			b[count[d]] = x
-			count[d]++
-		}
-		a, b = b, a
-	}
-	sorted := make([]T, len(items))
-	for j, x := range a {
-		sorted[j] = items[x.i]
-	}
-	copy(items, sorted)
-}
-
 // sortedPerPeriod returns the values of each period of ps, by key, sorted:
 // out[pi*nKeys+key] for period pi (nil when none). value gives item i's
 // value and key (ok false: the item has none). The values are sorted once
@@ -295,7 +236,7 @@ func sortedPerPeriod(ps []periodItems, n, nKeys int, value func(i int) (v float6
 			items = append(items, item{v, int32(i), int32(key)})
 		}
 	}
-	sortByKey(items, func(x item) float64 { return x.v })
+	stats.SortByValue(items, func(x item) float64 { return x.v })
 	out := make([][]float64, len(ps)*nKeys)
 	var buf []item
 	for _, grain := range []string{GrainAll, GrainYear, GrainQuarter, GrainMonth} {
@@ -683,7 +624,7 @@ func (c *computer) deployments(groups []deployGroup, fixes []fixLead) {
 			}
 		}
 	}
-	sortByKey(leads, func(l lead) float64 { return l.v })
+	stats.SortByValue(leads, func(l lead) float64 { return l.v })
 	nEnv := len(envs.names)
 	slot := func(pi, e int, blocked bool) int {
 		s := (pi*nEnv + e) * 2
@@ -1030,7 +971,7 @@ func (c *computer) survivalQuantiles(groups []findingGroup, periods []periodItem
 			}
 		}
 	}
-	sortByKey(events, func(e event) float64 { return e.t })
+	stats.SortByValue(events, func(e event) float64 { return e.t })
 	out := make([][][2]float64, nDims)
 	for d := range out {
 		out[d] = make([][2]float64, len(periods)*len(keys(d).names))

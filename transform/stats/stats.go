@@ -212,27 +212,33 @@ func fisherZ(r, se, zz float64) (lo, hi float64) {
 // Ranks returns the 1-based mid-ranks of x (tied values share the mean of
 // their ranks).
 func Ranks(x []float64) []float64 {
-	// Sort (value, index) pairs, ties by index: the order a stable sort
-	// gives, several times faster than sort.SliceStable on a million
-	// lead times.
+	// Sort (value, index) pairs, ties by index: a stable sort by value
+	// (SortByValue, linear); with a NaN, whose comparisons are all false,
+	// the comparison sort this always was.
 	type vi struct {
 		v float64
 		i int
 	}
 	s := make([]vi, len(x))
+	nan := false
 	for i, v := range x {
 		s[i] = vi{v, i}
+		nan = nan || math.IsNaN(v)
 	}
-	slices.SortFunc(s, func(a, b vi) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case b.v < a.v:
-			return 1
-		default:
-			return a.i - b.i
-		}
-	})
+	if nan {
+		slices.SortFunc(s, func(a, b vi) int {
+			switch {
+			case a.v < b.v:
+				return -1
+			case b.v < a.v:
+				return 1
+			default:
+				return a.i - b.i
+			}
+		})
+	} else {
+		SortByValue(s, func(p vi) float64 { return p.v }) // stable: ties by index
+	}
 	r := make([]float64, len(x))
 	for i := 0; i < len(s); {
 		j := i
