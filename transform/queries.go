@@ -14,6 +14,10 @@ const (
 	qDeals = `SELECT account_id, segment, landmark_bucket, review_bucket, outcome, ifNull(loss_reason, ''), won,
     review_turnaround_days, cycle_days, amount_usd, toUInt32(toYYYYMM(closed_at)), review_required
 FROM deal_facts ORDER BY opportunity_id`
+	// How many deals qDeals will read, about: the capacity to read them
+	// into (a few hundred thousand rows of some 170 bytes, copied at every
+	// doubling of the slice otherwise).
+	qDealCount = `SELECT count() FROM deal_facts`
 
 	// Deployments per service, owner, environment, status, gate outcome
 	// and start month: the count, and the lead times (non-negative: a

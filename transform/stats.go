@@ -246,7 +246,7 @@ const statsInsertColumns = "metric, dimension, dimension_value, n, estimate, ci_
 func StatsStatements() []string {
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	out := []string{}
-	for _, q := range partQueries {
+	for _, q := range append(partQueries[:], qDealCount) { // the deals' part counts them first
 		out = append(out, bindAsOf(q, asOf))
 	}
 	ddl, _ := sqlFS.ReadFile("sql/" + StatsTable + ".ddl.sql")

@@ -283,7 +283,11 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsI
 
 // loadDeals reads deal_facts, one row per closed deal.
 func loadDeals(ctx context.Context, conn driver.Conn) ([]dealRow, error) {
-	var deals []dealRow
+	var count uint64
+	if err := conn.QueryRow(ctx, qDealCount).Scan(&count); err != nil {
+		return nil, fmt.Errorf("count deal_facts: %w", err)
+	}
+	deals := make([]dealRow, 0, count)
 	// One set of scan destinations for every row: declared per row, each
 	// would escape to the heap, several allocations per deal.
 	var d dealRow
