@@ -899,12 +899,14 @@ FROM
                     SELECT department, tupleElement(d, 1) AS metric, tupleElement(d, 2) AS month, tupleElement(d, 3) AS delta
                     FROM
                     (
+                        -- The deltas of n findings alike at once: a few
+                        -- thousand groups, not a row per finding.
                         SELECT department, det_month, close_month, debt_month,
                             arrayJoin(arrayFilter(x -> tupleElement(x, 1) != '', [
-                                tuple(if(close_month > det_month, concat('open_', severity), ''), det_month, toInt64(1)),
-                                tuple(if(close_month > det_month AND close_month <= asof_month, concat('open_', severity), ''), close_month, toInt64(-1)),
-                                tuple(if(debt AND close_month > debt_month, 'security_debt', ''), debt_month, toInt64(1)),
-                                tuple(if(debt AND close_month > debt_month AND close_month <= asof_month, 'security_debt', ''), close_month, toInt64(-1))])) AS d
+                                tuple(if(close_month > det_month, concat('open_', severity), ''), det_month, n),
+                                tuple(if(close_month > det_month AND close_month <= asof_month, concat('open_', severity), ''), close_month, -n),
+                                tuple(if(debt AND close_month > debt_month, 'security_debt', ''), debt_month, n),
+                                tuple(if(debt AND close_month > debt_month AND close_month <= asof_month, 'security_debt', ''), close_month, -n)])) AS d
                         FROM
                         (
                             -- close_month: the month of the close when it came before
@@ -914,7 +916,8 @@ FROM
                                 toStartOfMonth(toDateTime(1782864000)) AS asof_month,
                                 if(isNotNull(close_at) AND assumeNotNull(close_at) < toDateTime(1782864000), toStartOfMonth(assumeNotNull(close_at)), addMonths(asof_month, 1)) AS close_month,
                                 severity IN ('critical', 'high') AND toInt64(detected_at) + 365 * 86400 < 1782864000 AS debt,
-                                if(debt, toStartOfMonth(toDateTime(toInt64(detected_at) + 365 * 86400)), det_month) AS debt_month
+                                if(debt, toStartOfMonth(toDateTime(toInt64(detected_at) + 365 * 86400)), det_month) AS debt_month,
+                                toInt64(count()) AS n
                             FROM
                             (
                                 SELECT department, severity, detected_at,
@@ -923,6 +926,7 @@ FROM
                                 FROM findings
                                 WHERE detected_at < toDateTime(1782864000)
                             )
+                            GROUP BY department, severity, det_month, asof_month, close_month, debt, debt_month
                         )
                     )
                 )
