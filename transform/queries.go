@@ -47,30 +47,30 @@ ALL INNER JOIN
     WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts WHERE trigger = 'security_fix' AND isNotNull(finished_at))
 ) AS r1 USING finding_id`
 
-	// Tickets counted per account, creation month, incident window,
-	// security flag, CSAT score and affected flag (the account appears in
-	// any incident's affected_account_ids: the accounts whose own baseline
-	// metric 12 compares against).
-	// The tickets are counted before the join (affected depends on the
-	// account alone), so the join probes groups, not tickets.
-	qTicketGroups = `SELECT account_id, month, after_incident_30d, security_related, rated, csat, affected, n
+	// Tickets counted per creation month, incident window, security flag,
+	// CSAT score and affected flag (the account appears in any incident's
+	// affected_account_ids: the accounts whose own baseline metric 12
+	// compares against), and per account for the affected accounts only:
+	// the figures follow no other account, so the others are counted
+	// together (account ''), which makes a third of the groups.
+	qTicketGroups = `SELECT if(affected = 1, account_id, '') AS account, month, after_incident_30d, security_related, rated, csat, affected, count() AS n
 FROM
 (
     SELECT account_id, toUInt32(toYYYYMM(created_at)) AS month, after_incident_30d, security_related,
-        isNotNull(csat_score) AS rated, ifNull(csat_score, 0) AS csat, count() AS n
+        isNotNull(csat_score) AS rated, ifNull(csat_score, 0) AS csat,
+        toUInt8(account_id IN
+        (
+            SELECT arrayJoin(accounts)
+            FROM
+            (
+                SELECT incident_id, tupleElement(argMax(tuple(affected_account_ids), tuple(event_time, event_id)), 1) AS accounts
+                FROM (SELECT * FROM incident_events) GROUP BY incident_id
+            )
+        )) AS affected
     FROM ticket_facts
-    GROUP BY account_id, month, after_incident_30d, security_related, rated, csat
-) AS l2
-ALL LEFT JOIN
-(
-    SELECT DISTINCT arrayJoin(accounts) AS account_id, toUInt8(1) AS affected
-    FROM
-    (
-        SELECT incident_id, tupleElement(argMax(tuple(affected_account_ids), tuple(event_time, event_id)), 1) AS accounts
-        FROM (SELECT * FROM incident_events) GROUP BY incident_id
-    )
-) AS r2 USING account_id
-ORDER BY account_id, month, after_incident_30d, security_related, rated, csat, affected`
+)
+GROUP BY account, month, after_incident_30d, security_related, rated, csat, affected
+ORDER BY account, month, after_incident_30d, security_related, rated, csat, affected`
 
 	// Findings per team, department, severity, status, SLA outcome (2: none
 	// yet), debt flag, detection month and due-date cohort month (0: not in

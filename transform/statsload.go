@@ -58,8 +58,8 @@ type fixLead struct {
 }
 
 type ticketGroup struct {
-	Account                              string
-	Month                                month // created_at
+	Account                              string // "" unless AffectedAcct
+	Month                                month  // created_at
 	After, Security, Rated, AffectedAcct bool
 	CSAT                                 uint8
 	N                                    int
