@@ -21,11 +21,12 @@ FROM deal_facts ORDER BY opportunity_id`
 
 	// Deployments per service, owner, environment, status, gate outcome
 	// and start month: the count, and the lead times (non-negative: a
-	// first commit stamped after the finish is clock skew) as one string
-	// (floatList).
+	// first commit stamped after the finish is clock skew), their number
+	// and their bytes (floatBytes).
 	qDeploymentGroups = `SELECT service_id, department, team, environment, status, gate_blocked, gate_waived,
     toUInt32(toYYYYMM(started_at)) AS month, count() AS n,
-    arrayStringConcat(arrayMap(x -> toString(x), groupArrayIf(assumeNotNull(lead_time_hours), isNotNull(lead_time_hours) AND assumeNotNull(lead_time_hours) >= 0)), ',') AS lead
+    length(groupArrayIf(assumeNotNull(lead_time_hours), isNotNull(lead_time_hours) AND assumeNotNull(lead_time_hours) >= 0) AS leads) AS n_lead,
+    arrayStringConcat(arrayMap(x -> reinterpretAsString(if(x = 0, -0., x)), leads), '') AS lead
 FROM deployment_facts
 GROUP BY service_id, department, team, environment, status, gate_blocked, gate_waived, month
 ORDER BY service_id, department, team, environment, status, gate_blocked, gate_waived, month`
@@ -76,8 +77,9 @@ ORDER BY account, month, after_incident_30d, security_related, rated, csat, affe
 	// yet), debt flag, detection month and due-date cohort month (0: not in
 	// a cohort): the count and the times to fix in days (fixed findings
 	// observed, open ones censored at their age as of @asof, dismissed ones
-	// at dismissal) as one string (floatList).
-	qFindingGroups = `SELECT team, department, severity, status, within, debt, dmonth, cmonth, count() AS n, arrayStringConcat(arrayMap(x -> toString(x), groupArray(days)), ',') AS days
+	// at dismissal) as the bytes of the n values (floatBytes).
+	qFindingGroups = `SELECT team, department, severity, status, within, debt, dmonth, cmonth, count() AS n,
+    arrayStringConcat(arrayMap(x -> reinterpretAsString(if(x = 0, -0., x)), groupArray(days)), '') AS days
 FROM
 (
     SELECT team, department, severity, status, ifNull(within_sla, 2) AS within,
