@@ -313,12 +313,12 @@ func runParams(opts Options, asOf, since, until time.Time) params {
 // second build fills the idle core; more only compete for memory and
 // cores. Reports keep the order of the levels.
 //
-// impact_stats reads most tables, each for some of its figures only. In an
-// incremental refresh it starts at once and each of its reads waits for
-// its own tables (tablesBuilt), so the figures of the deals are computed
-// while findings and dora_changes are still being built. A table built in
-// this run does not change again in it, so the figures are those of
-// reading every table at the end.
+// impact_stats reads most tables, each for some of its figures only. It
+// starts at once, outside the limit, and each of its reads waits for its
+// own tables (tablesBuilt), so the figures of the deals are computed while
+// findings and dora_changes are still being built. A table built in this
+// run does not change again in it, so the figures are those of reading
+// every table at the end.
 func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 	var ms []model
 	for _, l := range levels {
@@ -370,11 +370,15 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 		return nil
 	}
 	results := make(chan result, len(ms))
-	running, left := 0, len(ms)
+	// running counts the models in flight; building those that hold one
+	// of the limit's places: impact_stats, which starts at once and waits
+	// for its tables read by read, holds none.
+	running, building, left := 0, 0, len(ms)
 	var firstErr error
 	for left > 0 {
 		for i := range ms {
-			if firstErr != nil || running >= limit || started[i] {
+			stats := ms[i].name == StatsTable
+			if firstErr != nil || started[i] || (!stats && building >= limit) {
 				continue
 			}
 			ready, depFull := true, false
@@ -382,14 +386,13 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 				ready = ready && built[j]
 				depFull = depFull || (built[j] && reports[j].Mode == Full)
 			}
-			// impact_stats waits for its tables read by read (wait) in an
-			// incremental refresh; in a full one it would hold one of the
-			// two places while it waits.
-			early := ms[i].name == StatsTable && limit == len(ms)
-			if !ready && !early {
+			if !ready && !stats {
 				continue
 			}
 			started[i], running = true, running+1
+			if !stats {
+				building++
+			}
 			go func() {
 				rep, err := r.build(bctx, ms[i], depFull, wait)
 				results <- result{i, rep, err}
@@ -400,6 +403,9 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 		}
 		res := <-results
 		running, left = running-1, left-1
+		if ms[res.i].name != StatsTable {
+			building--
+		}
 		reports[res.i], built[res.i] = res.rep, res.err == nil
 		if res.err == nil {
 			close(done[res.i])
