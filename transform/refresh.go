@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -852,14 +853,17 @@ func syncCluster(ctx context.Context, conn driver.Conn, opts Options, qid string
 	if opts.Dial == nil {
 		return 0, fmt.Errorf("transform: Options.Cluster needs Options.Dial")
 	}
-	hosts, err := queryStrings(ctx, conn, "servers of cluster "+opts.Cluster,
-		"SELECT DISTINCT concat(host_address, ':', toString(port)) FROM system.clusters WHERE cluster = @cluster",
-		clickhouse.Named("cluster", opts.Cluster))
+	shards, err := migrations.ClusterServers(ctx, conn, opts.Cluster)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("transform: %w", err)
 	}
-	if len(hosts) == 0 {
-		return 0, fmt.Errorf("transform: cluster %s: no servers in system.clusters", opts.Cluster)
+	var hosts []string
+	for _, reps := range shards {
+		for _, h := range reps {
+			if !slices.Contains(hosts, h) { // a server may serve several shards
+				hosts = append(hosts, h)
+			}
+		}
 	}
 	conns := make([]driver.Conn, len(hosts))
 	defer func() {

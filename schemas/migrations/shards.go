@@ -41,45 +41,58 @@ type server struct {
 	conn driver.Conn
 }
 
-// open reads the cluster's servers from system.clusters through conn and
-// connects to each.
-func (sc *shardConns) open(ctx context.Context, conn driver.Conn) error {
-	if sc.shards != nil {
-		return nil
-	}
-	rows, err := conn.Query(ctx, sqlClusterHosts, sc.opts.Cluster)
+// ClusterServers returns the native addresses (host_address:port) of the
+// servers of cluster as system.clusters on conn lists them, by shard, each
+// shard's replicas in replica order. Every step that talks to each server
+// of a cluster (this runner's per-shard ALTERs, transform's watermark)
+// finds them here.
+func ClusterServers(ctx context.Context, conn driver.Conn, cluster string) ([][]string, error) {
+	rows, err := conn.Query(ctx, sqlClusterHosts, cluster)
 	if err != nil {
-		return fmt.Errorf("read servers of cluster %s: %w", sc.opts.Cluster, err)
+		return nil, fmt.Errorf("read servers of cluster %s: %w", cluster, err)
 	}
 	defer rows.Close()
-	var shards [][]server
+	var shards [][]string
 	last := uint32(0)
 	for rows.Next() {
 		var shard uint32
 		var addr string
 		if err := rows.Scan(&shard, &addr); err != nil {
-			return fmt.Errorf("read servers of cluster %s: %w", sc.opts.Cluster, err)
+			return nil, fmt.Errorf("read servers of cluster %s: %w", cluster, err)
 		}
 		if len(shards) == 0 || shard != last {
 			shards = append(shards, nil)
 			last = shard
 		}
-		shards[len(shards)-1] = append(shards[len(shards)-1], server{addr: addr})
+		shards[len(shards)-1] = append(shards[len(shards)-1], addr)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read servers of cluster %s: %w", sc.opts.Cluster, err)
+		return nil, fmt.Errorf("read servers of cluster %s: %w", cluster, err)
 	}
 	if len(shards) == 0 {
-		return fmt.Errorf("cluster %s: no servers in system.clusters", sc.opts.Cluster)
+		return nil, fmt.Errorf("cluster %s: no servers in system.clusters", cluster)
 	}
-	sc.shards = shards
-	for _, reps := range sc.shards {
-		for i := range reps {
-			c, err := sc.opts.Dial(ctx, reps[i].addr)
+	return shards, nil
+}
+
+// open reads the cluster's servers (ClusterServers) through conn and
+// connects to each.
+func (sc *shardConns) open(ctx context.Context, conn driver.Conn) error {
+	if sc.shards != nil {
+		return nil
+	}
+	addrs, err := ClusterServers(ctx, conn, sc.opts.Cluster)
+	if err != nil {
+		return err
+	}
+	sc.shards = make([][]server, len(addrs))
+	for i, reps := range addrs {
+		for _, addr := range reps {
+			c, err := sc.opts.Dial(ctx, addr)
 			if err != nil {
-				return fmt.Errorf("connect to %s of cluster %s: %w", reps[i].addr, sc.opts.Cluster, err)
+				return fmt.Errorf("connect to %s of cluster %s: %w", addr, sc.opts.Cluster, err)
 			}
-			reps[i].conn = c
+			sc.shards[i] = append(sc.shards[i], server{addr: addr, conn: c})
 		}
 	}
 	return nil
