@@ -184,7 +184,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err := chconn.EnsureDatabase(ctx, cc); err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
-	conn, err := chconn.Open(ctx, cc)
+	conn, err := open(ctx, cc)
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
@@ -255,7 +255,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		f := Refresh{Mode: rep.Mode, NewEvents: newEvents, Seconds: rep.Duration.Seconds(),
 			ServerProcessCPU: processCPU(pid) - s0, ClientCPU: selfCPU() - c0, LoadAverage: loadAverages(),
 			Tables: map[string]TableResult{}}
-		if f.ServerCPU, err = queryLogCPU(ctx, conn, from); err != nil {
+		if f.ServerCPU, err = queryLogCPU(ctx, conn, from, clientTag(cc)); err != nil {
 			return f, rep, err
 		}
 		for _, t := range rep.Tables {
@@ -313,20 +313,45 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	return res, nil
 }
 
-// queryLogCPU sums the user and system CPU of the queries that started
-// at or after from (server clock), from system.query_log. 18.16 keeps
-// ProfileEvents as two arrays, current releases as a map.
-func queryLogCPU(ctx context.Context, conn driver.Conn, from time.Time) (float64, error) {
+// open connects like chconn.Open, naming the benchmark and its database
+// in the client name the server logs (clientTag), so the query log tells
+// this run's queries from those of another run or client on the server.
+func open(ctx context.Context, cc config.ClickHouse) (driver.Conn, error) {
+	opts, err := chconn.Options(cc)
+	if err != nil {
+		return nil, err
+	}
+	opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{Name: "impact-bench", Version: cc.DB()})
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %s: %w", cc.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect to clickhouse %s: %w", cc.Addr, err)
+	}
+	return conn, nil
+}
+
+// clientTag is the part of the client name open adds.
+func clientTag(cc config.ClickHouse) string { return "impact-bench/" + cc.DB() + " " }
+
+// queryLogCPU sums the user and system CPU of this run's queries (client
+// name containing tag) that started at or after from (server clock), from
+// system.query_log. 18.16 keeps ProfileEvents as two arrays, current
+// releases as a map.
+func queryLogCPU(ctx context.Context, conn driver.Conn, from time.Time, tag string) (float64, error) {
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
 		return 0, fmt.Errorf("bench: flush query log: %w", err)
 	}
-	const where = " FROM system.query_log WHERE type = 2 AND query_start_time >= @from"
+	const where = " FROM system.query_log WHERE type = 2 AND query_start_time >= @from AND position(client_name, @tag) > 0"
+	args := []any{clickhouse.Named("from", from), clickhouse.Named("tag", tag)}
 	var us uint64
 	err := conn.QueryRow(ctx, `SELECT sum(arraySum(arrayMap((n, v) -> if(n IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds'), v, 0),
-    ProfileEvents.Names, ProfileEvents.Values)))`+where, clickhouse.Named("from", from)).Scan(&us)
+    ProfileEvents.Names, ProfileEvents.Values)))`+where, args...).Scan(&us)
 	if err != nil {
 		err = conn.QueryRow(ctx, "SELECT sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'])"+where,
-			clickhouse.Named("from", from)).Scan(&us)
+			args...).Scan(&us)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("bench: server CPU from the query log: %w", err)

@@ -1,0 +1,54 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/secimpact/impact/internal/testenv"
+)
+
+// TestQueryLogCPUCountsOwnQueries: the server CPU of a run is its own
+// queries' only. Two clients of one server, as two benchmark runs sharing
+// it: each one's sum holds its own query and not the other's.
+func TestQueryLogCPUCountsOwnQueries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, b := testenv.ClickHouseEmpty(t), testenv.ClickHouseEmpty(t)
+	connA, err := open(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer connA.Close()
+	connB, err := open(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer connB.Close()
+	var t0 time.Time
+	if err := connA.QueryRow(ctx, "SELECT now()").Scan(&t0); err != nil {
+		t.Fatal(err)
+	}
+	logged := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
+	var n uint64
+	// Some hundred milliseconds of CPU on A only.
+	if err := connA.QueryRow(logged, "SELECT count() FROM numbers(30000000) WHERE cityHash64(number) % 7 = 1").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	cpuA, err := queryLogCPU(ctx, connA, t0, clientTag(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpuB, err := queryLogCPU(ctx, connB, t0, clientTag(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpuA <= 0 {
+		t.Errorf("run A's own query not counted: %v s", cpuA)
+	}
+	if cpuB >= cpuA {
+		t.Errorf("run B counts run A's query: A %v s, B %v s", cpuA, cpuB)
+	}
+}
