@@ -181,6 +181,7 @@ type tmplData struct {
 	Columns     string
 	Database    string   // a department's database (slices)
 	Partition   string   // the model's PARTITION BY expression
+	Partitions  string   // comma-separated partition values (integers)
 	Attach      []string // partition ids to attach from Source (checked: digits)
 	Incremental bool
 }

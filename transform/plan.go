@@ -56,9 +56,9 @@ func Plan(opts Options, mode string) ([]string, error) {
 		out = append(out, steps...)
 		if mm == Incremental {
 			// The partitions come from the server at run time; these
-			// stand for an open (0) and a new month partition being
-			// rebuilt and an earlier month attached as it is.
-			carry, err := carrySteps(m, []string{"0", planMonth(asOf)}, []string{"0", planMonth(asOf.AddDate(0, -1, 0))})
+			// stand for an open (0) and a month partition being rebuilt
+			// and an earlier month attached as it is.
+			carry, err := carrySteps(m, []string{"0", planMonth(asOf)}, []string{planMonth(asOf.AddDate(0, -1, 0))})
 			if err != nil {
 				return nil, fmt.Errorf("plan %s: %w", m.name, err)
 			}

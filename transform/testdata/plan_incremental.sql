@@ -216,32 +216,17 @@ FROM
 )
 ORDER BY p;
 
-DROP TABLE IF EXISTS findings_carry_next;
-
-CREATE TABLE findings_carry_next AS findings;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
-ALTER TABLE findings_carry_next
-    ATTACH PARTITION ID '0' FROM findings;
-
 -- Incremental refresh: carry over the unchanged entities of the partitions
--- being rebuilt (those that held or now hold a changed entity). The source
--- is a scratch table holding only those partitions of the live table
--- (attached with carry.sql), so no other partition is read; the other
--- partitions are attached to the new table as they are (carry.sql).
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
 INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings_carry_next
+SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings
+PREWHERE if(status = 'open', 0, toYYYYMM(last_event_time)) IN (0, 202607)
 WHERE finding_id NOT IN (SELECT key FROM transform_keys WHERE model = 'findings');
 
-DROP TABLE findings_carry_next;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
 ALTER TABLE findings_next
     ATTACH PARTITION ID '202606' FROM findings;
 
@@ -420,32 +405,17 @@ FROM
 )
 ORDER BY p;
 
-DROP TABLE IF EXISTS deal_facts_carry_next;
-
-CREATE TABLE deal_facts_carry_next AS deal_facts;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
-ALTER TABLE deal_facts_carry_next
-    ATTACH PARTITION ID '0' FROM deal_facts;
-
 -- Incremental refresh: carry over the unchanged entities of the partitions
--- being rebuilt (those that held or now hold a changed entity). The source
--- is a scratch table holding only those partitions of the live table
--- (attached with carry.sql), so no other partition is read; the other
--- partitions are attached to the new table as they are (carry.sql).
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
 INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deal_facts_carry_next
+SELECT opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage, amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id, review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days, review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deal_facts
+PREWHERE toYYYYMM(closed_at) IN (0, 202607)
 WHERE opportunity_id NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts');
 
-DROP TABLE deal_facts_carry_next;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
 ALTER TABLE deal_facts_next
     ATTACH PARTITION ID '202606' FROM deal_facts;
 
@@ -618,32 +588,17 @@ FROM
 )
 ORDER BY p;
 
-DROP TABLE IF EXISTS deployment_facts_carry_next;
-
-CREATE TABLE deployment_facts_carry_next AS deployment_facts;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
-ALTER TABLE deployment_facts_carry_next
-    ATTACH PARTITION ID '0' FROM deployment_facts;
-
 -- Incremental refresh: carry over the unchanged entities of the partitions
--- being rebuilt (those that held or now hold a changed entity). The source
--- is a scratch table holding only those partitions of the live table
--- (attached with carry.sql), so no other partition is read; the other
--- partitions are attached to the new table as they are (carry.sql).
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
 INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deployment_facts_carry_next
+SELECT deployment_id, service_id, team, department, environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM deployment_facts
+PREWHERE if(status = 'in_progress', 0, toYYYYMM(last_event_time)) IN (0, 202607)
 WHERE deployment_id NOT IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts');
 
-DROP TABLE deployment_facts_carry_next;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
 ALTER TABLE deployment_facts_next
     ATTACH PARTITION ID '202606' FROM deployment_facts;
 
@@ -803,32 +758,17 @@ FROM
 )
 ORDER BY p;
 
-DROP TABLE IF EXISTS ticket_facts_carry_next;
-
-CREATE TABLE ticket_facts_carry_next AS ticket_facts;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
-ALTER TABLE ticket_facts_carry_next
-    ATTACH PARTITION ID '0' FROM ticket_facts;
-
 -- Incremental refresh: carry over the unchanged entities of the partitions
--- being rebuilt (those that held or now hold a changed entity). The source
--- is a scratch table holding only those partitions of the live table
--- (attached with carry.sql), so no other partition is read; the other
--- partitions are attached to the new table as they are (carry.sql).
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
 INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM ticket_facts_carry_next
+SELECT ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM ticket_facts
+PREWHERE if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0) IN (0, 202607)
 WHERE ticket_id NOT IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts');
 
-DROP TABLE ticket_facts_carry_next;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
 ALTER TABLE ticket_facts_next
     ATTACH PARTITION ID '202606' FROM ticket_facts;
 
@@ -1390,32 +1330,17 @@ FROM
 )
 ORDER BY p;
 
-DROP TABLE IF EXISTS dora_changes_carry_next;
-
-CREATE TABLE dora_changes_carry_next AS dora_changes;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
-ALTER TABLE dora_changes_carry_next
-    ATTACH PARTITION ID '0' FROM dora_changes;
-
 -- Incremental refresh: carry over the unchanged entities of the partitions
--- being rebuilt (those that held or now hold a changed entity). The source
--- is a scratch table holding only those partitions of the live table
--- (attached with carry.sql), so no other partition is read; the other
--- partitions are attached to the new table as they are (carry.sql).
+-- being rebuilt (those that held or now hold a changed entity). The other
+-- partitions are attached from the live table as they are (carry.sql).
 INSERT INTO dora_changes_next (deployment_id, service_id, team, department, trigger, started_at, finished_at, lead_time_hours, gate_blocked, gate_waived, change_failure, failure_signal, failure_signal_id, failure_at, restored_at, restore_hours, security_fix_lead_hours, failure_window_seconds, last_event_source, last_event_id)
-SELECT deployment_id, service_id, team, department, trigger, started_at, finished_at, lead_time_hours, gate_blocked, gate_waived, change_failure, failure_signal, failure_signal_id, failure_at, restored_at, restore_hours, security_fix_lead_hours, failure_window_seconds, last_event_source, last_event_id FROM dora_changes_carry_next
+SELECT deployment_id, service_id, team, department, trigger, started_at, finished_at, lead_time_hours, gate_blocked, gate_waived, change_failure, failure_signal, failure_signal_id, failure_at, restored_at, restore_hours, security_fix_lead_hours, failure_window_seconds, last_event_source, last_event_id FROM dora_changes
+PREWHERE toYYYYMM(finished_at) IN (0, 202607)
 WHERE deployment_id NOT IN (SELECT key FROM transform_keys WHERE model = 'dora_changes');
 
-DROP TABLE dora_changes_carry_next;
-
--- Incremental refresh: partitions of the live table attached to another
--- table as they are (hard links to the same parts: no data is read or
--- written): those without a changed entity to the new table, those being
--- rebuilt to the scratch table copy.sql reads.
+-- Incremental refresh: the partitions without a changed entity are
+-- attached to the new table from the live one as they are (hard links to
+-- the same parts: no data is read or written).
 ALTER TABLE dora_changes_next
     ATTACH PARTITION ID '202606' FROM dora_changes;
 
