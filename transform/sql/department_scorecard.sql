@@ -42,37 +42,37 @@ FROM
 (
     -- The branches over the big fact tables count per department and month
     -- before the pivot, so the pivot's sumIf runs over a few thousand rows.
-    SELECT department, toStartOfMonth(detected_at) AS month, 'findings_opened' AS metric, toFloat64(count()) AS v FROM findings
-    GROUP BY department, month
-    UNION ALL
-    SELECT department, toStartOfMonth(assumeNotNull(fixed_at)) AS month, 'findings_fixed' AS metric, toFloat64(count()) AS v
-    FROM findings WHERE status = 'fixed' AND isNotNull(fixed_at)
-    GROUP BY department, month
-    UNION ALL
-    -- SLA outcomes by due-date cohort (findings.sla_cohort_month), the one
-    -- definition every SLA compliance figure uses.
-    SELECT department, assumeNotNull(sla_cohort_month) AS month, if(within_sla = 1, 'sla_within', 'sla_breached') AS metric, toFloat64(count()) AS v
-    FROM findings WHERE isNotNull(sla_cohort_month)
-    GROUP BY department, month, metric
-    UNION ALL
-    -- Month-end snapshots of open findings (open_<severity>, security_debt):
-    -- a finding is open at the end of month m (or at @asof in the as-of
+    --
+    -- Every figure of findings comes from one read of the table, grouped
+    -- into findings alike (a few tens of thousands of groups), each group
+    -- emitting its count n to the month of each figure it counts in:
+    -- findings_opened (detection month), findings_fixed (fix month),
+    -- sla_within / sla_breached by due-date cohort (findings.sla_cohort_month,
+    -- the one definition every SLA compliance figure uses), and the
+    -- month-end snapshots of open findings (open_<severity>, security_debt).
+    -- A finding is open at the end of month m (or at @asof in the as-of
     -- month) when detected_at < end(m) and it was not closed by then. That is
     -- every month from its detection month up to the month before it closed
     -- (or up to the as-of month while open at @asof), and security debt from
-    -- the month detected_at + 365 days falls in. Each finding emits +1 where
-    -- such a stretch starts and -1 where it ends; the running sum over the
+    -- the month detected_at + 365 days falls in. Each finding emits +n where
+    -- such a stretch starts and -n where it ends; the running sum over the
     -- months of each department and metric gives the month-end counts, without
-    -- a row per finding and month.
-    SELECT department, month, metric, toFloat64(open) AS v
+    -- a row per finding and month. The other figures are the months' sums.
+    SELECT department, month, metric, toFloat64(value) AS v
     FROM
     (
         -- The lambda gets months and deltas as arguments: 18.16 prunes the
         -- subquery columns that a lambda captures without naming them elsewhere.
+        -- Only a running metric spans the months up to @asof (its first month
+        -- is before it: detected_at < @asof); the others keep their months.
         SELECT department, metric,
-               arrayMap(i -> addMonths(first, i), range(toUInt32(dateDiff('month', first, toStartOfMonth(toDateTime(@asof))) + 1))) AS all_months,
+               startsWith(metric, 'open_') OR metric = 'security_debt' AS running,
+               arrayMap(i -> addMonths(first, i),
+                   range(if(running, toUInt32(dateDiff('month', first, toStartOfMonth(toDateTime(@asof))) + 1), toUInt32(0)))) AS all_months,
                arrayCumSum(arrayMap((m, ms, ds) -> if(indexOf(ms, m) = 0, toInt64(0), arrayElement(ds, indexOf(ms, m))),
-                   all_months, arrayResize([months], length(all_months), months), arrayResize([deltas], length(all_months), deltas))) AS counts
+                   all_months, arrayResize([months], length(all_months), months), arrayResize([deltas], length(all_months), deltas))) AS counts,
+               if(running, all_months, months) AS out_months,
+               if(running, counts, deltas) AS out_values
         FROM
         (
             SELECT department, metric, groupArray(month) AS months, groupArray(delta) AS deltas, min(month) AS first
@@ -84,34 +84,42 @@ FROM
                     SELECT department, tupleElement(d, 1) AS metric, tupleElement(d, 2) AS month, tupleElement(d, 3) AS delta
                     FROM
                     (
-                        -- The deltas of n findings alike at once: a few
-                        -- thousand groups, not a row per finding.
                         SELECT department, det_month, close_month, debt_month,
                             arrayJoin(arrayFilter(x -> tupleElement(x, 1) != '', [
-                                tuple(if(close_month > det_month, concat('open_', severity), ''), det_month, n),
-                                tuple(if(close_month > det_month AND close_month <= asof_month, concat('open_', severity), ''), close_month, -n),
-                                tuple(if(debt AND close_month > debt_month, 'security_debt', ''), debt_month, n),
-                                tuple(if(debt AND close_month > debt_month AND close_month <= asof_month, 'security_debt', ''), close_month, -n)])) AS d
+                                tuple('findings_opened', det_month, n),
+                                tuple(if(fixed, 'findings_fixed', ''), fix_month, n),
+                                tuple(if(in_cohort, if(within, 'sla_within', 'sla_breached'), ''), cohort_month, n),
+                                tuple(if(before AND close_month > det_month, concat('open_', severity), ''), det_month, n),
+                                tuple(if(before AND close_month > det_month AND close_month <= asof_month, concat('open_', severity), ''), close_month, -n),
+                                tuple(if(before AND debt AND close_month > debt_month, 'security_debt', ''), debt_month, n),
+                                tuple(if(before AND debt AND close_month > debt_month AND close_month <= asof_month, 'security_debt', ''), close_month, -n)])) AS d
                         FROM
                         (
                             -- close_month: the month of the close when it came before
                             -- @asof, else the month after the as-of month (open to the end).
                             SELECT department, severity,
+                                detected_at < toDateTime(@asof) AS before,
                                 toStartOfMonth(detected_at) AS det_month,
                                 toStartOfMonth(toDateTime(@asof)) AS asof_month,
                                 if(isNotNull(close_at) AND assumeNotNull(close_at) < toDateTime(@asof), toStartOfMonth(assumeNotNull(close_at)), addMonths(asof_month, 1)) AS close_month,
                                 severity IN ('critical', 'high') AND toInt64(detected_at) + 365 * 86400 < @asof AS debt,
                                 if(debt, toStartOfMonth(toDateTime(toInt64(detected_at) + 365 * 86400)), det_month) AS debt_month,
+                                fixed, fix_month, in_cohort, cohort_month, within,
                                 toInt64(count()) AS n
                             FROM
                             (
                                 SELECT department, severity, detected_at,
                                        multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
-                                               status = 'dismissed', ifNull(dismissed_at, last_event_time), NULL) AS close_at
+                                               status = 'dismissed', ifNull(dismissed_at, last_event_time), NULL) AS close_at,
+                                       status = 'fixed' AND isNotNull(fixed_at) AS fixed,
+                                       if(fixed, toStartOfMonth(assumeNotNull(fixed_at)), toDate(0)) AS fix_month,
+                                       isNotNull(sla_cohort_month) AS in_cohort,
+                                       ifNull(sla_cohort_month, toDate(0)) AS cohort_month,
+                                       ifNull(within_sla, 0) = 1 AS within
                                 FROM findings
-                                WHERE detected_at < toDateTime(@asof)
                             )
-                            GROUP BY department, severity, det_month, asof_month, close_month, debt, debt_month
+                            GROUP BY department, severity, before, det_month, asof_month, close_month, debt, debt_month,
+                                fixed, fix_month, in_cohort, cohort_month, within
                         )
                     )
                 )
@@ -120,14 +128,17 @@ FROM
             GROUP BY department, metric
         )
     )
-    ARRAY JOIN all_months AS month, counts AS open
-    WHERE open > 0
+    ARRAY JOIN out_months AS month, out_values AS value
+    WHERE value > 0
     UNION ALL
-    SELECT department, toStartOfMonth(started_at) AS month, 'deployments' AS metric, toFloat64(count()) AS v FROM deployment_facts
-    GROUP BY department, month
-    UNION ALL
-    SELECT department, toStartOfMonth(started_at) AS month, 'gate_blocked' AS metric, toFloat64(sum(gate_blocked)) AS v FROM deployment_facts
-    GROUP BY department, month
+    SELECT department, month, metric, v
+    FROM
+    (
+        SELECT department, toStartOfMonth(started_at) AS month, count() AS deployments, sum(gate_blocked) AS blocked
+        FROM deployment_facts
+        GROUP BY department, month
+    )
+    ARRAY JOIN ['deployments', 'gate_blocked'] AS metric, [toFloat64(deployments), toFloat64(blocked)] AS v
     UNION ALL
     SELECT tupleElement(p, 1) AS department, toStartOfMonth(tupleElement(p, 2)) AS month, 'policy_exceptions_opened' AS metric, toFloat64(1) AS v
     FROM
