@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/secimpact/impact/internal/chconn"
 )
 
 // TestBuildOrder: the declared models have a build order, and order
@@ -153,5 +155,19 @@ func TestStatsPartReads(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("part %d reads the analyst tables %v, waits for %v: update partTables", p, got, want)
 		}
+	}
+}
+
+// TestConcurrentQueriesFitThePool: a refresh runs at most one query per
+// SQL model, one per part of impact_stats' input and its lease's renewal
+// at once, and
+// chconn.Open's pool has a connection for each (a query waiting longer
+// than DialTimeout for one fails).
+func TestConcurrentQueriesFitThePool(t *testing.T) {
+	if n := len(sqlModels) + int(numParts) + 1; n > MaxConcurrentQueries {
+		t.Errorf("a refresh runs up to %d queries at once, MaxConcurrentQueries is %d", n, MaxConcurrentQueries)
+	}
+	if chconn.DefaultMaxOpenConns < MaxConcurrentQueries {
+		t.Errorf("chconn.DefaultMaxOpenConns %d < MaxConcurrentQueries %d", chconn.DefaultMaxOpenConns, MaxConcurrentQueries)
 	}
 }

@@ -153,6 +153,11 @@ func (r Report) Rows(table string) uint64 {
 	return 0
 }
 
+// MaxConcurrentQueries is the most queries a refresh runs at once: one
+// per SQL model, one per part of impact_stats' input, and the renewal of
+// its lease.
+const MaxConcurrentQueries = 16
+
 // sourceTables are the typed tables the models read (schemas owns their
 // names).
 var sourceTables = schemas.Tables()
@@ -162,6 +167,11 @@ var sourceTables = schemas.Tables()
 // holds the database's transform lease for the run: a second Refresh (in
 // this process, another one or on another host) waits until the first is
 // done, or with Options.NoWait returns an error naming the holder.
+//
+// The models and impact_stats' reads run side by side, up to
+// MaxConcurrentQueries queries at once: conn's pool must allow that many
+// (clickhouse-go fails a query that waits longer than its DialTimeout for
+// a free connection). chconn.Open's pool does.
 func Refresh(ctx context.Context, conn driver.Conn, opts Options) (Report, error) {
 	if err := opts.Validate(); err != nil {
 		return Report{}, err

@@ -41,9 +41,14 @@ var ErrNoAddr = errors.New("no ClickHouse address: set IMPACT_CLICKHOUSE_ADDR or
 
 // Defaults applied when config.ClickHouse leaves them zero.
 const (
-	DefaultDialTimeout  = 5 * time.Second
-	DefaultReadTimeout  = 5 * time.Minute // long transforms are legitimate
-	DefaultMaxOpenConns = 10
+	DefaultDialTimeout = 5 * time.Second
+	DefaultReadTimeout = 5 * time.Minute // long transforms are legitimate
+	// DefaultMaxOpenConns covers transform.MaxConcurrentQueries:
+	// clickhouse-go fails a query that waits longer than DialTimeout
+	// for a free connection, and a refresh runs its models and
+	// impact_stats' reads side by side, each for longer than that on a
+	// large database.
+	DefaultMaxOpenConns = 16
 )
 
 // Options returns the clickhouse-go options for cfg, for callers that need
