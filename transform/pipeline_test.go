@@ -253,6 +253,11 @@ func TestPipelineTruth(t *testing.T) {
 	rest()
 	inc := refresh(t, conn, opts)
 	for _, tr := range inc.Tables {
+		// impact_stats waits for the tables it reads, which are built
+		// within the refresh; no other table waits.
+		if stats := tr.Table == transform.StatsTable; (tr.Waited > 0) != stats || tr.Waited > tr.Duration {
+			t.Errorf("%s: waited %s of %s", tr.Table, tr.Waited, tr.Duration)
+		}
 		if tr.Table == "findings" || tr.Table == "deal_facts" || tr.Table == "deployment_facts" || tr.Table == "ticket_facts" {
 			if tr.Mode != transform.Incremental || tr.Touched == 0 || tr.Touched >= tr.Rows {
 				t.Errorf("%s: mode %s touched %d of %d rows, want an incremental refresh of a few", tr.Table, tr.Mode, tr.Touched, tr.Rows)

@@ -39,6 +39,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -130,6 +131,10 @@ type TableReport struct {
 	// unchanged from the live table (incremental only).
 	Rebuilt, Kept int
 	Duration      time.Duration
+	// Waited is, for impact_stats, which starts with the refresh and reads
+	// each table once it is built, the time until the last of its tables
+	// was built: its own work is Duration - Waited.
+	Waited time.Duration
 }
 
 // Report is the outcome of a Refresh.
@@ -460,12 +465,22 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 func (r *run) build(ctx context.Context, m model, depFull bool, wait tablesBuilt) (TableReport, error) {
 	t0 := time.Now()
 	if m.name == StatsTable {
-		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf, wait)
+		var mu sync.Mutex
+		var waited time.Duration
+		timed := func(ctx context.Context, tables ...string) error {
+			err := wait(ctx, tables...)
+			mu.Lock()
+			waited = max(waited, time.Since(t0))
+			mu.Unlock()
+			return err
+		}
+		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf, timed)
 		if err != nil {
 			return st, err
 		}
-		st.Duration = time.Since(t0)
-		r.log.Info("transform table", "table", StatsTable, "mode", Full, "rows", st.Rows, "duration", st.Duration.Round(time.Millisecond))
+		st.Duration, st.Waited = time.Since(t0), waited
+		r.log.Info("transform table", "table", StatsTable, "mode", Full, "rows", st.Rows, "duration", st.Duration.Round(time.Millisecond),
+			"waited", st.Waited.Round(time.Millisecond))
 		return st, nil
 	}
 	v := r.version(m)

@@ -81,7 +81,10 @@ type Refresh struct {
 
 // TableResult is one table's part of a refresh.
 type TableResult struct {
-	Seconds           float64 `json:"seconds"`
+	Seconds float64 `json:"seconds"`
+	// WaitedSeconds is, for impact_stats, the part of Seconds spent
+	// waiting for the tables it reads to be built.
+	WaitedSeconds     float64 `json:"waited_seconds,omitempty"`
 	Rows              uint64  `json:"rows"`
 	Touched           uint64  `json:"touched"` // entities recomputed (incremental)
 	Written           uint64  `json:"rows_written"`
@@ -259,7 +262,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return f, rep, err
 		}
 		for _, t := range rep.Tables {
-			f.Tables[t.Table] = TableResult{Seconds: t.Duration.Seconds(), Rows: t.Rows, Touched: t.Touched, Written: t.Written,
+			f.Tables[t.Table] = TableResult{Seconds: t.Duration.Seconds(), WaitedSeconds: t.Waited.Seconds(), Rows: t.Rows, Touched: t.Touched, Written: t.Written,
 				PartitionsRebuilt: t.Rebuilt, PartitionsKept: t.Kept}
 		}
 		log.Info("bench transform: refresh", "mode", f.Mode, "seconds", f.Seconds, "server_cpu", f.ServerCPU, "load", f.LoadAverage[0])
