@@ -69,3 +69,40 @@ func sameStat(a, b Stat) bool {
 	}
 	return a == b
 }
+
+// TestDealOrder: loadDeals puts the deals in one order whatever the order
+// the server sends them in, ties of the id hash included, so their figures
+// are the same bit for bit.
+func TestDealOrder(t *testing.T) {
+	t.Parallel()
+	in := benchOrg(5, 0.01)
+	deals := in.Deals
+	keys := make([]dealKey, len(deals))
+	for i := range deals {
+		keys[i] = dealKey{hash: uint64(i % (len(deals) / 3)), i: int32(i)} // every hash shared by about three deals
+	}
+	want := inDealOrder(deals, append([]dealKey(nil), keys...))
+	r := rand.New(rand.NewPCG(6, 7))
+	for round := range 3 {
+		perm := r.Perm(len(deals))
+		shuffledDeals := make([]dealRow, len(deals))
+		shuffledKeys := make([]dealKey, len(deals))
+		for j, i := range perm {
+			shuffledDeals[j] = deals[i]
+			shuffledKeys[j] = dealKey{hash: keys[i].hash, i: int32(j)}
+		}
+		got := inDealOrder(shuffledDeals, shuffledKeys)
+		for i := range want {
+			if compareDeals(&got[i], &want[i]) != 0 {
+				t.Fatalf("round %d: deal %d differs: %+v, want %+v", round, i, got[i], want[i])
+			}
+		}
+		o := StatsOptions{}
+		a, b := computeStats(&statsInput{Deals: got}, o), computeStats(&statsInput{Deals: want}, o)
+		for i := range a {
+			if !sameStat(a[i], b[i]) {
+				t.Fatalf("round %d: row %d differs: %+v, want %+v", round, i, a[i], b[i])
+			}
+		}
+	}
+}
