@@ -1,6 +1,18 @@
 -- deployment_facts: latest state per deployment, gate outcome for the same
 -- service and commit, owner from the catalog as of the deployment's start.
-INSERT INTO {{.Table}} (deployment_id, service_id, team, department, environment, commit_sha, trigger,
+--
+-- An incremental refresh recomputes the touched deployments in two
+-- statements. The first takes the state from the events written since the
+-- watermark alone, for the deployments whose newest of those is later than
+-- every older event (nearly all: their latest event is a new one, so the
+-- argMax over the new events is the argMax over all); it reads only the
+-- deployment id, event time and insert time of the older events. The second
+-- recomputes the others from every event, as a full refresh does, reading
+-- their granules only (PREWHERE). Reading every column of every event of
+-- the touched deployments meant reading every granule of deployment_events
+-- (they are spread over all of them); the new events sit in the newest
+-- parts.
+{{define "head"}}INSERT INTO {{.Table}} (deployment_id, service_id, team, department, environment, commit_sha, trigger,
     started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs,
     gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,
     kafka_partition, kafka_offset)
@@ -44,25 +56,8 @@ FROM
                 -- Gates match on service and commit; without a commit there is no honest match.
                 -- A 64-bit hash of (service, commit) joins much faster than the strings.
                 if(isNull(tupleElement(s, 3)), toUInt64(0), cityHash64(tupleElement(s, 1), assumeNotNull(tupleElement(s, 3)))) AS gate_key
-            FROM
-            (
-                SELECT
-                    deployment_id,
-                    argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
-                                 first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
-                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s
-                FROM (SELECT * FROM deployment_events
-                {{- if .Incremental}}
-                WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
-                {{- end}})
-                GROUP BY deployment_id
-            )
-        ) AS l1
+{{end}}
+{{- define "gates"}}        ) AS l1
         ALL LEFT JOIN
         (
             SELECT
@@ -82,12 +77,8 @@ FROM
                     SELECT run_id,
                            argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
                     FROM (SELECT * FROM gate_events
-                    WHERE isNotNull(commit_sha)
-                    {{- if .Incremental}}
-                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
-                        SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
-                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
-                    {{- end}})
+                    WHERE isNotNull(commit_sha){{end}}
+{{- define "tail"}}
                     GROUP BY run_id
                 )
             )
@@ -99,4 +90,64 @@ ALL LEFT JOIN
     SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
     FROM (SELECT * FROM service_events)
     GROUP BY service_id
-) AS r2 USING service_id
+) AS r2 USING service_id{{end}}
+{{- define "state"}}argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+                                 first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
+                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
+                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)){{end}}
+{{- if .Incremental}}
+{{template "head" .}}            FROM
+            (
+                SELECT deployment_id, s
+                FROM
+                (
+                    SELECT deployment_id, {{template "state"}} AS s, max(event_time) AS new_time
+                    FROM (SELECT * FROM deployment_events
+                    PREWHERE inserted_at >= toDateTime(@since)
+                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    GROUP BY deployment_id
+                ) AS w
+                ALL INNER JOIN
+                (
+                    SELECT deployment_id, maxIf(event_time, inserted_at < toDateTime(@since)) AS old_time,
+                        countIf(inserted_at < toDateTime(@since)) AS old_events
+                    FROM (SELECT * FROM deployment_events
+                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    GROUP BY deployment_id
+                ) AS o USING deployment_id
+                WHERE old_events = 0 OR new_time > old_time
+            )
+{{template "gates" .}}
+                    -- Only the gates of the new states' service and commit.
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
+                        SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
+                        PREWHERE inserted_at >= toDateTime(@since)
+                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
+{{- template "tail" .}};
+{{end -}}
+{{template "head" .}}            FROM
+            (
+                SELECT
+                    deployment_id,
+                    {{template "state"}} AS s
+                FROM (SELECT * FROM deployment_events
+                {{- if .Incremental}}
+                -- The touched deployments the statement above did not write.
+                PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                    AND key NOT IN (SELECT deployment_id FROM {{.Table}}))
+                {{- end}})
+                GROUP BY deployment_id
+            )
+{{template "gates" .}}
+                    {{- if .Incremental}}
+                    -- Only the gates of the recomputed deployments' service and commit.
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
+                        SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
+                        PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                            AND key NOT IN (SELECT deployment_id FROM {{.Table}})))
+                    {{- end}})
+{{- template "tail" .}}

@@ -12,7 +12,31 @@
 -- the month the due date fell in, for decided findings due by @asof: every
 -- SLA compliance figure counts within_sla by it (the due-date cohort), so a
 -- late fix never changes a past month.
-INSERT INTO {{.Table}} (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
+--
+-- An incremental refresh recomputes the touched findings in two
+-- statements. The first reads the narrow columns of every event of the
+-- touched findings (the lifecycle order, the counters) but the wide state
+-- only from the events written since the watermark; it writes the findings
+-- whose latest event is one of those (nearly all). The second recomputes
+-- the others (a late event, a catalog change, an SLA flip) from every
+-- event, as a full refresh does. Reading every column of every event of
+-- 2% of the findings meant reading every granule of finding_events (the
+-- touched findings are spread over all of them); the new events sit in
+-- the newest parts.
+{{define "state"}}tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
+                             dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
+                             event_id, kafka_topic, kafka_partition, kafka_offset,
+                             severity, service_id, status, detected_at, fixed_at, sla_policy_version){{end}}
+{{- define "order"}}tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset){{end}}
+{{- define "counters"}}max(event_type = 'security.finding.reopened') AS reopened,
+                toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
+                min(event_time) AS first_event_time{{end}}
+{{- define "insert"}}INSERT INTO {{.Table}} (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
     service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
     team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,
     last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
@@ -81,36 +105,64 @@ FROM
                 if(policy_seconds > 0 AND toInt64(detected_at) + policy_seconds <= 4294967295,
                    toDateTime(toInt64(detected_at) + policy_seconds), NULL)) AS due,
             reopened, event_count, first_event_time
-        FROM
-        (
-            SELECT
-                finding_id,
-                -- One argMax over the whole state: elements 1-20 as named, 21-26
-                -- severity, service_id, status, detected_at, fixed_at, sla_policy_version.
-                argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
-                             dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
-                             event_id, kafka_topic, kafka_partition, kafka_offset,
-                             severity, service_id, status, detected_at, fixed_at, sla_policy_version),
-                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s,
-                max(event_type = 'security.finding.reopened') AS reopened,
-                toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
-                min(event_time) AS first_event_time
-            FROM (SELECT * FROM finding_events
-            {{- if .Incremental}}
-            WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings')
-            {{- end}})
-            GROUP BY finding_id
-        )
-    ) AS l1
+{{end}}
+{{- define "catalog"}}    ) AS l1
     ALL LEFT JOIN
     (
         SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
         FROM (SELECT * FROM service_events)
         GROUP BY service_id
     ) AS r1 USING service_id
-)
+){{end}}
+{{- if .Incremental}}
+{{template "insert" .}}        FROM
+        (
+            SELECT finding_id, s, reopened, event_count, first_event_time
+            FROM
+            (
+                -- Every event of the touched findings, narrow columns only.
+                SELECT
+                    finding_id,
+                    max({{template "order"}}) AS o,
+                    {{template "counters"}}
+                FROM (SELECT * FROM finding_events
+                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                GROUP BY finding_id
+            ) AS n
+            ALL INNER JOIN
+            (
+                -- The state as of the latest of the events written since the
+                -- watermark: the finding's state when that is its latest event.
+                SELECT
+                    finding_id,
+                    argMax({{template "state"}}, {{template "order"}}) AS s,
+                    max({{template "order"}}) AS new_o
+                FROM (SELECT * FROM finding_events
+                PREWHERE inserted_at >= toDateTime(@since)
+                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                GROUP BY finding_id
+            ) AS w USING finding_id
+            WHERE new_o = o
+        )
+{{template "catalog"}};
+{{end -}}
+{{template "insert" .}}        FROM
+        (
+            SELECT
+                finding_id,
+                -- One argMax over the whole state: elements 1-20 as named, 21-26
+                -- severity, service_id, status, detected_at, fixed_at, sla_policy_version.
+                argMax({{template "state"}},
+                       {{template "order"}}) AS s,
+                {{template "counters"}}
+            FROM (SELECT * FROM finding_events
+            {{- if .Incremental}}
+            -- The touched findings the statement above did not write: only
+            -- their granules are read (GLOBAL IN in WHERE is not moved to
+            -- PREWHERE by 18.16).
+            PREWHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'
+                AND key NOT IN (SELECT finding_id FROM {{.Table}}))
+            {{- end}})
+            GROUP BY finding_id
+        )
+{{template "catalog"}}

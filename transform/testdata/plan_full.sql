@@ -83,6 +83,17 @@ ORDER BY finding_id;
 -- the month the due date fell in, for decided findings due by 1782864000: every
 -- SLA compliance figure counts within_sla by it (the due-date cohort), so a
 -- late fix never changes a past month.
+--
+-- An incremental refresh recomputes the touched findings in two
+-- statements. The first reads the narrow columns of every event of the
+-- touched findings (the lifecycle order, the counters) but the wide state
+-- only from the events written since the watermark; it writes the findings
+-- whose latest event is one of those (nearly all). The second recomputes
+-- the others (a late event, a catalog change, an SLA flip) from every
+-- event, as a full refresh does. Reading every column of every event of
+-- 2% of the findings meant reading every granule of finding_events (the
+-- touched findings are spread over all of them); the new events sit in
+-- the newest parts.
 INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
     service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
     team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,
@@ -361,6 +372,18 @@ ORDER BY deployment_id;
 
 -- deployment_facts: latest state per deployment, gate outcome for the same
 -- service and commit, owner from the catalog as of the deployment's start.
+--
+-- An incremental refresh recomputes the touched deployments in two
+-- statements. The first takes the state from the events written since the
+-- watermark alone, for the deployments whose newest of those is later than
+-- every older event (nearly all: their latest event is a new one, so the
+-- argMax over the new events is the argMax over all); it reads only the
+-- deployment id, event time and insert time of the older events. The second
+-- recomputes the others from every event, as a full refresh does, reading
+-- their granules only (PREWHERE). Reading every column of every event of
+-- the touched deployments meant reading every granule of deployment_events
+-- (they are spread over all of them); the new events sit in the newest
+-- parts.
 INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger,
     started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs,
     gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,

@@ -101,6 +101,145 @@ WHERE (status = 'open' AND isNull(within_sla) AND sla_due_at < toDateTime(178286
 -- the month the due date fell in, for decided findings due by 1782864000: every
 -- SLA compliance figure counts within_sla by it (the due-date cohort), so a
 -- late fix never changes a past month.
+--
+-- An incremental refresh recomputes the touched findings in two
+-- statements. The first reads the narrow columns of every event of the
+-- touched findings (the lifecycle order, the counters) but the wide state
+-- only from the events written since the watermark; it writes the findings
+-- whose latest event is one of those (nearly all). The second recomputes
+-- the others (a late event, a catalog change, an SLA flip) from every
+-- event, as a full refresh does. Reading every column of every event of
+-- 2% of the findings meant reading every granule of finding_events (the
+-- touched findings are spread over all of them); the new events sit in
+-- the newest parts.
+
+INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
+    service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
+    team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,
+    last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT
+    finding_id,
+    tupleElement(s, 1) AS scanner,
+    tupleElement(s, 2) AS category,
+    tupleElement(s, 3) AS title,
+    tupleElement(s, 4) AS cve_id,
+    tupleElement(s, 5) AS cwe_id,
+    sev AS severity,
+    tupleElement(s, 6) AS cvss,
+    tupleElement(s, 7) AS epss,
+    tupleElement(s, 8) AS kev,
+    svc AS service_id,
+    tupleElement(s, 9) AS repo,
+    st AS status,
+    det AS detected_at,
+    fix AS fixed_at,
+    tupleElement(s, 10) AS dismissed_at,
+    tupleElement(s, 11) AS dismissed_reason,
+    tupleElement(s, 12) AS internet_facing,
+    tupleElement(org, 1) AS team,
+    tupleElement(org, 2) AS department,
+    if(st = 'fixed' AND isNotNull(fix), (toInt64(assumeNotNull(fix)) - toInt64(det)) / 86400, NULL) AS days_to_fix,
+    due_at AS sla_due_at,
+    multiIf(isNull(due_at), NULL,
+        st = 'fixed' AND isNotNull(fix), toUInt8(assumeNotNull(fix) <= assumeNotNull(due_at)),
+        st = 'open' AND assumeNotNull(due_at) < toDateTime(1782864000), toUInt8(0),
+        st = 'dismissed' AND assumeNotNull(due_at) < ifNull(tupleElement(s, 10), tupleElement(s, 14)), toUInt8(0),
+        NULL) AS within_sla,
+    if(isNotNull(within_sla) AND assumeNotNull(due_at) <= toDateTime(1782864000), toStartOfMonth(assumeNotNull(due_at)), NULL) AS sla_cohort_month,
+    reop AS reopened,
+    evn AS event_count,
+    first_t AS first_event_time,
+    tupleElement(s, 14) AS last_event_time,
+    tupleElement(s, 15) AS last_event_type,
+    tupleElement(s, 16) AS last_event_source,
+    tupleElement(s, 17) AS last_event_id,
+    tupleElement(s, 18) AS kafka_topic,
+    tupleElement(s, 19) AS kafka_partition,
+    tupleElement(s, 20) AS kafka_offset
+FROM
+(
+    SELECT
+        finding_id, s, severity AS sev, service_id AS svc, status AS st, detected_at AS det, fixed_at AS fix,
+        due AS due_at, reopened AS reop, event_count AS evn, first_event_time AS first_t,
+        -- The catalog version in force at detection: the last of the service's
+        -- versions (sorted by effective_at, event time, event id) effective by then.
+        arrayElement(arrayFilter(v -> tupleElement(v, 1) <= detected_at, versions), -1) AS cat,
+        tuple(tupleElement(cat, 4), tupleElement(cat, 5)) AS org
+    FROM
+    (
+        SELECT
+            finding_id, s,
+            tupleElement(s, 21) AS severity,
+            tupleElement(s, 22) AS service_id,
+            tupleElement(s, 23) AS status,
+            tupleElement(s, 24) AS detected_at,
+            tupleElement(s, 25) AS fixed_at,
+            multiIf(severity = 'critical', 1296000, severity = 'high', 2592000, severity = 'medium', 7776000,
+                    severity = 'low', 15552000, severity = 'info', 0, 0) AS policy_seconds,
+            -- The date the source sent wins; else the policy's, when it has one
+            -- for the severity and DateTime can hold it.
+            if(isNotNull(tupleElement(s, 13)) AND tupleElement(s, 26) = '', tupleElement(s, 13),
+                if(policy_seconds > 0 AND toInt64(detected_at) + policy_seconds <= 4294967295,
+                   toDateTime(toInt64(detected_at) + policy_seconds), NULL)) AS due,
+            reopened, event_count, first_event_time
+        FROM
+        (
+            SELECT finding_id, s, reopened, event_count, first_event_time
+            FROM
+            (
+                -- Every event of the touched findings, narrow columns only.
+                SELECT
+                    finding_id,
+                    max(tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS o,
+                    max(event_type = 'security.finding.reopened') AS reopened,
+                toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
+                min(event_time) AS first_event_time
+                FROM (SELECT * FROM finding_events
+                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                GROUP BY finding_id
+            ) AS n
+            ALL INNER JOIN
+            (
+                -- The state as of the latest of the events written since the
+                -- watermark: the finding's state when that is its latest event.
+                SELECT
+                    finding_id,
+                    argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
+                             dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
+                             event_id, kafka_topic, kafka_partition, kafka_offset,
+                             severity, service_id, status, detected_at, fixed_at, sla_policy_version), tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s,
+                    max(tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS new_o
+                FROM (SELECT * FROM finding_events
+                PREWHERE inserted_at >= toDateTime(1782863990)
+                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                GROUP BY finding_id
+            ) AS w USING finding_id
+            WHERE new_o = o
+        )
+    ) AS l1
+    ALL LEFT JOIN
+    (
+        SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
+        FROM (SELECT * FROM service_events)
+        GROUP BY service_id
+    ) AS r1 USING service_id
+);
+
 INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
     service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
     team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,
@@ -190,7 +329,11 @@ FROM
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
             FROM (SELECT * FROM finding_events
-            WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+            -- The touched findings the statement above did not write: only
+            -- their granules are read (GLOBAL IN in WHERE is not moved to
+            -- PREWHERE by 18.16).
+            PREWHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'
+                AND key NOT IN (SELECT finding_id FROM findings_next)))
             GROUP BY finding_id
         )
     ) AS l1
@@ -477,6 +620,130 @@ WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted
 
 -- deployment_facts: latest state per deployment, gate outcome for the same
 -- service and commit, owner from the catalog as of the deployment's start.
+--
+-- An incremental refresh recomputes the touched deployments in two
+-- statements. The first takes the state from the events written since the
+-- watermark alone, for the deployments whose newest of those is later than
+-- every older event (nearly all: their latest event is a new one, so the
+-- argMax over the new events is the argMax over all); it reads only the
+-- deployment id, event time and insert time of the older events. The second
+-- recomputes the others from every event, as a full refresh does, reading
+-- their granules only (PREWHERE). Reading every column of every event of
+-- the touched deployments meant reading every granule of deployment_events
+-- (they are spread over all of them); the new events sit in the newest
+-- parts.
+
+INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger,
+    started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs,
+    gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,
+    kafka_partition, kafka_offset)
+SELECT
+    deployment_id, service_id,
+    -- The catalog version in force when the deployment started.
+    tupleElement(arrayElement(arrayFilter(v -> tupleElement(v, 1) <= started_at, versions), -1), 4),
+    tupleElement(arrayElement(arrayFilter(v -> tupleElement(v, 1) <= started_at, versions), -1), 5),
+    environment, commit_sha, trigger, started_at, finished_at, status, first_commit_at,
+    lead_time_hours, gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+FROM
+(
+    SELECT
+        deployment_id, service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+        first_commit_at,
+        if(isNotNull(finished_at) AND isNotNull(first_commit_at),
+           (toInt64(assumeNotNull(finished_at)) - toInt64(assumeNotNull(first_commit_at))) / 3600, NULL) AS lead_time_hours,
+        gate_blocked, gate_waived, gate_runs, gate_wait_hours, fixes_finding_ids,
+        last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+        FROM
+        (
+            SELECT
+                deployment_id,
+                tupleElement(s, 1) AS service_id,
+                tupleElement(s, 2) AS environment,
+                tupleElement(s, 3) AS commit_sha,
+                tupleElement(s, 4) AS trigger,
+                tupleElement(s, 5) AS started_at,
+                tupleElement(s, 6) AS finished_at,
+                tupleElement(s, 7) AS status,
+                tupleElement(s, 8) AS first_commit_at,
+                toFloat64(tupleElement(s, 9)) / 3600 AS gate_wait_hours,
+                tupleElement(s, 10) AS fixes_finding_ids,
+                tupleElement(s, 11) AS last_event_time,
+                tupleElement(s, 12) AS last_event_source,
+                tupleElement(s, 13) AS last_event_id,
+                tupleElement(s, 14) AS kafka_topic,
+                tupleElement(s, 15) AS kafka_partition,
+                tupleElement(s, 16) AS kafka_offset,
+                -- Gates match on service and commit; without a commit there is no honest match.
+                -- A 64-bit hash of (service, commit) joins much faster than the strings.
+                if(isNull(tupleElement(s, 3)), toUInt64(0), cityHash64(tupleElement(s, 1), assumeNotNull(tupleElement(s, 3)))) AS gate_key
+            FROM
+            (
+                SELECT deployment_id, s
+                FROM
+                (
+                    SELECT deployment_id, argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+                                 first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
+                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
+                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s, max(event_time) AS new_time
+                    FROM (SELECT * FROM deployment_events
+                    PREWHERE inserted_at >= toDateTime(1782863990)
+                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    GROUP BY deployment_id
+                ) AS w
+                ALL INNER JOIN
+                (
+                    SELECT deployment_id, maxIf(event_time, inserted_at < toDateTime(1782863990)) AS old_time,
+                        countIf(inserted_at < toDateTime(1782863990)) AS old_events
+                    FROM (SELECT * FROM deployment_events
+                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    GROUP BY deployment_id
+                ) AS o USING deployment_id
+                WHERE old_events = 0 OR new_time > old_time
+            )
+        ) AS l1
+        ALL LEFT JOIN
+        (
+            SELECT
+                gate_key,
+                max(result = 'fail' AND blocking = 1) AS gate_blocked,
+                max(result = 'waived' AND blocking = 1) AS gate_waived,
+                toUInt32(count()) AS gate_runs
+            FROM
+            (
+                SELECT
+                    run_id,
+                    cityHash64(tupleElement(g, 1), tupleElement(g, 2)) AS gate_key,
+                    tupleElement(g, 3) AS result,
+                    tupleElement(g, 4) AS blocking
+                FROM
+                (
+                    SELECT run_id,
+                           argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
+                    FROM (SELECT * FROM gate_events
+                    WHERE isNotNull(commit_sha)
+                    -- Only the gates of the new states' service and commit.
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
+                        SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
+                        PREWHERE inserted_at >= toDateTime(1782863990)
+                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
+                    GROUP BY run_id
+                )
+            )
+            GROUP BY gate_key
+        ) AS r1 USING gate_key
+    ) AS l2
+ALL LEFT JOIN
+(
+    SELECT service_id, arraySort(groupArray(tuple(effective_at, event_time, event_id, team, department))) AS versions
+    FROM (SELECT * FROM service_events)
+    GROUP BY service_id
+) AS r2 USING service_id;
+
 INSERT INTO deployment_facts_next (deployment_id, service_id, team, department, environment, commit_sha, trigger,
     started_at, finished_at, status, first_commit_at, lead_time_hours, gate_blocked, gate_waived, gate_runs,
     gate_wait_hours, fixes_finding_ids, last_event_time, last_event_source, last_event_id, kafka_topic,
@@ -534,7 +801,9 @@ FROM
                              -- wins, so lineage is the same before and after merges.
                              ingested_at, kafka_partition, kafka_offset)) AS s
                 FROM (SELECT * FROM deployment_events
-                WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                -- The touched deployments the statement above did not write.
+                PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                    AND key NOT IN (SELECT deployment_id FROM deployment_facts_next)))
                 GROUP BY deployment_id
             )
         ) AS l1
@@ -558,9 +827,11 @@ FROM
                            argMax(tuple(service_id, assumeNotNull(commit_sha), result, toUInt8(blocking)), tuple(event_time, event_id)) AS g
                     FROM (SELECT * FROM gate_events
                     WHERE isNotNull(commit_sha)
+                    -- Only the gates of the recomputed deployments' service and commit.
                     AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
                         SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
-                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
+                        PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                            AND key NOT IN (SELECT deployment_id FROM deployment_facts_next))))
                     GROUP BY run_id
                 )
             )
