@@ -1,6 +1,13 @@
 -- ticket_facts: latest state per ticket and whether its account was hit by
 -- a security incident in the 30 days before the ticket was created.
-INSERT INTO {{.Table}} (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
+--
+-- An incremental refresh recomputes the touched tickets in two statements
+-- (as deployment_facts.sql does): the first takes the state from the events
+-- written since the watermark alone, for the tickets whose newest of those
+-- is later than every older event, reading only the ticket id, event time
+-- and insert time of the older events; the second recomputes the others
+-- from every event, reading their granules only (PREWHERE).
+{{define "head"}}INSERT INTO {{.Table}} (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
     created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d,
     last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
 SELECT
@@ -39,26 +46,8 @@ FROM
         tupleElement(s, 16) AS kafka_topic,
         tupleElement(s, 17) AS kafka_partition,
         tupleElement(s, 18) AS kafka_offset
-    FROM
-    (
-        SELECT
-            ticket_id,
-            argMax(tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
-                         first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
-                         kafka_topic, kafka_partition, kafka_offset),
-                   tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                                             event_type = 'support.ticket.solved', 3, 4), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s
-        FROM (SELECT * FROM ticket_events
-        {{- if .Incremental}}
-        WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')
-        {{- end}})
-        GROUP BY ticket_id
-    )
-) AS l1
+{{end}}
+{{- define "tail"}}) AS l1
 ALL LEFT JOIN
 (
     -- Detection times of the incidents (latest state) affecting each account.
@@ -75,4 +64,52 @@ ALL LEFT JOIN
     ARRAY JOIN accounts AS account_id
     GROUP BY account_id
 ) AS r1 USING account_id
-)
+){{end}}
+{{- define "state"}}argMax(tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
+                         first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
+                         kafka_topic, kafka_partition, kafka_offset),
+                   tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                                             event_type = 'support.ticket.solved', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)){{end}}
+{{- if .Incremental}}
+{{template "head" .}}    FROM
+    (
+        SELECT ticket_id, s
+        FROM
+        (
+            SELECT ticket_id, {{template "state"}} AS s, max(event_time) AS new_time
+            FROM (SELECT * FROM ticket_events
+            PREWHERE inserted_at >= toDateTime(@since)
+            WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
+            GROUP BY ticket_id
+        ) AS w
+        ALL INNER JOIN
+        (
+            SELECT ticket_id, maxIf(event_time, inserted_at < toDateTime(@since)) AS old_time,
+                countIf(inserted_at < toDateTime(@since)) AS old_events
+            FROM (SELECT * FROM ticket_events
+            WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
+            GROUP BY ticket_id
+        ) AS o USING ticket_id
+        WHERE old_events = 0 OR new_time > old_time
+    )
+{{template "tail" .}};
+{{end -}}
+{{template "head" .}}    FROM
+    (
+        SELECT
+            ticket_id,
+            {{template "state"}} AS s
+        FROM (SELECT * FROM ticket_events
+        {{- if .Incremental}}
+        -- The touched tickets the statement above did not write: only their
+        -- granules are read.
+        PREWHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'
+            AND key NOT IN (SELECT ticket_id FROM {{.Table}}))
+        {{- end}})
+        GROUP BY ticket_id
+    )
+{{template "tail" .}}

@@ -513,6 +513,13 @@ ORDER BY ticket_id;
 
 -- ticket_facts: latest state per ticket and whether its account was hit by
 -- a security incident in the 30 days before the ticket was created.
+--
+-- An incremental refresh recomputes the touched tickets in two statements
+-- (as deployment_facts.sql does): the first takes the state from the events
+-- written since the watermark alone, for the tickets whose newest of those
+-- is later than every older event, reading only the ticket id, event time
+-- and insert time of the older events; the second recomputes the others
+-- from every event, reading their granules only (PREWHERE).
 INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id,
     created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d,
     last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
