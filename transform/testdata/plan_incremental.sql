@@ -608,8 +608,12 @@ ORDER BY deployment_id;
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
+-- The gate match uses the deployment's latest state, which for a deployment
+-- without new events is its row in the live table (one row per deployment,
+-- half the rows of deployment_events); those with new events are touched
+-- above.
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events
+SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
 WHERE cityHash64(service_id, ifNull(commit_sha, '')) GLOBAL IN (
     SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
     WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000) AND isNotNull(commit_sha));
