@@ -91,25 +91,32 @@ ALL LEFT JOIN
     FROM (SELECT * FROM service_events)
     GROUP BY service_id
 ) AS r2 USING service_id{{end}}
-{{- define "state"}}argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+{{- define "fields"}}tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
-                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
+                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset){{end}}
+{{- define "order"}}tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)){{end}}
+                             ingested_at, kafka_partition, kafka_offset){{end}}
+{{- define "state"}}argMax({{template "fields"}},
+                           {{template "order"}}){{end}}
+{{- define "latest"}}ORDER BY deployment_id, event_time DESC, multiIf(event_type = 'deployment.started', 1, 2) DESC, event_id DESC, ingested_at DESC,
+                kafka_partition DESC, kafka_offset DESC
+            LIMIT 1 BY deployment_id{{end}}
 {{- if .Incremental}}
 {{template "head" .}}            FROM
             (
                 SELECT deployment_id, s
                 FROM
                 (
-                    SELECT deployment_id, {{template "state"}} AS s, max(event_time) AS new_time
+                    -- The latest of its new events (their argMax, without the
+                    -- aggregate state of a wide tuple per row).
+                    SELECT deployment_id, {{template "fields"}} AS s, event_time AS new_time
                     FROM (SELECT * FROM deployment_events
                     PREWHERE inserted_at >= toDateTime(@since)
                     WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
-                    GROUP BY deployment_id
+                    {{template "latest"}}
                 ) AS w
                 ALL INNER JOIN
                 (

@@ -133,14 +133,14 @@ FROM
             (
                 -- The state as of the latest of the events written since the
                 -- watermark: the finding's state when that is its latest event.
-                SELECT
-                    finding_id,
-                    argMax({{template "state"}}, {{template "order"}}) AS s,
-                    max({{template "order"}}) AS new_o
+                -- Their argMax, without the aggregate state of a wide tuple per row.
+                SELECT finding_id, {{template "state"}} AS s, {{template "order"}} AS new_o
                 FROM (SELECT * FROM finding_events
                 PREWHERE inserted_at >= toDateTime(@since)
                 WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
-                GROUP BY finding_id
+                ORDER BY finding_id, event_time DESC, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                    event_type = 'security.finding.reopened', 3, 4) DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+                LIMIT 1 BY finding_id
             ) AS w USING finding_id
             WHERE new_o = o
         )

@@ -65,26 +65,34 @@ ALL LEFT JOIN
     GROUP BY account_id
 ) AS r1 USING account_id
 ){{end}}
-{{- define "state"}}argMax(tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
+{{- define "fields"}}tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
                          first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
-                         kafka_topic, kafka_partition, kafka_offset),
-                   tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                         kafka_topic, kafka_partition, kafka_offset){{end}}
+{{- define "order"}}tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
                                              event_type = 'support.ticket.solved', 3, 4), event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)){{end}}
+                             ingested_at, kafka_partition, kafka_offset){{end}}
+{{- define "state"}}argMax({{template "fields"}},
+                   {{template "order"}}){{end}}
+{{- define "latest"}}ORDER BY ticket_id, event_time DESC, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                event_type = 'support.ticket.solved', 3, 4) DESC, event_id DESC, ingested_at DESC,
+                kafka_partition DESC, kafka_offset DESC
+            LIMIT 1 BY ticket_id{{end}}
 {{- if .Incremental}}
 {{template "head" .}}    FROM
     (
         SELECT ticket_id, s
         FROM
         (
-            SELECT ticket_id, {{template "state"}} AS s, max(event_time) AS new_time
+            -- The latest of its new events (their argMax, without the
+            -- aggregate state of a wide tuple per row).
+            SELECT ticket_id, {{template "fields"}} AS s, event_time AS new_time
             FROM (SELECT * FROM ticket_events
             PREWHERE inserted_at >= toDateTime(@since)
             WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
-            GROUP BY ticket_id
+            {{template "latest"}}
         ) AS w
         ALL INNER JOIN
         (

@@ -207,27 +207,22 @@ FROM
             (
                 -- The state as of the latest of the events written since the
                 -- watermark: the finding's state when that is its latest event.
-                SELECT
-                    finding_id,
-                    argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
+                -- Their argMax, without the aggregate state of a wide tuple per row.
+                SELECT finding_id, tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
                              event_id, kafka_topic, kafka_partition, kafka_offset,
-                             severity, service_id, status, detected_at, fixed_at, sla_policy_version), tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                             severity, service_id, status, detected_at, fixed_at, sla_policy_version) AS s, tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4), event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s,
-                    max(tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS new_o
+                             ingested_at, kafka_partition, kafka_offset) AS new_o
                 FROM (SELECT * FROM finding_events
                 PREWHERE inserted_at >= toDateTime(1782863990)
                 WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
-                GROUP BY finding_id
+                ORDER BY finding_id, event_time DESC, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                    event_type = 'security.finding.reopened', 3, 4) DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+                LIMIT 1 BY finding_id
             ) AS w USING finding_id
             WHERE new_o = o
         )
@@ -686,18 +681,17 @@ FROM
                 SELECT deployment_id, s
                 FROM
                 (
-                    SELECT deployment_id, argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+                    -- The latest of its new events (their argMax, without the
+                    -- aggregate state of a wide tuple per row).
+                    SELECT deployment_id, tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
-                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s, max(event_time) AS new_time
+                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset) AS s, event_time AS new_time
                     FROM (SELECT * FROM deployment_events
                     PREWHERE inserted_at >= toDateTime(1782863990)
                     WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
-                    GROUP BY deployment_id
+                    ORDER BY deployment_id, event_time DESC, multiIf(event_type = 'deployment.started', 1, 2) DESC, event_id DESC, ingested_at DESC,
+                kafka_partition DESC, kafka_offset DESC
+            LIMIT 1 BY deployment_id
                 ) AS w
                 ALL INNER JOIN
                 (
@@ -996,19 +990,18 @@ FROM
         SELECT ticket_id, s
         FROM
         (
-            SELECT ticket_id, argMax(tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
+            -- The latest of its new events (their argMax, without the
+            -- aggregate state of a wide tuple per row).
+            SELECT ticket_id, tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
                          first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
-                         kafka_topic, kafka_partition, kafka_offset),
-                   tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                                             event_type = 'support.ticket.solved', 3, 4), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s, max(event_time) AS new_time
+                         kafka_topic, kafka_partition, kafka_offset) AS s, event_time AS new_time
             FROM (SELECT * FROM ticket_events
             PREWHERE inserted_at >= toDateTime(1782863990)
             WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
-            GROUP BY ticket_id
+            ORDER BY ticket_id, event_time DESC, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                event_type = 'support.ticket.solved', 3, 4) DESC, event_id DESC, ingested_at DESC,
+                kafka_partition DESC, kafka_offset DESC
+            LIMIT 1 BY ticket_id
         ) AS w
         ALL INNER JOIN
         (
