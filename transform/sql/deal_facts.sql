@@ -58,6 +58,21 @@ FROM
         tupleElement(s, 18) AS kafka_topic,
         tupleElement(s, 19) AS kafka_partition,
         tupleElement(s, 20) AS kafka_offset
+{{- if .Incremental}}
+    FROM
+    (
+        -- The latest event of each touched deal: its argMax by the order
+        -- below, without the aggregate state of a wide tuple per row.
+        SELECT opportunity_id, tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
+                         created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
+                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset) AS s
+        FROM (SELECT * FROM opportunity_events
+        WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
+        ORDER BY opportunity_id, event_time DESC, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3) DESC, event_id DESC, ingested_at DESC,
+            kafka_partition DESC, kafka_offset DESC
+        LIMIT 1 BY opportunity_id
+    )
+{{- else}}
     FROM
     (
         SELECT
@@ -70,12 +85,10 @@ FROM
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.
                              ingested_at, kafka_partition, kafka_offset)) AS s
-        FROM (SELECT * FROM opportunity_events
-        {{- if .Incremental}}
-        WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')
-        {{- end}})
+        FROM (SELECT * FROM opportunity_events)
         GROUP BY opportunity_id
     )
+{{- end}}
     WHERE outcome IN ('won', 'lost', 'no_decision')
 ) AS l1
 ALL LEFT JOIN
