@@ -1,0 +1,94 @@
+package transform_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/secimpact/impact/internal/simulate"
+	"github.com/secimpact/impact/transform"
+)
+
+// TestIncrementalLateAndRepeatedEvents: an incremental refresh takes a
+// touched entity's state from its new events alone when its latest event is
+// one of them, and recomputes the others from every event (the entity
+// models' SQL). After a full refresh, each entity table's events get, for
+// distinct entities: a late event (older than the entity's latest: the
+// latest stays an old one), the latest event delivered again (same id and
+// time, fetched later: the new copy wins, a tie on the event time) and a
+// new latest event. The incremental refresh must equal a full rebuild.
+func TestIncrementalLateAndRepeatedEvents(t *testing.T) {
+	t.Parallel()
+	conn := open(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	truth, _ := loadSimulation(t, conn, simulate.Options{Seed: 23, Days: 90}, 1, now.Add(-time.Hour), time.Time{})
+	opts := transform.Options{AsOf: truth.End, Overlap: time.Second}
+	time.Sleep(3 * time.Second) // the loaded rows are stamped before the watermark
+	refresh(t, conn, opts)
+	time.Sleep(2 * time.Second) // the new rows are stamped after the watermark
+
+	for _, tc := range []struct{ table, key string }{
+		{"finding_events", "finding_id"},
+		{"ticket_events", "ticket_id"},
+		{"deployment_events", "deployment_id"},
+		{"opportunity_events", "opportunity_id"},
+	} {
+		var cols []string
+		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = @table AND name != 'inserted_at'",
+			clickhouse.Named("table", tc.table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			cols = append(cols, c)
+		}
+		rows.Close()
+		for i, c := range []struct {
+			first            bool   // copy the entity's first event (else its latest)
+			eventID, timeAdd string // new event id, shift of the event time
+		}{
+			{first: true, eventID: "concat('late-', event_id)", timeAdd: "- 86400"}, // late: older than the latest
+			{eventID: "event_id", timeAdd: ""},                                      // the latest again, fetched later
+			{eventID: "concat('next-', event_id)", timeAdd: "+ 3600"},               // a new latest event
+		} {
+			exprs := make([]string, len(cols))
+			for j, col := range cols {
+				switch col {
+				case "event_id":
+					exprs[j] = c.eventID
+				case "event_time":
+					exprs[j] = "event_time " + c.timeAdd
+				case "ingested_at":
+					exprs[j] = "now()"
+				case "kafka_offset":
+					exprs[j] = fmt.Sprintf("kafka_offset + %d", 1000000000*(i+1))
+				default:
+					exprs[j] = col
+				}
+			}
+			dir := "DESC"
+			if c.first {
+				dir = "ASC"
+			}
+			q := fmt.Sprintf("INSERT INTO %s (%s)\nSELECT %s FROM (SELECT * FROM %s WHERE cityHash64(%s) %% 40 = %d ORDER BY %s, event_time %s LIMIT 1 BY %s)",
+				tc.table, strings.Join(cols, ", "), strings.Join(exprs, ", "), tc.table, tc.key, i, tc.key, dir, tc.key)
+			if err := conn.Exec(ctx, q); err != nil {
+				t.Fatalf("%s case %d: %v", tc.table, i, err)
+			}
+		}
+	}
+	if rep := refresh(t, conn, opts); rep.Mode != transform.Incremental {
+		t.Fatalf("second refresh is %s, want incremental", rep.Mode)
+	}
+	inc := snapshot(t, conn)
+	refresh(t, conn, transform.Options{AsOf: truth.End, Full: true})
+	sameSnapshots(t, "incremental", inc, snapshot(t, conn))
+}
