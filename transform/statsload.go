@@ -325,10 +325,7 @@ type dealKey struct {
 // another order.
 func inDealOrder(deals []dealRow, keys []dealKey) []dealRow {
 	slices.SortFunc(keys, func(a, b dealKey) int {
-		if a.hash != b.hash {
-			return cmp.Compare(a.hash, b.hash)
-		}
-		return compareDeals(&deals[a.i], &deals[b.i])
+		return cmp.Or(cmp.Compare(a.hash, b.hash), compareDeals(&deals[a.i], &deals[b.i]))
 	})
 	out := make([]dealRow, len(deals))
 	for j, k := range keys {
