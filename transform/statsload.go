@@ -1,11 +1,9 @@
 package transform
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -289,73 +287,21 @@ func loadDeals(ctx context.Context, conn driver.Conn) ([]dealRow, error) {
 		return nil, fmt.Errorf("count deal_facts: %w", err)
 	}
 	deals := make([]dealRow, 0, count)
-	keys := make([]dealKey, 0, count)
 	// One set of scan destinations for every row: declared per row, each
 	// would escape to the heap, several allocations per deal.
 	var d dealRow
 	var won, req uint8
 	var m uint32
-	var h uint64
-	dest := []any{&h, &d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req}
+	dest := []any{&d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req}
 	err := scanRows(ctx, conn, qDeals, "deal_facts", func(r driver.Rows) error {
 		if err := r.Scan(dest...); err != nil {
 			return err
 		}
 		d.Won, d.ReviewRequired, d.Month = won == 1, req == 1, month(m)
-		keys = append(keys, dealKey{h, int32(len(deals))})
 		deals = append(deals, d)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return inDealOrder(deals, keys), nil
-}
-
-// dealKey is a deal's id hash and its position as read.
-type dealKey struct {
-	hash uint64
-	i    int32
-}
-
-// inDealOrder returns the deals sorted by the hash of their id (keys),
-// ties (two ids of one hash) by their values, so the same deals give the
-// same order, and the same figures, in whatever order the server sends
-// them: the cluster-robust sums over deals differ in the last bits in
-// another order.
-func inDealOrder(deals []dealRow, keys []dealKey) []dealRow {
-	slices.SortFunc(keys, func(a, b dealKey) int {
-		return cmp.Or(cmp.Compare(a.hash, b.hash), compareDeals(&deals[a.i], &deals[b.i]))
-	})
-	out := make([]dealRow, len(deals))
-	for j, k := range keys {
-		out[j] = deals[k.i]
-	}
-	return out
-}
-
-func compareDeals(a, b *dealRow) int {
-	turnaround := func(p *float64) float64 {
-		if p == nil {
-			return math.Inf(-1)
-		}
-		return *p
-	}
-	return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Segment, b.Segment), cmp.Compare(a.Bucket, b.Bucket),
-		cmp.Compare(a.ReviewBucket, b.ReviewBucket), cmp.Compare(a.Outcome, b.Outcome), cmp.Compare(a.Loss, b.Loss),
-		compareBool(a.Won, b.Won), cmp.Compare(turnaround(a.Turnaround), turnaround(b.Turnaround)),
-		cmp.Compare(a.Cycle, b.Cycle), cmp.Compare(a.Amount, b.Amount), cmp.Compare(a.Month, b.Month),
-		compareBool(a.ReviewRequired, b.ReviewRequired))
-}
-
-func compareBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
+	return deals, err
 }
 
 // floatBytes decodes an array of n float64s the query sent as one string
