@@ -96,11 +96,15 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 		// svc-g: untouched, marked by its hotfix.
 		dep("G1", "svc-g", "feature", "success", "2026-06-28 09:00:00", "2026-06-28 10:00:00"),
 		dep("G2", "svc-g", "hotfix", "success", "2026-06-28 20:00:00", "2026-06-28 21:00:00"),
-		// svc-h: RK marks K0 until K1, late, becomes the earliest change
-		// recomputed, in RK's bucket (the rollback still runs: only its
-		// start counts); K0, the bucket before, loses its failure.
+		// svc-h: RK marks K0 until K1 arrives late, in RK's bucket (the
+		// rollback still runs: only its start counts); K0, in the bucket
+		// before, loses its failure.
 		dep("K0", "svc-h", "feature", "success", "2026-01-04 19:00:00", "2026-01-04 20:00:00"),
 		dep("RK", "svc-h", "rollback", "in_progress", "2026-01-05 15:00:00", ""),
+		// svc-i: J1, recomputed in place, is the earliest change; the
+		// running rollback in its own bucket marks it.
+		dep("J1", "svc-i", "feature", "success", "2026-01-01 09:00:00", "2026-01-01 10:00:00"),
+		dep("RJ", "svc-i", "rollback", "in_progress", "2026-01-01 15:00:00", ""),
 	}
 	deps[12]["environment"] = "staging"
 	findings := []map[string]any{
@@ -173,7 +177,7 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 	if err := insertRows(ctx, conn, "transform_keys", []map[string]any{
 		{"model": "deployment_facts", "key": "B1"}, {"model": "deployment_facts", "key": "H2"},
 		{"model": "deployment_facts", "key": "D2"}, {"model": "deployment_facts", "key": "E1"},
-		{"model": "deployment_facts", "key": "K1"},
+		{"model": "deployment_facts", "key": "K1"}, {"model": "deployment_facts", "key": "J1"},
 		{"model": "findings", "key": "F-1"}, {"model": "findings", "key": "F-3"},
 	}); err != nil {
 		t.Fatal(err)
@@ -191,7 +195,7 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 	// The cases happened (the comparison alone would pass on a model that
 	// ignores them in both modes).
 	for _, c := range []struct{ change, signal string }{
-		{"A1", ""}, {"B1", "R1"}, {"A2", "H2"}, {"C1", "I1"}, {"C2", "I1"}, {"C3", ""}, {"D1", "R2"}, {"E0", "R3"}, {"E1", ""}, {"G1", "G2"}, {"K0", ""}, {"K1", "RK"},
+		{"A1", ""}, {"B1", "R1"}, {"A2", "H2"}, {"C1", "I1"}, {"C2", "I1"}, {"C3", ""}, {"D1", "R2"}, {"E0", "R3"}, {"E1", ""}, {"G1", "G2"}, {"K0", ""}, {"K1", "RK"}, {"J1", "RJ"},
 	} {
 		var got string
 		if err := conn.QueryRow(ctx, "SELECT failure_signal_id FROM dora_changes WHERE deployment_id = '"+c.change+"'").Scan(&got); err != nil {
