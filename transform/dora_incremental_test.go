@@ -25,8 +25,10 @@ import (
 // detection next to a change of each, an incident that stops naming a
 // service, a change that stops being one (an earlier change takes its
 // signal), a finding whose detection moves (the security-fix lead time of
-// the fix naming it), a signal in the same second as a change, and an
-// untouched service.
+// the fix naming it), a signal in the same second as a change, an
+// untouched service, a late change that takes the signal of the change in
+// the bucket before, and a signal in the bucket of the earliest recomputed
+// change (the PREWHERE bounds).
 func TestDoraIncrementalEqualsFull(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
