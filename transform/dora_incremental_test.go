@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +167,7 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 		dep("K1", "svc-h", "feature", "success", "2026-01-05 09:00:00", "2026-01-05 10:00:00"))
 	deps[10]["status"] = "rolled_back"                 // D2
 	deps[14]["lead_time_hours"] = json.Number("3")     // E1 recomputed
+	deps[20]["gate_blocked"] = json.Number("1")        // J1 recomputed
 	findings[0]["detected_at"] = "2026-01-20 00:00:00" // F-1
 	load("deployment_facts", deps)
 	load("findings", findings)
@@ -216,20 +218,20 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 	}
 }
 
-// lineDiff shows the lines of got and want that differ.
+// lineDiff lists the rows (tableRows' objects) of got missing from want
+// and the other way round.
 func lineDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	rows := func(s string) []string { return strings.Split(strings.Trim(s, "[]\n"), "\n  },\n") }
 	var b strings.Builder
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
+	g, w := rows(got), rows(want)
+	for _, r := range g {
+		if !slices.Contains(w, r) {
+			b.WriteString("incremental only:\n" + r + "\n")
 		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			b.WriteString("incremental " + gl + "\nfull        " + wl + "\n")
+	}
+	for _, r := range w {
+		if !slices.Contains(g, r) {
+			b.WriteString("full only:\n" + r + "\n")
 		}
 	}
 	return b.String()
