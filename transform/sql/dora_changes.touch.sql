@@ -74,7 +74,9 @@ ALL INNER JOIN
     (
         SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
         FROM deployment_facts
-        WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+        -- The names are looked up for the security fixes only.
+        PREWHERE trigger = 'security_fix'
+        WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at)
             AND arrayExists(f -> f GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids)
     ) AS fx USING finding_id
     GROUP BY deployment_id
