@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/transform"
@@ -75,19 +78,7 @@ func TestIncrementalSeesInsertsInFlight(t *testing.T) {
 	opts := transform.Options{AsOf: truth.End, Overlap: time.Nanosecond}
 	refresh(t, conn, opts)
 
-	var cols []string
-	rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'finding_events' AND default_kind != 'MATERIALIZED' AND name != 'inserted_at'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			t.Fatal(err)
-		}
-		cols = append(cols, c)
-	}
-	rows.Close()
+	cols := typedColumns(t, conn, "finding_events")
 	// Twelve new findings (copies of one under new ids), one a second.
 	exprs := make([]string, len(cols))
 	for i, c := range cols {
@@ -179,4 +170,25 @@ func TestConcurrentRefreshes(t *testing.T) {
 	compareTruth(t, conn, truth)
 	refresh(t, conn, transform.Options{AsOf: truth.End, Full: true})
 	sameSnapshots(t, "after two concurrent incremental refreshes", got, snapshot(t, conn))
+}
+
+// typedColumns lists the columns of a typed table that an INSERT names:
+// every one but the server-stamped inserted_at and MATERIALIZED ones.
+func typedColumns(t *testing.T, conn driver.Conn, table string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = @table AND default_kind != 'MATERIALIZED' AND name != 'inserted_at'",
+		clickhouse.Named("table", table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	return cols
 }

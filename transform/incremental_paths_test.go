@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/transform"
 )
@@ -37,20 +36,7 @@ func TestIncrementalLateAndRepeatedEvents(t *testing.T) {
 		{"deployment_events", "deployment_id"},
 		{"opportunity_events", "opportunity_id"},
 	} {
-		var cols []string
-		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = @table AND name != 'inserted_at'",
-			clickhouse.Named("table", tc.table))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				t.Fatal(err)
-			}
-			cols = append(cols, c)
-		}
-		rows.Close()
+		cols := typedColumns(t, conn, tc.table)
 		for i, c := range []struct {
 			first            bool   // copy the entity's first event (else its latest)
 			eventID, timeAdd string // new event id, shift of the event time
