@@ -1,6 +1,12 @@
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
 -- turnaround bucket.
+-- The latest state's fields, and an event's lifecycle rank (ties of
+-- event time), shared by the incremental and the full recompute.
+{{define "fields"}}tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
+                         created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
+                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset){{end}}
+{{- define "rank"}}multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3){{end -}}
 INSERT INTO {{.Table}} (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
@@ -63,12 +69,10 @@ FROM
     (
         -- The latest event of each touched deal: its argMax by the order
         -- below, without the aggregate state of a wide tuple per row.
-        SELECT opportunity_id, tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
-                         created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
-                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset) AS s
+        SELECT opportunity_id, {{template "fields"}} AS s
         FROM (SELECT * FROM opportunity_events
         WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
-        ORDER BY opportunity_id, event_time DESC, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3) DESC, event_id DESC, ingested_at DESC,
+        ORDER BY opportunity_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
             kafka_partition DESC, kafka_offset DESC
         LIMIT 1 BY opportunity_id
     )
@@ -77,10 +81,8 @@ FROM
     (
         SELECT
             opportunity_id,
-            argMax(tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
-                         created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
-                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                   tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id,
+            argMax({{template "fields"}},
+                   tuple(event_time, {{template "rank"}}, event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.

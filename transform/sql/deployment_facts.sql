@@ -94,14 +94,15 @@ ALL LEFT JOIN
 {{- define "fields"}}tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset){{end}}
-{{- define "order"}}tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
+{{- define "rank"}}multiIf(event_type = 'deployment.started', 1, 2){{end}}
+{{- define "order"}}tuple(event_time, {{template "rank"}}, event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.
                              ingested_at, kafka_partition, kafka_offset){{end}}
 {{- define "state"}}argMax({{template "fields"}},
                            {{template "order"}}){{end}}
-{{- define "latest"}}ORDER BY deployment_id, event_time DESC, multiIf(event_type = 'deployment.started', 1, 2) DESC, event_id DESC, ingested_at DESC,
+{{- define "latest"}}ORDER BY deployment_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
                 kafka_partition DESC, kafka_offset DESC
             LIMIT 1 BY deployment_id{{end}}
 {{- if .Incremental}}

@@ -27,8 +27,9 @@
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
                              event_id, kafka_topic, kafka_partition, kafka_offset,
                              severity, service_id, status, detected_at, fixed_at, sla_policy_version){{end}}
-{{- define "order"}}tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
+{{- define "rank"}}multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4){{end}}
+{{- define "order"}}tuple(event_time, {{template "rank"}}, event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.
@@ -138,8 +139,7 @@ FROM
                 FROM (SELECT * FROM finding_events
                 PREWHERE inserted_at >= toDateTime(@since)
                 WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
-                ORDER BY finding_id, event_time DESC, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                    event_type = 'security.finding.reopened', 3, 4) DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+                ORDER BY finding_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
                 LIMIT 1 BY finding_id
             ) AS w USING finding_id
             WHERE new_o = o

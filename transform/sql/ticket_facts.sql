@@ -68,16 +68,16 @@ ALL LEFT JOIN
 {{- define "fields"}}tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
                          first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
                          kafka_topic, kafka_partition, kafka_offset){{end}}
-{{- define "order"}}tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                                             event_type = 'support.ticket.solved', 3, 4), event_id,
+{{- define "rank"}}multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                                             event_type = 'support.ticket.solved', 3, 4){{end}}
+{{- define "order"}}tuple(event_time, {{template "rank"}}, event_id,
                              -- Duplicate deliveries of one event tie on everything above; the
                              -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
                              -- wins, so lineage is the same before and after merges.
                              ingested_at, kafka_partition, kafka_offset){{end}}
 {{- define "state"}}argMax({{template "fields"}},
                    {{template "order"}}){{end}}
-{{- define "latest"}}ORDER BY ticket_id, event_time DESC, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                event_type = 'support.ticket.solved', 3, 4) DESC, event_id DESC, ingested_at DESC,
+{{- define "latest"}}ORDER BY ticket_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
                 kafka_partition DESC, kafka_offset DESC
             LIMIT 1 BY ticket_id{{end}}
 {{- if .Incremental}}

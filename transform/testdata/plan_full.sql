@@ -240,6 +240,8 @@ ORDER BY opportunity_id;
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
 -- turnaround bucket.
+-- The latest state's fields, and an event's lifecycle rank (ties of
+-- event time), shared by the incremental and the full recompute.
 INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,

@@ -221,7 +221,7 @@ FROM
                 PREWHERE inserted_at >= toDateTime(1782863990)
                 WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
                 ORDER BY finding_id, event_time DESC, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                    event_type = 'security.finding.reopened', 3, 4) DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+                                                 event_type = 'security.finding.reopened', 3, 4) DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
                 LIMIT 1 BY finding_id
             ) AS w USING finding_id
             WHERE new_o = o
@@ -431,6 +431,8 @@ WHERE security_review_id GLOBAL IN (SELECT review_id FROM review_events WHERE in
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
 -- turnaround bucket.
+-- The latest state's fields, and an event's lifecycle rank (ties of
+-- event time), shared by the incremental and the full recompute.
 INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
@@ -996,7 +998,7 @@ FROM
             PREWHERE inserted_at >= toDateTime(1782863990)
             WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
             ORDER BY ticket_id, event_time DESC, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                event_type = 'support.ticket.solved', 3, 4) DESC, event_id DESC, ingested_at DESC,
+                                             event_type = 'support.ticket.solved', 3, 4) DESC, event_id DESC, ingested_at DESC,
                 kafka_partition DESC, kafka_offset DESC
             LIMIT 1 BY ticket_id
         ) AS w
