@@ -1,11 +1,15 @@
 package transform
 
 import (
+	"context"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/secimpact/impact/internal/chconn"
 )
@@ -168,5 +172,20 @@ func TestConcurrentQueriesFitThePool(t *testing.T) {
 	}
 	if chconn.DefaultMaxOpenConns < MaxConcurrentQueries {
 		t.Errorf("chconn.DefaultMaxOpenConns %d < MaxConcurrentQueries %d", chconn.DefaultMaxOpenConns, MaxConcurrentQueries)
+	}
+}
+
+// TestWithSettingsMerges: a statement's own settings (the partition copy's
+// block sizes) are added to the refresh's (the partition limit lifted on
+// current releases), not put in their place as clickhouse.WithSettings
+// alone would.
+func TestWithSettingsMerges(t *testing.T) {
+	ctx := withSettings(context.Background(), clickhouse.Settings{"max_partitions_per_insert_block": 0})
+	ctx = withSettings(ctx, copySettings)
+	got, _ := ctx.Value(settingsKey{}).(clickhouse.Settings)
+	want := clickhouse.Settings{"max_partitions_per_insert_block": 0}
+	maps.Copy(want, copySettings)
+	if !maps.Equal(got, want) {
+		t.Errorf("settings %v, want %v", got, want)
 	}
 }

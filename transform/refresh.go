@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -270,7 +271,7 @@ func startRun(ctx context.Context, conn driver.Conn, opts Options, log *slog.Log
 		return r, ctx, fmt.Errorf("read server settings: %w", err)
 	}
 	if limited > 0 {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_partitions_per_insert_block": 0}))
+		ctx = withSettings(ctx, clickhouse.Settings{"max_partitions_per_insert_block": 0})
 	}
 	var err error
 	if r.state, err = readState(ctx, conn); err != nil {
@@ -597,7 +598,7 @@ func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exi
 		if err != nil {
 			return err
 		}
-		if err := execAll(ctx, conn, carry[:len(carry)-1], "carry over "+m.name); err != nil {
+		if err := execAll(withSettings(ctx, copySettings), conn, carry[:len(carry)-1], "carry over "+m.name); err != nil {
 			return err
 		}
 		tr.Rebuilt, tr.Kept = len(rebuild), len(without(live, rebuild))
@@ -615,6 +616,35 @@ func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exi
 		return err
 	}
 	return execAll(ctx, conn, swapSteps(m.name, exists), "swap "+m.name)
+}
+
+// copySettings are the settings of the copy of a rebuilt partition's
+// unchanged rows. By default an INSERT ... SELECT gathers the rows it
+// reads into blocks of at least a million rows (min_insert_block_size_*)
+// before writing them: the copy of findings at 10M events (744,000 rows
+// of the open partition and three months) was one block of 1.2 GB, faulted
+// in page by page and freed every refresh. The SELECT reads one part at a
+// time per thread, so its blocks each go to one partition already; in
+// blocks of 262,144 rows the copy holds 480 MB, and its user CPU fell from
+// 1.04-1.18 to 0.84-0.92 s (alone on the server; its system time, 0.3-1.2 s,
+// varies too much on the test machine to say), with 11 parts for the 4
+// partitions instead of 6.
+var copySettings = clickhouse.Settings{
+	"min_insert_block_size_rows":  262144,
+	"min_insert_block_size_bytes": 64 << 20,
+}
+
+type settingsKey struct{}
+
+// withSettings returns ctx with the query settings s added to those set by
+// an earlier withSettings on ctx (clickhouse.WithSettings replaces them).
+func withSettings(ctx context.Context, s clickhouse.Settings) context.Context {
+	merged := clickhouse.Settings{}
+	if prev, ok := ctx.Value(settingsKey{}).(clickhouse.Settings); ok {
+		maps.Copy(merged, prev)
+	}
+	maps.Copy(merged, s)
+	return clickhouse.Context(context.WithValue(ctx, settingsKey{}, merged), clickhouse.WithSettings(merged))
 }
 
 func execAll(ctx context.Context, conn driver.Conn, stmts []string, what string) error {

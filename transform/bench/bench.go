@@ -250,8 +250,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return Refresh{}, transform.Report{}, fmt.Errorf("bench: %w", err)
 		}
 		s0, c0 := processCPU(pid), selfCPU()
-		rctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
-		rep, err := transform.Refresh(rctx, conn, ropts)
+		rep, err := transform.Refresh(ctx, conn, ropts)
 		if err != nil {
 			return Refresh{}, rep, err
 		}
@@ -325,6 +324,13 @@ func open(ctx context.Context, cc config.ClickHouse) (driver.Conn, error) {
 		return nil, err
 	}
 	opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{Name: "impact-bench", Version: cc.DB()})
+	// Every query is logged: set on the connection, not per query, where
+	// the refresh's own settings (a statement's block sizes) replace a
+	// caller's.
+	if opts.Settings == nil {
+		opts.Settings = clickhouse.Settings{}
+	}
+	opts.Settings["log_queries"] = 1
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %s: %w", cc.Addr, err)

@@ -5,14 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/secimpact/impact/internal/testenv"
 )
 
 // TestQueryLogCPUCountsOwnQueries: the server CPU of a run is its own
 // queries' only. Two clients of one server, as two benchmark runs sharing
-// it: each one's sum holds its own query and not the other's.
+// it: each one's sum holds its own query and not the other's. The
+// connections log every query (open sets it, not the query).
 func TestQueryLogCPUCountsOwnQueries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -31,10 +30,9 @@ func TestQueryLogCPUCountsOwnQueries(t *testing.T) {
 	if err := connA.QueryRow(ctx, "SELECT now()").Scan(&t0); err != nil {
 		t.Fatal(err)
 	}
-	logged := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
 	var n uint64
 	// Some hundred milliseconds of CPU on A only.
-	if err := connA.QueryRow(logged, "SELECT count() FROM numbers(30000000) WHERE cityHash64(number) % 7 = 1").Scan(&n); err != nil {
+	if err := connA.QueryRow(ctx, "SELECT count() FROM numbers(30000000) WHERE cityHash64(number) % 7 = 1").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	cpuA, err := queryLogCPU(ctx, connA, t0, clientTag(a))
