@@ -144,7 +144,7 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 	build := func(mode string, exists bool, since, until time.Time) (TableReport, []byte) {
 		t.Helper()
 		tr := TableReport{Table: m.name, Mode: mode}
-		if err := buildModel(ctx, conn, m, mode, exists, runParams(opts, asOf, since, until), &tr); err != nil {
+		if err := buildModel(ctx, conn, m, mode, exists, runParams(opts, asOf, since, until), false, &tr); err != nil {
 			t.Fatalf("%s build: %v", mode, err)
 		}
 		rows, err := tableRows(ctx, conn, m)

@@ -18,7 +18,9 @@ import (
 // distinct entities: a late event (older than the entity's latest: the
 // latest stays an old one), the latest event delivered again (same id and
 // time, fetched later: the new copy wins, a tie on the event time) and a
-// new latest event. The incremental refresh must equal a full rebuild.
+// new latest event; and a fifth of the reviews a new latest event with
+// another completion time. The incremental refresh must equal a full
+// rebuild.
 func TestIncrementalLateAndRepeatedEvents(t *testing.T) {
 	t.Parallel()
 	conn := open(t)
@@ -70,6 +72,32 @@ func TestIncrementalLateAndRepeatedEvents(t *testing.T) {
 				t.Fatalf("%s case %d: %v", tc.table, i, err)
 			}
 		}
+	}
+	// A review's new latest event, with another completion time, for the
+	// reviews of some deals: only the closed deals whose latest event names
+	// the review change (deal_facts.touch.sql), whatever their own events.
+	cols := typedColumns(t, conn, "review_events")
+	exprs := make([]string, len(cols))
+	for j, col := range cols {
+		switch col {
+		case "event_id":
+			exprs[j] = "concat('moved-', event_id)"
+		case "event_time":
+			exprs[j] = "event_time + 7200"
+		case "completed_at":
+			exprs[j] = "requested_at + if(isNull(completed_at), 2 * 86400, 20 * 86400)"
+		case "ingested_at":
+			exprs[j] = "now()"
+		case "kafka_offset":
+			exprs[j] = "kafka_offset + 4000000000"
+		default:
+			exprs[j] = col
+		}
+	}
+	q := fmt.Sprintf("INSERT INTO review_events (%s)\nSELECT %s FROM (SELECT * FROM review_events WHERE cityHash64(review_id) %% 5 = 0 ORDER BY review_id, event_time DESC LIMIT 1 BY review_id)",
+		strings.Join(cols, ", "), strings.Join(exprs, ", "))
+	if err := conn.Exec(ctx, q); err != nil {
+		t.Fatalf("review_events: %v", err)
 	}
 	if rep := refresh(t, conn, opts); rep.Mode != transform.Incremental {
 		t.Fatalf("second refresh is %s, want incremental", rep.Mode)

@@ -184,6 +184,20 @@ type tmplData struct {
 	Partitions  string   // comma-separated partition values (integers)
 	Attach      []string // partition ids to attach from Source (checked: digits)
 	Incremental bool
+	// In filters a typed table by a set computed on the server running the
+	// refresh (from transform_keys, a table of that server only): on a
+	// cluster GLOBAL IN, which sends the set to the shards; on one server
+	// IN, which ClickHouse 18.16 matches against the primary key (the set
+	// GLOBAL IN reads into a temporary table is not: every key is read).
+	In string
+}
+
+// inOperator is tmplData.In for a refresh on a cluster or on one server.
+func inOperator(cluster bool) string {
+	if cluster {
+		return "GLOBAL IN"
+	}
+	return "IN"
 }
 
 var partitionRE = regexp.MustCompile(`(?m)^PARTITION BY (.+)$`)

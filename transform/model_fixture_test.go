@@ -72,7 +72,7 @@ func TestModelFixtures(t *testing.T) {
 			}
 
 			p := runParams(Options{SLA: DefaultSLAPolicy}, fixtureAsOf, time.Unix(0, 0), fixtureAsOf)
-			stmts, err := modelSteps(m, Full, p)
+			stmts, err := modelSteps(m, Full, p, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,7 +49,7 @@ func Plan(opts Options, mode string) ([]string, error) {
 			mm = Full
 		}
 		exists := mode == Incremental
-		steps, err := modelSteps(m, mm, p)
+		steps, err := modelSteps(m, mm, p, opts.Cluster != "")
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: %w", m.name, err)
 		}

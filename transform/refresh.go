@@ -494,7 +494,7 @@ func (r *run) build(ctx context.Context, m model, depFull bool, wait tablesBuilt
 		mode = Full
 	}
 	tr := TableReport{Table: m.name, Mode: mode}
-	if err := buildModel(ctx, r.conn, m, mode, exists, r.p, &tr); err != nil {
+	if err := buildModel(ctx, r.conn, m, mode, exists, r.p, r.opts.Cluster != "", &tr); err != nil {
 		return tr, err
 	}
 	if tr.Rows, err = countRows(ctx, r.conn, m.name); err != nil {
@@ -575,8 +575,8 @@ func slaSeconds(p SLAPolicy, severity string) int64 {
 // buildModel fills <name>_next (in full, or the touched entities, then
 // the rest of the partitions they touch, then the untouched partitions as
 // they are) and swaps it in.
-func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exists bool, p params, tr *TableReport) error {
-	stmts, err := modelSteps(m, mode, p)
+func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exists bool, p params, cluster bool, tr *TableReport) error {
+	stmts, err := modelSteps(m, mode, p, cluster)
 	if err != nil {
 		return err
 	}
@@ -661,7 +661,7 @@ func execAll(ctx context.Context, conn driver.Conn, stmts []string, what string)
 
 // modelSteps returns the statements that fill <name>_next: in full, or
 // (incremental) the touched entity keys and their recomputed rows.
-func modelSteps(m model, mode string, p params) ([]string, error) {
+func modelSteps(m model, mode string, p params, cluster bool) ([]string, error) {
 	next := m.name + "_next"
 	out := []string{"DROP TABLE IF EXISTS " + next}
 	add := func(suffix string, d tmplData) error {
@@ -684,9 +684,10 @@ func modelSteps(m model, mode string, p params) ([]string, error) {
 	if err := add(".ddl.sql", tmplData{Table: next}); err != nil {
 		return nil, err
 	}
-	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental}
+	in := inOperator(cluster)
+	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental, In: in}
 	if mode == Incremental {
-		if err := add(".touch.sql", tmplData{}); err != nil {
+		if err := add(".touch.sql", tmplData{In: in}); err != nil {
 			return nil, err
 		}
 	}

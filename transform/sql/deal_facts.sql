@@ -1,13 +1,24 @@
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
 -- turnaround bucket.
+--
+-- An incremental refresh recomputes the touched deals in two statements
+-- (as ticket_facts.sql does), after marking in the working set
+-- deal_facts/new the deals whose newest event written since the watermark
+-- is later than every older event (reading only the deal id, event time
+-- and insert time of the older events): the first takes their state from
+-- those new events alone, and their reviews from the review ids those
+-- events name; the second recomputes the other touched deals (a late
+-- event, a changed review) from every event, reading their granules only
+-- (PREWHERE). A deal that is not closed gets no row from either.
+--
 -- The latest state's fields, and an event's lifecycle rank (ties of
 -- event time), shared by the incremental and the full recompute.
 {{define "fields"}}tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
                          event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset){{end}}
 {{- define "rank"}}multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3){{end -}}
-INSERT INTO {{.Table}} (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
+{{define "head"}}INSERT INTO {{.Table}} (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
     review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
@@ -64,34 +75,8 @@ FROM
         tupleElement(s, 18) AS kafka_topic,
         tupleElement(s, 19) AS kafka_partition,
         tupleElement(s, 20) AS kafka_offset
-{{- if .Incremental}}
-    FROM
-    (
-        -- The latest event of each touched deal: its argMax by the order
-        -- below, without the aggregate state of a wide tuple per row.
-        SELECT opportunity_id, {{template "fields"}} AS s
-        FROM (SELECT * FROM opportunity_events
-        WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
-        ORDER BY opportunity_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
-            kafka_partition DESC, kafka_offset DESC
-        LIMIT 1 BY opportunity_id
-    )
-{{- else}}
-    FROM
-    (
-        SELECT
-            opportunity_id,
-            argMax({{template "fields"}},
-                   tuple(event_time, {{template "rank"}}, event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s
-        FROM (SELECT * FROM opportunity_events)
-        GROUP BY opportunity_id
-    )
-{{- end}}
-    WHERE outcome IN ('won', 'lost', 'no_decision')
+{{end}}
+{{- define "join"}}    WHERE outcome IN ('won', 'lost', 'no_decision')
 ) AS l1
 ALL LEFT JOIN
 (
@@ -108,12 +93,73 @@ ALL LEFT JOIN
             review_id,
             argMax(tuple(channel, requested_at, completed_at, effort_hours),
                    tuple(event_time, multiIf(event_type = 'security.review.requested', 1, event_type = 'security.review.updated', 2, 3), event_id)) AS r
-        FROM (SELECT * FROM review_events
-        {{- if .Incremental}}
-        WHERE review_id GLOBAL IN (SELECT review_key FROM (
-            SELECT ifNull(security_review_id, '') AS review_key FROM opportunity_events
-            WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts')))
-        {{- end}})
-        GROUP BY review_id
+{{end}}
+{{- define "reviews"}}        GROUP BY review_id
     )
-) AS r1 USING review_key
+) AS r1 USING review_key{{end}}
+{{- if .Incremental}}
+INSERT INTO transform_keys (model, key)
+SELECT 'deal_facts/new', opportunity_id
+FROM
+(
+    SELECT opportunity_id, max(event_time) AS new_time
+    FROM (SELECT * FROM opportunity_events
+    PREWHERE inserted_at >= toDateTime(@since)
+    WHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
+    GROUP BY opportunity_id
+) AS w
+ALL INNER JOIN
+(
+    SELECT opportunity_id, maxIf(event_time, inserted_at < toDateTime(@since)) AS old_time,
+        countIf(inserted_at < toDateTime(@since)) AS old_events
+    FROM (SELECT * FROM opportunity_events
+    WHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
+    GROUP BY opportunity_id
+) AS o USING opportunity_id
+WHERE old_events = 0 OR new_time > old_time;
+{{template "head" .}}    FROM
+    (
+        -- The latest of its new events (their argMax, without the
+        -- aggregate state of a wide tuple per row).
+        SELECT opportunity_id, {{template "fields"}} AS s
+        FROM (SELECT * FROM opportunity_events
+        PREWHERE inserted_at >= toDateTime(@since)
+        WHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))
+        ORDER BY opportunity_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
+            kafka_partition DESC, kafka_offset DESC
+        LIMIT 1 BY opportunity_id
+    )
+{{template "join" .}}        FROM (SELECT * FROM review_events
+        WHERE review_id {{.In}} (SELECT review_key FROM (
+            SELECT ifNull(security_review_id, '') AS review_key FROM opportunity_events
+            PREWHERE inserted_at >= toDateTime(@since)
+            WHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))))
+{{template "reviews" .}};
+{{end -}}
+{{template "head" .}}    FROM
+    (
+        SELECT
+            opportunity_id,
+            argMax({{template "fields"}},
+                   tuple(event_time, {{template "rank"}}, event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s
+        FROM (SELECT * FROM opportunity_events
+        {{- if .Incremental}}
+        -- The touched deals the statement above did not write: only their
+        -- granules are read.
+        PREWHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts'
+            AND key NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))
+        {{- end}})
+        GROUP BY opportunity_id
+    )
+{{template "join" .}}        FROM (SELECT * FROM review_events
+        {{- if .Incremental}}
+        WHERE review_id {{.In}} (SELECT review_key FROM (
+            SELECT ifNull(security_review_id, '') AS review_key FROM opportunity_events
+            PREWHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts'
+                AND key NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))))
+        {{- end}})
+{{template "reviews" .}}

@@ -116,7 +116,7 @@ ALL LEFT JOIN
                     SELECT deployment_id, {{template "fields"}} AS s, event_time AS new_time
                     FROM (SELECT * FROM deployment_events
                     PREWHERE inserted_at >= toDateTime(@since)
-                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    WHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
                     {{template "latest"}}
                 ) AS w
                 ALL INNER JOIN
@@ -124,17 +124,17 @@ ALL LEFT JOIN
                     SELECT deployment_id, maxIf(event_time, inserted_at < toDateTime(@since)) AS old_time,
                         countIf(inserted_at < toDateTime(@since)) AS old_events
                     FROM (SELECT * FROM deployment_events
-                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    WHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
                     GROUP BY deployment_id
                 ) AS o USING deployment_id
                 WHERE old_events = 0 OR new_time > old_time
             )
 {{template "gates" .}}
                     -- Only the gates of the new states' service and commit.
-                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) {{.In}} (
                         SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
                         PREWHERE inserted_at >= toDateTime(@since)
-                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
+                        WHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
 {{- template "tail" .}};
 {{end -}}
 {{template "head" .}}            FROM
@@ -145,7 +145,7 @@ ALL LEFT JOIN
                 FROM (SELECT * FROM deployment_events
                 {{- if .Incremental}}
                 -- The touched deployments the statement above did not write.
-                PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                PREWHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
                     AND key NOT IN (SELECT deployment_id FROM {{.Table}}))
                 {{- end}})
                 GROUP BY deployment_id
@@ -153,9 +153,9 @@ ALL LEFT JOIN
 {{template "gates" .}}
                     {{- if .Incremental}}
                     -- Only the gates of the recomputed deployments' service and commit.
-                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) {{.In}} (
                         SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
-                        PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                        PREWHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
                             AND key NOT IN (SELECT deployment_id FROM {{.Table}})))
                     {{- end}})
 {{- template "tail" .}}

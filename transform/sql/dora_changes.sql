@@ -44,7 +44,7 @@ FROM
         {{- end}}
         WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
         {{- if .Incremental}}
-            AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+            AND deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'dora_changes')
         {{- end}}
     ) AS c
     ALL LEFT JOIN
@@ -65,7 +65,7 @@ FROM
             {{- end}}
             WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
             {{- if .Incremental}}
-                AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+                AND deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'dora_changes')
             {{- end}}
         ) AS fx USING finding_id
         GROUP BY deployment_id
@@ -117,7 +117,7 @@ ALL LEFT JOIN
                     {{- end}}
                     WHERE environment = 'production' AND trigger IN ('rollback', 'hotfix')
                     {{- if .Incremental}}
-                        AND (service_id, intDiv(toInt64(started_at), @dora_window)) GLOBAL IN
+                        AND (service_id, intDiv(toInt64(started_at), @dora_window)) {{.In}}
                             (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b, b + 1])
                                  FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                     {{- end}}
@@ -144,7 +144,7 @@ ALL LEFT JOIN
                     {{- if .Incremental}}
                     -- Incremental: as the rollbacks and hotfixes (a few
                     -- thousand incident versions: no time bound).
-                    WHERE (service_id, intDiv(t, @dora_window)) GLOBAL IN
+                    WHERE (service_id, intDiv(t, @dora_window)) {{.In}}
                         (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b, b + 1])
                              FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                     {{- end}}
@@ -159,7 +159,7 @@ ALL LEFT JOIN
                     {{- end}}
                     WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
                     {{- if .Incremental}}
-                        AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)) GLOBAL IN
+                        AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)) {{.In}}
                             (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b - 1, b, b + 1])
                                  FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                     {{- end}}
@@ -180,7 +180,7 @@ ALL LEFT JOIN
                 {{- end}}
                 WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
                 {{- if .Incremental}}
-                    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)) GLOBAL IN
+                    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)) {{.In}}
                         (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b - 1, b, b + 1])
                              FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                 {{- end}}

@@ -10,8 +10,8 @@ SELECT 'dora_changes', key FROM transform_keys WHERE model = 'deployment_facts';
 -- deployment, or an incident with new events (any version).
 INSERT INTO transform_keys (model, key)
 SELECT 'dora_changes', deployment_id FROM dora_changes
-WHERE failure_signal_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
-    OR failure_signal_id GLOBAL IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until));
+WHERE failure_signal_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    OR failure_signal_id {{.In}} (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until));
 -- Changes of a service near a changed time: a signal marks the latest
 -- change within the window before it, so a new, moved or removed change or
 -- signal at time t can change the rows of the service's changes that
@@ -32,10 +32,10 @@ FROM
         arrayJoin(arrayConcat([intDiv(toInt64(started_at), @dora_window)],
             if(isNotNull(finished_at), [intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)], emptyArrayInt64()))) AS b
     FROM deployment_facts
-    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    WHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
     UNION ALL
     SELECT service_id, intDiv(toInt64(finished_at), @dora_window) AS b FROM dora_changes
-    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    WHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
     UNION ALL
     SELECT service_id, intDiv(toInt64(detected_at), @dora_window) AS b
     FROM
@@ -49,7 +49,7 @@ SELECT 'dora_changes', deployment_id FROM deployment_facts
 PREWHERE isNotNull(finished_at) AND intDiv(toInt64(assumeNotNull(finished_at)), @dora_window) >=
     (SELECT min(toInt64(substring(key, 1, position(key, ' ') - 1))) FROM transform_keys WHERE model = 'dora_changes/times') - 1
 WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
-    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)) GLOBAL IN
+    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)) {{.In}}
     (
         SELECT substring(key, position(key, ' ') + 1), arrayJoin([b - 1, b, b + 1])
         FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/times')
@@ -77,7 +77,7 @@ ALL INNER JOIN
         -- The names are looked up for the security fixes only.
         PREWHERE trigger = 'security_fix'
         WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at)
-            AND arrayExists(f -> f GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids)
+            AND arrayExists(f -> f {{.In}} (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids)
     ) AS fx USING finding_id
     GROUP BY deployment_id
 ) AS recomputed USING deployment_id
@@ -88,4 +88,4 @@ WHERE isNull(security_fix_lead_hours) OR assumeNotNull(security_fix_lead_hours) 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'dora_changes/buckets', concat(toString(intDiv(toInt64(assumeNotNull(finished_at)), @dora_window)), ' ', service_id)
 FROM deployment_facts
-WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+WHERE isNotNull(finished_at) AND deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'dora_changes')

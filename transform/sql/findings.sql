@@ -127,7 +127,7 @@ FROM
                     max({{template "order"}}) AS o,
                     {{template "counters"}}
                 FROM (SELECT * FROM finding_events
-                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                WHERE finding_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'findings'))
                 GROUP BY finding_id
             ) AS n
             ALL INNER JOIN
@@ -138,7 +138,7 @@ FROM
                 SELECT finding_id, {{template "state"}} AS s, {{template "order"}} AS new_o
                 FROM (SELECT * FROM finding_events
                 PREWHERE inserted_at >= toDateTime(@since)
-                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                WHERE finding_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'findings'))
                 ORDER BY finding_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
                 LIMIT 1 BY finding_id
             ) AS w USING finding_id
@@ -158,9 +158,9 @@ FROM
             FROM (SELECT * FROM finding_events
             {{- if .Incremental}}
             -- The touched findings the statement above did not write: only
-            -- their granules are read (GLOBAL IN in WHERE is not moved to
+            -- their granules are read (a GLOBAL IN in WHERE is not moved to
             -- PREWHERE by 18.16).
-            PREWHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'
+            PREWHERE finding_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'findings'
                 AND key NOT IN (SELECT finding_id FROM {{.Table}}))
             {{- end}})
             GROUP BY finding_id

@@ -4,7 +4,7 @@ INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'findings', finding_id FROM finding_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until);
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'findings', finding_id FROM findings
-WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))
+WHERE service_id {{.In}} (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))
 ;
 -- within_sla of an open finding flips to 0 when it becomes overdue as of
 -- the new as-of time, without any new event; a decided finding (fixed

@@ -91,7 +91,7 @@ ALL LEFT JOIN
             SELECT ticket_id, {{template "fields"}} AS s, event_time AS new_time
             FROM (SELECT * FROM ticket_events
             PREWHERE inserted_at >= toDateTime(@since)
-            WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
+            WHERE ticket_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
             {{template "latest"}}
         ) AS w
         ALL INNER JOIN
@@ -99,7 +99,7 @@ ALL LEFT JOIN
             SELECT ticket_id, maxIf(event_time, inserted_at < toDateTime(@since)) AS old_time,
                 countIf(inserted_at < toDateTime(@since)) AS old_events
             FROM (SELECT * FROM ticket_events
-            WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
+            WHERE ticket_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
             GROUP BY ticket_id
         ) AS o USING ticket_id
         WHERE old_events = 0 OR new_time > old_time
@@ -115,7 +115,7 @@ ALL LEFT JOIN
         {{- if .Incremental}}
         -- The touched tickets the statement above did not write: only their
         -- granules are read.
-        PREWHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'
+        PREWHERE ticket_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'ticket_facts'
             AND key NOT IN (SELECT ticket_id FROM {{.Table}}))
         {{- end}})
         GROUP BY ticket_id

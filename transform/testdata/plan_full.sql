@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS transform_runs (
 ) ENGINE = MergeTree ORDER BY (started_at, run_id, table_name);
 
 CREATE TABLE IF NOT EXISTS transform_keys (
-    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes).',
+    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes; deal_facts/new: the touched deals whose latest event is one written since the watermark).',
     key String COMMENT 'Entity key to recompute in the running incremental refresh; for a working set, its value (for the dora_changes buckets: bucket and service_id separated by a space).'
 ) ENGINE = MergeTree ORDER BY (model, key);
 
@@ -240,6 +240,17 @@ ORDER BY opportunity_id;
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
 -- turnaround bucket.
+--
+-- An incremental refresh recomputes the touched deals in two statements
+-- (as ticket_facts.sql does), after marking in the working set
+-- deal_facts/new the deals whose newest event written since the watermark
+-- is later than every older event (reading only the deal id, event time
+-- and insert time of the older events): the first takes their state from
+-- those new events alone, and their reviews from the review ids those
+-- events name; the second recomputes the other touched deals (a late
+-- event, a changed review) from every event, reading their granules only
+-- (PREWHERE). A deal that is not closed gets no row from either.
+--
 -- The latest state's fields, and an event's lifecycle rank (ties of
 -- event time), shared by the incremental and the full recompute.
 INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS transform_runs (
 ) ENGINE = MergeTree ORDER BY (started_at, run_id, table_name);
 
 CREATE TABLE IF NOT EXISTS transform_keys (
-    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes).',
+    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes; deal_facts/new: the touched deals whose latest event is one written since the watermark).',
     key String COMMENT 'Entity key to recompute in the running incremental refresh; for a working set, its value (for the dora_changes buckets: bucket and service_id separated by a space).'
 ) ENGINE = MergeTree ORDER BY (model, key);
 
@@ -76,7 +76,7 @@ SELECT DISTINCT 'findings', finding_id FROM finding_events WHERE inserted_at >= 
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'findings', finding_id FROM findings
-WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
+WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- within_sla of an open finding flips to 0 when it becomes overdue as of
 -- the new as-of time, without any new event; a decided finding (fixed
@@ -200,7 +200,7 @@ FROM
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
                 FROM (SELECT * FROM finding_events
-                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings'))
                 GROUP BY finding_id
             ) AS n
             ALL INNER JOIN
@@ -219,7 +219,7 @@ FROM
                              ingested_at, kafka_partition, kafka_offset) AS new_o
                 FROM (SELECT * FROM finding_events
                 PREWHERE inserted_at >= toDateTime(1782863990)
-                WHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'))
+                WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings'))
                 ORDER BY finding_id, event_time DESC, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4) DESC, event_id DESC, ingested_at DESC, kafka_partition DESC, kafka_offset DESC
                 LIMIT 1 BY finding_id
@@ -325,9 +325,9 @@ FROM
                 min(event_time) AS first_event_time
             FROM (SELECT * FROM finding_events
             -- The touched findings the statement above did not write: only
-            -- their granules are read (GLOBAL IN in WHERE is not moved to
+            -- their granules are read (a GLOBAL IN in WHERE is not moved to
             -- PREWHERE by 18.16).
-            PREWHERE finding_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'
+            PREWHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings'
                 AND key NOT IN (SELECT finding_id FROM findings_next)))
             GROUP BY finding_id
         )
@@ -415,24 +415,54 @@ CREATE TABLE IF NOT EXISTS deal_facts_next (
 PARTITION BY toYYYYMM(closed_at)
 ORDER BY opportunity_id;
 
--- Deals to recompute: new or changed opportunity events, and deals whose
--- review (named by security_review_id, or by the review's opportunity_id)
--- changed.
+-- Deals to recompute: new or changed opportunity events, and the closed
+-- deals (rows of the live table) whose review changed. A deal's row reads
+-- only the review its latest event names (review_id); a deal that is not
+-- closed has no row, and gets one only through an event of its own.
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
 
 INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deal_facts', opportunity_id FROM review_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000);
-
-INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'deal_facts', opportunity_id FROM opportunity_events
-WHERE security_review_id GLOBAL IN (SELECT review_id FROM review_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
+SELECT 'deal_facts', opportunity_id FROM deal_facts
+WHERE review_id IN (SELECT review_id FROM review_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- deal_facts: closed opportunities (latest state by event time) with the
 -- security review named by security_review_id (latest state) and its
 -- turnaround bucket.
+--
+-- An incremental refresh recomputes the touched deals in two statements
+-- (as ticket_facts.sql does), after marking in the working set
+-- deal_facts/new the deals whose newest event written since the watermark
+-- is later than every older event (reading only the deal id, event time
+-- and insert time of the older events): the first takes their state from
+-- those new events alone, and their reviews from the review ids those
+-- events name; the second recomputes the other touched deals (a late
+-- event, a changed review) from every event, reading their granules only
+-- (PREWHERE). A deal that is not closed gets no row from either.
+--
 -- The latest state's fields, and an event's lifecycle rank (ties of
 -- event time), shared by the incremental and the full recompute.
+
+INSERT INTO transform_keys (model, key)
+SELECT 'deal_facts/new', opportunity_id
+FROM
+(
+    SELECT opportunity_id, max(event_time) AS new_time
+    FROM (SELECT * FROM opportunity_events
+    PREWHERE inserted_at >= toDateTime(1782863990)
+    WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
+    GROUP BY opportunity_id
+) AS w
+ALL INNER JOIN
+(
+    SELECT opportunity_id, maxIf(event_time, inserted_at < toDateTime(1782863990)) AS old_time,
+        countIf(inserted_at < toDateTime(1782863990)) AS old_events
+    FROM (SELECT * FROM opportunity_events
+    WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
+    GROUP BY opportunity_id
+) AS o USING opportunity_id
+WHERE old_events = 0 OR new_time > old_time;
+
 INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
@@ -492,13 +522,14 @@ FROM
         tupleElement(s, 20) AS kafka_offset
     FROM
     (
-        -- The latest event of each touched deal: its argMax by the order
-        -- below, without the aggregate state of a wide tuple per row.
+        -- The latest of its new events (their argMax, without the
+        -- aggregate state of a wide tuple per row).
         SELECT opportunity_id, tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
                          event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset) AS s
         FROM (SELECT * FROM opportunity_events
-        WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))
+        PREWHERE inserted_at >= toDateTime(1782863990)
+        WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))
         ORDER BY opportunity_id, event_time DESC, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3) DESC, event_id DESC, ingested_at DESC,
             kafka_partition DESC, kafka_offset DESC
         LIMIT 1 BY opportunity_id
@@ -521,9 +552,112 @@ ALL LEFT JOIN
             argMax(tuple(channel, requested_at, completed_at, effort_hours),
                    tuple(event_time, multiIf(event_type = 'security.review.requested', 1, event_type = 'security.review.updated', 2, 3), event_id)) AS r
         FROM (SELECT * FROM review_events
-        WHERE review_id GLOBAL IN (SELECT review_key FROM (
+        WHERE review_id IN (SELECT review_key FROM (
             SELECT ifNull(security_review_id, '') AS review_key FROM opportunity_events
-            WHERE opportunity_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'))))
+            PREWHERE inserted_at >= toDateTime(1782863990)
+            WHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))))
+        GROUP BY review_id
+    )
+) AS r1 USING review_key;
+
+INSERT INTO deal_facts_next (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
+    amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
+    review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
+    review_bucket, landmark_bucket, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
+SELECT
+    opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
+    amount_usd, created_at, closed_at,
+    (toInt64(closed_at) - toInt64(created_at)) / 86400 AS cycle_days,
+    outcome, won, loss_reason, review_required, review_id,
+    if(has_review = 1, r_channel, NULL) AS review_channel,
+    if(has_review = 1, r_requested_at, NULL) AS review_requested_at,
+    if(has_review = 1, r_completed_at, NULL) AS review_completed_at,
+    if(has_review = 1, r_effort_hours, NULL) AS review_effort_hours,
+    if(has_review = 1 AND isNotNull(r_completed_at), (toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at)) / 86400, NULL) AS review_turnaround_days,
+    multiIf(review_required = 0, 'none',
+            has_review = 0 OR isNull(r_completed_at) OR assumeNotNull(r_completed_at) > closed_at, 'incomplete',
+            toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 5 * 86400, 'fast',
+            toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 15 * 86400, 'medium',
+            'slow') AS review_bucket,
+    -- What was known at the landmark, 15 days after the review request (or at
+    -- the close, when that came first): a review still pending at the landmark
+    -- makes the deal slow whatever happened later, so deals lost while their
+    -- review was pending stay in the fast-vs-slow comparison.
+    multiIf(review_required = 0, 'none',
+            has_review = 1 AND isNotNull(r_completed_at) AND assumeNotNull(r_completed_at) <= closed_at
+                AND toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 5 * 86400, 'fast',
+            has_review = 1 AND isNotNull(r_completed_at) AND assumeNotNull(r_completed_at) <= closed_at
+                AND toInt64(assumeNotNull(r_completed_at)) - toInt64(r_requested_at) <= 15 * 86400, 'medium',
+            has_review = 1 AND toInt64(closed_at) > toInt64(r_requested_at) + 15 * 86400, 'slow',
+            'incomplete') AS landmark_bucket,
+    last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset
+FROM
+(
+    SELECT
+        opportunity_id,
+        tupleElement(s, 1) AS account_id,
+        tupleElement(s, 2) AS account_name,
+        tupleElement(s, 3) AS segment,
+        tupleElement(s, 4) AS region,
+        tupleElement(s, 5) AS industry,
+        tupleElement(s, 6) AS deal_type,
+        tupleElement(s, 7) AS stage,
+        toFloat64(tupleElement(s, 8)) AS amount_usd,
+        tupleElement(s, 9) AS created_at,
+        ifNull(tupleElement(s, 10), tupleElement(s, 15)) AS closed_at,
+        tupleElement(s, 11) AS outcome,
+        toUInt8(tupleElement(s, 11) = 'won') AS won,
+        tupleElement(s, 12) AS loss_reason,
+        toUInt8(tupleElement(s, 13)) AS review_required,
+        tupleElement(s, 14) AS review_id,
+        ifNull(tupleElement(s, 14), '') AS review_key,
+        tupleElement(s, 15) AS last_event_time,
+        tupleElement(s, 16) AS last_event_source,
+        tupleElement(s, 17) AS last_event_id,
+        tupleElement(s, 18) AS kafka_topic,
+        tupleElement(s, 19) AS kafka_partition,
+        tupleElement(s, 20) AS kafka_offset
+    FROM
+    (
+        SELECT
+            opportunity_id,
+            argMax(tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
+                         created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
+                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
+                   tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s
+        FROM (SELECT * FROM opportunity_events
+        -- The touched deals the statement above did not write: only their
+        -- granules are read.
+        PREWHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'
+            AND key NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts/new')))
+        GROUP BY opportunity_id
+    )
+    WHERE outcome IN ('won', 'lost', 'no_decision')
+) AS l1
+ALL LEFT JOIN
+(
+    SELECT
+        review_id AS review_key,
+        toUInt8(1) AS has_review,
+        tupleElement(r, 1) AS r_channel,
+        tupleElement(r, 2) AS r_requested_at,
+        tupleElement(r, 3) AS r_completed_at,
+        toFloat64(tupleElement(r, 4)) AS r_effort_hours
+    FROM
+    (
+        SELECT
+            review_id,
+            argMax(tuple(channel, requested_at, completed_at, effort_hours),
+                   tuple(event_time, multiIf(event_type = 'security.review.requested', 1, event_type = 'security.review.updated', 2, 3), event_id)) AS r
+        FROM (SELECT * FROM review_events
+        WHERE review_id IN (SELECT review_key FROM (
+            SELECT ifNull(security_review_id, '') AS review_key FROM opportunity_events
+            PREWHERE opportunity_id IN (SELECT key FROM transform_keys WHERE model = 'deal_facts'
+                AND key NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts/new')))))
         GROUP BY review_id
     )
 ) AS r1 USING review_key;
@@ -608,13 +742,13 @@ SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_events WHERE i
 -- above.
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
-WHERE cityHash64(service_id, ifNull(commit_sha, '')) GLOBAL IN (
+WHERE cityHash64(service_id, ifNull(commit_sha, '')) IN (
     SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
     WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000) AND isNotNull(commit_sha));
 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
-WHERE service_id GLOBAL IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
+WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- deployment_facts: latest state per deployment, gate outcome for the same
 -- service and commit, owner from the catalog as of the deployment's start.
@@ -687,7 +821,7 @@ FROM
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset) AS s, event_time AS new_time
                     FROM (SELECT * FROM deployment_events
                     PREWHERE inserted_at >= toDateTime(1782863990)
-                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
                     ORDER BY deployment_id, event_time DESC, multiIf(event_type = 'deployment.started', 1, 2) DESC, event_id DESC, ingested_at DESC,
                 kafka_partition DESC, kafka_offset DESC
             LIMIT 1 BY deployment_id
@@ -697,7 +831,7 @@ FROM
                     SELECT deployment_id, maxIf(event_time, inserted_at < toDateTime(1782863990)) AS old_time,
                         countIf(inserted_at < toDateTime(1782863990)) AS old_events
                     FROM (SELECT * FROM deployment_events
-                    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
+                    WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'))
                     GROUP BY deployment_id
                 ) AS o USING deployment_id
                 WHERE old_events = 0 OR new_time > old_time
@@ -724,10 +858,10 @@ FROM
                     FROM (SELECT * FROM gate_events
                     WHERE isNotNull(commit_sha)
                     -- Only the gates of the new states' service and commit.
-                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) IN (
                         SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
                         PREWHERE inserted_at >= toDateTime(1782863990)
-                        WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
+                        WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')))
                     GROUP BY run_id
                 )
             )
@@ -799,7 +933,7 @@ FROM
                              ingested_at, kafka_partition, kafka_offset)) AS s
                 FROM (SELECT * FROM deployment_events
                 -- The touched deployments the statement above did not write.
-                PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                PREWHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
                     AND key NOT IN (SELECT deployment_id FROM deployment_facts_next)))
                 GROUP BY deployment_id
             )
@@ -825,9 +959,9 @@ FROM
                     FROM (SELECT * FROM gate_events
                     WHERE isNotNull(commit_sha)
                     -- Only the gates of the recomputed deployments' service and commit.
-                    AND cityHash64(service_id, assumeNotNull(commit_sha)) GLOBAL IN (
+                    AND cityHash64(service_id, assumeNotNull(commit_sha)) IN (
                         SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM deployment_events
-                        PREWHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
+                        PREWHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
                             AND key NOT IN (SELECT deployment_id FROM deployment_facts_next))))
                     GROUP BY run_id
                 )
@@ -922,16 +1056,16 @@ SELECT DISTINCT 'ticket_facts', ticket_id
 FROM
 (
     SELECT ticket_id, account_id, created_at FROM ticket_facts
-    WHERE account_id GLOBAL IN (
+    WHERE account_id IN (
         SELECT arrayJoin(affected_account_ids) FROM incident_events
-        WHERE incident_id GLOBAL IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000)))
+        WHERE incident_id IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000)))
 ) AS l1
 ALL INNER JOIN
 (
     -- One row per account and detection time (a lambda over a joined
     -- column is refused by 18.16 here).
     SELECT DISTINCT arrayJoin(affected_account_ids) AS account_id, detected_at FROM incident_events
-    WHERE incident_id GLOBAL IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000))
+    WHERE incident_id IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000))
 ) AS r1 USING account_id
 WHERE detected_at <= created_at AND detected_at >= created_at - 30 * 86400;
 
@@ -996,7 +1130,7 @@ FROM
                          kafka_topic, kafka_partition, kafka_offset) AS s, event_time AS new_time
             FROM (SELECT * FROM ticket_events
             PREWHERE inserted_at >= toDateTime(1782863990)
-            WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
+            WHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
             ORDER BY ticket_id, event_time DESC, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
                                              event_type = 'support.ticket.solved', 3, 4) DESC, event_id DESC, ingested_at DESC,
                 kafka_partition DESC, kafka_offset DESC
@@ -1007,7 +1141,7 @@ FROM
             SELECT ticket_id, maxIf(event_time, inserted_at < toDateTime(1782863990)) AS old_time,
                 countIf(inserted_at < toDateTime(1782863990)) AS old_events
             FROM (SELECT * FROM ticket_events
-            WHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
+            WHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'))
             GROUP BY ticket_id
         ) AS o USING ticket_id
         WHERE old_events = 0 OR new_time > old_time
@@ -1086,7 +1220,7 @@ FROM
         FROM (SELECT * FROM ticket_events
         -- The touched tickets the statement above did not write: only their
         -- granules are read.
-        PREWHERE ticket_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'
+        PREWHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts'
             AND key NOT IN (SELECT ticket_id FROM ticket_facts_next)))
         GROUP BY ticket_id
     )
@@ -1464,8 +1598,8 @@ SELECT 'dora_changes', key FROM transform_keys WHERE model = 'deployment_facts';
 -- deployment, or an incident with new events (any version).
 INSERT INTO transform_keys (model, key)
 SELECT 'dora_changes', deployment_id FROM dora_changes
-WHERE failure_signal_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
-    OR failure_signal_id GLOBAL IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
+WHERE failure_signal_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    OR failure_signal_id IN (SELECT incident_id FROM incident_events WHERE inserted_at >= toDateTime(1782863990) AND inserted_at < toDateTime(1782864000));
 
 -- Changes of a service near a changed time: a signal marks the latest
 -- change within the window before it, so a new, moved or removed change or
@@ -1487,10 +1621,10 @@ FROM
         arrayJoin(arrayConcat([intDiv(toInt64(started_at), 86400)],
             if(isNotNull(finished_at), [intDiv(toInt64(assumeNotNull(finished_at)), 86400)], emptyArrayInt64()))) AS b
     FROM deployment_facts
-    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
     UNION ALL
     SELECT service_id, intDiv(toInt64(finished_at), 86400) AS b FROM dora_changes
-    WHERE deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
+    WHERE deployment_id IN (SELECT key FROM transform_keys WHERE model = 'deployment_facts')
     UNION ALL
     SELECT service_id, intDiv(toInt64(detected_at), 86400) AS b
     FROM
@@ -1505,7 +1639,7 @@ SELECT 'dora_changes', deployment_id FROM deployment_facts
 PREWHERE isNotNull(finished_at) AND intDiv(toInt64(assumeNotNull(finished_at)), 86400) >=
     (SELECT min(toInt64(substring(key, 1, position(key, ' ') - 1))) FROM transform_keys WHERE model = 'dora_changes/times') - 1
 WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
-    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) GLOBAL IN
+    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) IN
     (
         SELECT substring(key, position(key, ' ') + 1), arrayJoin([b - 1, b, b + 1])
         FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/times')
@@ -1534,7 +1668,7 @@ ALL INNER JOIN
         -- The names are looked up for the security fixes only.
         PREWHERE trigger = 'security_fix'
         WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at)
-            AND arrayExists(f -> f GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids)
+            AND arrayExists(f -> f IN (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids)
     ) AS fx USING finding_id
     GROUP BY deployment_id
 ) AS recomputed USING deployment_id
@@ -1546,7 +1680,7 @@ WHERE isNull(security_fix_lead_hours) OR assumeNotNull(security_fix_lead_hours) 
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'dora_changes/buckets', concat(toString(intDiv(toInt64(assumeNotNull(finished_at)), 86400)), ' ', service_id)
 FROM deployment_facts
-WHERE isNotNull(finished_at) AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes');
+WHERE isNotNull(finished_at) AND deployment_id IN (SELECT key FROM transform_keys WHERE model = 'dora_changes');
 
 -- dora_changes: one row per change (a production deployment that
 -- succeeded, any trigger but rollback) with its DORA figures. A failure
@@ -1591,7 +1725,7 @@ FROM
         FROM deployment_facts
         PREWHERE isNotNull(finished_at) AND intDiv(toInt64(assumeNotNull(finished_at)), 86400) >= (SELECT min(toInt64(substring(key, 1, position(key, ' ') - 1))) FROM transform_keys WHERE model = 'dora_changes/buckets')
         WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
-            AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+            AND deployment_id IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
     ) AS c
     ALL LEFT JOIN
     (
@@ -1608,7 +1742,7 @@ FROM
             FROM deployment_facts
             PREWHERE isNotNull(finished_at) AND intDiv(toInt64(assumeNotNull(finished_at)), 86400) >= (SELECT min(toInt64(substring(key, 1, position(key, ' ') - 1))) FROM transform_keys WHERE model = 'dora_changes/buckets')
             WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
-                AND deployment_id GLOBAL IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
+                AND deployment_id IN (SELECT key FROM transform_keys WHERE model = 'dora_changes')
         ) AS fx USING finding_id
         GROUP BY deployment_id
     ) AS sf USING deployment_id
@@ -1656,7 +1790,7 @@ ALL LEFT JOIN
                     -- bucket b or the next).
                     PREWHERE intDiv(toInt64(started_at), 86400) >= (SELECT min(toInt64(substring(key, 1, position(key, ' ') - 1))) FROM transform_keys WHERE model = 'dora_changes/buckets')
                     WHERE environment = 'production' AND trigger IN ('rollback', 'hotfix')
-                        AND (service_id, intDiv(toInt64(started_at), 86400)) GLOBAL IN
+                        AND (service_id, intDiv(toInt64(started_at), 86400)) IN
                             (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b, b + 1])
                                  FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                     UNION ALL
@@ -1681,7 +1815,7 @@ ALL LEFT JOIN
                     )
                     -- Incremental: as the rollbacks and hotfixes (a few
                     -- thousand incident versions: no time bound).
-                    WHERE (service_id, intDiv(t, 86400)) GLOBAL IN
+                    WHERE (service_id, intDiv(t, 86400)) IN
                         (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b, b + 1])
                              FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                     UNION ALL
@@ -1692,7 +1826,7 @@ ALL LEFT JOIN
                     -- before those signals (buckets b - 1 to b + 1).
                     PREWHERE isNotNull(finished_at) AND intDiv(toInt64(assumeNotNull(finished_at)), 86400) >= (SELECT min(toInt64(substring(key, 1, position(key, ' ') - 1))) FROM transform_keys WHERE model = 'dora_changes/buckets') - 1
                     WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
-                        AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) GLOBAL IN
+                        AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) IN
                             (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b - 1, b, b + 1])
                                  FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                 )
@@ -1709,7 +1843,7 @@ ALL LEFT JOIN
                 FROM deployment_facts
                 PREWHERE isNotNull(finished_at) AND intDiv(toInt64(assumeNotNull(finished_at)), 86400) >= (SELECT min(toInt64(substring(key, 1, position(key, ' ') - 1))) FROM transform_keys WHERE model = 'dora_changes/buckets') - 1
                 WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at) AND trigger != 'rollback'
-                    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) GLOBAL IN
+                    AND (service_id, intDiv(toInt64(assumeNotNull(finished_at)), 86400)) IN
                         (SELECT substring(key, position(key, ' ') + 1), arrayJoin([b - 1, b, b + 1])
                              FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/buckets'))
                 GROUP BY service_id
