@@ -80,19 +80,11 @@ func TestIncrementalSeesInsertsInFlight(t *testing.T) {
 
 	cols := typedColumns(t, conn, "finding_events")
 	// Twelve new findings (copies of one under new ids), one a second.
-	exprs := make([]string, len(cols))
-	for i, c := range cols {
-		switch c {
-		case "finding_id":
-			exprs[i] = "concat('in-flight-', toString(n))"
-		case "event_id":
-			exprs[i] = "concat('in-flight-event-', toString(n))"
-		case "ingested_at":
-			exprs[i] = "now() - 3600"
-		default:
-			exprs[i] = c
-		}
-	}
+	exprs := columnExprs(cols, map[string]string{
+		"finding_id":  "concat('in-flight-', toString(n))",
+		"event_id":    "concat('in-flight-event-', toString(n))",
+		"ingested_at": "now() - 3600",
+	})
 	const slow = 12
 	insert := "INSERT INTO finding_events (" + strings.Join(cols, ", ") + ")\nSELECT " + strings.Join(exprs, ", ") +
 		// The slow side streams on the left (the right side of a join is
@@ -170,6 +162,19 @@ func TestConcurrentRefreshes(t *testing.T) {
 	compareTruth(t, conn, truth)
 	refresh(t, conn, transform.Options{AsOf: truth.End, Full: true})
 	sameSnapshots(t, "after two concurrent incremental refreshes", got, snapshot(t, conn))
+}
+
+// columnExprs lists cols, each replaced by its expression in replace, if
+// any: the SELECT list of an INSERT copying rows with some values changed.
+func columnExprs(cols []string, replace map[string]string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c
+		if e, ok := replace[c]; ok {
+			out[i] = e
+		}
+	}
+	return out
 }
 
 // typedColumns lists the columns of a typed table that an INSERT names:

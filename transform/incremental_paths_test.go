@@ -47,21 +47,12 @@ func TestIncrementalLateAndRepeatedEvents(t *testing.T) {
 			{eventID: "event_id", timeAdd: ""},                                      // the latest again, fetched later
 			{eventID: "concat('next-', event_id)", timeAdd: "+ 3600"},               // a new latest event
 		} {
-			exprs := make([]string, len(cols))
-			for j, col := range cols {
-				switch col {
-				case "event_id":
-					exprs[j] = c.eventID
-				case "event_time":
-					exprs[j] = "event_time " + c.timeAdd
-				case "ingested_at":
-					exprs[j] = "now()"
-				case "kafka_offset":
-					exprs[j] = fmt.Sprintf("kafka_offset + %d", 1000000000*(i+1))
-				default:
-					exprs[j] = col
-				}
-			}
+			exprs := columnExprs(cols, map[string]string{
+				"event_id":     c.eventID,
+				"event_time":   "event_time " + c.timeAdd,
+				"ingested_at":  "now()",
+				"kafka_offset": fmt.Sprintf("kafka_offset + %d", 1000000000*(i+1)),
+			})
 			dir := "DESC"
 			if c.first {
 				dir = "ASC"
@@ -77,23 +68,13 @@ func TestIncrementalLateAndRepeatedEvents(t *testing.T) {
 	// reviews of some deals: only the closed deals whose latest event names
 	// the review change (deal_facts.touch.sql), whatever their own events.
 	cols := typedColumns(t, conn, "review_events")
-	exprs := make([]string, len(cols))
-	for j, col := range cols {
-		switch col {
-		case "event_id":
-			exprs[j] = "concat('moved-', event_id)"
-		case "event_time":
-			exprs[j] = "event_time + 7200"
-		case "completed_at":
-			exprs[j] = "requested_at + if(isNull(completed_at), 2 * 86400, 20 * 86400)"
-		case "ingested_at":
-			exprs[j] = "now()"
-		case "kafka_offset":
-			exprs[j] = "kafka_offset + 4000000000"
-		default:
-			exprs[j] = col
-		}
-	}
+	exprs := columnExprs(cols, map[string]string{
+		"event_id":     "concat('moved-', event_id)",
+		"event_time":   "event_time + 7200",
+		"completed_at": "requested_at + if(isNull(completed_at), 2 * 86400, 20 * 86400)",
+		"ingested_at":  "now()",
+		"kafka_offset": "kafka_offset + 4000000000",
+	})
 	q := fmt.Sprintf("INSERT INTO review_events (%s)\nSELECT %s FROM (SELECT * FROM review_events WHERE cityHash64(review_id) %% 5 = 0 ORDER BY review_id, event_time DESC LIMIT 1 BY review_id)",
 		strings.Join(cols, ", "), strings.Join(exprs, ", "))
 	if err := conn.Exec(ctx, q); err != nil {
