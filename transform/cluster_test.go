@@ -44,16 +44,12 @@ func TestClusterSameAsSingleServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cconn.Close()
-	fsys, err := migrations.WithoutComments(nil) // 18.16 cannot replicate comments
-	if err != nil {
-		t.Fatal(err)
-	}
 	dial := func(ctx context.Context, addr string) (driver.Conn, error) {
 		c := ccfg
 		c.Addr = addr
 		return chconn.Open(ctx, c)
 	}
-	if _, err := migrations.Apply(ctx, cconn, migrations.Options{Database: "impact", Cluster: cl.Name, FS: fsys, Dial: dial}); err != nil {
+	if _, err := migrations.Apply(ctx, cconn, migrations.Options{Database: "impact", Cluster: cl.Name, Dial: dial}); err != nil {
 		t.Fatalf("migrate --cluster: %v", err)
 	}
 	t.Logf("cluster up and migrated in %s", time.Since(start).Round(time.Millisecond))

@@ -52,6 +52,13 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) 
 	if err := checkDatabase(ctx, conn, opts); err != nil {
 		return Result{}, err
 	}
+	if opts.Cluster != "" {
+		ok, err := replicatesComments(ctx, conn)
+		if err != nil {
+			return Result{}, err
+		}
+		opts.noComments = !ok
+	}
 	r := Result{DryRun: opts.DryRun}
 	if opts.DryRun {
 		applied, err := readApplied(ctx, conn, true)

@@ -66,6 +66,10 @@ type Options struct {
 	// FS holds the migration files; nil means the embedded ones. Tests use
 	// it to run the runner on files of their own.
 	FS fs.FS
+
+	// noComments leaves column comments out of the cluster DDL: set by
+	// Apply for servers that cannot replicate them (replicatesComments).
+	noComments bool
 }
 
 // plainIdent is what Database and Cluster may be: they are written into
