@@ -61,8 +61,8 @@ them by hard links instead of simulating and loading again.`,
 			fmt.Fprintf(out, "events %d, loaded %d rows in %.1f s (%.0f rows/s), ClickHouse %s, %d CPUs\n",
 				res.Events, res.LoadedRows, res.LoadSeconds, res.LoadRowsPerSec, res.ServerVersion, res.CPUs)
 			line := func(name string, r bench.Refresh) {
-				fmt.Fprintf(out, "%-14s %7.2f s wall, server CPU %6.2f s (query log; process %.1f s), client CPU %.1f s, load %.1f/%.1f/%.1f",
-					name, r.Seconds, r.ServerCPU, r.ServerProcessCPU, r.ClientCPU, r.LoadAverage[0], r.LoadAverage[1], r.LoadAverage[2])
+				fmt.Fprintf(out, "%-14s %7.2f s wall, server CPU %6.2f s (query log, system %.2f s; process %.1f s), client CPU %.1f s, load %.1f/%.1f/%.1f",
+					name, r.Seconds, r.ServerCPU, r.ServerSystemCPU, r.ServerProcessCPU, r.ClientCPU, r.LoadAverage[0], r.LoadAverage[1], r.LoadAverage[2])
 				if r.NewEvents > 0 {
 					fmt.Fprintf(out, ", after %d new events", r.NewEvents)
 				}

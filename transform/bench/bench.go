@@ -71,6 +71,10 @@ type Refresh struct {
 	// ServerCPU is the user+system CPU of the server threads that ran the
 	// refresh's queries (system.query_log), independent of other load.
 	ServerCPU float64 `json:"server_cpu_seconds"`
+	// ServerSystemCPU is the system (kernel) part of ServerCPU: page faults
+	// and file operations, which vary from one run to the next far more
+	// than the user part on some machines (docs/transform.md, eighth pass).
+	ServerSystemCPU float64 `json:"server_system_cpu_seconds"`
 	// ServerProcessCPU is the whole server process's CPU over the refresh
 	// (local server only; includes background merges).
 	ServerProcessCPU float64                `json:"server_process_cpu_seconds"`
@@ -257,7 +261,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		f := Refresh{Mode: rep.Mode, NewEvents: newEvents, Seconds: rep.Duration.Seconds(),
 			ServerProcessCPU: processCPU(pid) - s0, ClientCPU: selfCPU() - c0, LoadAverage: loadAverages(),
 			Tables: map[string]TableResult{}}
-		if f.ServerCPU, err = queryLogCPU(ctx, conn, from, clientTag(cc)); err != nil {
+		if f.ServerCPU, f.ServerSystemCPU, err = queryLogCPU(ctx, conn, from, clientTag(cc)); err != nil {
 			return f, rep, err
 		}
 		for _, t := range rep.Tables {
@@ -347,25 +351,27 @@ func clientTag(cc config.ClickHouse) string { return "impact-bench/" + cc.DB() +
 
 // queryLogCPU sums the user and system CPU of this run's queries (client
 // name containing tag) that started at or after from (server clock), from
-// system.query_log. 18.16 keeps ProfileEvents as two arrays, current
-// releases as a map.
-func queryLogCPU(ctx context.Context, conn driver.Conn, from time.Time, tag string) (float64, error) {
+// system.query_log, and returns it with its system part. 18.16 keeps
+// ProfileEvents as two arrays, current releases as a map.
+func queryLogCPU(ctx context.Context, conn driver.Conn, from time.Time, tag string) (total, system float64, err error) {
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		return 0, fmt.Errorf("bench: flush query log: %w", err)
+		return 0, 0, fmt.Errorf("bench: flush query log: %w", err)
 	}
 	const where = " FROM system.query_log WHERE type = 2 AND query_start_time >= @from AND position(client_name, @tag) > 0"
 	args := []any{clickhouse.Named("from", from), clickhouse.Named("tag", tag)}
-	var us uint64
-	err := conn.QueryRow(ctx, `SELECT sum(arraySum(arrayMap((n, v) -> if(n IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds'), v, 0),
-    ProfileEvents.Names, ProfileEvents.Values)))`+where, args...).Scan(&us)
+	var user, sys uint64
+	err = conn.QueryRow(ctx, `SELECT
+    sum(arraySum(arrayMap((n, v) -> if(n = 'UserTimeMicroseconds', v, 0), ProfileEvents.Names, ProfileEvents.Values))),
+    sum(arraySum(arrayMap((n, v) -> if(n = 'SystemTimeMicroseconds', v, 0), ProfileEvents.Names, ProfileEvents.Values)))`+where,
+		args...).Scan(&user, &sys)
 	if err != nil {
-		err = conn.QueryRow(ctx, "SELECT sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds'])"+where,
-			args...).Scan(&us)
+		err = conn.QueryRow(ctx, "SELECT sum(ProfileEvents['UserTimeMicroseconds']), sum(ProfileEvents['SystemTimeMicroseconds'])"+where,
+			args...).Scan(&user, &sys)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("bench: server CPU from the query log: %w", err)
+		return 0, 0, fmt.Errorf("bench: server CPU from the query log: %w", err)
 	}
-	return float64(us) / 1e6, nil
+	return float64(user+sys) / 1e6, float64(sys) / 1e6, nil
 }
 
 // settle waits until a refresh started now would record a watermark

@@ -35,16 +35,20 @@ func TestQueryLogCPUCountsOwnQueries(t *testing.T) {
 	if err := connA.QueryRow(ctx, "SELECT count() FROM numbers(30000000) WHERE cityHash64(number) % 7 = 1").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	cpuA, err := queryLogCPU(ctx, connA, t0, clientTag(a))
+	cpuA, sysA, err := queryLogCPU(ctx, connA, t0, clientTag(a))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpuB, err := queryLogCPU(ctx, connB, t0, clientTag(b))
+	cpuB, _, err := queryLogCPU(ctx, connB, t0, clientTag(b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cpuA <= 0 {
 		t.Errorf("run A's own query not counted: %v s", cpuA)
+	}
+	// The query hashes numbers: nearly all user time.
+	if sysA < 0 || sysA >= cpuA {
+		t.Errorf("run A's system CPU %v s of %v s in all: want a part of it", sysA, cpuA)
 	}
 	if cpuB >= cpuA {
 		t.Errorf("run B counts run A's query: A %v s, B %v s", cpuA, cpuB)
