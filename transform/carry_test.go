@@ -15,8 +15,8 @@ import (
 // TestCarryCopyWritesSmallBlocks: the copy of a rebuilt partition's
 // unchanged rows reaches the server with the smaller insert blocks
 // (transform's copySettings: without them the copy of the open findings
-// holds them all in one block) and with the settings the refresh set for
-// every statement, which a second withSettings must not drop.
+// holds them all in one block), and the connection's own settings
+// (log_queries here) still reach it beside them.
 func TestCarryCopyWritesSmallBlocks(t *testing.T) {
 	t.Parallel()
 	cfg, conn := openDB(t)

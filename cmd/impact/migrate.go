@@ -69,8 +69,16 @@ func runMigrate(ctx context.Context, out io.Writer, ch config.ClickHouse, opts m
 				return fmt.Errorf("migrate %s: %w", where, err)
 			}
 		} else {
-			// Nothing exists yet: everything would run.
-			stmts, err := migrations.Statements(opts)
+			// Nothing exists yet: everything would run, in the form this
+			// server runs it (a cluster of 18.16 servers: no comments).
+			admin := ch
+			admin.Database = "default"
+			conn, err := chconn.Open(ctx, admin)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			stmts, err := migrations.StatementsFor(ctx, conn, opts)
 			if err != nil {
 				return err
 			}

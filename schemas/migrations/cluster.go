@@ -40,9 +40,25 @@ import (
 // than with the {database} macro: 18.16 does not expand {database} by
 // itself ("No macro database in config"), current releases do either.
 
+// StatementsFor is Statements for the server conn reaches: on a cluster of
+// servers that cannot replicate column comments (before 20.1), without
+// them, as Apply runs them there. `impact migrate --dry-run` uses it for a
+// database that does not exist yet.
+func StatementsFor(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
+	if opts.Cluster != "" {
+		ok, err := replicatesComments(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		opts.noComments = !ok
+	}
+	return Statements(opts)
+}
+
 // Statements returns every statement Apply would run on an empty database
 // for opts, bookkeeping tables first; with opts.Cluster set, the replicated
-// DDL. Used by `impact migrate --dry-run`, golden tests and SQL checks.
+// DDL as a server that replicates column comments runs it (StatementsFor
+// asks the server). Used by golden tests and SQL checks.
 func Statements(opts Options) ([]string, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
