@@ -13,8 +13,10 @@ const (
 	// args: database, table, column; on another server of the cluster,
 	// whose connection's database is not relied on
 	sqlHasColumnIn = "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?"
-	// args: cluster
-	sqlClusterHosts = "SELECT shard_num, concat(host_address, ':', toString(port)) FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num"
+	// args: cluster. host_name is the host as the cluster's configuration
+	// names it (what the servers themselves connect to, what a TLS
+	// certificate names); host_address is only the address it resolved to.
+	sqlClusterHosts = "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num"
 	// args: database, table
 	sqlColumnsOf   = "SELECT concat(name, ' ', type, ' ', default_kind, ' ', default_expression, ' ', comment) FROM system.columns WHERE database = ? AND table = ? ORDER BY name"
 	sqlReadApplied = "SELECT version, name, checksum FROM schema_migrations FINAL ORDER BY version"

@@ -3,7 +3,9 @@ package migrations
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,9 +43,10 @@ type server struct {
 	conn driver.Conn
 }
 
-// ClusterServers returns the native addresses (host_address:port) of the
-// servers of cluster as system.clusters on conn lists them, by shard, each
-// shard's replicas in replica order. Every step that talks to each server
+// ClusterServers returns the native addresses (host:port, the host as
+// the cluster's configuration names it, an IPv6 address in brackets) of
+// the servers of cluster as system.clusters on conn lists them, by shard,
+// each shard's replicas in replica order. Every step that talks to each server
 // of a cluster (this runner's per-shard ALTERs, transform's watermark)
 // finds them here.
 func ClusterServers(ctx context.Context, conn driver.Conn, cluster string) ([][]string, error) {
@@ -56,10 +59,12 @@ func ClusterServers(ctx context.Context, conn driver.Conn, cluster string) ([][]
 	last := uint32(0)
 	for rows.Next() {
 		var shard uint32
-		var addr string
-		if err := rows.Scan(&shard, &addr); err != nil {
+		var host string
+		var port uint16
+		if err := rows.Scan(&shard, &host, &port); err != nil {
 			return nil, fmt.Errorf("read servers of cluster %s: %w", cluster, err)
 		}
+		addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
 		if len(shards) == 0 || shard != last {
 			shards = append(shards, nil)
 			last = shard
