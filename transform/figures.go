@@ -295,8 +295,14 @@ func (c *computer) deals(deals []dealRow) {
 		}
 		return *d.Turnaround / d.Cycle, 0, true
 	})
+	// The per-period samples reuse one buffer each: a period's are done
+	// with before the next period's are gathered (every deal is in four
+	// periods; fresh slices were half of the family's allocations).
+	var turn, wonF []float64 // in deal order: Spearman and Pearson pair them
+	var obs, segObs, stratBuf []stats.Obs
 	for pi, p := range periods {
 		c.per = p.Period
+		turn, wonF, obs = turn[:0], wonF[:0], obs[:0]
 		type wn struct{ won, n int }
 		byB := make([]wn, nb)
 		bySB := make([]wn, len(segments)*nb) // segment si, bucket b: si*nb+b
@@ -304,8 +310,6 @@ func (c *computer) deals(deals []dealRow) {
 		var nLostSec int
 		lostSecSeg, slowUSD := make([]float64, len(segments)), make([]float64, len(segments))
 		nLostSecSeg, slowN := make([]int, len(segments)), make([]int, len(segments))
-		var turn, wonF []float64 // in deal order: Spearman and Pearson pair them
-		var obs []stats.Obs
 		for _, i := range p.Items {
 			d := &deals[i]
 			won := 0
@@ -369,7 +373,7 @@ func (c *computer) deals(deals []dealRow) {
 			fs, ss := bySB[si*nb+fast], bySB[si*nb+slow]
 			st := stats.Stratum{X1: fs.won, N1: fs.n, X0: ss.won, N0: ss.n}
 			strata = append(strata, st)
-			var segObs []stats.Obs
+			segObs = segObs[:0]
 			for _, o := range obs {
 				if o.Stratum == si {
 					segObs = append(segObs, o)
@@ -405,13 +409,13 @@ func (c *computer) deals(deals []dealRow) {
 		stratObs := obs
 		mhStrata := strata
 		if len(used) > 0 {
-			stratObs = nil
+			stratBuf = stratBuf[:0]
 			for _, o := range obs {
 				if inUsed[o.Stratum] {
-					stratObs = append(stratObs, o)
+					stratBuf = append(stratBuf, o)
 				}
 			}
-			mhStrata = used
+			stratObs, mhStrata = stratBuf, used
 		}
 		adj := stats.ClusterStratifiedDiff(stratObs, conf)
 		mh := stats.MantelHaenszelRD(mhStrata, conf)

@@ -71,33 +71,49 @@ func byPeriod(n int, monthOf func(i int) month) []periodItems {
 	// A month's year, quarter and month, looked up once per month
 	// (periodsOf formats names), not by name for every item.
 	of := map[month]*[3]*periodItems{}
-	var lo, hi month
+	// Two passes: the items of each month counted first, so every
+	// period's list is allocated once at its size (appending grew them
+	// several times over).
+	perMonth := map[month]int{}
 	for i := 0; i < n; i++ {
-		m := monthOf(i)
-		if m == 0 {
-			continue
+		if m := monthOf(i); m != 0 {
+			perMonth[m]++
 		}
-		gs, ok := of[m]
-		if !ok {
-			gs = new([3]*periodItems)
-			for k, p := range periodsOf(m) {
-				g := groups[p.Name]
-				if g == nil {
-					g = &periodItems{Period: p}
-					groups[p.Name] = g
-				}
-				gs[k] = g
+	}
+	var lo, hi month
+	total := 0
+	size := map[*periodItems]int{}
+	for m, k := range perMonth {
+		gs := new([3]*periodItems)
+		for j, p := range periodsOf(m) {
+			g := groups[p.Name]
+			if g == nil {
+				g = &periodItems{Period: p}
+				groups[p.Name] = g
 			}
-			of[m] = gs
+			gs[j] = g
+			size[g] += k
 		}
-		all.Items = append(all.Items, i)
+		of[m] = gs
+		total += k
 		if lo == 0 || m < lo {
 			lo = m
 		}
 		if m > hi {
 			hi = m
 		}
-		for _, g := range gs {
+	}
+	all.Items = make([]int, 0, total)
+	for g, k := range size {
+		g.Items = make([]int, 0, k)
+	}
+	for i := 0; i < n; i++ {
+		m := monthOf(i)
+		if m == 0 {
+			continue
+		}
+		all.Items = append(all.Items, i)
+		for _, g := range of[m] {
 			g.Items = append(g.Items, i)
 		}
 	}
