@@ -155,13 +155,13 @@ func applyLocked(ctx context.Context, conn driver.Conn, all []Migration, opts Op
 				continue
 			}
 			s := st.sql
-			if table, col, ok := addedColumn(s); ok {
+			if table, col, add, ok := columnChange(s); ok {
 				var n uint64
 				if err := conn.QueryRow(ctx, sqlHasColumn, table, col).Scan(&n); err != nil {
 					return r, fmt.Errorf("apply migration %s statement %d: look up column %s.%s: %w", m.Name, i+1, table, col, err)
 				}
-				if n > 0 {
-					continue // added by a runner that died before recording the migration
+				if done(add, n) {
+					continue // added or dropped by a runner that died before recording the migration
 				}
 			}
 			if err := conn.Exec(ctx, s); err != nil {

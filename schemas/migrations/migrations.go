@@ -141,7 +141,7 @@ func Load(fsys fs.FS) ([]Migration, error) {
 		}
 		stmts := Split(string(data))
 		for i, st := range stmts {
-			stmts[i] = stripAddColumnIfNotExists(st)
+			stmts[i] = stripColumnIfExists(st)
 		}
 		if len(stmts) == 0 {
 			return nil, fmt.Errorf("migration %s has no statements", name)
@@ -189,34 +189,48 @@ func Split(sql string) []string {
 	return out
 }
 
-// reAddColumn matches an ALTER TABLE that adds one column, with or without
-// IF NOT EXISTS: ALTER TABLE [db.]t [ON CLUSTER c] ADD COLUMN [IF NOT EXISTS] col
-// (one column per ALTER: only the first is looked at).
-var reAddColumn = regexp.MustCompile(`(?is)^(ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)(?:\s+ON\s+CLUSTER\s+[A-Za-z_][A-Za-z0-9_]*)?\s+ADD\s+COLUMN\s+)(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\b`)
+// reColumnChange matches an ALTER TABLE that adds or drops one column, with
+// or without IF [NOT] EXISTS:
+// ALTER TABLE [db.]t [ON CLUSTER c] ADD COLUMN [IF NOT EXISTS] col, or
+// ... DROP COLUMN [IF EXISTS] col (one column per ALTER: only the first is
+// looked at).
+var reColumnChange = regexp.MustCompile(`(?is)^(ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)(?:\s+ON\s+CLUSTER\s+[A-Za-z_][A-Za-z0-9_]*)?\s+(ADD|DROP)\s+COLUMN\s+)(IF\s+(?:NOT\s+)?EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\b`)
 
-// stripAddColumnIfNotExists removes IF NOT EXISTS from an ALTER TABLE that
-// adds one column: 18.16 cannot parse it there. A migration file may (and
-// should) say it, for current releases and readers; the runner makes every
-// single-column ADD idempotent itself (addedColumn), on every version.
-func stripAddColumnIfNotExists(stmt string) string {
+// stripColumnIfExists removes IF NOT EXISTS from an ALTER TABLE that adds
+// one column and IF EXISTS from one that drops one: 18.16 can parse
+// neither. A migration file may (and should) say them, for current
+// releases and readers; the runner makes every single-column ADD and DROP
+// idempotent itself (columnChange), on every version.
+func stripColumnIfExists(stmt string) string {
 	code := stripComments(stmt)
-	m := reAddColumn.FindStringSubmatchIndex(code)
-	if m == nil || m[6] < 0 {
+	m := reColumnChange.FindStringSubmatchIndex(code)
+	if m == nil || m[8] < 0 {
 		return stmt
 	}
-	return code[:m[6]] + code[m[7]:]
+	cond := strings.Fields(strings.ToUpper(code[m[8]:m[9]]))
+	add := strings.EqualFold(code[m[6]:m[7]], "ADD")
+	if add != (len(cond) == 3) { // ADD ... IF EXISTS or DROP ... IF NOT EXISTS: not ours to mend
+		return stmt
+	}
+	return code[:m[8]] + code[m[9]:]
 }
 
-// addedColumn returns the table and column of an ALTER TABLE that adds one
-// column, so that Apply can skip it when the column exists (a re-run after
-// a runner died half way through the migration).
-func addedColumn(stmt string) (table, column string, ok bool) {
-	m := reAddColumn.FindStringSubmatch(stripComments(stmt))
+// columnChange returns the table and column of an ALTER TABLE that adds
+// (add true) or drops one column, so that Apply can skip an ADD when the
+// column exists and a DROP when it does not (a re-run after a runner died
+// half way through the migration).
+func columnChange(stmt string) (table, column string, add, ok bool) {
+	m := reColumnChange.FindStringSubmatch(stripComments(stmt))
 	if m == nil {
-		return "", "", false
+		return "", "", false, false
 	}
-	return m[2], m[4], true
+	return m[2], m[5], strings.EqualFold(m[3], "ADD"), true
 }
+
+// done reports whether a column change has nothing left to do: the column
+// is there for an ADD, gone for a DROP. n is the column's count in
+// system.columns.
+func done(add bool, n uint64) bool { return add == (n > 0) }
 
 // hasCode reports whether s has anything besides comments and blanks.
 func hasCode(s string) bool {
@@ -254,8 +268,9 @@ var (
 // checkIdempotent rejects CREATE without IF NOT EXISTS and DROP without IF
 // EXISTS: a runner that died half way must be able to run the file again.
 // It also rejects INSERT ... VALUES, which cannot be run by Exec on 18.16.
-// (ALTER cannot be made idempotent on 18.16, which lacks ADD COLUMN IF NOT
-// EXISTS; the lock keeps concurrent runners from racing on those.)
+// (18.16 lacks ADD COLUMN IF NOT EXISTS and DROP COLUMN IF EXISTS: the
+// runner skips a single-column ADD or DROP that is already done, see
+// columnChange; the lock keeps concurrent runners from racing on those.)
 func checkIdempotent(stmt string) error {
 	s := stripComments(stmt)
 	if reCreate.MatchString(s) && !reCreateOK.MatchString(s) {

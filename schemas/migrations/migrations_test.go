@@ -162,40 +162,52 @@ func TestApplyTwice(t *testing.T) {
 	}
 }
 
-// TestApplyAddColumnIdempotent: a runner that died after an ALTER TABLE ...
-// ADD COLUMN but before recording its migration leaves the column behind;
-// the next run must skip the ADD rather than fail on it for ever, on 18.16
-// (which has no ADD COLUMN IF NOT EXISTS) as on current releases.
-func TestApplyAddColumnIdempotent(t *testing.T) {
-	ctx := context.Background()
-	cfg := testenv.ClickHouseEmpty(t)
-	conn := open(t, cfg)
-	opts := testdata("addcolumn")
-	opts.Database = cfg.Database
-	stmts, err := migrations.Statements(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last := stmts[len(stmts)-1]; strings.Contains(last, "IF NOT EXISTS") || !strings.Contains(last, "ADD COLUMN subject String") {
-		t.Errorf("runner statement %q: want ADD COLUMN without IF NOT EXISTS (18.16 cannot parse it)", last)
-	}
-	if _, err := migrations.Apply(ctx, conn, opts); err != nil {
-		t.Fatal(err)
-	}
-	// Forget that 0002 was applied, as if the runner had died before
-	// recording it.
-	if err := conn.Exec(ctx, "TRUNCATE TABLE schema_migrations"); err != nil {
-		t.Fatal(err)
-	}
-	r, err := migrations.Apply(ctx, conn, opts)
-	if err != nil {
-		t.Fatalf("re-run after the column was added: %v", err)
-	}
-	if len(r.Applied) != 2 {
-		t.Errorf("re-run: %s", r)
-	}
-	if n := count(t, conn, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'events' AND name = 'subject'"); n != 1 {
-		t.Errorf("column subject: %d", n)
+// TestApplyColumnChangeIdempotent: a runner that died after an ALTER TABLE
+// ... ADD COLUMN or DROP COLUMN but before recording its migration leaves
+// the change behind; the next run must skip the ADD (the column is there)
+// or the DROP (it is gone) rather than fail on it for ever, on 18.16 (which
+// has neither ADD COLUMN IF NOT EXISTS nor DROP COLUMN IF EXISTS) as on
+// current releases.
+func TestApplyColumnChangeIdempotent(t *testing.T) {
+	for _, tc := range []struct {
+		dir, column, stmt string
+		want              uint64 // the column's count after the migrations
+	}{
+		{"addcolumn", "subject", "ADD COLUMN subject String", 1},
+		{"dropcolumn", "legacy", "DROP COLUMN legacy", 0},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := testenv.ClickHouseEmpty(t)
+			conn := open(t, cfg)
+			opts := testdata(tc.dir)
+			opts.Database = cfg.Database
+			stmts, err := migrations.Statements(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := stmts[len(stmts)-1]; strings.Contains(last, "EXISTS") || !strings.Contains(last, tc.stmt) {
+				t.Errorf("runner statement %q: want %s without IF [NOT] EXISTS (18.16 cannot parse it)", last, tc.stmt)
+			}
+			if _, err := migrations.Apply(ctx, conn, opts); err != nil {
+				t.Fatal(err)
+			}
+			// Forget that 0002 was applied, as if the runner had died
+			// before recording it.
+			if err := conn.Exec(ctx, "TRUNCATE TABLE schema_migrations"); err != nil {
+				t.Fatal(err)
+			}
+			r, err := migrations.Apply(ctx, conn, opts)
+			if err != nil {
+				t.Fatalf("re-run after the column change: %v", err)
+			}
+			if len(r.Applied) != 2 {
+				t.Errorf("re-run: %s", r)
+			}
+			if n := count(t, conn, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'events' AND name = ?", tc.column); n != tc.want {
+				t.Errorf("column %s: %d, want %d", tc.column, n, tc.want)
+			}
+		})
 	}
 }
 

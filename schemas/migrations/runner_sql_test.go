@@ -64,3 +64,35 @@ func TestWithoutComments(t *testing.T) {
 		}
 	}
 }
+
+// TestStripColumnIfExists: the IF [NOT] EXISTS 18.16 cannot parse is
+// removed from a single-column ADD or DROP, and nothing else is touched.
+func TestStripColumnIfExists(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"ALTER TABLE t ADD COLUMN IF NOT EXISTS c UInt8", "ALTER TABLE t ADD COLUMN c UInt8"},
+		{"alter table db.t on cluster x drop column if exists c", "alter table db.t on cluster x drop column c"},
+		{"-- why\nALTER TABLE t DROP COLUMN IF EXISTS c", "ALTER TABLE t DROP COLUMN c"},
+		{"ALTER TABLE t DROP COLUMN c", "ALTER TABLE t DROP COLUMN c"},
+		{"ALTER TABLE t ADD COLUMN IF EXISTS c UInt8", "ALTER TABLE t ADD COLUMN IF EXISTS c UInt8"}, // not valid anywhere: left to fail
+		{"ALTER TABLE t DROP COLUMN IF NOT EXISTS c", "ALTER TABLE t DROP COLUMN IF NOT EXISTS c"},
+		{"ALTER TABLE t MODIFY COLUMN c UInt16", "ALTER TABLE t MODIFY COLUMN c UInt16"},
+	} {
+		if got := stripColumnIfExists(tc.in); got != tc.want {
+			t.Errorf("stripColumnIfExists(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in         string
+		table, col string
+		add, ok    bool
+	}{
+		{"ALTER TABLE db.t ADD COLUMN c UInt8", "t", "c", true, true},
+		{"ALTER TABLE t ON CLUSTER x DROP COLUMN IF EXISTS c", "t", "c", false, true},
+		{"ALTER TABLE t MODIFY COLUMN c UInt16", "", "", false, false},
+	} {
+		table, col, add, ok := columnChange(tc.in)
+		if table != tc.table || col != tc.col || add != tc.add || ok != tc.ok {
+			t.Errorf("columnChange(%q) = %q, %q, %v, %v", tc.in, table, col, add, ok)
+		}
+	}
+}

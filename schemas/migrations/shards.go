@@ -116,8 +116,8 @@ func (sc *shardConns) close() {
 // alter runs the per-shard step st on the first replica of each shard and
 // waits until every server of the cluster shows the same columns of its
 // table. An ADD COLUMN is skipped on a shard whose replica has the column
-// already (a runner that failed half way through the shards), as on a
-// single server. ran reports whether any shard ran it.
+// already, a DROP COLUMN on one whose replica has it no longer (a runner
+// that failed half way through the shards), as on a single server. ran reports whether any shard ran it.
 func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) (ran bool, err error) {
 	if err := sc.open(ctx, conn); err != nil {
 		return false, err
@@ -125,12 +125,12 @@ func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) (ran
 	db := sc.opts.database()
 	for _, reps := range sc.shards {
 		target := reps[0]
-		if table, col, ok := addedColumn(st.sql); ok {
+		if table, col, add, ok := columnChange(st.sql); ok {
 			var n uint64
 			if err := target.conn.QueryRow(ctx, sqlHasColumnIn, db, table, col).Scan(&n); err != nil {
 				return ran, fmt.Errorf("look up column %s.%s on %s: %w", table, col, target.addr, err)
 			}
-			if n > 0 {
+			if done(add, n) {
 				continue
 			}
 		}
