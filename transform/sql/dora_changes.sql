@@ -31,12 +31,15 @@ SELECT
 FROM
 (
     SELECT
-        deployment_id, service_id, team, department, trigger, started_at, finished_at, lead_time_hours,
+        deployment_id, service_id, team, department, trigger, started_at, finished AS finished_at, lead_time_hours,
         gate_blocked, gate_waived, last_event_source, last_event_id, security_fix_lead_hours
     FROM
     (
+        -- (Not aliased finished_at here: 18.16 would resolve the WHERE's
+        -- isNotNull(finished_at) to the alias, never null, and a success
+        -- without a finish time would become a change of 1970.)
         SELECT deployment_id, service_id, team, department, trigger, started_at,
-            assumeNotNull(finished_at) AS finished_at, lead_time_hours, gate_blocked, gate_waived,
+            assumeNotNull(finished_at) AS finished, lead_time_hours, gate_blocked, gate_waived,
             last_event_source, last_event_id
         FROM deployment_facts
         {{- if .Incremental}}
