@@ -34,20 +34,27 @@ FROM deployment_facts
 GROUP BY service_id, department, team, environment, status, gate_blocked, gate_waived, month`
 
 	// Security-fix lead times (finding detected -> the deployment that
-	// fixes it finished), by the month the fix shipped. The right side
-	// holds only the findings a security fix names (a set filter on the
-	// findings, not a hash table of every finding id).
-	qSecurityFix = `SELECT toUInt32(toYYYYMM(finished_at)), (toInt64(finished_at) - toInt64(detected_at)) / 3600
+	// shipped its fix finished), by the month the fix shipped: a
+	// security_fix deployment to production that succeeded, as the DORA
+	// security lens counts a shipped fix (a failed or staging deployment
+	// naming the finding fixed nothing yet). The right side holds only the
+	// findings such a fix names (a set filter on the findings, not a hash
+	// table of every finding id).
+	// (The alias is not finished_at: 18.16 resolves the WHERE's
+	// finished_at to the alias, and isNotNull would test assumeNotNull's
+	// result, never null.)
+	qSecurityFix = `SELECT toUInt32(toYYYYMM(shipped_at)), (toInt64(shipped_at) - toInt64(detected_at)) / 3600
 FROM
 (
-    SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS finished_at
+    SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS shipped_at
     FROM deployment_facts
-    WHERE trigger = 'security_fix' AND isNotNull(finished_at)
+    WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
 ) AS l1
 ALL INNER JOIN
 (
     SELECT finding_id, detected_at FROM findings
-    WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts WHERE trigger = 'security_fix' AND isNotNull(finished_at))
+    WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts
+        WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at))
 ) AS r1 USING finding_id`
 
 	// Tickets counted per creation month, incident window, security flag,

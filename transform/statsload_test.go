@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/testenv"
 )
@@ -62,5 +64,71 @@ FROM (SELECT arrayFilter(x -> x != 99, %s) AS vals)`
 		if f, err := floatBytes(bad.s, bad.n); err == nil {
 			t.Errorf("%q as %d values: %v, want an error", bad.s, bad.n, f)
 		}
+	}
+}
+
+// TestSecurityFixLeadShippedFixes: metric 11 counts a finding's fix when a
+// security_fix deployment to production that succeeded names it (the DORA
+// security lens's shipped fix), once per (deployment, finding) pair; a
+// failed, rolled-back, running or staging deployment naming the finding,
+// or another trigger, fixed nothing yet, and a deployment without a finish
+// time gives no lead time.
+func TestSecurityFixLeadShippedFixes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := chconn.Open(ctx, testenv.ClickHouse(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, table := range []string{"deployment_facts", "findings"} {
+		if err := execFile(ctx, conn, table+".ddl.sql", tmplData{Table: table}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dep := func(id, env, trigger, status, finished string, fixes ...any) map[string]any {
+		r := map[string]any{"deployment_id": id, "environment": env, "trigger": trigger, "status": status,
+			"started_at": "2026-03-01 00:00:00", "finished_at": nil, "fixes_finding_ids": fixes, "last_event_time": "2026-03-01 00:00:00"}
+		if finished != "" {
+			r["finished_at"], r["last_event_time"] = finished, finished
+		}
+		return r
+	}
+	deps := []map[string]any{
+		dep("shipped", "production", "security_fix", "success", "2026-03-01 10:00:00", "F-1", "F-2"),
+		dep("shipped-later", "production", "security_fix", "success", "2026-04-02 00:00:00", "F-3"),
+		dep("staging", "staging", "security_fix", "success", "2026-03-01 01:00:00", "F-3"),
+		dep("failed", "production", "security_fix", "failure", "2026-03-01 02:00:00", "F-3"),
+		dep("rolled-back", "production", "security_fix", "rolled_back", "2026-03-01 03:00:00", "F-3"),
+		dep("running", "production", "security_fix", "in_progress", "", "F-3"),
+		dep("success-unfinished", "production", "security_fix", "success", "", "F-3"), // no finish time: no lead time
+		dep("feature", "production", "feature", "success", "2026-03-01 04:00:00", "F-3"),
+	}
+	findings := []map[string]any{
+		{"finding_id": "F-1", "detected_at": "2026-03-01 00:00:00"},
+		{"finding_id": "F-2", "detected_at": "2026-02-28 22:00:00"},
+		{"finding_id": "F-3", "detected_at": "2026-03-31 00:00:00"},
+	}
+	if err := insertRows(ctx, conn, "deployment_facts", deps); err != nil {
+		t.Fatal(err)
+	}
+	if err := insertRows(ctx, conn, "findings", findings); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := scanRows(ctx, conn, qSecurityFix, "security fix lead times", func(r driver.Rows) error {
+		var m uint32
+		var h float64
+		if err := r.Scan(&m, &h); err != nil {
+			return err
+		}
+		got = append(got, fmt.Sprintf("%d %g", m, h))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"202603 10", "202603 12", "202604 48"}; !slices.Equal(got, want) {
+		t.Errorf("security-fix lead times (month hours) = %q, want %q", got, want)
 	}
 }

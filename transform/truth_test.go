@@ -203,9 +203,9 @@ func observe(t *testing.T, conn driver.Conn, end time.Time) observed {
 
 	// Security-fix lead time: deployment_facts x findings.
 	var fixLead []float64
-	query(t, conn, `SELECT toInt64(finished_at) - toInt64(detected_at)
-		FROM (SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS finished_at
-		      FROM deployment_facts WHERE trigger = 'security_fix' AND isNotNull(finished_at)) AS l
+	query(t, conn, `SELECT toInt64(shipped_at) - toInt64(detected_at)
+		FROM (SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS shipped_at
+		      FROM deployment_facts WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)) AS l
 		ALL INNER JOIN (SELECT finding_id, detected_at FROM findings) AS r USING finding_id`, nil, func(r driver.Rows) error {
 		var sec int64
 		if err := r.Scan(&sec); err != nil {

@@ -1,5 +1,6 @@
--- Hours from a finding's detection to the finish of the successful
--- deployment that lists it in fixes_finding_ids, per finding severity.
+-- Hours from a finding's detection to the finish of the security fix that
+-- shipped it (metric 11: a security_fix deployment to production that
+-- succeeded and lists it in fixes_finding_ids), per finding severity.
 SELECT
     severity,
     count() AS n_fixes,
@@ -16,7 +17,8 @@ FROM
             arrayJoin(fixes_finding_ids) AS finding_id,
             assumeNotNull(finished_at) AS deployed_at
         FROM deployment_facts
-        WHERE status = 'success' AND isNotNull(finished_at) AND finished_at >= toDateTime(1767225600) AND finished_at <= toDateTime(1782864000)
+        WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success'
+            AND isNotNull(finished_at) AND finished_at >= toDateTime(1767225600) AND finished_at <= toDateTime(1782864000)
     ) AS fixes
     ANY INNER JOIN
     (
