@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/secimpact/impact/internal/chconn"
-	"github.com/secimpact/impact/internal/testenv"
 )
 
 // TestDoraIncrementalEqualsFull builds dora_changes in full from a first
@@ -33,11 +30,7 @@ import (
 func TestDoraIncrementalEqualsFull(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := chconn.Open(ctx, testenv.ClickHouse(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testConn(t)
 	m := *modelNamed("dora_changes")
 
 	dep := func(id, svc, trigger, status, start, finish string, fixes ...string) map[string]any {

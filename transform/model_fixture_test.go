@@ -52,11 +52,7 @@ func TestModelFixtures(t *testing.T) {
 			}
 
 			ctx := context.Background()
-			conn, err := chconn.Open(ctx, testenv.ClickHouse(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := testConn(t)
 			if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
 				t.Fatal(err)
 			}
@@ -284,4 +280,16 @@ func tableRows(ctx context.Context, conn driver.Conn, m model) ([]byte, error) {
 	}
 	slices.Sort(out)
 	return []byte("[\n" + strings.Join(out, ",\n") + "\n]\n"), nil
+}
+
+// testConn opens a connection to a fresh migrated test database, closed
+// when the test ends.
+func testConn(t *testing.T) driver.Conn {
+	t.Helper()
+	conn, err := chconn.Open(context.Background(), testenv.ClickHouse(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

@@ -15,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/golden"
-	"github.com/secimpact/impact/internal/testenv"
 )
 
 // TestStatsFixture is impact_stats' fixture test, the Go-computed model's
@@ -37,11 +35,7 @@ func TestStatsFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	conn, err := chconn.Open(ctx, testenv.ClickHouse(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testConn(t)
 	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
 		t.Fatal(err)
 	}

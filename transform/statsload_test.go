@@ -8,9 +8,6 @@ import (
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
-	"github.com/secimpact/impact/internal/chconn"
-	"github.com/secimpact/impact/internal/testenv"
 )
 
 // TestFloatBytes: arrays sent as the bytes of their float64s
@@ -19,11 +16,7 @@ import (
 // infinite values included; a string of the wrong length is an error.
 func TestFloatBytes(t *testing.T) {
 	ctx := context.Background()
-	conn, err := chconn.Open(ctx, testenv.ClickHouse(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testConn(t)
 	// The values as the server computes them, read back through
 	// clickhouse-go's Array scan and through the bytes of the queries'
 	// expression.
@@ -76,11 +69,7 @@ FROM (SELECT arrayFilter(x -> x != 99, %s) AS vals)`
 func TestSecurityFixLeadShippedFixes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := chconn.Open(ctx, testenv.ClickHouse(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testConn(t)
 	for _, table := range []string{"deployment_facts", "findings"} {
 		if err := execFile(ctx, conn, table+".ddl.sql", tmplData{Table: table}); err != nil {
 			t.Fatal(err)
