@@ -46,9 +46,9 @@ type server struct {
 // ClusterServers returns the native addresses (host:port, the host as
 // the cluster's configuration names it, an IPv6 address in brackets) of
 // the servers of cluster as system.clusters on conn lists them, by shard,
-// each shard's replicas in replica order. Every step that talks to each server
-// of a cluster (this runner's per-shard ALTERs, transform's watermark)
-// finds them here.
+// each shard's replicas in replica order. Every step that talks to each
+// server of a cluster (this runner's per-shard ALTERs, transform's
+// watermark) finds them here.
 func ClusterServers(ctx context.Context, conn driver.Conn, cluster string) ([][]string, error) {
 	rows, err := conn.Query(ctx, sqlClusterHosts, cluster)
 	if err != nil {
@@ -117,7 +117,8 @@ func (sc *shardConns) close() {
 // waits until every server of the cluster shows the same columns of its
 // table. An ADD COLUMN is skipped on a shard whose replica has the column
 // already, a DROP COLUMN on one whose replica has it no longer (a runner
-// that failed half way through the shards), as on a single server. ran reports whether any shard ran it.
+// that failed half way through the shards), as on a single server. ran
+// reports whether any shard ran it.
 func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) (ran bool, err error) {
 	if err := sc.open(ctx, conn); err != nil {
 		return false, err
