@@ -155,12 +155,12 @@ func applyLocked(ctx context.Context, conn driver.Conn, all []Migration, opts Op
 				continue
 			}
 			s := st.sql
-			if table, col, add, ok := columnChange(s); ok {
-				var n uint64
-				if err := conn.QueryRow(ctx, sqlHasColumn, table, col).Scan(&n); err != nil {
-					return r, fmt.Errorf("apply migration %s statement %d: look up column %s.%s: %w", m.Name, i+1, table, col, err)
+			if c, ok := columnChange(s); ok {
+				done, err := c.done(ctx, conn, "")
+				if err != nil {
+					return r, fmt.Errorf("apply migration %s statement %d: %w", m.Name, i+1, err)
 				}
-				if done(add, n) {
+				if done {
 					continue // added or dropped by a runner that died before recording the migration
 				}
 			}

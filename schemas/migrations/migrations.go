@@ -18,6 +18,7 @@ package migrations
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -193,8 +194,17 @@ func Split(sql string) []string {
 // or without IF [NOT] EXISTS:
 // ALTER TABLE [db.]t [ON CLUSTER c] ADD COLUMN [IF NOT EXISTS] col, or
 // ... DROP COLUMN [IF EXISTS] col (one column per ALTER: only the first is
-// looked at).
-var reColumnChange = regexp.MustCompile(`(?is)^(ALTER\s+TABLE\s+(?:[A-Za-z_][A-Za-z0-9_]*\.)?([A-Za-z_][A-Za-z0-9_]*)(?:\s+ON\s+CLUSTER\s+[A-Za-z_][A-Za-z0-9_]*)?\s+(ADD|DROP)\s+COLUMN\s+)(IF\s+(?:NOT\s+)?EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\b`)
+// looked at). A nested column (n.x) is not matched: system.columns does
+// not list it by that name.
+var reColumnChange = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(?:(?P<db>[A-Za-z_][A-Za-z0-9_]*)\.)?(?P<table>[A-Za-z_][A-Za-z0-9_]*)(?:\s+ON\s+CLUSTER\s+[A-Za-z_][A-Za-z0-9_]*)?\s+(?P<op>ADD|DROP)\s+COLUMN\s+(?P<cond>IF\s+(?:NOT\s+)?EXISTS\s+)?(?P<col>[A-Za-z_][A-Za-z0-9_]*)(?:[\s,;]|$)`)
+
+var (
+	reDB    = reColumnChange.SubexpIndex("db")
+	reTable = reColumnChange.SubexpIndex("table")
+	reOp    = reColumnChange.SubexpIndex("op")
+	reCond  = reColumnChange.SubexpIndex("cond")
+	reCol   = reColumnChange.SubexpIndex("col")
+)
 
 // stripColumnIfExists removes IF NOT EXISTS from an ALTER TABLE that adds
 // one column and IF EXISTS from one that drops one: 18.16 can parse
@@ -204,33 +214,52 @@ var reColumnChange = regexp.MustCompile(`(?is)^(ALTER\s+TABLE\s+(?:[A-Za-z_][A-Z
 func stripColumnIfExists(stmt string) string {
 	code := stripComments(stmt)
 	m := reColumnChange.FindStringSubmatchIndex(code)
-	if m == nil || m[8] < 0 {
+	if m == nil || m[2*reCond] < 0 {
 		return stmt
 	}
-	cond := strings.Fields(strings.ToUpper(code[m[8]:m[9]]))
-	add := strings.EqualFold(code[m[6]:m[7]], "ADD")
+	cond := strings.Fields(code[m[2*reCond]:m[2*reCond+1]])
+	add := strings.EqualFold(code[m[2*reOp]:m[2*reOp+1]], "ADD")
 	if add != (len(cond) == 3) { // ADD ... IF EXISTS or DROP ... IF NOT EXISTS: not ours to mend
 		return stmt
 	}
-	return code[:m[8]] + code[m[9]:]
+	return code[:m[2*reCond]] + code[m[2*reCond+1]:]
 }
 
-// columnChange returns the table and column of an ALTER TABLE that adds
-// (add true) or drops one column, so that Apply can skip an ADD when the
-// column exists and a DROP when it does not (a re-run after a runner died
-// half way through the migration).
-func columnChange(stmt string) (table, column string, add, ok bool) {
+// colChange is an ALTER TABLE that adds (add) or drops one column of
+// db.table (db "": the connection's database).
+type colChange struct {
+	db, table, column string
+	add               bool
+}
+
+// columnChange recognises a single-column ADD or DROP, so that Apply can
+// skip an ADD when the column exists and a DROP when the table exists
+// without it (a re-run after a runner died half way through the
+// migration).
+func columnChange(stmt string) (colChange, bool) {
 	m := reColumnChange.FindStringSubmatch(stripComments(stmt))
 	if m == nil {
-		return "", "", false, false
+		return colChange{}, false
 	}
-	return m[2], m[5], strings.EqualFold(m[3], "ADD"), true
+	return colChange{db: m[reDB], table: m[reTable], column: m[reCol], add: strings.EqualFold(m[reOp], "ADD")}, true
 }
 
-// done reports whether a column change has nothing left to do: the column
-// is there for an ADD, gone for a DROP. n is the column's count in
-// system.columns.
-func done(add bool, n uint64) bool { return add == (n > 0) }
+// done reports whether the change has nothing left to do on conn: the
+// column is there for an ADD; the table is there without the column for a
+// DROP. A DROP on a table that is not there runs, and fails as it should
+// (a misspelt name is not "already dropped"). defaultDB names the database
+// when the statement does not ("": the connection's).
+func (c colChange) done(ctx context.Context, conn driver.Conn, defaultDB string) (bool, error) {
+	db := cmp.Or(c.db, defaultDB)
+	var tables, cols uint64
+	if err := conn.QueryRow(ctx, sqlColumnState, db, db, c.table, db, db, c.table, c.column).Scan(&tables, &cols); err != nil {
+		return false, fmt.Errorf("look up column %s.%s: %w", c.table, c.column, err)
+	}
+	if c.add {
+		return cols > 0, nil
+	}
+	return tables > 0 && cols == 0, nil
+}
 
 // hasCode reports whether s has anything besides comments and blanks.
 func hasCode(s string) bool {

@@ -162,6 +162,34 @@ func TestApplyTwice(t *testing.T) {
 	}
 }
 
+// TestApplyDropColumnOfMissingTable: a DROP COLUMN whose table is not
+// there is a mistake (a misspelt or another database's table), not a
+// column already dropped: Apply fails and records nothing.
+func TestApplyDropColumnOfMissingTable(t *testing.T) {
+	for _, stmt := range []string{
+		"ALTER TABLE evnts DROP COLUMN IF EXISTS legacy;",
+		"ALTER TABLE otherdb.events DROP COLUMN legacy;",
+	} {
+		t.Run(stmt, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := testenv.ClickHouseEmpty(t)
+			conn := open(t, cfg)
+			opts := migrations.Options{Database: cfg.Database, FS: fstest.MapFS{
+				"0001_events.sql": {Data: readFile(t, "testdata/dropcolumn/0001_events.sql")},
+				"0002_drop.sql":   {Data: []byte(stmt + "\n")},
+			}}
+			r, err := migrations.Apply(ctx, conn, opts)
+			if err == nil {
+				t.Fatalf("Apply: no error, %s", r)
+			}
+			t.Logf("Apply: %v", err)
+			if n := count(t, conn, "SELECT count() FROM schema_migrations FINAL WHERE version = 2"); n != 0 {
+				t.Errorf("migration 0002 recorded as applied: %v", err)
+			}
+		})
+	}
+}
+
 // TestApplyColumnChangeIdempotent: a runner that died after an ALTER TABLE
 // ... ADD COLUMN or DROP COLUMN but before recording its migration leaves
 // the change behind; the next run must skip the ADD (the column is there)

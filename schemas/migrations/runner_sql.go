@@ -8,11 +8,12 @@ package migrations
 const (
 	sqlCurrentDatabase    = "SELECT currentDatabase()"
 	sqlHasMigrationsTable = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
-	// args: table, column
-	sqlHasColumn = "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?"
-	// args: database, table, column; on another server of the cluster,
-	// whose connection's database is not relied on
-	sqlHasColumnIn = "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?"
+	// args: database, database, table, database, database, table, column
+	// (database "": the connection's): whether the table is there, and the
+	// column in it
+	sqlColumnState = `SELECT
+    (SELECT count() FROM system.tables WHERE database = if(? = '', currentDatabase(), ?) AND name = ?),
+    (SELECT count() FROM system.columns WHERE database = if(? = '', currentDatabase(), ?) AND table = ? AND name = ?)`
 	// args: cluster. host_name is the host as the cluster's configuration
 	// names it (what the servers themselves connect to, what a TLS
 	// certificate names); host_address is only the address it resolved to.

@@ -30,8 +30,8 @@ func TestRunnerStatementsChDB(t *testing.T) {
 		sqlCurrentDatabase,
 		sqlHasMigrationsTable,
 		sqlReadApplied,
-		bindSample(t, sqlHasColumn, "'schema_migrations'", "'name'"),
-		bindSample(t, sqlHasColumnIn, "currentDatabase()", "'schema_migrations'", "'name'"),
+		bindSample(t, sqlColumnState, "''", "''", "'schema_migrations'", "''", "''", "'schema_migrations'", "'name'"),
+		bindSample(t, sqlColumnState, "'default'", "'default'", "'schema_migrations'", "'default'", "'default'", "'schema_migrations'", "'name'"),
 		bindSample(t, sqlClusterHosts, "'default'"),
 		bindSample(t, sqlColumnsOf, "currentDatabase()", "'schema_migrations'"),
 		bindSample(t, sqlTakeLock, "'migrate/host/1/ab'"),
@@ -82,17 +82,20 @@ func TestStripColumnIfExists(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		in         string
-		table, col string
-		add, ok    bool
+		in   string
+		want colChange
+		ok   bool
 	}{
-		{"ALTER TABLE db.t ADD COLUMN c UInt8", "t", "c", true, true},
-		{"ALTER TABLE t ON CLUSTER x DROP COLUMN IF EXISTS c", "t", "c", false, true},
-		{"ALTER TABLE t MODIFY COLUMN c UInt16", "", "", false, false},
+		{"ALTER TABLE db.t ADD COLUMN c UInt8", colChange{db: "db", table: "t", column: "c", add: true}, true},
+		{"ALTER TABLE t ON CLUSTER x DROP COLUMN IF EXISTS c", colChange{table: "t", column: "c"}, true},
+		{"ALTER TABLE t DROP COLUMN c;", colChange{table: "t", column: "c"}, true},
+		{"ALTER TABLE t DROP COLUMN c, DROP COLUMN d", colChange{table: "t", column: "c"}, true},
+		{"ALTER TABLE t DROP COLUMN n.x", colChange{}, false}, // a nested column: not in system.columns by that name
+		{"ALTER TABLE t MODIFY COLUMN c UInt16", colChange{}, false},
 	} {
-		table, col, add, ok := columnChange(tc.in)
-		if table != tc.table || col != tc.col || add != tc.add || ok != tc.ok {
-			t.Errorf("columnChange(%q) = %q, %q, %v, %v", tc.in, table, col, add, ok)
+		got, ok := columnChange(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("columnChange(%q) = %+v, %v, want %+v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
 }

@@ -116,9 +116,9 @@ func (sc *shardConns) close() {
 // alter runs the per-shard step st on the first replica of each shard and
 // waits until every server of the cluster shows the same columns of its
 // table. An ADD COLUMN is skipped on a shard whose replica has the column
-// already, a DROP COLUMN on one whose replica has it no longer (a runner
-// that failed half way through the shards), as on a single server. ran
-// reports whether any shard ran it.
+// already, a DROP COLUMN on one whose replica has the table without it (a
+// runner that failed half way through the shards), as on a single server.
+// ran reports whether any shard ran it.
 func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) (ran bool, err error) {
 	if err := sc.open(ctx, conn); err != nil {
 		return false, err
@@ -126,12 +126,14 @@ func (sc *shardConns) alter(ctx context.Context, conn driver.Conn, st step) (ran
 	db := sc.opts.database()
 	for _, reps := range sc.shards {
 		target := reps[0]
-		if table, col, add, ok := columnChange(st.sql); ok {
-			var n uint64
-			if err := target.conn.QueryRow(ctx, sqlHasColumnIn, db, table, col).Scan(&n); err != nil {
-				return ran, fmt.Errorf("look up column %s.%s on %s: %w", table, col, target.addr, err)
+		if c, ok := columnChange(st.sql); ok {
+			// (on another server of the cluster, whose connection's
+			// database is not relied on)
+			done, err := c.done(ctx, target.conn, db)
+			if err != nil {
+				return ran, fmt.Errorf("on %s: %w", target.addr, err)
 			}
-			if done(add, n) {
+			if done {
 				continue
 			}
 		}
