@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -131,6 +132,7 @@ func TestPanelQueries(t *testing.T) {
 	}
 
 	results := map[string][]map[string]any{}
+	withVars := map[string][]map[string]any{} // by panel SQL and team selection
 	for _, c := range cases {
 		t.Run(c.name(), func(t *testing.T) {
 			if strings.Contains(c.sql, "$") {
@@ -151,9 +153,27 @@ func TestPanelQueries(t *testing.T) {
 			}
 			if c.vars == nil {
 				results[c.panel.SQL] = rows
+			} else {
+				withVars[c.panel.SQL+" team="+c.vars["team"]] = rows
 			}
 		})
 	}
+
+	t.Run("department DORA: the department row is the whole department whatever the team", func(t *testing.T) {
+		dept := func(rows []map[string]any) map[string]any {
+			out := map[string]any{}
+			for _, r := range rows {
+				if r["team"] == "(department)" {
+					out[r["gate"].(string)] = r["n_changes"]
+				}
+			}
+			return out
+		}
+		all, one := dept(withVars["department/dora.sql team="+AllValue]), dept(withVars["department/dora.sql team="+team])
+		if len(all) == 0 || !reflect.DeepEqual(all, one) {
+			t.Errorf("(department) changes by gate: %v with every team, %v with team %s", all, one, team)
+		}
+	})
 
 	t.Run("CISO figures equal the simulation truth", func(t *testing.T) {
 		checkCISOTruth(t, conn, results, truth)

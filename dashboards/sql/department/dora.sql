@@ -30,11 +30,13 @@ FROM
             AND department = decodeURLComponent('${department:percentencode}')
             AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
         UNION ALL
+        -- The whole department, whichever team is selected: the figure a
+        -- team compares itself with. (No team filter here: it would read
+        -- the alias team, '(department)', and drop every row.)
         SELECT '(department)' AS team, gate_blocked, change_failure, lead_time_hours, restore_hours, security_fix_lead_hours
         FROM dora_changes
         WHERE $__timeFilter(finished_at)
             AND department = decodeURLComponent('${department:percentencode}')
-            AND (decodeURLComponent('${team:percentencode}') = '__all' OR team = decodeURLComponent('${team:percentencode}'))
     )
     GROUP BY team, gate
 )

@@ -30,11 +30,13 @@ FROM
             AND department = decodeURLComponent('Engineering')
             AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
         UNION ALL
+        -- The whole department, whichever team is selected: the figure a
+        -- team compares itself with. (No team filter here: it would read
+        -- the alias team, '(department)', and drop every row.)
         SELECT '(department)' AS team, gate_blocked, change_failure, lead_time_hours, restore_hours, security_fix_lead_hours
         FROM dora_changes
         WHERE finished_at >= toDateTime(1767225600) AND finished_at <= toDateTime(1782864000)
             AND department = decodeURLComponent('Engineering')
-            AND (decodeURLComponent('__all') = '__all' OR team = decodeURLComponent('__all'))
     )
     GROUP BY team, gate
 )
