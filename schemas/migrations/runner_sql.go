@@ -17,7 +17,7 @@ const (
 	// args: cluster. host_name is the host as the cluster's configuration
 	// names it (what the servers themselves connect to, what a TLS
 	// certificate names); host_address is only the address it resolved to.
-	sqlClusterHosts = "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num"
+	sqlClusterHosts = "SELECT shard_num, host_name, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num"
 	// args: database, table
 	sqlColumnsOf   = "SELECT concat(name, ' ', type, ' ', default_kind, ' ', default_expression, ' ', comment) FROM system.columns WHERE database = ? AND table = ? ORDER BY name"
 	sqlReadApplied = "SELECT version, name, checksum FROM schema_migrations FINAL ORDER BY version"

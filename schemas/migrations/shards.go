@@ -46,7 +46,9 @@ type server struct {
 // ClusterServers returns the native addresses (host:port, the host as
 // the cluster's configuration names it, an IPv6 address in brackets) of
 // the servers of cluster as system.clusters on conn lists them, by shard,
-// each shard's replicas in replica order. Every step that talks to each
+// each shard's replicas in replica order. A name that does not resolve
+// here (a name only the cluster's own network knows) gives the address the
+// server resolved it to instead. Every step that talks to each
 // server of a cluster (this runner's per-shard ALTERs, transform's
 // watermark) finds them here.
 func ClusterServers(ctx context.Context, conn driver.Conn, cluster string) ([][]string, error) {
@@ -59,10 +61,13 @@ func ClusterServers(ctx context.Context, conn driver.Conn, cluster string) ([][]
 	last := uint32(0)
 	for rows.Next() {
 		var shard uint32
-		var host string
+		var host, resolved string
 		var port uint16
-		if err := rows.Scan(&shard, &host, &port); err != nil {
+		if err := rows.Scan(&shard, &host, &resolved, &port); err != nil {
 			return nil, fmt.Errorf("read servers of cluster %s: %w", cluster, err)
+		}
+		if _, err := lookupHost(ctx, host); err != nil {
+			host = resolved
 		}
 		addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
 		if len(shards) == 0 || shard != last {
@@ -79,6 +84,10 @@ func ClusterServers(ctx context.Context, conn driver.Conn, cluster string) ([][]
 	}
 	return shards, nil
 }
+
+// lookupHost resolves a host name as the dialer will (a variable so that a
+// test can make a name unresolvable).
+var lookupHost = net.DefaultResolver.LookupHost
 
 // open reads the cluster's servers (ClusterServers) through conn and
 // connects to each.
