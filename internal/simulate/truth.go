@@ -219,9 +219,10 @@ type DeploymentTruth struct {
 	// the finding it fixes in fixes_finding_ids; finding fixed_at = the
 	// deployment's finished_at).
 	SecurityFix int `json:"security_fix"`
-	// SecurityFixLead: over security_fix deployments with finished_at, for
-	// each finding named in fixes_finding_ids, finished_at - the finding's
-	// detected_at (metric 11: finding opened -> the deploy that fixes it).
+	// SecurityFixLead: over security_fix deployments to production that
+	// succeeded, for each finding named in fixes_finding_ids, finished_at -
+	// the finding's detected_at (metric 11: finding opened -> the
+	// deployment that shipped its fix).
 	SecurityFixLead LeadTime `json:"security_fix_lead"`
 }
 

@@ -306,7 +306,7 @@ func recompute(t *testing.T, recs []Record, end time.Time) *Truth {
 	}
 	var fixLeads []int64
 	for _, dp := range deps {
-		if dp.Trigger != "security_fix" || dp.FinishedAt == nil {
+		if dp.Trigger != "security_fix" || dp.FinishedAt == nil || dp.Environment != "production" || dp.Status != "success" {
 			continue
 		}
 		for _, id := range dp.FixesFindingIDs {

@@ -300,7 +300,7 @@ func (tb *truthBuilder) deployment(dp *Deployment) {
 	d.GateWaitSeconds += dp.GateWait
 	if dp.Trigger == "security_fix" {
 		d.SecurityFix++
-		if dp.Finished != 0 {
+		if dp.Finished != 0 && dp.Env == "production" && dp.Status == "success" { // shipped (metric 11)
 			for _, id := range dp.Fixes {
 				tb.fixedBy[id] = append(tb.fixedBy[id], dp.Finished)
 			}

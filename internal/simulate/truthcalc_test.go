@@ -131,7 +131,7 @@ func TestTinyOrganisation(t *testing.T) {
 	tb.catalog("svc-a", "t2", "HR", 100*d)
 	// The security_fix deployment is recorded before the finding it fixes, as
 	// the generator does.
-	tb.deployment(&Deployment{ID: "d5", ServiceID: "svc-a", Commit: "c5", Status: "success", Trigger: "security_fix", FirstCommit: 69 * d, Finished: 70 * d, Fixes: []string{"f1"}})
+	tb.deployment(&Deployment{ID: "d5", ServiceID: "svc-a", Commit: "c5", Env: "production", Status: "success", Trigger: "security_fix", FirstCommit: 69 * d, Finished: 70 * d, Fixes: []string{"f1"}})
 	tb.finding(&Finding{ID: "f1", Severity: "high", Status: "fixed", ServiceID: "svc-a", Detected: 50 * d, Fixed: 70 * d})           // t1, within
 	tb.finding(&Finding{ID: "f2", Severity: "critical", Status: "open", ServiceID: "svc-a", Detected: 100 * d})                      // t2 (effective = detected), overdue
 	tb.finding(&Finding{ID: "f3", Severity: "low", Status: "open", ServiceID: "svc-a", Detected: 190 * d})                           // t2, not due
