@@ -5,8 +5,11 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go/compress"
+
+	"github.com/secimpact/impact/schemas"
 )
 
 // TestLimitedCodec: each of kafka-go's four codecs, wrapped, decompresses
@@ -65,6 +68,42 @@ func TestDecompressLimit(t *testing.T) {
 	} {
 		if got := decompressLimit(tc.budget); got != tc.want {
 			t.Errorf("decompressLimit(%d MiB) = %d MiB, want %d MiB", tc.budget>>20, got>>20, tc.want>>20)
+		}
+	}
+}
+
+// TestRejectBatch: a skipped record batch is one ingest_rejects row at its
+// first offset (rule batch_too_large, the range and the limit in the
+// detail) with its dead-letter record, and the staged rows end after its
+// last offset.
+func TestRejectBatch(t *testing.T) {
+	st := newStaged()
+	bl := builder{}
+	now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	bl.rejectBatch(st, "security.events", 3, &skippedBatch{first: 10, last: 13, limit: 16 << 20}, rowOverhead, now)
+	b := st.rows.Block(schemas.IngestRejects)
+	if b.Len() != 1 {
+		t.Fatalf("ingest_rejects rows = %d, want 1", b.Len())
+	}
+	for col, want := range map[string]string{
+		"kafka_topic": "security.events",
+		"rule":        RuleBatchTooLarge,
+		"field":       "",
+		"detail":      "record batch at offsets 10..13 of security.events/3 decompresses to more than 16777216 bytes; skipped",
+	} {
+		if got, _ := b.String(0, col); got != want {
+			t.Errorf("%s = %q, want %q", col, got, want)
+		}
+	}
+	if st.next != 14 || st.msgs != 1 || st.first[schemas.IngestRejects.Index()] != 10 {
+		t.Errorf("staged next %d, msgs %d, first %d; want 14, 1, 10", st.next, st.msgs, st.first[schemas.IngestRejects.Index()])
+	}
+	if len(st.dlq) != 1 {
+		t.Fatalf("dead-letter records = %d, want 1", len(st.dlq))
+	}
+	for h, want := range map[string]string{HeaderRejectRule: RuleBatchTooLarge, HeaderSourceOffset: "10", HeaderSourcePartition: "3"} {
+		if got, _ := header(&st.dlq[0], h); got != want {
+			t.Errorf("dead-letter header %s = %q, want %q", h, got, want)
 		}
 	}
 }
