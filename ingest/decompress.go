@@ -37,14 +37,22 @@ const minDecompressLimit = 16 << 20
 // share, at least minDecompressLimit. kafka-go's bytes.Buffer doubles as it
 // grows, so a decompression costs up to about 3x the limit while it runs
 // (the old and the new buffer): 48 MiB with the default budget, within
-// what the memory bound keeps above the memory limit (64 MiB).
+// what the memory bound keeps above the memory limit (64 MiB), as only one
+// decompression at a time grows past gateBytes.
 func decompressLimit(budget int64) int64 {
 	return max(fetchShare(budget), minDecompressLimit)
 }
 
+// gateBytes is how far a decompression goes before it must hold bigGate:
+// kafka-go sizes the buffer at 4x the compressed size before reading (4 MiB
+// for a batch of 1 MiB), so only batches that grow it past that wait, and
+// several partitions cannot each hold a batch near the limit at once.
+const gateBytes = 4 << 20
+
 var (
 	codecLimit   atomic.Int64 // bytes; zero until installed
 	installCodec sync.Once
+	bigGate      sync.Mutex // held by the one decompression past gateBytes
 )
 
 // limitDecompression installs the limited codecs (once) and raises the
@@ -81,21 +89,32 @@ func (c limitedCodec) NewReader(r io.Reader) io.ReadCloser {
 }
 
 // limitedReader reads at most limit bytes from rc, and fails when there is
-// more.
+// more. Past gateBytes it holds bigGate until it ends (an error, EOF
+// included, or Close).
 type limitedReader struct {
 	rc    io.ReadCloser
 	limit int64
 	n     int64 // bytes read so far
 	name  string
+	held  bool // bigGate
 }
 
-func (r *limitedReader) Read(p []byte) (int, error) {
+func (r *limitedReader) Read(p []byte) (n int, err error) {
+	if !r.held && r.n >= gateBytes {
+		bigGate.Lock()
+		r.held = true
+	}
+	defer func() {
+		if err != nil {
+			r.release()
+		}
+	}()
 	// Never ask for more than one byte past the limit: the caller holds
 	// at most limit+1 bytes.
 	if left := r.limit - r.n + 1; int64(len(p)) > left {
 		p = p[:left]
 	}
-	n, err := r.rc.Read(p)
+	n, err = r.rc.Read(p)
 	r.n += int64(n)
 	if r.n > r.limit {
 		return n, fmt.Errorf("%s: %w (%d bytes)", r.name, ErrBatchTooLarge, r.limit)
@@ -103,4 +122,14 @@ func (r *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *limitedReader) Close() error { return r.rc.Close() }
+func (r *limitedReader) Close() error {
+	r.release()
+	return r.rc.Close()
+}
+
+func (r *limitedReader) release() {
+	if r.held {
+		r.held = false
+		bigGate.Unlock()
+	}
+}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,5 +106,46 @@ func TestRejectBatch(t *testing.T) {
 		if got, _ := header(&st.dlq[0], h); got != want {
 			t.Errorf("dead-letter header %s = %q, want %q", h, got, want)
 		}
+	}
+}
+
+// TestLimitedCodecGate: only one decompression at a time grows past
+// gateBytes; the next one waits until the first ends.
+func TestLimitedCodecGate(t *testing.T) {
+	var lim atomic.Int64
+	lim.Store(4 * gateBytes)
+	lc := limitedCodec{Codec: &compress.SnappyCodec, limit: &lim}
+	var z bytes.Buffer
+	w := lc.NewWriter(&z)
+	if _, err := w.Write(make([]byte, 2*gateBytes)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	compressed := z.Bytes()
+	first := lc.NewReader(bytes.NewReader(compressed))
+	buf := make([]byte, gateBytes+1)
+	if _, err := io.ReadFull(first, buf); err != nil { // past gateBytes: the next Read takes the gate
+		t.Fatal(err)
+	}
+	if _, err := first.Read(buf[:1]); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		second := lc.NewReader(bytes.NewReader(compressed))
+		_, err := io.Copy(io.Discard, second)
+		second.Close()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("second decompression passed the gate while the first held it (err %v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	first.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
