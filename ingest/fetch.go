@@ -321,6 +321,11 @@ func (pr *partitionReader) readBatch() (fetchedBatch, error) {
 	return b, err
 }
 
+// linearProbes bounds the offset-by-offset search for a failed batch's
+// end (each probe fetches the batch again and decompresses it up to the
+// limit: 5-20 ms a probe in TestZipBombSkipped).
+const linearProbes = 256
+
 // skipBatch handles a fetch that failed with ErrBatchTooLarge: the record
 // batch at pr.offset decompresses past the limit. It finds the batch's
 // last offset and moves pr.offset past it; the returned range is staged
@@ -329,13 +334,14 @@ func (pr *partitionReader) readBatch() (fetchedBatch, error) {
 // kafka-go does not say where the failed batch ends (its header is read
 // and dropped), so the end is searched for: a fetch at any offset inside
 // the batch returns the whole batch again (and fails again), a fetch past
-// it does not. Probes at first+1, +2, +4, ... then a binary search find
-// the first offset whose fetch does not fail; each probe is a small fetch
-// whose decompression stops at the limit. A one-record bomb costs one
-// probe. Doubtful case: were a second such batch to follow within the
-// searched range with valid records between the two, the search may
-// end past the second one, and those records would be skipped inside
-// the recorded range (not stored, but not silently lost).
+// it does not. The reader probes offset by offset, up to linearProbes of
+// them: the first offset whose fetch does not fail ends the batch exactly,
+// whatever follows it (another such batch after a valid record is found
+// by the next skip). Only a batch of more records than that is searched
+// with doubling steps and a binary search, where a second failing batch
+// with valid records between the two could be taken into the same range
+// (recorded as rejected, not stored). Each probe is a small fetch whose
+// decompression stops at the limit; a one-record bomb costs one probe.
 func (pr *partitionReader) skipBatch(ctx context.Context) (*skippedBatch, error) {
 	in, p := pr.in, pr.p
 	pr.close() // kafka-go closed it: the rest of the response is unread
@@ -347,6 +353,22 @@ func (pr *partitionReader) skipBatch(ctx context.Context) (*skippedBatch, error)
 	}
 	lo, hi := first, int64(-1) // the fetch at lo fails, the one at hi does not
 	probes := 0
+	for o := first + 1; hi < 0 && o <= first+linearProbes; o++ {
+		if o >= end { // nothing at the end offset: not the batch
+			hi = end
+			break
+		}
+		probes++
+		fails, err := pr.probe(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
+		}
+		if fails {
+			lo = o
+		} else {
+			hi = o
+		}
+	}
 	for step := int64(1); hi < 0; step *= 2 {
 		o := lo + step
 		if o >= end { // nothing at the end offset: not the batch
