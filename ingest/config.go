@@ -107,7 +107,8 @@ const (
 // budget: the budget covers the fetched messages and the batched rows;
 // 112 MiB more is for the runtime, the reused batch chunks (a quarter of
 // the budget), kafka-go's decompression buffers (4 MiB per LZ4 frame block
-// in flight), connection buffers and garbage not yet collected. `impact ingest` sets it
+// in flight; a record batch at most decompressLimit), connection buffers
+// and garbage not yet collected. `impact ingest` sets it
 // (runtime/debug.SetMemoryLimit) unless GOMEMLIMIT is set.
 func MemoryLimit(budget int64) int64 {
 	if budget <= 0 {

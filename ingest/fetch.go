@@ -31,7 +31,9 @@ import (
 // decompresses a compressed batch in memory; the reservation is therefore
 // max(fetchBytes, the largest batch the source topics accept), and bytes
 // read beyond it are forced onto the share (later fetches wait for them).
-// A batch larger than the whole share is fetched alone.
+// A batch larger than the whole share is fetched alone. A batch that
+// decompresses past the decompression limit is skipped and rejected
+// (decompress.go, skipBatch).
 
 const (
 	// fetchShareDiv: an eighth of the memory budget is for fetch
@@ -78,6 +80,16 @@ func planFetch(share int64, nparts, fetchMax, batchMax int) fetchPlan {
 type fetchedBatch struct {
 	msgs     []kafka.Message
 	reserved int64
+	// skip, when not nil, is a record batch after msgs that was skipped
+	// (ErrBatchTooLarge): its reject is staged after them.
+	skip *skippedBatch
+}
+
+// skippedBatch is the offset range of a record batch skipped because it
+// decompresses past limit bytes.
+type skippedBatch struct {
+	first, last int64
+	limit       int64
 }
 
 // read consumes one assigned partition until the generation ends. A fetch
@@ -109,6 +121,9 @@ func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPla
 			if ok = pr.process(ctx, &b.msgs[k]); !ok {
 				break
 			}
+		}
+		if ok && b.skip != nil {
+			ok = pr.processSkip(ctx, b.skip)
 		}
 		pr.push()
 		in.fetch.release(b.reserved)
@@ -150,7 +165,12 @@ func (pr *partitionReader) fetchLoop(ctx context.Context, out chan<- fetchedBatc
 			}
 			var b fetchedBatch
 			b, err = pr.readBatch()
-			if len(b.msgs) == 0 {
+			if errors.Is(err, ErrBatchTooLarge) {
+				// Find the batch's end now, under the reservation of the
+				// messages before it (the probes stay within it).
+				b.skip, err = pr.skipBatch(ctx)
+			}
+			if len(b.msgs) == 0 && b.skip == nil {
 				in.fetch.release(b.reserved)
 			} else {
 				select {
@@ -209,6 +229,31 @@ func (pr *partitionReader) close() {
 // were never stored).
 func (pr *partitionReader) dial(ctx context.Context) error {
 	in, p := pr.in, pr.p
+	conn, first, last, err := pr.dialLeader(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case pr.offset < 0:
+		pr.offset = first
+	case pr.offset < first:
+		in.log.Error("committed offset was deleted by retention; skipping to the first offset (those messages were never stored)",
+			"topic", p.topic, "partition", p.partition, "offset", pr.offset, "first", first, "skipped", first-pr.offset)
+		pr.offset = first
+	}
+	in.progress.start(pr.i, pr.offset, last)
+	if _, err := conn.Seek(pr.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+		conn.Close()
+		return fmt.Errorf("seek %s/%d to %d: %w", p.topic, p.partition, pr.offset, err)
+	}
+	pr.conn = conn
+	return nil
+}
+
+// dialLeader connects to the partition's leader and reads its first and
+// end offsets.
+func (pr *partitionReader) dialLeader(ctx context.Context) (conn *kafka.Conn, first, last int64, err error) {
+	in, p := pr.in, pr.p
 	var errs []error
 	for _, b := range in.cfg.Kafka.Brokers {
 		conn, err := in.dialer.DialLeader(ctx, "tcp", b, p.topic, p.partition)
@@ -218,28 +263,14 @@ func (pr *partitionReader) dial(ctx context.Context) error {
 		}
 		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 		first, last, err := conn.ReadOffsets()
+		_ = conn.SetDeadline(time.Time{})
 		if err != nil {
 			conn.Close()
-			return fmt.Errorf("read offsets of %s/%d: %w", p.topic, p.partition, err)
+			return nil, 0, 0, fmt.Errorf("read offsets of %s/%d: %w", p.topic, p.partition, err)
 		}
-		switch {
-		case pr.offset < 0:
-			pr.offset = first
-		case pr.offset < first:
-			in.log.Error("committed offset was deleted by retention; skipping to the first offset (those messages were never stored)",
-				"topic", p.topic, "partition", p.partition, "offset", pr.offset, "first", first, "skipped", first-pr.offset)
-			pr.offset = first
-		}
-		in.progress.start(pr.i, pr.offset, last)
-		if _, err := conn.Seek(pr.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-			conn.Close()
-			return fmt.Errorf("seek %s/%d to %d: %w", p.topic, p.partition, pr.offset, err)
-		}
-		_ = conn.SetDeadline(time.Time{})
-		pr.conn = conn
-		return nil
+		return conn, first, last, nil
 	}
-	return fmt.Errorf("dial leader of %s/%d: %w", p.topic, p.partition, errors.Join(errs...))
+	return nil, 0, 0, fmt.Errorf("dial leader of %s/%d: %w", p.topic, p.partition, errors.Join(errs...))
 }
 
 // readBatch sends one fetch request and reads the whole answer off the
@@ -259,6 +290,11 @@ func (pr *partitionReader) readBatch() (fetchedBatch, error) {
 		_ = conn.SetReadDeadline(time.Now().Add(readBatchTimeout))
 		msg, err := batch.ReadMessage()
 		if err != nil {
+			if errors.Is(err, ErrBatchTooLarge) {
+				// The rest of the response is unreadable: close now, or
+				// Close below waits out the deadline for it.
+				conn.Close()
+			}
 			break
 		}
 		n := int64(len(msg.Key) + len(msg.Value))
@@ -283,6 +319,153 @@ func (pr *partitionReader) readBatch() (fetchedBatch, error) {
 	pr.lastCount = len(b.msgs)
 	pr.idle = read == 0 && (err == nil || errors.Is(err, kafka.RequestTimedOut)) && hwm <= pr.offset
 	return b, err
+}
+
+// linearProbes bounds the offset-by-offset search for a failed batch's
+// end (each probe fetches the batch again and decompresses it up to the
+// limit: 5-20 ms a probe in TestZipBombSkipped).
+const linearProbes = 256
+
+// skipBatch handles a fetch that failed with ErrBatchTooLarge: the record
+// batch at pr.offset decompresses past the limit. It finds the batch's
+// last offset and moves pr.offset past it; the returned range is staged
+// as a reject (processSkip), so it is committed past only once stored.
+//
+// kafka-go does not say where the failed batch ends (its header is read
+// and dropped), so the end is searched for: a fetch at any offset inside
+// the batch returns the whole batch again (and fails again), a fetch past
+// it does not. The reader probes offset by offset, up to linearProbes of
+// them: the first offset whose fetch does not fail ends the batch exactly,
+// whatever follows it (another such batch after a valid record is found
+// by the next skip). Only a batch of more records than that is searched
+// with doubling steps and a binary search, where a second failing batch
+// with valid records between the two could be taken into the same range
+// (recorded as rejected, not stored). Each probe is a small fetch whose
+// decompression stops at the limit; a one-record bomb costs one probe.
+func (pr *partitionReader) skipBatch(ctx context.Context) (*skippedBatch, error) {
+	in, p := pr.in, pr.p
+	pr.close() // kafka-go closed it: the rest of the response is unread
+	start := time.Now()
+	first := pr.offset
+	_, _, end, err := pr.probeConn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
+	}
+	lo, hi := first, int64(-1) // the fetch at lo fails, the one at hi does not
+	probes := 0
+	for o := first + 1; hi < 0 && o <= first+linearProbes; o++ {
+		if o >= end { // nothing at the end offset: not the batch
+			hi = end
+			break
+		}
+		probes++
+		fails, err := pr.probe(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
+		}
+		if fails {
+			lo = o
+		} else {
+			hi = o
+		}
+	}
+	for step := int64(1); hi < 0; step *= 2 {
+		o := lo + step
+		if o >= end { // nothing at the end offset: not the batch
+			hi = end
+			break
+		}
+		probes++
+		fails, err := pr.probe(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
+		}
+		if fails {
+			lo = o
+		} else {
+			hi = o
+		}
+	}
+	for hi-lo > 1 {
+		o := lo + (hi-lo)/2
+		probes++
+		fails, err := pr.probe(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
+		}
+		if fails {
+			lo = o
+		} else {
+			hi = o
+		}
+	}
+	limit := codecLimit.Load()
+	in.log.Error("record batch decompresses past the limit; skipped and recorded in ingest_rejects (rule "+RuleBatchTooLarge+")",
+		"topic", p.topic, "partition", p.partition, "first_offset", first, "last_offset", lo,
+		"limit", limit, "probes", probes, "took", time.Since(start).Round(time.Millisecond))
+	pr.offset = lo + 1
+	if pr.conn != nil { // the probes moved it
+		if _, err := pr.conn.Seek(pr.offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+			pr.close()
+		}
+	}
+	return &skippedBatch{first: first, last: lo, limit: limit}, nil
+}
+
+// probeConn returns the connection for probes (dialling it if needed) and
+// the partition's first and end offsets.
+func (pr *partitionReader) probeConn(ctx context.Context) (conn *kafka.Conn, first, last int64, err error) {
+	if pr.conn != nil {
+		_ = pr.conn.SetDeadline(time.Now().Add(10 * time.Second))
+		first, last, err = pr.conn.ReadOffsets()
+		_ = pr.conn.SetDeadline(time.Time{})
+		if err != nil {
+			pr.close()
+			return nil, 0, 0, fmt.Errorf("read offsets: %w", err)
+		}
+		return pr.conn, first, last, nil
+	}
+	conn, first, last, err = pr.dialLeader(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	pr.conn = conn
+	return conn, first, last, nil
+}
+
+// probe reports whether a small fetch at offset fails with
+// ErrBatchTooLarge.
+func (pr *partitionReader) probe(ctx context.Context, offset int64) (bool, error) {
+	conn := pr.conn
+	if conn == nil {
+		var err error
+		if conn, _, _, err = pr.probeConn(ctx); err != nil {
+			return false, err
+		}
+	}
+	if _, err := conn.Seek(offset, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+		pr.close()
+		return false, fmt.Errorf("seek to %d: %w", offset, err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(fetchMaxWait))
+	batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: minFetchBytes})
+	_ = conn.SetReadDeadline(time.Now().Add(readBatchTimeout))
+	_, err := batch.ReadMessage()
+	if errors.Is(err, ErrBatchTooLarge) {
+		conn.Close() // as in readBatch
+	}
+	cerr := batch.Close()
+	_ = conn.SetReadDeadline(time.Time{})
+	switch {
+	case errors.Is(err, ErrBatchTooLarge) || errors.Is(cerr, ErrBatchTooLarge):
+		pr.close()
+		return true, nil
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, kafka.RequestTimedOut):
+		return false, nil
+	default:
+		pr.close()
+		return false, fmt.Errorf("fetch at %d: %w", offset, err)
+	}
 }
 
 // waitForData polls the partition's end offset (a small request, no fetch
@@ -333,6 +516,27 @@ func (pr *partitionReader) process(ctx context.Context, msg *kafka.Message) bool
 	if reason := pr.bl.build(pr.st, msg, n, pr.now); reason != "" {
 		in.m.rejected.WithLabelValues(reason).Inc()
 	}
+	if pr.st.msgs >= stageMessages {
+		pr.push()
+	}
+	return true
+}
+
+// processSkip stages the reject of a skipped record batch, like process
+// does a message's: the batch's range is committed past once it is stored
+// (and in the dead-letter topic).
+func (pr *partitionReader) processSkip(ctx context.Context, sk *skippedBatch) bool {
+	in := pr.in
+	n := int64(rowOverhead)
+	if !in.budget.tryAcquire(n) {
+		pr.push()
+		if in.budget.acquire(ctx, n) != nil {
+			return false
+		}
+		pr.now = time.Now().UTC().Truncate(time.Second)
+	}
+	pr.bl.rejectBatch(pr.st, pr.p.topic, pr.p.partition, sk, n, pr.now)
+	in.m.rejected.WithLabelValues(RuleBatchTooLarge).Inc()
 	if pr.st.msgs >= stageMessages {
 		pr.push()
 	}

@@ -22,7 +22,10 @@ import (
 	"github.com/secimpact/impact/schemas"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	ingest.LimitDecompression() // before any test goroutine uses kafka-go
+	testenv.Main(m)
+}
 
 // invalid is a message that must be rejected, with the rule expected.
 type invalid struct {

@@ -100,6 +100,9 @@ func New(cfg Config) (*Ingester, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: kafka dialer: %w", err)
 	}
+	// Process-global (kafka-go's codec table): bounds every decompression
+	// in the process; installed once, before this ingester fetches.
+	limitDecompression(decompressLimit(cfg.MemoryBudget))
 	share := fetchShare(cfg.MemoryBudget)
 	in := &Ingester{
 		cfg:     cfg,

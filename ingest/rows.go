@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -105,4 +106,31 @@ func (bl *builder) build(st *staged, m *kafka.Message, charged int64, now time.T
 	st.charge(schemas.EventsRaw, m.Offset, raw)
 	st.charge(t, m.Offset, charged-raw)
 	return ""
+}
+
+// rejectBatch stages the reject of a record batch skipped because it
+// decompresses past sk.limit: an ingest_rejects row at its first offset
+// (rule RuleBatchTooLarge, the range and the limit in the detail) and its
+// dead-letter record (headers only: the batch was never read).
+func (bl *builder) rejectBatch(st *staged, topic string, partition int, sk *skippedBatch, charged int64, now time.Time) {
+	detail := fmt.Sprintf("record batch at offsets %d..%d of %s/%d decompresses to more than %d bytes; skipped",
+		sk.first, sk.last, topic, partition, sk.limit)
+	// schemas builds reject rows only from a message: an empty value is
+	// always rejected; its row then gets this rule and detail.
+	lin := schemas.Lineage{Topic: topic, Partition: int32(partition), Offset: sk.first, IngestedAt: now}
+	bl.dec.AppendMessage(&st.rows, nil, nil, lin)
+	b := st.rows.Block(schemas.IngestRejects)
+	row := b.Len() - 1
+	b.SetString(row, "field", "")
+	b.SetString(row, "rule", RuleBatchTooLarge)
+	b.SetString(row, "detail", detail)
+	limit := bl.dlqLimit
+	if limit <= 0 {
+		limit = dlqRecordLimit(kafkaio.DefaultMaxMessageBytes)
+	}
+	m := kafka.Message{Topic: topic, Partition: partition, Offset: sk.first}
+	st.dlq = append(st.dlq, dlqMessage(&m, "", RuleBatchTooLarge, detail, limit))
+	st.charge(schemas.IngestRejects, sk.first, charged)
+	st.next = sk.last + 1
+	st.msgs++
 }
