@@ -353,50 +353,38 @@ func (pr *partitionReader) skipBatch(ctx context.Context) (*skippedBatch, error)
 	}
 	lo, hi := first, int64(-1) // the fetch at lo fails, the one at hi does not
 	probes := 0
-	for o := first + 1; hi < 0 && o <= first+linearProbes; o++ {
-		if o >= end { // nothing at the end offset: not the batch
+	// probeAt fetches at o and moves lo or hi there; an offset at or past
+	// the end holds nothing (not the batch).
+	probeAt := func(o int64) error {
+		if o >= end {
 			hi = end
-			break
+			return nil
 		}
 		probes++
 		fails, err := pr.probe(ctx, o)
 		if err != nil {
-			return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
+			return fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
 		}
 		if fails {
 			lo = o
 		} else {
 			hi = o
+		}
+		return nil
+	}
+	for o := first + 1; hi < 0 && o <= first+linearProbes; o++ {
+		if err := probeAt(o); err != nil {
+			return nil, err
 		}
 	}
 	for step := int64(1); hi < 0; step *= 2 {
-		o := lo + step
-		if o >= end { // nothing at the end offset: not the batch
-			hi = end
-			break
-		}
-		probes++
-		fails, err := pr.probe(ctx, o)
-		if err != nil {
-			return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
-		}
-		if fails {
-			lo = o
-		} else {
-			hi = o
+		if err := probeAt(lo + step); err != nil {
+			return nil, err
 		}
 	}
 	for hi-lo > 1 {
-		o := lo + (hi-lo)/2
-		probes++
-		fails, err := pr.probe(ctx, o)
-		if err != nil {
-			return nil, fmt.Errorf("find the end of the record batch at %s/%d:%d: %w", p.topic, p.partition, first, err)
-		}
-		if fails {
-			lo = o
-		} else {
-			hi = o
+		if err := probeAt(lo + (hi-lo)/2); err != nil {
+			return nil, err
 		}
 	}
 	limit := codecLimit.Load()
