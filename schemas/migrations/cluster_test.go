@@ -20,10 +20,11 @@ import (
 // TestClusterApply runs the --cluster DDL for real on ClickHouse 18.16: a
 // local cluster of 2 shards x 2 replicas with ZooKeeper. The real
 // migrations (Apply leaves their column comments out on 18.16) and the
-// test-only ones (ALTER, INSERT; testdata/cluster18) are applied from one server; every server then has the tables, rows inserted through the
-// Distributed table spread over both shards and reach both replicas of
-// each, a replayed event still collapses under FINAL, and a second run
-// from another server has nothing to do.
+// test-only ones (ADD and DROP COLUMN, INSERT; testdata/cluster18) are
+// applied from one server; every server then has the tables, rows
+// inserted through the Distributed table spread over both shards and
+// reach both replicas of each, a replayed event still collapses under
+// FINAL, and a second run from another server has nothing to do.
 func TestClusterApply(t *testing.T) {
 	// Starting waits while another package's cluster runs (chlocal
 	// runs one at a time): the test's own deadline starts after it.
@@ -64,15 +65,28 @@ func TestClusterApply(t *testing.T) {
 		conn := open(t, first.Config(tt.db))
 		if tt.db == "basic" {
 			// A runner that failed after altering the first shard: the
-			// column is there on shard 1 (both replicas), not on shard 2,
-			// and 0002 is not recorded. The run below must skip the ADD
-			// on shard 1 and make it on shard 2.
+			// column subject is there on shard 1 (both replicas), not on
+			// shard 2, and 0002 is not recorded. The next run must skip
+			// the ADD on shard 1 and make it on shard 2. Then the same for
+			// 0003's DROP: legacy gone from shard 1 only, 0003 not
+			// recorded; the run below must skip it on shard 1.
 			only := opts
 			only.FS = fstest.MapFS{"0001_events.sql": {Data: readFile(t, "testdata/cluster18/0001_events.sql")}}
 			if _, err := migrations.Apply(ctx, conn, only); err != nil {
 				t.Fatalf("basic: apply 0001: %v", err)
 			}
 			if err := conn.Exec(ctx, "ALTER TABLE basic.events_local ADD COLUMN subject String DEFAULT ''"); err != nil {
+				t.Fatal(err)
+			}
+			upTo2 := opts
+			upTo2.FS = fstest.MapFS{
+				"0001_events.sql": {Data: readFile(t, "testdata/cluster18/0001_events.sql")},
+				"0002_alter.sql":  {Data: readFile(t, "testdata/cluster18/0002_alter.sql")},
+			}
+			if _, err := migrations.Apply(ctx, conn, upTo2); err != nil {
+				t.Fatalf("basic: apply 0002 after its ADD reached shard 1 only: %v", err)
+			}
+			if err := conn.Exec(ctx, "ALTER TABLE basic.events_local DROP COLUMN legacy"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -132,6 +146,9 @@ func TestClusterApply(t *testing.T) {
 		for _, tbl := range []string{"events_local", "events"} {
 			if n := count(t, bconn, "SELECT count() FROM system.columns WHERE database = 'basic' AND table = ? AND name = 'subject'", tbl); n != 1 {
 				t.Errorf("server %s: ALTER did not reach %s", s.Addr(), tbl)
+			}
+			if n := count(t, bconn, "SELECT count() FROM system.columns WHERE database = 'basic' AND table = ? AND name = 'legacy'", tbl); n != 0 {
+				t.Errorf("server %s: DROP COLUMN did not reach %s", s.Addr(), tbl)
 			}
 		}
 	}

@@ -5,7 +5,8 @@ CREATE TABLE IF NOT EXISTS events
     event_source String,
     event_id String,
     event_time DateTime,
-    kafka_offset Int64
+    kafka_offset Int64,
+    legacy String DEFAULT ''
 )
 ENGINE = ReplacingMergeTree(kafka_offset)
 ORDER BY (event_source, event_id);
