@@ -115,15 +115,8 @@ func (bl *builder) build(st *staged, m *kafka.Message, charged int64, now time.T
 func (bl *builder) rejectBatch(st *staged, topic string, partition int, sk *skippedBatch, charged int64, now time.Time) {
 	detail := fmt.Sprintf("record batch at offsets %d..%d of %s/%d decompresses to more than %d bytes; skipped",
 		sk.first, sk.last, topic, partition, sk.limit)
-	// schemas builds reject rows only from a message: an empty value is
-	// always rejected; its row then gets this rule and detail.
 	lin := schemas.Lineage{Topic: topic, Partition: int32(partition), Offset: sk.first, IngestedAt: now}
-	bl.dec.AppendMessage(&st.rows, nil, nil, lin)
-	b := st.rows.Block(schemas.IngestRejects)
-	row := b.Len() - 1
-	b.SetString(row, "field", "")
-	b.SetString(row, "rule", RuleBatchTooLarge)
-	b.SetString(row, "detail", detail)
+	st.rows.AppendReject(lin, &schemas.Rejection{Rule: RuleBatchTooLarge, Detail: detail})
 	limit := bl.dlqLimit
 	if limit <= 0 {
 		limit = dlqRecordLimit(kafkaio.DefaultMaxMessageBytes)

@@ -179,6 +179,15 @@ func bytesString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
+// AppendReject appends the ingest_rejects row of a message rejected
+// without being decoded (ingest skips a record batch that decompresses
+// past its limit: its messages were never read), with lineage lin and
+// the rejection rej, and no identity or payload.
+func (r *Rows) AppendReject(lin Lineage, rej *Rejection) {
+	r.init()
+	r.appendReject(nil, nil, lin, rej)
+}
+
 // payloadPrefix is how much of a rejected message ingest_rejects keeps.
 const payloadPrefix = 1024
 
