@@ -52,12 +52,9 @@ func Apply(ctx context.Context, conn driver.Conn, opts Options) (Result, error) 
 	if err := checkDatabase(ctx, conn, opts); err != nil {
 		return Result{}, err
 	}
-	if opts.Cluster != "" {
-		ok, err := replicatesComments(ctx, conn)
-		if err != nil {
-			return Result{}, err
-		}
-		opts.noComments = !ok
+	opts, err = opts.forServer(ctx, conn)
+	if err != nil {
+		return Result{}, err
 	}
 	r := Result{DryRun: opts.DryRun}
 	if opts.DryRun {

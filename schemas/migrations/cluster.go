@@ -45,14 +45,24 @@ import (
 // them, as Apply runs them there. `impact migrate --dry-run` uses it for a
 // database that does not exist yet.
 func StatementsFor(ctx context.Context, conn driver.Conn, opts Options) ([]string, error) {
-	if opts.Cluster != "" {
-		ok, err := replicatesComments(ctx, conn)
-		if err != nil {
-			return nil, err
-		}
-		opts.noComments = !ok
+	opts, err := opts.forServer(ctx, conn)
+	if err != nil {
+		return nil, err
 	}
 	return Statements(opts)
+}
+
+// forServer returns opts for the server conn reaches: on a cluster,
+// noComments set when that server cannot replicate column comments.
+func (o Options) forServer(ctx context.Context, conn driver.Conn) (Options, error) {
+	if o.Cluster != "" {
+		ok, err := replicatesComments(ctx, conn)
+		if err != nil {
+			return o, err
+		}
+		o.noComments = !ok
+	}
+	return o, nil
 }
 
 // Statements returns every statement Apply would run on an empty database
