@@ -8,6 +8,7 @@
 #   scripts/kafka-broker.sh start    start; prints IMPACT_KAFKA_BROKERS=127.0.0.1:PORT
 #   scripts/kafka-broker.sh stop     stop and delete the state directory
 #   scripts/kafka-broker.sh status   print the env line if running, else exit 1
+#   scripts/kafka-broker.sh cluster-id  print a new KRaft cluster id
 #
 # Typical use:  eval "$(scripts/kafka-broker.sh start)"; export IMPACT_KAFKA_BROKERS
 #
@@ -166,6 +167,23 @@ java_run() {
 		-cp "$LIB_DIR/*" "$@"
 }
 
+# cluster_id prints a new KRaft cluster id: 16 random bytes in URL-safe
+# base64 without padding. Like Kafka's own Uuid.randomUuid it never starts
+# with '-': the storage tool's argument parser takes such an id for an option
+# ("argument --cluster-id/-t: expected one argument"), which failed one start
+# in 64. Nor is it the all-zero id Kafka reserves.
+cluster_id() {
+	local id
+	while :; do
+		id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		case $id in
+		-* | AAAAAAAAAAAAAAAAAAAAAA) continue ;;
+		esac
+		echo "$id"
+		return
+	done
+}
+
 # try_start starts the broker on the given ports and waits until it serves
 # the broker port. Returns 2 when a port was taken meanwhile (retry), 1 on
 # another failure.
@@ -174,8 +192,7 @@ try_start() {
 	rm -rf "$STATE_DIR/data" "$STATE_DIR/broker.log"
 	mkdir -p "$STATE_DIR/data"
 	write_config "$bport" "$cport"
-	# A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
-	cluster=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+	cluster=$(cluster_id)
 	java_run kafka.tools.StorageTool format -t "$cluster" -c "$STATE_DIR/server.properties" \
 		>"$STATE_DIR/format.log" 2>&1 || { cat "$STATE_DIR/format.log" >&2; die "kafka storage format failed"; }
 	# setsid: the broker outlives this script and is not hit by the caller's
@@ -279,5 +296,6 @@ fetch) fetch ;;
 start) start ;;
 stop) stop ;;
 status) status ;;
-*) echo "usage: $0 fetch|start|stop|status" >&2; exit 2 ;;
+cluster-id) cluster_id ;;
+*) echo "usage: $0 fetch|start|stop|status|cluster-id" >&2; exit 2 ;;
 esac
