@@ -261,10 +261,16 @@ func sliceSteps(base, dept, table string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]string{
-		"DROP TABLE IF EXISTS " + next,
-		fmt.Sprintf("CREATE TABLE %s AS %s.%s", next, base, table),
-	}, fill...), nil
+	create := []string{fmt.Sprintf("CREATE TABLE %s AS %s.%s", next, base, table)}
+	if lm := modelNamed(table); lm != nil && lm.layered {
+		// The live table is a view over tables of this definition, which a
+		// table cannot be created AS.
+		ddl, _ := lm.file(".ddl.sql")
+		if create, err = statements(table+".ddl.sql", ddl, tmplData{Table: next}); err != nil {
+			return nil, err
+		}
+	}
+	return append(append([]string{"DROP TABLE IF EXISTS " + next}, create...), fill...), nil
 }
 
 // DepartmentSliceSQL returns the statements that build a department's

@@ -13,7 +13,7 @@ import (
 // dictionary lists them: the analyst contract first, then the event tables
 // it is built from, then bookkeeping.
 var tableDocs = []struct{ name, doc string }{
-	{"findings", "One row per security finding: its latest state (by event time), the owning team and department from the service catalog as of detection, and remediation SLA figures. Built by transform."},
+	{"findings", "One row per security finding: its latest state (by event time), the owning team and department from the service catalog as of detection, and remediation SLA figures. Built by transform. A view over transform's tables findings_base_a/_b and findings_delta_a/_b (which findings a refresh recomputed since the base was written; docs/transform.md): read it, not them; ClickHouse 18.16 refuses PREWHERE on a view (use WHERE)."},
 	{"deal_facts", "One row per closed opportunity (won, lost, no_decision) with its customer security review and review turnaround bucket. Built by transform."},
 	{"deployment_facts", "One row per deployment: latest state, lead time, whether a blocking security gate failed for its service and commit, owner as of the deployment. Built by transform."},
 	{"ticket_facts", "One row per support ticket: latest state, CSAT, and whether the account was hit by a security incident in the 30 days before. Built by transform."},
@@ -52,6 +52,24 @@ WHERE database = currentDatabase() AND table NOT LIKE '%\_next' AND table NOT LI
 	}
 	if err := rows.Err(); err != nil {
 		return "", fmt.Errorf("read system.columns: %w", err)
+	}
+	// A layered model's table is a view, whose columns 18.16 cannot
+	// comment: their comments are its layer tables', which are not listed.
+	for t, cs := range cols {
+		m, ok := layerOf(t)
+		if !ok {
+			continue
+		}
+		comment := map[string]string{}
+		for _, c := range cs {
+			comment[c.name] = c.comment
+		}
+		for i, c := range cols[m.name] {
+			if c.comment == "" {
+				cols[m.name][i].comment = comment[c.name]
+			}
+		}
+		delete(cols, t)
 	}
 	var order []string
 	docs := map[string]string{}

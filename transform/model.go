@@ -33,12 +33,17 @@ type model struct {
 	name  string   // table name, also the model name in transform_keys/state
 	key   string   // entity key column; empty: always rebuilt in full
 	reads []string // tables it reads: typed tables (migrations) or other models' tables
+	// layered: the table is a view over a base and a delta table
+	// (layers.go). Only for a model whose touched entities each get a row,
+	// and whose table no reader reads with PREWHERE (18.16 refuses it on a
+	// view: dora_changes reads deployment_facts so).
+	layered bool
 }
 
 // sqlModels are the models built by SQL, in the order they are listed
 // (Tables, reports) within a build level.
 var sqlModels = []model{
-	{name: "findings", key: "finding_id", reads: []string{"finding_events", "service_events"}},
+	{name: "findings", key: "finding_id", reads: []string{"finding_events", "service_events"}, layered: true},
 	{name: "deal_facts", key: "opportunity_id", reads: []string{"opportunity_events", "review_events"}},
 	{name: "deployment_facts", key: "deployment_id", reads: []string{"deployment_events", "gate_events", "service_events"}},
 	{name: "ticket_facts", key: "ticket_id", reads: []string{"ticket_events", "incident_events"}},
@@ -47,6 +52,16 @@ var sqlModels = []model{
 	// Keyed by the change; its touched changes come from deployment_facts'
 	// and findings' keys of the same run (dora_changes.touch.sql).
 	{name: "dora_changes", key: "deployment_id", reads: []string{"deployment_facts", "findings", "incident_events"}},
+}
+
+// modelNamed returns the SQL model of that name, or nil.
+func modelNamed(name string) *model {
+	for i := range sqlModels {
+		if sqlModels[i].name == name {
+			return &sqlModels[i]
+		}
+	}
+	return nil
 }
 
 // statsModel is impact_stats, computed in Go (stats.go) from the tables it
@@ -181,6 +196,7 @@ type tmplData struct {
 	Columns     string
 	Database    string   // a department's database (slices)
 	Partition   string   // the model's PARTITION BY expression
+	Base, Delta string   // a layered model's base and delta tables (layers.go)
 	Partitions  string   // comma-separated partition values (integers)
 	Attach      []string // partition ids to attach from Source (checked: digits)
 	Incremental bool
@@ -266,6 +282,13 @@ func (m model) version(policy string) string {
 		t, _ := m.file(s)
 		h.Write([]byte(t))
 		h.Write([]byte{0})
+	}
+	if m.layered {
+		for _, f := range []string{"layer_view.sql", "layer_delta.sql", "layer_fold.sql"} {
+			t, _ := sqlFS.ReadFile("sql/" + f)
+			h.Write(t)
+			h.Write([]byte{0})
+		}
 	}
 	h.Write([]byte(policy))
 	return hex.EncodeToString(h.Sum(nil))[:16]

@@ -84,15 +84,6 @@ func TestModelFixtures(t *testing.T) {
 	}
 }
 
-func modelNamed(name string) *model {
-	for i := range sqlModels {
-		if sqlModels[i].name == name {
-			return &sqlModels[i]
-		}
-	}
-	return nil
-}
-
 func readFixture(path string) (map[string][]map[string]any, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -14,6 +14,8 @@ func (o Options) validate(connects bool) error {
 	switch {
 	case o.Overlap < 0:
 		return fmt.Errorf("transform options: Overlap %s is negative", o.Overlap)
+	case o.DeltaShare < 0 || o.DeltaShare != o.DeltaShare:
+		return fmt.Errorf("transform options: DeltaShare %v is not a share (zero means the default %v)", o.DeltaShare, DefaultDeltaShare)
 	case connects && o.Cluster != "" && o.Dial == nil:
 		return fmt.Errorf("transform options: Cluster %q is set but Dial is nil (a refresh on a cluster connects to every server)", o.Cluster)
 	}

@@ -54,15 +54,41 @@ func Plan(opts Options, mode string) ([]string, error) {
 			return nil, fmt.Errorf("plan %s: %w", m.name, err)
 		}
 		out = append(out, steps...)
+		if m.layered {
+			// A full plan builds base a; the incremental one stands for a
+			// refresh after incremental ones: the view reads base a and
+			// delta a, and the delta stays under Options.DeltaShare (a
+			// fold is the partition copy below, from the base).
+			cur, next := layout{}, layout{base: m.layerTable("base", "a")}
+			if mm == Incremental {
+				cur = layout{base: m.layerTable("base", "a"), delta: m.layerTable("delta", "a")}
+				next.delta = m.layerTable("delta", "b")
+				carry, err := layerSteps(m, "layer_delta.sql", cur.delta)
+				if err != nil {
+					return nil, fmt.Errorf("plan %s: %w", m.name, err)
+				}
+				out = append(out, carry...)
+			}
+			place := next.base
+			if next.delta != "" {
+				place = next.delta
+			}
+			publish, err := publishSteps(m, next, exists)
+			if err != nil {
+				return nil, fmt.Errorf("plan %s: %w", m.name, err)
+			}
+			out = append(append(out, placeSteps(m, place)...), publish...)
+			continue
+		}
 		if mm == Incremental {
 			// The partitions come from the server at run time; these
 			// stand for an open (0) and a month partition being rebuilt
 			// and an earlier month attached as it is.
-			carry, err := carrySteps(m, []string{"0", planMonth(asOf)}, []string{planMonth(asOf.AddDate(0, -1, 0))})
+			carry, err := carrySteps(m, m.name, m.name, []string{"0", planMonth(asOf)}, []string{planMonth(asOf.AddDate(0, -1, 0))})
 			if err != nil {
 				return nil, fmt.Errorf("plan %s: %w", m.name, err)
 			}
-			out = append(out, m.partitionsQuery())
+			out = append(out, m.partitionsQuery(m.name, m.name))
 			out = append(out, carry...)
 		}
 		out = append(out, swapSteps(m.name, exists)...)

@@ -49,9 +49,13 @@ func TestPlanOnCurrentClickHouse(t *testing.T) {
 			// One row per fact table, so the incremental plan copies
 			// something and REPLACE PARTITION has a non-empty source
 			// (current ClickHouse refuses an empty one; Refresh truncates
-			// instead).
+			// instead). findings is a view: its row goes to its base, and
+			// its delta a, which the incremental plan stands for having,
+			// is made.
 			stmts = append(stmts,
-				"INSERT INTO findings (finding_id, detected_at) VALUES ('F-1', toDateTime('2026-01-01 00:00:00'))",
+				"INSERT INTO findings_base_a (finding_id, detected_at) VALUES ('F-1', toDateTime('2026-01-01 00:00:00'))",
+				"CREATE TABLE findings_delta_a AS findings_base_a",
+				"INSERT INTO findings_delta_a (finding_id, detected_at) VALUES ('F-2', toDateTime('2026-01-02 00:00:00'))",
 				"INSERT INTO deal_facts (opportunity_id) VALUES ('O-1')",
 				"INSERT INTO deployment_facts (deployment_id) VALUES ('D-1')",
 				"INSERT INTO ticket_facts (ticket_id) VALUES ('T-1')")

@@ -112,6 +112,14 @@ type Options struct {
 	// incident of the same service counts as its failure (dora_changes);
 	// default DefaultDORAWindow.
 	DORAWindow time.Duration
+	// DeltaShare is how large a layered model's delta (findings': the
+	// findings recomputed since its base was written) may grow, as a
+	// share of its base's rows, before an incremental refresh folds it
+	// into a new base. Every read of the table filters the base by the
+	// delta's keys, and every incremental refresh rewrites the delta; a
+	// fold costs what rewriting the changed partitions of the base costs.
+	// Default DefaultDeltaShare.
+	DeltaShare float64
 	// Stats configures impact_stats.
 	Stats StatsOptions
 	// Logger receives one line per table and run; nil means slog.Default().
@@ -129,9 +137,15 @@ type TableReport struct {
 	// rebuilt partitions in an incremental one.
 	Written uint64
 	// Rebuilt and Kept count the partitions rebuilt and those attached
-	// unchanged from the live table (incremental only).
+	// unchanged from the live table (incremental only; for a layered
+	// model, findings, from its base when the refresh folded its delta).
 	Rebuilt, Kept int
-	Duration      time.Duration
+	// Delta is, for a layered model, the rows of its delta table after
+	// the refresh (0 after a full build or a fold); Folded tells that an
+	// incremental refresh folded the delta into a new base.
+	Delta    uint64
+	Folded   bool
+	Duration time.Duration
 	// Waited is, for impact_stats, which starts with the refresh and reads
 	// each table once it is built, the time until the last of its tables
 	// was built: its own work is Duration - Waited.
@@ -489,12 +503,24 @@ func (r *run) build(ctx context.Context, m model, depFull bool, wait tablesBuilt
 	if err != nil {
 		return TableReport{}, err
 	}
+	var cur layout
+	layered := false
+	if m.layered && exists {
+		if cur, layered, err = liveLayout(ctx, r.conn, m); err != nil {
+			return TableReport{}, err
+		}
+	}
 	mode := Incremental
-	if r.opts.Full || !r.havePrev || !exists || m.key == "" || r.state[m.name].version != v || depFull {
+	if r.opts.Full || !r.havePrev || !exists || m.key == "" || r.state[m.name].version != v || depFull || (m.layered && !layered) {
 		mode = Full
 	}
 	tr := TableReport{Table: m.name, Mode: mode}
-	if err := buildModel(ctx, r.conn, m, mode, exists, r.p, r.opts.Cluster != "", &tr); err != nil {
+	if m.layered {
+		err = buildLayered(ctx, r.conn, m, mode, exists, cur, r.p, r.opts.Cluster != "", r.opts.deltaShare(), &tr)
+	} else {
+		err = buildModel(ctx, r.conn, m, mode, exists, r.p, r.opts.Cluster != "", &tr)
+	}
+	if err != nil {
 		return tr, err
 	}
 	if tr.Rows, err = countRows(ctx, r.conn, m.name); err != nil {
@@ -502,7 +528,8 @@ func (r *run) build(ctx context.Context, m model, depFull bool, wait tablesBuilt
 	}
 	tr.Duration = time.Since(t0)
 	r.log.Info("transform table", "table", m.name, "mode", mode, "rows", tr.Rows, "touched", tr.Touched, "written", tr.Written,
-		"partitions_rebuilt", tr.Rebuilt, "partitions_kept", tr.Kept, "duration", tr.Duration.Round(time.Millisecond))
+		"partitions_rebuilt", tr.Rebuilt, "partitions_kept", tr.Kept, "delta", tr.Delta, "folded", tr.Folded,
+		"duration", tr.Duration.Round(time.Millisecond))
 	return tr, nil
 }
 
@@ -584,17 +611,15 @@ func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exi
 		return err
 	}
 	if mode == Incremental {
-		rebuild, err := queryStrings(ctx, conn, "partitions of "+m.name, m.partitionsQuery())
+		rebuild, err := queryStrings(ctx, conn, "partitions of "+m.name, m.partitionsQuery(m.name, m.name))
 		if err != nil {
 			return err
 		}
-		live, err := queryStrings(ctx, conn, "partitions of "+m.name,
-			"SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = @table AND active ORDER BY partition_id",
-			clickhouse.Named("table", m.name))
+		live, err := livePartitions(ctx, conn, m.name)
 		if err != nil {
 			return err
 		}
-		carry, err := carrySteps(m, rebuild, without(live, rebuild))
+		carry, err := carrySteps(m, m.name, m.name, rebuild, without(live, rebuild))
 		if err != nil {
 			return err
 		}
@@ -698,21 +723,33 @@ func modelSteps(m model, mode string, p params, cluster bool) ([]string, error) 
 }
 
 // partitionsQuery lists the partitions an incremental refresh rebuilds
-// (after the touched entities were recomputed into <name>_next).
-func (m model) partitionsQuery() string {
+// (after the touched entities were recomputed into <name>_next): those of
+// src (the live table, or a layered model's base) holding an entity of
+// keys (the model's touched keys in transform_keys, or another working
+// set) and those of the recomputed rows.
+func (m model) partitionsQuery(src, keys string) string {
 	text, _ := sqlFS.ReadFile("sql/partitions.sql")
-	stmts, _ := statements("partitions.sql", string(text), tmplData{Table: m.name + "_next", Source: m.name, Model: m.name, Key: m.key, Partition: m.partition()})
+	stmts, _ := statements("partitions.sql", string(text), tmplData{Table: m.name + "_next", Source: src, Model: keys, Key: m.key, Partition: m.partition()})
 	return stmts[0]
+}
+
+// livePartitions lists the partitions of table that have parts.
+func livePartitions(ctx context.Context, conn driver.Conn, table string) ([]string, error) {
+	return queryStrings(ctx, conn, "partitions of "+table,
+		"SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = @table AND active ORDER BY partition_id",
+		clickhouse.Named("table", table))
 }
 
 var partitionValue = regexp.MustCompile(`^[0-9]+$`)
 
-// carrySteps complete an incremental <name>_next: copy the unchanged rows
-// of the partitions being rebuilt, then attach the untouched partitions.
-// The last statement is the attach ("" when there is none). Partition
-// values come from the server; only integers are accepted (every model
-// partitions by an integer expression), so they cannot change a statement.
-func carrySteps(m model, rebuild, keep []string) ([]string, error) {
+// carrySteps complete an incremental <name>_next from src (the live table,
+// or a layered model's base): copy the rows of the partitions being
+// rebuilt whose key is not in the working set keys of transform_keys, then
+// attach the untouched partitions. The last statement is the attach (""
+// when there is none). Partition values come from the server; only
+// integers are accepted (every model partitions by an integer expression),
+// so they cannot change a statement.
+func carrySteps(m model, src, keys string, rebuild, keep []string) ([]string, error) {
 	if m.partition() == "" {
 		return nil, fmt.Errorf("model %s: an incrementally refreshed model needs a PARTITION BY", m.name)
 	}
@@ -725,7 +762,7 @@ func carrySteps(m model, rebuild, keep []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := tmplData{Table: m.name + "_next", Source: m.name, Model: m.name, Key: m.key, Columns: strings.Join(cols, ", "),
+	d := tmplData{Table: m.name + "_next", Source: src, Model: keys, Key: m.key, Columns: strings.Join(cols, ", "),
 		Partition: m.partition(), Partitions: strings.Join(rebuild, ", "), Attach: keep}
 	var out []string
 	if len(rebuild) > 0 {

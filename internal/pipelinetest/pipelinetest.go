@@ -86,35 +86,70 @@ func Fill(ctx context.Context, cfg config.ClickHouse, conn driver.Conn, opts sim
 // ShowCreateTables returns the DDL of every table of db as the server
 // reports it, unqualified, so that chdb (sqlcheck.RunChDB) can create the
 // same tables before running queries written against them. Transform's
-// scratch tables (*_next) are left out.
+// scratch tables (*_next) are left out. A view (findings, over transform's
+// layer tables) is given as a table of its columns, which CopyTables fills
+// with the view's rows: the queries run there read the rows, whatever
+// tables the server keeps them in.
 func ShowCreateTables(ctx context.Context, conn driver.Conn, db string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND name NOT LIKE '%_next' ORDER BY name", db)
+	rows, err := conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ? AND name NOT LIKE '%_next' ORDER BY name", db)
 	if err != nil {
 		return nil, fmt.Errorf("list tables of %s: %w", db, err)
 	}
-	var names []string
+	type table struct{ name, engine string }
+	var tables []table
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var t table
+		if err := rows.Scan(&t.name, &t.engine); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list tables of %s: %w", db, err)
 		}
-		names = append(names, n)
+		tables = append(tables, t)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list tables of %s: %w", db, err)
 	}
 	var stmts []string
-	for _, n := range names {
+	for _, t := range tables {
+		if t.engine == "View" {
+			ddl, err := viewAsTable(ctx, conn, db, t.name)
+			if err != nil {
+				return nil, err
+			}
+			stmts = append(stmts, ddl)
+			continue
+		}
 		var ddl string
 		// Names come from system.tables, not from users.
-		if err := conn.QueryRow(ctx, "SHOW CREATE TABLE "+db+"."+n).Scan(&ddl); err != nil {
-			return nil, fmt.Errorf("show create table %s.%s: %w", db, n, err)
+		if err := conn.QueryRow(ctx, "SHOW CREATE TABLE "+db+"."+t.name).Scan(&ddl); err != nil {
+			return nil, fmt.Errorf("show create table %s.%s: %w", db, t.name, err)
 		}
 		stmts = append(stmts, strings.Replace(ddl, "CREATE TABLE "+db+".", "CREATE TABLE ", 1))
 	}
 	return stmts, nil
+}
+
+// viewAsTable returns the DDL of a table with the columns of view db.name.
+func viewAsTable(ctx context.Context, conn driver.Conn, db, name string) (string, error) {
+	// No ORDER BY: system.columns lists a table's columns in table order
+	// (18.16 has no position column).
+	rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, name)
+	if err != nil {
+		return "", fmt.Errorf("columns of view %s.%s: %w", db, name, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c, typ string
+		if err := rows.Scan(&c, &typ); err != nil {
+			return "", fmt.Errorf("columns of view %s.%s: %w", db, name, err)
+		}
+		cols = append(cols, c+" "+typ)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("columns of view %s.%s: %w", db, name, err)
+	}
+	return fmt.Sprintf("CREATE TABLE %s (%s) ENGINE = MergeTree ORDER BY tuple()", name, strings.Join(cols, ", ")), nil
 }
 
 // CopyTables returns the statements that recreate tables of database db

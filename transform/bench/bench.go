@@ -94,6 +94,11 @@ type TableResult struct {
 	Written           uint64  `json:"rows_written"`
 	PartitionsRebuilt int     `json:"partitions_rebuilt"`
 	PartitionsKept    int     `json:"partitions_kept"`
+	// DeltaRows and Folded are a layered table's (findings): the rows of
+	// its delta after the refresh, and whether the refresh folded the
+	// delta into a new base.
+	DeltaRows uint64 `json:"delta_rows,omitempty"`
+	Folded    bool   `json:"folded,omitempty"`
 }
 
 // Result holds the measured figures (JSON keys are stable: scripts read
@@ -266,7 +271,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 		for _, t := range rep.Tables {
 			f.Tables[t.Table] = TableResult{Seconds: t.Duration.Seconds(), WaitedSeconds: t.Waited.Seconds(), Rows: t.Rows, Touched: t.Touched, Written: t.Written,
-				PartitionsRebuilt: t.Rebuilt, PartitionsKept: t.Kept}
+				PartitionsRebuilt: t.Rebuilt, PartitionsKept: t.Kept, DeltaRows: t.Delta, Folded: t.Folded}
 		}
 		log.Info("bench transform: refresh", "mode", f.Mode, "seconds", f.Seconds, "server_cpu", f.ServerCPU, "load", f.LoadAverage[0])
 		return f, rep, nil

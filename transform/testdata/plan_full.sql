@@ -194,7 +194,29 @@ FROM
     ) AS r1 USING service_id
 );
 
+DROP TABLE IF EXISTS findings_base_a;
+
+RENAME TABLE findings_next TO findings_base_a;
+
+DROP TABLE IF EXISTS findings_next;
+
+-- A layered model's table is this view: the rows of its base table, bar
+-- the entities recomputed since the base was written, and those entities'
+-- rows (its delta table). A refresh writes new tables under other names
+-- and swaps this view; it never changes a table a published view reads.
+-- RENAME waits for the queries reading the view it renames, so a query
+-- reads the base and delta of one refresh, even though it names the delta
+-- twice.
+CREATE VIEW findings_next AS
+SELECT * FROM findings_base_a;
+
 RENAME TABLE findings_next TO findings;
+
+DROP TABLE IF EXISTS findings_base_b;
+
+DROP TABLE IF EXISTS findings_delta_a;
+
+DROP TABLE IF EXISTS findings_delta_b;
 
 DROP TABLE IF EXISTS deal_facts_next;
 

@@ -340,39 +340,41 @@ FROM
     ) AS r1 USING service_id
 );
 
--- Partitions to rebuild in an incremental refresh: those the changed
--- entities were in (live table) and those their recomputed rows go to
--- (new table). An entity may move (an open finding that is fixed leaves
--- the open partition for the month of its fix): both are rebuilt.
-SELECT DISTINCT p
-FROM
-(
-    SELECT toString(if(status = 'open', 0, toYYYYMM(last_event_time))) AS p FROM findings
-    WHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings')
-    UNION ALL
-    SELECT toString(if(status = 'open', 0, toYYYYMM(last_event_time))) AS p FROM findings_next
-)
-ORDER BY p;
-
--- Incremental refresh: carry over the unchanged entities of the partitions
--- being rebuilt (those that held or now hold a changed entity). The other
--- partitions are attached from the live table as they are (carry.sql).
+-- A layered model's new delta (or, when folding, new base) holds the
+-- entities recomputed in this refresh, written before, and the earlier
+-- delta's other entities, which are still current.
 INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings
-PREWHERE if(status = 'open', 0, toYYYYMM(last_event_time)) IN (0, 202607)
+SELECT finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev, service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing, team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time, last_event_time, last_event_type, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM findings_delta_a
 WHERE finding_id NOT IN (SELECT key FROM transform_keys WHERE model = 'findings');
 
--- Incremental refresh: the partitions without a changed entity are
--- attached to the new table from the live one as they are (hard links to
--- the same parts: no data is read or written).
-ALTER TABLE findings_next
-    ATTACH PARTITION ID '202606' FROM findings;
+DROP TABLE IF EXISTS findings_delta_b;
+
+RENAME TABLE findings_next TO findings_delta_b;
+
+DROP TABLE IF EXISTS findings_next;
+
+-- A layered model's table is this view: the rows of its base table, bar
+-- the entities recomputed since the base was written, and those entities'
+-- rows (its delta table). A refresh writes new tables under other names
+-- and swaps this view; it never changes a table a published view reads.
+-- RENAME waits for the queries reading the view it renames, so a query
+-- reads the base and delta of one refresh, even though it names the delta
+-- twice.
+CREATE VIEW findings_next AS
+SELECT * FROM findings_base_a
+WHERE finding_id NOT IN (SELECT finding_id FROM findings_delta_b)
+UNION ALL
+SELECT * FROM findings_delta_b;
 
 DROP TABLE IF EXISTS findings_old;
 
 RENAME TABLE findings TO findings_old, findings_next TO findings;
 
 DROP TABLE findings_old;
+
+DROP TABLE IF EXISTS findings_base_b;
+
+DROP TABLE IF EXISTS findings_delta_a;
 
 DROP TABLE IF EXISTS deal_facts_next;
 
