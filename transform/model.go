@@ -34,9 +34,10 @@ type model struct {
 	key   string   // entity key column; empty: always rebuilt in full
 	reads []string // tables it reads: typed tables (migrations) or other models' tables
 	// layered: the table is a view over a base and a delta table
-	// (layers.go). Only for a model whose touched entities each get a row,
-	// and whose table no reader reads with PREWHERE (18.16 refuses it on a
-	// view: dora_changes reads deployment_facts so).
+	// (layers.go). Only for a model whose touched entities each get a row
+	// (deal_facts has none for an open deal), and whose table no reader
+	// reads with PREWHERE (18.16 refuses it on a view: dora_changes reads
+	// deployment_facts so).
 	layered bool
 }
 
@@ -46,7 +47,7 @@ var sqlModels = []model{
 	{name: "findings", key: "finding_id", reads: []string{"finding_events", "service_events"}, layered: true},
 	{name: "deal_facts", key: "opportunity_id", reads: []string{"opportunity_events", "review_events"}},
 	{name: "deployment_facts", key: "deployment_id", reads: []string{"deployment_events", "gate_events", "service_events"}},
-	{name: "ticket_facts", key: "ticket_id", reads: []string{"ticket_events", "incident_events"}},
+	{name: "ticket_facts", key: "ticket_id", reads: []string{"ticket_events", "incident_events"}, layered: true},
 	{name: "department_scorecard", reads: []string{"findings", "deployment_facts", "incident_events",
 		"policy_exception_events", "vendor_assessment_events"}},
 	// Keyed by the change; its touched changes come from deployment_facts'

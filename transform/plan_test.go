@@ -49,16 +49,18 @@ func TestPlanOnCurrentClickHouse(t *testing.T) {
 			// One row per fact table, so the incremental plan copies
 			// something and REPLACE PARTITION has a non-empty source
 			// (current ClickHouse refuses an empty one; Refresh truncates
-			// instead). findings is a view: its row goes to its base, and
-			// its delta a, which the incremental plan stands for having,
-			// is made.
+			// instead). findings and ticket_facts are views: their rows go
+			// to their bases, and their deltas a, which the incremental
+			// plan stands for having, are made.
 			stmts = append(stmts,
 				"INSERT INTO findings_base_a (finding_id, detected_at) VALUES ('F-1', toDateTime('2026-01-01 00:00:00'))",
 				"CREATE TABLE findings_delta_a AS findings_base_a",
 				"INSERT INTO findings_delta_a (finding_id, detected_at) VALUES ('F-2', toDateTime('2026-01-02 00:00:00'))",
 				"INSERT INTO deal_facts (opportunity_id) VALUES ('O-1')",
 				"INSERT INTO deployment_facts (deployment_id) VALUES ('D-1')",
-				"INSERT INTO ticket_facts (ticket_id) VALUES ('T-1')")
+				"INSERT INTO ticket_facts_base_a (ticket_id) VALUES ('T-1')",
+				"CREATE TABLE ticket_facts_delta_a AS ticket_facts_base_a",
+				"INSERT INTO ticket_facts_delta_a (ticket_id) VALUES ('T-2')")
 		}
 	}
 	stmts = append(stmts, transform.StatsStatements()...)

@@ -629,7 +629,29 @@ ALL LEFT JOIN
 ) AS r1 USING account_id
 );
 
+DROP TABLE IF EXISTS ticket_facts_base_a;
+
+RENAME TABLE ticket_facts_next TO ticket_facts_base_a;
+
+DROP TABLE IF EXISTS ticket_facts_next;
+
+-- A layered model's table is this view: the rows of its base table, bar
+-- the entities recomputed since the base was written, and those entities'
+-- rows (its delta table). A refresh writes new tables under other names
+-- and swaps this view; it never changes a table a published view reads.
+-- RENAME waits for the queries reading the view it renames, so a query
+-- reads the base and delta of one refresh, even though it names the delta
+-- twice.
+CREATE VIEW ticket_facts_next AS
+SELECT * FROM ticket_facts_base_a;
+
 RENAME TABLE ticket_facts_next TO ticket_facts;
+
+DROP TABLE IF EXISTS ticket_facts_base_b;
+
+DROP TABLE IF EXISTS ticket_facts_delta_a;
+
+DROP TABLE IF EXISTS ticket_facts_delta_b;
 
 DROP TABLE IF EXISTS department_scorecard_next;
 

@@ -1245,39 +1245,41 @@ ALL LEFT JOIN
 ) AS r1 USING account_id
 );
 
--- Partitions to rebuild in an incremental refresh: those the changed
--- entities were in (live table) and those their recomputed rows go to
--- (new table). An entity may move (an open finding that is fixed leaves
--- the open partition for the month of its fix): both are rebuilt.
-SELECT DISTINCT p
-FROM
-(
-    SELECT toString(if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0)) AS p FROM ticket_facts
-    WHERE ticket_id IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts')
-    UNION ALL
-    SELECT toString(if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0)) AS p FROM ticket_facts_next
-)
-ORDER BY p;
-
--- Incremental refresh: carry over the unchanged entities of the partitions
--- being rebuilt (those that held or now hold a changed entity). The other
--- partitions are attached from the live table as they are (carry.sql).
+-- A layered model's new delta (or, when folding, new base) holds the
+-- entities recomputed in this refresh, written before, and the earlier
+-- delta's other entities, which are still current.
 INSERT INTO ticket_facts_next (ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset)
-SELECT ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM ticket_facts
-PREWHERE if(status IN ('solved', 'closed'), toYYYYMM(last_event_time), 0) IN (0, 202607)
+SELECT ticket_id, account_id, status, priority, channel, tags, security_related, incident_id, created_at, first_reply_at, solved_at, csat_score, csat_at, after_incident_30d, incidents_30d, last_event_time, last_event_source, last_event_id, kafka_topic, kafka_partition, kafka_offset FROM ticket_facts_delta_a
 WHERE ticket_id NOT IN (SELECT key FROM transform_keys WHERE model = 'ticket_facts');
 
--- Incremental refresh: the partitions without a changed entity are
--- attached to the new table from the live one as they are (hard links to
--- the same parts: no data is read or written).
-ALTER TABLE ticket_facts_next
-    ATTACH PARTITION ID '202606' FROM ticket_facts;
+DROP TABLE IF EXISTS ticket_facts_delta_b;
+
+RENAME TABLE ticket_facts_next TO ticket_facts_delta_b;
+
+DROP TABLE IF EXISTS ticket_facts_next;
+
+-- A layered model's table is this view: the rows of its base table, bar
+-- the entities recomputed since the base was written, and those entities'
+-- rows (its delta table). A refresh writes new tables under other names
+-- and swaps this view; it never changes a table a published view reads.
+-- RENAME waits for the queries reading the view it renames, so a query
+-- reads the base and delta of one refresh, even though it names the delta
+-- twice.
+CREATE VIEW ticket_facts_next AS
+SELECT * FROM ticket_facts_base_a
+WHERE ticket_id NOT IN (SELECT ticket_id FROM ticket_facts_delta_b)
+UNION ALL
+SELECT * FROM ticket_facts_delta_b;
 
 DROP TABLE IF EXISTS ticket_facts_old;
 
 RENAME TABLE ticket_facts TO ticket_facts_old, ticket_facts_next TO ticket_facts;
 
 DROP TABLE ticket_facts_old;
+
+DROP TABLE IF EXISTS ticket_facts_base_b;
+
+DROP TABLE IF EXISTS ticket_facts_delta_a;
 
 DROP TABLE IF EXISTS department_scorecard_next;
 
