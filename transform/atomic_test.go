@@ -86,8 +86,9 @@ func TestRefreshAtomicForReaders(t *testing.T) {
 	policy.Critical = 7 * 24 * time.Hour
 	// Findings whose latest event arrives again (a redelivery: same id,
 	// later offset) are recomputed, to the same rows, by the incremental
-	// refreshes: into a delta (DeltaShare 1), carried over, or folded into
-	// a new base (a share no delta stays under).
+	// refreshes: into a delta (DeltaShare 100: never folded, even when a
+	// refresh reads every row again), carried over, or folded into a new
+	// base (a share no delta stays under).
 	cols := typedColumns(t, conn, "finding_events")
 	redeliver := func(part int) {
 		exprs := columnExprs(cols, map[string]string{
@@ -103,8 +104,8 @@ func TestRefreshAtomicForReaders(t *testing.T) {
 	for i, o := range []transform.Options{
 		{AsOf: truth.End, Full: true},
 		{AsOf: truth.End},
-		{AsOf: truth.End, DeltaShare: 1},
-		{AsOf: truth.End, DeltaShare: 1},
+		{AsOf: truth.End, DeltaShare: 100},
+		{AsOf: truth.End, DeltaShare: 100},
 		{AsOf: truth.End, DeltaShare: 1e-9},
 		{AsOf: truth.End, SLA: policy},
 		{AsOf: truth.End, Full: true, SLA: policy},
@@ -112,7 +113,7 @@ func TestRefreshAtomicForReaders(t *testing.T) {
 		if o.DeltaShare > 0 {
 			redeliver(i)
 		}
-		if rep := refresh(t, conn, o); o.DeltaShare == 1 && tableReport(t, rep, "findings").Delta == 0 {
+		if rep := refresh(t, conn, o); o.DeltaShare == 100 && tableReport(t, rep, "findings").Delta == 0 {
 			t.Errorf("refresh %d wrote no delta of findings", i+1)
 		}
 	}

@@ -137,7 +137,11 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 	build := func(mode string, exists bool, since, until time.Time) (TableReport, []byte) {
 		t.Helper()
 		tr := TableReport{Table: m.name, Mode: mode}
-		if err := buildModel(ctx, conn, m, mode, exists, runParams(opts, asOf, since, until), false, &tr); err != nil {
+		later, err := buildModel(ctx, conn, m, mode, exists, runParams(opts, asOf, since, until), false, &tr)
+		if err == nil {
+			err = execAll(ctx, conn, later, "drop the replaced table")
+		}
+		if err != nil {
 			t.Fatalf("%s build: %v", mode, err)
 		}
 		rows, err := tableRows(ctx, conn, m)

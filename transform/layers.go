@@ -156,42 +156,43 @@ func layerSteps(m model, file, delta string) ([]string, error) {
 // delta's other entities, and either that is the new delta, or, once it
 // would exceed share of the base's rows, the delta is folded into a new
 // base; then the view is swapped. cur is the live layout (zero in a full
-// build from a plain or no table).
+// build from a plain or no table). It returns the drops of the tables the
+// new view does not read (afterSwap), for the caller to run.
 func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, exists bool, cur layout, p params, cluster bool,
-	share float64, tr *TableReport) error {
+	share float64, tr *TableReport) ([]string, error) {
 	stmts, err := modelSteps(m, mode, p, cluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := execAll(ctx, conn, stmts, "refresh "+m.name); err != nil {
-		return err
+		return nil, err
 	}
 	next := layout{base: m.otherSlot("base", cur.base)}
 	if mode == Incremental {
 		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
 			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
-			return fmt.Errorf("count touched %s: %w", m.name, err)
+			return nil, fmt.Errorf("count touched %s: %w", m.name, err)
 		}
 		recomputed, err := countRows(ctx, conn, m.name+"_next")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var deltaRows uint64
 		if cur.delta != "" {
 			if deltaRows, err = countRows(ctx, conn, cur.delta); err != nil {
-				return err
+				return nil, err
 			}
 			steps, err := layerSteps(m, "layer_delta.sql", cur.delta)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if err := execAll(ctx, conn, steps, "carry over the delta of "+m.name); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		baseRows, err := countRows(ctx, conn, cur.base)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// The view takes out of the base only the entities the delta has a
 		// row for: a touched entity without a row (none has: a touched
@@ -199,12 +200,12 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 		if recomputed == tr.Touched && float64(deltaRows+recomputed) <= share*float64(baseRows) {
 			next = layout{base: cur.base, delta: m.otherSlot("delta", cur.delta)}
 		} else if err := foldLayers(ctx, conn, m, cur, tr); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !tr.Folded {
 		if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	place := next.base
@@ -213,9 +214,10 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 	}
 	publish, err := publishSteps(m, next, exists)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return execAll(ctx, conn, append(placeSteps(m, place), publish...), "swap "+m.name)
+	now, later := afterSwap(append(placeSteps(m, place), publish...))
+	return later, execAll(ctx, conn, now, "swap "+m.name)
 }
 
 // foldLayers completes <name>_next as the new base: the base's partitions

@@ -67,7 +67,7 @@ func TestLayeredFindings(t *testing.T) {
 		}
 	}
 
-	// Two incremental refreshes under a share no delta exceeds: each
+	// Two incremental refreshes under a share no delta exceeds (100): each
 	// writes a new delta, in the other slot, over the same base; the second
 	// carries the first one's findings over (the rounds touch other
 	// findings), so it holds more.
@@ -78,7 +78,7 @@ func TestLayeredFindings(t *testing.T) {
 	var deltas []uint64
 	for r := 1; r <= 2; r++ {
 		round(r)
-		f := tableReport(t, refresh(t, conn, opts(1)), "findings")
+		f := tableReport(t, refresh(t, conn, opts(100)), "findings")
 		if f.Mode != transform.Incremental || f.Folded || f.Delta == 0 || f.Delta != f.Written || f.Rebuilt+f.Kept != 0 {
 			t.Fatalf("round %d: findings %+v, want an incremental refresh that writes a delta only", r, f)
 		}
@@ -95,7 +95,7 @@ func TestLayeredFindings(t *testing.T) {
 
 	// A delta folded into a new base, by a share no delta stays under.
 	round(3)
-	refresh(t, conn, opts(1))
+	refresh(t, conn, opts(100))
 	prev = layers(t, conn)
 	round(4)
 	f := tableReport(t, refresh(t, conn, opts(1e-9)), "findings")
