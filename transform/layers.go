@@ -240,16 +240,9 @@ func foldLayers(ctx context.Context, conn driver.Conn, m model, cur layout, tr *
 	if err != nil {
 		return err
 	}
-	carry, err := carrySteps(m, cur.base, keys, rebuild, without(live, rebuild))
-	if err != nil {
-		return err
-	}
-	if err := execAll(withSettings(ctx, copySettings), conn, carry[:len(carry)-1], "fold "+m.name); err != nil {
+	if tr.Written, err = carryOver(ctx, conn, m, cur.base, keys, rebuild, live); err != nil {
 		return err
 	}
 	tr.Rebuilt, tr.Kept, tr.Folded = len(rebuild), len(without(live, rebuild)), true
-	if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
-		return err
-	}
-	return execAll(ctx, conn, carry[len(carry)-1:], "fold "+m.name)
+	return nil
 }

@@ -112,10 +112,10 @@ type Options struct {
 	// incident of the same service counts as its failure (dora_changes);
 	// default DefaultDORAWindow.
 	DORAWindow time.Duration
-	// DeltaShare is how large a layered model's delta (findings': the
-	// findings recomputed since its base was written) may grow, as a
-	// share of its base's rows, before an incremental refresh folds it
-	// into a new base. Every read of the table filters the base by the
+	// DeltaShare is how large the delta of a layered model (findings,
+	// ticket_facts: the entities recomputed since its base was written)
+	// may grow, as a share of its base's rows, before an incremental
+	// refresh folds it into a new base. Every read of the table filters the base by the
 	// delta's keys, and every incremental refresh rewrites the delta; a
 	// fold costs what rewriting the changed partitions of the base costs.
 	// Default DefaultDeltaShare.
@@ -138,7 +138,7 @@ type TableReport struct {
 	Written uint64
 	// Rebuilt and Kept count the partitions rebuilt and those attached
 	// unchanged from the live table (incremental only; for a layered
-	// model, findings, from its base when the refresh folded its delta).
+	// model, from its base when the refresh folded its delta).
 	Rebuilt, Kept int
 	// Delta is, for a layered model, the rows of its delta table after
 	// the refresh (0 after a full build or a fold); Folded tells that an
@@ -644,20 +644,10 @@ func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exi
 		if err != nil {
 			return nil, err
 		}
-		carry, err := carrySteps(m, m.name, m.name, rebuild, without(live, rebuild))
-		if err != nil {
-			return nil, err
-		}
-		if err := execAll(withSettings(ctx, copySettings), conn, carry[:len(carry)-1], "carry over "+m.name); err != nil {
+		if tr.Written, err = carryOver(ctx, conn, m, m.name, m.name, rebuild, live); err != nil {
 			return nil, err
 		}
 		tr.Rebuilt, tr.Kept = len(rebuild), len(without(live, rebuild))
-		if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
-			return nil, err
-		}
-		if err := execAll(ctx, conn, carry[len(carry)-1:], "carry over "+m.name); err != nil {
-			return nil, err
-		}
 		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
 			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
 			return nil, fmt.Errorf("count touched %s: %w", m.name, err)
@@ -820,6 +810,34 @@ func carrySteps(m model, src, keys string, rebuild, keep []string) ([]string, er
 		attach = stmts[0]
 	}
 	return append(out, attach), nil
+}
+
+// carryOver completes an incremental <name>_next from src (carrySteps):
+// the copy of the rebuilt partitions' other rows and the attach of the
+// kept partitions run side by side (they write other partitions; the
+// attach, hard links, is mostly the kernel's time and need not wait for
+// the copy). It returns the rows written: those of the rebuilt partitions
+// (the recomputed rows and the copy), not the attached ones.
+func carryOver(ctx context.Context, conn driver.Conn, m model, src, keys string, rebuild, live []string) (uint64, error) {
+	carry, err := carrySteps(m, src, keys, rebuild, without(live, rebuild))
+	if err != nil {
+		return 0, err
+	}
+	attach := make(chan error, 1)
+	go func() { attach <- execAll(ctx, conn, carry[len(carry)-1:], "attach the kept partitions of "+m.name) }()
+	copyErr := execAll(withSettings(ctx, copySettings), conn, carry[:len(carry)-1], "copy the rebuilt partitions of "+m.name)
+	if err := errors.Join(copyErr, <-attach); err != nil {
+		return 0, err
+	}
+	if len(rebuild) == 0 {
+		return 0, nil
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT sum(rows) FROM system.parts WHERE database = currentDatabase() AND table = @table AND active AND has(@ids, partition_id)",
+		clickhouse.Named("table", m.name+"_next"), clickhouse.Named("ids", rebuild)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count the rows written to %s_next: %w", m.name, err)
+	}
+	return n, nil
 }
 
 // without returns the values of all not in drop.

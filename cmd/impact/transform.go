@@ -124,7 +124,7 @@ other one follows the policy; a changed policy rebuilds findings).`,
 	f.DurationVar(&interval, "interval", 5*time.Minute, "time between refreshes")
 	f.DurationVar(&opts.Overlap, "overlap", transform.DefaultOverlap, "how far below the server clock the watermark is kept (on a cluster: more than the servers' clock skew)")
 	f.StringVar(&opts.Cluster, "cluster", "", "cluster name when the typed tables were migrated with 'impact migrate --cluster' (the watermark then checks every server)")
-	f.Float64Var(&opts.DeltaShare, "delta-share", transform.DefaultDeltaShare, "share of findings' base rows its delta of recomputed findings may reach before a refresh folds it into a new base")
+	f.Float64Var(&opts.DeltaShare, "delta-share", transform.DefaultDeltaShare, "share of its base's rows the delta of findings or ticket_facts (the entities recomputed since the base was written) may reach before a refresh folds it into a new base")
 	f.BoolVar(&opts.NoWait, "no-wait", false, "exit with an error instead of waiting when another refresh of the database is running")
 	f.BoolVar(&opts.Full, "full", false, "rebuild every table in full (first run only)")
 	f.StringVar(&asOf, "as-of", "", "RFC 3339 instant state-dependent figures are computed for (default: now)")
