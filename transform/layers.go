@@ -177,11 +177,7 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 		if err != nil {
 			return nil, err
 		}
-		var deltaRows uint64
 		if cur.delta != "" {
-			if deltaRows, err = countRows(ctx, conn, cur.delta); err != nil {
-				return nil, err
-			}
 			steps, err := layerSteps(m, "layer_delta.sql", cur.delta)
 			if err != nil {
 				return nil, err
@@ -190,6 +186,12 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 				return nil, err
 			}
 		}
+		// The new delta as it would be: the recomputed rows and the earlier
+		// delta's others.
+		deltaRows, err := countRows(ctx, conn, m.name+"_next")
+		if err != nil {
+			return nil, err
+		}
 		baseRows, err := countRows(ctx, conn, cur.base)
 		if err != nil {
 			return nil, err
@@ -197,7 +199,7 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 		// The view takes out of the base only the entities the delta has a
 		// row for: a touched entity without a row (none has: a touched
 		// finding or ticket has events) is taken out by a fold.
-		if recomputed == tr.Touched && float64(deltaRows+recomputed) <= share*float64(baseRows) {
+		if recomputed == tr.Touched && float64(deltaRows) <= share*float64(baseRows) {
 			next = layout{base: cur.base, delta: m.otherSlot("delta", cur.delta)}
 		} else if err := foldLayers(ctx, conn, m, cur, tr); err != nil {
 			return nil, err

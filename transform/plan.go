@@ -57,8 +57,9 @@ func Plan(opts Options, mode string) ([]string, error) {
 		if m.layered {
 			// A full plan builds base a; the incremental one stands for a
 			// refresh after incremental ones: the view reads base a and
-			// delta a, and the delta stays under Options.DeltaShare (a
-			// fold is the partition copy below, from the base).
+			// delta a, and the delta stays under Options.DeltaShare. A
+			// fold (layer_fold.sql, then the partition copy and attach of
+			// the other models, from the base) is not in the plan.
 			cur, next := layout{}, layout{base: m.layerTable("base", "a")}
 			if mm == Incremental {
 				cur = layout{base: m.layerTable("base", "a"), delta: m.layerTable("delta", "a")}

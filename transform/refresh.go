@@ -134,7 +134,9 @@ type TableReport struct {
 	Touched uint64 // entities recomputed (incremental only)
 	// Written is the rows written to the new table: all of them in a full
 	// build; the recomputed entities and the unchanged rows of the
-	// rebuilt partitions in an incremental one.
+	// rebuilt partitions in an incremental one; for a layered model that
+	// writes a delta, the whole new delta (the recomputed entities and
+	// the earlier delta's others).
 	Written uint64
 	// Rebuilt and Kept count the partitions rebuilt and those attached
 	// unchanged from the live table (incremental only; for a layered
@@ -173,10 +175,11 @@ func (r Report) Rows(table string) uint64 {
 	return 0
 }
 
-// MaxConcurrentQueries is the most queries a refresh runs at once: one
-// per SQL model, one per part of impact_stats' input, and the renewal of
-// its lease.
-const MaxConcurrentQueries = 16
+// MaxConcurrentQueries is the most queries a refresh runs at once: two
+// per SQL model (the copy of its rebuilt partitions beside the attach of
+// the kept ones; its drops and count after its swap come after both), one
+// per part of impact_stats' input, and the renewal of its lease: 22.
+const MaxConcurrentQueries = 24
 
 // sourceTables are the typed tables the models read (schemas owns their
 // names).

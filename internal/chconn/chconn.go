@@ -48,7 +48,7 @@ const (
 	// for a free connection, and a refresh runs its models and
 	// impact_stats' reads side by side, each for longer than that on a
 	// large database.
-	DefaultMaxOpenConns = 16
+	DefaultMaxOpenConns = 24
 )
 
 // Options returns the clickhouse-go options for cfg, for callers that need
