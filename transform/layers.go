@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -169,9 +168,8 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 	}
 	next := layout{base: m.otherSlot("base", cur.base)}
 	if mode == Incremental {
-		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
-			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
-			return nil, fmt.Errorf("count touched %s: %w", m.name, err)
+		if tr.Touched, err = countTouched(ctx, conn, m); err != nil {
+			return nil, err
 		}
 		recomputed, err := countRows(ctx, conn, m.name+"_next")
 		if err != nil {
@@ -201,14 +199,12 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 		// finding or ticket has events) is taken out by a fold.
 		if recomputed == tr.Touched && float64(deltaRows) <= share*float64(baseRows) {
 			next = layout{base: cur.base, delta: m.otherSlot("delta", cur.delta)}
+			tr.Written = deltaRows
 		} else if err := foldLayers(ctx, conn, m, cur, tr); err != nil {
 			return nil, err
 		}
-	}
-	if !tr.Folded {
-		if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
-			return nil, err
-		}
+	} else if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
+		return nil, err
 	}
 	place := next.base
 	if next.delta != "" {

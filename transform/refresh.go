@@ -651,9 +651,8 @@ func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exi
 			return nil, err
 		}
 		tr.Rebuilt, tr.Kept = len(rebuild), len(without(live, rebuild))
-		if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
-			clickhouse.Named("model", m.name)).Scan(&tr.Touched); err != nil {
-			return nil, fmt.Errorf("count touched %s: %w", m.name, err)
+		if tr.Touched, err = countTouched(ctx, conn, m); err != nil {
+			return nil, err
 		}
 	} else if tr.Written, err = countRows(ctx, conn, m.name+"_next"); err != nil {
 		return nil, err
@@ -914,6 +913,16 @@ func tableExists(ctx context.Context, conn driver.Conn, name string) (bool, erro
 		return false, fmt.Errorf("look up table %s: %w", name, err)
 	}
 	return n > 0, nil
+}
+
+// countTouched counts m's touched entities in transform_keys.
+func countTouched(ctx context.Context, conn driver.Conn, m model) (uint64, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(key) FROM transform_keys WHERE model = @model",
+		clickhouse.Named("model", m.name)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count touched %s: %w", m.name, err)
+	}
+	return n, nil
 }
 
 func countRows(ctx context.Context, conn driver.Conn, name string) (uint64, error) {
