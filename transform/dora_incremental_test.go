@@ -101,10 +101,15 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 		// running rollback in its own bucket marks it.
 		dep("J1", "svc-i", "feature", "success", "2026-01-01 09:00:00", "2026-01-01 10:00:00"),
 		dep("RJ", "svc-i", "rollback", "in_progress", "2026-01-01 15:00:00", ""),
+		// svc-j: a security fix of F-4 and F-5; F-5's detection moves, its
+		// earliest (F-4's) does not: only the lead times of each finding
+		// (security_fix_finding_lead_hours) change.
+		dep("S4", "svc-j", "security_fix", "success", "2026-03-10 00:00:00", "2026-03-10 06:00:00", "F-4", "F-5"),
 	}
 	deps[12]["environment"] = "staging"
 	findings := []map[string]any{
 		finding("F-1", "2026-02-01 00:00:00"), finding("F-2", "2026-02-15 00:00:00"), finding("F-3", "2026-02-20 00:00:00"),
+		finding("F-4", "2026-02-10 00:00:00"), finding("F-5", "2026-02-25 00:00:00"),
 	}
 	const before, at = "2026-06-30 00:00:00", "2026-07-01 00:00:00"
 	incidents := []map[string]any{
@@ -166,6 +171,7 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 	deps[14]["lead_time_hours"] = json.Number("3")     // E1 recomputed
 	deps[20]["gate_blocked"] = json.Number("1")        // J1 recomputed
 	findings[0]["detected_at"] = "2026-01-20 00:00:00" // F-1
+	findings[4]["detected_at"] = "2026-02-26 00:00:00" // F-5
 	load("deployment_facts", deps)
 	load("findings", findings)
 	load("incident_events", []map[string]any{
@@ -179,7 +185,7 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 		{"model": "deployment_facts", "key": "B1"}, {"model": "deployment_facts", "key": "H2"},
 		{"model": "deployment_facts", "key": "D2"}, {"model": "deployment_facts", "key": "E1"},
 		{"model": "deployment_facts", "key": "K1"}, {"model": "deployment_facts", "key": "J1"},
-		{"model": "findings", "key": "F-1"}, {"model": "findings", "key": "F-3"},
+		{"model": "findings", "key": "F-1"}, {"model": "findings", "key": "F-3"}, {"model": "findings", "key": "F-5"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +218,13 @@ func TestDoraIncrementalEqualsFull(t *testing.T) {
 	}
 	if want := (40*24 + 6.0); lead != want { // 2026-01-20 to 2026-03-01 06:00
 		t.Errorf("S1 security-fix lead time %v h, want %v", lead, want)
+	}
+	var leads []float64
+	if err := conn.QueryRow(ctx, "SELECT arraySort(security_fix_finding_lead_hours) FROM dora_changes WHERE deployment_id = 'S4'").Scan(&leads); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{12*24 + 6, 28*24 + 6}; !slices.Equal(leads, want) { // from 2026-02-26 and 2026-02-10 to 2026-03-10 06:00
+		t.Errorf("S4 security-fix lead times %v h, want %v", leads, want)
 	}
 }
 

@@ -67,7 +67,7 @@ func modelNamed(name string) *model {
 
 // statsModel is impact_stats, computed in Go (stats.go) from the tables it
 // reads (queries.go, statsload.go).
-var statsModel = model{name: StatsTable, reads: []string{"findings", "deal_facts", "deployment_facts", "ticket_facts",
+var statsModel = model{name: StatsTable, reads: []string{"findings", "deal_facts", "deployment_facts", "ticket_facts", "dora_changes",
 	"department_scorecard", "incident_events", "policy_exception_events", "vendor_assessment_events"}}
 
 // Tables lists the analyst contract tables transform maintains, in build

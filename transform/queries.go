@@ -37,25 +37,15 @@ GROUP BY service_id, department, team, environment, status, gate_blocked, gate_w
 	// shipped its fix finished), by the month the fix shipped: a
 	// security_fix deployment to production that succeeded, as the DORA
 	// security lens counts a shipped fix (a failed or staging deployment
-	// naming the finding fixed nothing yet). The right side holds only the
-	// findings such a fix names (a set filter on the findings, not a hash
-	// table of every finding id).
-	// (The alias is not finished_at: 18.16 resolves the WHERE's
-	// finished_at to the alias, and isNotNull would test assumeNotNull's
-	// result, never null.)
-	qSecurityFix = `SELECT toUInt32(toYYYYMM(shipped_at)), (toInt64(shipped_at) - toInt64(detected_at)) / 3600
-FROM
-(
-    SELECT arrayJoin(fixes_finding_ids) AS finding_id, assumeNotNull(finished_at) AS shipped_at
-    FROM deployment_facts
-    WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)
-) AS l1
-ALL INNER JOIN
-(
-    SELECT finding_id, detected_at FROM findings
-    WHERE finding_id IN (SELECT arrayJoin(fixes_finding_ids) FROM deployment_facts
-        WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at))
-) AS r1 USING finding_id`
+	// naming the finding fixed nothing yet). Those are dora_changes' rows of
+	// trigger security_fix, and dora_changes keeps each one's lead times
+	// (security_fix_finding_lead_hours): it joins the fixes with findings
+	// anyway, and recomputes a fix only when a finding it names changed, so
+	// this read does not join every fix with findings again (0.5 s of server
+	// CPU per refresh at 10M events).
+	qSecurityFix = `SELECT toUInt32(toYYYYMM(finished_at)), arrayJoin(security_fix_finding_lead_hours)
+FROM dora_changes
+PREWHERE trigger = 'security_fix'`
 
 	// Tickets counted per creation month, incident window, security flag,
 	// CSAT score and affected flag (the account appears in any incident's

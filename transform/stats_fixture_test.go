@@ -99,7 +99,7 @@ func TestStatsFixture(t *testing.T) {
 		t.Error("impact_stats computed as its tables arrive differs from impact_stats computed from built tables")
 	}
 	slices.Sort(waited)
-	if want := []string{"deal_facts", "department_scorecard", "deployment_facts", "deployment_facts", "findings", "findings", "ticket_facts"}; !slices.Equal(waited, want) {
+	if want := []string{"deal_facts", "department_scorecard", "deployment_facts", "dora_changes", "findings", "ticket_facts"}; !slices.Equal(waited, want) {
 		t.Errorf("reads waited for %v, want %v", waited, want)
 	}
 

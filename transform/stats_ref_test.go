@@ -188,6 +188,55 @@ FROM findings ORDER BY finding_id`, map[string]int64{"asof": asOf.Unix()})
 	cbs := stats.ClusterBootstrapMedianDiff(blocked, cb, unblocked, cu, stats.DefaultResamples, 0.95, 1)
 	bs := stats.MedianDiffMcKeanSchrader(blocked, unblocked, 0.95)
 
+	// Security-fix lead times (metric 11), one per finding a shipped fix
+	// names, from deployment_facts and findings joined here (the refresh
+	// reads the ones dora_changes keeps).
+	detected := map[string]int64{}
+	rows, err = conn.Query(ctx, `SELECT finding_id, toInt64(detected_at) FROM findings`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var d int64
+		if err := rows.Scan(&id, &d); err != nil {
+			t.Fatal(err)
+		}
+		detected[id] = d
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	rows, err = conn.Query(ctx, `SELECT toInt64(assumeNotNull(finished_at)), fixes_finding_ids FROM deployment_facts
+WHERE trigger = 'security_fix' AND environment = 'production' AND status = 'success' AND isNotNull(finished_at)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixLeads []float64
+	for rows.Next() {
+		var fin int64
+		var ids []string
+		if err := rows.Scan(&fin, &ids); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if d, ok := detected[id]; ok {
+				fixLeads = append(fixLeads, float64(fin-d)/3600)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if len(fixLeads) == 0 {
+		t.Fatal("no security fix names a finding: metric 11 is untested")
+	}
+	sort.Float64s(fixLeads)
+	fl := stats.MedianCI(fixLeads, 0.95)
+	put("security_fix_lead_time_hours", "all", "median", len(fixLeads), fl.Value, fl.Low, fl.High, nan)
+
 	// Tickets, one row each, in ticket order. Their t statistics sum
 	// floating-point values in a different order than the refresh (score
 	// order), so these agree to rounding, not bit for bit.

@@ -122,7 +122,7 @@ const (
 var partTables = [numParts][]string{
 	partDeals:       {"deal_facts"},
 	partDeployments: {"deployment_facts"},
-	partSecurityFix: {"deployment_facts", "findings"},
+	partSecurityFix: {"dora_changes"},
 	partTickets:     {"ticket_facts"},
 	partFindings:    {"findings"},
 	partCostOfRisk:  {"department_scorecard"},

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -62,7 +63,8 @@ FROM (SELECT arrayFilter(x -> x != 99, %s) AS vals)`
 
 // TestSecurityFixLeadShippedFixes: metric 11 counts a finding's fix when a
 // security_fix deployment to production that succeeded names it (the DORA
-// security lens's shipped fix), once per (deployment, finding) pair; a
+// security lens's shipped fix: a change of dora_changes), once per
+// (deployment, finding) pair; a
 // failed, rolled-back, running or staging deployment naming the finding,
 // or another trigger, fixed nothing yet, and a deployment without a finish
 // time gives no lead time.
@@ -102,6 +104,19 @@ func TestSecurityFixLeadShippedFixes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := insertRows(ctx, conn, "findings", findings); err != nil {
+		t.Fatal(err)
+	}
+	// The read takes the lead times dora_changes keeps for its changes.
+	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
+		t.Fatal(err)
+	}
+	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	tr := TableReport{Table: "dora_changes", Mode: Full}
+	later, err := buildModel(ctx, conn, *modelNamed("dora_changes"), Full, false, runParams(Options{SLA: DefaultSLAPolicy}, asOf, time.Unix(0, 0), asOf), false, &tr)
+	if err == nil {
+		err = execAll(ctx, conn, later, "drop the replaced table")
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string

@@ -55,20 +55,20 @@ WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_a
         FROM (SELECT key, toInt64(substring(key, 1, position(key, ' ') - 1)) AS b FROM transform_keys WHERE model = 'dora_changes/times')
     );
 -- Security fixes that name a recomputed finding and whose security-fix
--- lead time (finish minus the earliest detection of the findings it names)
--- differs from the stored one: a finding's detection time seldom changes,
--- and most recomputed findings are named by fixes of earlier months. The
--- few fixes that name one make the hash table of the join; the findings
--- and the stored rows stream past it.
+-- lead times (finish minus the detection of each finding it names, found
+-- in findings) differ from the stored ones: a finding's detection time
+-- seldom changes, and most recomputed findings are named by fixes of
+-- earlier months. The few fixes that name one make the hash table of the
+-- join; the findings and the stored rows stream past it.
 INSERT INTO transform_keys (model, key)
 SELECT 'dora_changes', deployment_id
 FROM
 (
-    SELECT deployment_id, security_fix_lead_hours FROM dora_changes WHERE trigger = 'security_fix'
+    SELECT deployment_id, security_fix_finding_lead_hours FROM dora_changes WHERE trigger = 'security_fix'
 ) AS stored
 ALL INNER JOIN
 (
-    SELECT deployment_id, (toInt64(any(finished)) - toInt64(min(detected_at))) / 3600 AS lead
+    SELECT deployment_id, groupArray((toInt64(finished) - toInt64(detected_at)) / 3600) AS leads
     FROM (SELECT finding_id, detected_at FROM findings) AS fd
     ALL INNER JOIN
     (
@@ -81,7 +81,7 @@ ALL INNER JOIN
     ) AS fx USING finding_id
     GROUP BY deployment_id
 ) AS recomputed USING deployment_id
-WHERE isNull(security_fix_lead_hours) OR assumeNotNull(security_fix_lead_hours) != lead;
+WHERE arraySort(security_fix_finding_lead_hours) != arraySort(leads);
 -- The recompute's (service, bucket) pairs, computed once: the window-long
 -- buckets of the recomputed changes' finishes, as "bucket service_id"
 -- under the helper model dora_changes/buckets (dora_changes.sql).
