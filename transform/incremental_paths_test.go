@@ -80,8 +80,36 @@ func TestIncrementalLateAndRepeatedEvents(t *testing.T) {
 	if err := conn.Exec(ctx, q); err != nil {
 		t.Fatalf("review_events: %v", err)
 	}
+	// A new catalog version of one service, effective a second after its
+	// first, with another team: its findings and deployments detected
+	// (started) in between take it. The touch queries look for them only
+	// when the catalog has new rows (findings.touch.sql,
+	// deployment_facts.touch.sql).
+	cols = typedColumns(t, conn, "service_events")
+	exprs = columnExprs(cols, map[string]string{
+		"event_id":     "concat('moved-', event_id)",
+		"event_time":   "event_time + 1",
+		"effective_at": "effective_at + 1",
+		"team":         "'moved-team'",
+		"ingested_at":  "now()",
+		"kafka_offset": "kafka_offset + 5000000000",
+	})
+	q = fmt.Sprintf("INSERT INTO service_events (%s)\nSELECT %s FROM (SELECT * FROM service_events ORDER BY service_id, effective_at, event_time LIMIT 1 BY service_id LIMIT 1)",
+		strings.Join(cols, ", "), strings.Join(exprs, ", "))
+	if err := conn.Exec(ctx, q); err != nil {
+		t.Fatalf("service_events: %v", err)
+	}
 	if rep := refresh(t, conn, opts); rep.Mode != transform.Incremental {
 		t.Fatalf("second refresh is %s, want incremental", rep.Mode)
+	}
+	for _, table := range []string{"findings", "deployment_facts"} {
+		var moved uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+table+" WHERE team = 'moved-team'").Scan(&moved); err != nil {
+			t.Fatal(err)
+		}
+		if moved == 0 {
+			t.Errorf("no row of %s took the new catalog version: the case did not happen", table)
+		}
 	}
 	inc := snapshot(t, conn)
 	refresh(t, conn, transform.Options{AsOf: truth.End, Full: true})

@@ -201,6 +201,10 @@ type tmplData struct {
 	Partitions  string   // comma-separated partition values (integers)
 	Attach      []string // partition ids to attach from Source (checked: digits)
 	Incremental bool
+	// CatalogChanged: the service catalog has rows written since the last
+	// refresh, so the touch queries look for the entities of changed
+	// services (params catalog_changed).
+	CatalogChanged bool
 	// In filters a typed table by a set computed on the server running the
 	// refresh (from transform_keys, a table of that server only): on a
 	// cluster GLOBAL IN, which sends the set to the shards; on one server

@@ -306,6 +306,11 @@ func startRun(ctx context.Context, conn driver.Conn, opts Options, log *slog.Log
 		since = time.Unix(0, 0)
 	}
 	r.p = runParams(opts, r.rep.AsOf, since, until)
+	if changed, err := catalogChanged(ctx, conn, r.p); err != nil {
+		return r, ctx, err
+	} else if !changed {
+		r.p["catalog_changed"] = 0
+	}
 	r.policy = fmt.Sprintf("%s/%d/%d/%d/%d/%d", opts.SLA.Version, slaSeconds(opts.SLA, "critical"), slaSeconds(opts.SLA, "high"),
 		slaSeconds(opts.SLA, "medium"), slaSeconds(opts.SLA, "low"), slaSeconds(opts.SLA, "info"))
 
@@ -332,7 +337,26 @@ func runParams(opts Options, asOf, since, until time.Time) params {
 		"sla_low":      slaSeconds(sla, "low"),
 		"sla_info":     slaSeconds(sla, "info"),
 		"dora_window":  int64(opts.doraWindow() / time.Second),
+		// 1 unless the run has read that no catalog row was written in
+		// [since, until) (catalogChanged).
+		"catalog_changed": 1,
 	}
+}
+
+// catalogChanged tells whether service_events has rows written in the
+// run's [since, until): the catalog seldom changes, and without such rows
+// the touch queries that look for the entities of changed services
+// (reading every finding and deployment) are left out.
+func catalogChanged(ctx context.Context, conn driver.Conn, p params) (bool, error) {
+	q, err := p.bind("SELECT count() FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until)")
+	if err != nil {
+		return false, err
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return false, fmt.Errorf("read catalog changes: %w", err)
+	}
+	return n > 0, nil
 }
 
 // buildModels builds every model, each as soon as the models whose
@@ -741,7 +765,7 @@ func modelSteps(m model, mode string, p params, cluster bool) ([]string, error) 
 	in := inOperator(cluster)
 	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental, In: in}
 	if mode == Incremental {
-		if err := add(".touch.sql", tmplData{In: in}); err != nil {
+		if err := add(".touch.sql", tmplData{In: in, CatalogChanged: p["catalog_changed"] != 0}); err != nil {
 			return nil, err
 		}
 	}

@@ -12,6 +12,9 @@ SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
 WHERE cityHash64(service_id, ifNull(commit_sha, '')) {{.In}} (
     SELECT cityHash64(service_id, ifNull(commit_sha, '')) FROM gate_events
     WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until) AND isNotNull(commit_sha));
+{{- if .CatalogChanged}}
+-- (Only when the catalog has new rows.)
 INSERT INTO transform_keys (model, key)
 SELECT DISTINCT 'deployment_facts', deployment_id FROM deployment_facts
 WHERE service_id {{.In}} (SELECT service_id FROM service_events WHERE inserted_at >= toDateTime(@since) AND inserted_at < toDateTime(@until))
+{{- end}}

@@ -948,6 +948,7 @@ CREATE TABLE IF NOT EXISTS dora_changes_next (
     restored_at Nullable(DateTime) COMMENT 'Service restored: finished_at of the signalling rollback or hotfix when it succeeded, resolved_at of the signalling incident when resolved; null otherwise.',
     restore_hours Nullable(Float64) COMMENT 'Time to restore: (restored_at - finished_at) in hours.',
     security_fix_lead_hours Nullable(Float64) COMMENT 'For security_fix changes: finished_at - the earliest detected_at of the findings it fixes (fixes_finding_ids), in hours.',
+    security_fix_finding_lead_hours Array(Float64) COMMENT 'For security_fix changes: finished_at - detected_at of each finding it fixes (each element of fixes_finding_ids that has a row in findings), in hours, in no particular order; empty for other changes. impact_stats security_fix_lead_time_hours is the median of all of them.',
     failure_window_seconds UInt32 COMMENT 'The failure window the row was built with (transform Options.DORAWindow).',
     last_event_source String COMMENT 'Lineage: CloudEvents source of the deployment event that gave the latest state.',
     last_event_id String COMMENT 'Lineage: CloudEvents id of that event.'
@@ -976,7 +977,7 @@ ORDER BY (service_id, finished_at, deployment_id);
 -- these filters.
 INSERT INTO dora_changes_next (deployment_id, service_id, team, department, trigger, started_at, finished_at,
     lead_time_hours, gate_blocked, gate_waived, change_failure, failure_signal, failure_signal_id, failure_at,
-    restored_at, restore_hours, security_fix_lead_hours, failure_window_seconds, last_event_source, last_event_id)
+    restored_at, restore_hours, security_fix_lead_hours, security_fix_finding_lead_hours, failure_window_seconds, last_event_source, last_event_id)
 SELECT
     deployment_id, service_id, team, department, trigger, started_at, finished_at,
     lead_time_hours, gate_blocked, gate_waived,
@@ -985,13 +986,14 @@ SELECT
     if(first_restored_s > 0, toDateTime(first_restored_s), NULL),
     if(first_restored_s > 0, (first_restored_s - toInt64(finished_at)) / 3600, NULL),
     security_fix_lead_hours,
+    security_fix_finding_lead_hours,
     toUInt32(86400),
     last_event_source, last_event_id
 FROM
 (
     SELECT
         deployment_id, service_id, team, department, trigger, started_at, finished AS finished_at, lead_time_hours,
-        gate_blocked, gate_waived, last_event_source, last_event_id, security_fix_lead_hours
+        gate_blocked, gate_waived, last_event_source, last_event_id, security_fix_lead_hours, security_fix_finding_lead_hours
     FROM
     (
         -- (Not aliased finished_at here: 18.16 would resolve the WHERE's
@@ -1006,11 +1008,15 @@ FROM
     ALL LEFT JOIN
     (
         -- Security-fix lead time: the change's finish minus the earliest
-        -- detection of the findings it fixes. The fixes' findings make the
-        -- hash table of the join, every finding streams past it (cheaper
-        -- than a set of the named findings and a hash table of them).
+        -- detection of the findings it fixes, and minus each one's (what
+        -- impact_stats takes the median of: kept here, it reads this table
+        -- instead of joining every security fix with findings again). The
+        -- fixes' findings make the hash table of the join, every finding
+        -- streams past it (cheaper than a set of the named findings and a
+        -- hash table of them).
         SELECT deployment_id,
-            toNullable((toInt64(any(finished)) - toInt64(min(detected_at))) / 3600) AS security_fix_lead_hours
+            toNullable((toInt64(any(finished)) - toInt64(min(detected_at))) / 3600) AS security_fix_lead_hours,
+            groupArray((toInt64(finished) - toInt64(detected_at)) / 3600) AS security_fix_finding_lead_hours
         FROM (SELECT finding_id, detected_at FROM findings) AS fd
         ALL INNER JOIN
         (
