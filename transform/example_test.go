@@ -16,8 +16,9 @@ func ExampleTables() {
 	// deal_facts
 	// deployment_facts
 	// ticket_facts
-	// department_scorecard
+	// finding_groups
 	// dora_changes
+	// department_scorecard
 	// impact_stats
 }
 

@@ -48,7 +48,10 @@ var sqlModels = []model{
 	{name: "deal_facts", key: "opportunity_id", reads: []string{"opportunity_events", "review_events"}},
 	{name: "deployment_facts", key: "deployment_id", reads: []string{"deployment_events", "gate_events", "service_events"}},
 	{name: "ticket_facts", key: "ticket_id", reads: []string{"ticket_events", "incident_events"}, layered: true},
-	{name: "department_scorecard", reads: []string{"findings", "deployment_facts", "incident_events",
+	// Full each time: the groups depend on the as-of time (open findings'
+	// ages, security debt).
+	{name: "finding_groups", reads: []string{"findings"}},
+	{name: "department_scorecard", reads: []string{"finding_groups", "deployment_facts", "incident_events",
 		"policy_exception_events", "vendor_assessment_events"}},
 	// Keyed by the change; its touched changes come from deployment_facts'
 	// and findings' keys of the same run (dora_changes.touch.sql).
@@ -67,7 +70,7 @@ func modelNamed(name string) *model {
 
 // statsModel is impact_stats, computed in Go (stats.go) from the tables it
 // reads (queries.go, statsload.go).
-var statsModel = model{name: StatsTable, reads: []string{"findings", "deal_facts", "deployment_facts", "ticket_facts", "dora_changes",
+var statsModel = model{name: StatsTable, reads: []string{"finding_groups", "deal_facts", "deployment_facts", "ticket_facts", "dora_changes",
 	"department_scorecard", "incident_events", "policy_exception_events", "vendor_assessment_events"}}
 
 // Tables lists the analyst contract tables transform maintains, in build

@@ -158,8 +158,8 @@ func insertRows(ctx context.Context, conn driver.Conn, table string, rows []map[
 
 // columnValue converts a JSON value to the Go value the driver writes to
 // a column of type typ: strings for String, "2006-01-02 15:04:05" (UTC)
-// for DateTime, "2006-01-02" for Date, numbers, arrays of strings, null
-// for Nullable.
+// for DateTime, "2006-01-02" for Date, numbers, arrays of strings or
+// numbers, null for Nullable.
 func columnValue(typ string, v any) (any, error) {
 	if inner, ok := strings.CutPrefix(typ, "Nullable("); ok {
 		if v == nil {
@@ -194,6 +194,23 @@ func columnValue(typ string, v any) (any, error) {
 		for i, e := range a {
 			if out[i], ok = e.(string); !ok {
 				return nil, fmt.Errorf("%v is not an array of strings", v)
+			}
+		}
+		return out, nil
+	case "Array(Float64)":
+		a, ok := v.([]any)
+		if !ok {
+			break
+		}
+		out := make([]float64, len(a))
+		for i, e := range a {
+			n, ok := e.(json.Number)
+			if !ok {
+				return nil, fmt.Errorf("%v is not an array of numbers", v)
+			}
+			var err error
+			if out[i], err = n.Float64(); err != nil {
+				return nil, err
 			}
 		}
 		return out, nil

@@ -30,7 +30,7 @@ func TestBuildOrder(t *testing.T) {
 		}
 		names = append(names, n)
 	}
-	want := [][]string{{"findings", "deal_facts", "deployment_facts", "ticket_facts"}, {"department_scorecard", "dora_changes"}, {StatsTable}}
+	want := [][]string{{"findings", "deal_facts", "deployment_facts", "ticket_facts"}, {"finding_groups", "dora_changes"}, {"department_scorecard"}, {StatsTable}}
 	if !slices.EqualFunc(names, want, slices.Equal) {
 		t.Errorf("build levels %v, want %v", names, want)
 	}

@@ -74,21 +74,16 @@ GROUP BY account, month, after_incident_30d, security_related, rated, csat, affe
 	// Findings per team, department, severity, status, SLA outcome (2: none
 	// yet), debt flag, detection month and due-date cohort month (0: not in
 	// a cohort): the count and the times to fix in days (fixed findings
-	// observed, open ones censored at their age as of @asof, dismissed ones
-	// at dismissal) as the bytes of the n values (floatBytes).
-	qFindingGroups = `SELECT team, department, severity, status, within, debt, dmonth, cmonth, count() AS n,
-    arrayStringConcat(arrayMap(x -> reinterpretAsString(if(x = 0, -0., x)), groupArray(days)), '') AS days
-FROM
-(
-    SELECT team, department, severity, status, ifNull(within_sla, 2) AS within,
-        (toInt64(multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
-                         status = 'dismissed', ifNull(dismissed_at, last_event_time),
-                         toDateTime(@asof))) - toInt64(detected_at)) / 86400 AS days,
-        toUInt8(status = 'open' AND severity IN ('critical', 'high') AND detected_at < toDateTime(@asof) - 365 * 86400) AS debt,
-        toUInt32(toYYYYMM(detected_at)) AS dmonth,
-        toUInt32(if(isNull(sla_cohort_month), 0, toYYYYMM(assumeNotNull(sla_cohort_month)))) AS cmonth
-    FROM findings
-)
+	// observed, open ones censored at their age as of the refresh's as-of
+	// time, dismissed ones at dismissal) as the bytes of the n values
+	// (floatBytes), from finding_groups (finer groups, which the scorecard
+	// reads too), and the as-of time the groups were counted at.
+	qFindingGroups = `SELECT team, department, severity, status, ifNull(within_sla, 2) AS within,
+    toUInt8(status = 'open' AND debt_age = 1) AS debt, toUInt32(toYYYYMM(detected_month)) AS dmonth,
+    toUInt32(if(isNull(sla_cohort_month), 0, toYYYYMM(assumeNotNull(sla_cohort_month)))) AS cmonth, sum(findings) AS n,
+    arrayStringConcat(arrayMap(x -> reinterpretAsString(if(x = 0, -0., x)), groupArrayArray(days)), '') AS day_bytes,
+    toInt64(any(as_of))
+FROM finding_groups
 GROUP BY team, department, severity, status, within, debt, dmonth, cmonth`
 
 	// Incidents, latest state: detection month, contributing departments,

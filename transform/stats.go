@@ -169,7 +169,10 @@ func ComputeChanges(ctx context.Context, conn driver.Conn, o StatsOptions, chang
 
 // ComputeStats computes the impact_stats rows from the analyst tables in
 // conn's database without writing them: it loads the tables (loadStats)
-// and runs the one computation of every figure (computeStats).
+// and runs the one computation of every figure (computeStats). asOf must
+// be the as-of time of the refresh that built the tables: finding_groups
+// counts open findings' ages and security debt as of it (an error says
+// so otherwise).
 func ComputeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) ([]Stat, error) {
 	return pipeStats(ctx, conn, o, asOf, noWait)
 }

@@ -124,7 +124,7 @@ var partTables = [numParts][]string{
 	partDeployments: {"deployment_facts"},
 	partSecurityFix: {"dora_changes"},
 	partTickets:     {"ticket_facts"},
-	partFindings:    {"findings"},
+	partFindings:    {"finding_groups"},
 	partCostOfRisk:  {"department_scorecard"},
 }
 
@@ -197,10 +197,17 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsI
 			var dm, cm uint32
 			var n uint64
 			var days string
-			dest := []any{&g.Team, &g.Department, &g.Severity, &g.Status, &g.Within, &debt, &dm, &cm, &n, &days}
-			return scanRows(ctx, conn, bindAsOf(qFindingGroups, asOf), "findings", func(r driver.Rows) (err error) {
+			var counted int64
+			dest := []any{&g.Team, &g.Department, &g.Severity, &g.Status, &g.Within, &debt, &dm, &cm, &n, &days, &counted}
+			return scanRows(ctx, conn, qFindingGroups, "findings", func(r driver.Rows) (err error) {
 				if err := r.Scan(dest...); err != nil {
 					return err
+				}
+				// The open findings' ages and the debt flag are as of the
+				// refresh that counted the groups.
+				if counted != asOf.Unix() {
+					return fmt.Errorf("finding_groups is as of %s, not %s: refresh the tables as of that time first",
+						time.Unix(counted, 0).UTC().Format(time.RFC3339), asOf.UTC().Format(time.RFC3339))
 				}
 				if g.Days, err = floatBytes(days, n); err != nil {
 					return err

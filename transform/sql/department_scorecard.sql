@@ -43,8 +43,8 @@ FROM
     -- The branches over the big fact tables count per department and month
     -- before the pivot, so the pivot's sumIf runs over a few thousand rows.
     --
-    -- Every figure of findings comes from one read of the table, grouped
-    -- into findings alike (a few tens of thousands of groups), each group
+    -- Every figure of findings comes from the groups of findings alike
+    -- (finding_groups, some 15,000 at 10M events), each group
     -- emitting its count n to the month of each figure it counts in:
     -- findings_opened (detection month), findings_fixed (fix month),
     -- sla_within / sla_breached by due-date cohort (findings.sla_cohort_month,
@@ -95,29 +95,14 @@ FROM
                                 tuple(if(before AND debt AND close_month > debt_month AND close_month <= asof_month, 'security_debt', ''), close_month, -n)])) AS d
                         FROM
                         (
-                            -- close_month: the month of the close when it came before
-                            -- @asof, else the month after the as-of month (open to the end).
-                            SELECT department, severity,
-                                detected_at < toDateTime(@asof) AS before,
-                                toStartOfMonth(detected_at) AS det_month,
-                                toStartOfMonth(toDateTime(@asof)) AS asof_month,
-                                if(isNotNull(close_at) AND assumeNotNull(close_at) < toDateTime(@asof), toStartOfMonth(assumeNotNull(close_at)), addMonths(asof_month, 1)) AS close_month,
-                                severity IN ('critical', 'high') AND toInt64(detected_at) + 365 * 86400 < @asof AS debt,
-                                if(debt, toStartOfMonth(toDateTime(toInt64(detected_at) + 365 * 86400)), det_month) AS debt_month,
-                                fixed, fix_month, in_cohort, cohort_month, within,
-                                toInt64(count()) AS n
-                            FROM
-                            (
-                                SELECT department, severity, detected_at,
-                                       multiIf(status = 'fixed', ifNull(fixed_at, last_event_time),
-                                               status = 'dismissed', ifNull(dismissed_at, last_event_time), NULL) AS close_at,
-                                       status = 'fixed' AND isNotNull(fixed_at) AS fixed,
-                                       if(fixed, toStartOfMonth(assumeNotNull(fixed_at)), toDate(0)) AS fix_month,
-                                       isNotNull(sla_cohort_month) AS in_cohort,
-                                       ifNull(sla_cohort_month, toDate(0)) AS cohort_month,
-                                       ifNull(within_sla, 0) = 1 AS within
-                                FROM findings
-                            )
+                            -- The groups of findings alike (finding_groups.sql: the
+                            -- months and as-of tests of each finding).
+                            SELECT department, severity, detected_before_as_of AS before, detected_month AS det_month,
+                                toStartOfMonth(toDateTime(@asof)) AS asof_month, close_month, debt_age AS debt, debt_month,
+                                fixed, fix_month, isNotNull(sla_cohort_month) AS in_cohort,
+                                ifNull(sla_cohort_month, toDate(0)) AS cohort_month, ifNull(within_sla, 0) = 1 AS within,
+                                toInt64(sum(findings)) AS n
+                            FROM finding_groups
                             GROUP BY department, severity, before, det_month, asof_month, close_month, debt, debt_month,
                                 fixed, fix_month, in_cohort, cohort_month, within
                         )
