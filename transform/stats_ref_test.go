@@ -33,6 +33,11 @@ func TestStatsPreAggregatedEqualPerRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// finding_groups holds open findings' ages as of the refresh: figures
+	// as of another time are refused, not mixed.
+	if _, err := transform.ComputeStats(ctx, conn, transform.StatsOptions{}, asOf.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "finding_groups is as of") {
+		t.Errorf("ComputeStats an hour after the refresh's as-of time: %v, want an error naming finding_groups' as-of time", err)
+	}
 	type fig struct {
 		n                  int
 		est, low, high, pv float64
