@@ -59,7 +59,8 @@ func Plan(opts Options, mode string) ([]string, error) {
 			// refresh after incremental ones: the view reads base a and
 			// delta a, and the delta stays under Options.DeltaShare. A
 			// fold (layer_fold.sql, then the partition copy and attach of
-			// the other models, from the base) is not in the plan.
+			// the other models, from the base) is not in the plan;
+			// TestFoldOnCurrentClickHouse runs one in chdb.
 			cur, next := layout{}, layout{base: m.layerTable("base", "a")}
 			if mm == Incremental {
 				cur = layout{base: m.layerTable("base", "a"), delta: m.layerTable("delta", "a")}
