@@ -29,7 +29,7 @@ const DepartmentsTable = "department_databases"
 // or ticket to an engineering department would be a claim the data does
 // not make. A department's database has no such table, so its user reads
 // none of their rows; company-wide figures stay in the CISO's view.
-var slicedTables = []string{"findings", "deployment_facts", "department_scorecard", "dora_changes", StatsTable}
+var slicedTables = []string{"findings", "finding_groups", "deployment_facts", "department_scorecard", "dora_changes", StatsTable}
 
 // SlicedTables lists the analyst tables a department's database holds.
 func SlicedTables() []string { return append([]string(nil), slicedTables...) }

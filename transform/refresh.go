@@ -360,8 +360,8 @@ func catalogChanged(ctx context.Context, conn driver.Conn, p params) (bool, erro
 }
 
 // buildModels builds every model, each as soon as the models whose
-// tables it reads are built (not level by level: impact_stats waits for
-// department_scorecard, not for dora_changes beside it). Models that read
+// tables it reads are built (not level by level: department_scorecard
+// waits for finding_groups, not for dora_changes beside it). Models that read
 // none of each other's tables are built concurrently. In an incremental
 // refresh all of them at once: while one waits on an INSERT ... SELECT
 // the server runs another's, and their per-table statement overheads

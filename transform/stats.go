@@ -172,7 +172,7 @@ func ComputeChanges(ctx context.Context, conn driver.Conn, o StatsOptions, chang
 // and runs the one computation of every figure (computeStats). asOf must
 // be the as-of time of the refresh that built the tables: finding_groups
 // counts open findings' ages and security debt as of it (an error says
-// so otherwise).
+// so otherwise, unless there are no findings).
 func ComputeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) ([]Stat, error) {
 	return pipeStats(ctx, conn, o, asOf, noWait)
 }

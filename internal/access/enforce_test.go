@@ -105,6 +105,7 @@ func count(t *testing.T, conn driver.Conn, q string, args ...any) uint64 {
 // reader's own table NOT it must count none.
 var sliceChecks = map[string]string{
 	"findings":             "department = @d",
+	"finding_groups":       "department = @d",
 	"deployment_facts":     "department = @d",
 	"department_scorecard": "department = @d",
 	"dora_changes":         "department = @d",

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS {{.Table}} (
     restored_at Nullable(DateTime) COMMENT 'Service restored: finished_at of the signalling rollback or hotfix when it succeeded, resolved_at of the signalling incident when resolved; null otherwise.',
     restore_hours Nullable(Float64) COMMENT 'Time to restore: (restored_at - finished_at) in hours.',
     security_fix_lead_hours Nullable(Float64) COMMENT 'For security_fix changes: finished_at - the earliest detected_at of the findings it fixes (fixes_finding_ids), in hours.',
-    security_fix_finding_lead_hours Array(Float64) COMMENT 'For security_fix changes: finished_at - detected_at of each finding it fixes (each element of fixes_finding_ids that has a row in findings), in hours, in no particular order; empty for other changes. impact_stats security_fix_lead_time_hours is the median of all of them.',
+    security_fix_finding_lead_hours Array(Float64) COMMENT 'For security_fix changes: finished_at - detected_at of each finding it fixes (each element of fixes_finding_ids that has a row in findings), in hours, in ascending order; empty for other changes. impact_stats security_fix_lead_time_hours is the median of all of them.',
     failure_window_seconds UInt32 COMMENT 'The failure window the row was built with (transform Options.DORAWindow).',
     last_event_source String COMMENT 'Lineage: CloudEvents source of the deployment event that gave the latest state.',
     last_event_id String COMMENT 'Lineage: CloudEvents id of that event.'

@@ -62,7 +62,7 @@ FROM
         -- hash table of them).
         SELECT deployment_id,
             toNullable((toInt64(any(finished)) - toInt64(min(detected_at))) / 3600) AS security_fix_lead_hours,
-            groupArray((toInt64(finished) - toInt64(detected_at)) / 3600) AS security_fix_finding_lead_hours
+            arraySort(groupArray((toInt64(finished) - toInt64(detected_at)) / 3600)) AS security_fix_finding_lead_hours
         FROM (SELECT finding_id, detected_at FROM findings) AS fd
         ALL INNER JOIN
         (

@@ -2,7 +2,7 @@
 -- group them by, as of @asof, from one read of findings. The department
 -- scorecard's findings figures and impact_stats' (times to fix, SLA
 -- compliance, security debt, fix capacity) read these groups, some 15,000
--- at 10M events, instead of reading every finding each (0.4-0.5 s of server
+-- at 10M events, instead of reading every finding each (0.4-0.6 s of server
 -- CPU per read at 10M events). The definitions stay where they were:
 -- within_sla and sla_cohort_month are findings' (the SLA rule), the months
 -- and the as-of tests are computed here once for both readers.

@@ -1,0 +1,4 @@
+INSERT INTO {{.Table}} ({{.Columns}})
+SELECT {{.Columns}}
+FROM {{.Source}}
+WHERE department = @department
