@@ -259,7 +259,8 @@ func statements(name, text string, d tmplData) ([]string, error) {
 }
 
 // params are the values the model SQL refers to as @name: Unix times and
-// durations in seconds, all computed by this package. They are inlined as
+// durations in seconds, all computed by this package; and catalog_changed
+// (0 or 1), which the touch templates read (tmplData.CatalogChanged). They are inlined as
 // literals (internal/sqlparam), so the statements sent are exactly the ones
 // Plan shows and chdb checks.
 type params map[string]int64

@@ -1436,7 +1436,8 @@ WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_a
 -- in findings) differ from the stored ones: a finding's detection time
 -- seldom changes, and most recomputed findings are named by fixes of
 -- earlier months. The few fixes that name one make the hash table of the
--- join; the findings and the stored rows stream past it.
+-- join; the findings and the stored rows stream past it. (The stored lead
+-- times are sorted: dora_changes.sql.)
 INSERT INTO transform_keys (model, key)
 SELECT 'dora_changes', deployment_id
 FROM
@@ -1458,7 +1459,7 @@ ALL INNER JOIN
     ) AS fx USING finding_id
     GROUP BY deployment_id
 ) AS recomputed USING deployment_id
-WHERE arraySort(security_fix_finding_lead_hours) != arraySort(leads);
+WHERE security_fix_finding_lead_hours != arraySort(leads);
 
 -- The recompute's (service, bucket) pairs, computed once: the window-long
 -- buckets of the recomputed changes' finishes, as "bucket service_id"
