@@ -12,11 +12,17 @@ package transform
 // reads are not sorted (a fifth of their server CPU). The per-row reads
 // (deals, incidents, vendors, exceptions) are sorted by id: the sums over
 // them would differ in the last bits in another order, and every refresh
-// of the same data must give the same figures.
+// of the same data must give the same figures (deals are sorted by
+// loadDeals, not by the server).
 const (
-	qDeals = `SELECT account_id, segment, landmark_bucket, review_bucket, outcome, ifNull(loss_reason, ''), won,
+	//
+	// The deals come unsorted, with their ids, and loadDeals sorts them by
+	// id: the server's ORDER BY sorted every column of every deal (0.2 s of
+	// server CPU per refresh at 10M events, four fifths of this read); the
+	// client sorts an index of the ids it reads anyway.
+	qDeals = `SELECT opportunity_id, account_id, segment, landmark_bucket, review_bucket, outcome, ifNull(loss_reason, ''), won,
     review_turnaround_days, cycle_days, amount_usd, toUInt32(toYYYYMM(closed_at)), review_required
-FROM deal_facts ORDER BY opportunity_id`
+FROM deal_facts`
 	// How many deals qDeals will read, about: the capacity to read them
 	// into (a few hundred thousand rows of some 170 bytes, copied at every
 	// doubling of the slice otherwise).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -294,21 +296,43 @@ func loadDeals(ctx context.Context, conn driver.Conn) ([]dealRow, error) {
 		return nil, fmt.Errorf("count deal_facts: %w", err)
 	}
 	deals := make([]dealRow, 0, count)
+	ids := make([]string, 0, count)
 	// One set of scan destinations for every row: declared per row, each
 	// would escape to the heap, several allocations per deal.
 	var d dealRow
+	var id string
 	var won, req uint8
 	var m uint32
-	dest := []any{&d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req}
+	dest := []any{&id, &d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req}
 	err := scanRows(ctx, conn, qDeals, "deal_facts", func(r driver.Rows) error {
 		if err := r.Scan(dest...); err != nil {
 			return err
 		}
 		d.Won, d.ReviewRequired, d.Month = won == 1, req == 1, month(m)
 		deals = append(deals, d)
+		ids = append(ids, id)
 		return nil
 	})
-	return deals, err
+	if err != nil {
+		return nil, err
+	}
+	return sortDeals(deals, ids), nil
+}
+
+// sortDeals returns the deals in the order of their ids (one row per
+// opportunity: no two share an id), the order every figure over them is
+// summed in.
+func sortDeals(deals []dealRow, ids []string) []dealRow {
+	idx := make([]int32, len(deals))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(ids[a], ids[b]) })
+	out := make([]dealRow, len(deals))
+	for i, j := range idx {
+		out[i] = deals[j]
+	}
+	return out
 }
 
 // floatBytes decodes an array of n float64s the query sent as one string

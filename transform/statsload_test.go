@@ -2,9 +2,12 @@ package transform
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +137,45 @@ func TestSecurityFixLeadShippedFixes(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"202603 10", "202603 12", "202604 48"}; !slices.Equal(got, want) {
 		t.Errorf("security-fix lead times (month hours) = %q, want %q", got, want)
+	}
+}
+
+// TestLoadDealsInIDOrder: loadDeals gives the deals in the order of their
+// opportunity ids, whatever order the server sends them in (the figures
+// over deals are summed in that order), each with its own fields.
+func TestLoadDealsInIDOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn := testConn(t)
+	if err := execFile(ctx, conn, "deal_facts.ddl.sql", tmplData{Table: "deal_facts"}); err != nil {
+		t.Fatal(err)
+	}
+	// Ids out of order, in parts of several months (partitions) and
+	// several inserts, so the server's order is not the ids'.
+	ids := []string{"O-9", "O-10", "O-1", "O-7", "O-3", "O-2", "O-8", "O-5", "O-4", "O-6", "O-11", "O-0"}
+	for i, id := range ids {
+		row := map[string]any{"opportunity_id": id, "account_id": "acct-" + id, "segment": "smb",
+			"closed_at": fmt.Sprintf("2026-%02d-15 00:00:00", 1+i%4), "amount_usd": json.Number(strconv.Itoa(i)), "won": json.Number(strconv.Itoa(i % 2))}
+		if err := insertRows(ctx, conn, "deal_facts", []map[string]any{row}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deals, err := loadDeals(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(ids)
+	slices.Sort(want)
+	var got []string
+	for _, d := range deals {
+		id := strings.TrimPrefix(d.Account, "acct-")
+		got = append(got, id)
+		i := slices.Index(ids, id)
+		if d.Amount != float64(i) || d.Won != (i%2 == 1) || d.Month != month(202601+i%4) {
+			t.Errorf("deal %s: %+v, not its own fields", id, d)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("deals in the order %v, want %v", got, want)
 	}
 }
