@@ -56,7 +56,11 @@ func TestFoldOnCurrentClickHouse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			add(s...)
+			key, err := m.keyHashSteps(table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(append(s, key...)...)
 		}
 		ddl(base)
 		ddl(delta)
@@ -72,6 +76,13 @@ func TestFoldOnCurrentClickHouse(t *testing.T) {
 			}
 			add(s...)
 		}
+		// No base row shares a key hash with the new delta's rows but
+		// not their key.
+		collisions, err := m.collisionsQuery(base, m.name+"_next")
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(fmt.Sprintf("SELECT throwIf((%s) != 0, 'key hash collisions in %s')", collisions, base))
 		add(m.partitionsQuery(base, m.name+"/fold"))
 		// The open partition holds a recomputed and a delta entity: it is
 		// rebuilt; the month of the closed one is attached.

@@ -121,7 +121,12 @@ func publishSteps(m model, next layout, exists bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	view, err := statements("layer_view.sql", string(text), tmplData{Table: m.name + "_next", Key: m.key, Base: next.base, Delta: next.delta})
+	cols, err := m.columns()
+	if err != nil {
+		return nil, err
+	}
+	view, err := statements("layer_view.sql", string(text), tmplData{Table: m.name + "_next", Base: next.base, Delta: next.delta,
+		Columns: strings.Join(cols, ", ")})
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +138,43 @@ func publishSteps(m model, next layout, exists bool) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// keyHashSteps add the key hash column to table, a layer table of m being
+// created from m's DDL (layer_key.sql).
+func (m model) keyHashSteps(table string) ([]string, error) {
+	text, err := sqlFS.ReadFile("sql/layer_key.sql")
+	if err != nil {
+		return nil, err
+	}
+	return statements("layer_key.sql", string(text), tmplData{Table: table, Key: m.key})
+}
+
+// hashCollisions counts the rows of base that a view over base and delta
+// would hide though delta has no row of their key (layer_collisions.sql).
+func hashCollisions(ctx context.Context, conn driver.Conn, m model, base, delta string) (uint64, error) {
+	q, err := m.collisionsQuery(base, delta)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("look for key hash collisions of %s: %w", m.name, err)
+	}
+	return n, nil
+}
+
+// collisionsQuery renders layer_collisions.sql for base and delta.
+func (m model) collisionsQuery(base, delta string) (string, error) {
+	text, err := sqlFS.ReadFile("sql/layer_collisions.sql")
+	if err != nil {
+		return "", err
+	}
+	q, err := statements("layer_collisions.sql", string(text), tmplData{Key: m.key, Base: base, Delta: delta})
+	if err != nil {
+		return "", err
+	}
+	return q[0], nil
 }
 
 // layerSteps render one of the layer files (layer_delta.sql,
@@ -196,8 +238,18 @@ func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, e
 		}
 		// The view takes out of the base only the entities the delta has a
 		// row for: a touched entity without a row (none has: a touched
-		// finding or ticket has events) is taken out by a fold.
-		if recomputed == tr.Touched && float64(deltaRows) <= share*float64(baseRows) {
+		// finding or ticket has events) is taken out by a fold. It takes
+		// them out by their key hashes: a base row of another key with one
+		// of those hashes would be hidden too, so that folds as well.
+		keep := recomputed == tr.Touched && float64(deltaRows) <= share*float64(baseRows)
+		if keep {
+			collided, err := hashCollisions(ctx, conn, m, cur.base, m.name+"_next")
+			if err != nil {
+				return nil, err
+			}
+			keep = collided == 0
+		}
+		if keep {
 			next = layout{base: cur.base, delta: m.otherSlot("delta", cur.delta)}
 			tr.Written = deltaRows
 		} else if err := foldLayers(ctx, conn, m, cur, tr); err != nil {

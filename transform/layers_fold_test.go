@@ -5,6 +5,9 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // TestLayeredFoldsOnTouchedWithoutRow: the view of a layered model takes
@@ -35,25 +38,7 @@ func TestLayeredFoldsOnTouchedWithoutRow(t *testing.T) {
 	p := runParams(Options{SLA: DefaultSLAPolicy}, asOf, time.Unix(0, 0), asOf)
 	// share 100: a delta of any size would do, so only the missing row
 	// can make the refresh fold.
-	build := func(mode string, exists bool) TableReport {
-		t.Helper()
-		cur := layout{}
-		if exists {
-			var err error
-			if cur, _, err = liveLayout(ctx, conn, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-		tr := TableReport{Table: m.name, Mode: mode}
-		later, err := buildLayered(ctx, conn, m, mode, exists, cur, p, false, 100, &tr)
-		if err == nil {
-			err = execAll(ctx, conn, later, "drop the replaced tables")
-		}
-		if err != nil {
-			t.Fatalf("%s build: %v", mode, err)
-		}
-		return tr
-	}
+	build := func(mode string, exists bool) TableReport { return buildLayer(t, conn, m, mode, exists, p) }
 	build(Full, false)
 
 	// F-2's events are gone; F-1 and F-2 are touched (the window of the
@@ -91,5 +76,96 @@ func TestLayeredFoldsOnTouchedWithoutRow(t *testing.T) {
 	}
 	if bytes.Contains(inc, []byte(`"F-2"`)) || !bytes.Contains(inc, []byte(`"F-3"`)) {
 		t.Errorf("findings after the fold should hold F-1 and F-3 only:\n%s", inc)
+	}
+}
+
+// buildLayer refreshes the layered model m (a delta of any size may stay:
+// share 100) and drops the tables it replaced.
+func buildLayer(t *testing.T, conn driver.Conn, m model, mode string, exists bool, p params) TableReport {
+	t.Helper()
+	ctx := context.Background()
+	cur := layout{}
+	if exists {
+		var err error
+		if cur, _, err = liveLayout(ctx, conn, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := TableReport{Table: m.name, Mode: mode}
+	later, err := buildLayered(ctx, conn, m, mode, exists, cur, p, false, 100, &tr)
+	if err == nil {
+		err = execAll(ctx, conn, later, "drop the replaced tables")
+	}
+	if err != nil {
+		t.Fatalf("%s build: %v", mode, err)
+	}
+	return tr
+}
+
+// TestLayeredFoldsOnKeyHashCollision: the view takes the delta's entities
+// out of the base by their key hashes (layer_key.sql), so a base row of
+// another key with the hash of a delta row would be hidden. The refresh
+// must find it (layer_collisions.sql) and fold instead of keeping the
+// delta. No two keys of sipHash64 collide in a test's data: the base's
+// hash of F-3 is set to F-1's, and F-1 is recomputed.
+func TestLayeredFoldsOnKeyHashCollision(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn := testConn(t)
+	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
+		t.Fatal(err)
+	}
+	m := *modelNamed("findings")
+	var events []map[string]any
+	for _, id := range []string{"F-1", "F-2", "F-3"} {
+		events = append(events, map[string]any{"event_source": "test", "event_id": id + "-opened", "event_type": "security.finding.opened",
+			"event_time": "2026-03-01 00:00:00", "finding_id": id, "scanner": "t", "category": "sca", "severity": "high",
+			"service_id": "svc-a", "status": "open", "detected_at": "2026-03-01 00:00:00", "kafka_topic": "t",
+			"ingested_at": "2026-03-01 00:00:00"})
+	}
+	if err := insertRows(ctx, conn, "finding_events", events); err != nil {
+		t.Fatal(err)
+	}
+	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	full := runParams(Options{SLA: DefaultSLAPolicy}, asOf, time.Unix(0, 0), asOf)
+	buildLayer(t, conn, m, Full, false, full)
+	cur, _, err := liveLayout(ctx, conn, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, "ALTER TABLE "+cur.base+" UPDATE layer_key_hash = sipHash64('F-1') WHERE finding_id = 'F-3'"); err != nil {
+		t.Fatal(err)
+	}
+	// 18.16 runs a mutation in the background.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var left uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = @t AND is_done = 0",
+			clickhouse.Named("t", cur.base)).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mutation of the base did not finish in a minute")
+		}
+	}
+	if err := insertRows(ctx, conn, "transform_keys", []map[string]any{{"model": "findings", "key": "F-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if tr := buildLayer(t, conn, m, Incremental, true, runParams(Options{SLA: DefaultSLAPolicy}, asOf, asOf, asOf)); !tr.Folded {
+		t.Errorf("incremental refresh over a base row that shares the recomputed key's hash: %+v, want a fold", tr)
+	}
+	inc, err := tableRows(ctx, conn, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buildLayer(t, conn, m, Full, true, full)
+	want, err := tableRows(ctx, conn, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(inc, want) {
+		t.Errorf("findings after the collision differs from a full rebuild:\n%s", lineDiff(string(inc), string(want)))
 	}
 }

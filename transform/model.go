@@ -293,7 +293,7 @@ func (m model) version(policy string) string {
 		h.Write([]byte{0})
 	}
 	if m.layered {
-		for _, f := range []string{"layer_view.sql", "layer_delta.sql", "layer_fold.sql"} {
+		for _, f := range []string{"layer_view.sql", "layer_key.sql", "layer_collisions.sql", "layer_delta.sql", "layer_fold.sql"} {
 			t, _ := sqlFS.ReadFile("sql/" + f)
 			h.Write(t)
 			h.Write([]byte{0})

@@ -762,6 +762,13 @@ func modelSteps(m model, mode string, p params, cluster bool) ([]string, error) 
 	if err := add(".ddl.sql", tmplData{Table: next}); err != nil {
 		return nil, err
 	}
+	if m.layered {
+		key, err := m.keyHashSteps(next)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, key...)
+	}
 	in := inOperator(cluster)
 	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental, In: in}
 	if mode == Incremental {

@@ -4,11 +4,12 @@
 -- and swaps this view; it never changes a table a published view reads.
 -- RENAME waits for the queries reading the view it renames, so a query
 -- reads the base and delta of one refresh, even though it names the delta
--- twice.
+-- twice. The view names the model's columns, not the key hash the layer
+-- tables keep for it (layer_key.sql).
 CREATE VIEW {{.Table}} AS
-SELECT * FROM {{.Base}}
+SELECT {{.Columns}} FROM {{.Base}}
 {{- if .Delta}}
-WHERE {{.Key}} NOT IN (SELECT {{.Key}} FROM {{.Delta}})
+WHERE layer_key_hash NOT IN (SELECT layer_key_hash FROM {{.Delta}})
 UNION ALL
-SELECT * FROM {{.Delta}}
+SELECT {{.Columns}} FROM {{.Delta}}
 {{- end}}
