@@ -20,20 +20,8 @@ import (
 func TestLayeredFoldsOnTouchedWithoutRow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn := testConn(t)
-	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
-		t.Fatal(err)
-	}
-	m := *modelNamed("findings")
-	event := func(id string) map[string]any {
-		return map[string]any{"event_source": "test", "event_id": id + "-opened", "event_type": "security.finding.opened",
-			"event_time": "2026-03-01 00:00:00", "finding_id": id, "scanner": "t", "category": "sca", "severity": "high",
-			"service_id": "svc-a", "status": "open", "detected_at": "2026-03-01 00:00:00", "kafka_topic": "t",
-			"ingested_at": "2026-03-01 00:00:00"}
-	}
-	if err := insertRows(ctx, conn, "finding_events", []map[string]any{event("F-1"), event("F-2"), event("F-3")}); err != nil {
-		t.Fatal(err)
-	}
+	conn, m := layeredFindings(t)
+	event := findingOpened
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	p := runParams(Options{SLA: DefaultSLAPolicy}, asOf, time.Unix(0, 0), asOf)
 	// share 100: a delta of any size would do, so only the missing row
@@ -79,6 +67,30 @@ func TestLayeredFoldsOnTouchedWithoutRow(t *testing.T) {
 	}
 }
 
+// layeredFindings returns a test database holding transform's state
+// tables and the opening events of findings F-1, F-2 and F-3, and the
+// findings model.
+func layeredFindings(t *testing.T) (driver.Conn, model) {
+	t.Helper()
+	ctx := context.Background()
+	conn := testConn(t)
+	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := insertRows(ctx, conn, "finding_events", []map[string]any{findingOpened("F-1"), findingOpened("F-2"), findingOpened("F-3")}); err != nil {
+		t.Fatal(err)
+	}
+	return conn, *modelNamed("findings")
+}
+
+// findingOpened is the opening event of finding id, open since 1 March 2026.
+func findingOpened(id string) map[string]any {
+	return map[string]any{"event_source": "test", "event_id": id + "-opened", "event_type": "security.finding.opened",
+		"event_time": "2026-03-01 00:00:00", "finding_id": id, "scanner": "t", "category": "sca", "severity": "high",
+		"service_id": "svc-a", "status": "open", "detected_at": "2026-03-01 00:00:00", "kafka_topic": "t",
+		"ingested_at": "2026-03-01 00:00:00"}
+}
+
 // buildLayer refreshes the layered model m (a delta of any size may stay:
 // share 100) and drops the tables it replaced.
 func buildLayer(t *testing.T, conn driver.Conn, m model, mode string, exists bool, p params) TableReport {
@@ -111,21 +123,7 @@ func buildLayer(t *testing.T, conn driver.Conn, m model, mode string, exists boo
 func TestLayeredFoldsOnKeyHashCollision(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn := testConn(t)
-	if err := execFile(ctx, conn, "state.ddl.sql", tmplData{}); err != nil {
-		t.Fatal(err)
-	}
-	m := *modelNamed("findings")
-	var events []map[string]any
-	for _, id := range []string{"F-1", "F-2", "F-3"} {
-		events = append(events, map[string]any{"event_source": "test", "event_id": id + "-opened", "event_type": "security.finding.opened",
-			"event_time": "2026-03-01 00:00:00", "finding_id": id, "scanner": "t", "category": "sca", "severity": "high",
-			"service_id": "svc-a", "status": "open", "detected_at": "2026-03-01 00:00:00", "kafka_topic": "t",
-			"ingested_at": "2026-03-01 00:00:00"})
-	}
-	if err := insertRows(ctx, conn, "finding_events", events); err != nil {
-		t.Fatal(err)
-	}
+	conn, m := layeredFindings(t)
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	full := runParams(Options{SLA: DefaultSLAPolicy}, asOf, time.Unix(0, 0), asOf)
 	buildLayer(t, conn, m, Full, false, full)
