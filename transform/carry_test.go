@@ -18,8 +18,8 @@ import (
 // touches) reaches the server with the smaller insert blocks (transform's
 // incrementalBlocks: without them the copy of the open findings holds
 // them all in one block), and the connection's own settings (log_queries
-// here) still reach it beside them; a full refresh keeps the server's
-// defaults.
+// here) still reach it beside them; a full refresh, the first or one
+// asked for later, keeps the server's defaults.
 func TestIncrementalWritesSmallBlocks(t *testing.T) {
 	t.Parallel()
 	cfg, conn := openDB(t)
@@ -65,14 +65,24 @@ func TestIncrementalWritesSmallBlocks(t *testing.T) {
 	if rep.Mode != transform.Incremental {
 		t.Fatalf("second refresh is %s, want incremental", rep.Mode)
 	}
+	// A full refresh asked for after incremental ones keeps the defaults too.
+	time.Sleep(1100 * time.Millisecond) // its inserts are logged in later seconds
+	forcedFrom := serverNow()
+	forced := ropts
+	forced.Full = true
+	if rep, err := transform.Refresh(ctx, logged, forced); err != nil {
+		t.Fatal(err)
+	} else if rep.Mode != transform.Full {
+		t.Fatalf("third refresh is %s, want full", rep.Mode)
+	}
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
 		t.Fatal(err)
 	}
 	// The server's limit on partitions per INSERT, which the refresh lifts
 	// on current releases, does not exist on 18.16: only the block sizes
-	// are checked. The full refresh's inserts ran before from, the
-	// incremental's after it.
-	rows, err := conn.Query(ctx, `SELECT query, event_time >= @from,
+	// are checked. The first full refresh's inserts ran before from, the
+	// incremental's from then until forced_from, the forced full's after.
+	rows, err := conn.Query(ctx, `SELECT query, event_time >= @from AND event_time < @forced_from,
 	    Settings.Values[indexOf(Settings.Names, 'min_insert_block_size_rows')],
 	    Settings.Values[indexOf(Settings.Names, 'min_insert_block_size_bytes')],
 	    Settings.Values[indexOf(Settings.Names, 'log_queries')]
@@ -81,7 +91,7 @@ func TestIncrementalWritesSmallBlocks(t *testing.T) {
 	    AND position(query, 'INSERT INTO') > 0
 	    -- (The refresh lock, taken before the refresh knows its mode.)
 	    AND position(query, 'schema_migrations_lock') = 0`,
-		clickhouse.Named("from", from), clickhouse.Named("full_from", fullFrom),
+		clickhouse.Named("from", from), clickhouse.Named("full_from", fullFrom), clickhouse.Named("forced_from", forcedFrom),
 		clickhouse.Named("tag", "carry-test/"+cfg.DB()+" "))
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +107,7 @@ func TestIncrementalWritesSmallBlocks(t *testing.T) {
 		if inc == 0 {
 			full++
 			if minRows == "262144" || minBytes == "67108864" || log != "1" {
-				t.Errorf("full refresh's insert ran with min_insert_block_size_rows %q, min_insert_block_size_bytes %q, log_queries %q; want the defaults and 1:\n%.200s",
+				t.Errorf("a full refresh's insert ran with min_insert_block_size_rows %q, min_insert_block_size_bytes %q, log_queries %q; want the defaults and 1:\n%.200s",
 					minRows, minBytes, log, q)
 			}
 			continue
@@ -115,6 +125,6 @@ func TestIncrementalWritesSmallBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	if full == 0 || incremental == 0 || copies == 0 {
-		t.Fatalf("in the query log: %d inserts of the full refresh, %d of the incremental, %d partition copies; want some of each", full, incremental, copies)
+		t.Fatalf("in the query log: %d inserts of the full refreshes, %d of the incremental, %d partition copies; want some of each", full, incremental, copies)
 	}
 }
