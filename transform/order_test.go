@@ -175,16 +175,16 @@ func TestConcurrentQueriesFitThePool(t *testing.T) {
 	}
 }
 
-// TestWithSettingsMerges: settings added later (an incremental refresh's
-// block sizes) are added to those set before (the partition limit lifted
-// on current releases), not put in their place as clickhouse.WithSettings
+// TestWithSettingsMerges: a statement's own settings (the partition copy's
+// block sizes) are added to the refresh's (the partition limit lifted on
+// current releases), not put in their place as clickhouse.WithSettings
 // alone would.
 func TestWithSettingsMerges(t *testing.T) {
 	ctx := withSettings(context.Background(), clickhouse.Settings{"max_partitions_per_insert_block": 0})
-	ctx = withSettings(ctx, incrementalBlocks)
+	ctx = withSettings(ctx, copySettings)
 	got, _ := ctx.Value(settingsKey{}).(clickhouse.Settings)
 	want := clickhouse.Settings{"max_partitions_per_insert_block": 0}
-	maps.Copy(want, incrementalBlocks)
+	maps.Copy(want, copySettings)
 	if !maps.Equal(got, want) {
 		t.Errorf("settings %v, want %v", got, want)
 	}

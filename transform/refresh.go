@@ -301,11 +301,6 @@ func startRun(ctx context.Context, conn driver.Conn, opts Options, log *slog.Log
 	r.rep.Watermark = wm
 	var prev stateRow
 	prev, r.havePrev = r.state["*"]
-	if r.havePrev && !opts.Full {
-		// An incremental refresh writes every table in blocks of
-		// incrementalBlocks, not just the partition copies.
-		ctx = withSettings(ctx, incrementalBlocks)
-	}
 	since := prev.watermark
 	if since.Unix() < 0 {
 		since = time.Unix(0, 0)
@@ -701,22 +696,18 @@ func afterSwap(stmts []string) (now, later []string) {
 	return stmts[:i], stmts[i:]
 }
 
-// incrementalBlocks are the settings of every statement of an incremental
-// refresh. By default an INSERT ... SELECT gathers the rows it reads into
-// blocks of at least a million rows (min_insert_block_size_*) before
-// writing them: the copy of findings' rebuilt partitions at 10M events
-// (744,000 rows of the open partition and three months) was one block of
-// 1.2 GB, faulted in page by page and freed every refresh. The SELECT reads
-// one part at a time per thread, so its blocks each go to one partition
-// already; in blocks of 262,144 rows the copy held 480 MB and its user CPU
-// fell from 1.04-1.18 to 0.84-0.92 s, with 11 parts for the 4 partitions
-// instead of 6. Set for the copies alone at first; for every statement of
-// the refresh (the recomputes, the delta carry-overs, the touches), the
-// incremental refresh at 10M events took 0.4-1.4 s less server CPU, most of
-// it system time, in each of four runs against the copies alone
-// (docs/transform.md). A full refresh keeps the defaults: with these
-// settings it took more CPU in each of three runs.
-var incrementalBlocks = clickhouse.Settings{
+// copySettings are the settings of the copy of a rebuilt partition's
+// unchanged rows. By default an INSERT ... SELECT gathers the rows it
+// reads into blocks of at least a million rows (min_insert_block_size_*)
+// before writing them: the copy of findings at 10M events (744,000 rows
+// of the open partition and three months) was one block of 1.2 GB, faulted
+// in page by page and freed every refresh. The SELECT reads one part at a
+// time per thread, so its blocks each go to one partition already; in
+// blocks of 262,144 rows the copy holds 480 MB, and its user CPU fell from
+// 1.04-1.18 to 0.84-0.92 s (alone on the server; its system time, 0.3-1.2 s,
+// varies too much on the test machine to say), with 11 parts for the 4
+// partitions instead of 6.
+var copySettings = clickhouse.Settings{
 	"min_insert_block_size_rows":  262144,
 	"min_insert_block_size_bytes": 64 << 20,
 }
@@ -867,7 +858,7 @@ func carryOver(ctx context.Context, conn driver.Conn, m model, src, keys string,
 	}
 	attach := make(chan error, 1)
 	go func() { attach <- execAll(ctx, conn, carry[len(carry)-1:], "attach the kept partitions of "+m.name) }()
-	copyErr := execAll(ctx, conn, carry[:len(carry)-1], "copy the rebuilt partitions of "+m.name)
+	copyErr := execAll(withSettings(ctx, copySettings), conn, carry[:len(carry)-1], "copy the rebuilt partitions of "+m.name)
 	if err := errors.Join(copyErr, <-attach); err != nil {
 		return 0, err
 	}
