@@ -117,15 +117,11 @@ func placeSteps(m model, target string) []string {
 // for the live table (a view, or the plain table of a release before
 // layering) and drop every layer table next does not read.
 func publishSteps(m model, next layout, exists bool) ([]string, error) {
-	text, err := sqlFS.ReadFile("sql/layer_view.sql")
-	if err != nil {
-		return nil, err
-	}
 	cols, err := m.columns()
 	if err != nil {
 		return nil, err
 	}
-	view, err := statements("layer_view.sql", string(text), tmplData{Table: m.name + "_next", Base: next.base, Delta: next.delta,
+	view, err := fileStatements("layer_view.sql", tmplData{Table: m.name + "_next", Base: next.base, Delta: next.delta,
 		Columns: strings.Join(cols, ", ")})
 	if err != nil {
 		return nil, err
@@ -143,11 +139,7 @@ func publishSteps(m model, next layout, exists bool) ([]string, error) {
 // keyHashSteps add the key hash column to table, a layer table of m being
 // created from m's DDL (layer_key.sql).
 func (m model) keyHashSteps(table string) ([]string, error) {
-	text, err := sqlFS.ReadFile("sql/layer_key.sql")
-	if err != nil {
-		return nil, err
-	}
-	return statements("layer_key.sql", string(text), tmplData{Table: table, Key: m.key})
+	return fileStatements("layer_key.sql", tmplData{Table: table, Key: m.key})
 }
 
 // hashCollisions counts the rows of base that a view over base and delta
@@ -166,11 +158,7 @@ func hashCollisions(ctx context.Context, conn driver.Conn, m model, base, delta 
 
 // collisionsQuery renders layer_collisions.sql for base and delta.
 func (m model) collisionsQuery(base, delta string) (string, error) {
-	text, err := sqlFS.ReadFile("sql/layer_collisions.sql")
-	if err != nil {
-		return "", err
-	}
-	q, err := statements("layer_collisions.sql", string(text), tmplData{Key: m.key, Base: base, Delta: delta})
+	q, err := fileStatements("layer_collisions.sql", tmplData{Key: m.key, Base: base, Delta: delta})
 	if err != nil {
 		return "", err
 	}
@@ -180,15 +168,11 @@ func (m model) collisionsQuery(base, delta string) (string, error) {
 // layerSteps render one of the layer files (layer_delta.sql,
 // layer_fold.sql) for m, reading the delta table delta.
 func layerSteps(m model, file, delta string) ([]string, error) {
-	text, err := sqlFS.ReadFile("sql/" + file)
-	if err != nil {
-		return nil, err
-	}
 	cols, err := m.columns()
 	if err != nil {
 		return nil, err
 	}
-	return statements(file, string(text), tmplData{Table: m.name + "_next", Model: m.name, Key: m.key, Delta: delta,
+	return fileStatements(file, tmplData{Table: m.name + "_next", Model: m.name, Key: m.key, Delta: delta,
 		Columns: strings.Join(cols, ", ")})
 }
 

@@ -244,6 +244,15 @@ func (m model) file(suffix string) (string, bool) {
 	return string(b), true
 }
 
+// fileStatements renders the statements of sql/<file> with d.
+func fileStatements(file string, d tmplData) ([]string, error) {
+	b, err := sqlFS.ReadFile("sql/" + file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return statements(file, string(b), d)
+}
+
 // statements renders an embedded SQL file and splits it into statements
 // (separated by ';' at the end of a line).
 func statements(name, text string, d tmplData) ([]string, error) {

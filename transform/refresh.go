@@ -919,11 +919,7 @@ func queryStrings(ctx context.Context, conn driver.Conn, what, q string, args ..
 }
 
 func execFile(ctx context.Context, conn driver.Conn, file string, d tmplData) error {
-	b, err := sqlFS.ReadFile("sql/" + file)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", file, err)
-	}
-	stmts, err := statements(file, string(b), d)
+	stmts, err := fileStatements(file, d)
 	if err != nil {
 		return err
 	}
