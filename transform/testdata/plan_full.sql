@@ -105,6 +105,11 @@ ALTER TABLE findings_next ADD COLUMN layer_key_hash UInt64 DEFAULT sipHash64(fin
 -- 2% of the findings meant reading every granule of finding_events (the
 -- touched findings are spread over all of them); the new events sit in
 -- the newest parts.
+--
+-- The full statement picks the latest event by its order key: the order as
+-- one String whose bytes sort as the order tuple does (numbers as hex of a
+-- fixed width, the event id with its NUL bytes escaped and a NUL after it),
+-- so that max() compares bytes instead of building a tuple per row.
 INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
     service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
     team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,
@@ -176,25 +181,39 @@ FROM
             reopened, event_count, first_event_time
         FROM
         (
-            SELECT
-                finding_id,
-                -- One argMax over the whole state: elements 1-20 as named, 21-26
-                -- severity, service_id, status, detected_at, fixed_at, sla_policy_version.
-                argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
+            -- The latest event: the finding's largest order key, then the
+            -- event with that key (identical duplicate rows share it, hence
+            -- LIMIT 1 BY). An argMax over the state tuple cost as much CPU but
+            -- kept a 26-field tuple per finding: 2 GB and a page fault per
+            -- 4 KiB of it, which made this the full refresh's longest statement.
+            SELECT finding_id, s, reopened, event_count, first_event_time
+            FROM
+            (
+                SELECT finding_id, tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
                              event_id, kafka_topic, kafka_partition, kafka_offset,
-                             severity, service_id, status, detected_at, fixed_at, sla_policy_version),
-                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s,
+                             severity, service_id, status, detected_at, fixed_at, sla_policy_version) AS s, concat(hex(toUInt64(event_time) + 4294967296), toString(multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4)),
+                             replaceAll(event_id, '\0', '\0\xFF'), '\0', hex(toUInt64(ingested_at) + 4294967296),
+                             hex(toUInt64(toInt64(kafka_partition) + 2147483648) + 4294967296),
+                             hex(bitXor(toUInt64(kafka_offset), 9223372036854775808))) AS k
+                FROM (SELECT * FROM finding_events)
+            ) AS l2
+            ALL INNER JOIN
+            (
+                SELECT max(concat(hex(toUInt64(event_time) + 4294967296), toString(multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4)),
+                             replaceAll(event_id, '\0', '\0\xFF'), '\0', hex(toUInt64(ingested_at) + 4294967296),
+                             hex(toUInt64(toInt64(kafka_partition) + 2147483648) + 4294967296),
+                             hex(bitXor(toUInt64(kafka_offset), 9223372036854775808)))) AS k,
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
-            FROM (SELECT * FROM finding_events)
-            GROUP BY finding_id
+                FROM (SELECT finding_id, event_source, event_id, event_type, event_time, ingested_at, kafka_partition, kafka_offset
+                FROM finding_events)
+                GROUP BY finding_id
+            ) AS r2 USING k
+            LIMIT 1 BY finding_id
         )
     ) AS l1
     ALL LEFT JOIN
