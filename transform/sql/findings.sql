@@ -167,7 +167,8 @@ FROM
         (
             -- The latest event: the finding's largest order key, then the
             -- event with that key (identical duplicate rows share it, hence
-            -- LIMIT 1 BY). An argMax over the state tuple cost as much CPU but
+            -- LIMIT 1 BY; the key leaves out the topic, so the join takes the
+            -- finding too). An argMax over the state tuple cost as much CPU but
             -- kept a 26-field tuple per finding: 2 GB and a page fault per
             -- 4 KiB of it, which made this the full refresh's longest statement.
             SELECT finding_id, s, reopened, event_count, first_event_time
@@ -178,12 +179,12 @@ FROM
             ) AS l2
             ALL INNER JOIN
             (
-                SELECT max({{template "okey"}}) AS k,
+                SELECT finding_id, max({{template "okey"}}) AS k,
                 {{template "counters"}}
                 FROM (SELECT finding_id, event_source, event_id, event_type, event_time, ingested_at, kafka_partition, kafka_offset
                 FROM finding_events{{template "leftovers" .}})
                 GROUP BY finding_id
-            ) AS r2 USING k
+            ) AS r2 USING finding_id, k
             LIMIT 1 BY finding_id
         )
 {{template "catalog"}}

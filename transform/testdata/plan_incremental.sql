@@ -326,7 +326,8 @@ FROM
         (
             -- The latest event: the finding's largest order key, then the
             -- event with that key (identical duplicate rows share it, hence
-            -- LIMIT 1 BY). An argMax over the state tuple cost as much CPU but
+            -- LIMIT 1 BY; the key leaves out the topic, so the join takes the
+            -- finding too). An argMax over the state tuple cost as much CPU but
             -- kept a 26-field tuple per finding: 2 GB and a page fault per
             -- 4 KiB of it, which made this the full refresh's longest statement.
             SELECT finding_id, s, reopened, event_count, first_event_time
@@ -349,7 +350,7 @@ FROM
             ) AS l2
             ALL INNER JOIN
             (
-                SELECT max(concat(hex(toUInt64(event_time) + 4294967296), toString(multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                SELECT finding_id, max(concat(hex(toUInt64(event_time) + 4294967296), toString(multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
                                                  event_type = 'security.finding.reopened', 3, 4)),
                              replaceAll(event_id, '\0', '\0\xFF'), '\0', hex(toUInt64(ingested_at) + 4294967296),
                              hex(toUInt64(toInt64(kafka_partition) + 2147483648) + 4294967296),
@@ -365,7 +366,7 @@ FROM
             PREWHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings'
                 AND key NOT IN (SELECT finding_id FROM findings_next)))
                 GROUP BY finding_id
-            ) AS r2 USING k
+            ) AS r2 USING finding_id, k
             LIMIT 1 BY finding_id
         )
     ) AS l1
