@@ -110,6 +110,7 @@ ALTER TABLE findings_next ADD COLUMN layer_key_hash UInt64 DEFAULT sipHash64(fin
 -- one String whose bytes sort as the order tuple does (numbers as hex of a
 -- fixed width, the event id with its NUL bytes escaped and a NUL after it),
 -- so that max() compares bytes instead of building a tuple per row.
+
 INSERT INTO findings_next (finding_id, scanner, category, title, cve_id, cwe_id, severity, cvss, epss, kev,
     service_id, repo, status, detected_at, fixed_at, dismissed_at, dismissed_reason, internet_facing,
     team, department, days_to_fix, sla_due_at, within_sla, sla_cohort_month, reopened, event_count, first_event_time,

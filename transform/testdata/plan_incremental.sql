@@ -324,53 +324,32 @@ FROM
             reopened, event_count, first_event_time
         FROM
         (
-            -- The latest event: the finding's largest order key, then the
-            -- event with that key (identical duplicate rows share it, hence
-            -- LIMIT 1 BY; the key leaves out the source and the topic, so the
-            -- join takes the finding too). An argMax over the state tuple cost
-            -- as much CPU but kept a 26-field tuple per finding: 2 GB at 10M
-            -- events and a page fault per 4 KiB of it, which made this the full
-            -- refresh's longest statement.
-            SELECT finding_id, s, reopened, event_count, first_event_time
-            FROM
-            (
-                -- The state: elements 1-20 as named, 21-26 severity, service_id,
-                -- status, detected_at, fixed_at, sla_policy_version.
-                SELECT finding_id, tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
+            -- The touched findings the statement above did not write (a few
+            -- dozen at 10M events): one argMax over the whole state, elements
+            -- 1-20 as named, 21-26 severity, service_id, status, detected_at,
+            -- fixed_at, sla_policy_version. For so few findings the tuples cost
+            -- little, and the full statement's order key reads the events twice.
+            SELECT
+                finding_id,
+                argMax(tuple(scanner, category, title, cve_id, cwe_id, cvss, epss, kev, repo, dismissed_at,
                              dismissed_reason, internet_facing, sla_due_at, event_time, event_type, event_source,
                              event_id, kafka_topic, kafka_partition, kafka_offset,
-                             severity, service_id, status, detected_at, fixed_at, sla_policy_version) AS s, concat(hex(toUInt64(event_time) + 4294967296), toString(multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4)),
-                             replaceAll(event_id, '\0', '\0\xFF'), '\0', hex(toUInt64(ingested_at) + 4294967296),
-                             hex(toUInt64(toInt64(kafka_partition) + 2147483648) + 4294967296),
-                             hex(bitXor(toUInt64(kafka_offset), 9223372036854775808))) AS k
-                FROM (SELECT * FROM finding_events
-            -- The touched findings the statement above did not write: only
-            -- their granules are read (a GLOBAL IN in WHERE is not moved to
-            -- PREWHERE by 18.16).
-            PREWHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings'
-                AND key NOT IN (SELECT finding_id FROM findings_next)))
-            ) AS l2
-            ALL INNER JOIN
-            (
-                SELECT finding_id, max(concat(hex(toUInt64(event_time) + 4294967296), toString(multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
-                                                 event_type = 'security.finding.reopened', 3, 4)),
-                             replaceAll(event_id, '\0', '\0\xFF'), '\0', hex(toUInt64(ingested_at) + 4294967296),
-                             hex(toUInt64(toInt64(kafka_partition) + 2147483648) + 4294967296),
-                             hex(bitXor(toUInt64(kafka_offset), 9223372036854775808)))) AS k,
+                             severity, service_id, status, detected_at, fixed_at, sla_policy_version),
+                       tuple(event_time, multiIf(event_type = 'security.finding.opened', 1, event_type = 'security.finding.updated', 2,
+                                                 event_type = 'security.finding.reopened', 3, 4), event_id,
+                             -- Duplicate deliveries of one event tie on everything above; the
+                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                             -- wins, so lineage is the same before and after merges.
+                             ingested_at, kafka_partition, kafka_offset)) AS s,
                 max(event_type = 'security.finding.reopened') AS reopened,
                 toUInt32(uniqExact(cityHash64(event_source, event_id))) AS event_count,
                 min(event_time) AS first_event_time
-                FROM (SELECT finding_id, event_source, event_id, event_type, event_time, ingested_at, kafka_partition, kafka_offset
-                FROM finding_events
-            -- The touched findings the statement above did not write: only
-            -- their granules are read (a GLOBAL IN in WHERE is not moved to
-            -- PREWHERE by 18.16).
+            FROM (SELECT * FROM finding_events
+            -- Only their granules are read (a GLOBAL IN in WHERE is not moved
+            -- to PREWHERE by 18.16).
             PREWHERE finding_id IN (SELECT key FROM transform_keys WHERE model = 'findings'
                 AND key NOT IN (SELECT finding_id FROM findings_next)))
-                GROUP BY finding_id
-            ) AS r2 USING finding_id, k
-            LIMIT 1 BY finding_id
+            GROUP BY finding_id
         )
     ) AS l1
     ALL LEFT JOIN
