@@ -189,3 +189,41 @@ func TestWithSettingsMerges(t *testing.T) {
 		t.Errorf("settings %v, want %v", got, want)
 	}
 }
+
+// TestLaunchOrder: the models heading the longest chains of models that
+// wait on them are offered a build place first, ties in listed order.
+func TestLaunchOrder(t *testing.T) {
+	levels, err := buildOrder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := slices.Concat(levels...)
+	_, deps := modelDeps(ms)
+	var got []string
+	for _, i := range launchOrder(deps) {
+		got = append(got, ms[i].name)
+	}
+	// findings -> finding_groups -> department_scorecard -> impact_stats;
+	// deployment_facts -> dora_changes (or the scorecard) -> impact_stats.
+	want := []string{"findings", "deployment_facts", "finding_groups", "deal_facts", "ticket_facts", "dora_changes", "department_scorecard", StatsTable}
+	if !slices.Equal(got, want) {
+		t.Errorf("launch order %v, want %v", got, want)
+	}
+
+	for _, c := range []struct {
+		name string
+		deps [][]int
+		want []int
+	}{
+		{"none", nil, []int{}},
+		{"independent keep their order", [][]int{{}, {}, {}}, []int{0, 1, 2}},
+		// 2 heads the chain 2 -> 1 -> 0 (1 reads 2, 0 reads 1); 3 stands alone.
+		{"a later model heading a chain first", [][]int{{1}, {2}, {}, {}}, []int{2, 1, 0, 3}},
+		// 0 and 1 both feed 2; 3 feeds 1 too.
+		{"diamond", [][]int{{}, {3}, {0, 1}, {}}, []int{3, 0, 1, 2}},
+	} {
+		if got := launchOrder(c.deps); !slices.Equal(got, c.want) {
+			t.Errorf("%s: launchOrder(%v) = %v, want %v", c.name, c.deps, got, c.want)
+		}
+	}
+}

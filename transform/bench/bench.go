@@ -85,7 +85,10 @@ type Refresh struct {
 
 // TableResult is one table's part of a refresh.
 type TableResult struct {
-	Seconds float64 `json:"seconds"`
+	// StartSeconds is when the table's build started, from the start of
+	// the refresh.
+	StartSeconds float64 `json:"start_seconds"`
+	Seconds      float64 `json:"seconds"`
 	// WaitedSeconds is, for impact_stats, the part of Seconds spent
 	// waiting for the tables it reads to be built.
 	WaitedSeconds     float64 `json:"waited_seconds,omitempty"`
@@ -270,7 +273,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			return f, rep, err
 		}
 		for _, t := range rep.Tables {
-			f.Tables[t.Table] = TableResult{Seconds: t.Duration.Seconds(), WaitedSeconds: t.Waited.Seconds(), Rows: t.Rows, Touched: t.Touched, Written: t.Written,
+			f.Tables[t.Table] = TableResult{StartSeconds: t.Began.Seconds(), Seconds: t.Duration.Seconds(), WaitedSeconds: t.Waited.Seconds(), Rows: t.Rows, Touched: t.Touched, Written: t.Written,
 				PartitionsRebuilt: t.Rebuilt, PartitionsKept: t.Kept, DeltaRows: t.Delta, Folded: t.Folded}
 		}
 		log.Info("bench transform: refresh", "mode", f.Mode, "seconds", f.Seconds, "server_cpu", f.ServerCPU, "load", f.LoadAverage[0])
