@@ -1,8 +1,11 @@
 package transform
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -68,4 +71,70 @@ func sameStat(a, b Stat) bool {
 		*fa[i], *fb[i] = 0, 0
 	}
 	return a == b
+}
+
+// TestStatsFamiliesNeedTheirParts: each family of figures gives the same
+// rows from an input holding only the parts it declares as from the whole
+// input, so it may start as soon as those are read (a refresh reads each
+// part once its table is built); and the deployments' figures do not wait
+// for dora_changes, which a refresh builds last.
+func TestStatsFamiliesNeedTheirParts(t *testing.T) {
+	whole := benchOrg(7, 0.01)
+	keep := func(parts []statsPart) *statsInput {
+		in := &statsInput{}
+		for _, p := range parts {
+			switch p {
+			case partDeals:
+				in.Deals = whole.Deals
+			case partDeployments:
+				in.Deployments = whole.Deployments
+			case partSecurityFix:
+				in.SecurityFix = whole.SecurityFix
+			case partTickets:
+				in.Tickets = whole.Tickets
+			case partFindings:
+				in.Findings = whole.Findings
+			case partIncidents:
+				in.Incidents = whole.Incidents
+			case partCostOfRisk:
+				in.CostOfRisk = whole.CostOfRisk
+			case partVendors:
+				in.Vendors = whole.Vendors
+			case partExceptions:
+				in.Exceptions = whole.Exceptions
+			default:
+				t.Fatalf("part %d is not handled by the test", p)
+			}
+		}
+		return in
+	}
+	if !reflect.DeepEqual(keep(allParts()), whole) {
+		t.Fatal("the test does not copy every part of statsInput")
+	}
+	o := StatsOptions{Changes: []Change{{Name: "automation", Date: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)}}}
+	gateFamily := -1
+	for i, f := range statsFamilies {
+		all, own := newComputer(o), newComputer(o)
+		f.run(all, whole)
+		f.run(own, keep(f.needs))
+		if len(all.out) == 0 {
+			t.Errorf("family %d gives no rows from the whole input", i)
+		}
+		// Compared as text: the rows hold NaNs (no p-value), which no
+		// float comparison finds equal.
+		if fmt.Sprint(all.out) != fmt.Sprint(own.out) {
+			t.Errorf("family %d (needs %v) gives other rows from its own parts than from the whole input", i, f.needs)
+		}
+		for _, s := range all.out {
+			if s.Metric == "gate_delay_hours" {
+				gateFamily = i
+			}
+		}
+	}
+	if gateFamily < 0 {
+		t.Fatal("no family gives gate_delay_hours")
+	}
+	if slices.Contains(statsFamilies[gateFamily].needs, partSecurityFix) {
+		t.Errorf("the deployments' figures wait for dora_changes (needs %v)", statsFamilies[gateFamily].needs)
+	}
 }
