@@ -476,16 +476,23 @@ const sampleBlock = 64
 // renumber numbers the distinct cluster ids of cx and cy 0..g-1 in id
 // order: idx(id) is the number of id.
 func renumber(cx, cy []int) (idx func(int) int, g int) {
+	// Both slices are walked in place: a concatenation copied every id
+	// three times (about 90 MB a refresh at 10M events).
+	both := [2][]int{cx, cy}
 	lo, hi := math.MaxInt, math.MinInt
-	for _, c := range slices.Concat(cx, cy) {
-		lo, hi = min(lo, c), max(hi, c)
+	for _, s := range both {
+		for _, c := range s {
+			lo, hi = min(lo, c), max(hi, c)
+		}
 	}
 	if uint64(hi-lo) < uint64(4*(len(cx)+len(cy))) { // (hi-lo wraps for ids far apart: a map then)
 		// Dense ids (callers number clusters 0..G-1): a table, not a map
 		// probed for every value.
 		num := make([]int32, hi-lo+1)
-		for _, c := range slices.Concat(cx, cy) {
-			num[c-lo] = 1
+		for _, s := range both {
+			for _, c := range s {
+				num[c-lo] = 1
+			}
 		}
 		for i, seen := range num {
 			if seen == 1 {
@@ -498,8 +505,10 @@ func renumber(cx, cy []int) (idx func(int) int, g int) {
 		return func(c int) int { return int(num[c-lo]) }, g
 	}
 	m := map[int]int{}
-	for _, c := range slices.Concat(cx, cy) {
-		m[c] = 0
+	for _, s := range both {
+		for _, c := range s {
+			m[c] = 0
+		}
 	}
 	ids := slices.Sorted(maps.Keys(m))
 	for i, c := range ids {
