@@ -14,6 +14,8 @@ func (o Options) validate(connects bool) error {
 	switch {
 	case o.Overlap < 0:
 		return fmt.Errorf("transform options: Overlap %s is negative", o.Overlap)
+	case o.StatementThreads < 0:
+		return fmt.Errorf("transform options: StatementThreads %d is negative (zero means the server's max_threads shared among concurrent builds)", o.StatementThreads)
 	case o.DeltaShare < 0 || o.DeltaShare != o.DeltaShare:
 		return fmt.Errorf("transform options: DeltaShare %v is not a share (zero means the default %v)", o.DeltaShare, DefaultDeltaShare)
 	case connects && o.Cluster != "" && o.Dial == nil:

@@ -22,9 +22,10 @@ func TestOptionsValidate(t *testing.T) {
 		wantErr string // "" = valid
 	}{
 		{name: "zero value", opts: transform.Options{}},
-		{name: "all set", opts: transform.Options{Overlap: time.Minute, Cluster: "c", Dial: dial, SLA: transform.DefaultSLAPolicy,
+		{name: "all set", opts: transform.Options{Overlap: time.Minute, Cluster: "c", Dial: dial, SLA: transform.DefaultSLAPolicy, StatementThreads: 4,
 			Stats: transform.StatsOptions{Options: stats.Options{Rules: stats.Rules{MinN: 10}, Confidence: 0.9, Resamples: 500, Seed: 3}}}},
 		{name: "negative overlap", opts: transform.Options{Overlap: -time.Second}, wantErr: "Overlap -1s is negative"},
+		{name: "negative statement threads", opts: transform.Options{StatementThreads: -1}, wantErr: "StatementThreads -1 is negative"},
 		{name: "cluster without dial", opts: transform.Options{Cluster: "c"}, wantErr: "Dial is nil"},
 		{name: "SLA without version", opts: transform.Options{SLA: transform.SLAPolicy{High: time.Hour}}, wantErr: "SLA.Version is empty"},
 		{name: "negative SLA", opts: transform.Options{SLA: transform.SLAPolicy{Version: "v", Medium: -time.Hour}}, wantErr: "SLA.Medium -1h0m0s is negative"},

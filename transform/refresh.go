@@ -39,6 +39,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,44 @@ func (o Options) doraWindow() time.Duration {
 // fullBuildConcurrency is how many models a full refresh builds at once
 // (see buildModels).
 const fullBuildConcurrency = 2
+
+// statementThreads returns the max_threads the refresh's statements run
+// with: opt when set, else the server's max_threads shared among the
+// full refresh's concurrent builds (0: the server's setting could not be
+// read as a number, and is left as it is).
+//
+// A refresh runs its statements side by side (two builds at a time in a
+// full refresh, every ready model at once in an incremental one), so the
+// server's cores are already shared among statements. With max_threads at
+// the core count on top, ClickHouse 18.16 splits each statement into
+// per-thread streams whose partial aggregates it merges again, and reads
+// for an INSERT ... SELECT in extra threads: on 2 cores at 10M events the
+// server process used 58.5-65.3 s of CPU in a full refresh with 2 threads
+// per statement and 50.7-62.6 s with 1 (docs/transform.md, fifteenth
+// pass).
+func statementThreads(ctx context.Context, conn driver.Conn, opt int) (int, error) {
+	if opt > 0 {
+		return opt, nil
+	}
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'max_threads'").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read server settings: %w", err)
+	}
+	return sharedThreads(v, fullBuildConcurrency), nil
+}
+
+// sharedThreads divides the server's max_threads setting (18.16 shows
+// "2"; current releases "'auto(2)'") among n statements, at least 1; 0
+// when the setting holds no number.
+func sharedThreads(setting string, n int) int {
+	threads, err := strconv.Atoi(firstNumber.FindString(setting))
+	if err != nil || threads <= 0 {
+		return 0
+	}
+	return max(1, threads/n)
+}
+
+var firstNumber = regexp.MustCompile(`[0-9]+`)
 
 // DefaultOverlap is how far below the server clock the watermark is set
 // when Options.Overlap is zero.
@@ -120,6 +159,11 @@ type Options struct {
 	// fold costs what rewriting the changed partitions of the base costs.
 	// Default DefaultDeltaShare.
 	DeltaShare float64
+	// StatementThreads is the max_threads every statement of the refresh
+	// runs with. Zero means the server's own max_threads (its cores, by
+	// default) shared among the models a full refresh builds at once:
+	// max_threads / 2, at least 1 (statementThreads).
+	StatementThreads int
 	// Stats configures impact_stats.
 	Stats StatsOptions
 	// Logger receives one line per table and run; nil means slog.Default().
@@ -293,7 +337,13 @@ func startRun(ctx context.Context, conn driver.Conn, opts Options, log *slog.Log
 	if limited > 0 {
 		ctx = withSettings(ctx, clickhouse.Settings{"max_partitions_per_insert_block": 0})
 	}
-	var err error
+	threads, err := statementThreads(ctx, conn, opts.StatementThreads)
+	if err != nil {
+		return r, ctx, err
+	}
+	if threads > 0 {
+		ctx = withSettings(ctx, clickhouse.Settings{"max_threads": threads})
+	}
 	if r.state, err = readState(ctx, conn); err != nil {
 		return r, ctx, err
 	}
