@@ -7,7 +7,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/secimpact/impact/internal/chconn"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/transform"
 )
@@ -21,18 +20,7 @@ func TestCarryCopyWritesSmallBlocks(t *testing.T) {
 	t.Parallel()
 	cfg, conn := openDB(t)
 	ctx := context.Background()
-	opts, err := chconn.Options(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Logged at the connection: per-query settings are the refresh's own.
-	// Tagged: 18.16's query log does not say which database a query used.
-	opts.Settings = clickhouse.Settings{"log_queries": 1}
-	opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{Name: "carry-test", Version: cfg.DB()})
-	logged, err := clickhouse.Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logged := loggedConn(t, cfg, "carry-test")
 	defer logged.Close()
 
 	now := time.Now().UTC().Truncate(time.Second)
@@ -66,7 +54,7 @@ func TestCarryCopyWritesSmallBlocks(t *testing.T) {
 	FROM system.query_log
 	WHERE type = 2 AND event_time >= @from AND position(client_name, @tag) > 0
 	    AND position(query, 'carry over the unchanged entities') > 0`,
-		clickhouse.Named("from", from), clickhouse.Named("tag", "carry-test/"+cfg.DB()+" "))
+		clickhouse.Named("from", from), clickhouse.Named("tag", logTag("carry-test", cfg)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/secimpact/impact/internal/chconn"
+	"github.com/secimpact/impact/internal/config"
 	"github.com/secimpact/impact/internal/simulate"
 	"github.com/secimpact/impact/transform"
 )
@@ -39,25 +41,15 @@ func TestRefreshStatementThreads(t *testing.T) {
 		{"set", 3, 3},
 		{"default", 0, max(1, cores/2)},
 	} {
-		// Logged at the connection; tagged per refresh, as 18.16's query
-		// log does not say which database a query used, and the two
-		// refreshes can share a second of event_time.
+		// Tagged per refresh: the two refreshes can share a second of
+		// event_time.
 		tag := "threads-" + tc.name
-		opts, err := chconn.Options(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.Settings = clickhouse.Settings{"log_queries": 1}
-		opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{Name: tag, Version: cfg.DB()})
-		logged, err := clickhouse.Open(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		logged := loggedConn(t, cfg, tag)
 		var from time.Time
 		if err := conn.QueryRow(ctx, "SELECT now()").Scan(&from); err != nil {
 			t.Fatal(err)
 		}
-		_, err = transform.Refresh(ctx, logged, transform.Options{AsOf: truth.End, StatementThreads: tc.opt})
+		_, err := transform.Refresh(ctx, logged, transform.Options{AsOf: truth.End, StatementThreads: tc.opt})
 		logged.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +61,7 @@ func TestRefreshStatementThreads(t *testing.T) {
 		FROM system.query_log
 		WHERE type = 2 AND event_time >= @from AND position(client_name, @tag) > 0
 		    AND (match(query, 'INSERT INTO [a-z_]+_next') OR position(query, 'FROM deal_facts') > 0)`,
-			clickhouse.Named("from", from), clickhouse.Named("tag", tag+"/"+cfg.DB()+" "))
+			clickhouse.Named("from", from), clickhouse.Named("tag", logTag(tag, cfg)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,3 +89,25 @@ func TestRefreshStatementThreads(t *testing.T) {
 		}
 	}
 }
+
+// loggedConn opens a connection that logs its queries (log_queries at the
+// connection, so per-query settings are the refresh's own) and names tag
+// and the test's database in its client name (logTag): 18.16's query log
+// does not say which database a query used.
+func loggedConn(t *testing.T, cfg config.ClickHouse, tag string) driver.Conn {
+	t.Helper()
+	opts, err := chconn.Options(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Settings = clickhouse.Settings{"log_queries": 1}
+	opts.ClientInfo.Products = append(opts.ClientInfo.Products, struct{ Name, Version string }{Name: tag, Version: cfg.DB()})
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// logTag is what loggedConn's queries carry in the query log's client_name.
+func logTag(tag string, cfg config.ClickHouse) string { return tag + "/" + cfg.DB() + " " }
