@@ -17,7 +17,13 @@
 {{define "fields"}}tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
                          event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset){{end}}
-{{- define "rank"}}multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3){{end -}}
+{{- define "rank"}}multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3){{end}}
+{{- define "latest"}}ORDER BY opportunity_id, event_time DESC, {{template "rank"}} DESC, event_id DESC,
+            -- Duplicate deliveries of one event tie on everything above; the
+            -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+            -- wins, so lineage is the same before and after merges.
+            ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+        LIMIT 1 BY opportunity_id{{end -}}
 {{define "head"}}INSERT INTO {{.Table}} (opportunity_id, account_id, account_name, segment, region, industry, deal_type, stage,
     amount_usd, created_at, closed_at, cycle_days, outcome, won, loss_reason, review_required, review_id,
     review_channel, review_requested_at, review_completed_at, review_effort_hours, review_turnaround_days,
@@ -125,9 +131,7 @@ WHERE old_events = 0 OR new_time > old_time;
         FROM (SELECT * FROM opportunity_events
         PREWHERE inserted_at >= toDateTime(@since)
         WHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))
-        ORDER BY opportunity_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
-            kafka_partition DESC, kafka_offset DESC
-        LIMIT 1 BY opportunity_id
+        {{template "latest"}}
     )
 {{template "join" .}}        FROM (SELECT * FROM review_events
         WHERE review_id {{.In}} (SELECT review_key FROM (
@@ -138,14 +142,9 @@ WHERE old_events = 0 OR new_time > old_time;
 {{end -}}
 {{template "head" .}}    FROM
     (
-        SELECT
-            opportunity_id,
-            argMax({{template "fields"}},
-                   tuple(event_time, {{template "rank"}}, event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s
+        -- The latest event of each deal, sorted out rather than taken by
+        -- argMax (as deployment_facts.sql does).
+        SELECT opportunity_id, {{template "fields"}} AS s
         FROM (SELECT * FROM opportunity_events
         {{- if .Incremental}}
         -- The touched deals the statement above did not write: only their
@@ -153,7 +152,7 @@ WHERE old_events = 0 OR new_time > old_time;
         PREWHERE opportunity_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deal_facts'
             AND key NOT IN (SELECT key FROM transform_keys WHERE model = 'deal_facts/new'))
         {{- end}})
-        GROUP BY opportunity_id
+        {{template "latest"}}
     )
 {{template "join" .}}        FROM (SELECT * FROM review_events
         {{- if .Incremental}}

@@ -95,15 +95,11 @@ ALL LEFT JOIN
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
                                  event_source, event_id, kafka_topic, kafka_partition, kafka_offset){{end}}
 {{- define "rank"}}multiIf(event_type = 'deployment.started', 1, 2){{end}}
-{{- define "order"}}tuple(event_time, {{template "rank"}}, event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset){{end}}
-{{- define "state"}}argMax({{template "fields"}},
-                           {{template "order"}}){{end}}
-{{- define "latest"}}ORDER BY deployment_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
-                kafka_partition DESC, kafka_offset DESC
+{{- define "latest"}}ORDER BY deployment_id, event_time DESC, {{template "rank"}} DESC, event_id DESC,
+                -- Duplicate deliveries of one event tie on everything above; the
+                -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                -- wins, so lineage is the same before and after merges.
+                ingested_at DESC, kafka_partition DESC, kafka_offset DESC
             LIMIT 1 BY deployment_id{{end}}
 {{- if .Incremental}}
 {{template "head" .}}            FROM
@@ -139,16 +135,17 @@ ALL LEFT JOIN
 {{end -}}
 {{template "head" .}}            FROM
             (
-                SELECT
-                    deployment_id,
-                    {{template "state"}} AS s
+                -- The latest event of each deployment, sorted out rather than
+                -- taken by argMax: the aggregate state of a 16-field tuple per
+                -- deployment cost 1.4-1.7 times the CPU of the sort.
+                SELECT deployment_id, {{template "fields"}} AS s
                 FROM (SELECT * FROM deployment_events
                 {{- if .Incremental}}
                 -- The touched deployments the statement above did not write.
                 PREWHERE deployment_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'deployment_facts'
                     AND key NOT IN (SELECT deployment_id FROM {{.Table}}))
                 {{- end}})
-                GROUP BY deployment_id
+                {{template "latest"}}
             )
 {{template "gates" .}}
                     {{- if .Incremental}}

@@ -70,15 +70,11 @@ ALL LEFT JOIN
                          kafka_topic, kafka_partition, kafka_offset){{end}}
 {{- define "rank"}}multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
                                              event_type = 'support.ticket.solved', 3, 4){{end}}
-{{- define "order"}}tuple(event_time, {{template "rank"}}, event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset){{end}}
-{{- define "state"}}argMax({{template "fields"}},
-                   {{template "order"}}){{end}}
-{{- define "latest"}}ORDER BY ticket_id, event_time DESC, {{template "rank"}} DESC, event_id DESC, ingested_at DESC,
-                kafka_partition DESC, kafka_offset DESC
+{{- define "latest"}}ORDER BY ticket_id, event_time DESC, {{template "rank"}} DESC, event_id DESC,
+                -- Duplicate deliveries of one event tie on everything above; the
+                -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                -- wins, so lineage is the same before and after merges.
+                ingested_at DESC, kafka_partition DESC, kafka_offset DESC
             LIMIT 1 BY ticket_id{{end}}
 {{- if .Incremental}}
 {{template "head" .}}    FROM
@@ -108,9 +104,9 @@ ALL LEFT JOIN
 {{end -}}
 {{template "head" .}}    FROM
     (
-        SELECT
-            ticket_id,
-            {{template "state"}} AS s
+        -- The latest event of each ticket, sorted out rather than taken by
+        -- argMax (as deployment_facts.sql does).
+        SELECT ticket_id, {{template "fields"}} AS s
         FROM (SELECT * FROM ticket_events
         {{- if .Incremental}}
         -- The touched tickets the statement above did not write: only their
@@ -118,6 +114,6 @@ ALL LEFT JOIN
         PREWHERE ticket_id {{.In}} (SELECT key FROM transform_keys WHERE model = 'ticket_facts'
             AND key NOT IN (SELECT ticket_id FROM {{.Table}}))
         {{- end}})
-        GROUP BY ticket_id
+        {{template "latest"}}
     )
 {{template "tail" .}}

@@ -370,18 +370,18 @@ FROM
         tupleElement(s, 20) AS kafka_offset
     FROM
     (
-        SELECT
-            opportunity_id,
-            argMax(tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
+        -- The latest event of each deal, sorted out rather than taken by
+        -- argMax (as deployment_facts.sql does).
+        SELECT opportunity_id, tuple(account_id, account_name, segment, region, industry, deal_type, stage, amount_usd,
                          created_at, closed_at, outcome, loss_reason, security_review_required, security_review_id,
-                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                   tuple(event_time, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s
+                         event_time, event_source, event_id, kafka_topic, kafka_partition, kafka_offset) AS s
         FROM (SELECT * FROM opportunity_events)
-        GROUP BY opportunity_id
+        ORDER BY opportunity_id, event_time DESC, multiIf(event_type = 'crm.opportunity.created', 1, event_type = 'crm.opportunity.stage_changed', 2, 3) DESC, event_id DESC,
+            -- Duplicate deliveries of one event tie on everything above; the
+            -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+            -- wins, so lineage is the same before and after merges.
+            ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+        LIMIT 1 BY opportunity_id
     )
     WHERE outcome IN ('won', 'lost', 'no_decision')
 ) AS l1
@@ -501,18 +501,19 @@ FROM
                 if(isNull(tupleElement(s, 3)), toUInt64(0), cityHash64(tupleElement(s, 1), assumeNotNull(tupleElement(s, 3)))) AS gate_key
             FROM
             (
-                SELECT
-                    deployment_id,
-                    argMax(tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
+                -- The latest event of each deployment, sorted out rather than
+                -- taken by argMax: the aggregate state of a 16-field tuple per
+                -- deployment cost 1.4-1.7 times the CPU of the sort.
+                SELECT deployment_id, tuple(service_id, environment, commit_sha, trigger, started_at, finished_at, status,
                                  first_commit_at, security_gate_wait_seconds, fixes_finding_ids, event_time,
-                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset),
-                           tuple(event_time, multiIf(event_type = 'deployment.started', 1, 2), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s
+                                 event_source, event_id, kafka_topic, kafka_partition, kafka_offset) AS s
                 FROM (SELECT * FROM deployment_events)
-                GROUP BY deployment_id
+                ORDER BY deployment_id, event_time DESC, multiIf(event_type = 'deployment.started', 1, 2) DESC, event_id DESC,
+                -- Duplicate deliveries of one event tie on everything above; the
+                -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                -- wins, so lineage is the same before and after merges.
+                ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+            LIMIT 1 BY deployment_id
             )
         ) AS l1
         ALL LEFT JOIN
@@ -643,19 +644,19 @@ FROM
         tupleElement(s, 18) AS kafka_offset
     FROM
     (
-        SELECT
-            ticket_id,
-            argMax(tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
+        -- The latest event of each ticket, sorted out rather than taken by
+        -- argMax (as deployment_facts.sql does).
+        SELECT ticket_id, tuple(account_id, status, priority, channel, tags, security_related, incident_id, created_at,
                          first_reply_at, solved_at, csat_score, csat_at, event_time, event_source, event_id,
-                         kafka_topic, kafka_partition, kafka_offset),
-                   tuple(event_time, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
-                                             event_type = 'support.ticket.solved', 3, 4), event_id,
-                             -- Duplicate deliveries of one event tie on everything above; the
-                             -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
-                             -- wins, so lineage is the same before and after merges.
-                             ingested_at, kafka_partition, kafka_offset)) AS s
+                         kafka_topic, kafka_partition, kafka_offset) AS s
         FROM (SELECT * FROM ticket_events)
-        GROUP BY ticket_id
+        ORDER BY ticket_id, event_time DESC, multiIf(event_type = 'support.ticket.created', 1, event_type = 'support.ticket.updated', 2,
+                                             event_type = 'support.ticket.solved', 3, 4) DESC, event_id DESC,
+                -- Duplicate deliveries of one event tie on everything above; the
+                -- copy the table's ReplacingMergeTree keeps (latest ingested_at)
+                -- wins, so lineage is the same before and after merges.
+                ingested_at DESC, kafka_partition DESC, kafka_offset DESC
+            LIMIT 1 BY ticket_id
     )
 ) AS l1
 ALL LEFT JOIN
