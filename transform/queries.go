@@ -60,8 +60,9 @@ PREWHERE trigger = 'security_fix'`
 	// the figures follow no other account, so the others are counted
 	// together (account ''), which makes a third of the groups. The small
 	// keys are grouped as one integer beside the account (bits: csat 0-7,
-	// rated 8, security 9, incident window 10, affected 11, month from 12):
-	// two keys group in 70% of the CPU of seven.
+	// rated 8, security 9, incident window 10, affected 11, month from 12;
+	// each flag 1 only when the column is 1, the loader's test): the read
+	// costs 70% of the CPU it did with seven keys.
 	qTicketGroups = `SELECT account, toUInt32(intDiv(k, 4096)) AS month, toUInt8(bitAnd(intDiv(k, 1024), 1)) AS after_incident_30d,
     toUInt8(bitAnd(intDiv(k, 512), 1)) AS security_related, toUInt8(bitAnd(intDiv(k, 256), 1)) AS rated,
     toUInt8(bitAnd(k, 255)) AS csat, toUInt8(bitAnd(intDiv(k, 2048), 1)) AS affected, n
@@ -80,7 +81,7 @@ FROM
                     FROM (SELECT * FROM incident_events) GROUP BY incident_id
                 )
             )) AS affected,
-            toUInt64(toYYYYMM(created_at)) * 4096 + affected * 2048 + after_incident_30d * 1024 + security_related * 512
+            toUInt64(toYYYYMM(created_at)) * 4096 + affected * 2048 + (after_incident_30d = 1) * 1024 + (security_related = 1) * 512
                 + isNotNull(csat_score) * 256 + ifNull(csat_score, 0) AS k
         FROM ticket_facts
     )
