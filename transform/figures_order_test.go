@@ -138,3 +138,44 @@ func TestStatsFamiliesNeedTheirParts(t *testing.T) {
 		t.Errorf("the deployments' figures wait for dora_changes (needs %v)", statsFamilies[gateFamily].needs)
 	}
 }
+
+// TestStatsGroupsSplit: a deployment group split in two (the same keys in
+// two partitions of deployment_facts, which qDeploymentGroups groups by
+// partition too, a cached partition's groups after those read) gives the
+// same impact_stats, bit for bit, as the group whole.
+func TestStatsGroupsSplit(t *testing.T) {
+	t.Parallel()
+	in := benchOrg(3, 0.02)
+	want := computeStats(in, StatsOptions{})
+	s := *in
+	s.Deployments = nil
+	var second []deployGroup
+	for _, g := range in.Deployments {
+		if g.N < 2 || len(g.Lead) < 2 {
+			s.Deployments = append(s.Deployments, g)
+			continue
+		}
+		a, b := g, g
+		a.N, b.N = g.N/2, g.N-g.N/2
+		h := min(len(g.Lead)/2, a.N)
+		a.Lead, b.Lead = g.Lead[:h:h], g.Lead[h:]
+		s.Deployments = append(s.Deployments, a)
+		second = append(second, b)
+	}
+	if len(second) == 0 {
+		t.Fatal("no group to split: the case did not happen")
+	}
+	s.Deployments = append(s.Deployments, second...)
+	got := computeStats(&s, StatsOptions{})
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	bad := 0
+	for i := range want {
+		if !sameStat(got[i], want[i]) {
+			if bad++; bad <= 5 {
+				t.Errorf("row %d differs with the groups split:\n got %+v\nwant %+v", i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -168,6 +168,11 @@ type Options struct {
 	Stats StatsOptions
 	// Logger receives one line per table and run; nil means slog.Default().
 	Logger *slog.Logger
+	// Cache, when set, keeps impact_stats' reads of the partitions of
+	// deal_facts and deployment_facts for the next refresh of the same
+	// process, which then reads only the partitions it rebuilt (Cache).
+	// Nil reads every partition every time.
+	Cache *Cache
 }
 
 // TableReport is the outcome of one table's refresh.
@@ -184,8 +189,13 @@ type TableReport struct {
 	Written uint64
 	// Rebuilt and Kept count the partitions rebuilt and those attached
 	// unchanged from the live table (incremental only; for a layered
-	// model, from its base when the refresh folded its delta).
+	// model, from its base when the refresh folded its delta). For
+	// impact_stats, the partitions of deal_facts and deployment_facts it
+	// read, and those whose reads it reused from Options.Cache.
 	Rebuilt, Kept int
+	// keptIDs are the ids of the Kept partitions of a plain (not
+	// layered) model.
+	keptIDs []string
 	// Delta is, for a layered model, the rows of its delta table after
 	// the refresh (0 after a full build or a fold); Folded tells that an
 	// incremental refresh folded the delta into a new base.
@@ -279,6 +289,8 @@ type run struct {
 	state    map[string]stateRow
 	havePrev bool // an earlier refresh completed: incremental builds are possible
 	versions []stateRow
+	reuse    *statsReuse // what impact_stats may reuse of Options.Cache
+	markedAt time.Time   // the server clock when the run marked its start
 }
 
 // refresh runs the stages of a refresh: start (bookkeeping tables,
@@ -291,19 +303,23 @@ func refresh(ctx context.Context, conn driver.Conn, opts Options, log *slog.Logg
 		return Report{}, err
 	}
 	r, ctx, err := startRun(ctx, conn, opts, log)
-	if err != nil {
-		return r.rep, err
+	if err == nil {
+		err = r.buildModels(ctx, levels)
 	}
-	if err := r.buildModels(ctx, levels); err != nil {
-		return r.rep, err
+	if err == nil {
+		err = r.slices(ctx)
 	}
-	if err := r.slices(ctx); err != nil {
-		return r.rep, err
+	if err == nil {
+		err = r.record(ctx)
 	}
-	if err := r.record(ctx); err != nil {
-		return r.rep, err
+	if opts.Cache != nil {
+		if err != nil {
+			opts.Cache.reset() // tables may have changed: nothing cached is known to hold
+		} else {
+			opts.Cache.commit(r.reuse, r.rep.RunID, r.markedAt, r.rep.Watermark)
+		}
 	}
-	return r.rep, nil
+	return r.rep, err
 }
 
 // startRun creates the bookkeeping tables, reads the state of the last
@@ -345,6 +361,12 @@ func startRun(ctx context.Context, conn driver.Conn, opts Options, log *slog.Log
 		ctx = withSettings(ctx, clickhouse.Settings{"max_threads": threads})
 	}
 	if r.state, err = readState(ctx, conn); err != nil {
+		return r, ctx, err
+	}
+	// Before any table changes: whether the cache's reads still hold, and
+	// this run's marker, which tells every other process's cache they do
+	// not.
+	if r.reuse, r.markedAt, err = openCache(ctx, conn, opts.Cache, r.rep.RunID, r.state); err != nil {
 		return r, ctx, err
 	}
 	until, wm, err := snapshotWatermark(ctx, conn, opts)
@@ -453,6 +475,15 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reports := make([]TableReport, len(ms))
+	// The partitions a table's build attached unchanged, for impact_stats'
+	// reads; it asks only after waiting for the table, and reports[j] is
+	// written before done[j] is closed.
+	r.reuse.kept = func(table string) []string {
+		if j, ok := index[table]; ok {
+			return reports[j].keptIDs
+		}
+		return nil
+	}
 	started := make([]bool, len(ms))
 	built := make([]bool, len(ms))
 	done := make([]chan struct{}, len(ms)) // closed when the model is built
@@ -647,7 +678,7 @@ func (r *run) build(ctx context.Context, m model, depFull bool, wait tablesBuilt
 			mu.Unlock()
 			return err
 		}
-		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf, timed)
+		st, err := refreshStats(ctx, r.conn, r.opts.Stats, r.rep.AsOf, timed, r.reuse)
 		if err != nil {
 			return st, nil, err
 		}
@@ -773,7 +804,8 @@ func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exi
 		if tr.Written, err = carryOver(ctx, conn, m, m.name, m.name, rebuild, live); err != nil {
 			return nil, err
 		}
-		tr.Rebuilt, tr.Kept = len(rebuild), len(without(live, rebuild))
+		tr.keptIDs = without(live, rebuild)
+		tr.Rebuilt, tr.Kept = len(rebuild), len(tr.keptIDs)
 		if tr.Touched, err = countTouched(ctx, conn, m); err != nil {
 			return nil, err
 		}
@@ -1195,6 +1227,7 @@ func syncCluster(ctx context.Context, conn driver.Conn, opts Options, qid string
 type stateRow struct {
 	model, version string
 	watermark      time.Time
+	updatedAt      time.Time // zero: the client's clock when written
 }
 
 func readState(ctx context.Context, conn driver.Conn) (map[string]stateRow, error) {
@@ -1222,7 +1255,11 @@ func writeState(ctx context.Context, conn driver.Conn, rows []stateRow) error {
 	defer b.Close()
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, r := range rows {
-		if err := b.Append(r.model, r.version, r.watermark, now); err != nil {
+		at := now
+		if !r.updatedAt.IsZero() {
+			at = r.updatedAt
+		}
+		if err := b.Append(r.model, r.version, r.watermark, at); err != nil {
 			return fmt.Errorf("write transform_state: %w", err)
 		}
 	}

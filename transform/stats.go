@@ -84,9 +84,9 @@ type Stat struct {
 
 // refreshStats computes impact_stats from the fact tables, each read when
 // wait says it is built, and swaps it in.
-func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time, wait tablesBuilt) (TableReport, error) {
+func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time, wait tablesBuilt, u *statsReuse) (TableReport, error) {
 	tr := TableReport{Table: StatsTable, Mode: Full}
-	rowsOut, err := pipeStats(ctx, conn, o, asOf, wait)
+	rowsOut, err := pipeStats(ctx, conn, o, asOf, wait, u)
 	if err != nil {
 		return tr, err
 	}
@@ -124,6 +124,11 @@ func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 		}
 	}
 	tr.Rows = uint64(len(rowsOut))
+	if u != nil {
+		u.mu.Lock()
+		tr.Kept, tr.Rebuilt = u.reused, u.read
+		u.mu.Unlock()
+	}
 	return tr, nil
 }
 
@@ -158,7 +163,7 @@ func ComputeChanges(ctx context.Context, conn driver.Conn, o StatsOptions, chang
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
-	deals, err := loadDeals(ctx, conn)
+	deals, err := loadDeals(ctx, conn, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -174,13 +179,13 @@ func ComputeChanges(ctx context.Context, conn driver.Conn, o StatsOptions, chang
 // counts open findings' ages and security debt as of it (an error says
 // so otherwise, unless there are no findings).
 func ComputeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time) ([]Stat, error) {
-	return pipeStats(ctx, conn, o, asOf, noWait)
+	return pipeStats(ctx, conn, o, asOf, noWait, nil)
 }
 
 // pipeStats loads the inputs (loadStats) and computes the figures
 // (runFamilies) side by side: each read starts when wait says its tables
 // are built, each family when the parts it needs are read.
-func pipeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time, wait tablesBuilt) ([]Stat, error) {
+func pipeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.Time, wait tablesBuilt, u *statsReuse) ([]Stat, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
@@ -208,7 +213,7 @@ func pipeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.
 		defer close(computed)
 		out, famErr = runFamilies(ctx, in, o, loaded)
 	}()
-	err := loadStats(ctx, conn, asOf, in, wait, func(p statsPart) { close(read[p]) })
+	err := loadStats(ctx, conn, asOf, in, wait, u, func(p statsPart) { close(read[p]) })
 	if err != nil {
 		cancel() // the families waiting for a part that failed stop
 	}
@@ -249,7 +254,16 @@ const statsInsertColumns = "metric, dimension, dimension_value, n, estimate, ci_
 func StatsStatements() []string {
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	out := []string{}
-	for _, q := range append(partQueries[:], qDealCount) { // the deals' part counts them first
+	for p, q := range append(partQueries[:], qDealCount) { // the deals' part counts them first
+		if p == int(partDeals) || p == int(partDeployments) {
+			// Every partition, and all but two (Options.Cache); with
+			// these integer ids partitionRead cannot fail.
+			table := partTables[p][0]
+			all, _ := partitionRead(q, table, nil)
+			some, _ := partitionRead(q, table, []string{"0", "202601"})
+			out = append(out, all, some)
+			continue
+		}
 		out = append(out, bindAsOf(q, asOf))
 	}
 	ddl, _ := sqlFS.ReadFile("sql/" + StatsTable + ".ddl.sql")

@@ -55,7 +55,7 @@ func TestStatsFixture(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf, noWait); err != nil {
+	if _, err := refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf, noWait, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := tableRows(ctx, conn, statsModel)
@@ -90,7 +90,7 @@ func TestStatsFixture(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf, wait); err != nil {
+	if _, err := refreshStats(ctx, conn, StatsOptions{}, fixtureAsOf, wait, nil); err != nil {
 		t.Fatal(err)
 	}
 	if again, err := tableRows(ctx, conn, statsModel); err != nil {
@@ -111,7 +111,7 @@ func TestStatsFixture(t *testing.T) {
 			return failed
 		}
 		return nil
-	})
+	}, nil)
 	if !errors.Is(err, failed) {
 		t.Errorf("refreshStats with finding_groups not built: %v, want %v", err, failed)
 	}

@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -141,30 +142,15 @@ func noWait(context.Context, ...string) error { return nil }
 // server scans one table while the client decodes another. Each starts
 // when wait says its tables are built, and loaded is called (from its
 // goroutine) when it has filled its part.
-func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsInput, wait tablesBuilt, loaded func(statsPart)) error {
+func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsInput, wait tablesBuilt, u *statsReuse, loaded func(statsPart)) error {
 	steps := [numParts]func(context.Context) error{
 		partDeals: func(ctx context.Context) (err error) {
-			in.Deals, err = loadDeals(ctx, conn)
+			in.Deals, err = loadDeals(ctx, conn, u)
 			return err
 		},
-		partDeployments: func(ctx context.Context) error {
-			var g deployGroup
-			var b, w uint8
-			var m uint32
-			var n, nLead uint64
-			var lead string
-			dest := []any{&g.Service, &g.Department, &g.Team, &g.Environment, &g.Status, &b, &w, &m, &n, &nLead, &lead}
-			return scanRows(ctx, conn, qDeploymentGroups, "deployment_facts", func(r driver.Rows) (err error) {
-				if err := r.Scan(dest...); err != nil {
-					return err
-				}
-				if g.Lead, err = floatBytes(lead, nLead); err != nil {
-					return err
-				}
-				g.Blocked, g.Waived, g.Month, g.N = b == 1, w == 1, month(m), int(n)
-				in.Deployments = append(in.Deployments, g)
-				return nil
-			})
+		partDeployments: func(ctx context.Context) (err error) {
+			in.Deployments, err = loadDeployments(ctx, conn, u)
+			return err
 		},
 		partSecurityFix: func(ctx context.Context) error {
 			return scanRows(ctx, conn, qSecurityFix, "security fix lead times", func(r driver.Rows) error {
@@ -289,34 +275,128 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsI
 	return firstError(errs)
 }
 
-// loadDeals reads deal_facts, one row per closed deal.
-func loadDeals(ctx context.Context, conn driver.Conn) ([]dealRow, error) {
+// loadDeals reads deal_facts, one row per closed deal: the partitions u
+// lets it reuse from the cache, the others from the table (u nil: all).
+// It keeps each partition's deals in u for the next refresh.
+func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow, error) {
+	var reuse map[string]dealPart
+	if u != nil && u.old != nil {
+		reuse = u.old.cachedDeals(u.reusable("deal_facts", u.old.hasDeals))
+	}
+	q, err := partitionRead(qDeals, "deal_facts", slices.Sorted(maps.Keys(reuse)))
+	if err != nil {
+		return nil, err
+	}
 	var count uint64
 	if err := conn.QueryRow(ctx, qDealCount).Scan(&count); err != nil {
 		return nil, fmt.Errorf("count deal_facts: %w", err)
 	}
 	deals := make([]dealRow, 0, count)
 	ids := make([]string, 0, count)
+	var parts []uint64 // of each deal read
+	if u != nil {
+		parts = make([]uint64, 0, count)
+	}
 	// One set of scan destinations for every row: declared per row, each
 	// would escape to the heap, several allocations per deal.
 	var d dealRow
 	var id string
 	var won, req uint8
 	var m uint32
-	dest := []any{&id, &d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req}
-	err := scanRows(ctx, conn, qDeals, "deal_facts", func(r driver.Rows) error {
+	var part uint64
+	dest := []any{&id, &d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req, &part}
+	err = scanRows(ctx, conn, q, "deal_facts", func(r driver.Rows) error {
 		if err := r.Scan(dest...); err != nil {
 			return err
 		}
 		d.Won, d.ReviewRequired, d.Month = won == 1, req == 1, month(m)
 		deals = append(deals, d)
 		ids = append(ids, id)
+		if u != nil {
+			parts = append(parts, part)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if u != nil {
+		// The deals read, by partition, for the next refresh; the reused
+		// partitions are added to both.
+		read := map[string]*dealPart{}
+		for i, p := range parts {
+			id := partitionID(p)
+			dp := read[id]
+			if dp == nil {
+				dp = &dealPart{}
+				read[id] = dp
+			}
+			dp.rows, dp.ids = append(dp.rows, deals[i]), append(dp.ids, ids[i])
+		}
+		u.mu.Lock()
+		u.reused, u.read = u.reused+len(reuse), u.read+len(read)
+		for id, dp := range read {
+			u.deals[id] = *dp
+		}
+		for id, dp := range reuse {
+			u.deals[id] = dp
+			deals, ids = append(deals, dp.rows...), append(ids, dp.ids...)
+		}
+		u.mu.Unlock()
+	}
 	return sortDeals(deals, ids), nil
+}
+
+// loadDeployments reads deployment_facts grouped (qDeploymentGroups): the
+// partitions u lets it reuse from the cache, the others from the table
+// (u nil: all). It keeps each partition's groups in u for the next
+// refresh.
+func loadDeployments(ctx context.Context, conn driver.Conn, u *statsReuse) ([]deployGroup, error) {
+	var reuse map[string][]deployGroup
+	if u != nil && u.old != nil {
+		reuse = u.old.cachedDeploy(u.reusable("deployment_facts", u.old.hasDeploy))
+	}
+	q, err := partitionRead(qDeploymentGroups, "deployment_facts", slices.Sorted(maps.Keys(reuse)))
+	if err != nil {
+		return nil, err
+	}
+	var out []deployGroup
+	read := map[string][]deployGroup{}
+	var g deployGroup
+	var b, w uint8
+	var m uint32
+	var n, nLead, part uint64
+	var lead string
+	dest := []any{&g.Service, &g.Department, &g.Team, &g.Environment, &g.Status, &b, &w, &m, &n, &nLead, &lead, &part}
+	err = scanRows(ctx, conn, q, "deployment_facts", func(r driver.Rows) (err error) {
+		if err := r.Scan(dest...); err != nil {
+			return err
+		}
+		if g.Lead, err = floatBytes(lead, nLead); err != nil {
+			return err
+		}
+		g.Blocked, g.Waived, g.Month, g.N = b == 1, w == 1, month(m), int(n)
+		out = append(out, g)
+		if u != nil {
+			id := partitionID(part)
+			read[id] = append(read[id], g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if u != nil {
+		u.mu.Lock()
+		u.reused, u.read = u.reused+len(reuse), u.read+len(read)
+		maps.Copy(u.dep, read)
+		for id, gs := range reuse {
+			u.dep[id] = gs
+			out = append(out, gs...)
+		}
+		u.mu.Unlock()
+	}
+	return out, nil
 }
 
 // sortDeals returns the deals in the order of their ids (one row per

@@ -160,7 +160,7 @@ func TestLoadDealsInIDOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deals, err := loadDeals(ctx, conn)
+	deals, err := loadDeals(ctx, conn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,6 +94,9 @@ other one follows the policy; a changed policy rebuilds findings).`,
 					return chconn.Open(ctx, c)
 				}
 			}
+			// impact_stats' reads of the partitions a refresh did not
+			// rebuild, kept for the next refresh of this loop.
+			opts.Cache = &transform.Cache{}
 			for {
 				rep, err := transform.Refresh(ctx, conn, opts)
 				switch {

@@ -244,8 +244,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	tail := kept.tail
 	log.Info("bench transform: loaded", "rows", res.LoadedRows, "seconds", res.LoadSeconds, "reused", reused)
 
-	// One server: the watermark needs no clock-skew margin.
-	ropts := transform.Options{AsOf: kept.asOf, Logger: log, Overlap: time.Second}
+	// One server: the watermark needs no clock-skew margin. One process
+	// refreshing again and again, as impact transform's loop does, with
+	// its cache of impact_stats' reads (transform.Cache).
+	ropts := transform.Options{AsOf: kept.asOf, Logger: log, Overlap: time.Second, Cache: &transform.Cache{}}
 
 	if opts.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(opts.CPUProfile); err != nil {

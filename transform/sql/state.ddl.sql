@@ -1,6 +1,6 @@
 -- Bookkeeping tables of impact transform (created if missing, never dropped).
 CREATE TABLE IF NOT EXISTS transform_state (
-    model String COMMENT 'Model (table) name, or * for the global ingest watermark.',
+    model String COMMENT 'Model (table) name, * for the global ingest watermark, or *started for the marker every refresh writes (version: its run id) before it changes a table, which tells a process that keeps impact_stats'' reads between refreshes that another refresh ran.',
     version String COMMENT 'Hash of the model''s SQL and SLA policy the table was built with; a change forces a full rebuild.',
     watermark DateTime COMMENT 'For *: the next refresh reads typed rows stamped (inserted_at) from here on; server clock at the start of the last successful refresh, less running inserts and the overlap.',
     updated_at DateTime COMMENT 'When this row was written.'
