@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,13 +16,14 @@ import (
 
 // Cache keeps, from one refresh to the next of the same process (the loop
 // of `impact transform`, the benchmark), what impact_stats read from each
-// partition of deal_facts and deployment_facts, so that a refresh reads
-// again only the partitions it rebuilt: an incremental refresh rebuilds
-// the month its new deals closed in and the running and latest-month
-// deployments (1 of 12 and 2 of 36 partitions at 10M events) and attaches
-// the others, unchanged, from the table the last refresh built. Those
-// reads were a fixed cost of every refresh: 0.5 s of server CPU and 0.4 s
-// of client CPU (decoding 430,000 deals) at 10M events.
+// partition of deal_facts (the deals), deployment_facts (the groups of
+// deployments) and dora_changes (the security-fix lead times), so that a
+// refresh reads again only the partitions it rebuilt: an incremental
+// refresh rebuilds the partitions its changed entities were and are in
+// (at 10M events 1 of 12, 2 of 36 and 1 of 35) and attaches the others,
+// unchanged, from the table the last refresh built. Those reads were a
+// fixed cost of every refresh: 0.6 s of server CPU and the decoding of
+// 430,000 deals at 10M events.
 //
 // A partition's cached rows are used only when all of this holds, else it
 // is read (a refresh with an invalid cache reads everything, as one
@@ -49,6 +51,7 @@ type Cache struct {
 	wm       time.Time
 	deals    map[string]dealPart
 	deploy   map[string][]deployGroup
+	fixes    map[string][]fixLead
 }
 
 // dealPart is one partition of deal_facts as impact_stats read it.
@@ -64,29 +67,44 @@ type dealPart struct {
 type statsReuse struct {
 	valid bool
 	kept  func(table string) []string
-	old   *Cache // read only after the run started
+	old   *Cache // Options.Cache (nil: none); its reads used only when valid
 	mu    sync.Mutex
 	deals map[string]dealPart
 	dep   map[string][]deployGroup
+	fixes map[string][]fixLead
 	// Partitions reused from the cache and read from the tables
 	// (impact_stats' TableReport.Kept and Rebuilt).
 	reused, read int
 }
 
-// reusable returns the partition ids of table whose cached reads this
-// run can use: kept by its build, and in the cache. Nil without a valid
-// cache.
-func (u *statsReuse) reusable(table string, cached func(id string) bool) []string {
-	if u == nil || !u.valid {
+// cachedParts returns the cached reads (of the Cache field pick gives)
+// of the partitions of table this run may reuse: kept by the table's
+// build in this run, and in a valid cache. None without one.
+func cachedParts[T any](u *statsReuse, table string, pick func(*Cache) map[string]T) map[string]T {
+	if u == nil || u.old == nil || !u.valid {
 		return nil
 	}
-	var out []string
+	u.old.mu.Lock()
+	defer u.old.mu.Unlock()
+	all := pick(u.old)
+	out := map[string]T{}
 	for _, id := range u.kept(table) {
-		if cached(id) {
-			out = append(out, id)
+		if v, ok := all[id]; ok {
+			out[id] = v
 		}
 	}
 	return out
+}
+
+// keepParts records this run's reads of a table's partitions (the field
+// of u pick gives): those read and those reused, for the cache the run
+// leaves.
+func keepParts[T any](u *statsReuse, pick func(*statsReuse) map[string]T, read, reused map[string]T) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	maps.Copy(pick(u), read)
+	maps.Copy(pick(u), reused)
+	u.read, u.reused = u.read+len(read), u.reused+len(reused)
 }
 
 const markerModel = "*started"
@@ -100,7 +118,7 @@ func openCache(ctx context.Context, conn driver.Conn, c *Cache, runID string, st
 	if err := conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
 		return nil, now, fmt.Errorf("read the server clock: %w", err)
 	}
-	u := &statsReuse{old: c, deals: map[string]dealPart{}, dep: map[string][]deployGroup{}}
+	u := &statsReuse{old: c, deals: map[string]dealPart{}, dep: map[string][]deployGroup{}, fixes: map[string][]fixLead{}}
 	if c != nil {
 		c.mu.Lock()
 		run, markedAt, wm := c.run, c.markedAt, c.wm
@@ -130,52 +148,17 @@ func (c *Cache) commit(u *statsReuse, runID string, markedAt, wm time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.run, c.markedAt, c.wm = runID, markedAt, wm
-	c.deals, c.deploy = u.deals, u.dep
+	c.deals, c.deploy, c.fixes = u.deals, u.dep, u.fixes
 }
 
 // reset empties c (a failed refresh: the tables may have changed).
 func (c *Cache) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.run, c.markedAt, c.wm, c.deals, c.deploy = "", time.Time{}, time.Time{}, nil, nil
+	c.run, c.markedAt, c.wm, c.deals, c.deploy, c.fixes = "", time.Time{}, time.Time{}, nil, nil, nil
 }
 
-// cachedDeals returns the cached partitions of deal_facts named by ids.
-func (c *Cache) cachedDeals(ids []string) map[string]dealPart {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]dealPart{}
-	for _, id := range ids {
-		out[id] = c.deals[id]
-	}
-	return out
-}
-
-func (c *Cache) hasDeals(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.deals[id]
-	return ok
-}
-
-func (c *Cache) cachedDeploy(ids []string) map[string][]deployGroup {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string][]deployGroup{}
-	for _, id := range ids {
-		out[id] = c.deploy[id]
-	}
-	return out
-}
-
-func (c *Cache) hasDeploy(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.deploy[id]
-	return ok
-}
-
-// skipPartitions is the PREWHERE that leaves the partitions ids of a
+// skipPartitions is the condition that leaves the partitions ids of a
 // table partitioned by expr out of a read ("" when there are none). The
 // ids come from system.parts and are checked to be integers (every model
 // partitions by an integer expression), so they cannot change the
@@ -189,7 +172,7 @@ func skipPartitions(expr string, ids []string) (string, error) {
 			return "", fmt.Errorf("partition %q is not an integer", id)
 		}
 	}
-	return "\nPREWHERE " + expr + " NOT IN (" + strings.Join(ids, ", ") + ")", nil
+	return expr + " NOT IN (" + strings.Join(ids, ", ") + ")", nil
 }
 
 // partitionID formats a partition value as system.parts names it.

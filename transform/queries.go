@@ -62,9 +62,12 @@ GROUP BY partition, service_id, department, team, environment, status, gate_bloc
 	// anyway, and recomputes a fix only when a finding it names changed, so
 	// this read does not join every fix with findings again (0.5 s of server
 	// CPU per refresh at 10M events).
-	qSecurityFix = `SELECT toUInt32(toYYYYMM(finished_at)), arrayJoin(security_fix_finding_lead_hours)
+	//
+	// With its partition, as qDeals ({partition}; {and skip}: AND the
+	// PREWHERE that leaves out the reused partitions).
+	qSecurityFix = `SELECT toUInt32(toYYYYMM(finished_at)), arrayJoin(security_fix_finding_lead_hours), toUInt64({partition})
 FROM dora_changes
-PREWHERE trigger = 'security_fix'`
+PREWHERE trigger = 'security_fix'{and skip}`
 
 	// Tickets counted per creation month, incident window, security flag,
 	// CSAT score and affected flag (the account appears in any incident's
@@ -153,20 +156,25 @@ FROM
 ORDER BY exception_id`
 )
 
-// partitionRead renders q, a read of table with {partition} and {skip}:
-// the table's partition expression (its model's PARTITION BY, the one
-// owner) and a PREWHERE that leaves out the partitions skip (none: every
-// row). Only a partition id that is not an integer is an error.
+// partitionRead renders q, a read of table with {partition} and {skip}
+// or {and skip}: the table's partition expression (its model's PARTITION
+// BY, the one owner), and a PREWHERE (or a condition added to q's own)
+// that leaves out the partitions skip (none: every row). Only a partition
+// id that is not an integer is an error.
 func partitionRead(q, table string, skip []string) (string, error) {
 	expr := ""
 	if m := modelNamed(table); m != nil {
 		expr = m.partition()
 	}
-	where, err := skipPartitions(expr, skip)
+	cond, err := skipPartitions(expr, skip)
 	if err != nil {
 		return "", fmt.Errorf("impact_stats: read %s: %w", table, err)
 	}
-	return strings.NewReplacer("{partition}", expr, "{skip}", where).Replace(q), nil
+	where, and := "", ""
+	if cond != "" {
+		where, and = "\nPREWHERE "+cond, " AND "+cond
+	}
+	return strings.NewReplacer("{partition}", expr, "{skip}", where, "{and skip}", and).Replace(q), nil
 }
 
 // partQueries is the query of each part of the statsInput, in part order

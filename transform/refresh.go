@@ -190,8 +190,8 @@ type TableReport struct {
 	// Rebuilt and Kept count the partitions rebuilt and those attached
 	// unchanged from the live table (incremental only; for a layered
 	// model, from its base when the refresh folded its delta). For
-	// impact_stats, the partitions of deal_facts and deployment_facts it
-	// read, and those whose reads it reused from Options.Cache.
+	// impact_stats with Options.Cache, the partitions of deal_facts and
+	// deployment_facts it read, and those whose reads it reused.
 	Rebuilt, Kept int
 	// keptIDs are the ids of the Kept partitions of a plain (not
 	// layered) model.

@@ -152,17 +152,9 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsI
 			in.Deployments, err = loadDeployments(ctx, conn, u)
 			return err
 		},
-		partSecurityFix: func(ctx context.Context) error {
-			return scanRows(ctx, conn, qSecurityFix, "security fix lead times", func(r driver.Rows) error {
-				var f fixLead
-				var m uint32
-				if err := r.Scan(&m, &f.Hours); err != nil {
-					return err
-				}
-				f.Month = month(m)
-				in.SecurityFix = append(in.SecurityFix, f)
-				return nil
-			})
+		partSecurityFix: func(ctx context.Context) (err error) {
+			in.SecurityFix, err = loadSecurityFix(ctx, conn, u)
+			return err
 		},
 		partTickets: func(ctx context.Context) error {
 			var g ticketGroup
@@ -276,13 +268,14 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsI
 }
 
 // loadDeals reads deal_facts, one row per closed deal: the partitions u
-// lets it reuse from the cache, the others from the table (u nil: all).
-// It keeps each partition's deals in u for the next refresh.
+// lets it reuse from Options.Cache, the others from the table (u nil or
+// without a cache: all). With a cache it keeps each partition's deals in
+// u for the next refresh.
 func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow, error) {
-	var reuse map[string]dealPart
-	if u != nil && u.old != nil {
-		reuse = u.old.cachedDeals(u.reusable("deal_facts", u.old.hasDeals))
+	if u != nil && u.old == nil {
+		u = nil // no cache to fill
 	}
+	reuse := cachedParts(u, "deal_facts", func(c *Cache) map[string]dealPart { return c.deals })
 	q, err := partitionRead(qDeals, "deal_facts", slices.Sorted(maps.Keys(reuse)))
 	if err != nil {
 		return nil, err
@@ -293,10 +286,7 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 	}
 	deals := make([]dealRow, 0, count)
 	ids := make([]string, 0, count)
-	var parts []uint64 // of each deal read
-	if u != nil {
-		parts = make([]uint64, 0, count)
-	}
+	read := map[string]dealPart{}
 	// One set of scan destinations for every row: declared per row, each
 	// would escape to the heap, several allocations per deal.
 	var d dealRow
@@ -313,7 +303,9 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 		deals = append(deals, d)
 		ids = append(ids, id)
 		if u != nil {
-			parts = append(parts, part)
+			dp := read[partitionID(part)]
+			dp.rows, dp.ids = append(dp.rows, d), append(dp.ids, id)
+			read[partitionID(part)] = dp
 		}
 		return nil
 	})
@@ -321,65 +313,84 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 		return nil, err
 	}
 	if u != nil {
-		// The deals read, by partition, for the next refresh; the reused
-		// partitions are added to both.
-		read := map[string]*dealPart{}
-		for i, p := range parts {
-			id := partitionID(p)
-			dp := read[id]
-			if dp == nil {
-				dp = &dealPart{}
-				read[id] = dp
-			}
-			dp.rows, dp.ids = append(dp.rows, deals[i]), append(dp.ids, ids[i])
-		}
-		u.mu.Lock()
-		u.reused, u.read = u.reused+len(reuse), u.read+len(read)
-		for id, dp := range read {
-			u.deals[id] = *dp
-		}
-		for id, dp := range reuse {
-			u.deals[id] = dp
+		keepParts(u, func(u *statsReuse) map[string]dealPart { return u.deals }, read, reuse)
+		for _, dp := range reuse {
 			deals, ids = append(deals, dp.rows...), append(ids, dp.ids...)
 		}
-		u.mu.Unlock()
 	}
 	return sortDeals(deals, ids), nil
 }
 
-// loadDeployments reads deployment_facts grouped (qDeploymentGroups): the
-// partitions u lets it reuse from the cache, the others from the table
-// (u nil: all). It keeps each partition's groups in u for the next
-// refresh.
+// loadDeployments reads deployment_facts grouped (qDeploymentGroups), as
+// loadDeals reads the deals.
 func loadDeployments(ctx context.Context, conn driver.Conn, u *statsReuse) ([]deployGroup, error) {
-	var reuse map[string][]deployGroup
-	if u != nil && u.old != nil {
-		reuse = u.old.cachedDeploy(u.reusable("deployment_facts", u.old.hasDeploy))
+	if u != nil && u.old == nil {
+		u = nil
 	}
-	q, err := partitionRead(qDeploymentGroups, "deployment_facts", slices.Sorted(maps.Keys(reuse)))
-	if err != nil {
-		return nil, err
-	}
-	var out []deployGroup
-	read := map[string][]deployGroup{}
+	reuse := cachedParts(u, "deployment_facts", func(c *Cache) map[string][]deployGroup { return c.deploy })
 	var g deployGroup
 	var b, w uint8
 	var m uint32
-	var n, nLead, part uint64
+	var n, nLead uint64
 	var lead string
-	dest := []any{&g.Service, &g.Department, &g.Team, &g.Environment, &g.Status, &b, &w, &m, &n, &nLead, &lead, &part}
-	err = scanRows(ctx, conn, q, "deployment_facts", func(r driver.Rows) (err error) {
+	return loadPartitioned(ctx, conn, u, qDeploymentGroups, "deployment_facts", reuse,
+		func(u *statsReuse) map[string][]deployGroup { return u.dep },
+		[]any{&g.Service, &g.Department, &g.Team, &g.Environment, &g.Status, &b, &w, &m, &n, &nLead, &lead},
+		func() (deployGroup, error) {
+			var err error
+			if g.Lead, err = floatBytes(lead, nLead); err != nil {
+				return g, err
+			}
+			g.Blocked, g.Waived, g.Month, g.N = b == 1, w == 1, month(m), int(n)
+			return g, nil
+		})
+}
+
+// loadSecurityFix reads the security-fix lead times (qSecurityFix), as
+// loadDeals reads the deals.
+func loadSecurityFix(ctx context.Context, conn driver.Conn, u *statsReuse) ([]fixLead, error) {
+	if u != nil && u.old == nil {
+		u = nil
+	}
+	reuse := cachedParts(u, "dora_changes", func(c *Cache) map[string][]fixLead { return c.fixes })
+	var f fixLead
+	var m uint32
+	return loadPartitioned(ctx, conn, u, qSecurityFix, "dora_changes", reuse,
+		func(u *statsReuse) map[string][]fixLead { return u.fixes },
+		[]any{&m, &f.Hours},
+		func() (fixLead, error) {
+			f.Month = month(m)
+			return f, nil
+		})
+}
+
+// loadPartitioned reads q (a read of table whose last column is each
+// row's partition, partitionRead) but for the partitions reuse holds,
+// scanning each row into dest (the other columns) and taking the item
+// row gives; the items of reuse follow. With u it records the partitions
+// read and reused (in u's field pick gives) for the next refresh. The
+// figures of these items do not depend on their order.
+func loadPartitioned[T any](ctx context.Context, conn driver.Conn, u *statsReuse, q, table string, reuse map[string][]T,
+	pick func(*statsReuse) map[string][]T, dest []any, row func() (T, error)) ([]T, error) {
+	q, err := partitionRead(q, table, slices.Sorted(maps.Keys(reuse)))
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	read := map[string][]T{}
+	var part uint64
+	dest = append(dest, &part)
+	err = scanRows(ctx, conn, q, table, func(r driver.Rows) error {
 		if err := r.Scan(dest...); err != nil {
 			return err
 		}
-		if g.Lead, err = floatBytes(lead, nLead); err != nil {
+		it, err := row()
+		if err != nil {
 			return err
 		}
-		g.Blocked, g.Waived, g.Month, g.N = b == 1, w == 1, month(m), int(n)
-		out = append(out, g)
+		out = append(out, it)
 		if u != nil {
-			id := partitionID(part)
-			read[id] = append(read[id], g)
+			read[partitionID(part)] = append(read[partitionID(part)], it)
 		}
 		return nil
 	})
@@ -387,14 +398,10 @@ func loadDeployments(ctx context.Context, conn driver.Conn, u *statsReuse) ([]de
 		return nil, err
 	}
 	if u != nil {
-		u.mu.Lock()
-		u.reused, u.read = u.reused+len(reuse), u.read+len(read)
-		maps.Copy(u.dep, read)
-		for id, gs := range reuse {
-			u.dep[id] = gs
-			out = append(out, gs...)
+		keepParts(u, pick, read, reuse)
+		for _, items := range reuse {
+			out = append(out, items...)
 		}
-		u.mu.Unlock()
 	}
 	return out, nil
 }
