@@ -55,8 +55,14 @@ func TestZipBombSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One attempt with time to spare: the broker decompresses the 256 MiB
+	// batch to validate it, which on a loaded machine outlasted the
+	// default 10 s write timeout, and the writer's retry appended the bomb
+	// again (a record batch at offsets 7..14, not 7..10). The offsets
+	// below assume each bomb is written once.
 	w := &kafka.Writer{Addr: kafka.TCP(kc.Brokers...), Balancer: toP0, RequiredAcks: kafka.RequireAll,
-		Compression: kafka.Gzip, BatchSize: records, BatchBytes: 1 << 30, BatchTimeout: time.Second, Transport: tr}
+		Compression: kafka.Gzip, BatchSize: records, BatchBytes: 1 << 30, BatchTimeout: time.Second, Transport: tr,
+		MaxAttempts: 1, WriteTimeout: 2 * time.Minute, ReadTimeout: 2 * time.Minute}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, bomb...); err != nil {
 		t.Fatalf("produce the bomb: %v", err)
