@@ -15,8 +15,8 @@ import (
 )
 
 // TestStatsCache: with Options.Cache, an incremental refresh reuses
-// impact_stats' reads of the partitions of deal_facts and
-// deployment_facts it attached unchanged, and its impact_stats equals one
+// impact_stats' reads of the partitions of deal_facts, deployment_facts
+// and dora_changes it attached unchanged, and its impact_stats equals one
 // computed from every partition read again. The cache is not used after a
 // refresh by another process (complete, or failed after it marked its
 // start), after an older release's refresh (which marks nothing but

@@ -178,7 +178,7 @@ func partitionRead(q, table string, skip []string) (string, error) {
 }
 
 // partQueries is the query of each part of the statsInput, in part order
-// (qDeals and qDeploymentGroups before partitionRead).
+// (the partitioned reads before partitionRead).
 var partQueries = [numParts]string{
 	partDeals:       qDeals,
 	partDeployments: qDeploymentGroups,

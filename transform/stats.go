@@ -255,7 +255,7 @@ func StatsStatements() []string {
 	asOf := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 	out := []string{}
 	for p, q := range append(partQueries[:], qDealCount) { // the deals' part counts them first
-		if p == int(partDeals) || p == int(partDeployments) || p == int(partSecurityFix) {
+		if strings.Contains(q, "{partition}") {
 			// Every partition, and all but two (Options.Cache); with
 			// these integer ids partitionRead cannot fail.
 			table := partTables[p][0]

@@ -143,6 +143,9 @@ func noWait(context.Context, ...string) error { return nil }
 // when wait says its tables are built, and loaded is called (from its
 // goroutine) when it has filled its part.
 func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsInput, wait tablesBuilt, u *statsReuse, loaded func(statsPart)) error {
+	if u != nil && u.old == nil {
+		u = nil // no cache to use or fill: the partitioned reads keep nothing
+	}
 	steps := [numParts]func(context.Context) error{
 		partDeals: func(ctx context.Context) (err error) {
 			in.Deals, err = loadDeals(ctx, conn, u)
@@ -268,13 +271,9 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsI
 }
 
 // loadDeals reads deal_facts, one row per closed deal: the partitions u
-// lets it reuse from Options.Cache, the others from the table (u nil or
-// without a cache: all). With a cache it keeps each partition's deals in
-// u for the next refresh.
+// lets it reuse from Options.Cache, the others from the table (u nil:
+// all). With u it keeps each partition's deals for the next refresh.
 func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow, error) {
-	if u != nil && u.old == nil {
-		u = nil // no cache to fill
-	}
 	reuse := cachedParts(u, "deal_facts", func(c *Cache) map[string]dealPart { return c.deals })
 	q, err := partitionRead(qDeals, "deal_facts", slices.Sorted(maps.Keys(reuse)))
 	if err != nil {
@@ -303,9 +302,10 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 		deals = append(deals, d)
 		ids = append(ids, id)
 		if u != nil {
-			dp := read[partitionID(part)]
+			pid := partitionID(part)
+			dp := read[pid]
 			dp.rows, dp.ids = append(dp.rows, d), append(dp.ids, id)
-			read[partitionID(part)] = dp
+			read[pid] = dp
 		}
 		return nil
 	})
@@ -324,9 +324,6 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 // loadDeployments reads deployment_facts grouped (qDeploymentGroups), as
 // loadDeals reads the deals.
 func loadDeployments(ctx context.Context, conn driver.Conn, u *statsReuse) ([]deployGroup, error) {
-	if u != nil && u.old == nil {
-		u = nil
-	}
 	reuse := cachedParts(u, "deployment_facts", func(c *Cache) map[string][]deployGroup { return c.deploy })
 	var g deployGroup
 	var b, w uint8
@@ -349,9 +346,6 @@ func loadDeployments(ctx context.Context, conn driver.Conn, u *statsReuse) ([]de
 // loadSecurityFix reads the security-fix lead times (qSecurityFix), as
 // loadDeals reads the deals.
 func loadSecurityFix(ctx context.Context, conn driver.Conn, u *statsReuse) ([]fixLead, error) {
-	if u != nil && u.old == nil {
-		u = nil
-	}
 	reuse := cachedParts(u, "dora_changes", func(c *Cache) map[string][]fixLead { return c.fixes })
 	var f fixLead
 	var m uint32
@@ -390,7 +384,8 @@ func loadPartitioned[T any](ctx context.Context, conn driver.Conn, u *statsReuse
 		}
 		out = append(out, it)
 		if u != nil {
-			read[partitionID(part)] = append(read[partitionID(part)], it)
+			pid := partitionID(part)
+			read[pid] = append(read[pid], it)
 		}
 		return nil
 	})
