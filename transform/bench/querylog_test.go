@@ -5,13 +5,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/secimpact/impact/internal/testenv"
 )
 
 // TestQueryLogCPUCountsOwnQueries: the server CPU of a run is its own
 // queries' only. Two clients of one server, as two benchmark runs sharing
 // it: each one's sum holds its own query and not the other's. The
-// connections log every query (open sets it, not the query).
+// connections log every query (open sets it, not the query), but not each
+// query's threads (query_thread_log, which the benchmark does not read).
 func TestQueryLogCPUCountsOwnQueries(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -52,5 +55,19 @@ func TestQueryLogCPUCountsOwnQueries(t *testing.T) {
 	}
 	if cpuB >= cpuA {
 		t.Errorf("run B counts run A's query: A %v s, B %v s", cpuA, cpuB)
+	}
+	// The server creates the table when it first writes a row to it.
+	var exists, threads uint64
+	if err := connA.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_thread_log'").Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if exists > 0 {
+		if err := connA.QueryRow(ctx, "SELECT count() FROM system.query_thread_log WHERE event_date >= toDate(@from) AND event_time >= @from AND position(client_name, @tag) > 0",
+			clickhouse.Named("from", t0), clickhouse.Named("tag", clientTag(a))).Scan(&threads); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if threads != 0 {
+		t.Errorf("query_thread_log has %d rows of run A's threads, want none (log_query_threads = 0)", threads)
 	}
 }
