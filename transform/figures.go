@@ -278,7 +278,7 @@ func (c *computer) deals(deals []dealRow) {
 	fast, slow := slices.Index(buckets, "fast"), slices.Index(buckets, "slow")
 	// A completed review's turnaround (and its share of the cycle).
 	reviewed := func(d *dealRow) bool {
-		return d.Turnaround != nil && d.ReviewBucket != "none" && d.ReviewBucket != "incomplete"
+		return d.HasTurnaround && d.ReviewBucket != "none" && d.ReviewBucket != "incomplete"
 	}
 	periods := byPeriod(len(deals), func(i int) month { return deals[i].Month })
 	// The medians' samples sorted per period (sortedPerPeriod).
@@ -290,14 +290,14 @@ func (c *computer) deals(deals []dealRow) {
 		if !reviewed(d) {
 			return 0, 0, false
 		}
-		return *d.Turnaround, 0, true
+		return d.Turnaround, 0, true
 	})
 	shares := sortedPerPeriod(periods, len(deals), 1, func(i int) (float64, int, bool) {
 		d := &deals[i]
 		if !reviewed(d) || !(d.Cycle > 0) {
 			return 0, 0, false
 		}
-		return *d.Turnaround / d.Cycle, 0, true
+		return d.Turnaround / d.Cycle, 0, true
 	})
 	// The per-period samples reuse one buffer each: a period's are done
 	// with before the next period's are gathered (every deal is in four
@@ -338,7 +338,7 @@ func (c *computer) deals(deals []dealRow) {
 				}
 			}
 			if reviewed(d) {
-				turn = append(turn, *d.Turnaround)
+				turn = append(turn, d.Turnaround)
 				wonF = append(wonF, float64(won))
 			}
 			if si >= 0 && (b == fast || b == slow) {

@@ -27,7 +27,7 @@ func benchOrg(seed uint64, scale float64) *statsInput {
 		d.ReviewBucket = d.Bucket
 		if d.Bucket != "none" {
 			t := math.Round(30*r.ExpFloat64()*1440) / 1440 // minutes, as days
-			d.Turnaround = &t
+			d.HasTurnaround, d.Turnaround = true, t
 		}
 		d.Won = r.Float64() < 0.3+0.1*float64(a%3)
 		d.Outcome = "lost"

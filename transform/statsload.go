@@ -40,7 +40,8 @@ type dealRow struct {
 	ReviewBucket     string // review_bucket (completion-time buckets)
 	Outcome, Loss    string
 	Won              bool
-	Turnaround       *float64
+	HasTurnaround    bool    // review_turnaround_days is not null
+	Turnaround       float64 // review_turnaround_days, when HasTurnaround
 	Cycle, Amount    float64
 	Month            month // closed_at
 	ReviewRequired   bool
@@ -293,16 +294,33 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 	var won, req uint8
 	var m uint32
 	var part uint64
-	dest := []any{&id, &d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &d.Turnaround, &d.Cycle, &d.Amount, &m, &req, &part}
+	var turn *float64
+	dest := []any{&id, &d.Account, &d.Segment, &d.Bucket, &d.ReviewBucket, &d.Outcome, &d.Loss, &won, &turn, &d.Cycle, &d.Amount, &m, &req, &part}
+	// The cache keeps the deals from one refresh to the next, and the
+	// collector marks what it keeps in every cycle: with a string of its
+	// own per field and row (the driver allocates each) and a float for
+	// each turnaround, the deals were 1.8 million of the client's 2.1
+	// million live objects at 10M events. The accounts and the few values
+	// of the other fields are kept once (intern), the turnaround in the row.
+	in := interner{}
+	pid, lastPart := "", uint64(math.MaxUint64)
 	err = scanRows(ctx, conn, q, "deal_facts", func(r driver.Rows) error {
 		if err := r.Scan(dest...); err != nil {
 			return err
+		}
+		d.Account, d.Segment, d.Bucket = in.get(d.Account), in.get(d.Segment), in.get(d.Bucket)
+		d.ReviewBucket, d.Outcome, d.Loss = in.get(d.ReviewBucket), in.get(d.Outcome), in.get(d.Loss)
+		d.HasTurnaround, d.Turnaround = turn != nil, 0
+		if turn != nil {
+			d.Turnaround = *turn
 		}
 		d.Won, d.ReviewRequired, d.Month = won == 1, req == 1, month(m)
 		deals = append(deals, d)
 		ids = append(ids, id)
 		if u != nil {
-			pid := partitionID(part)
+			if part != lastPart {
+				pid, lastPart = partitionID(part), part
+			}
 			dp := read[pid]
 			dp.rows, dp.ids = append(dp.rows, d), append(dp.ids, id)
 			read[pid] = dp
@@ -399,6 +417,17 @@ func loadPartitioned[T any](ctx context.Context, conn driver.Conn, u *statsReuse
 		}
 	}
 	return out, nil
+}
+
+// interner keeps one copy of each distinct string it is given.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	in[s] = s
+	return s
 }
 
 // sortDeals returns the deals in the order of their ids (one row per
