@@ -49,15 +49,9 @@ type Cache struct {
 	run      string
 	markedAt time.Time
 	wm       time.Time
-	deals    map[string]dealPart
+	deals    map[string][]dealRow // each partition's in the order of their ids
 	deploy   map[string][]deployGroup
 	fixes    map[string][]fixLead
-}
-
-// dealPart is one partition of deal_facts as impact_stats read it.
-type dealPart struct {
-	rows []dealRow
-	ids  []string
 }
 
 // statsReuse is what a refresh lets impact_stats reuse: the partitions
@@ -69,7 +63,7 @@ type statsReuse struct {
 	kept  func(table string) []string
 	old   *Cache // Options.Cache (nil: none); its reads used only when valid
 	mu    sync.Mutex
-	deals map[string]dealPart
+	deals map[string][]dealRow
 	dep   map[string][]deployGroup
 	fixes map[string][]fixLead
 	// Partitions reused from the cache and read from the tables
@@ -118,7 +112,7 @@ func openCache(ctx context.Context, conn driver.Conn, c *Cache, runID string, st
 	if err := conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
 		return nil, now, fmt.Errorf("read the server clock: %w", err)
 	}
-	u := &statsReuse{old: c, deals: map[string]dealPart{}, dep: map[string][]deployGroup{}, fixes: map[string][]fixLead{}}
+	u := &statsReuse{old: c, deals: map[string][]dealRow{}, dep: map[string][]deployGroup{}, fixes: map[string][]fixLead{}}
 	if c != nil {
 		c.mu.Lock()
 		run, markedAt, wm := c.run, c.markedAt, c.wm

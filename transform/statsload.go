@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -273,9 +274,13 @@ func loadStats(ctx context.Context, conn driver.Conn, asOf time.Time, in *statsI
 
 // loadDeals reads deal_facts, one row per closed deal: the partitions u
 // lets it reuse from Options.Cache, the others from the table (u nil:
-// all). With u it keeps each partition's deals for the next refresh.
+// all). With u it keeps each partition's deals for the next refresh. The
+// deals come in the order every figure over them is summed in: by
+// partition (the month they closed), then by id (one row per opportunity:
+// no two share an id). A partition kept from the last refresh is in that
+// order already; only the partitions read are sorted.
 func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow, error) {
-	reuse := cachedParts(u, "deal_facts", func(c *Cache) map[string]dealPart { return c.deals })
+	reuse := cachedParts(u, "deal_facts", func(c *Cache) map[string][]dealRow { return c.deals })
 	q, err := partitionRead(qDeals, "deal_facts", slices.Sorted(maps.Keys(reuse)))
 	if err != nil {
 		return nil, err
@@ -284,9 +289,12 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 	if err := conn.QueryRow(ctx, qDealCount).Scan(&count); err != nil {
 		return nil, fmt.Errorf("count deal_facts: %w", err)
 	}
-	deals := make([]dealRow, 0, count)
-	ids := make([]string, 0, count)
-	read := map[string]dealPart{}
+	// The rows read and their ids, per partition.
+	type readPart struct {
+		rows []dealRow
+		ids  []string
+	}
+	read := map[string]readPart{}
 	// One set of scan destinations for every row: declared per row, each
 	// would escape to the heap, several allocations per deal.
 	var d dealRow
@@ -315,28 +323,39 @@ func loadDeals(ctx context.Context, conn driver.Conn, u *statsReuse) ([]dealRow,
 			d.Turnaround = *turn
 		}
 		d.Won, d.ReviewRequired, d.Month = won == 1, req == 1, month(m)
-		deals = append(deals, d)
-		ids = append(ids, id)
-		if u != nil {
-			if part != lastPart {
-				pid, lastPart = partitionID(part), part
-			}
-			dp := read[pid]
-			dp.rows, dp.ids = append(dp.rows, d), append(dp.ids, id)
-			read[pid] = dp
+		if part != lastPart {
+			pid, lastPart = partitionID(part), part
 		}
+		rp := read[pid]
+		rp.rows, rp.ids = append(rp.rows, d), append(rp.ids, id)
+		read[pid] = rp
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if u != nil {
-		keepParts(u, func(u *statsReuse) map[string]dealPart { return u.deals }, read, reuse)
-		for _, dp := range reuse {
-			deals, ids = append(deals, dp.rows...), append(ids, dp.ids...)
-		}
+	parts := make(map[string][]dealRow, len(read)+len(reuse))
+	for pid, rp := range read {
+		parts[pid] = sortDeals(rp.rows, rp.ids)
 	}
-	return sortDeals(deals, ids), nil
+	if u != nil {
+		keepParts(u, func(u *statsReuse) map[string][]dealRow { return u.deals }, parts, reuse)
+	}
+	maps.Copy(parts, reuse)
+	deals := make([]dealRow, 0, count)
+	for _, pid := range slices.SortedFunc(maps.Keys(parts), comparePartitionIDs) {
+		deals = append(deals, parts[pid]...)
+	}
+	return deals, nil
+}
+
+// comparePartitionIDs orders partition ids (decimal integers, as
+// partitionID writes them) by their value.
+func comparePartitionIDs(a, b string) int {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }
 
 // loadDeployments reads deployment_facts grouped (qDeploymentGroups), as
@@ -430,9 +449,8 @@ func (in interner) get(s string) string {
 	return s
 }
 
-// sortDeals returns the deals in the order of their ids (one row per
-// opportunity: no two share an id), the order every figure over them is
-// summed in.
+// sortDeals returns the deals (of one partition) in the order of their
+// ids.
 func sortDeals(deals []dealRow, ids []string) []dealRow {
 	idx := make([]int32, len(deals))
 	for i := range idx {
