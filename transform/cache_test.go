@@ -16,8 +16,9 @@ import (
 
 // TestStatsCache: with Options.Cache, an incremental refresh reuses
 // impact_stats' reads of the partitions of deal_facts, deployment_facts
-// and dora_changes it attached unchanged, and its impact_stats equals one
-// computed from every partition read again. The cache is not used after a
+// and dora_changes it attached unchanged, and of the tickets of
+// ticket_facts' base, and its impact_stats equals one computed from every
+// table read again. The cache is not used after a
 // refresh by another process (complete, or failed after it marked its
 // start), after an older release's refresh (which marks nothing but
 // records another watermark) or after a failed refresh of its own.
@@ -98,6 +99,37 @@ func TestStatsCache(t *testing.T) {
 			}
 		})
 	}
+
+	// The counts of the tickets of ticket_facts' base are kept while the
+	// view reads that base: a refresh that folds the delta writes a new
+	// base into the other slot, whose tickets are read again.
+	t.Run("ticket_facts folded", func(t *testing.T) {
+		view := func() string {
+			t.Helper()
+			var ddl string
+			if err := conn.QueryRow(ctx, "SHOW CREATE TABLE ticket_facts").Scan(&ddl); err != nil {
+				t.Fatal(err)
+			}
+			return ddl
+		}
+		time.Sleep(time.Second)
+		refresh(t, conn, opts) // fills the cache
+		before := view()
+		if !strings.Contains(before, "ticket_facts_delta_") {
+			t.Fatalf("ticket_facts has no delta (the case did not happen):\n%s", before)
+		}
+		folding := opts
+		folding.DeltaShare = 1e-9
+		refresh(t, conn, folding)
+		if after := view(); strings.Contains(after, "ticket_facts_delta_") || after == before {
+			t.Fatalf("the refresh did not fold ticket_facts' delta:\n%s", after)
+		}
+		got := snapshot(t, conn)[transform.StatsTable]
+		refresh(t, conn, other)
+		if want := snapshot(t, conn)[transform.StatsTable]; got != want {
+			t.Fatalf("impact_stats after the fold differs from one read in full:\n%s", firstDiff(got, want))
+		}
+	})
 }
 
 // cancelOn is a slog handler that calls cancel on a record with the

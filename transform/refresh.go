@@ -190,8 +190,9 @@ type TableReport struct {
 	// Rebuilt and Kept count the partitions rebuilt and those attached
 	// unchanged from the live table (incremental only; for a layered
 	// model, from its base when the refresh folded its delta). For
-	// impact_stats with Options.Cache, the partitions of deal_facts and
-	// deployment_facts it read, and those whose reads it reused.
+	// impact_stats with Options.Cache, the partitions of deal_facts,
+	// deployment_facts and dora_changes it read, and those whose reads it
+	// reused; the base of ticket_facts' view counts as one more.
 	Rebuilt, Kept int
 	// keptIDs are the ids of the Kept partitions of a plain (not
 	// layered) model.

@@ -266,6 +266,11 @@ func StatsStatements() []string {
 		}
 		out = append(out, bindAsOf(q, asOf))
 	}
+	// The tickets' other reads (loadTickets), from the layer table a full
+	// build writes standing for both the base and the delta.
+	base := modelNamed("ticket_facts").layerTable("base", "a")
+	out = append(out, qAffectedAccounts, ticketRead(qTicketRows, base, ""), ticketRead(qTicketCounts, base, ""),
+		ticketRead(qTicketCounts, base, "layer_key_hash IN (SELECT layer_key_hash FROM "+base+")"))
 	ddl, _ := sqlFS.ReadFile("sql/" + StatsTable + ".ddl.sql")
 	for _, exists := range []bool{false, true} {
 		next := StatsTable + "_next"
