@@ -185,7 +185,7 @@ func layerSteps(m model, file, delta string) ([]string, error) {
 // new view does not read (afterSwap), for the caller to run.
 func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, exists bool, cur layout, p params, cluster bool,
 	share float64, tr *TableReport) ([]string, error) {
-	stmts, err := modelSteps(m, mode, p, cluster)
+	stmts, err := modelSteps(m, mode, p, cluster, cur)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,11 @@ func Plan(opts Options, mode string) ([]string, error) {
 			mm = Full
 		}
 		exists := mode == Incremental
-		steps, err := modelSteps(m, mm, p, opts.Cluster != "")
+		var live layout // the incremental plan's layered views read base a and delta a (below)
+		if m.layered && mm == Incremental {
+			live = layout{base: m.layerTable("base", "a"), delta: m.layerTable("delta", "a")}
+		}
+		steps, err := modelSteps(m, mm, p, opts.Cluster != "", live)
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: %w", m.name, err)
 		}
@@ -61,11 +65,10 @@ func Plan(opts Options, mode string) ([]string, error) {
 			// fold (layer_fold.sql, then the partition copy and attach of
 			// the other models, from the base) is not in the plan;
 			// TestFoldOnCurrentClickHouse runs one in chdb.
-			cur, next := layout{}, layout{base: m.layerTable("base", "a")}
+			next := layout{base: m.layerTable("base", "a")}
 			if mm == Incremental {
-				cur = layout{base: m.layerTable("base", "a"), delta: m.layerTable("delta", "a")}
 				next.delta = m.layerTable("delta", "b")
-				carry, err := layerSteps(m, "layer_delta.sql", cur.delta)
+				carry, err := layerSteps(m, "layer_delta.sql", live.delta)
 				if err != nil {
 					return nil, fmt.Errorf("plan %s: %w", m.name, err)
 				}

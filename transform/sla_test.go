@@ -189,3 +189,74 @@ func TestSLAPolicyOwnedByTransform(t *testing.T) {
 	}
 	check(map[string]string{"F-fixed-early": "due 2026-11-28 within 1 cohort 2026-11-01", "F-not-due": "due 2026-11-28 within 0 cohort 2026-11-01"})
 }
+
+// TestSLAFlipsInBaseAndDelta: an incremental refresh without new events
+// recomputes exactly the findings that fell due since the last refresh
+// (findings.touch.sql), whether the view holds their rows in its base or
+// in its delta.
+func TestSLAFlipsInBaseAndDelta(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn := open(t)
+	l := &bulk.Loader{Inserter: inserter(t, conn)}
+	add := func(vs ...[]byte) {
+		t.Helper()
+		for _, v := range vs {
+			if err := l.Add(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Critical: due 15 days after detection, on 5 July; low: in December.
+	det := "2026-06-20T00:00:00Z"
+	add(findingEvent("F-base", "opened", det, "critical", "open", det, nil),
+		findingEvent("F-delta", "opened", det, "critical", "open", det, nil),
+		findingEvent("F-not-due", "opened", det, "low", "open", det, nil))
+	// A delta of up to the base's size is kept, not folded.
+	opts := transform.Options{AsOf: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), Overlap: time.Second, DeltaShare: 1}
+	time.Sleep(2 * time.Second) // stamped before the watermark
+	refresh(t, conn, opts)
+	add(findingEvent("F-delta", "updated", "2026-06-25T00:00:00Z", "critical", "open", det, nil))
+	time.Sleep(2 * time.Second)
+	touched := func(rep transform.Report) uint64 {
+		t.Helper()
+		for _, tr := range rep.Tables {
+			if tr.Table == "findings" {
+				return tr.Touched
+			}
+		}
+		t.Fatal("no findings in the report")
+		return 0
+	}
+	if n := touched(refresh(t, conn, opts)); n != 1 {
+		t.Fatalf("the update recomputed %d findings, want 1", n)
+	}
+	var ddl string
+	if err := conn.QueryRow(ctx, "SHOW CREATE TABLE findings").Scan(&ddl); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ddl, "findings_delta_") {
+		t.Fatalf("findings has no delta (the case did not happen):\n%s", ddl)
+	}
+	want := map[string]string{"F-base": "due 2026-07-05 within null cohort null", "F-delta": "due 2026-07-05 within null cohort null",
+		"F-not-due": "due 2026-12-17 within null cohort null"}
+	check := func() {
+		t.Helper()
+		got := readSLA(t, conn)
+		for id, w := range want {
+			if g := got[id].String(); g != w {
+				t.Errorf("%s: %s, want %s", id, g, w)
+			}
+		}
+	}
+	check()
+	opts.AsOf = time.Date(2026, 7, 10, 0, 0, 0, 0, time.UTC)
+	if n := touched(refresh(t, conn, opts)); n != 2 {
+		t.Errorf("the overdue findings' flip recomputed %d findings, want 2", n)
+	}
+	want["F-base"], want["F-delta"] = "due 2026-07-05 within 0 cohort 2026-07-01", "due 2026-07-05 within 0 cohort 2026-07-01"
+	check()
+}

@@ -95,8 +95,20 @@ WHERE service_id IN (SELECT service_id FROM service_events WHERE inserted_at >= 
 -- the new as-of time, without any new event; a decided finding (fixed
 -- early) joins its due-date cohort (sla_cohort_month) once its due date
 -- passes.
+-- Read from the view's tables, each behind a PREWHERE on the columns of the
+-- test: through the view every finding's id was read too (0.14 s of CPU at
+-- 10M events against 0.07 s); the base's rows the delta replaces are left
+-- out as the view leaves them out.
 INSERT INTO transform_keys (model, key)
-SELECT 'findings', finding_id FROM findings
+SELECT 'findings', finding_id FROM findings_base_a
+PREWHERE sla_due_at <= toDateTime(1782864000) AND ((status = 'open' AND isNull(within_sla)) OR (isNotNull(within_sla) AND isNull(sla_cohort_month)))
+WHERE ((status = 'open' AND isNull(within_sla) AND sla_due_at < toDateTime(1782864000))
+    OR (isNotNull(within_sla) AND isNull(sla_cohort_month) AND sla_due_at <= toDateTime(1782864000)))
+    AND layer_key_hash NOT IN (SELECT layer_key_hash FROM findings_delta_a);
+
+INSERT INTO transform_keys (model, key)
+SELECT 'findings', finding_id FROM findings_delta_a
+PREWHERE sla_due_at <= toDateTime(1782864000) AND ((status = 'open' AND isNull(within_sla)) OR (isNotNull(within_sla) AND isNull(sla_cohort_month)))
 WHERE (status = 'open' AND isNull(within_sla) AND sla_due_at < toDateTime(1782864000))
     OR (isNotNull(within_sla) AND isNull(sla_cohort_month) AND sla_due_at <= toDateTime(1782864000));
 
