@@ -410,17 +410,20 @@ func loadTickets(ctx context.Context, conn driver.Conn, u *statsReuse) ([]ticket
 	}
 	// Without a cache, one read of the view: outside a refresh, a refresh
 	// may swap the view between two reads of its tables.
+	// A plain table (not a view over layers) is rebuilt by every refresh:
+	// its counts are neither reused nor kept.
 	l := layout{base: "ticket_facts"}
 	var base *ticketBase
+	keep := false
 	if u != nil {
 		live, layered, err := liveLayout(ctx, conn, *modelNamed("ticket_facts"))
 		if err != nil {
 			return nil, err
 		}
 		if layered {
-			l = live
+			l, keep = live, true
 		}
-		if u.valid {
+		if keep && u.valid {
 			u.old.mu.Lock()
 			if c := u.old.tickets; c != nil && c.table == l.base {
 				base = c
@@ -434,7 +437,7 @@ func loadTickets(ctx context.Context, conn driver.Conn, u *statsReuse) ([]ticket
 			return nil, err
 		}
 	}
-	if u != nil {
+	if keep {
 		u.mu.Lock()
 		u.tickets = base
 		if reused {
