@@ -217,10 +217,32 @@ func TestSLAFlipsInBaseAndDelta(t *testing.T) {
 		findingEvent("F-not-due", "opened", det, "low", "open", det, nil))
 	// A delta of up to the base's size is kept, not folded.
 	opts := transform.Options{AsOf: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), Overlap: time.Second, DeltaShare: 1}
-	time.Sleep(2 * time.Second) // stamped before the watermark
+	// Each refresh must record a watermark past the rows loaded before it,
+	// so that the next one reads only the rows written later; INSERTs of
+	// other tests on the server lower the watermark (snapshotWatermark).
+	settle := func() {
+		t.Helper()
+		var newest time.Time
+		if err := conn.QueryRow(ctx, "SELECT max(inserted_at) FROM finding_events").Scan(&newest); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(250 * time.Millisecond) {
+			wm, err := transform.Watermark(ctx, conn, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wm.After(newest.Add(2 * time.Second)) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the watermark (%s) did not pass the newest row (%s)", wm, newest)
+			}
+		}
+	}
+	settle()
 	refresh(t, conn, opts)
 	add(findingEvent("F-delta", "updated", "2026-06-25T00:00:00Z", "critical", "open", det, nil))
-	time.Sleep(2 * time.Second)
+	settle()
 	touched := func(rep transform.Report) uint64 {
 		t.Helper()
 		for _, tr := range rep.Tables {
@@ -254,6 +276,7 @@ func TestSLAFlipsInBaseAndDelta(t *testing.T) {
 	}
 	check()
 	opts.AsOf = time.Date(2026, 7, 10, 0, 0, 0, 0, time.UTC)
+	settle()
 	if n := touched(refresh(t, conn, opts)); n != 2 {
 		t.Errorf("the overdue findings' flip recomputed %d findings, want 2", n)
 	}
