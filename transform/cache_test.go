@@ -51,6 +51,9 @@ func TestStatsCache(t *testing.T) {
 	if st.Kept == 0 || st.Rebuilt == 0 {
 		t.Fatalf("incremental refresh read %d partitions and reused %d: want some of each (the case did not happen)", st.Rebuilt, st.Kept)
 	}
+	if st.FiguresReused == 0 {
+		t.Fatal("incremental refresh computed the figures of every period again: want those of the unchanged periods reused")
+	}
 	cached := snapshot(t, conn)[transform.StatsTable]
 	// Another process refreshes: nothing new, so the tables stay; its
 	// impact_stats reads every partition.

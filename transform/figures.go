@@ -28,7 +28,7 @@ import (
 // their sum. Their rows are concatenated in the fixed family order, so the
 // output does not depend on the schedule.
 func computeStats(in *statsInput, o StatsOptions) []Stat {
-	out, _ := runFamilies(context.Background(), in, o, func(context.Context, []statsPart) error { return nil })
+	out, _ := runFamilies(context.Background(), in, o, nil, func(context.Context, []statsPart) error { return nil })
 	return out
 }
 
@@ -64,8 +64,9 @@ func allParts() []statsPart {
 // runFamilies computes every family of figures, each once loaded says the
 // parts it needs are in in (a refresh computes the figures of the deals
 // while other tables are still being read or built), and concatenates
-// their rows in the fixed family order.
-func runFamilies(ctx context.Context, in *statsInput, o StatsOptions, loaded func(context.Context, []statsPart) error) ([]Stat, error) {
+// their rows in the fixed family order. With a memo (Options.Cache) the
+// families reuse the rows of periods whose input did not change.
+func runFamilies(ctx context.Context, in *statsInput, o StatsOptions, memo *figureMemo, loaded func(context.Context, []statsPart) error) ([]Stat, error) {
 	outs := make([][]Stat, len(statsFamilies))
 	errs := make([]error, len(statsFamilies))
 	var wg sync.WaitGroup
@@ -75,6 +76,7 @@ func runFamilies(ctx context.Context, in *statsInput, o StatsOptions, loaded fun
 				return
 			}
 			c := newComputer(o)
+			c.memo = memo
 			f.run(c, in)
 			outs[i] = c.out
 		})
@@ -106,7 +108,8 @@ type computer struct {
 	conf float64
 	minN int
 	out  []Stat
-	per  Period // the period rows are added for
+	per  Period      // the period rows are added for
+	memo *figureMemo // rows of unchanged periods (nil: none)
 }
 
 // add appends a row for the current period: the estimate with its
@@ -228,8 +231,9 @@ func scatter[T any](items []T, nSlots int, slot func(T) int, buf []T) (out []T, 
 // out[pi*nKeys+key] for period pi (nil when none). value gives item i's
 // value and key (ok false: the item has none). The values are sorted once
 // and scattered per grain, instead of sorted again in each of the four
-// periods an item is in.
-func sortedPerPeriod(ps []periodItems, n, nKeys int, value func(i int) (v float64, key int, ok bool)) [][]float64 {
+// periods an item is in. Only the periods need reports get their values
+// (the others are nil: the family took their rows from the memo).
+func sortedPerPeriod(ps []periodItems, n, nKeys int, need func(pi int) bool, value func(i int) (v float64, key int, ok bool)) [][]float64 {
 	type item struct {
 		v      float64
 		i, key int32
@@ -243,8 +247,23 @@ func sortedPerPeriod(ps []periodItems, n, nKeys int, value func(i int) (v float6
 	stats.SortByValue(items, func(x item) float64 { return x.v })
 	out := make([][]float64, len(ps)*nKeys)
 	var buf []item
+	needed := make([]bool, len(ps))
+	grains := map[string]bool{}
+	for pi, p := range ps {
+		if needed[pi] = need(pi); needed[pi] {
+			grains[p.Grain] = true
+		}
+	}
 	for _, grain := range []string{GrainAll, GrainYear, GrainQuarter, GrainMonth} {
+		if !grains[grain] {
+			continue
+		}
 		at := grainIndex(ps, grain, n)
+		for i, pi := range at {
+			if pi >= 0 && !needed[pi] {
+				at[i] = -1
+			}
+		}
 		var off []int
 		buf, off = scatter(items, len(out), func(x item) int {
 			if at[x.i] < 0 {
@@ -281,18 +300,45 @@ func (c *computer) deals(deals []dealRow) {
 		return d.HasTurnaround && d.ReviewBucket != "none" && d.ReviewBucket != "incomplete"
 	}
 	periods := byPeriod(len(deals), func(i int) month { return deals[i].Month })
-	// The medians' samples sorted per period (sortedPerPeriod).
-	cycles := sortedPerPeriod(periods, len(deals), nb, func(i int) (float64, int, bool) {
+	// With a memo, each deal's fingerprint (what the period's figures read
+	// of it: its account, bucket and segment, whether its review is
+	// complete and whether it was lost to security, and its values) is
+	// taken once; a period's is that of its deals in order.
+	var sums []uint64
+	salt := ""
+	if c.memo != nil {
+		salt = "deals|" + c.optionsSalt()
+		sums = make([]uint64, len(deals))
+		acctSum := c.memo.nameSums(acct.names)
+		x := newItemHasher(c.memo)
+		for i := range deals {
+			d := &deals[i]
+			x.reset()
+			x.u64(acctSum[acct.of[i]])
+			x.u64(uint64(uint8(bucketOf[i])) | uint64(uint8(segOf[i]))<<8)
+			x.flag(d.Won)
+			x.flag(reviewed(d))
+			x.flag(d.Outcome == "lost" && d.Loss == "security")
+			x.f64(d.Turnaround)
+			x.f64(d.Cycle)
+			x.f64(d.Amount)
+			sums[i] = x.sum()
+		}
+	}
+	rs, need := c.recall("deals", periods, func(p periodItems) uint64 { return c.memo.periodSum(salt, p.Items, sums) })
+	// The medians' samples sorted per period (sortedPerPeriod), of the periods
+	// the memo does not hold.
+	cycles := sortedPerPeriod(periods, len(deals), nb, need, func(i int) (float64, int, bool) {
 		return deals[i].Cycle, int(bucketOf[i]), bucketOf[i] >= 0
 	})
-	turns := sortedPerPeriod(periods, len(deals), 1, func(i int) (float64, int, bool) {
+	turns := sortedPerPeriod(periods, len(deals), 1, need, func(i int) (float64, int, bool) {
 		d := &deals[i]
 		if !reviewed(d) {
 			return 0, 0, false
 		}
 		return d.Turnaround, 0, true
 	})
-	shares := sortedPerPeriod(periods, len(deals), 1, func(i int) (float64, int, bool) {
+	shares := sortedPerPeriod(periods, len(deals), 1, need, func(i int) (float64, int, bool) {
 		d := &deals[i]
 		if !reviewed(d) || !(d.Cycle > 0) {
 			return 0, 0, false
@@ -306,6 +352,10 @@ func (c *computer) deals(deals []dealRow) {
 	var obs, segObs, stratBuf []stats.Obs
 	for pi, p := range periods {
 		c.per = p.Period
+		if c.reuse(rs[pi]) {
+			continue
+		}
+		start := len(c.out)
 		turn, wonF, obs = turn[:0], wonF[:0], obs[:0]
 		type wn struct{ won, n int }
 		byB := make([]wn, nb)
@@ -478,6 +528,7 @@ func (c *computer) deals(deals []dealRow) {
 		for bi, b := range buckets {
 			c.add("deal_cycle_days", "review_bucket", b, "days", stats.Descriptive, stats.MedianCI(cycles[pi*nb+bi], conf), len(cycles[pi*nb+bi]))
 		}
+		c.keep(rs[pi], start)
 	}
 }
 
@@ -650,10 +701,46 @@ func (c *computer) deployments(groups []deployGroup) {
 	// refresh resamples about 4 x resamples(n) x n values at most.
 	boot := resamples(c.o.Resamples, nLeads)
 	periods := byPeriod(n, func(i int) month { return groups[i].Month })
+	// With a memo, each group's fingerprint (what the period's figures
+	// read of it) is taken once; a period's is that of its groups in any
+	// order, with the inputs every period shares.
+	var sums []uint64
+	salt := ""
+	if c.memo != nil {
+		salt = fmt.Sprintf("deployments|%s|%q|%d", c.optionsSalt(), headEnv, boot)
+		sums = make([]uint64, n)
+		svcSum, deptSum, teamSum, envSum := c.memo.nameSums(svc.names), c.memo.nameSums(dept.names), c.memo.nameSums(team.names), c.memo.nameSums(envs.names)
+		x := newItemHasher(c.memo)
+		for i := range groups {
+			g := &groups[i]
+			x.reset()
+			x.u64(svcSum[svc.of[i]])
+			x.u64(deptSum[dept.of[i]])
+			x.u64(teamSum[team.of[i]])
+			x.u64(envSum[envs.of[i]])
+			x.flag(g.Blocked)
+			x.flag(g.Waived)
+			x.u64(uint64(g.N))
+			if g.Status == "success" { // only successful deployments' lead times count
+				x.u64(uint64(len(g.Lead)))
+				for _, v := range g.Lead {
+					x.f64(v)
+				}
+			}
+			sums[i] = x.sum()
+		}
+	}
+	rs, _ := c.recall("deployments", periods, func(p periodItems) uint64 { return c.memo.periodSetSum(salt, p.Items, sums) })
+	scattered := ""
 	for pi, p := range periods {
 		c.per = p.Period
-		if pi == 0 || p.Grain != periods[pi-1].Grain {
-			// byPeriod lists the periods grain by grain.
+		if c.reuse(rs[pi]) {
+			continue
+		}
+		start := len(c.out)
+		if p.Grain != scattered {
+			// byPeriod lists the periods grain by grain; a grain whose
+			// every period the memo holds is never scattered.
 			at := grainIndex(periods, p.Grain, n)
 			slotOf := make([]int32, n)
 			for i, pi := range at {
@@ -663,6 +750,7 @@ func (c *computer) deployments(groups []deployGroup) {
 				}
 			}
 			sorted, off = scatter(leads, len(periods)*nEnv*2, func(l lead) int { return int(slotOf[l.g]) }, sorted)
+			scattered = p.Grain
 		}
 		type cnt struct {
 			blocked, waived, n int
@@ -736,6 +824,7 @@ func (c *computer) deployments(groups []deployGroup) {
 				row.Note = "successful deployments to " + env + ", gate-blocked minus not blocked"
 			}
 		}
+		c.keep(rs[pi], start)
 	}
 }
 
@@ -743,7 +832,7 @@ func (c *computer) deployments(groups []deployGroup) {
 // shipped (the deployments' figure 11).
 func (c *computer) securityFix(fixes []fixLead) {
 	fp := byPeriod(len(fixes), func(i int) month { return fixes[i].Month })
-	hours := sortedPerPeriod(fp, len(fixes), 1, func(i int) (float64, int, bool) { return fixes[i].Hours, 0, true })
+	hours := sortedPerPeriod(fp, len(fixes), 1, func(int) bool { return true }, func(i int) (float64, int, bool) { return fixes[i].Hours, 0, true })
 	for pi, p := range fp {
 		c.per = p.Period
 		h := hours[pi]

@@ -210,6 +210,10 @@ type TableReport struct {
 	// each table once it is built, the time until the last of its tables
 	// was built: its own work is Duration - Waited.
 	Waited time.Duration
+	// FiguresReused is, for impact_stats with Options.Cache, the periods
+	// of the deals' and deployments' figures taken from the last refresh
+	// because their input did not change (figureMemo).
+	FiguresReused int
 }
 
 // Report is the outcome of a Refresh.
@@ -523,7 +527,7 @@ func (r *run) buildModels(ctx context.Context, levels [][]model) error {
 		}
 		r.log.Info("transform table", "table", m.name, "mode", rep.Mode, "rows", rows[i], "touched", rep.Touched, "written", rep.Written,
 			"partitions_rebuilt", rep.Rebuilt, "partitions_kept", rep.Kept, "delta", rep.Delta, "folded", rep.Folded,
-			"duration", rep.Duration.Round(time.Millisecond))
+			"figures_reused", rep.FiguresReused, "duration", rep.Duration.Round(time.Millisecond))
 	}
 	// running counts the models in flight; building those that hold one
 	// of the limit's places: impact_stats, which starts at once and waits

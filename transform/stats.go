@@ -128,6 +128,7 @@ func refreshStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf ti
 		u.mu.Lock()
 		tr.Kept, tr.Rebuilt = u.reused, u.read
 		u.mu.Unlock()
+		tr.FiguresReused = u.figures.Hits()
 	}
 	return tr, nil
 }
@@ -211,7 +212,11 @@ func pipeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.
 	computed := make(chan struct{})
 	go func() {
 		defer close(computed)
-		out, famErr = runFamilies(ctx, in, o, loaded)
+		var memo *figureMemo
+		if u != nil {
+			memo = u.figures
+		}
+		out, famErr = runFamilies(ctx, in, o, memo, loaded)
 	}()
 	err := loadStats(ctx, conn, asOf, in, wait, u, func(p statsPart) { close(read[p]) })
 	if err != nil {

@@ -97,6 +97,9 @@ type TableResult struct {
 	Written           uint64  `json:"rows_written"`
 	PartitionsRebuilt int     `json:"partitions_rebuilt"`
 	PartitionsKept    int     `json:"partitions_kept"`
+	// FiguresReused is impact_stats' periods of figures reused from the
+	// last refresh (transform.TableReport.FiguresReused).
+	FiguresReused int `json:"figures_reused,omitempty"`
 	// DeltaRows and Folded are a layered table's (findings): the rows of
 	// its delta after the refresh, and whether the refresh folded the
 	// delta into a new base.
@@ -276,7 +279,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		}
 		for _, t := range rep.Tables {
 			f.Tables[t.Table] = TableResult{StartSeconds: t.Began.Seconds(), Seconds: t.Duration.Seconds(), WaitedSeconds: t.Waited.Seconds(), Rows: t.Rows, Touched: t.Touched, Written: t.Written,
-				PartitionsRebuilt: t.Rebuilt, PartitionsKept: t.Kept, DeltaRows: t.Delta, Folded: t.Folded}
+				PartitionsRebuilt: t.Rebuilt, PartitionsKept: t.Kept, DeltaRows: t.Delta, Folded: t.Folded, FiguresReused: t.FiguresReused}
 		}
 		log.Info("bench transform: refresh", "mode", f.Mode, "seconds", f.Seconds, "server_cpu", f.ServerCPU, "load", f.LoadAverage[0])
 		return f, rep, nil
