@@ -174,3 +174,20 @@ func TestFigureMemoSeesEveryField(t *testing.T) {
 		})
 	}
 }
+
+// TestResamplesStep: the reduced replicate count moves in steps of 100
+// (at most 2e8 draws, at least 200), so a few percent more data keeps it
+// and the deployments' unchanged periods can be reused.
+func TestResamplesStep(t *testing.T) {
+	for _, tc := range []struct{ set, n, want int }{
+		{0, 0, 2000}, {0, 100_000, 2000}, {0, 100_001, 1900}, {0, 105_000, 1900},
+		{0, 250_000, 800}, {0, 259_000, 700}, {0, 1_000_000, 200}, {0, 5_000_000, 200}, {500, 5_000_000, 500},
+	} {
+		if got := resamples(tc.set, tc.n); got != tc.want {
+			t.Errorf("resamples(%d, %d) = %d, want %d", tc.set, tc.n, got, tc.want)
+		}
+		if tc.set == 0 && tc.n > 0 && resamples(tc.set, tc.n)*tc.n > 200_000_000 && resamples(tc.set, tc.n) > 200 {
+			t.Errorf("resamples(0, %d): more than 2e8 draws", tc.n)
+		}
+	}
+}

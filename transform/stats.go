@@ -232,14 +232,18 @@ func pipeStats(ctx context.Context, conn driver.Conn, o StatsOptions, asOf time.
 // resamples is the bootstrap replicate count: Options.Resamples when set,
 // else stats.DefaultResamples, reduced for very large samples so one
 // refresh does at most about 2e8 draws (at least 200 replicates; the
-// interval is then already narrow).
+// interval is then already narrow). The reduced count is rounded down to
+// a multiple of 100, so it stays the same while the data grows by a few
+// percent: the figures of the periods that did not change can then be
+// reused (figureMemo), where a count that moved with every new
+// deployment changed every period's.
 func resamples(set, n int) int {
 	if set > 0 {
 		return set
 	}
 	b := stats.DefaultResamples
 	if n > 0 && b*n > 200_000_000 {
-		b = max(200, 200_000_000/n)
+		b = max(200, 200_000_000/n/100*100)
 	}
 	return b
 }
