@@ -46,28 +46,6 @@ func (o Options) deltaShare() float64 {
 // delta after incremental refreshes (empty after a full build or a fold).
 type layout struct{ base, delta string }
 
-// layerNames are a layout's tables, for the SQL templates (tmplData.Reads).
-type layerNames struct{ Base, Delta string }
-
-// readLayouts returns the live layouts of the layered models m reads.
-func readLayouts(ctx context.Context, conn driver.Conn, m model) (map[string]*layerNames, error) {
-	out := map[string]*layerNames{}
-	for _, t := range m.reads {
-		lm := modelNamed(t)
-		if lm == nil || !lm.layered {
-			continue
-		}
-		l, ok, err := liveLayout(ctx, conn, *lm)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out[t] = &layerNames{Base: l.base, Delta: l.delta}
-		}
-	}
-	return out, nil
-}
-
 // layerTable names a layer table of m: kind is base or delta, slot a or b.
 func (m model) layerTable(kind, slot string) string { return m.name + "_" + kind + "_" + slot }
 
@@ -207,7 +185,7 @@ func layerSteps(m model, file, delta string) ([]string, error) {
 // new view does not read (afterSwap), for the caller to run.
 func buildLayered(ctx context.Context, conn driver.Conn, m model, mode string, exists bool, cur layout, p params, cluster bool,
 	share float64, tr *TableReport) ([]string, error) {
-	stmts, err := modelSteps(m, mode, p, cluster, cur, nil)
+	stmts, err := modelSteps(m, mode, p, cluster, cur)
 	if err != nil {
 		return nil, err
 	}

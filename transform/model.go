@@ -203,10 +203,6 @@ type tmplData struct {
 	Base, Delta string   // a layered model's base and delta tables (layers.go)
 	Partitions  string   // comma-separated partition values (integers)
 	Attach      []string // partition ids to attach from Source (checked: digits)
-	// Reads are the base and delta tables of the layered models (views)
-	// an incremental build reads, by model: its touch queries may read
-	// the tables behind a PREWHERE, which 18.16 refuses on a view.
-	Reads       map[string]*layerNames
 	Incremental bool
 	// CatalogChanged: the service catalog has rows written since the last
 	// refresh, so the touch queries look for the entities of changed

@@ -68,7 +68,7 @@ func TestModelFixtures(t *testing.T) {
 			}
 
 			p := runParams(Options{SLA: DefaultSLAPolicy}, fixtureAsOf, time.Unix(0, 0), fixtureAsOf)
-			stmts, err := modelSteps(m, Full, p, false, layout{}, nil)
+			stmts, err := modelSteps(m, Full, p, false, layout{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -53,15 +53,7 @@ func Plan(opts Options, mode string) ([]string, error) {
 		if m.layered && mm == Incremental {
 			live = layout{base: m.layerTable("base", "a"), delta: m.layerTable("delta", "a")}
 		}
-		// The layered models it reads, built before it: base a and the
-		// new delta b (below).
-		reads := map[string]*layerNames{}
-		for _, t := range m.reads {
-			if lm := modelNamed(t); lm != nil && lm.layered && mm == Incremental {
-				reads[t] = &layerNames{Base: lm.layerTable("base", "a"), Delta: lm.layerTable("delta", "b")}
-			}
-		}
-		steps, err := modelSteps(m, mm, p, opts.Cluster != "", live, reads)
+		steps, err := modelSteps(m, mm, p, opts.Cluster != "", live)
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: %w", m.name, err)
 		}

@@ -790,14 +790,7 @@ func slaSeconds(p SLAPolicy, severity string) int64 {
 // they are) and swaps it in. It returns the drops of the tables the swap
 // replaced (afterSwap), for the caller to run.
 func buildModel(ctx context.Context, conn driver.Conn, m model, mode string, exists bool, p params, cluster bool, tr *TableReport) ([]string, error) {
-	var reads map[string]*layerNames
-	if mode == Incremental {
-		var err error
-		if reads, err = readLayouts(ctx, conn, m); err != nil {
-			return nil, err
-		}
-	}
-	stmts, err := modelSteps(m, mode, p, cluster, layout{}, reads)
+	stmts, err := modelSteps(m, mode, p, cluster, layout{})
 	if err != nil {
 		return nil, err
 	}
@@ -882,7 +875,7 @@ func execAll(ctx context.Context, conn driver.Conn, stmts []string, what string)
 
 // modelSteps returns the statements that fill <name>_next: in full, or
 // (incremental) the touched entity keys and their recomputed rows.
-func modelSteps(m model, mode string, p params, cluster bool, cur layout, reads map[string]*layerNames) ([]string, error) {
+func modelSteps(m model, mode string, p params, cluster bool, cur layout) ([]string, error) {
 	next := m.name + "_next"
 	out := []string{"DROP TABLE IF EXISTS " + next}
 	add := func(suffix string, d tmplData) error {
@@ -915,7 +908,7 @@ func modelSteps(m model, mode string, p params, cluster bool, cur layout, reads 
 	in := inOperator(cluster)
 	d := tmplData{Table: next, Model: m.name, Key: m.key, Source: m.name, Incremental: mode == Incremental, In: in}
 	if mode == Incremental {
-		touch := tmplData{In: in, CatalogChanged: p["catalog_changed"] != 0, Base: cur.base, Delta: cur.delta, Reads: reads}
+		touch := tmplData{In: in, CatalogChanged: p["catalog_changed"] != 0, Base: cur.base, Delta: cur.delta}
 		if err := add(".touch.sql", touch); err != nil {
 			return nil, err
 		}

@@ -61,24 +61,6 @@ WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_a
 -- earlier months. The few fixes that name one make the hash table of the
 -- join; the findings and the stored rows stream past it. (The stored lead
 -- times are sorted: dora_changes.sql.)
-{{- define "fixes"}}
-        SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
-        FROM deployment_facts
-        -- The names are looked up for the security fixes only.
-        PREWHERE trigger = 'security_fix'
-        WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at)
-            AND arrayExists(f -> f {{.In}} (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids){{end}}
-{{- with index .Reads "findings"}}
--- The findings those fixes name, as the working set dora_changes/named:
--- their detection is read from the view's tables behind a PREWHERE on
--- their key hashes (layer_key.sql), not from every finding through the
--- view (its ids and detection times: 0.3-0.4 s of CPU at 10M events).
-INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'dora_changes/named', finding_id
-FROM
-({{template "fixes" $}}
-);
-{{- end}}
 INSERT INTO transform_keys (model, key)
 SELECT 'dora_changes', deployment_id
 FROM
@@ -88,26 +70,15 @@ FROM
 ALL INNER JOIN
 (
     SELECT deployment_id, groupArray((toInt64(finished) - toInt64(detected_at)) / 3600) AS leads
-    FROM
-{{- with index .Reads "findings"}}
-    (
-        -- As the view: the base's rows the delta replaces are left out (a
-        -- row of another key with one of these hashes drops out in the
-        -- join by finding_id).
-        SELECT finding_id, detected_at FROM {{.Base}}
-        PREWHERE layer_key_hash {{$.In}} (SELECT sipHash64(key) FROM transform_keys WHERE model = 'dora_changes/named')
-{{- if .Delta}}
-        WHERE layer_key_hash NOT IN (SELECT layer_key_hash FROM {{.Delta}})
-        UNION ALL
-        SELECT finding_id, detected_at FROM {{.Delta}}
-        PREWHERE layer_key_hash {{$.In}} (SELECT sipHash64(key) FROM transform_keys WHERE model = 'dora_changes/named')
-{{- end}}
-    ) AS fd
-{{- else}}
-    (SELECT finding_id, detected_at FROM findings) AS fd
-{{- end}}
+    FROM (SELECT finding_id, detected_at FROM findings) AS fd
     ALL INNER JOIN
-    ({{template "fixes" .}}
+    (
+        SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
+        FROM deployment_facts
+        -- The names are looked up for the security fixes only.
+        PREWHERE trigger = 'security_fix'
+        WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at)
+            AND arrayExists(f -> f {{.In}} (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids)
     ) AS fx USING finding_id
     GROUP BY deployment_id
 ) AS recomputed USING deployment_id

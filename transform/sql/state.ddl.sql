@@ -15,6 +15,6 @@ CREATE TABLE IF NOT EXISTS transform_runs (
     touched UInt64 COMMENT 'Entities recomputed by an incremental refresh (0 for full).'
 ) ENGINE = MergeTree ORDER BY (started_at, run_id, table_name);
 CREATE TABLE IF NOT EXISTS transform_keys (
-    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes; dora_changes/named: the findings named by the security fixes that name a recomputed finding; deal_facts/new: the touched deals whose latest event is one written since the watermark).',
+    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes; deal_facts/new: the touched deals whose latest event is one written since the watermark).',
     key String COMMENT 'Entity key to recompute in the running incremental refresh; for a working set, its value (for the dora_changes buckets: bucket and service_id separated by a space).'
 ) ENGINE = MergeTree ORDER BY (model, key)

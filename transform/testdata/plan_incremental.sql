@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS transform_runs (
 ) ENGINE = MergeTree ORDER BY (started_at, run_id, table_name);
 
 CREATE TABLE IF NOT EXISTS transform_keys (
-    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes; dora_changes/named: the findings named by the security fixes that name a recomputed finding; deal_facts/new: the touched deals whose latest event is one written since the watermark).',
+    model String COMMENT 'Model whose entities changed; model/name for a working set the model keeps during the refresh (dora_changes/times and dora_changes/buckets: the window-long time buckets, per service, around the changed times and of the recomputed changes; deal_facts/new: the touched deals whose latest event is one written since the watermark).',
     key String COMMENT 'Entity key to recompute in the running incremental refresh; for a working set, its value (for the dora_changes buckets: bucket and service_id separated by a space).'
 ) ENGINE = MergeTree ORDER BY (model, key);
 
@@ -1491,22 +1491,6 @@ WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_a
 -- earlier months. The few fixes that name one make the hash table of the
 -- join; the findings and the stored rows stream past it. (The stored lead
 -- times are sorted: dora_changes.sql.)
--- The findings those fixes name, as the working set dora_changes/named:
--- their detection is read from the view's tables behind a PREWHERE on
--- their key hashes (layer_key.sql), not from every finding through the
--- view (its ids and detection times: 0.3-0.4 s of CPU at 10M events).
-INSERT INTO transform_keys (model, key)
-SELECT DISTINCT 'dora_changes/named', finding_id
-FROM
-(
-        SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
-        FROM deployment_facts
-        -- The names are looked up for the security fixes only.
-        PREWHERE trigger = 'security_fix'
-        WHERE environment = 'production' AND status = 'success' AND isNotNull(finished_at)
-            AND arrayExists(f -> f IN (SELECT key FROM transform_keys WHERE model = 'findings'), fixes_finding_ids)
-);
-
 INSERT INTO transform_keys (model, key)
 SELECT 'dora_changes', deployment_id
 FROM
@@ -1516,18 +1500,7 @@ FROM
 ALL INNER JOIN
 (
     SELECT deployment_id, groupArray((toInt64(finished) - toInt64(detected_at)) / 3600) AS leads
-    FROM
-    (
-        -- As the view: the base's rows the delta replaces are left out (a
-        -- row of another key with one of these hashes drops out in the
-        -- join by finding_id).
-        SELECT finding_id, detected_at FROM findings_base_a
-        PREWHERE layer_key_hash IN (SELECT sipHash64(key) FROM transform_keys WHERE model = 'dora_changes/named')
-        WHERE layer_key_hash NOT IN (SELECT layer_key_hash FROM findings_delta_b)
-        UNION ALL
-        SELECT finding_id, detected_at FROM findings_delta_b
-        PREWHERE layer_key_hash IN (SELECT sipHash64(key) FROM transform_keys WHERE model = 'dora_changes/named')
-    ) AS fd
+    FROM (SELECT finding_id, detected_at FROM findings) AS fd
     ALL INNER JOIN
     (
         SELECT deployment_id, assumeNotNull(finished_at) AS finished, arrayJoin(fixes_finding_ids) AS finding_id
