@@ -15,9 +15,9 @@ import (
 // An incremental refresh changes the items of a few periods (new deals
 // close in the latest month, so its quarter, year and "all" change); the
 // rows of every other period are taken from the memo instead of being
-// computed again (the deals' and deployments' figures were most of
-// impact_stats' client CPU: cluster-robust differences, medians and the
-// services' bootstrap, per period).
+// computed again (the cluster-robust differences, the medians and the
+// services' bootstrap of each period). With one year of data the periods
+// that change hold half the items; with several years, a small share.
 //
 // The key is content, not table state: a period whose items (in the
 // order the family reads them), options and family-wide inputs hash the
