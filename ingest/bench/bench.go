@@ -174,11 +174,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.ClickHouseRawEPS = float64(len(msgs)) / secs
 	log.Info("raw clickhouse insert", "events", len(msgs), "eps", int(res.ClickHouseRawEPS))
 	// The raw phase's parts would be merged in the background while the
-	// pipeline runs, and the pipeline phase should not compete with the
-	// generated messages either (dead from here).
-	if err := chconn.DropDatabase(ctx, rawDB); err != nil {
-		return nil, fmt.Errorf("bench: drop %s: %w", rawDB.Database, err)
+	// pipeline runs, so their merges are stopped. They are not dropped
+	// until the end: removing tens of thousands of part files just before
+	// the pipeline made its every new file cost more (on ext4 without a
+	// journal, a new inode skips the recently deleted ones one by one: a
+	// third of the server's CPU samples in the pipeline phase).
+	if err := chconn.StopMerges(ctx, rawDB); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
+	// Nor should the pipeline phase compete with the generated messages
+	// (dead from here).
 	runtime.GC()
 
 	cpu0 := cpuTimes(serverPID)

@@ -203,3 +203,45 @@ func DatabaseExists(ctx context.Context, cfg config.ClickHouse) (bool, error) {
 	}
 	return n > 0, nil
 }
+
+// StopMerges stops background merges of every table in cfg's database
+// (SYSTEM STOP MERGES, per table: without a table it would stop the whole
+// server's). A benchmark keeps a finished phase's tables this way instead
+// of dropping them while the next phase is measured.
+func StopMerges(ctx context.Context, cfg config.ClickHouse) error {
+	db := cfg.DB()
+	admin := cfg
+	admin.Database = "default"
+	conn, err := Open(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("stop merges in %s: %w", db, err)
+	}
+	defer conn.Close()
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND engine LIKE '%MergeTree'", db)
+	if err != nil {
+		return fmt.Errorf("stop merges in %s: list tables: %w", db, err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("stop merges in %s: list tables: %w", db, err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("stop merges in %s: list tables: %w", db, err)
+	}
+	for _, t := range tables {
+		// Identifiers cannot be bound, so the names are checked instead.
+		if !validIdent(db) || !validIdent(t) {
+			return fmt.Errorf("stop merges in %s: table %q: name must be letters, digits and underscores", db, t)
+		}
+		if err := conn.Exec(ctx, "SYSTEM STOP MERGES "+db+"."+t); err != nil {
+			return fmt.Errorf("stop merges of %s.%s: %w", db, t, err)
+		}
+	}
+	return nil
+}

@@ -128,6 +128,48 @@ func TestEnsureAndDropDatabase(t *testing.T) {
 	}
 }
 
+// TestStopMerges: after StopMerges a table's parts stay unmerged (OPTIMIZE
+// is refused), and another database's tables still merge.
+func TestStopMerges(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.ClickHouseServer(t)
+	stopped, other := srv.Config("stop_merges_a"), srv.Config("stop_merges_b")
+	for _, cfg := range []config.ClickHouse{stopped, other} {
+		if err := chconn.EnsureDatabase(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = chconn.DropDatabase(context.Background(), cfg) })
+		conn := open(t, cfg)
+		for _, stmt := range []string{
+			"CREATE TABLE t (a UInt8) ENGINE = MergeTree ORDER BY a",
+			"INSERT INTO t SELECT 1",
+			"INSERT INTO t SELECT 2",
+		} {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	}
+	if err := chconn.StopMerges(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(t, stopped).Exec(ctx, "OPTIMIZE TABLE t"); err == nil {
+		t.Error("OPTIMIZE ran after StopMerges")
+	}
+	if err := open(t, other).Exec(ctx, "OPTIMIZE TABLE t"); err != nil {
+		t.Errorf("another database's table does not merge: %v", err)
+	}
+	for cfg, want := range map[config.ClickHouse]uint64{stopped: 2, other: 1} {
+		var parts uint64
+		if err := open(t, cfg).QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = 't' AND active", cfg.Database).Scan(&parts); err != nil {
+			t.Fatal(err)
+		}
+		if parts != want {
+			t.Errorf("%s.t has %d active parts, want %d", cfg.Database, parts, want)
+		}
+	}
+}
+
 // TestRoundTrip inserts every column type the typed tables use with a
 // column-naming batch (the only INSERT form that works on 18.16) and reads
 // the values back.
