@@ -83,6 +83,8 @@ type fetchedBatch struct {
 	// skip, when not nil, is a record batch after msgs that was skipped
 	// (ErrBatchTooLarge): its reject is staged after them.
 	skip *skippedBatch
+	// caughtUp: the fetch reached the partition's high watermark.
+	caughtUp bool
 }
 
 // skippedBatch is the offset range of a record batch skipped because it
@@ -96,9 +98,10 @@ type skippedBatch struct {
 // goroutine fetches the next batch while this one processes the current
 // one (at most two batches per partition, each under its reservation of the
 // fetch share).
-func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPlan) {
-	pr := partitionReader{in: in, i: i, p: p, plan: plan, offset: p.offset,
+func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPlan, tail *drainTail) {
+	pr := partitionReader{in: in, i: i, p: p, plan: plan, offset: p.offset, tail: tail,
 		bl: builder{dec: in.decoder, dlqLimit: in.dlqLimit}, st: newStaged()}
+	caught := false // what this reader last reported to tail
 	pr.consumed = in.m.consumed.WithLabelValues(p.topic)
 	defer pr.push() // what was processed is added to the sink, whatever happens
 	batches := make(chan fetchedBatch, 1)
@@ -129,6 +132,10 @@ func (in *Ingester) read(ctx context.Context, i int, p assignment, plan fetchPla
 		in.fetch.release(b.reserved)
 		if !ok {
 			return
+		}
+		if pr.tail != nil && b.caughtUp != caught {
+			caught = b.caughtUp
+			pr.tail.mark(caught)
 		}
 	}
 }
@@ -170,7 +177,9 @@ func (pr *partitionReader) fetchLoop(ctx context.Context, out chan<- fetchedBatc
 				// messages before it (the probes stay within it).
 				b.skip, err = pr.skipBatch(ctx)
 			}
-			if len(b.msgs) == 0 && b.skip == nil {
+			// An empty fetch is passed on only to report, after the batches
+			// before it, that the partition is caught up (drain mode).
+			if len(b.msgs) == 0 && b.skip == nil && !(b.caughtUp && pr.tail != nil) {
 				in.fetch.release(b.reserved)
 			} else {
 				select {
@@ -214,6 +223,7 @@ type partitionReader struct {
 	st        *staged   // rows built and not yet added to the sink
 	now       time.Time // ingested_at of the rows being built
 	consumed  prometheus.Counter
+	tail      *drainTail // nil unless drain mode
 }
 
 func (pr *partitionReader) close() {
@@ -318,6 +328,7 @@ func (pr *partitionReader) readBatch() (fetchedBatch, error) {
 	}
 	pr.lastCount = len(b.msgs)
 	pr.idle = read == 0 && (err == nil || errors.Is(err, kafka.RequestTimedOut)) && hwm <= pr.offset
+	b.caughtUp = (err == nil || errors.Is(err, kafka.RequestTimedOut)) && hwm >= 0 && hwm <= pr.offset
 	return b, err
 }
 

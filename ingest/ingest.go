@@ -377,12 +377,16 @@ func (in *Ingester) generation(hard context.Context, gen *kafka.Generation) erro
 	in.joined.Store(true)
 	defer in.joined.Store(false)
 
+	var tail *drainTail
+	if in.cfg.Drain {
+		tail = &drainTail{readers: int64(len(parts)), flush: func() { in.sink.flushOld(0) }}
+	}
 	var readers sync.WaitGroup
 	for i, p := range parts {
 		readers.Add(1)
 		gen.Start(func(ctx context.Context) {
 			defer readers.Done()
-			in.read(ctx, i, p, plan)
+			in.read(ctx, i, p, plan, tail)
 		})
 	}
 	var final error

@@ -128,3 +128,38 @@ func TestIngestDrain(t *testing.T) {
 		t.Errorf("log lacks drain completion:\n%s", logs.String())
 	}
 }
+
+// TestDrainTailFlushes: in drain mode the batches are flushed as soon as
+// every partition is caught up, not when they reach FlushAge: with a
+// FlushAge of ten minutes the drain ends in seconds with everything stored
+// (without the early flush it would wait the ten minutes, past the
+// context's two).
+func TestDrainTailFlushes(t *testing.T) {
+	t.Parallel()
+	kc := testenv.Kafka(t)
+	cc := testenv.ClickHouse(t)
+	d := makeDataset(t, kc.Topics, 2000, 200, "tail")
+	produce(t, kc, d.msgs)
+
+	cfg := testConfig(t, kc, cc, groupName(t))
+	cfg.Drain = true
+	cfg.FlushAge = 10 * time.Minute
+	cfg.Listen = ""
+	in, err := ingest.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := in.Run(ctx); err != nil {
+		t.Fatalf("Run (drain, FlushAge 10m): %v", err)
+	}
+	if st := in.Stats(); st.Drained.IsZero() {
+		t.Fatal("Run returned without completing the drain")
+	}
+	conn := openCH(t, cc)
+	checkStored(t, conn, d)
+	checkDLQ(t, kc, conn, d)
+	checkCommitted(t, kc, cfg.GroupID)
+}
