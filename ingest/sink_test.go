@@ -385,7 +385,7 @@ func TestSinkChunks(t *testing.T) {
 			s.reset(1)
 			if tc.full {
 				s.mu.Lock()
-				s.pooled = s.poolLimit()
+				s.pooled = int(s.budget.cap) // all a budget could leave free
 				s.mu.Unlock()
 			}
 			const charge = 400 << 10 // two messages per chunk of 1 MiB
@@ -393,6 +393,9 @@ func TestSinkChunks(t *testing.T) {
 			for i := range 12 {
 				st := newStaged()
 				m := testMessage(t, rejected, int64(i))
+				if !s.budget.tryAcquire(charge) { // as process does
+					t.Fatal("budget exhausted")
+				}
 				bl.build(st, &m, charge, time.Now())
 				s.add(0, st)
 				if i == 5 { // the first batch (6 rows) stored before the second fills
@@ -422,4 +425,91 @@ func TestSinkChunks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSinkPoolLimit: the chunk pools may hold what the memory budget has
+// free (a stored batch's bytes counting as free), never less than a
+// sixteenth of it; a chunk allocated while the pools hold more drops
+// pooled chunks, of every table, down to that.
+func TestSinkPoolLimit(t *testing.T) {
+	const capacity = 64 << 20
+	for _, tc := range []struct {
+		name      string
+		used      int64 // budget in use
+		releasing int64
+		want      int
+	}{
+		{"budget free", 0, 0, capacity},
+		{"half in use", capacity / 2, 0, capacity / 2},
+		{"a stored batch counts as free", capacity / 2, capacity / 4, capacity * 3 / 4},
+		{"all in use: the floor", capacity, 0, capacity / 16},
+		{"nearly all in use: the floor", capacity - 1<<20, 0, capacity / 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSink(newBudget(capacity), 10, 1<<40, nil)
+			s.budget.force(tc.used)
+			if got := s.poolLimit(tc.releasing); got != tc.want {
+				t.Errorf("poolLimit(%d) with %d in use = %d, want %d", tc.releasing, tc.used, got, tc.want)
+			}
+		})
+	}
+
+	// Two tables' pools of 8 chunks each: trimming to what holds 5 chunks
+	// drops chunks of both.
+	s, chunk := pooledSink(t, capacity)
+	limit := 5 * chunk
+	s.trimPools(limit)
+	if s.pooled > limit || s.pooled == 0 {
+		t.Errorf("pools hold %d bytes after trimming to %d", s.pooled, limit)
+	}
+	for _, tb := range s.order {
+		if len(tb.free) == 8 {
+			t.Errorf("%s: no pooled chunk dropped", tb.name)
+		}
+	}
+
+	// A chunk allocated for a third table trims the pools to the free
+	// budget: nothing with the budget free, down to the floor with all of
+	// it in use.
+	s, _ = pooledSink(t, capacity)
+	before := s.pooled
+	s.add(0, stage(t, "incident", 20))
+	if s.pooled != before {
+		t.Errorf("pools went from %d to %d bytes with the budget free", before, s.pooled)
+	}
+	s.budget.force(capacity)
+	s.add(0, stage(t, "gate", 21))
+	if s.pooled > capacity/16 || s.pooled == 0 {
+		t.Errorf("pools hold %d bytes after a new chunk with the budget in use, want 1-%d", s.pooled, capacity/16)
+	}
+}
+
+// pooledSink returns a sink whose finding_events and deployment_events
+// pools hold 8 chunks each (more than a sixteenth of capacity together),
+// and the size of the largest chunk.
+func pooledSink(t *testing.T, capacity int64) (*sink, int) {
+	t.Helper()
+	s := newSink(newBudget(capacity), 10, 1<<40, nil)
+	s.reset(1)
+	chunk := 0
+	for i, kind := range []string{"finding", "deployment"} {
+		st := stage(t, kind, int64(i))
+		for j, blk := range st.rows.Blocks() {
+			if blk.Len() == 0 || blk.Table().Name() == schemas.RawTable {
+				continue
+			}
+			tb := s.table(j, blk.Table(), len(st.rows.Blocks()))
+			for range 8 {
+				c := schemas.NewBlock(blk.Table())
+				c.GrowLike(blk, 5000)
+				tb.free = append(tb.free, c)
+				s.pooled += c.CapBytes()
+				chunk = max(chunk, c.CapBytes())
+			}
+		}
+	}
+	if len(s.order) != 2 || s.pooled <= int(capacity/16) {
+		t.Fatalf("%d tables pool %d bytes, want 2 tables and more than %d", len(s.order), s.pooled, capacity/16)
+	}
+	return s, chunk
 }

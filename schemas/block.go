@@ -3,6 +3,7 @@ package schemas
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,6 +98,29 @@ func (b *Block) Reset() {
 		c.ends = c.ends[:0]
 	}
 	b.rows = 0
+}
+
+// GrowLike makes room for rows more rows shaped like src's (a block of
+// the same table): each buffer's capacity is extended by its share of src
+// scaled to rows, so that appending that many such rows does not reallocate
+// (a buffer grown by doubling allocates about twice its final size and
+// copies what it held at each step).
+func (b *Block) GrowLike(src *Block, rows int) {
+	if src.t != b.t || src.rows == 0 || rows <= 0 {
+		return
+	}
+	scale := func(n int) int { return int(int64(n) * int64(rows) / int64(src.rows)) }
+	for i := range b.cols {
+		d, s := &b.cols[i], &src.cols[i]
+		d.buf = slices.Grow(d.buf, scale(len(s.buf)))
+		d.end = slices.Grow(d.end, scale(len(s.end)))
+		d.i64 = slices.Grow(d.i64, scale(len(s.i64)))
+		d.f64 = slices.Grow(d.f64, scale(len(s.f64)))
+		d.u8 = slices.Grow(d.u8, scale(len(s.u8)))
+		d.i32 = slices.Grow(d.i32, scale(len(s.i32)))
+		d.null = slices.Grow(d.null, scale(len(s.null)))
+		d.ends = slices.Grow(d.ends, scale(len(s.ends)))
+	}
 }
 
 // AppendBlock appends the rows of src, a block of the same table.

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -107,6 +108,52 @@ func TestAppendBlock(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestGrowLike: after GrowLike(src, n*src.Len()), appending src n times
+// reallocates no buffer of any table's block, arrays and nullables
+// included; a block of another table or an empty src changes nothing.
+func TestGrowLike(t *testing.T) {
+	exs := loadExamples(t)
+	var src Rows
+	for i, ex := range exs {
+		if _, rej := contractDecoder.AppendMessage(&src, ex.structured, nil, Lineage{Offset: int64(i)}); rej != nil {
+			t.Fatal(rej)
+		}
+	}
+	for _, times := range []int{1, 3, 10} {
+		for _, blk := range src.Blocks() {
+			if blk.Len() == 0 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s x%d", blk.t.name, times), func(t *testing.T) {
+				dst := NewBlock(blk.t)
+				dst.GrowLike(blk, times*blk.Len())
+				caps := dst.CapBytes()
+				for range times {
+					if err := dst.AppendBlock(blk); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := dst.CapBytes(); got != caps {
+					t.Errorf("buffers grew from %d to %d bytes while appending what was reserved", caps, got)
+				}
+				if dst.Len() != times*blk.Len() {
+					t.Errorf("%d rows, want %d", dst.Len(), times*blk.Len())
+				}
+			})
+		}
+	}
+	raw := NewBlock(EventsRaw)
+	for _, blk := range src.Blocks() {
+		if blk.t != EventsRaw && blk.Len() > 0 {
+			raw.GrowLike(blk, 100)
+		}
+	}
+	raw.GrowLike(NewBlock(EventsRaw), 100)
+	if n := raw.CapBytes(); n != 0 {
+		t.Errorf("a block of another table or an empty one reserved %d bytes", n)
 	}
 }
 
